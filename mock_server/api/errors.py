@@ -1,0 +1,59 @@
+"""GHL-shaped errors (NestJS `HttpException` serialisation): `{statusCode, message, error, traceId}`."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+JSON = "application/json; charset=utf-8"
+
+
+def reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+class ApiError(Exception):
+    """Raised anywhere in a request; the gateway turns it into a GHL-shaped JSON response."""
+
+    def __init__(self, status: int, message: str | list[str], error: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message if isinstance(message, str) else "; ".join(message))
+        self.status = status
+        self.message = message
+        self.error = error or reason(status)
+        self.headers = headers or {}
+
+
+def unauthorized(message: str) -> ApiError:
+    return ApiError(401, message, "Unauthorized")
+
+
+def forbidden(message: str = "The token does not have access to this location.") -> ApiError:
+    return ApiError(403, message, "Forbidden")
+
+
+def unprocessable(messages: list[str]) -> ApiError:
+    return ApiError(422, messages, "Unprocessable Entity")
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, message, "Bad Request")
+
+
+def error_body(status: int, message: str | list[str], error: str, trace_id: str) -> dict[str, Any]:
+    return {"statusCode": status, "message": message, "error": error, "traceId": trace_id}
+
+
+def error_response(exc: ApiError, trace_id: str) -> Response:
+    body = orjson.dumps(error_body(exc.status, exc.message, exc.error, trace_id))
+    return Response(body, status_code=exc.status, media_type=JSON, headers=exc.headers)
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type=JSON, headers=headers)

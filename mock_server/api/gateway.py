@@ -1,0 +1,105 @@
+"""Outermost ASGI middleware for every request: trace id, request-body limit (413), the request
+journal, and a last-resort shield so no input ever yields a traceback (a GHL-shaped 500 instead)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mock_server.api.errors import error_body
+
+log = logging.getLogger("ghl_sandbox")
+
+JOURNALED_PREFIXES = ("/payments", "/oauth", "/rankr")
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class Gateway:
+    def __init__(self, app: ASGIApp, sandbox: Any) -> None:
+        self.app = app
+        self.sandbox = sandbox
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        sandbox = self.sandbox
+        trace = sandbox.trace_id()
+        scope["ghl.trace"] = trace
+        started = time.perf_counter()
+        status = 0
+        response_started = False
+        path: str = scope["path"]
+        limit = sandbox.settings.max_body_bytes
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                response_started = True
+            await send(message)
+
+        received = 0
+
+        async def receive_wrapper() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge
+            return message
+
+        try:
+            declared = _content_length(scope)
+            if declared is not None and declared > limit:
+                raise BodyTooLarge
+            await self.app(scope, receive_wrapper, send_wrapper)
+        except BodyTooLarge:
+            if not response_started:
+                status = 413
+                await _send_error(send, 413, "request entity too large", "Payload Too Large", trace)
+        except Exception:  # never a traceback on the wire
+            log.exception("unhandled error on %s %s", scope.get("method"), path)
+            if not response_started:
+                status = 500
+                await _send_error(send, 500, "Internal server error", "Internal Server Error", trace)
+        finally:
+            if path.startswith(JOURNALED_PREFIXES):
+                sandbox.journal.record({
+                    "ts": time.time(),
+                    "method": scope["method"],
+                    "path": path,
+                    "query": scope.get("query_string", b"").decode("latin-1"),
+                    "status": status,
+                    "latencyMs": round((time.perf_counter() - started) * 1000, 3),
+                    "tokenId": scope.get("ghl.token_id"),
+                    "locationId": scope.get("ghl.location_id"),
+                    "traceId": trace,
+                    "fault": scope.get("ghl.fault"),
+                })
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _send_error(send: Send, status: int, message: str, error: str, trace: str) -> None:
+    body = orjson.dumps(error_body(status, message, error, trace))
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json; charset=utf-8"),
+                            (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,84 @@
+"""Per-route policy for the GHL API: `Version` header, bearer token, rate limit, token class and scope.
+
+Routes declare their scope in the routing table (`routes.py`); this module applies it, calling the
+auth and rate-limit services, so handlers only see an authenticated token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from mock_server.api.errors import ApiError, bad_request, error_response, forbidden, unauthorized
+from mock_server.auth import AuthFailure
+from mock_server.domain.errors import InvalidOperation, NotFound
+from mock_server.domain.models import Token
+
+SUPPORTED_VERSIONS = frozenset({"2021-04-15", "2021-07-28", "2023-02-21", "v3"})
+
+Handler = Callable[[Request, Token], Awaitable[Response]]
+
+
+def sandbox_of(request: Request) -> Any:
+    return request.app.state.sandbox
+
+
+def bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else ""
+
+
+def guarded(handler: Handler, scope_name: str, token_class: str = "location") -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        sandbox = sandbox_of(request)
+        trace = request.scope.get("ghl.trace", "")
+        rate_headers: list[tuple[bytes, bytes]] = []
+        try:
+            version = request.headers.get("version")
+            if version is None:
+                raise unauthorized("version header was not found.")
+            if version not in SUPPORTED_VERSIONS:
+                raise unauthorized("version header is invalid")
+            try:
+                token = sandbox.auth.authenticate(bearer(request))
+            except AuthFailure as exc:
+                raise ApiError(exc.status, exc.message) from None
+            request.scope["ghl.token_id"] = token.id
+            request.scope["ghl.location_id"] = token.location_id
+            allowed, rate_headers = sandbox.ratelimiter.consume(token.app_id, token.location_id)
+            if not allowed:
+                raise ApiError(429, "Too Many Requests", "Too Many Requests")
+            try:
+                sandbox.auth.authorize(token, scope_name, token_class)
+            except AuthFailure as exc:
+                raise ApiError(exc.status, exc.message) from None
+            response = await handler(request, token)
+        except ApiError as exc:
+            response = error_response(exc, trace)
+        except NotFound as exc:
+            response = error_response(bad_request(f"{exc.kind} not found"), trace)
+        except InvalidOperation as exc:
+            response = error_response(bad_request(str(exc)), trace)
+        if rate_headers:
+            response.raw_headers.extend(rate_headers)
+        return response
+
+    return endpoint
+
+
+def check_location(token: Token, *location_ids: str | None) -> str:
+    """`altId` (and `locationId`, when given) must be the token's location: another location is 403."""
+    target = next(loc for loc in location_ids if loc)
+    for loc in location_ids:
+        if loc and token.token_class == "location" and loc != token.location_id:
+            raise forbidden()
+    return target
+
+
+def require_marketplace_token(token: Token) -> None:
+    if token.token_type == "pit":
+        raise unauthorized("This route can only be invoked using a marketplace-app token")

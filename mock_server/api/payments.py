@@ -1,0 +1,275 @@
+"""Handlers for the ten payments endpoints: parse and validate, call the domain, shape the answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from mock_server.api import shapes
+from mock_server.api.errors import bad_request, json_response
+from mock_server.api.guard import check_location, require_marketplace_token, sandbox_of
+from mock_server.api.params import Validator, paging
+from mock_server.domain.models import Token
+from mock_server.domain.payments import UNIQUE_NAME, ListFilter
+
+PAYMENT_STATUSES = ("paid", "unpaid", "refunded", "partially_paid")
+ALT_TYPES = ("location",)
+PROVIDERS = ("authorize-net", "nmi")
+
+
+def _live_mode(mode: str | None) -> Any:
+    # paymentMode is a free string in the spec: `live`/`test` map to liveMode, anything else matches nothing.
+    if mode is None:
+        return None
+    return {"live": True, "test": False}.get(mode.lower(), _NO_MATCH)
+
+
+_NO_MATCH: Any = "no-match"
+
+
+async def read_json(request: Request) -> dict[str, Any]:
+    body = await request.body()
+    if not body.strip():
+        return {}
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise bad_request(f"Unexpected token in JSON: {exc.msg} at position {exc.pos}") from None
+    if not isinstance(data, dict):
+        raise bad_request("Request body must be a JSON object")
+    return data
+
+
+def _common_filters(v: Validator, flt_kwargs: dict[str, Any]) -> None:
+    mode = v.string("paymentMode")
+    live = _live_mode(mode)
+    flt_kwargs["live_mode"] = live
+    flt_kwargs["start_at"] = v.date("startAt")
+    flt_kwargs["end_at"] = v.date("endAt", end_of_day=True)
+    flt_kwargs["search"] = v.string("search")
+    flt_kwargs["contact_id"] = v.string("contactId")
+
+
+def _build(token: Token, v: Validator, alt_id: str | None, location_id: str | None, kwargs: dict[str, Any]) -> ListFilter:
+    v.done()
+    assert alt_id is not None
+    loc = check_location(token, alt_id, location_id)
+    live = kwargs.pop("live_mode")
+    flt = ListFilter(location_id=loc, **kwargs)
+    if live is _NO_MATCH:
+        flt.record_id = ""  # an unknown paymentMode matches no record
+    else:
+        flt.live_mode = live
+    return flt
+
+
+# ---- orders ---------------------------------------------------------------------------------------
+
+
+async def list_orders(request: Request, token: Token) -> Response:
+    v = Validator(request.query_params)
+    alt_id = v.string("altId", required=True)
+    v.enum("altType", ALT_TYPES)  # accepted, no longer required (spec drift, see contracts/DEVIATIONS.md)
+    location_id = v.string("locationId")
+    kwargs: dict[str, Any] = {"status": v.string("status"),
+                              "payment_status": v.enum("paymentStatus", PAYMENT_STATUSES),
+                              "source_id": v.string("sourceId")}
+    _common_filters(v, kwargs)
+    funnel = v.string("funnelProductIds")
+    kwargs["product_ids"] = [p.strip() for p in funnel.split(",") if p.strip()] if funnel else []
+    limit, offset = paging(v, 10)
+    flt = _build(token, v, alt_id, location_id, kwargs)
+    sandbox = sandbox_of(request)
+    rows, total = sandbox.payments.list_orders(flt, limit, offset)
+    recurring = _recurring_price_ids(sandbox, rows)
+    return json_response({"data": [shapes.order_list_item(o, recurring) for o in rows], "totalCount": total})
+
+
+def _recurring_price_ids(sandbox: Any, orders: list[Any]) -> frozenset[str]:
+    price_ids = [i["price_id"] for o in orders for i in o.items]
+    prices, _ = sandbox.payments.catalog(price_ids) if price_ids else ({}, {})
+    return frozenset(pid for pid, p in prices.items() if p.type == "recurring")
+
+
+async def get_order(request: Request, token: Token) -> Response:
+    v = Validator(request.query_params)
+    alt_id = v.string("altId", required=True)
+    # The live API demands altType here although the official spec omits it (GHL SDK issue #18).
+    v.enum("altType", ALT_TYPES, required=True)
+    location_id = v.string("locationId")
+    v.done()
+    loc = check_location(token, alt_id, location_id)
+    sandbox = sandbox_of(request)
+    order = sandbox.payments.order(loc, request.path_params["orderId"])
+    prices, products = sandbox.payments.catalog([i["price_id"] for i in order.items])
+    return json_response(shapes.order_detail(order, prices, products))
+
+
+async def list_fulfillments(request: Request, token: Token) -> Response:
+    v = Validator(request.query_params)
+    alt_id = v.string("altId", required=True)
+    v.enum("altType", ALT_TYPES, required=True)
+    v.done()
+    loc = check_location(token, alt_id)
+    sandbox = sandbox_of(request)
+    order = sandbox.payments.order(loc, request.path_params["orderId"])
+    rows = sandbox.payments.fulfillments(loc, order.id)
+    prices, products = sandbox.payments.catalog([i["price_id"] for f in rows for i in f.items])
+    return json_response({"status": True, "data": [shapes.fulfillment(f, order, prices, products) for f in rows]})
+
+
+def _tracking(v: Validator, i: int, raw: Any) -> dict[str, str]:
+    if not isinstance(raw, dict):
+        v.errors.append(f"trackings.{i} must be an object")
+        return {}
+    out = {}
+    for key, field in (("trackingNumber", "tracking_number"), ("shippingCarrier", "shipping_carrier"),
+                       ("trackingUrl", "tracking_url")):
+        value = raw.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            v.errors.append(f"trackings.{i}.{key} must be a string")
+        else:
+            out[field] = value
+    return out
+
+
+def _fulfil_item(v: Validator, i: int, raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        v.errors.append(f"items.{i} must be an object")
+        return {}
+    price_id, qty = raw.get("priceId"), raw.get("qty")
+    ok = True
+    if not isinstance(price_id, str) or not price_id:
+        v.errors += [f"items.{i}.priceId should not be empty", f"items.{i}.priceId must be a string"]
+        ok = False
+    if isinstance(qty, bool) or not isinstance(qty, (int, float)):
+        v.errors.append(f"items.{i}.qty must be a number conforming to the specified constraints")
+        ok = False
+    elif qty <= 0 or qty != qty or qty in (float("inf"),):
+        v.errors.append(f"items.{i}.qty must be a positive number")
+        ok = False
+    return {"price_id": price_id, "qty": qty} if ok else {}
+
+
+async def create_fulfillment(request: Request, token: Token) -> Response:
+    body = await read_json(request)
+    v = Validator(body)
+    alt_id = v.string("altId", required=True)
+    v.enum("altType", ALT_TYPES, required=True)
+    trackings_raw = v.array("trackings", required=True)
+    items_raw = v.array("items", required=True)
+    notify = v.boolean("notifyCustomer", required=True)
+    trackings = [_tracking(v, i, t) for i, t in enumerate(trackings_raw or [])]
+    items = [_fulfil_item(v, i, it) for i, it in enumerate(items_raw or [])]
+    if items_raw is not None and not items_raw:
+        v.errors.append("items should not be empty")
+    v.done()
+    loc = check_location(token, alt_id)
+    sandbox = sandbox_of(request)
+    fulfillment = sandbox.payments.create_fulfillment(loc, request.path_params["orderId"], items, trackings,
+                                                      bool(notify))
+    order = sandbox.payments.order(loc, fulfillment.order_id)
+    prices, products = sandbox.payments.catalog([i["price_id"] for i in fulfillment.items])
+    return json_response({"status": True, "data": shapes.fulfillment(fulfillment, order, prices, products)})
+
+
+# ---- transactions ---------------------------------------------------------------------------------
+
+
+async def list_transactions(request: Request, token: Token) -> Response:
+    v = Validator(request.query_params)
+    alt_id = v.string("altId", required=True)
+    v.enum("altType", ALT_TYPES, required=True)
+    location_id = v.string("locationId")
+    kwargs: dict[str, Any] = {"entity_source_type": v.string("entitySourceType"),
+                              "entity_source_sub_type": v.string("entitySourceSubType"),
+                              "provider_subscription_id": v.string("subscriptionId"),
+                              "entity_id": v.string("entityId")}
+    _common_filters(v, kwargs)
+    limit, offset = paging(v, 10)
+    flt = _build(token, v, alt_id, location_id, kwargs)
+    rows, total = sandbox_of(request).payments.list_transactions(flt, limit, offset)
+    return json_response({"data": [shapes.transaction_list_item(t) for t in rows], "totalCount": total})
+
+
+async def get_transaction(request: Request, token: Token) -> Response:
+    v = Validator(request.query_params)
+    alt_id = v.string("altId", required=True)
+    v.enum("altType", ALT_TYPES, required=True)
+    location_id = v.string("locationId")
+    v.done()
+    loc = check_location(token, alt_id, location_id)
+    txn = sandbox_of(request).payments.transaction(loc, request.path_params["transactionId"])
+    return json_response(shapes.transaction_detail(txn))
+
+
+# ---- subscriptions --------------------------------------------------------------------------------
+
+
+async def list_subscriptions(request: Request, token: Token) -> Response:
+    v = Validator(request.query_params)
+    alt_id = v.string("altId", required=True)
+    v.enum("altType", ALT_TYPES, required=True)
+    kwargs: dict[str, Any] = {"entity_id": v.string("entityId"),
+                              "entity_source_type": v.string("entitySourceType"),
+                              "record_id": v.string("id")}
+    _common_filters(v, kwargs)
+    with_count = bool(v.boolean("getPaymentsCollectedCount"))
+    limit, offset = paging(v, 10)
+    flt = _build(token, v, alt_id, None, kwargs)
+    rows, total = sandbox_of(request).payments.list_subscriptions(flt, limit, offset)
+    return json_response({"data": [shapes.subscription_list_item(s, with_count) for s in rows], "totalCount": total})
+
+
+async def get_subscription(request: Request, token: Token) -> Response:
+    v = Validator(request.query_params)
+    alt_id = v.string("altId", required=True)
+    v.enum("altType", ALT_TYPES, required=True)
+    v.done()
+    loc = check_location(token, alt_id)
+    sandbox = sandbox_of(request)
+    sub = sandbox.payments.subscription(loc, request.path_params["subscriptionId"])
+    prices, products = sandbox.payments.catalog([sub.price_id])
+    return json_response(shapes.subscription_detail(sub, prices, products))
+
+
+# ---- white-label providers ------------------------------------------------------------------------
+
+
+async def list_providers(request: Request, token: Token) -> Response:
+    v = Validator(request.query_params)
+    alt_id = v.string("altId", required=True)
+    v.enum("altType", ALT_TYPES, required=True)
+    limit, offset = paging(v, 0)
+    v.done()
+    loc = check_location(token, alt_id)
+    # limit defaults to 0 in the spec; we read 0 as "no limit" (see contracts/DEVIATIONS.md).
+    rows = sandbox_of(request).payments.providers(loc, limit or None, offset)
+    return json_response({"providers": [shapes.provider(p) for p in rows]})
+
+
+async def create_provider(request: Request, token: Token) -> Response:
+    require_marketplace_token(token)
+    body = await read_json(request)
+    v = Validator(body)
+    alt_id = v.string("altId", required=True)
+    v.enum("altType", ALT_TYPES, required=True)
+    unique_name = v.string("uniqueName", required=True, max_length=100)
+    title = v.string("title", required=True, max_length=200)
+    provider = v.enum("provider", PROVIDERS, required=True)
+    description = v.string("description", required=True, max_length=2000)
+    image_url = v.string("imageUrl", required=True, max_length=2000)
+    if unique_name is not None and not UNIQUE_NAME.match(unique_name):
+        v.errors.append("uniqueName must start and end with a letter and contain only lowercase letters and hyphens")
+    if image_url is not None and not image_url.startswith("https://"):
+        v.errors.append("imageUrl must start with https://")
+    v.done()
+    loc = check_location(token, alt_id)
+    assert unique_name and title and provider and description is not None and image_url
+    record = sandbox_of(request).payments.create_provider(loc, unique_name, title, provider, description, image_url)
+    return json_response(shapes.provider(record))

@@ -1,0 +1,48 @@
+"""The GHL API routing table: path, method, handler and the scope each endpoint demands.
+
+Both the plain and the trailing-slash form of each path answer the same, without a redirect.
+"""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+
+from mock_server.api import oauth, payments
+from mock_server.api.guard import guarded
+
+# (path, method, handler, scope)
+PAYMENTS_TABLE = (
+    ("/payments/integrations/provider/whitelabel", "GET", payments.list_providers, "payments/integration.readonly"),
+    ("/payments/integrations/provider/whitelabel", "POST", payments.create_provider, "payments/integration.write"),
+    ("/payments/orders", "GET", payments.list_orders, "payments/orders.readonly"),
+    ("/payments/orders/{orderId}", "GET", payments.get_order, "payments/orders.readonly"),
+    ("/payments/orders/{orderId}/fulfillments", "GET", payments.list_fulfillments, "payments/orders.readonly"),
+    ("/payments/orders/{orderId}/fulfillments", "POST", payments.create_fulfillment, "payments/orders.write"),
+    ("/payments/transactions", "GET", payments.list_transactions, "payments/transactions.readonly"),
+    ("/payments/transactions/{transactionId}", "GET", payments.get_transaction, "payments/transactions.readonly"),
+    ("/payments/subscriptions", "GET", payments.list_subscriptions, "payments/subscriptions.readonly"),
+    ("/payments/subscriptions/{subscriptionId}", "GET", payments.get_subscription,
+     "payments/subscriptions.readonly"),
+)
+
+
+def api_routes() -> list[Route]:
+    by_path: dict[str, dict[str, object]] = {}
+    for path, method, handler, scope in PAYMENTS_TABLE:
+        by_path.setdefault(path, {})[method] = guarded(handler, scope)
+    routes: list[Route] = []
+    for path, methods in by_path.items():
+        endpoint = _dispatch(methods)
+        for variant in (path, path + "/"):
+            routes.append(Route(variant, endpoint, methods=list(methods)))
+    for variant in ("/oauth/token", "/oauth/token/"):
+        routes.append(Route(variant, oauth.token, methods=["POST"]))
+    return routes
+
+
+def _dispatch(methods: dict[str, object]):  # type: ignore[no-untyped-def]
+    async def endpoint(request):  # type: ignore[no-untyped-def]
+        handler = methods.get(request.method) or methods["GET"]  # HEAD answers as GET
+        return await handler(request)  # type: ignore[operator]
+
+    return endpoint

@@ -1,0 +1,291 @@
+"""Domain records -> the JSON shapes GHL answers. List items are flattened (`sourceType`,
+`entitySource*`, `paymentProviderType`); get-by-id nests (`source`, `entitySource`, `paymentProvider`,
+`contactSnapshot`). Keys are GHL's camelCase with `_id`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mock_server.clock import iso_ms
+from mock_server.domain.models import (
+    Fulfillment,
+    Order,
+    Price,
+    Product,
+    Subscription,
+    Transaction,
+    WhitelabelProvider,
+)
+
+
+def _source_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    return {"domain": meta.get("domain", ""), "pageId": meta.get("page_id", ""),
+            "pageUrl": meta.get("page_url", ""), "stepId": meta.get("step_id", "")}
+
+
+def source(src: dict[str, Any]) -> dict[str, Any]:
+    return {"type": src.get("type", ""), "subType": src.get("sub_type", ""), "id": src.get("id", ""),
+            "name": src.get("name", ""), "meta": _source_meta(src.get("meta", {}))}
+
+
+def contact_doc(snap: dict[str, Any]) -> dict[str, Any]:
+    """The raw contact document GHL embeds as `contactSnapshot` in get-by-id answers."""
+    first, last = snap.get("first_name", ""), snap.get("last_name", "")
+    return {
+        "_id": snap.get("id", ""), "location_id": snap.get("location_id", ""), "first_name": first,
+        "last_name": last, "first_name_lower_case": first.lower(), "last_name_lower_case": last.lower(),
+        "full_name_lower_case": f"{first} {last}".lower(), "email": snap.get("email", ""),
+        "phone": snap.get("phone", ""), "company_name": snap.get("company_name", ""),
+        "address1": snap.get("address1", ""), "city": snap.get("city", ""), "state": snap.get("state", ""),
+        "postal_code": snap.get("postal_code", ""), "country": snap.get("country", ""),
+        "website": snap.get("website", ""), "source": snap.get("source", ""), "type": "customer",
+        "tags": list(snap.get("tags", [])), "dnd": bool(snap.get("dnd", False)),
+        "date_added": iso_ms(snap["date_added"]) if snap.get("date_added") else "",
+    }
+
+
+def contact_webhook(snap: dict[str, Any]) -> dict[str, Any]:
+    """The camelCase contact snapshot that Order* webhooks carry."""
+    first, last = snap.get("first_name", ""), snap.get("last_name", "")
+    return {
+        "id": snap.get("id", ""), "locationId": snap.get("location_id", ""), "firstName": first,
+        "lastName": last, "name": f"{first} {last}".strip(), "email": snap.get("email", ""),
+        "phone": snap.get("phone", ""), "dnd": bool(snap.get("dnd", False)), "source": snap.get("source", ""),
+        "address1": snap.get("address1", ""), "city": snap.get("city", ""), "state": snap.get("state", ""),
+        "postalCode": snap.get("postal_code", ""), "country": snap.get("country", ""),
+        "companyName": snap.get("company_name", ""), "website": snap.get("website", ""),
+        "dateAdded": iso_ms(snap["date_added"]) if snap.get("date_added") else "",
+        "dateOfBirth": snap.get("date_of_birth", ""), "tags": list(snap.get("tags", [])), "attachments": [],
+        "assignedTo": "",
+    }
+
+
+def _name(snap: dict[str, Any]) -> str:
+    return f"{snap.get('first_name', '')} {snap.get('last_name', '')}".strip()
+
+
+def product(p: Product) -> dict[str, Any]:
+    return {
+        "_id": p.id, "locationId": p.location_id, "name": p.name, "description": p.description,
+        "productType": p.product_type, "availableInStore": p.available_in_store,
+        "statementDescriptor": p.statement_descriptor, "image": p.image, "collectionIds": list(p.collection_ids),
+        "variants": list(p.variants), "isTaxesEnabled": False, "taxes": [], "slug": p.slug,
+        "createdAt": iso_ms(p.created_at), "updatedAt": iso_ms(p.updated_at),
+    }
+
+
+def price(p: Price) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "_id": p.id, "name": p.name, "type": p.type, "currency": p.currency, "amount": p.amount,
+        "locationId": p.location_id, "product": p.product_id, "membershipOffers": [],
+        "variantOptionIds": list(p.variant_option_ids), "trackInventory": p.track_inventory,
+        "availableQuantity": p.available_quantity, "allowOutOfStockPurchases": p.allow_out_of_stock_purchases,
+        "createdAt": iso_ms(p.created_at), "updatedAt": iso_ms(p.updated_at),
+    }
+    if p.recurring:
+        out["recurring"] = {"interval": p.recurring["interval"], "intervalCount": p.recurring["interval_count"]}
+    if p.compare_at_price is not None:
+        out["compareAtPrice"] = p.compare_at_price
+    return out
+
+
+# ---- orders ---------------------------------------------------------------------------------------
+
+
+def order_list_item(o: Order, recurring_price_ids: frozenset[str] = frozenset()) -> dict[str, Any]:
+    src = o.source
+    recurring = sum(1 for i in o.items if i["price_id"] in recurring_price_ids)
+    return {
+        "_id": o.id, "altId": o.location_id, "altType": "location", "contactId": o.contact_id,
+        "contactName": _name(o.contact_snapshot), "contactEmail": o.contact_snapshot.get("email", ""),
+        "currency": o.currency, "amount": o.amount, "subtotal": o.subtotal, "discount": o.discount,
+        "status": o.status, "paymentStatus": o.payment_status, "liveMode": o.live_mode,
+        "totalProducts": len(o.items), "sourceType": src.get("type", ""), "sourceName": src.get("name", ""),
+        "sourceId": src.get("id", ""), "sourceMeta": _source_meta(src.get("meta", {})),
+        "couponCode": o.coupon_code, "createdAt": iso_ms(o.created_at), "updatedAt": iso_ms(o.updated_at),
+        "sourceSubType": src.get("sub_type", ""), "fulfillmentStatus": o.fulfillment_status,
+        "onetimeProducts": len(o.items) - recurring, "recurringProducts": recurring, "createdBy": o.created_by,
+    }
+
+
+def order_item(item: dict[str, Any], o: Order, prices: dict[str, Price], products: dict[str, Product]) -> dict[str, Any]:
+    pr = prices.get(item["price_id"])
+    prod = products.get(item["product_id"])
+    return {
+        "_id": item.get("id", item["price_id"]), "locationId": o.location_id, "name": item["name"],
+        "qty": item["qty"], "authorizeAmount": 0,
+        "price": price(pr) if pr else {"_id": item["price_id"], "name": item["name"], "amount": item["unit_amount"],
+                                       "currency": o.currency, "type": "one_time"},
+        "product": product(prod) if prod else {"_id": item["product_id"], "name": item["name"]},
+    }
+
+
+def order_detail(o: Order, prices: dict[str, Price], products: dict[str, Product]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "_id": o.id, "altId": o.location_id, "altType": "location", "contactId": o.contact_id,
+        "currency": o.currency, "amount": o.amount, "status": o.status, "paymentStatus": o.payment_status,
+        "liveMode": o.live_mode, "createdAt": iso_ms(o.created_at), "updatedAt": iso_ms(o.updated_at),
+        "fulfillmentStatus": o.fulfillment_status, "contactSnapshot": contact_doc(o.contact_snapshot),
+        "amountSummary": {"subtotal": o.subtotal, "discount": o.discount, "tax": o.tax, "shipping": o.shipping},
+        "source": source(o.source), "items": [order_item(i, o, prices, products) for i in o.items],
+        "fingerprint": o.fingerprint, "meta": {}, "markAsTest": not o.live_mode,
+        "automaticTaxesCalculated": False, "createdBy": o.created_by,
+    }
+    if o.coupon_code:
+        out["coupon"] = {"_id": o.fingerprint.replace("-", "")[:24], "code": o.coupon_code}
+    return out
+
+
+def order_webhook(o: Order, prices: dict[str, Price], products: dict[str, Product]) -> dict[str, Any]:
+    """Resource fields of an OrderCreate / OrderStatusUpdate webhook (envelope added by the sender)."""
+    items = []
+    for i in o.items:
+        pr, prod = prices.get(i["price_id"]), products.get(i["product_id"])
+        items.append({
+            "name": i["name"], "qty": i["qty"],
+            "product": {"_id": i["product_id"], "name": prod.name if prod else i["name"],
+                        "description": prod.description if prod else "",
+                        "availableInStore": prod.available_in_store if prod else False, "taxes": [], "variants": [],
+                        "productType": prod.product_type if prod else ""},
+            "price": {"_id": i["price_id"], "name": pr.name if pr else i["name"], "type": pr.type if pr else "one_time",
+                      "currency": o.currency, "amount": i["unit_amount"], "variantOptionIds": []},
+        })
+    return {
+        "_id": o.id, "altId": o.location_id, "altType": "location", "contactId": o.contact_id,
+        "contactSnapshot": contact_webhook(o.contact_snapshot), "status": o.status,
+        "paymentStatus": o.payment_status, "fulfillmentStatus": o.fulfillment_status, "currency": o.currency,
+        "amount": o.amount, "liveMode": o.live_mode, "items": items,
+        "amountSummary": {"subtotal": o.subtotal, "discount": o.discount, "tax": o.tax, "shipping": o.shipping},
+        "taxSummary": [], "source": source(o.source), "createdAt": iso_ms(o.created_at),
+        "updatedAt": iso_ms(o.updated_at),
+    }
+
+
+# ---- transactions ---------------------------------------------------------------------------------
+
+
+def _charge_snapshot(t: Transaction) -> dict[str, Any]:
+    return {"id": t.charge_id, "object": "charge", "amount": round(t.amount * 100),
+            "amount_refunded": round(t.amount_refunded * 100), "currency": t.currency.lower(),
+            "status": t.status, "paid": t.status in ("succeeded", "refunded"),
+            "refunded": t.status == "refunded", "failure_code": t.failure_reason or None}
+
+
+def transaction_list_item(t: Transaction) -> dict[str, Any]:
+    src = t.source
+    return {
+        "_id": t.id, "altId": t.location_id, "altType": "location", "contactId": t.contact_id,
+        "contactName": _name(t.contact_snapshot), "contactEmail": t.contact_snapshot.get("email", ""),
+        "currency": t.currency, "amount": t.amount, "status": t.status, "liveMode": t.live_mode,
+        "entityType": t.entity_type, "entityId": t.order_id, "entitySourceType": src.get("type", ""),
+        "entitySourceSubType": src.get("sub_type", ""), "entitySourceName": src.get("name", ""),
+        "entitySourceId": src.get("id", ""), "entitySourceMeta": _source_meta(src.get("meta", {})),
+        "subscriptionId": t.provider_subscription_id, "chargeId": t.charge_id, "chargeSnapshot": _charge_snapshot(t),
+        "paymentProviderType": t.provider_type,
+        "paymentProviderConnectedAccount": t.connected_account.get("account_id", ""), "ipAddress": t.ip_address,
+        "createdAt": iso_ms(t.created_at), "updatedAt": iso_ms(t.updated_at), "amountRefunded": t.amount_refunded,
+        "paymentMethod": t.payment_method, "fulfilledAt": iso_ms(t.fulfilled_at), "createdBy": t.created_by,
+    }
+
+
+def transaction_detail(t: Transaction) -> dict[str, Any]:
+    return {
+        "_id": t.id, "altType": "location", "altId": t.location_id, "contactId": t.contact_id,
+        "contactSnapshot": contact_doc(t.contact_snapshot), "currency": t.currency, "amount": t.amount,
+        "status": t.status, "liveMode": t.live_mode, "createdAt": iso_ms(t.created_at),
+        "updatedAt": iso_ms(t.updated_at), "entityType": t.entity_type, "entityId": t.order_id,
+        "entitySource": source(t.source), "chargeId": t.charge_id, "chargeSnapshot": _charge_snapshot(t),
+        "subscriptionId": t.provider_subscription_id,
+        "paymentProvider": {"type": t.provider_type,
+                            "connectedAccount": {"_id": t.connected_account.get("_id", ""),
+                                                 "accountId": t.connected_account.get("account_id", "")}},
+        "ipAddress": t.ip_address, "meta": {}, "markAsTest": not t.live_mode, "isParent": False,
+        "amountRefunded": t.amount_refunded, "receiptId": t.receipt_id, "qboSynced": False,
+        "paymentMethod": t.payment_method, "fulfilledAt": iso_ms(t.fulfilled_at), "createdBy": t.created_by,
+    }
+
+
+# ---- subscriptions --------------------------------------------------------------------------------
+
+_RRULE = {"day": "daily", "week": "weekly", "month": "monthly", "year": "yearly"}
+
+
+def _subscription_snapshot(s: Subscription) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": s.provider_subscription_id, "object": "subscription", "status": s.status,
+                           "current_period_start": int(s.current_period_start),
+                           "plan": {"interval": s.interval, "interval_count": s.interval_count,
+                                    "amount": round(s.amount * 100), "currency": s.currency.lower()}}
+    if s.next_billing_at is not None:
+        out["current_period_end"] = int(s.next_billing_at)
+    if s.canceled_at is not None:
+        out["canceled_at"] = int(s.canceled_at)
+    return out
+
+
+def subscription_list_item(s: Subscription, with_count: bool = False) -> dict[str, Any]:
+    src = s.source
+    out = {
+        "_id": s.id, "altId": s.location_id, "altType": "location", "contactId": s.contact_id,
+        "contactName": _name(s.contact_snapshot), "contactEmail": s.contact_snapshot.get("email", ""),
+        "currency": s.currency, "amount": s.amount, "status": s.status, "liveMode": s.live_mode,
+        "entityType": "order", "entityId": s.order_id, "entitySourceType": src.get("type", ""),
+        "entitySourceName": src.get("name", ""), "entitySourceId": src.get("id", ""),
+        "entitySourceMeta": _source_meta(src.get("meta", {})), "subscriptionId": s.provider_subscription_id,
+        "subscriptionSnapshot": _subscription_snapshot(s), "paymentProviderType": s.provider_type,
+        "paymentProviderConnectedAccount": s.connected_account.get("account_id", ""), "ipAddress": s.ip_address,
+        "createdAt": iso_ms(s.created_at), "updatedAt": iso_ms(s.updated_at), "createdBy": "",
+    }
+    if with_count:
+        out["paymentsCollectedCount"] = s.payments_collected
+    return out
+
+
+def subscription_detail(s: Subscription, prices: dict[str, Price], products: dict[str, Product]) -> dict[str, Any]:
+    pr, prod = prices.get(s.price_id), products.get(s.product_id)
+    start = iso_ms(s.created_at)
+    out: dict[str, Any] = {
+        "_id": s.id, "altType": "location", "altId": s.location_id, "contactId": s.contact_id,
+        "contactSnapshot": contact_doc(s.contact_snapshot), "currency": s.currency, "amount": s.amount,
+        "status": s.status, "liveMode": s.live_mode, "entityType": "order", "entityId": s.order_id,
+        "entitySource": source(s.source), "subscriptionId": s.provider_subscription_id,
+        "subscriptionSnapshot": _subscription_snapshot(s),
+        "paymentProvider": {"type": s.provider_type,
+                            "connectedAccount": {"_id": s.connected_account.get("_id", ""),
+                                                 "accountId": s.connected_account.get("account_id", "")}},
+        "ipAddress": s.ip_address, "createdAt": start, "updatedAt": iso_ms(s.updated_at), "meta": {},
+        "markAsTest": not s.live_mode,
+        "schedule": {"executeAt": iso_ms(s.next_billing_at) if s.next_billing_at is not None else "",
+                     "rrule": {"intervalType": _RRULE[s.interval], "interval": s.interval_count,
+                               "startDate": start[:10], "startTime": start[11:19]}},
+        "autoPayment": {"customerId": "cus_" + s.contact_id[:14], "paymentMethodId": "pm_" + s.id[:14]},
+        "recurringProduct": {"product": product(prod) if prod else {"_id": s.product_id},
+                             "price": price(pr) if pr else {"_id": s.price_id}},
+        "paymentsCollectedCount": s.payments_collected, "createdBy": "",
+    }
+    if s.canceled_at is not None:
+        out["canceledAt"] = iso_ms(s.canceled_at)
+        out["canceledBy"] = s.canceled_by
+    return out
+
+
+# ---- fulfillments and providers -------------------------------------------------------------------
+
+
+def fulfillment(f: Fulfillment, o: Order, prices: dict[str, Price], products: dict[str, Product]) -> dict[str, Any]:
+    names = {i["price_id"]: i["name"] for i in o.items}
+    items = []
+    for item in f.items:
+        pr = prices.get(item["price_id"])
+        prod = products.get(pr.product_id) if pr else None
+        items.append({"_id": item["price_id"], "name": names.get(item["price_id"], pr.name if pr else ""),
+                      "product": product(prod) if prod else {}, "price": price(pr) if pr else {}, "qty": item["qty"]})
+    trackings = [{"trackingNumber": t.get("tracking_number", ""), "shippingCarrier": t.get("shipping_carrier", ""),
+                  "trackingUrl": t.get("tracking_url", "")} for t in f.trackings]
+    return {"altId": f.location_id, "altType": "location", "trackings": trackings, "_id": f.id, "items": items,
+            "notifyCustomer": f.notify_customer, "createdAt": iso_ms(f.created_at), "updatedAt": iso_ms(f.updated_at)}
+
+
+def provider(p: WhitelabelProvider) -> dict[str, Any]:
+    return {"_id": p.id, "altId": p.location_id, "altType": "location", "title": p.title, "route": p.route,
+            "provider": p.provider, "description": p.description, "imageUrl": p.image_url,
+            "uniqueName": p.unique_name, "createdAt": iso_ms(p.created_at), "updatedAt": iso_ms(p.updated_at)}

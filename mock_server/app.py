@@ -1,0 +1,45 @@
+"""Builds the ASGI app: routing tables, middleware and error handlers around one Sandbox."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+
+from mock_server.api.errors import ApiError, error_response, reason
+from mock_server.api.gateway import Gateway
+from mock_server.api.routes import api_routes
+from mock_server.control.handlers import AdminGuard
+from mock_server.control.routes import control_routes
+from mock_server.sandbox import Sandbox
+from mock_server.settings import Settings
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(exc, request.scope.get("ghl.trace", ""))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    # NestJS words unknown routes as "Cannot GET /path".
+    message = f"Cannot {request.method} {request.url.path}" if exc.status_code in (404, 405) else str(exc.detail)
+    return error_response(ApiError(exc.status_code, message, reason(exc.status_code), dict(exc.headers or {})),
+                          request.scope.get("ghl.trace", ""))
+
+
+def build_app(sandbox: Sandbox) -> Starlette:
+    app = Starlette(
+        routes=[*api_routes(), *control_routes()],
+        middleware=[Middleware(Gateway, sandbox=sandbox), Middleware(AdminGuard, admin_token=sandbox.settings.admin_token)],
+        exception_handlers={ApiError: _api_error, HTTPException: _http_error},
+    )
+    app.router.redirect_slashes = False
+    app.state.sandbox = sandbox
+    return app
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    return build_app(Sandbox(settings or Settings()))

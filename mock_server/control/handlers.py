@@ -1,0 +1,242 @@
+"""Control-plane handlers. Errors use the same `{statusCode, message, error}` shape as the API."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mock_server.api.errors import ApiError, bad_request, json_response
+from mock_server.clock import iso_ms
+from mock_server.domain.models import PAYMENTS_SCOPES, Token
+from mock_server.ratelimit import PROFILES
+
+
+def _sandbox(request: Request) -> Any:
+    return request.app.state.sandbox
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise bad_request(f"Malformed JSON: {exc.msg} at position {exc.pos}") from None
+    if not isinstance(data, dict):
+        raise bad_request("Request body must be a JSON object")
+    return data
+
+
+def _int(data: dict[str, Any], name: str, minimum: int = 0) -> int | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value < minimum:
+        raise ApiError(422, [f"{name} must be an integer not less than {minimum}"])
+    return int(value)
+
+
+def token_view(t: Token) -> dict[str, Any]:
+    return {"token": t.secret, "tokenId": t.id, "locationId": t.location_id, "scopes": list(t.scopes),
+            "tokenClass": t.token_class, "tokenType": t.token_type, "revoked": t.revoked,
+            "expiresAt": iso_ms(t.expires_at) if t.expires_at is not None else None}
+
+
+def location_view(sandbox: Any, location_id: str) -> dict[str, Any]:
+    loc = sandbox.location(location_id)
+    tokens = sorted(sandbox.auth.tokens_of(location_id), key=lambda t: (t.created_at, t.id))
+    # The first token listed holds every payments scope (the seeded marketplace-app token).
+    seeded = [t for t in tokens if t.token_type == "oauth" and t.token_class == "location"
+              and set(PAYMENTS_SCOPES) <= set(t.scopes) and not t.revoked and t.expires_at is None]
+    first = seeded[:1]
+    ordered = first + [t for t in tokens if t not in first]
+    return {"locationId": loc.id, "name": loc.name, "companyId": loc.company_id, "seed": loc.seed,
+            "orders": loc.orders, "tokens": [token_view(t) for t in ordered]}
+
+
+async def health(request: Request) -> Response:
+    return json_response(_sandbox(request).health())
+
+
+async def list_locations(request: Request) -> Response:
+    sandbox = _sandbox(request)
+    return json_response([location_view(sandbox, loc.id) for loc in sandbox.locations()])
+
+
+async def create_location(request: Request) -> Response:
+    data = await _body(request)
+    name = data.get("name")
+    if name is not None and not isinstance(name, str):
+        raise ApiError(422, ["name must be a string"])
+    sandbox = _sandbox(request)
+    loc = sandbox.create_location(name=name, seed=_int(data, "seed"), orders=_int(data, "orders"))
+    return json_response(location_view(sandbox, loc.id), status=201)
+
+
+async def reset_location(request: Request) -> Response:
+    sandbox = _sandbox(request)
+    location_id = request.path_params["locationId"]
+    if sandbox.location(location_id) is None:
+        raise ApiError(404, f"Location {location_id} not found")
+    sandbox.reset_location(location_id)
+    return json_response(location_view(sandbox, location_id))
+
+
+async def create_token(request: Request) -> Response:
+    data = await _body(request)
+    sandbox = _sandbox(request)
+    location_id = data.get("locationId")
+    if not isinstance(location_id, str) or not location_id:
+        raise ApiError(422, ["locationId should not be empty"])
+    if sandbox.location(location_id) is None:
+        raise ApiError(404, f"Location {location_id} not found")
+    scopes = data.get("scopes")
+    if scopes is not None and (not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes)):
+        raise ApiError(422, ["scopes must be an array of strings"])
+    expires_in = data.get("expiresIn")
+    if expires_in is not None and (isinstance(expires_in, bool) or not isinstance(expires_in, (int, float))):
+        raise ApiError(422, ["expiresIn must be a number of seconds"])
+    try:
+        token = sandbox.auth.issue(location_id, scopes=scopes, token_class=str(data.get("tokenClass", "location")),
+                                   token_type=str(data.get("tokenType", "oauth")), expires_in=expires_in)
+    except ValueError as exc:
+        raise ApiError(422, [str(exc)]) from None
+    return json_response(token_view(token), status=201)
+
+
+async def revoke_token(request: Request) -> Response:
+    sandbox = _sandbox(request)
+    value = request.path_params.get("token")
+    if value is None:
+        data = await _body(request)
+        value = data.get("token") or data.get("tokenId")
+    if not isinstance(value, str) or not value:
+        raise ApiError(422, ["token should not be empty"])
+    token = sandbox.auth.revoke(value)
+    if token is None:
+        raise ApiError(404, "Token not found")
+    return json_response({"revoked": True, "tokenId": token.id})
+
+
+async def list_apps(request: Request) -> Response:
+    apps = _sandbox(request).store.all("apps", order="")
+    return json_response([{"appId": a.id, "clientId": a.client_id, "clientSecret": a.client_secret,
+                           "versionId": a.version_id, "companyId": a.company_id, "name": a.name,
+                           "redirectUri": a.redirect_uri} for a in apps])
+
+
+async def authorize(request: Request) -> Response:
+    data = await _body(request)
+    sandbox = _sandbox(request)
+    client_id, location_id = data.get("clientId"), data.get("locationId")
+    if not isinstance(client_id, str) or not isinstance(location_id, str):
+        raise ApiError(422, ["clientId should not be empty", "locationId should not be empty"])
+    user_type = data.get("userType", "Location")
+    if user_type not in ("Location", "Company"):
+        raise ApiError(422, ["userType must be one of the following values: Location, Company"])
+    try:
+        grant = sandbox.auth.authorization_code(client_id, location_id, data.get("scopes"), user_type)
+    except ValueError as exc:
+        raise ApiError(404, str(exc)) from None
+    return json_response({"code": grant.id, "expiresAt": iso_ms(grant.expires_at)})
+
+
+async def reset(request: Request) -> Response:
+    data = await _body(request)
+    return json_response(_sandbox(request).reset(seed=_int(data, "seed"), orders=_int(data, "orders")))
+
+
+async def get_state(request: Request) -> Response:
+    return json_response(_sandbox(request).export_state())
+
+
+async def put_state(request: Request) -> Response:
+    data = await _body(request)
+    try:
+        counts = _sandbox(request).import_state(data)
+    except ValueError as exc:
+        raise ApiError(422, [str(exc)]) from None
+    return json_response({"imported": True, "counts": counts})
+
+
+async def get_journal(request: Request) -> Response:
+    q = request.query_params
+    limit = q.get("limit")
+    if limit is not None and not limit.isdigit():
+        raise ApiError(422, ["limit must be a non-negative integer"])
+    try:
+        result = _sandbox(request).journal.query(method=q.get("method"), path=q.get("path"), since=q.get("since"),
+                                                 limit=int(limit) if limit is not None else None,
+                                                 location_id=q.get("locationId"))
+    except ValueError:
+        raise ApiError(422, ["since must be an entry id or an ISO 8601 time"]) from None
+    return json_response(result)
+
+
+async def clear_journal(request: Request) -> Response:
+    return json_response({"cleared": _sandbox(request).journal.clear()})
+
+
+async def get_ratelimit(request: Request) -> Response:
+    return json_response(_sandbox(request).ratelimiter.describe())
+
+
+async def put_ratelimit(request: Request) -> Response:
+    data = await _body(request)
+    profile = data.get("profile")
+    if profile not in PROFILES:
+        raise ApiError(422, [f"profile must be one of the following values: {', '.join(PROFILES)}"])
+    sandbox = _sandbox(request)
+    sandbox.ratelimiter.set_profile(profile)
+    return json_response(sandbox.ratelimiter.describe())
+
+
+class AdminGuard:
+    """Protects /_sandbox (and the dashboard): with --admin-token, the token is required; without it,
+    only loopback clients are served."""
+
+    def __init__(self, app: ASGIApp, admin_token: str | None) -> None:
+        self.app = app
+        self.admin_token = admin_token
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/_sandbox"):
+            problem = self._problem(scope)
+            if problem is not None:
+                status, message = problem
+                body = orjson.dumps({"statusCode": status, "message": message,
+                                     "error": "Unauthorized" if status == 401 else "Forbidden"})
+                await send({"type": "http.response.start", "status": status,
+                            "headers": [(b"content-type", b"application/json")]})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+    def _problem(self, scope: Scope) -> tuple[int, str] | None:
+        headers = dict(scope.get("headers", ()))
+        if self.admin_token:
+            given = headers.get(b"x-sandbox-admin-token", b"").decode("latin-1")
+            auth = headers.get(b"authorization", b"").decode("latin-1")
+            if auth.lower().startswith("bearer "):
+                given = given or auth[7:].strip()
+            if not hmac.compare_digest(given.encode(), self.admin_token.encode()):
+                return 401, "A valid admin token is required for the control plane"
+            return None
+        client = scope.get("client")
+        if client and not _loopback(client[0]):
+            return 403, "The control plane only answers loopback clients unless --admin-token is set"
+        return None
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host in ("localhost", "testclient")

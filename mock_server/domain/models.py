@@ -1,0 +1,269 @@
+"""Domain records. Nested parts (items, sources, trackings) are small plain dicts with snake_case keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Every payments scope the real API knows; the first token of each location holds all of them.
+PAYMENTS_SCOPES: tuple[str, ...] = (
+    "payments/orders.readonly",
+    "payments/orders.write",
+    "payments/orders.collectPayment",
+    "payments/transactions.readonly",
+    "payments/subscriptions.readonly",
+    "payments/integration.readonly",
+    "payments/integration.write",
+    "payments/coupons.readonly",
+    "payments/coupons.write",
+    "payments/custom-provider.readonly",
+    "payments/custom-provider.write",
+)
+
+TOKEN_CLASSES = ("location", "agency")
+TOKEN_TYPES = ("oauth", "pit")
+
+
+@dataclass(slots=True)
+class Location:
+    id: str
+    name: str
+    company_id: str
+    seed: int
+    orders: int
+    created_at: float
+    email: str = ""
+    phone: str = ""
+    timezone: str = "UTC"
+
+
+@dataclass(slots=True)
+class Contact:
+    id: str
+    location_id: str
+    first_name: str
+    last_name: str
+    email: str
+    phone: str
+    company_name: str
+    address1: str
+    city: str
+    state: str
+    postal_code: str
+    country: str
+    website: str
+    source: str
+    date_added: float
+    date_of_birth: str
+    tags: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+def search_text(contact_snapshot: dict[str, Any], *extra: str) -> str:
+    """Lower-cased text the `search` filter matches: contact name and email plus extra names."""
+    parts = [contact_snapshot.get("first_name", ""), contact_snapshot.get("last_name", ""),
+             contact_snapshot.get("email", ""), *extra]
+    return " ".join(p for p in parts if p).lower()
+
+
+@dataclass(slots=True)
+class Product:
+    id: str
+    location_id: str
+    name: str
+    description: str
+    product_type: str  # PHYSICAL | DIGITAL | SERVICE
+    image: str
+    slug: str
+    available_in_store: bool
+    statement_descriptor: str
+    created_at: float
+    updated_at: float
+    collection_ids: list[str] = field(default_factory=list)
+    variants: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Price:
+    id: str
+    location_id: str
+    product_id: str
+    name: str
+    type: str  # one_time | recurring
+    currency: str
+    amount: float
+    created_at: float
+    updated_at: float
+    # {"interval": day|week|month|year, "interval_count": int} for recurring prices
+    recurring: dict[str, Any] | None = None
+    compare_at_price: float | None = None
+    track_inventory: bool = False
+    available_quantity: int = 0
+    allow_out_of_stock_purchases: bool = True
+    variant_option_ids: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Order:
+    id: str
+    location_id: str
+    contact_id: str
+    currency: str
+    # [{"price_id", "product_id", "name", "qty", "unit_amount"}]
+    items: list[dict[str, Any]]
+    subtotal: float
+    discount: float
+    tax: float
+    shipping: float
+    amount: float
+    live_mode: bool
+    # {"type", "sub_type", "id", "name", "meta": {...}}
+    source: dict[str, Any]
+    created_at: float
+    updated_at: float
+    created_by: str = ""
+    coupon_code: str = ""
+    fingerprint: str = ""
+    cancelled: bool = False
+    # Derived from transactions and fulfillments (see domain.orders.derive_order_state); never set by hand.
+    status: str = "pending"
+    payment_status: str = "unpaid"
+    fulfillment_status: str = "unfulfilled"
+    # The contact as it was when the order was placed (GHL keeps a snapshot on the order).
+    contact_snapshot: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def product_ids(self) -> list[str]:
+        return [item["product_id"] for item in self.items]
+
+
+@dataclass(slots=True)
+class Transaction:
+    id: str
+    location_id: str
+    contact_id: str
+    order_id: str  # the API's entityId
+    currency: str
+    amount: float
+    status: str  # succeeded | failed | pending | refunded
+    live_mode: bool
+    charge_id: str
+    provider_type: str
+    connected_account: dict[str, Any]
+    payment_method: dict[str, Any]
+    source: dict[str, Any]
+    created_at: float
+    updated_at: float
+    fulfilled_at: float
+    amount_refunded: float = 0.0
+    entity_type: str = "order"
+    subscription_id: str = ""  # GHL subscription _id, if a renewal
+    provider_subscription_id: str = ""  # provider id (sub_...), the API's subscriptionId filter
+    ip_address: str = ""
+    receipt_id: str = ""
+    failure_reason: str = ""
+    created_by: str = ""
+    contact_snapshot: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Subscription:
+    id: str
+    location_id: str
+    contact_id: str
+    order_id: str  # the API's entityId
+    price_id: str
+    product_id: str
+    currency: str
+    amount: float
+    status: str  # active | trialing | past_due | unpaid | canceled | incomplete
+    live_mode: bool
+    provider_type: str
+    provider_subscription_id: str
+    connected_account: dict[str, Any]
+    interval: str  # day | week | month | year
+    interval_count: int
+    source: dict[str, Any]
+    created_at: float
+    updated_at: float
+    current_period_start: float
+    next_billing_at: float | None
+    canceled_at: float | None = None
+    canceled_by: str = ""
+    ip_address: str = ""
+    payments_collected: int = 0
+    contact_snapshot: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Fulfillment:
+    id: str
+    location_id: str
+    order_id: str
+    items: list[dict[str, Any]]  # [{"price_id", "qty"}]
+    trackings: list[dict[str, Any]]  # [{"tracking_number", "shipping_carrier", "tracking_url"}]
+    notify_customer: bool
+    created_at: float
+    updated_at: float
+
+
+@dataclass(slots=True)
+class WhitelabelProvider:
+    id: str
+    location_id: str
+    unique_name: str
+    route: str
+    title: str
+    provider: str  # authorize-net | nmi
+    description: str
+    image_url: str
+    created_at: float
+    updated_at: float
+
+
+@dataclass(slots=True)
+class App:
+    """A marketplace app: OAuth client credentials map to it."""
+
+    id: str
+    client_id: str  # "<appId>-<suffix>", as GHL client ids look
+    client_secret: str
+    version_id: str
+    company_id: str
+    name: str
+    redirect_uri: str
+
+
+@dataclass(slots=True)
+class Token:
+    id: str  # public token id, safe to journal
+    secret: str  # the bearer value
+    location_id: str
+    company_id: str
+    app_id: str  # rate-limit bucket owner; a PIT is its own app
+    token_class: str  # location | agency
+    token_type: str  # oauth | pit
+    scopes: list[str]
+    created_at: float
+    expires_at: float | None = None
+    revoked: bool = False
+    user_id: str = ""
+
+
+@dataclass(slots=True)
+class Grant:
+    """An authorization code or a refresh token: single use, then consumed."""
+
+    id: str  # the code / refresh token value
+    kind: str  # code | refresh
+    app_id: str
+    location_id: str
+    company_id: str
+    token_class: str
+    scopes: list[str]
+    expires_at: float
+    used: bool = False
+    user_id: str = ""

@@ -1,0 +1,232 @@
+"""Reads and writes on orders, transactions, subscriptions, fulfillments and white-label providers."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from mock_server.clock import SandboxClock
+from mock_server.domain import state
+from mock_server.domain.errors import InvalidOperation, NotFound
+from mock_server.domain.models import (
+    Fulfillment,
+    Order,
+    Price,
+    Product,
+    Subscription,
+    Transaction,
+    WhitelabelProvider,
+)
+from mock_server.ids import IdFactory
+from mock_server.store import Condition, Store
+
+DAY = 86400.0
+
+
+@dataclass
+class ListFilter:
+    """Filters shared by the three list endpoints; None means 'not given'."""
+
+    location_id: str
+    status: str | None = None
+    payment_status: str | None = None
+    live_mode: bool | None = None
+    start_at: float | None = None
+    end_at: float | None = None
+    search: str | None = None
+    contact_id: str | None = None
+    product_ids: list[str] = field(default_factory=list)
+    source_id: str | None = None
+    entity_id: str | None = None
+    entity_source_type: str | None = None
+    entity_source_sub_type: str | None = None
+    provider_subscription_id: str | None = None
+    record_id: str | None = None
+
+    def conditions(self) -> list[Condition]:
+        c = [Condition("location_id", "=", self.location_id)]
+        simple = (
+            ("status", self.status),
+            ("payment_status", self.payment_status),
+            ("contact_id", self.contact_id),
+            ("source_id", self.source_id),
+            ("entity_id", self.entity_id),
+            ("entity_source_type", self.entity_source_type),
+            ("entity_source_sub_type", self.entity_source_sub_type),
+            ("subscription_id", self.provider_subscription_id),
+            ("id", self.record_id),
+        )
+        c += [Condition(col, "=", v) for col, v in simple if v is not None]
+        if self.live_mode is not None:
+            c.append(Condition("live_mode", "=", int(self.live_mode)))
+        if self.start_at is not None:
+            c.append(Condition("created_at", ">=", self.start_at))
+        if self.end_at is not None:
+            c.append(Condition("created_at", "<=", self.end_at))
+        if self.search:
+            c.append(Condition("search_text", "INSTR", self.search.lower()))
+        if self.product_ids:
+            # An order matches when it holds any of the given products.
+            c.append(Condition("product_ids", "IN_ANY", self.product_ids))
+        return c
+
+
+UNIQUE_NAME = re.compile(r"^[a-z]([a-z-]*[a-z])?$")
+
+
+class Payments:
+    def __init__(self, store: Store, clock: SandboxClock, ids: IdFactory) -> None:
+        self.store = store
+        self.clock = clock
+        self.ids = ids
+
+    # ---- reads --------------------------------------------------------------------------------
+
+    def _owned(self, kind: str, label: str, location_id: str, record_id: str) -> Any:
+        record = self.store.get(kind, record_id)
+        if record is None or record.location_id != location_id:
+            raise NotFound(label, record_id)
+        return record
+
+    def order(self, location_id: str, order_id: str) -> Order:
+        return self._owned("orders", "Order", location_id, order_id)
+
+    def transaction(self, location_id: str, transaction_id: str) -> Transaction:
+        return self._owned("transactions", "Transaction", location_id, transaction_id)
+
+    def subscription(self, location_id: str, subscription_id: str) -> Subscription:
+        return self._owned("subscriptions", "Subscription", location_id, subscription_id)
+
+    def _page(self, kind: str, flt: ListFilter, limit: int | None, offset: int) -> tuple[list[Any], int]:
+        conditions = flt.conditions()
+        if flt.product_ids:
+            # `funnelProductIds` is a comma list: match orders that contain any of them.
+            conditions = [c for c in conditions if c.op != "IN_ANY"]
+            pattern_conditions = [Condition("product_ids", "INSTR", f" {pid} ") for pid in flt.product_ids]
+            if len(pattern_conditions) == 1:
+                conditions += pattern_conditions
+            else:
+                rows: dict[str, Any] = {}
+                for pc in pattern_conditions:
+                    for r in self.store.all(kind, [*conditions, pc]):
+                        rows[r.id] = r
+                ordered = sorted(rows.values(), key=lambda r: (r.created_at, r.id), reverse=True)
+                end = None if limit is None else offset + limit
+                return ordered[offset:end], len(ordered)
+        return self.store.page(kind, conditions, limit, offset)
+
+    def list_orders(self, flt: ListFilter, limit: int, offset: int) -> tuple[list[Order], int]:
+        return self._page("orders", flt, limit, offset)
+
+    def list_transactions(self, flt: ListFilter, limit: int, offset: int) -> tuple[list[Transaction], int]:
+        return self._page("transactions", flt, limit, offset)
+
+    def list_subscriptions(self, flt: ListFilter, limit: int, offset: int) -> tuple[list[Subscription], int]:
+        return self._page("subscriptions", flt, limit, offset)
+
+    def fulfillments(self, location_id: str, order_id: str) -> list[Fulfillment]:
+        self.order(location_id, order_id)
+        return self.store.all("fulfillments", [Condition("order_id", "=", order_id)])
+
+    def transactions_of(self, order_id: str) -> list[Transaction]:
+        return self.store.all("transactions", [Condition("entity_id", "=", order_id)])
+
+    def catalog(self, price_ids: list[str]) -> tuple[dict[str, Price], dict[str, Product]]:
+        prices = self.store.get_many("prices", list(dict.fromkeys(price_ids)))
+        products = self.store.get_many("products", list({p.product_id for p in prices.values()}))
+        return prices, products
+
+    def providers(self, location_id: str, limit: int | None, offset: int) -> list[WhitelabelProvider]:
+        rows, _ = self.store.page("providers", [Condition("location_id", "=", location_id)], limit, offset)
+        return rows
+
+    # ---- writes -------------------------------------------------------------------------------
+
+    def refresh_order(self, order: Order) -> bool:
+        """Recompute an order's derived statuses from its transactions and fulfillments and store it."""
+        fulfillments = self.store.all("fulfillments", [Condition("order_id", "=", order.id)])
+        changed = state.derive(order, self.transactions_of(order.id), fulfillments)
+        if changed:
+            order.updated_at = self.clock.now()
+        self.store.put("orders", order)
+        return changed
+
+    def create_fulfillment(
+        self,
+        location_id: str,
+        order_id: str,
+        items: list[dict[str, Any]],
+        trackings: list[dict[str, Any]],
+        notify_customer: bool,
+    ) -> Fulfillment:
+        with self.store.transaction():
+            order = self.order(location_id, order_id)
+            if order.cancelled:
+                raise InvalidOperation("Cannot fulfill a cancelled order")
+            wanted = state.ordered_quantities(order)
+            done = state.fulfilled_quantities(
+                self.store.all("fulfillments", [Condition("order_id", "=", order.id)])
+            )
+            requested: dict[str, float] = {}
+            for item in items:
+                requested[item["price_id"]] = requested.get(item["price_id"], 0) + item["qty"]
+            for price_id, qty in requested.items():
+                if price_id not in wanted:
+                    raise InvalidOperation(f"Item with priceId {price_id} is not part of this order")
+                remaining = wanted[price_id] - done.get(price_id, 0)
+                if qty > remaining + 1e-9:
+                    raise InvalidOperation(
+                        f"Cannot fulfill {qty:g} of priceId {price_id}: only {remaining:g} left to fulfill"
+                    )
+            now = self.clock.now()
+            fulfillment = Fulfillment(
+                id=self.ids.object_id(),
+                location_id=location_id,
+                order_id=order.id,
+                items=[{"price_id": k, "qty": v} for k, v in requested.items()],
+                trackings=trackings,
+                notify_customer=notify_customer,
+                created_at=now,
+                updated_at=now,
+            )
+            self.store.put("fulfillments", fulfillment)
+            self.refresh_order(order)
+        return fulfillment
+
+    def create_provider(
+        self,
+        location_id: str,
+        unique_name: str,
+        title: str,
+        provider: str,
+        description: str,
+        image_url: str,
+    ) -> WhitelabelProvider:
+        if not UNIQUE_NAME.match(unique_name):
+            raise InvalidOperation("uniqueName must contain only lowercase letters and hyphens")
+        with self.store.transaction():
+            for existing in self.store.all("providers", [Condition("location_id", "=", location_id)]):
+                if existing.unique_name == unique_name:
+                    raise InvalidOperation(f"A provider with uniqueName {unique_name} already exists")
+            now = self.clock.now()
+            record = WhitelabelProvider(
+                id=self.ids.object_id(),
+                location_id=location_id,
+                unique_name=unique_name,
+                route=route_for(unique_name),
+                title=title,
+                provider=provider,
+                description=description,
+                image_url=image_url,
+                created_at=now,
+                updated_at=now,
+            )
+            self.store.put("providers", record)
+        return record
+
+
+def route_for(unique_name: str) -> str:
+    """The rule that turns a uniqueName into GHL's `route` is undocumented (its example pairs
+    `easy-direct` with `epd`); we answer the uniqueName itself, a stable and unique route."""
+    return unique_name

@@ -1,0 +1,487 @@
+"""Deterministic seeded data: one `--seed` gives the same ids and data byte for byte.
+
+Every location is seeded from its own random stream (seed, location index), so a location can be
+re-seeded alone and a new location never disturbs the others. Timestamps are anchored at a fixed
+epoch, not at the wall clock, so two runs months apart still agree.
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from faker import Faker
+
+from mock_server.clock import parse_iso
+from mock_server.domain import state
+from mock_server.domain.models import (
+    PAYMENTS_SCOPES,
+    App,
+    Contact,
+    Fulfillment,
+    Location,
+    Order,
+    Price,
+    Product,
+    Subscription,
+    Token,
+    Transaction,
+    WhitelabelProvider,
+)
+from mock_server.ids import IdFactory
+from mock_server.store import Store
+
+SEED_EPOCH = parse_iso("2026-10-01T00:00:00Z")
+DAY = 86400.0
+DEFAULT_ORDERS = 260
+SECOND_LOCATION_ORDERS = 40
+MAX_CONTACTS = 4000
+
+# name, product type, one-time price range (major units), recurring interval or None
+CATALOG: tuple[tuple[str, str, tuple[float, float], str | None], ...] = (
+    ("Trail Running Shoes", "PHYSICAL", (89, 149), None),
+    ("Merino Wool Hoodie", "PHYSICAL", (79, 129), None),
+    ("Insulated Water Bottle", "PHYSICAL", (19, 39), None),
+    ("Yoga Mat Pro", "PHYSICAL", (39, 89), None),
+    ("Resistance Band Set", "PHYSICAL", (15, 35), None),
+    ("Foam Roller", "PHYSICAL", (19, 45), None),
+    ("Adjustable Dumbbells", "PHYSICAL", (149, 349), None),
+    ("Protein Powder 2kg", "PHYSICAL", (39, 69), None),
+    ("Smart Jump Rope", "PHYSICAL", (29, 59), None),
+    ("Gym Duffel Bag", "PHYSICAL", (49, 99), None),
+    ("Meal Plan E-book", "DIGITAL", (9, 29), None),
+    ("Marathon Training Guide", "DIGITAL", (19, 49), None),
+    ("Mobility Video Course", "DIGITAL", (49, 199), None),
+    ("Macro Calculator Template", "DIGITAL", (5, 15), None),
+    ("1:1 Coaching Session", "SERVICE", (79, 199), None),
+    ("Form Check Review", "SERVICE", (29, 59), None),
+    ("Nutrition Consultation", "SERVICE", (59, 149), None),
+    ("Body Composition Scan", "SERVICE", (39, 89), None),
+    ("Coaching Membership", "SERVICE", (29, 99), "month"),
+    ("Online Program Access", "DIGITAL", (15, 49), "month"),
+    ("Supplement Subscription Box", "PHYSICAL", (35, 75), "month"),
+    ("Annual Gym Pass", "SERVICE", (299, 699), "year"),
+    ("Weekly Meal Kit", "PHYSICAL", (49, 89), "week"),
+    ("Community Access", "DIGITAL", (9, 19), "month"),
+)
+
+# (type, subType, weight) for order sources
+SOURCES: tuple[tuple[str, str, int], ...] = (
+    ("funnel", "one_step_order_form", 20),
+    ("funnel", "two_step_order_form", 14),
+    ("funnel", "upsell", 6),
+    ("website", "store", 16),
+    ("website", "store_upsell", 3),
+    ("payment_link", "qr_code", 5),
+    ("invoice", "payments_dashboard", 6),
+    ("text2Pay", "contact_view", 4),
+    ("point_of_sale", "tap_to_pay", 5),
+    ("calendar", "meeting", 4),
+    ("membership", "saas_subscription", 3),
+    ("manual", "contact_view", 5),
+    ("external", "shopify", 3),
+    ("form", "one_step_order_form", 3),
+    ("communities", "service", 3),
+)
+
+SUBSCRIPTION_STATES: tuple[tuple[str, int], ...] = (
+    ("active", 24), ("trialing", 3), ("past_due", 3), ("unpaid", 2), ("canceled", 6), ("incomplete", 2),
+)
+
+
+@dataclass
+class SeededLocation:
+    location: Location
+    tokens: list[Token]
+
+
+def fake_jwt(ids: IdFactory, claims: dict[str, Any]) -> str:
+    """A JWT-shaped bearer value (GHL's OAuth tokens are JWTs); the signature is random, nothing checks it."""
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    header = b64(orjson.dumps({"alg": "HS256", "typ": "JWT"}))
+    body = b64(orjson.dumps(claims))
+    sig = b64(bytes.fromhex(ids.object_id() + ids.object_id()))
+    return f"{header}.{body}.{sig}"
+
+
+def seed_app(store: Store, seed: int) -> tuple[App, str]:
+    """The sandbox's marketplace app and its company (agency)."""
+    ids = IdFactory(f"app-{seed}")
+    app_id = ids.object_id()
+    company_id = ids.short_id()
+    app = App(
+        id=app_id,
+        client_id=f"{app_id}-{ids.provider_ref('', 8).lower()}",
+        client_secret=ids.token(""),
+        version_id=ids.object_id(),
+        company_id=company_id,
+        name="Sandbox Sync App",
+        redirect_uri="http://127.0.0.1/oauth/callback",
+    )
+    store.put("apps", app)
+    return app, company_id
+
+
+def issue_token(
+    ids: IdFactory,
+    *,
+    location_id: str,
+    company_id: str,
+    app_id: str,
+    scopes: list[str],
+    token_class: str,
+    token_type: str,
+    created_at: float,
+    expires_at: float | None,
+) -> Token:
+    token_id = ids.object_id()
+    if token_type == "pit":
+        secret = "pit-" + ids.uuid()
+        bucket_app = token_id  # a private integration token counts as its own app
+    else:
+        claims = {"authClass": "Location" if token_class == "location" else "Company",
+                  "authClassId": location_id if token_class == "location" else company_id,
+                  "source": "INTEGRATION", "sourceId": app_id, "channel": "OAUTH", "tokenId": token_id}
+        secret = fake_jwt(ids, claims)
+        bucket_app = app_id
+    return Token(
+        id=token_id,
+        secret=secret,
+        location_id=location_id,
+        company_id=company_id,
+        app_id=bucket_app,
+        token_class=token_class,
+        token_type=token_type,
+        scopes=list(scopes),
+        created_at=created_at,
+        expires_at=expires_at,
+    )
+
+
+def seed_location(
+    store: Store,
+    *,
+    seed: int,
+    index: int,
+    name: str,
+    orders: int,
+    app: App,
+    location_id: str | None = None,
+    with_agency_token: bool = False,
+) -> SeededLocation:
+    """Create (or re-create) one location with its own contacts, catalog, orders and tokens."""
+    stream = f"{seed}-{index}"
+    rng = random.Random(f"data-{stream}")
+    ids = IdFactory(stream)
+    fake = Faker("en_US")
+    fake.seed_instance(f"faker-{stream}")
+    loc_id = location_id or ids.short_id()
+    if location_id:
+        ids.short_id()  # keep the stream aligned with a fresh seeding of the same location
+    location = Location(id=loc_id, name=name, company_id=app.company_id, seed=seed, orders=orders,
+                        created_at=SEED_EPOCH - 400 * DAY, email=fake.company_email(), phone=fake.phone_number())
+
+    tokens = [
+        issue_token(ids, location_id=loc_id, company_id=app.company_id, app_id=app.id, scopes=list(PAYMENTS_SCOPES),
+                    token_class="location", token_type="oauth", created_at=SEED_EPOCH, expires_at=None),
+        issue_token(ids, location_id=loc_id, company_id=app.company_id, app_id=app.id, scopes=list(PAYMENTS_SCOPES),
+                    token_class="location", token_type="pit", created_at=SEED_EPOCH, expires_at=None),
+    ]
+    if with_agency_token:
+        tokens.append(issue_token(ids, location_id=loc_id, company_id=app.company_id, app_id=app.id,
+                                  scopes=list(PAYMENTS_SCOPES), token_class="agency", token_type="oauth",
+                                  created_at=SEED_EPOCH, expires_at=None))
+
+    contacts = _contacts(fake, rng, ids, loc_id, orders)
+    products, prices = _catalog(rng, ids, loc_id)
+    one_time = [p for p in prices if p.type == "one_time"]
+    recurring = [p for p in prices if p.type == "recurring"]
+    by_product = {p.id: p for p in products}
+
+    subscription_count = round(40 * orders / DEFAULT_ORDERS) if orders else 0
+    subscription_count = min(subscription_count, orders)
+    # Whole milliseconds, so the ISO timestamps the API shows compare exactly like the stored values.
+    created = sorted(round(SEED_EPOCH - rng.uniform(0.5, 180) * DAY, 3) for _ in range(orders))
+    subscription_slots = set(rng.sample(range(orders), subscription_count)) if orders else set()
+    sub_states = _spread(SUBSCRIPTION_STATES, subscription_count, rng)
+
+    all_orders: list[Order] = []
+    all_txns: list[Transaction] = []
+    all_subs: list[Subscription] = []
+    all_fulfillments: list[Fulfillment] = []
+    source_weights = [w for _, _, w in SOURCES]
+    for n, created_at in enumerate(created):
+        contact = rng.choice(contacts)
+        src_type, src_sub, _ = rng.choices(SOURCES, weights=source_weights)[0]
+        is_sub = n in subscription_slots
+        if is_sub:
+            chosen = [rng.choice(recurring)]
+            src_type, src_sub = "funnel", "one_step_order_form"
+        else:
+            chosen = rng.sample(one_time, k=rng.choice((1, 1, 1, 2, 2, 3)))
+        items = []
+        for price in chosen:
+            qty = 1 if price.type == "recurring" or by_product[price.product_id].product_type != "PHYSICAL" \
+                else rng.choice((1, 1, 1, 2, 3))
+            items.append({"id": ids.object_id(), "price_id": price.id, "product_id": price.product_id, "name": price.name,
+                          "qty": qty, "unit_amount": price.amount})
+        subtotal = state.money(sum(i["qty"] * i["unit_amount"] for i in items))
+        coupon = rng.random() < 0.12
+        discount = state.money(subtotal * 0.1) if coupon else 0.0
+        physical = any(by_product[i["product_id"]].product_type == "PHYSICAL" for i in items)
+        shipping = 5.99 if physical and rng.random() < 0.6 else 0.0
+        tax = state.money((subtotal - discount) * 0.08) if rng.random() < 0.3 else 0.0
+        live = rng.random() < 0.9
+        order = Order(
+            id=ids.object_id(), location_id=loc_id, contact_id=contact.id, currency="USD", items=items,
+            subtotal=subtotal, discount=discount, tax=tax, shipping=shipping,
+            amount=state.money(subtotal - discount + tax + shipping), live_mode=live,
+            source={"type": src_type, "sub_type": src_sub, "id": ids.object_id(),
+                    "name": _source_name(src_type, rng),
+                    "meta": {"domain": "shop.example.com", "page_id": ids.object_id(),
+                             "page_url": "/checkout", "step_id": ids.uuid()}},
+            created_at=created_at, updated_at=created_at, created_by="",
+            coupon_code=f"SAVE10-{rng.randint(100, 999)}" if coupon else "",
+            fingerprint=ids.uuid(), contact_snapshot=snapshot(contact),
+        )
+        txns = _order_payments(rng, ids, order, is_sub)
+        if not txns and not is_sub and rng.random() < 0.35:
+            order.cancelled = True
+        fulfillments: list[Fulfillment] = []
+        pay_status = state.payment_status(order, txns)
+        if pay_status == "paid" and physical and rng.random() < 0.45:
+            fulfillments.append(_fulfil(rng, ids, order, by_product))
+        state.derive(order, txns, fulfillments)
+        order.updated_at = max([order.created_at, *(t.updated_at for t in txns), *(f.created_at for f in fulfillments)])
+        all_orders.append(order)
+        all_txns += txns
+        all_fulfillments += fulfillments
+        if is_sub:
+            sub, renewals = _subscription(rng, ids, order, chosen[0], sub_states.pop(), txns)
+            all_subs.append(sub)
+            all_txns += renewals
+
+    providers = [
+        WhitelabelProvider(id=ids.object_id(), location_id=loc_id, unique_name=u, route=u, title=t, provider=p,
+                           description=d, image_url=f"https://assets.example.com/{u}.png",
+                           created_at=SEED_EPOCH - (30 - 10 * i) * DAY, updated_at=SEED_EPOCH - (30 - 10 * i) * DAY)
+        for i, (u, t, p, d) in enumerate((
+            ("easy-direct", "Easy Direct", "nmi", "Card payments through our NMI gateway"),
+            ("secure-pay", "Secure Pay", "authorize-net", "Card payments through Authorize.net"),
+        ))
+    ]
+
+    with store.transaction():
+        store.delete_location(loc_id)
+        store.put("locations", location)
+        store.put_many("tokens", tokens)
+        store.put_many("contacts", contacts)
+        store.put_many("products", products)
+        store.put_many("prices", prices)
+        store.put_many("orders", all_orders)
+        store.put_many("transactions", all_txns)
+        store.put_many("subscriptions", all_subs)
+        store.put_many("fulfillments", all_fulfillments)
+        store.put_many("providers", providers)
+    return SeededLocation(location, tokens)
+
+
+def seed_world(store: Store, seed: int, orders: int = DEFAULT_ORDERS) -> list[SeededLocation]:
+    """The default data: two locations (the second for isolation tests) under one app and company."""
+    app, _ = seed_app(store, seed)
+    first = seed_location(store, seed=seed, index=0, name="Northwind Fitness", orders=orders, app=app,
+                          with_agency_token=True)
+    second = seed_location(store, seed=seed, index=1, name="Contoso Wellness",
+                           orders=min(SECOND_LOCATION_ORDERS, orders), app=app)
+    store.set_meta("seed", seed)
+    store.set_meta("location_counter", 2)
+    store.set_meta("location_index", {first.location.id: 0, second.location.id: 1})
+    return [first, second]
+
+
+# ---- pieces ---------------------------------------------------------------------------------------
+
+
+def snapshot(contact: Contact) -> dict[str, Any]:
+    return {
+        "id": contact.id, "location_id": contact.location_id, "first_name": contact.first_name,
+        "last_name": contact.last_name, "email": contact.email, "phone": contact.phone,
+        "company_name": contact.company_name, "address1": contact.address1, "city": contact.city,
+        "state": contact.state, "postal_code": contact.postal_code, "country": contact.country,
+        "website": contact.website, "source": contact.source, "date_added": contact.date_added,
+        "date_of_birth": contact.date_of_birth, "tags": list(contact.tags), "dnd": False,
+    }
+
+
+def _contacts(fake: Faker, rng: random.Random, ids: IdFactory, loc_id: str, orders: int) -> list[Contact]:
+    count = max(30, min(MAX_CONTACTS, orders // 2))
+    out = []
+    for _ in range(count):
+        first, last = fake.first_name(), fake.last_name()
+        out.append(Contact(
+            id=ids.short_id(), location_id=loc_id, first_name=first, last_name=last,
+            email=f"{first}.{last}{rng.randint(1, 99)}@{fake.free_email_domain()}".lower(),
+            phone=f"+1{rng.randint(2012000000, 9899999999)}", company_name=fake.company(),
+            address1=fake.street_address(), city=fake.city(), state=fake.state_abbr(),
+            postal_code=fake.postcode(), country="US", website=f"https://{fake.domain_name()}",
+            source=rng.choice(("funnel", "website", "manual", "import")),
+            date_added=SEED_EPOCH - rng.uniform(180, 400) * DAY,
+            date_of_birth=f"{rng.randint(1955, 2004)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+            tags=rng.sample(["customer", "vip", "newsletter", "lead", "member"], k=rng.randint(0, 2)),
+        ))
+    return out
+
+
+def _catalog(rng: random.Random, ids: IdFactory, loc_id: str) -> tuple[list[Product], list[Price]]:
+    products, prices = [], []
+    for i, (name, ptype, (lo, hi), interval) in enumerate(CATALOG):
+        created = SEED_EPOCH - (300 - i) * DAY
+        slug = name.lower().replace(":", "").replace(" ", "-")
+        product = Product(id=ids.object_id(), location_id=loc_id, name=name, description=f"{name} from our store",
+                          product_type=ptype, image=f"https://assets.example.com/{slug}.jpg", slug=slug,
+                          available_in_store=ptype == "PHYSICAL", statement_descriptor=name[:22].upper(),
+                          created_at=created, updated_at=created)
+        products.append(product)
+        amount = float(rng.randint(int(lo), int(hi))) - 0.01
+        recurring = {"interval": interval, "interval_count": 1} if interval else None
+        prices.append(Price(id=ids.object_id(), location_id=loc_id, product_id=product.id,
+                            name=name if not interval else f"{name} ({interval}ly)",
+                            type="recurring" if interval else "one_time", currency="USD",
+                            amount=round(amount, 2), created_at=created, updated_at=created, recurring=recurring,
+                            compare_at_price=round(amount * 1.2, 2) if rng.random() < 0.3 else None,
+                            track_inventory=ptype == "PHYSICAL", available_quantity=rng.randint(0, 500)))
+    return products, prices
+
+
+def _source_name(src_type: str, rng: random.Random) -> str:
+    names = {"funnel": ("Spring Challenge Funnel", "Coaching Funnel", "Gear Funnel"),
+             "website": ("Online Store",), "invoice": ("Invoice",), "payment_link": ("Payment Link",)}
+    return rng.choice(names.get(src_type, (src_type.replace("_", " ").title(),)))
+
+
+def _charge(rng: random.Random, ids: IdFactory, order: Order, amount: float, at: float, status: str,
+            *, refunded: float = 0.0, entity_type: str = "order", entity_id: str | None = None,
+            subscription: Subscription | None = None) -> Transaction:
+    provider = rng.choice(("stripe", "stripe", "stripe", "authorize-net", "nmi", "paypal"))
+    brand = rng.choice(("visa", "mastercard", "amex", "discover"))
+    charge_prefix = {"stripe": "ch_", "paypal": "PAY-"}.get(provider, "txn_")
+    return Transaction(
+        id=ids.object_id(), location_id=order.location_id, contact_id=order.contact_id,
+        order_id=entity_id or order.id, entity_type=entity_type, currency=order.currency,
+        amount=state.money(amount), amount_refunded=state.money(refunded),
+        status="refunded" if refunded and refunded >= amount - state.EPSILON else status,
+        live_mode=order.live_mode, charge_id=ids.provider_ref(charge_prefix),
+        provider_type=provider, connected_account={"_id": ids.object_id(), "account_id": ids.provider_ref("acct_", 16)},
+        payment_method={"card": {"brand": brand, "last4": f"{rng.randint(0, 9999):04d}"}},
+        source=dict(order.source), created_at=at, updated_at=at + (60 if refunded else 0), fulfilled_at=at,
+        subscription_id=subscription.id if subscription else "",
+        provider_subscription_id=subscription.provider_subscription_id if subscription else "",
+        ip_address=f"{rng.randint(11, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
+        receipt_id=ids.object_id(), failure_reason="card_declined" if status == "failed" else "",
+        contact_snapshot=dict(order.contact_snapshot),
+    )
+
+
+def _order_payments(rng: random.Random, ids: IdFactory, order: Order, is_sub: bool) -> list[Transaction]:
+    at = round(order.created_at + rng.uniform(1, 30), 3)
+    r = 0.3 * rng.random() if is_sub else rng.random()
+    if r < 0.68:
+        return [_charge(rng, ids, order, order.amount, at, "succeeded")]
+    if r < 0.76:
+        return [_charge(rng, ids, order, state.money(order.amount * 0.5), at, "succeeded")]
+    if r < 0.84:
+        failed = _charge(rng, ids, order, order.amount, at, "failed")
+        if rng.random() < 0.5:
+            return [failed, _charge(rng, ids, order, order.amount, at + 3600, "succeeded")]
+        return [failed]
+    if r < 0.90:
+        return [_charge(rng, ids, order, order.amount, at, "succeeded", refunded=order.amount)]
+    if r < 0.94:
+        return [_charge(rng, ids, order, order.amount, at, "succeeded", refunded=state.money(order.amount * 0.3))]
+    if r < 0.97:
+        return [_charge(rng, ids, order, order.amount, at, "pending")]
+    return []
+
+
+def _fulfil(rng: random.Random, ids: IdFactory, order: Order, by_product: dict[str, Product]) -> Fulfillment:
+    physical = [i for i in order.items if by_product[i["product_id"]].product_type == "PHYSICAL"]
+    partial = rng.random() < 0.3
+    items = []
+    for i in physical:
+        qty = i["qty"]
+        if partial and qty > 1:
+            qty -= 1
+        items.append({"price_id": i["price_id"], "qty": qty})
+    if partial and len(items) > 1 and all(i["qty"] == q["qty"] for i, q in zip(items, physical, strict=True)):
+        items = items[:1]
+    at = order.created_at + rng.uniform(1, 5) * DAY
+    carrier = rng.choice(("UPS", "USPS", "FedEx", "DHL"))
+    number = f"1Z{rng.randint(10**9, 10**10 - 1)}"
+    return Fulfillment(id=ids.object_id(), location_id=order.location_id, order_id=order.id, items=items,
+                       trackings=[{"tracking_number": number, "shipping_carrier": carrier,
+                                   "tracking_url": f"https://track.example.com/{carrier.lower()}/{number}"}],
+                       notify_customer=rng.random() < 0.7, created_at=at, updated_at=at)
+
+
+INTERVAL_DAYS = {"day": 1, "week": 7, "month": 30, "year": 365}
+
+
+def _subscription(rng: random.Random, ids: IdFactory, order: Order, price: Price, status: str,
+                  order_txns: list[Transaction]) -> tuple[Subscription, list[Transaction]]:
+    interval = (price.recurring or {}).get("interval", "month")
+    period = INTERVAL_DAYS[interval] * DAY
+    provider = order_txns[0].provider_type if order_txns else "stripe"
+    sub = Subscription(
+        id=ids.object_id(), location_id=order.location_id, contact_id=order.contact_id, order_id=order.id,
+        price_id=price.id, product_id=price.product_id, currency=order.currency, amount=price.amount,
+        status=status, live_mode=order.live_mode, provider_type=provider,
+        provider_subscription_id=ids.provider_ref("sub_" if provider != "paypal" else "I-", 14),
+        connected_account={"_id": ids.object_id(), "account_id": ids.provider_ref("acct_", 16)},
+        interval=interval, interval_count=1, source=dict(order.source), created_at=order.created_at,
+        updated_at=order.created_at, current_period_start=order.created_at, next_billing_at=None,
+        ip_address=order_txns[0].ip_address if order_txns else "", contact_snapshot=dict(order.contact_snapshot),
+    )
+    for t in order_txns:
+        t.subscription_id = sub.id
+        t.provider_subscription_id = sub.provider_subscription_id
+    renewals: list[Transaction] = []
+    periods = int((SEED_EPOCH - order.created_at) // period)
+    paid_periods = 1 if any(t.status == "succeeded" for t in order_txns) else 0
+    for k in range(1, min(periods, 2) + 1):
+        at = order.created_at + k * period
+        failed = status in ("past_due", "unpaid") and k == min(periods, 2)
+        if status in ("incomplete", "trialing"):
+            break
+        renewals.append(_charge(rng, ids, order, price.amount, at, "failed" if failed else "succeeded",
+                                entity_type="subscription", entity_id=sub.id, subscription=sub))
+        paid_periods += 0 if failed else 1
+    start = order.created_at + max(0, periods) * period
+    sub.current_period_start = start
+    sub.payments_collected = paid_periods
+    if status == "canceled":
+        sub.canceled_at = min(SEED_EPOCH - DAY, order.created_at + rng.uniform(1, 60) * DAY)
+        sub.canceled_by = "customer"
+        sub.updated_at = sub.canceled_at
+    else:
+        sub.next_billing_at = start + period
+        sub.updated_at = max([sub.created_at, *(r.created_at for r in renewals)])
+    return sub, renewals
+
+
+def _spread(weights: tuple[tuple[str, int], ...], n: int, rng: random.Random) -> list[str]:
+    """n states in the given proportions (exact for the default 40), shuffled."""
+    total = sum(w for _, w in weights)
+    out: list[str] = []
+    for name, w in weights:
+        out += [name] * round(n * w / total)
+    while len(out) < n:
+        out.append("active")
+    out = out[:n]
+    rng.shuffle(out)
+    return out

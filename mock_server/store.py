@@ -1,0 +1,399 @@
+"""The one store: SQLite (standard library), in memory by default or a file with `--state FILE`.
+
+Each kind of record lives in its own table: a few indexed columns for filtering and paging, and the
+whole record as JSON in `doc`. Writes happen inside `transaction()`; with a file, WAL plus
+`synchronous=FULL` makes every committed (acknowledged) write survive a `kill -9`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from typing import Any, Generic, TypeVar
+
+import orjson
+
+from mock_server.domain import models as m
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    sql_type: str
+    value: Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class TableSpec(Generic[T]):
+    kind: str
+    record_type: type[T]
+    columns: tuple[Column, ...]
+    indexes: tuple[str, ...] = ()
+
+
+def _col(name: str, sql_type: str, value: Callable[[Any], Any]) -> Column:
+    return Column(name, sql_type, value)
+
+
+def _loc(r: Any) -> str:
+    return r.location_id
+
+
+def _created(r: Any) -> float:
+    return r.created_at
+
+
+TABLES: dict[str, TableSpec[Any]] = {
+    spec.kind: spec
+    for spec in (
+        TableSpec("locations", m.Location, (_col("created_at", "REAL", _created),)),
+        TableSpec("apps", m.App, (_col("client_id", "TEXT", lambda r: r.client_id),), ("client_id",)),
+        TableSpec(
+            "tokens",
+            m.Token,
+            (_col("secret", "TEXT", lambda r: r.secret), _col("location_id", "TEXT", _loc)),
+            ("secret", "location_id"),
+        ),
+        TableSpec("grants", m.Grant, (_col("location_id", "TEXT", _loc),)),
+        TableSpec(
+            "contacts",
+            m.Contact,
+            (_col("location_id", "TEXT", _loc), _col("created_at", "REAL", lambda r: r.date_added)),
+            ("location_id, created_at",),
+        ),
+        TableSpec(
+            "products",
+            m.Product,
+            (_col("location_id", "TEXT", _loc), _col("created_at", "REAL", _created)),
+            ("location_id, created_at",),
+        ),
+        TableSpec(
+            "prices",
+            m.Price,
+            (
+                _col("location_id", "TEXT", _loc),
+                _col("product_id", "TEXT", lambda r: r.product_id),
+                _col("created_at", "REAL", _created),
+            ),
+            ("location_id, created_at", "product_id"),
+        ),
+        TableSpec(
+            "orders",
+            m.Order,
+            (
+                _col("location_id", "TEXT", _loc),
+                _col("created_at", "REAL", _created),
+                _col("status", "TEXT", lambda r: r.status),
+                _col("payment_status", "TEXT", lambda r: r.payment_status),
+                _col("live_mode", "INTEGER", lambda r: int(r.live_mode)),
+                _col("contact_id", "TEXT", lambda r: r.contact_id),
+                _col("source_id", "TEXT", lambda r: r.source.get("id", "")),
+                _col("product_ids", "TEXT", lambda r: " " + " ".join(r.product_ids) + " "),
+                _col("search_text", "TEXT", lambda r: m.search_text(r.contact_snapshot, r.id, *(i["name"] for i in r.items))),
+            ),
+            ("location_id, created_at DESC, id DESC", "contact_id"),
+        ),
+        TableSpec(
+            "transactions",
+            m.Transaction,
+            (
+                _col("location_id", "TEXT", _loc),
+                _col("created_at", "REAL", _created),
+                _col("status", "TEXT", lambda r: r.status),
+                _col("live_mode", "INTEGER", lambda r: int(r.live_mode)),
+                _col("contact_id", "TEXT", lambda r: r.contact_id),
+                _col("entity_id", "TEXT", lambda r: r.order_id),
+                _col("entity_source_type", "TEXT", lambda r: r.source.get("type", "")),
+                _col("entity_source_sub_type", "TEXT", lambda r: r.source.get("sub_type", "")),
+                _col("subscription_id", "TEXT", lambda r: r.provider_subscription_id),
+                _col("search_text", "TEXT", lambda r: m.search_text(r.contact_snapshot, r.id, r.source.get("name", ""))),
+            ),
+            ("location_id, created_at DESC, id DESC", "entity_id", "contact_id"),
+        ),
+        TableSpec(
+            "subscriptions",
+            m.Subscription,
+            (
+                _col("location_id", "TEXT", _loc),
+                _col("created_at", "REAL", _created),
+                _col("status", "TEXT", lambda r: r.status),
+                _col("live_mode", "INTEGER", lambda r: int(r.live_mode)),
+                _col("contact_id", "TEXT", lambda r: r.contact_id),
+                _col("entity_id", "TEXT", lambda r: r.order_id),
+                _col("entity_source_type", "TEXT", lambda r: r.source.get("type", "")),
+                _col("search_text", "TEXT", lambda r: m.search_text(r.contact_snapshot, r.id, r.source.get("name", ""))),
+            ),
+            ("location_id, created_at DESC, id DESC", "entity_id"),
+        ),
+        TableSpec(
+            "fulfillments",
+            m.Fulfillment,
+            (
+                _col("location_id", "TEXT", _loc),
+                _col("order_id", "TEXT", lambda r: r.order_id),
+                _col("created_at", "REAL", _created),
+            ),
+            ("order_id, created_at",),
+        ),
+        TableSpec(
+            "providers",
+            m.WhitelabelProvider,
+            (_col("location_id", "TEXT", _loc), _col("created_at", "REAL", _created)),
+            ("location_id, created_at",),
+        ),
+    )
+}
+
+# Tables that belong to one location (reset or deleted together with it).
+LOCATION_SCOPED = ("contacts", "products", "prices", "orders", "transactions", "subscriptions",
+                   "fulfillments", "providers", "tokens", "grants")
+
+
+@dataclass
+class Condition:
+    """One SQL filter: `column op ?`. `op` is one of = >= <= LIKE INSTR IN."""
+
+    column: str
+    op: str
+    value: Any
+
+
+class Store:
+    def __init__(self, path: str | None = None) -> None:
+        self.path = path
+        target = path or ":memory:"
+        # One connection shared by the event loop thread and short-lived worker calls, guarded by a lock.
+        self._conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
+        self._lock = threading.RLock()
+        self._in_tx = 0
+        self._count_cache: dict[tuple[Any, ...], int] = {}
+        self._listeners: list[Callable[[str], None]] = []
+        if path:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+        else:
+            self._conn.execute("PRAGMA synchronous=OFF")
+        self._create_schema()
+        self._fields = {k: [f.name for f in fields(spec.record_type)] for k, spec in TABLES.items()}
+
+    # ---- schema -------------------------------------------------------------------------------
+
+    def _create_schema(self) -> None:
+        with self._lock:
+            for spec in TABLES.values():
+                cols = "".join(f", {c.name} {c.sql_type}" for c in spec.columns)
+                self._conn.execute(f"CREATE TABLE IF NOT EXISTS {spec.kind} (id TEXT PRIMARY KEY{cols}, doc BLOB NOT NULL)")
+                for i, idx in enumerate(spec.indexes):
+                    self._conn.execute(f"CREATE INDEX IF NOT EXISTS ix_{spec.kind}_{i} ON {spec.kind} ({idx})")
+            self._conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
+
+    # ---- transactions -------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """All writes inside commit together or not at all. Re-entrant."""
+        with self._lock:
+            outer = self._in_tx == 0
+            if outer:
+                self._conn.execute("BEGIN IMMEDIATE")
+            self._in_tx += 1
+            try:
+                yield self
+            except BaseException:
+                self._in_tx -= 1
+                if outer:
+                    self._conn.execute("ROLLBACK")
+                    self._count_cache.clear()
+                raise
+            else:
+                self._in_tx -= 1
+                if outer:
+                    self._conn.execute("COMMIT")
+
+    def on_write(self, listener: Callable[[str], None]) -> None:
+        """Called with the kind after every write (used to invalidate caches outside the store)."""
+        self._listeners.append(listener)
+
+    def _touched(self, kind: str) -> None:
+        if self._count_cache:
+            self._count_cache = {k: v for k, v in self._count_cache.items() if k[0] != kind}
+        for listener in self._listeners:
+            listener(kind)
+
+    # ---- records ------------------------------------------------------------------------------
+
+    def _load(self, kind: str, doc: bytes) -> Any:
+        return TABLES[kind].record_type(**orjson.loads(doc))
+
+    def put(self, kind: str, record: Any) -> None:
+        self.put_many(kind, [record])
+
+    def put_many(self, kind: str, records: Sequence[Any]) -> None:
+        if not records:
+            return
+        spec = TABLES[kind]
+        names = ["id", *(c.name for c in spec.columns), "doc"]
+        sql = f"INSERT OR REPLACE INTO {kind} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+        rows = [(r.id, *(c.value(r) for c in spec.columns), orjson.dumps(r)) for r in records]
+        with self._lock:
+            self._conn.executemany(sql, rows)
+            self._touched(kind)
+
+    def get(self, kind: str, record_id: str) -> Any | None:
+        with self._lock:
+            row = self._conn.execute(f"SELECT doc FROM {kind} WHERE id = ?", (record_id,)).fetchone()
+        return self._load(kind, row[0]) if row else None
+
+    def get_many(self, kind: str, ids: Sequence[str]) -> dict[str, Any]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        with self._lock:
+            rows = self._conn.execute(f"SELECT id, doc FROM {kind} WHERE id IN ({marks})", tuple(ids)).fetchall()
+        return {rid: self._load(kind, doc) for rid, doc in rows}
+
+    def find_one(self, kind: str, column: str, value: Any) -> Any | None:
+        with self._lock:
+            row = self._conn.execute(f"SELECT doc FROM {kind} WHERE {column} = ? LIMIT 1", (value,)).fetchone()
+        return self._load(kind, row[0]) if row else None
+
+    def delete(self, kind: str, record_id: str) -> bool:
+        with self._lock:
+            cur = self._conn.execute(f"DELETE FROM {kind} WHERE id = ?", (record_id,))
+            self._touched(kind)
+        return cur.rowcount > 0
+
+    def all(self, kind: str, conditions: Sequence[Condition] = (), order: str = "created_at") -> list[Any]:
+        where, params = self._where(conditions)
+        sql = f"SELECT doc FROM {kind}{where}"
+        if order and any(c.name == order.split()[0] for c in TABLES[kind].columns):
+            sql += f" ORDER BY {order}, id"
+        with self._lock:
+            rows = self._conn.execute(sql, params).fetchall()
+        return [self._load(kind, r[0]) for r in rows]
+
+    def page(self, kind: str, conditions: Sequence[Condition], limit: int | None, offset: int) -> tuple[list[Any], int]:
+        """Newest first, as GHL lists. Uses the (location_id, created_at DESC, id DESC) index, so a
+        page costs the same at 1,000 or 100,000 rows; totals are cached until the next write."""
+        where, params = self._where(conditions)
+        key = (kind, where, tuple(params))
+        with self._lock:
+            total = self._count_cache.get(key)
+            if total is None:
+                total = self._conn.execute(f"SELECT COUNT(*) FROM {kind}{where}", params).fetchone()[0]
+                self._count_cache[key] = total
+            sql = f"SELECT doc FROM {kind}{where} ORDER BY created_at DESC, id DESC"
+            if limit is None:
+                rows = self._conn.execute(sql + " LIMIT -1 OFFSET ?", (*params, offset)).fetchall()
+            else:
+                rows = self._conn.execute(sql + " LIMIT ? OFFSET ?", (*params, limit, offset)).fetchall()
+        return [self._load(kind, r[0]) for r in rows], total
+
+    @staticmethod
+    def _where(conditions: Sequence[Condition]) -> tuple[str, list[Any]]:
+        parts: list[str] = []
+        params: list[Any] = []
+        for c in conditions:
+            if c.op == "IN":
+                values = list(c.value)
+                if not values:
+                    parts.append("0")
+                    continue
+                parts.append(f"{c.column} IN ({','.join('?' * len(values))})")
+                params.extend(values)
+            elif c.op == "INSTR":
+                parts.append(f"instr({c.column}, ?) > 0")
+                params.append(c.value)
+            elif c.op == "LIKE":
+                parts.append(f"{c.column} LIKE ? ESCAPE '\\'")
+                params.append(c.value)
+            else:
+                parts.append(f"{c.column} {c.op} ?")
+                params.append(c.value)
+        return (" WHERE " + " AND ".join(parts)) if parts else "", params
+
+    # ---- meta (keys, settings) ----------------------------------------------------------------
+
+    def get_meta(self, key: str) -> Any | None:
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return orjson.loads(row[0]) if row else None
+
+    def set_meta(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, orjson.dumps(value)))
+
+    # ---- whole-state operations ---------------------------------------------------------------
+
+    def delete_location(self, location_id: str) -> None:
+        with self.transaction():
+            for kind in LOCATION_SCOPED:
+                self._conn.execute(f"DELETE FROM {kind} WHERE location_id = ?", (location_id,))
+                self._touched(kind)
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return {k: self._conn.execute(f"SELECT COUNT(*) FROM {k}").fetchone()[0] for k in TABLES}
+
+    def export(self) -> dict[str, Any]:
+        with self._lock:
+            tables = {k: [orjson.loads(r[0]) for r in self._conn.execute(f"SELECT doc FROM {k} ORDER BY rowid")]
+                      for k in TABLES}
+            meta = {r[0]: orjson.loads(r[1]) for r in self._conn.execute("SELECT key, value FROM meta ORDER BY key")}
+        return {"tables": tables, "meta": meta}
+
+    def import_(self, data: dict[str, Any]) -> dict[str, int]:
+        """Replace the whole state. Raises ValueError (with the table and row) on a bad record."""
+        tables = data.get("tables")
+        if not isinstance(tables, dict):
+            raise ValueError("state.tables must be an object")
+        parsed: dict[str, list[Any]] = {}
+        for kind, rows in tables.items():
+            if kind not in TABLES:
+                raise ValueError(f"unknown table {kind!r}")
+            if not isinstance(rows, list):
+                raise ValueError(f"tables.{kind} must be an array")
+            spec = TABLES[kind]
+            out = []
+            for i, row in enumerate(rows):
+                try:
+                    out.append(spec.record_type(**row))
+                except TypeError as exc:
+                    raise ValueError(f"tables.{kind}[{i}]: {exc}") from None
+            parsed[kind] = out
+        meta = data.get("meta", {})
+        if not isinstance(meta, dict):
+            raise ValueError("state.meta must be an object")
+        with self.transaction():
+            for kind in TABLES:
+                self._conn.execute(f"DELETE FROM {kind}")
+                self._touched(kind)
+            self._conn.execute("DELETE FROM meta")
+            for kind, records in parsed.items():
+                self.put_many(kind, records)
+            for key, value in meta.items():
+                self.set_meta(key, value)
+        return {k: len(v) for k, v in parsed.items()}
+
+    def snapshot(self) -> sqlite3.Connection:
+        """A private in-memory copy of the whole database (for fast resets)."""
+        copy = sqlite3.connect(":memory:", check_same_thread=False)
+        with self._lock:
+            self._conn.backup(copy)
+        return copy
+
+    def restore(self, snapshot: sqlite3.Connection) -> None:
+        with self._lock:
+            snapshot.backup(self._conn)
+            self._count_cache.clear()
+            for kind in TABLES:
+                self._touched(kind)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

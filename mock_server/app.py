@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -13,6 +16,7 @@ from mock_server.api.gateway import Gateway
 from mock_server.api.routes import api_routes
 from mock_server.control.handlers import AdminGuard
 from mock_server.control.routes import control_routes
+from mock_server.faults import FaultMiddleware
 from mock_server.sandbox import Sandbox
 from mock_server.settings import Settings
 
@@ -30,10 +34,26 @@ async def _http_error(request: Request, exc: Exception) -> Response:
                           request.scope.get("ghl.trace", ""))
 
 
+def _lifespan(sandbox: Sandbox):  # type: ignore[no-untyped-def]
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # The webhook worker and the clock-driven scheduler run beside the server.
+        await sandbox.webhooks.start()
+        try:
+            yield
+        finally:
+            await sandbox.webhooks.stop()
+            sandbox.store.close()
+
+    return lifespan
+
+
 def build_app(sandbox: Sandbox) -> Starlette:
     app = Starlette(
         routes=[*api_routes(), *control_routes()],
-        middleware=[Middleware(Gateway, sandbox=sandbox), Middleware(AdminGuard, admin_token=sandbox.settings.admin_token)],
+        middleware=[Middleware(Gateway, sandbox=sandbox), Middleware(AdminGuard, admin_token=sandbox.settings.admin_token),
+                    Middleware(FaultMiddleware, sandbox=sandbox)],
+        lifespan=_lifespan(sandbox),
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},
     )
     app.router.redirect_slashes = False

@@ -51,9 +51,9 @@ class AuthService:
         self.clock = clock
         self.ids = ids
         self._by_secret: dict[str, Token] = {}
-        store.on_write(self._invalidate)
+        store.on_write(self.on_store_write)
 
-    def _invalidate(self, kind: str) -> None:
+    def on_store_write(self, kind: str) -> None:
         if kind == "tokens":
             self._by_secret.clear()
 

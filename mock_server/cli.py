@@ -33,15 +33,39 @@ def main() -> None:
               help="How many API requests the journal keeps.")
 @click.option("--server", "server_kind", default="uvicorn", show_default=True,
               type=click.Choice(["uvicorn", "granian"]), help="ASGI server (granian needs the `granian` extra).")
+@click.option("--webhook-url", "webhook_urls", multiple=True, metavar="URL",
+              help="Register a webhook target at start (repeatable).")
+@click.option("--webhook-policy", default="ghl", show_default=True, type=click.Choice(["ghl", "exponential"]),
+              help="Retry policy: ghl retries only a 429; exponential also 5xx, timeouts and connection errors.")
+@click.option("--webhook-retry-interval", default=600.0, show_default=True, type=click.FloatRange(0, 86400),
+              metavar="S", help="Seconds (sandbox clock) before a retry; the first interval for exponential.")
+@click.option("--webhook-max-retries", default=6, show_default=True, type=click.IntRange(0, 100))
+@click.option("--webhook-timeout", default=10.0, show_default=True, type=click.FloatRange(0.05, 300),
+              metavar="S", help="Per-attempt timeout in seconds.")
+@click.option("--extension-events", is_flag=True,
+              help="Also send sandbox-only transaction and subscription webhooks (not sent by GHL).")
+@click.option("--ghl-signature/--no-ghl-signature", default=True, show_default=True,
+              help="Sign webhooks with Ed25519 in x-ghl-signature.")
+@click.option("--wh-signature/--no-wh-signature", default=True, show_default=True,
+              help="Sign webhooks with legacy RSA-SHA256 in x-wh-signature.")
 def serve(host: str, port: int, seed: int, state_file: str | None, orders: int, admin_token: str | None,
-          rate_limit: str, journal_capacity: int, server_kind: str) -> None:
-    """Start the sandbox and print a banner with the base URL, locations and tokens."""
+          rate_limit: str, journal_capacity: int, server_kind: str, webhook_urls: tuple[str, ...],
+          webhook_policy: str, webhook_retry_interval: float, webhook_max_retries: int, webhook_timeout: float,
+          extension_events: bool, ghl_signature: bool, wh_signature: bool) -> None:
+    """Start the sandbox and print a banner with the base URL, locations, tokens and webhook keys."""
     from mock_server.app import build_app
     from mock_server.sandbox import Sandbox
     from mock_server.settings import Settings
 
+    for url in webhook_urls:
+        if not url.startswith(("http://", "https://")):
+            raise click.BadParameter(f"{url!r} is not an http(s) URL", param_hint="--webhook-url")
     settings = Settings(host=host, port=port, seed=seed, state_file=state_file, orders=orders,
-                        admin_token=admin_token, rate_limit=rate_limit, journal_capacity=journal_capacity)
+                        admin_token=admin_token, rate_limit=rate_limit, journal_capacity=journal_capacity,
+                        webhook_urls=list(webhook_urls), webhook_policy=webhook_policy,
+                        webhook_retry_interval=webhook_retry_interval, webhook_max_retries=webhook_max_retries,
+                        webhook_timeout=webhook_timeout, extension_events=extension_events,
+                        sign_ed25519=ghl_signature, sign_rsa=wh_signature)
     sock = _bind(host, port)
     settings.port = sock.getsockname()[1]
     sandbox = Sandbox(settings)
@@ -53,7 +77,7 @@ def serve(host: str, port: int, seed: int, state_file: str | None, orders: int, 
         return
     import uvicorn
 
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", server_header=False)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", server_header=False)
     uvicorn.Server(config).run(sockets=[sock])
 
 
@@ -87,6 +111,12 @@ def _banner(sandbox: object) -> None:
         token = view["tokens"][0]
         lines.append(f"    token ({token['tokenClass']}, {token['tokenType']}): {token['token']}")
         lines.append(f"    scopes: {' '.join(token['scopes'])}")
+    for target in sandbox.webhooks.targets():  # type: ignore[attr-defined]
+        lines.append(f"  Webhook target {target.url} (policy {s.webhook_policy})")
+    signer = sandbox.signer  # type: ignore[attr-defined]
+    lines.append("  Webhook public key, Ed25519 (x-ghl-signature):")
+    lines += ["    " + line for line in signer.ed25519_public_pem.strip().splitlines()]
+    lines.append(f"  Webhook public key, RSA (x-wh-signature): GET {base}/_sandbox/keys")
     lines.append(f"  Try: curl -H 'Authorization: Bearer <token>' -H 'Version: 2021-07-28' "
                  f"'{base}/payments/orders?altId=<locationId>&limit=5'")
     lines.append(f"GHL_SANDBOX_READY {base}")
@@ -105,6 +135,132 @@ def _run_granian(settings: object) -> None:
     os.environ["GHL_SANDBOX_SETTINGS"] = repr(vars(settings))
     Granian("mock_server.asgi:app", address=settings.host, port=settings.port,  # type: ignore[attr-defined]
             interface=Interfaces.ASGI, workers=1, log_access=False).serve()
+
+
+# ---- commands against a running sandbox (through its public control plane) ------------------------
+
+URL_OPTION = click.option("--url", default="http://127.0.0.1:8080", show_default=True, envvar="GHL_SANDBOX_URL",
+                          help="Base URL of a running sandbox.")
+ADMIN_OPTION = click.option("--admin-token", default=None, envvar="GHL_SANDBOX_ADMIN_TOKEN",
+                            help="Admin token, if the sandbox was started with one.")
+
+
+def _control(url: str, admin_token: str | None, method: str, path: str, body: dict | None = None) -> dict:
+    import httpx
+
+    headers = {"Authorization": f"Bearer {admin_token}"} if admin_token else {}
+    try:
+        response = httpx.request(method, url.rstrip("/") + "/_sandbox" + path, json=body, headers=headers, timeout=60)
+    except httpx.HTTPError as exc:
+        raise click.ClickException(f"cannot reach the sandbox at {url}: {exc}") from None
+    try:
+        data = response.json()
+    except ValueError:
+        raise click.ClickException(f"{response.status_code} from {url}: {response.text[:200]}") from None
+    if response.status_code >= 400:
+        message = data.get("message") if isinstance(data, dict) else data
+        if isinstance(message, list):
+            message = "; ".join(map(str, message))
+        raise click.ClickException(f"{response.status_code}: {message}")
+    return data
+
+
+ACTIONS = ("order.create", "order.pay", "order.fail_payment", "order.refund", "order.fulfill", "order.cancel",
+           "subscription.create", "subscription.renew", "subscription.fail_renewal", "subscription.cancel")
+
+
+@main.command()
+@click.argument("action", type=click.Choice(ACTIONS))
+@click.option("--location", "location_id", default=None, help="Location id (default: the first).")
+@click.option("--order", "order_id", default=None, help="Order id.")
+@click.option("--subscription", "subscription_id", default=None, help="Subscription id.")
+@click.option("--transaction", "transaction_id", default=None, help="Transaction id (refunds).")
+@click.option("--contact", "contact_id", default=None, help="Contact id (order.create).")
+@click.option("--price", "price_id", default=None, help="Recurring price id (subscription.create).")
+@click.option("--item", "items", multiple=True, metavar="PRICE_ID[:QTY]", help="Order item (repeatable).")
+@click.option("--amount", type=float, default=None, help="Amount in major units (pay, fail, refund).")
+@click.option("--pending-polls", type=int, default=None, help="order.pay: stay pending for N polls of the order.")
+@click.option("--pending-seconds", type=float, default=None, help="order.pay: stay pending for T seconds.")
+@click.option("--settle", type=click.Choice(["succeeded", "failed"]), default="succeeded", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the raw JSON answer.")
+@URL_OPTION
+@ADMIN_OPTION
+def trigger(action: str, location_id: str | None, order_id: str | None, subscription_id: str | None,
+            transaction_id: str | None, contact_id: str | None, price_id: str | None, items: tuple[str, ...],
+            amount: float | None, pending_polls: int | None, pending_seconds: float | None, settle: str,
+            as_json: bool, url: str, admin_token: str | None) -> None:
+    """Run one simulated action on a running sandbox; print what changed and the webhooks queued."""
+    import json
+
+    body: dict = {k: v for k, v in {"locationId": location_id, "orderId": order_id,
+                                    "subscriptionId": subscription_id, "transactionId": transaction_id,
+                                    "contactId": contact_id, "priceId": price_id, "amount": amount}.items()
+                  if v is not None}
+    if items:
+        parsed = []
+        for item in items:
+            pid, _, qty = item.partition(":")
+            try:
+                parsed.append({"priceId": pid, "qty": float(qty) if qty else 1})
+            except ValueError:
+                raise click.BadParameter(f"{item!r}: QTY must be a number", param_hint="--item") from None
+        body["items"] = parsed
+    if pending_polls is not None or pending_seconds is not None:
+        body["pending"] = {k: v for k, v in {"polls": pending_polls, "seconds": pending_seconds,
+                                             "outcome": settle}.items() if v is not None}
+    data = _control(url, admin_token, "POST", f"/simulate/{action}", body)
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(f"{data['action']}:")
+    for res in data["resources"]:
+        d = res["data"]
+        status = ", ".join(f"{k}={d[k]}" for k in ("status", "paymentStatus", "fulfillmentStatus") if k in d)
+        click.echo(f"  {res['type']:<12} {res['id']}  {status}")
+    if not data["webhooks"]:
+        click.echo("  no webhooks (GHL sends none for this change)")
+    for hook in data["webhooks"]:
+        targets = ", ".join(f"{d['targetId']}:{d['status']}" for d in hook["deliveries"]) or "no target registered"
+        click.echo(f"  webhook      {hook['event']} for {hook['resourceId']} -> {targets}")
+
+
+@main.group()
+def clock() -> None:
+    """Show, freeze or advance the sandbox clock of a running sandbox."""
+
+
+@clock.command("show")
+@URL_OPTION
+@ADMIN_OPTION
+def clock_show(url: str, admin_token: str | None) -> None:
+    data = _control(url, admin_token, "GET", "/clock")
+    click.echo(f"{data['now']}  frozen={data['frozen']}  offset={data['offsetSeconds']}s")
+
+
+@clock.command("advance")
+@click.argument("duration")
+@URL_OPTION
+@ADMIN_OPTION
+def clock_advance(duration: str, url: str, admin_token: str | None) -> None:
+    """Move the clock forward by DURATION: seconds, or 30s, 15m, 2h, 30d, 1w."""
+    data = _control(url, admin_token, "POST", "/clock", {"advance": duration})
+    click.echo(f"{data['now']}  frozen={data['frozen']}  offset={data['offsetSeconds']}s")
+
+
+@clock.command("freeze")
+@URL_OPTION
+@ADMIN_OPTION
+def clock_freeze(url: str, admin_token: str | None) -> None:
+    data = _control(url, admin_token, "POST", "/clock", {"freeze": True})
+    click.echo(f"{data['now']}  frozen={data['frozen']}")
+
+
+@clock.command("unfreeze")
+@URL_OPTION
+@ADMIN_OPTION
+def clock_unfreeze(url: str, admin_token: str | None) -> None:
+    data = _control(url, admin_token, "POST", "/clock", {"freeze": False})
+    click.echo(f"{data['now']}  frozen={data['frozen']}")
 
 
 if __name__ == "__main__":

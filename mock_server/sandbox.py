@@ -11,14 +11,21 @@ from typing import Any
 from mock_server import __version__
 from mock_server.auth import AuthService
 from mock_server.clock import SandboxClock
+from mock_server.domain.events import EventLog
 from mock_server.domain.models import Location
 from mock_server.domain.payments import Payments
+from mock_server.domain.simulation import Simulator
+from mock_server.faults import FaultInjector
 from mock_server.ids import IdFactory
 from mock_server.journal import Journal
 from mock_server.ratelimit import RateLimiter
 from mock_server.seed import DEFAULT_ORDERS, seed_app, seed_location, seed_world
 from mock_server.settings import Settings
 from mock_server.store import Store
+from mock_server.webhooks.chaos import Chaos
+from mock_server.webhooks.policy import RetryPolicy
+from mock_server.webhooks.service import WebhookService
+from mock_server.webhooks.signing import Signer
 
 STATE_FORMAT = "ghl-sandbox-state"
 STATE_VERSION = 1
@@ -40,14 +47,54 @@ class Sandbox:
             seed_world(self.store, settings.seed, settings.orders)
         else:
             self.seed = int(existing)
-        self._init_services()
+        # Webhook signing keys are made on first start and kept with the state.
+        self.signer = Signer.load_or_create(self.store)
+        self.signer.sign_ed25519, self.signer.sign_rsa = settings.sign_ed25519, settings.sign_rsa
+        self.faults = FaultInjector(self.seed)
+        policy = RetryPolicy(settings.webhook_policy, settings.webhook_retry_interval, settings.webhook_max_retries,
+                             settings.webhook_backoff_factor)
+        self.webhooks = WebhookService(self.store, self.clock, IdFactory(0), self.seed, self.signer, policy,
+                                       settings.webhook_timeout, lambda: self.auth.app())
+        self.webhooks.on_tick = self.tick
+        self._init_services(new_generation=existing is not None)
+        for url in settings.webhook_urls:
+            if not any(t.url == url for t in self.webhooks.targets()):
+                self.webhooks.add_target(url)
         self._snapshot = self.store.snapshot() if existing is None else None
+        self._snapshot_of = (self.seed, settings.orders)  # the (seed, orders) world the snapshot holds
 
-    def _init_services(self) -> None:
-        self.ids = IdFactory(f"runtime-{self.seed}")
+    def _init_services(self, new_generation: bool = False) -> None:
+        # Run-time ids come from a stream named after the seed. A server that goes on from stored or
+        # imported state (restart with --state, PUT /_sandbox/state) must not mint again the ids it
+        # already handed out, or a new record would overwrite an acknowledged one: it draws from the
+        # next generation's stream. A fresh or reset world is generation 0, so two servers with the
+        # same seed still agree id for id.
+        generation = int(self.store.get_meta("runtime_generation") or 0)
+        if new_generation:
+            generation += 1
+            self.store.set_meta("runtime_generation", generation)
+        self.ids = IdFactory(f"runtime-{self.seed}" if generation == 0 else f"runtime-{self.seed}-g{generation}")
         self._trace_rng = random.Random(f"trace-{self.seed}")
+        previous = getattr(self, "auth", None)
+        if previous is not None:  # one cache listener per store, not one more per reset
+            self.store.off_write(previous.on_store_write)
         self.auth = AuthService(self.store, self.clock, self.ids)
-        self.payments = Payments(self.store, self.clock, self.ids)
+        self.events = EventLog(self.store, self.clock, self.ids)
+        self.events.subscribers.append(self.webhooks.on_event)
+        self.payments = Payments(self.store, self.clock, self.ids, self.events)
+        self.simulator = Simulator(self.payments, self.seed)
+        self.simulator.extension_events = self.settings.extension_events
+        self.webhooks.ids = self.ids
+        self.webhooks.reseed(self.seed)
+        self.faults.reseed(self.seed)
+        # Renewals fire for billing dates the clock passes from now on; seeded history stays history.
+        self.tick_since = self.clock.now()
+
+    def tick(self) -> None:
+        """Let the sandbox clock drive time-based transitions (renewals, settling payments)."""
+        now = self.clock.now()
+        if now > self.tick_since:
+            self.simulator.tick(self.tick_since)
 
     def trace_id(self) -> str:
         return str(uuid.UUID(int=self._trace_rng.getrandbits(128), version=4))
@@ -80,8 +127,7 @@ class Sandbox:
         if location is None:
             raise KeyError(location_id)
         index = int((self.store.get_meta("location_index") or {}).get(location_id, 0))
-        app = self.auth.app()
-        assert app is not None
+        app = self.auth.app() or seed_app(self.store, self.seed)[0]
         seeded = seed_location(self.store, seed=location.seed, index=index, name=location.name,
                                orders=location.orders, app=app, location_id=location_id,
                                with_agency_token=index == 0)
@@ -93,14 +139,27 @@ class Sandbox:
         t0 = time.perf_counter()
         target_seed = self.seed if seed is None else seed
         target_orders = self.settings.orders if orders is None else orders
-        if self._snapshot is not None and target_seed == self.seed and target_orders == self.settings.orders:
+        # Webhook targets and signing keys are configuration, not data: they survive a reset.
+        # Fault rules and global delivery chaos are cleared; queued deliveries go with the data.
+        targets = self.webhooks.targets()
+        if self._snapshot is not None and self._snapshot_of == (target_seed, target_orders):
             self.store.restore(self._snapshot)
         else:
             self.store.import_({"tables": {}, "meta": {}})
             seed_world(self.store, target_seed, target_orders)
-            self.seed = target_seed
-            self.settings.orders = target_orders
             self._snapshot = self.store.snapshot()
+            self._snapshot_of = (target_seed, target_orders)
+        self.seed = target_seed
+        self.settings.orders = target_orders
+        with self.store.transaction():
+            self.signer.save(self.store)
+            for stale in self.webhooks.targets():
+                self.store.delete("webhook_targets", stale.id)
+            for target in targets:
+                target.fanout_count = 0
+                self.store.put("webhook_targets", target)
+        self.faults.clear()
+        self.webhooks.global_chaos = Chaos()
         self._init_services()
         self.ratelimiter.reset()
         self.clock.reset()
@@ -115,9 +174,15 @@ class Sandbox:
             raise ValueError(f"state.format must be {STATE_FORMAT!r}")
         if data.get("version") != STATE_VERSION:
             raise ValueError(f"state.version must be {STATE_VERSION}")
+        # Checked before anything is replaced: a refused document leaves the state as it was.
+        meta = data.get("meta")
+        seed = meta.get("seed") if isinstance(meta, dict) else None
+        seed = data.get("seed", self.seed) if seed is None else seed
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ValueError("state.meta.seed must be an integer")
         counts = self.store.import_(data)
-        self.seed = int(self.store.get_meta("seed") or data.get("seed") or self.seed)
-        self._init_services()
+        self.seed = seed
+        self._init_services(new_generation=True)
         self.ratelimiter.reset()
         return counts
 

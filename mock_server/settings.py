@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -16,3 +16,13 @@ class Settings:
     rate_limit: str = "default"
     journal_capacity: int = 10_000
     max_body_bytes: int = 1024 * 1024
+    # webhooks out
+    webhook_urls: list[str] = field(default_factory=list)
+    webhook_policy: str = "ghl"  # ghl | exponential
+    webhook_retry_interval: float = 600.0  # seconds on the sandbox clock (GHL: about 10 minutes)
+    webhook_max_retries: int = 6
+    webhook_backoff_factor: float = 2.0  # exponential policy only
+    webhook_timeout: float = 10.0  # per attempt, seconds
+    extension_events: bool = False  # sandbox-only transaction/subscription events
+    sign_ed25519: bool = True  # x-ghl-signature
+    sign_rsa: bool = True  # x-wh-signature (legacy)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import types
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import orjson
 
@@ -111,9 +112,10 @@ TABLES: dict[str, TableSpec[Any]] = {
                 _col("entity_source_type", "TEXT", lambda r: r.source.get("type", "")),
                 _col("entity_source_sub_type", "TEXT", lambda r: r.source.get("sub_type", "")),
                 _col("subscription_id", "TEXT", lambda r: r.provider_subscription_id),
+                _col("settle_at", "REAL", lambda r: r.settle_at if r.status == "pending" else None),
                 _col("search_text", "TEXT", lambda r: m.search_text(r.contact_snapshot, r.id, r.source.get("name", ""))),
             ),
-            ("location_id, created_at DESC, id DESC", "entity_id", "contact_id"),
+            ("location_id, created_at DESC, id DESC", "entity_id", "contact_id", "settle_at"),
         ),
         TableSpec(
             "subscriptions",
@@ -127,8 +129,10 @@ TABLES: dict[str, TableSpec[Any]] = {
                 _col("entity_id", "TEXT", lambda r: r.order_id),
                 _col("entity_source_type", "TEXT", lambda r: r.source.get("type", "")),
                 _col("search_text", "TEXT", lambda r: m.search_text(r.contact_snapshot, r.id, r.source.get("name", ""))),
+                _col("next_billing_at", "REAL",
+                     lambda r: r.next_billing_at if r.status in ("active", "trialing") else None),
             ),
-            ("location_id, created_at DESC, id DESC", "entity_id"),
+            ("location_id, created_at DESC, id DESC", "entity_id", "next_billing_at"),
         ),
         TableSpec(
             "fulfillments",
@@ -141,6 +145,29 @@ TABLES: dict[str, TableSpec[Any]] = {
             ("order_id, created_at",),
         ),
         TableSpec(
+            "events",
+            m.Event,
+            (_col("location_id", "TEXT", _loc), _col("created_at", "REAL", _created),
+             _col("seq", "INTEGER", lambda r: r.seq)),
+            ("seq",),
+        ),
+        TableSpec("webhook_targets", m.WebhookTarget, (_col("created_at", "REAL", _created),)),
+        TableSpec(
+            "deliveries",
+            m.Delivery,
+            (_col("status", "TEXT", lambda r: r.status), _col("target_id", "TEXT", lambda r: r.target_id),
+             _col("seq", "INTEGER", lambda r: r.seq), _col("created_at", "REAL", _created),
+             _col("location_id", "TEXT", _loc), _col("webhook_id", "TEXT", lambda r: r.webhook_id),
+             _col("event_id", "TEXT", lambda r: r.event_id)),
+            ("status, seq", "target_id, seq", "webhook_id", "event_id"),
+        ),
+        TableSpec(
+            "attempts",
+            m.Attempt,
+            (_col("delivery_id", "TEXT", lambda r: r.delivery_id), _col("created_at", "REAL", lambda r: r.at)),
+            ("delivery_id",),
+        ),
+        TableSpec(
             "providers",
             m.WhitelabelProvider,
             (_col("location_id", "TEXT", _loc), _col("created_at", "REAL", _created)),
@@ -151,7 +178,48 @@ TABLES: dict[str, TableSpec[Any]] = {
 
 # Tables that belong to one location (reset or deleted together with it).
 LOCATION_SCOPED = ("contacts", "products", "prices", "orders", "transactions", "subscriptions",
-                   "fulfillments", "providers", "tokens", "grants")
+                   "fulfillments", "providers", "tokens", "grants", "events", "deliveries")
+
+
+def _type_ok(value: Any, tp: Any) -> bool:
+    """A shallow check of one JSON value against a record field's annotation."""
+    origin = get_origin(tp)
+    if origin in (Union, types.UnionType):
+        return any(_type_ok(value, arg) for arg in get_args(tp))
+    if tp is type(None):
+        return value is None
+    if tp is bool:
+        return isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is str:
+        return isinstance(value, str)
+    if list in (tp, origin):
+        return isinstance(value, list)
+    if dict in (tp, origin):
+        return isinstance(value, dict)
+    return True
+
+
+def _record(spec: TableSpec[Any], row: Any, where: str) -> Any:
+    """One imported row as a record, or ValueError naming the row: a bad document must be refused
+    before anything is replaced, never half-imported or answered with a 500."""
+    if not isinstance(row, dict):
+        raise ValueError(f"{where} must be an object")
+    hints = get_type_hints(spec.record_type)
+    for name, value in row.items():
+        if name in hints and not _type_ok(value, hints[name]):
+            raise ValueError(f"{where}.{name} has the wrong type ({type(value).__name__})")
+    try:
+        record = spec.record_type(**row)
+        for column in spec.columns:
+            column.value(record)
+        orjson.dumps(record)
+    except Exception as exc:
+        raise ValueError(f"{where}: {exc}") from None
+    return record
 
 
 @dataclass
@@ -218,6 +286,10 @@ class Store:
     def on_write(self, listener: Callable[[str], None]) -> None:
         """Called with the kind after every write (used to invalidate caches outside the store)."""
         self._listeners.append(listener)
+
+    def off_write(self, listener: Callable[[str], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
 
     def _touched(self, kind: str) -> None:
         if self._count_cache:
@@ -359,13 +431,7 @@ class Store:
             if not isinstance(rows, list):
                 raise ValueError(f"tables.{kind} must be an array")
             spec = TABLES[kind]
-            out = []
-            for i, row in enumerate(rows):
-                try:
-                    out.append(spec.record_type(**row))
-                except TypeError as exc:
-                    raise ValueError(f"tables.{kind}[{i}]: {exc}") from None
-            parsed[kind] = out
+            parsed[kind] = [_record(spec, row, f"tables.{kind}[{i}]") for i, row in enumerate(rows)]
         meta = data.get("meta", {})
         if not isinstance(meta, dict):
             raise ValueError("state.meta must be an object")

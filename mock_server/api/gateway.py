@@ -15,6 +15,9 @@ from mock_server.api.errors import error_body
 log = logging.getLogger("ghl_sandbox")
 
 JOURNALED_PREFIXES = ("/payments", "/oauth", "/rankr")
+# The control plane takes whole-state documents (`PUT /_sandbox/state`): an export of the default
+# seed is already past the API's 1 MiB body limit, so control requests get a far larger one.
+CONTROL_MAX_BODY_BYTES = 1 << 30
 
 
 class BodyTooLarge(Exception):
@@ -33,11 +36,14 @@ class Gateway:
         sandbox = self.sandbox
         trace = sandbox.trace_id()
         scope["ghl.trace"] = trace
+        scope["ghl.raw_send"] = send  # fault injection drops connections through the server's own send
         started = time.perf_counter()
         status = 0
         response_started = False
         path: str = scope["path"]
         limit = sandbox.settings.max_body_bytes
+        if path.startswith("/_sandbox"):
+            limit = max(limit, CONTROL_MAX_BODY_BYTES)
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status, response_started
@@ -66,6 +72,8 @@ class Gateway:
             if not response_started:
                 status = 413
                 await _send_error(send, 413, "request entity too large", "Payload Too Large", trace)
+        except ConnectionAbortedError:  # an injected fault dropped the connection on purpose
+            pass
         except Exception:  # never a traceback on the wire
             log.exception("unhandled error on %s %s", scope.get("method"), path)
             if not response_started:
@@ -78,7 +86,9 @@ class Gateway:
                     "method": scope["method"],
                     "path": path,
                     "query": scope.get("query_string", b"").decode("latin-1"),
-                    "status": status,
+                    # A dropped connection answered nothing (0); commit-then-drop did the work first.
+                    "status": 0 if scope.get("ghl.dropped") else status,
+                    "committedStatus": scope.get("ghl.committed_status"),
                     "latencyMs": round((time.perf_counter() - started) * 1000, 3),
                     "tokenId": scope.get("ghl.token_id"),
                     "locationId": scope.get("ghl.location_id"),

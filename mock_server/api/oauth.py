@@ -4,6 +4,7 @@ answered in the matching style."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from starlette.requests import Request
@@ -31,8 +32,14 @@ async def _fields(request: Request) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise ApiError(400, "Request body must be an object", "Bad Request")
         return {k: v for k, v in data.items() if isinstance(v, (str, int, float))}
-    form = await request.form()
-    return {k: v for k, v in form.items() if isinstance(v, str)}
+    # Form bodies are parsed here: Starlette's form parser needs python-multipart, which is not a
+    # dependency, and both SDKs send application/x-www-form-urlencoded.
+    raw = await request.body()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(400, "Request body must be UTF-8", "Bad Request") from None
+    return dict(parse_qsl(text, keep_blank_values=True))
 
 
 async def token(request: Request) -> Response:

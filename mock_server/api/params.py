@@ -51,7 +51,7 @@ class Validator:
         return str(value)
 
     def number(self, name: str, default: float | None = None, minimum: float | None = None,
-               integer: bool = False) -> float | None:
+               maximum: float | None = None, integer: bool = False) -> float | None:
         raw = self.source.get(name)
         if raw is None or raw == "":
             return default
@@ -73,6 +73,9 @@ class Validator:
             return None
         if minimum is not None and value < minimum:
             self.errors.append(f"{name} must not be less than {minimum:g}")
+            return None
+        if maximum is not None and value > maximum:
+            self.errors.append(f"{name} must not be greater than {maximum:.0f}")
             return None
         return value
 
@@ -114,8 +117,12 @@ class Validator:
         return value
 
 
+# JavaScript's Number.MAX_SAFE_INTEGER: larger values cannot be paged (SQLite integers are 64-bit).
+MAX_PAGING = 2**53 - 1
+
+
 def paging(v: Validator, default_limit: int | None) -> tuple[int | None, int]:
-    limit = v.number("limit", minimum=0, integer=True)
-    offset = v.number("offset", minimum=0, integer=True)
+    limit = v.number("limit", minimum=0, maximum=MAX_PAGING, integer=True)
+    offset = v.number("offset", minimum=0, maximum=MAX_PAGING, integer=True)
     lim = int(limit) if limit is not None else default_limit
     return lim, int(offset) if offset is not None else 0

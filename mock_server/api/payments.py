@@ -97,8 +97,11 @@ def _recurring_price_ids(sandbox: Any, orders: list[Any]) -> frozenset[str]:
 async def get_order(request: Request, token: Token) -> Response:
     v = Validator(request.query_params)
     alt_id = v.string("altId", required=True)
-    # The live API demands altType here although the official spec omits it (GHL SDK issue #18).
-    v.enum("altType", ALT_TYPES, required=True)
+    # The live API demands altType here although the official spec omits it (GHL SDK issue #18), and
+    # words the refusal as a string check: ["altType should not be empty", "altType must be a string"].
+    alt_type = v.string("altType", required=True)
+    if alt_type is not None and alt_type not in ALT_TYPES:
+        v.errors.append(f"altType must be one of the following values: {', '.join(ALT_TYPES)}")
     location_id = v.string("locationId")
     v.done()
     loc = check_location(token, alt_id, location_id)

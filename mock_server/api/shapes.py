@@ -286,6 +286,7 @@ def fulfillment(f: Fulfillment, o: Order, prices: dict[str, Price], products: di
 
 
 def provider(p: WhitelabelProvider) -> dict[str, Any]:
+    """Exactly the ten fields of the spec's IntegrationProviderSchema (no `uniqueName`)."""
     return {"_id": p.id, "altId": p.location_id, "altType": "location", "title": p.title, "route": p.route,
             "provider": p.provider, "description": p.description, "imageUrl": p.image_url,
-            "uniqueName": p.unique_name, "createdAt": iso_ms(p.created_at), "updatedAt": iso_ms(p.updated_at)}
+            "createdAt": iso_ms(p.created_at), "updatedAt": iso_ms(p.updated_at)}

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
+from mock_server.control import faults as f
 from mock_server.control import handlers as h
+from mock_server.control import simulation as sim
+from mock_server.control import webhooks as wh
 
 CONTROL_TABLE = (
     ("/_sandbox/health", ["GET"], h.health),
@@ -23,6 +26,27 @@ CONTROL_TABLE = (
     ("/_sandbox/journal", ["DELETE"], h.clear_journal),
     ("/_sandbox/ratelimit", ["GET"], h.get_ratelimit),
     ("/_sandbox/ratelimit", ["PUT"], h.put_ratelimit),
+    # simulated events and the clock
+    ("/_sandbox/simulate/{action}", ["POST"], sim.simulate),
+    ("/_sandbox/clock", ["GET"], sim.get_clock),
+    ("/_sandbox/clock", ["POST"], sim.post_clock),
+    # webhooks out
+    ("/_sandbox/webhooks/targets", ["GET"], wh.list_targets),
+    ("/_sandbox/webhooks/targets", ["POST"], wh.add_target),
+    ("/_sandbox/webhooks/targets/{targetId}", ["DELETE"], wh.delete_target),
+    ("/_sandbox/webhooks/targets/{targetId}/chaos", ["PUT"], wh.put_target_chaos),
+    ("/_sandbox/webhooks/chaos", ["GET"], wh.get_chaos),
+    ("/_sandbox/webhooks/chaos", ["PUT", "POST"], wh.put_chaos),
+    ("/_sandbox/webhooks/chaos", ["DELETE"], wh.clear_chaos),
+    ("/_sandbox/webhooks/deliveries", ["GET"], wh.list_deliveries),
+    ("/_sandbox/webhooks/deliveries/{deliveryId}/redeliver", ["POST"], wh.redeliver),
+    ("/_sandbox/keys", ["GET"], wh.keys),
+    ("/_sandbox/wait", ["GET"], wh.wait),
+    # API faults
+    ("/_sandbox/faults", ["GET"], f.list_faults),
+    ("/_sandbox/faults", ["POST"], f.add_fault),
+    ("/_sandbox/faults", ["DELETE"], f.clear_faults),
+    ("/_sandbox/faults/{faultId}", ["DELETE"], f.delete_fault),
 )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from mock_server.clock import SandboxClock
 from mock_server.domain import state
 from mock_server.domain.errors import InvalidOperation, NotFound
+from mock_server.domain.events import EventLog
 from mock_server.domain.models import (
     Fulfillment,
     Order,
@@ -76,10 +77,11 @@ UNIQUE_NAME = re.compile(r"^[a-z]([a-z-]*[a-z])?$")
 
 
 class Payments:
-    def __init__(self, store: Store, clock: SandboxClock, ids: IdFactory) -> None:
+    def __init__(self, store: Store, clock: SandboxClock, ids: IdFactory, events: EventLog | None = None) -> None:
         self.store = store
         self.clock = clock
         self.ids = ids
+        self.events = events or EventLog(store, clock, ids)
 
     # ---- reads --------------------------------------------------------------------------------
 
@@ -150,6 +152,9 @@ class Payments:
         if changed:
             order.updated_at = self.clock.now()
         self.store.put("orders", order)
+        if changed:
+            # GHL sends OrderStatusUpdate on every change of status, payment status or fulfilment status.
+            self.events.record("OrderStatusUpdate", "orders", order)
         return changed
 
     def create_fulfillment(

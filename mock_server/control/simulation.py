@@ -1,0 +1,143 @@
+"""`POST /_sandbox/simulate/{action}` and the sandbox clock (`GET/POST /_sandbox/clock`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from mock_server.api import shapes
+from mock_server.api.errors import ApiError, json_response
+from mock_server.control.common import body, duration, invalid, not_found, number, sandbox, string
+from mock_server.domain.errors import InvalidOperation, NotFound
+from mock_server.domain.simulation import ActionResult, SimArgs
+from mock_server.store import Condition
+
+
+def _items(data: dict[str, Any]) -> list[dict[str, Any]] | None:
+    raw = data.get("items")
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not raw:
+        raise invalid("items must be a non-empty array of {priceId, qty}")
+    out = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict) or not isinstance(item.get("priceId"), str):
+            raise invalid(f"items.{i}.priceId must be a string")
+        qty = item.get("qty", 1)
+        if isinstance(qty, bool) or not isinstance(qty, (int, float)) or qty <= 0:
+            raise invalid(f"items.{i}.qty must be a positive number")
+        out.append({"price_id": item["priceId"], "qty": qty})
+    return out
+
+
+def _trackings(data: dict[str, Any]) -> list[dict[str, Any]]:
+    raw = data.get("trackings") or []
+    if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
+        raise invalid("trackings must be an array of objects")
+    return [{"tracking_number": str(t.get("trackingNumber", "")), "shipping_carrier": str(t.get("shippingCarrier", "")),
+             "tracking_url": str(t.get("trackingUrl", ""))} for t in raw]
+
+
+def parse_args(sb: Any, data: dict[str, Any]) -> SimArgs:
+    location_id = string(data, "locationId")
+    if location_id is None:
+        location_id = sb.locations()[0].id
+    elif sb.location(location_id) is None:
+        raise not_found(f"Location {location_id} not found")
+    pending = data.get("pending")
+    polls, seconds, outcome = 0, None, "succeeded"
+    if pending is not None:
+        if not isinstance(pending, dict):
+            raise invalid("pending must be an object {polls?, seconds?, outcome?}")
+        p = number(pending, "polls")
+        polls = int(p) if p is not None else 0
+        seconds = number(pending, "seconds")
+        outcome = pending.get("outcome", "succeeded")
+        if outcome not in ("succeeded", "failed"):
+            raise invalid("pending.outcome must be one of the following values: succeeded, failed")
+        if polls <= 0 and seconds is None:
+            raise invalid("pending needs polls (a positive count) or seconds")
+    live = data.get("liveMode", True)
+    if not isinstance(live, bool):
+        raise invalid("liveMode must be a boolean")
+    return SimArgs(location_id=location_id, order_id=string(data, "orderId"),
+                   subscription_id=string(data, "subscriptionId"), transaction_id=string(data, "transactionId"),
+                   contact_id=string(data, "contactId"), price_id=string(data, "priceId"),
+                   amount=number(data, "amount"), items=_items(data), trackings=_trackings(data),
+                   source_type=string(data, "sourceType"), source_sub_type=string(data, "sourceSubType"),
+                   live_mode=live, pending_polls=polls, pending_seconds=seconds, settle_outcome=outcome,
+                   notify_customer=bool(data.get("notifyCustomer", False)))
+
+
+def resource_view(sb: Any, kind: str, record: Any) -> dict[str, Any]:
+    """The resource as the API's get-by-id answers it."""
+    if kind == "orders":
+        prices, products = sb.payments.catalog([i["price_id"] for i in record.items])
+        return {"type": "order", "id": record.id, "data": shapes.order_detail(record, prices, products)}
+    if kind == "transactions":
+        return {"type": "transaction", "id": record.id, "data": shapes.transaction_detail(record)}
+    if kind == "subscriptions":
+        prices, products = sb.payments.catalog([record.price_id])
+        return {"type": "subscription", "id": record.id, "data": shapes.subscription_detail(record, prices, products)}
+    order = sb.store.get("orders", record.order_id)
+    prices, products = sb.payments.catalog([i["price_id"] for i in record.items])
+    return {"type": "fulfillment", "id": record.id, "data": shapes.fulfillment(record, order, prices, products)}
+
+
+def result_view(sb: Any, result: ActionResult) -> dict[str, Any]:
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    for kind, record in result.resources:  # the last state of each resource wins, in first-seen order
+        seen[(kind, record.id)] = resource_view(sb, kind, record)
+    webhooks = []
+    for event in result.events:
+        deliveries = _deliveries_of(sb, event.id)
+        webhooks.append({"eventId": event.id, "event": event.type, "resourceId": event.resource_id,
+                         "extension": event.extension,
+                         "deliveries": [{"id": d.id, "webhookId": d.webhook_id, "targetId": d.target_id,
+                                         "status": d.status, "chaos": d.chaos} for d in deliveries]})
+    return {"action": result.action, "resources": list(seen.values()), "webhooks": webhooks}
+
+
+def _deliveries_of(sb: Any, event_id: str) -> list[Any]:
+    return sb.store.all("deliveries", [Condition("event_id", "=", event_id)], order="seq")
+
+
+async def simulate(request: Request) -> Response:
+    sb = sandbox(request)
+    action = request.path_params["action"]
+    data = await body(request)
+    if action not in sb.simulator.actions:
+        raise not_found(f"Unknown action {action}; known: {', '.join(sb.simulator.actions)}")
+    args = parse_args(sb, data)
+    try:
+        result = sb.simulator.run(action, args)
+    except NotFound as exc:
+        raise ApiError(404, f"{exc.kind} {exc.record_id} not found", "Not Found") from None
+    except InvalidOperation as exc:
+        raise ApiError(409, str(exc), "Conflict") from None
+    sb.webhooks.wake()
+    return json_response(result_view(sb, result))
+
+
+async def get_clock(request: Request) -> Response:
+    return json_response(sandbox(request).clock.describe())
+
+
+async def post_clock(request: Request) -> Response:
+    sb = sandbox(request)
+    data = await body(request)
+    freeze = data.get("freeze")
+    if freeze is not None and not isinstance(freeze, bool):
+        raise invalid("freeze must be a boolean")
+    advance = duration(data["advance"]) if data.get("advance") is not None else None
+    if freeze is True:
+        sb.clock.freeze()
+    elif freeze is False:
+        sb.clock.unfreeze()
+    if advance:
+        sb.clock.advance(advance)
+    sb.tick()  # due renewals, settlements and retries fire as the clock moves
+    sb.webhooks.wake()
+    return json_response(sb.clock.describe())

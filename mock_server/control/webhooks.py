@@ -1,0 +1,162 @@
+"""Control plane for webhooks out: targets, delivery chaos, deliveries and attempts, redelivery,
+public keys, and `GET /_sandbox/wait?for=deliveries-settled`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from mock_server.api.errors import json_response
+from mock_server.clock import iso_ms
+from mock_server.control.common import body, invalid, not_found, sandbox
+from mock_server.domain.models import EXTENSION_EVENTS, ORDER_EVENTS, Attempt, Delivery, WebhookTarget
+from mock_server.store import Condition
+from mock_server.webhooks.chaos import Chaos
+
+KNOWN_EVENTS = (*ORDER_EVENTS, *EXTENSION_EVENTS)
+
+
+def target_view(t: WebhookTarget) -> dict[str, Any]:
+    return {"id": t.id, "url": t.url, "events": t.events, "locationId": t.location_id, "chaos": t.chaos or None,
+            "active": t.active, "createdAt": iso_ms(t.created_at)}
+
+
+def attempt_view(a: Attempt, d: Delivery | None = None, url: str = "") -> dict[str, Any]:
+    out = {"deliveryId": a.delivery_id, "attempt": a.n, "time": iso_ms(a.at), "status": a.status_code,
+           "latencyMs": a.latency_ms, "error": a.error or None, "outcome": a.outcome,
+           "nextAttemptAt": iso_ms(a.next_attempt_at) if a.next_attempt_at is not None else None}
+    if d is not None:
+        out.update({"targetId": d.target_id, "url": url, "event": d.event_type, "webhookId": d.webhook_id})
+    return out
+
+
+def delivery_view(d: Delivery, attempts: list[Attempt], url: str) -> dict[str, Any]:
+    return {"id": d.id, "seq": d.seq, "targetId": d.target_id, "url": url, "event": d.event_type,
+            "eventId": d.event_id, "webhookId": d.webhook_id, "locationId": d.location_id, "status": d.status,
+            "attempts": [attempt_view(a) for a in attempts], "attemptCount": d.attempts,
+            "lastStatus": d.last_status, "lastError": d.last_error or None,
+            "nextAttemptAt": iso_ms(d.next_attempt_at) if d.status == "queued" else None,
+            "duplicateOf": d.duplicate_of or None, "chaos": d.chaos or None, "createdAt": iso_ms(d.created_at)}
+
+
+def _events(data: dict[str, Any]) -> list[str] | None:
+    events = data.get("events")
+    if events is None:
+        return None
+    if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+        raise invalid("events must be an array of event names")
+    unknown = [e for e in events if e not in KNOWN_EVENTS]
+    if unknown:
+        raise invalid(f"unknown event(s) {', '.join(unknown)}; known: {', '.join(KNOWN_EVENTS)}")
+    return events
+
+
+async def add_target(request: Request) -> Response:
+    sb = sandbox(request)
+    data = await body(request)
+    url = data.get("url")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise invalid("url must be an http:// or https:// URL")
+    location_id = data.get("locationId")
+    if location_id is not None and (not isinstance(location_id, str) or sb.location(location_id) is None):
+        raise invalid("locationId must be the id of a sandbox location")
+    try:
+        target = sb.webhooks.add_target(url, _events(data), location_id, data.get("chaos"))
+    except ValueError as exc:
+        raise invalid(str(exc)) from None
+    return json_response(target_view(target), status=201)
+
+
+async def list_targets(request: Request) -> Response:
+    return json_response([target_view(t) for t in sandbox(request).webhooks.targets()])
+
+
+async def delete_target(request: Request) -> Response:
+    target_id = request.path_params["targetId"]
+    if not sandbox(request).webhooks.remove_target(target_id):
+        raise not_found(f"Webhook target {target_id} not found")
+    return json_response({"deleted": True, "id": target_id})
+
+
+async def put_target_chaos(request: Request) -> Response:
+    data = await body(request)
+    try:
+        target = sandbox(request).webhooks.set_target_chaos(request.path_params["targetId"], data or None)
+    except ValueError as exc:
+        raise invalid(str(exc)) from None
+    if target is None:
+        raise not_found(f"Webhook target {request.path_params['targetId']} not found")
+    return json_response(target_view(target))
+
+
+async def get_chaos(request: Request) -> Response:
+    return json_response(sandbox(request).webhooks.global_chaos.to_json())
+
+
+async def put_chaos(request: Request) -> Response:
+    data = await body(request)
+    try:
+        chaos = Chaos.parse(data)
+    except ValueError as exc:
+        raise invalid(str(exc)) from None
+    sandbox(request).webhooks.global_chaos = chaos
+    return json_response(chaos.to_json())
+
+
+async def clear_chaos(request: Request) -> Response:
+    sandbox(request).webhooks.global_chaos = Chaos()
+    return json_response(Chaos().to_json())
+
+
+async def list_deliveries(request: Request) -> Response:
+    sb = sandbox(request)
+    q = request.query_params
+    conditions = []
+    for param, column in (("status", "status"), ("targetId", "target_id"), ("webhookId", "webhook_id"),
+                          ("locationId", "location_id"), ("eventId", "event_id")):
+        if q.get(param):
+            conditions.append(Condition(column, "=", q[param]))
+    deliveries = sb.store.all("deliveries", conditions, order="seq")
+    if q.get("event"):
+        deliveries = [d for d in deliveries if d.event_type == q["event"]]
+    urls = {t.id: t.url for t in sb.webhooks.targets()}
+    by_delivery: dict[str, list[Attempt]] = {}
+    for a in sb.store.all("attempts", order="created_at"):
+        by_delivery.setdefault(a.delivery_id, []).append(a)
+    views = [delivery_view(d, by_delivery.get(d.id, []), urls.get(d.target_id, "")) for d in deliveries]
+    flat = sorted((attempt_view(a, d, urls.get(d.target_id, "")) for d in deliveries for a in by_delivery.get(d.id, [])),
+                  key=lambda a: a["time"])
+    return json_response({"deliveries": views, "attempts": flat, "counts": sb.webhooks.counts()})
+
+
+async def redeliver(request: Request) -> Response:
+    sb = sandbox(request)
+    delivery = sb.webhooks.redeliver(request.path_params["deliveryId"])
+    if delivery is None:
+        raise not_found(f"Delivery {request.path_params['deliveryId']} not found")
+    urls = {t.id: t.url for t in sb.webhooks.targets()}
+    return json_response(delivery_view(delivery, [], urls.get(delivery.target_id, "")), status=201)
+
+
+async def keys(request: Request) -> Response:
+    signer = sandbox(request).signer
+    return json_response({"ed25519PublicKey": signer.ed25519_public_pem, "rsaPublicKey": signer.rsa_public_pem,
+                          "signatures": {"x-ghl-signature": signer.sign_ed25519, "x-wh-signature": signer.sign_rsa}})
+
+
+async def wait(request: Request) -> Response:
+    q = request.query_params
+    what = q.get("for", "deliveries-settled")
+    if what != "deliveries-settled":
+        raise invalid("for must be one of the following values: deliveries-settled")
+    try:
+        timeout = float(q.get("timeout", "10"))
+    except ValueError:
+        raise invalid("timeout must be a number of seconds") from None
+    if not 0 <= timeout <= 600:
+        raise invalid("timeout must be between 0 and 600 seconds")
+    sb = sandbox(request)
+    settled = await sb.webhooks.wait_settled(timeout)
+    return json_response({"settled": settled, "counts": sb.webhooks.counts()}, status=200 if settled else 408)

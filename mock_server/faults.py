@@ -1,0 +1,363 @@
+"""Fault injection on the API, as ASGI middleware: rules match requests and inject a status, a 429 with
+exhausted rate-limit headers, latency, a connection reset, or commit-then-drop (perform the write,
+then drop the connection: the fault that proves a client idempotent). A request header
+`X-Sandbox-Fault` asks for one effect on one request. Every injected fault is marked in the journal."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mock_server.api.errors import error_body, reason
+
+FAULTABLE_PREFIXES = ("/payments", "/oauth", "/rankr")
+EFFECTS = ("status", "delayMs", "reset", "commitThenDrop", "rateLimited")
+
+
+@dataclass
+class Effect:
+    status: int | None = None
+    message: str | None = None
+    delay_ms: int = 0
+    reset: bool = False
+    commit_then_drop: bool = False
+    rate_limited: bool = False
+
+    def label(self) -> str:
+        parts = []
+        if self.delay_ms:
+            parts.append(f"delay {self.delay_ms}ms")
+        if self.status:
+            parts.append(f"status {self.status}")
+        if self.rate_limited:
+            parts.append("rateLimited")
+        if self.reset:
+            parts.append("reset")
+        if self.commit_then_drop:
+            parts.append("commitThenDrop")
+        return ", ".join(parts)
+
+    @classmethod
+    def parse(cls, data: Any) -> Effect:
+        if not isinstance(data, dict):
+            raise ValueError("effect must be an object")
+        unknown = set(data) - {*EFFECTS, "message"}
+        if unknown:
+            raise ValueError(f"unknown effect field(s): {', '.join(sorted(unknown))}; known: {', '.join(EFFECTS)}")
+        status = data.get("status")
+        if status is not None and (isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599):
+            raise ValueError("effect.status must be an HTTP error status from 400 to 599")
+        delay = data.get("delayMs", 0)
+        if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not 0 <= delay <= 600_000:
+            raise ValueError("effect.delayMs must be a number of milliseconds from 0 to 600000")
+        message = data.get("message")
+        if message is not None and not isinstance(message, str):
+            raise ValueError("effect.message must be a string")
+        effect = cls(status=status, message=message, delay_ms=int(delay), reset=bool(data.get("reset")),
+                     commit_then_drop=bool(data.get("commitThenDrop")), rate_limited=bool(data.get("rateLimited")))
+        terminal = sum(bool(x) for x in (effect.status, effect.reset, effect.commit_then_drop, effect.rate_limited))
+        if terminal > 1:
+            raise ValueError("effect may hold only one of status, reset, commitThenDrop, rateLimited (plus delayMs)")
+        if terminal == 0 and not effect.delay_ms:
+            raise ValueError("effect needs one of status, delayMs, reset, commitThenDrop, rateLimited")
+        return effect
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.status:
+            out["status"] = self.status
+        if self.message:
+            out["message"] = self.message
+        if self.delay_ms:
+            out["delayMs"] = self.delay_ms
+        for name, flag in (("reset", self.reset), ("commitThenDrop", self.commit_then_drop),
+                           ("rateLimited", self.rate_limited)):
+            if flag:
+                out[name] = True
+        return out
+
+
+def template_regex(template: str) -> re.Pattern[str]:
+    """`/payments/orders/{orderId}` -> a regex; `*` matches any run of characters."""
+    pattern = ""
+    for part in re.split(r"(\{[^}/]+\}|\*)", template.rstrip("/")):
+        if part == "*":
+            pattern += ".*"
+        elif part.startswith("{") and part.endswith("}"):
+            pattern += "[^/]+"
+        else:
+            pattern += re.escape(part)
+    return re.compile(f"^{pattern}/?$")
+
+
+@dataclass
+class Rule:
+    id: str
+    method: str | None
+    path: str | None
+    location_id: str | None
+    body: dict[str, Any]
+    effect: Effect
+    times: int | None = None
+    after: int = 0
+    probability: float | None = None
+    matched: int = 0  # requests that matched the rule
+    applied: int = 0  # requests the effect was injected into
+    path_re: re.Pattern[str] | None = field(default=None, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        match: dict[str, Any] = {}
+        if self.method:
+            match["method"] = self.method
+        if self.path:
+            match["path"] = self.path
+        if self.location_id:
+            match["locationId"] = self.location_id
+        if self.body:
+            match["body"] = self.body
+        return {"id": self.id, "match": match, "effect": self.effect.to_json(), "times": self.times,
+                "after": self.after, "probability": self.probability, "matched": self.matched,
+                "applied": self.applied, "exhausted": self.times is not None and self.applied >= self.times}
+
+
+class FaultInjector:
+    def __init__(self, seed: int) -> None:
+        self.rules: list[Rule] = []
+        self._lock = threading.Lock()
+        self._counter = 0
+        self.reseed(seed)
+
+    def reseed(self, seed: int) -> None:
+        self.rng = random.Random(f"faults-{seed}")
+
+    def add(self, data: Any) -> Rule:
+        if not isinstance(data, dict):
+            raise ValueError("fault rule must be an object")
+        match = data.get("match", {})
+        if not isinstance(match, dict):
+            raise ValueError("match must be an object")
+        unknown = set(match) - {"method", "path", "locationId", "body"}
+        if unknown:
+            raise ValueError(f"unknown match field(s): {', '.join(sorted(unknown))}")
+        for name in ("method", "path", "locationId"):
+            if match.get(name) is not None and not isinstance(match[name], str):
+                raise ValueError(f"match.{name} must be a string")
+        body = match.get("body") or {}
+        if not isinstance(body, dict):
+            raise ValueError("match.body must be an object of field: value")
+        effect = Effect.parse(data.get("effect"))
+        times, after, prob = data.get("times"), data.get("after", 0), data.get("probability")
+        for name, value in (("times", times), ("after", after)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise ValueError(f"{name} must be a non-negative integer")
+        if prob is not None and (isinstance(prob, bool) or not isinstance(prob, (int, float)) or not 0 <= prob <= 1):
+            raise ValueError("probability must be between 0 and 1")
+        path = match.get("path")
+        with self._lock:
+            self._counter += 1
+            rule = Rule(id=f"fault_{self._counter}", method=(match.get("method") or "").upper() or None, path=path,
+                        location_id=match.get("locationId"), body=body, effect=effect, times=times,
+                        after=after or 0, probability=None if prob is None else float(prob),
+                        path_re=template_regex(path) if path else None)
+            self.rules.append(rule)
+        return rule
+
+    def remove(self, rule_id: str) -> bool:
+        with self._lock:
+            before = len(self.rules)
+            self.rules = [r for r in self.rules if r.id != rule_id]
+            return len(self.rules) != before
+
+    def clear(self) -> int:
+        with self._lock:
+            n = len(self.rules)
+            self.rules = []
+            return n
+
+    @property
+    def needs_body(self) -> bool:
+        return any(r.body for r in self.rules)
+
+    def pick(self, method: str, path: str, locations: set[str], body: dict[str, Any] | None) -> Effect | None:
+        with self._lock:
+            for rule in self.rules:
+                if rule.times is not None and rule.applied >= rule.times:
+                    continue
+                if rule.method and rule.method not in (method, "*"):
+                    continue
+                if rule.path_re and not rule.path_re.match(path):
+                    continue
+                if rule.location_id and rule.location_id not in locations:
+                    continue
+                if rule.body and (body is None or any(body.get(k) != v for k, v in rule.body.items())):
+                    continue
+                rule.matched += 1
+                if rule.matched <= rule.after:
+                    continue
+                if rule.probability is not None and self.rng.random() >= rule.probability:
+                    continue
+                rule.applied += 1
+                return rule.effect
+        return None
+
+
+def header_effect(value: str) -> Effect:
+    """`X-Sandbox-Fault: status=503`, `delay=250`, `reset`, `commit-then-drop`, `rate-limited`."""
+    data: dict[str, Any] = {}
+    for part in value.split(";"):
+        key, _, arg = part.strip().partition("=")
+        key = key.strip().lower().replace("-", "").replace("_", "")
+        if key == "status":
+            data["status"] = int(arg)
+        elif key in ("delay", "delayms"):
+            data["delayMs"] = float(arg)
+        elif key == "reset":
+            data["reset"] = True
+        elif key == "committhendrop":
+            data["commitThenDrop"] = True
+        elif key == "ratelimited":
+            data["rateLimited"] = True
+        elif key == "message":
+            data["message"] = arg
+        elif key:
+            raise ValueError(f"unknown fault {key!r}")
+    return Effect.parse(data)
+
+
+def abort_connection(scope: Scope) -> None:
+    """Close the TCP connection without a response. uvicorn's `send` is bound to the request cycle,
+    which holds the transport; the gateway keeps the server's own `send` in the scope."""
+    raw_send = scope.get("ghl.raw_send")
+    transport = getattr(getattr(raw_send, "__self__", None), "transport", None)
+    if transport is not None:
+        transport.abort()
+    else:  # another server: fall back to an exception, which drops the connection mid-response
+        raise ConnectionAbortedError("sandbox fault: connection dropped")
+
+
+class FaultMiddleware:
+    def __init__(self, app: ASGIApp, sandbox: Any) -> None:
+        self.app = app
+        self.sandbox = sandbox
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(FAULTABLE_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        injector: FaultInjector = self.sandbox.faults
+        header = _header(scope, b"x-sandbox-fault")
+        if not injector.rules and header is None:
+            await self.app(scope, receive, send)
+            return
+        body_bytes: bytes | None = None
+        if injector.needs_body and scope["method"] in ("POST", "PUT", "PATCH"):
+            body_bytes, receive = await _buffer(receive)
+        effect: Effect | None
+        if header is not None:
+            try:
+                effect = header_effect(header)
+            except ValueError as exc:
+                await _reply(send, 400, f"Bad X-Sandbox-Fault header: {exc}", scope, [])
+                return
+        else:
+            effect = injector.pick(scope["method"], scope["path"], self._locations(scope, body_bytes),
+                                   _json(body_bytes))
+        if effect is None:
+            await self.app(scope, receive, send)
+            return
+        scope["ghl.fault"] = effect.label()
+        if effect.delay_ms:
+            await asyncio.sleep(effect.delay_ms / 1000)
+        if effect.status:
+            await _reply(send, effect.status, effect.message or reason(effect.status), scope, [])
+        elif effect.rate_limited:
+            p = self.sandbox.ratelimiter.profile
+            headers = [(b"x-ratelimit-limit-daily", str(p.daily).encode()),
+                       (b"x-ratelimit-daily-remaining", str(p.daily - 1).encode()),
+                       (b"x-ratelimit-interval-milliseconds", str(p.interval_ms).encode()),
+                       (b"x-ratelimit-max", str(p.burst).encode()), (b"x-ratelimit-remaining", b"0")]
+            await _reply(send, 429, effect.message or "Too Many Requests", scope, headers)
+        elif effect.reset:
+            scope["ghl.dropped"] = True
+            abort_connection(scope)
+        elif effect.commit_then_drop:
+            async def swallow(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    scope["ghl.committed_status"] = message["status"]
+
+            await self.app(scope, receive, swallow)
+            scope["ghl.dropped"] = True
+            abort_connection(scope)
+        else:
+            await self.app(scope, receive, send)
+
+    def _locations(self, scope: Scope, body: bytes | None) -> set[str]:
+        found: set[str] = set()
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        for key in ("altId", "locationId"):
+            found.update(query.get(key, []))
+        data = _json(body)
+        if data:
+            for key in ("altId", "locationId"):
+                if isinstance(data.get(key), str):
+                    found.add(data[key])
+        auth = _header(scope, b"authorization") or ""
+        if auth.lower().startswith("bearer "):
+            token = self.sandbox.auth.lookup(auth[7:].strip())
+            if token is not None:
+                found.add(token.location_id)
+        return found
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _json(body: bytes | None) -> dict[str, Any] | None:
+    if not body:
+        return None
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+async def _buffer(receive: Receive) -> tuple[bytes, Receive]:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    body = b"".join(chunks)
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return body, replay
+
+
+async def _reply(send: Send, status: int, message: str, scope: Scope, headers: list[tuple[bytes, bytes]]) -> None:
+    body = orjson.dumps(error_body(status, message, reason(status), scope.get("ghl.trace", "")))
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json; charset=utf-8"), *headers]})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,1 @@
+"""Webhooks out: signing, the transactional outbox, delivery chaos, retry policies and the worker."""

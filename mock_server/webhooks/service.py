@@ -1,0 +1,331 @@
+"""The webhook outbox and its delivery worker.
+
+Fan-out runs inside the store transaction of the change (an EventLog subscriber), so a committed
+change always has its deliveries queued, also across `kill -9`. The worker, an asyncio task, sends
+what is due, one at a time per target in a deterministic order, and records every attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import orjson
+
+from mock_server.api import shapes
+from mock_server.clock import SandboxClock, iso_ms
+from mock_server.domain.models import (
+    App,
+    Attempt,
+    Delivery,
+    Event,
+    Order,
+    Subscription,
+    Transaction,
+    WebhookTarget,
+)
+from mock_server.ids import IdFactory
+from mock_server.store import Condition, Store
+from mock_server.webhooks.chaos import Chaos, decide
+from mock_server.webhooks.policy import RetryPolicy
+from mock_server.webhooks.signing import Signer
+
+PENDING = ("queued", "in_flight")
+USER_AGENT = "GHL-Sandbox-Webhooks/1.0"
+
+
+class WebhookService:
+    def __init__(self, store: Store, clock: SandboxClock, ids: IdFactory, seed: int, signer: Signer,
+                 policy: RetryPolicy, timeout_s: float, app: Callable[[], App | None]) -> None:
+        self.store = store
+        self.clock = clock
+        self.ids = ids
+        self.signer = signer
+        self.policy = policy
+        self.timeout_s = timeout_s
+        self.app = app
+        self.global_chaos = Chaos()
+        self.reseed(seed)
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._in_flight = 0
+        self.on_tick: Callable[[], None] | None = None
+        # Called after every attempt (the dashboard's live feed subscribes here).
+        self.listeners: list[Callable[[Delivery, Attempt, dict[str, str]], None]] = []
+
+    def reseed(self, seed: int) -> None:
+        self.chaos_rng = random.Random(f"chaos-{seed}")
+        self.retry_rng = random.Random(f"retry-{seed}")
+
+    # ---- targets ------------------------------------------------------------------------------
+
+    def add_target(self, url: str, events: list[str] | None = None, location_id: str | None = None,
+                   chaos: dict[str, Any] | None = None) -> WebhookTarget:
+        parsed = Chaos.parse(chaos)
+        target = WebhookTarget(id=self.ids.object_id(), url=url, events=events, created_at=self.clock.now(),
+                               location_id=location_id, chaos=parsed.to_json() if parsed.active else {})
+        self.store.put("webhook_targets", target)
+        return target
+
+    def targets(self) -> list[WebhookTarget]:
+        return self.store.all("webhook_targets")
+
+    def target(self, target_id: str) -> WebhookTarget | None:
+        return self.store.get("webhook_targets", target_id)
+
+    def remove_target(self, target_id: str) -> bool:
+        return self.store.delete("webhook_targets", target_id)
+
+    def set_target_chaos(self, target_id: str, chaos: dict[str, Any] | None) -> WebhookTarget | None:
+        target = self.target(target_id)
+        if target is None:
+            return None
+        parsed = Chaos.parse(chaos)
+        target.chaos = parsed.to_json() if parsed.active else {}
+        self.store.put("webhook_targets", target)
+        return target
+
+    # ---- fan-out (inside the change's transaction) -----------------------------------------------
+
+    def on_event(self, event: Event) -> None:
+        for target in self.targets():
+            if not target.active:
+                continue
+            if target.location_id and target.location_id != event.location_id:
+                continue
+            if target.events is not None and event.type not in target.events:
+                continue
+            self._enqueue(target, event)
+        self.wake()
+
+    def _next_seq(self) -> int:
+        seq = int(self.store.get_meta("delivery_seq") or 0) + 1
+        self.store.set_meta("delivery_seq", seq)
+        return seq
+
+    def _enqueue(self, target: WebhookTarget, event: Event) -> None:
+        chaos = Chaos.parse(target.chaos) if target.chaos else self.global_chaos
+        decision = decide(chaos, self.chaos_rng, target.fanout_count)
+        target.fanout_count += 1
+        self.store.put("webhook_targets", target)
+        now = time.time()
+        webhook_id = self.ids.uuid()
+        original = ""
+        for copy in range(decision.copies):
+            notes = []
+            if decision.dropped:
+                notes.append("dropped")
+            if copy:
+                notes.append(f"duplicate {copy}")
+            if decision.delay_s:
+                notes.append(f"delayed {chaos.delay_ms} ms")
+            if chaos.reorder_window > 1:
+                notes.append(f"reorder batch {decision.batch}")
+            delivery = Delivery(
+                id=self.ids.object_id(), seq=self._next_seq(), event_id=event.id, target_id=target.id,
+                webhook_id=webhook_id, event_type=event.type, location_id=event.location_id, created_at=now,
+                status="dropped" if decision.dropped else "queued", next_attempt_at=self.clock.now(),
+                not_before=now + decision.delay_s, batch=decision.batch, rank=decision.rank,
+                duplicate_of=original, chaos=", ".join(notes),
+            )
+            original = original or delivery.id
+            self.store.put("deliveries", delivery)
+
+    def redeliver(self, delivery_id: str) -> Delivery | None:
+        """Send an event again to the same target, with the same webhookId (a deliberate duplicate)."""
+        source = self.store.get("deliveries", delivery_id)
+        if source is None:
+            return None
+        with self.store.transaction():
+            delivery = Delivery(id=self.ids.object_id(), seq=self._next_seq(), event_id=source.event_id,
+                                target_id=source.target_id, webhook_id=source.webhook_id,
+                                event_type=source.event_type, location_id=source.location_id, created_at=time.time(),
+                                next_attempt_at=self.clock.now(), batch=-1, duplicate_of=source.id, chaos="redelivery")
+            self.store.put("deliveries", delivery)
+        self.wake()
+        return delivery
+
+    # ---- payloads -----------------------------------------------------------------------------
+
+    def payload(self, event: Event, delivery: Delivery) -> bytes:
+        """The exact body of one attempt. `timestamp` is the real time of the attempt, so a receiver's
+        replay window works even when the sandbox clock was moved; `webhookId` never changes."""
+        app = self.app()
+        snap = event.snapshot
+        if event.resource_kind == "orders":
+            order = Order(**snap)
+            prices = self.store.get_many("prices", [i["price_id"] for i in order.items])
+            products = self.store.get_many("products", [i["product_id"] for i in order.items])
+            fields = shapes.order_webhook(order, prices, products)
+        elif event.resource_kind == "transactions":
+            fields = shapes.transaction_list_item(Transaction(**snap))
+        else:
+            fields = shapes.subscription_list_item(Subscription(**snap), with_count=True)
+        body: dict[str, Any] = {"type": event.type, "locationId": event.location_id, **fields,
+                                "appId": app.id if app else "", "versionId": app.version_id if app else "",
+                                "timestamp": iso_ms(time.time()), "webhookId": delivery.webhook_id}
+        return orjson.dumps(body)
+
+    # ---- the worker ---------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        if self._wake is not None:
+            loop = self._loop
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is loop:
+                self._wake.set()
+            else:
+                loop.call_soon_threadsafe(self._wake.set)
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        # After a crash, what was in flight was never acknowledged: send it again (at least once).
+        with self.store.transaction():
+            for d in self.store.all("deliveries", [Condition("status", "=", "in_flight")], order="seq"):
+                d.status = "queued"
+                self.store.put("deliveries", d)
+        self._client = httpx.AsyncClient(timeout=self.timeout_s, headers={"user-agent": USER_AGENT})
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if getattr(self, "_client", None):
+            await self._client.aclose()
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        while True:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=0.1)
+            self._wake.clear()
+            try:
+                if self.on_tick:
+                    self.on_tick()
+                await self.process_due()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the worker must survive anything a receiver or a state import does
+                logging.getLogger("ghl_sandbox").exception("webhook worker iteration failed")
+                await asyncio.sleep(0.2)
+
+    def due(self) -> dict[str, list[Delivery]]:
+        now_clock, now_real = self.clock.now(), time.time()
+        queued = self.store.all("deliveries", [Condition("status", "=", "queued")], order="seq")
+        if not queued:
+            return {}
+        targets = {t.id: t for t in self.targets()}
+        by_target: dict[str, list[Delivery]] = {}
+        oldest_in_batch: dict[tuple[str, int], float] = {}
+        for d in queued:
+            key = (d.target_id, d.batch)
+            oldest_in_batch[key] = min(oldest_in_batch.get(key, d.created_at), d.created_at)
+        for d in queued:
+            target = targets.get(d.target_id)
+            if target is None:
+                continue
+            if d.next_attempt_at > now_clock or d.not_before > now_real:
+                continue
+            chaos = Chaos.parse(target.chaos) if target.chaos else self.global_chaos
+            window = chaos.reorder_window
+            if window > 1 and d.batch >= 0 and d.attempts == 0:
+                batch_complete = target.fanout_count >= (d.batch + 1) * window
+                held_long = oldest_in_batch[(d.target_id, d.batch)] + chaos.reorder_hold_ms / 1000.0 <= now_real
+                if not (batch_complete or held_long):
+                    continue
+            by_target.setdefault(d.target_id, []).append(d)
+        for items in by_target.values():
+            items.sort(key=lambda d: (d.batch if d.batch >= 0 else 1 << 60, d.rank, d.seq))
+        return by_target
+
+    async def process_due(self) -> int:
+        groups = self.due()
+        if not groups:
+            return 0
+        targets = {t.id: t for t in self.targets()}
+        counts = await asyncio.gather(*(self._send_all(targets[tid], items) for tid, items in groups.items()))
+        return sum(counts)
+
+    async def _send_all(self, target: WebhookTarget, deliveries: list[Delivery]) -> int:
+        for d in deliveries:
+            await self._attempt(target, d)
+        return len(deliveries)
+
+    async def _attempt(self, target: WebhookTarget, delivery: Delivery) -> None:
+        event = self.store.get("events", delivery.event_id)
+        if event is None:  # its location was reset: nothing to send any more
+            delivery.status = "failed"
+            delivery.last_error = "event no longer exists (location reset)"
+            self.store.put("deliveries", delivery)
+            return
+        delivery.status = "in_flight"
+        self.store.put("deliveries", delivery)
+        self._in_flight += 1
+        body = self.payload(event, delivery)
+        headers = {"content-type": "application/json", **self.signer.headers(body)}
+        started = time.perf_counter()
+        status: int | None = None
+        error = ""
+        try:
+            response = await self._client.post(target.url, content=body, headers=headers)
+            status = response.status_code
+        except httpx.TimeoutException:
+            error = f"timeout after {self.timeout_s:g} s"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        finally:
+            self._in_flight -= 1
+        latency = round((time.perf_counter() - started) * 1000, 3)
+        delivery.attempts += 1
+        delivery.last_status = status
+        delivery.last_error = error
+        next_at: float | None = None
+        if status is not None and 200 <= status < 300:
+            outcome = delivery.status = "delivered"
+        elif self.policy.retryable(status, error) and delivery.attempts <= self.policy.max_retries:
+            next_at = self.clock.now() + self.policy.next_delay(delivery.attempts, self.retry_rng)
+            delivery.status = "queued"
+            delivery.next_attempt_at = next_at
+            outcome = "retry"
+        else:
+            outcome = delivery.status = "failed"
+        attempt = Attempt(id=self.ids.object_id(), delivery_id=delivery.id, n=delivery.attempts, at=time.time(),
+                          status_code=status, latency_ms=latency, error=error, outcome=outcome,
+                          next_attempt_at=next_at)
+        with self.store.transaction():
+            self.store.put("deliveries", delivery)
+            self.store.put("attempts", attempt)
+        for listener in self.listeners:
+            listener(delivery, attempt, headers)
+
+    # ---- inspection ---------------------------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        out = {"queued": 0, "in_flight": 0, "delivered": 0, "failed": 0, "dropped": 0}
+        for d in self.store.all("deliveries", order=""):
+            out[d.status] = out.get(d.status, 0) + 1
+        return out
+
+    def settled(self) -> bool:
+        return not self.store.all("deliveries", [Condition("status", "IN", PENDING)], order="") and not self._in_flight
+
+    async def wait_settled(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.settled():
+                return True
+            self.wake()
+            await asyncio.sleep(0.02)
+        return self.settled()

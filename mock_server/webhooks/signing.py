@@ -1,0 +1,62 @@
+"""Webhook signatures over the exact raw body: Ed25519 in `x-ghl-signature` (current) and RSA-SHA256
+PKCS#1 v1.5 in `x-wh-signature` (legacy), each base64. Keys are generated on first start and kept with
+the state (store meta), so a restart with `--state FILE` keeps them."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
+
+from mock_server.store import Store
+
+META_KEY = "webhook_keys"
+RSA_BITS = 2048  # GHL's key is 4096-bit; 2048 keeps a fresh start well under a second
+
+
+@dataclass
+class Signer:
+    ed25519_key: ed25519.Ed25519PrivateKey
+    rsa_key: rsa.RSAPrivateKey
+    sign_ed25519: bool = True
+    sign_rsa: bool = True
+
+    @classmethod
+    def load_or_create(cls, store: Store) -> Signer:
+        saved = store.get_meta(META_KEY)
+        if saved:
+            ed = serialization.load_pem_private_key(saved["ed25519"].encode(), password=None)
+            rs = serialization.load_pem_private_key(saved["rsa"].encode(), password=None)
+            assert isinstance(ed, ed25519.Ed25519PrivateKey) and isinstance(rs, rsa.RSAPrivateKey)
+            return cls(ed, rs)
+        signer = cls(ed25519.Ed25519PrivateKey.generate(), rsa.generate_private_key(65537, RSA_BITS))
+        signer.save(store)
+        return signer
+
+    def save(self, store: Store) -> None:
+        def pem(key: ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey) -> str:
+            return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                     serialization.NoEncryption()).decode()
+
+        store.set_meta(META_KEY, {"ed25519": pem(self.ed25519_key), "rsa": pem(self.rsa_key)})
+
+    @property
+    def ed25519_public_pem(self) -> str:
+        return self.ed25519_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+    @property
+    def rsa_public_pem(self) -> str:
+        return self.rsa_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+    def headers(self, body: bytes) -> dict[str, str]:
+        out: dict[str, str] = {}
+        if self.sign_ed25519:
+            out["x-ghl-signature"] = base64.b64encode(self.ed25519_key.sign(body)).decode()
+        if self.sign_rsa:
+            sig = self.rsa_key.sign(body, padding.PKCS1v15(), hashes.SHA256())
+            out["x-wh-signature"] = base64.b64encode(sig).decode()
+        return out

@@ -283,7 +283,7 @@ class Bench:
             out["p50_ratio"] = round(rows[str(n_big)]["p50_ms"] / rows[str(n_small)]["p50_ms"], 3)
             out["rps_ratio"] = round(rows[str(n_big)]["rps"] / rows[str(n_small)]["rps"], 3)
         finally:
-            self.stop(small)
+            self.stop(small.server)
         self.results["scale"] = out
 
     def startup(self) -> None:

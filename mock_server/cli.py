@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import sys
+from typing import Any
 
 import click
 
@@ -68,13 +69,14 @@ def serve(host: str, port: int, seed: int, state_file: str | None, orders: int, 
                         sign_ed25519=ghl_signature, sign_rsa=wh_signature)
     sock = _bind(host, port)
     settings.port = sock.getsockname()[1]
-    sandbox = Sandbox(settings)
-    app = build_app(sandbox)
-    _banner(sandbox)
     if server_kind == "granian":
+        # granian binds the port itself and builds the app in its worker (see _granian_app).
         sock.close()
         _run_granian(settings)
         return
+    sandbox = Sandbox(settings)
+    app = build_app(sandbox)
+    _banner(sandbox)
     import uvicorn
 
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", server_header=False)
@@ -94,7 +96,8 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _banner(sandbox: object) -> None:
+def _banner(sandbox: object, ready: bool = True) -> None:
+    """Print the banner; its last line, `GHL_SANDBOX_READY <url>`, only when `ready` (the port accepts)."""
     from mock_server.control.handlers import location_view
 
     s = sandbox.settings  # type: ignore[attr-defined]
@@ -119,22 +122,67 @@ def _banner(sandbox: object) -> None:
     lines.append(f"  Webhook public key, RSA (x-wh-signature): GET {base}/_sandbox/keys")
     lines.append(f"  Try: curl -H 'Authorization: Bearer <token>' -H 'Version: 2021-07-28' "
                  f"'{base}/payments/orders?altId=<locationId>&limit=5'")
-    lines.append(f"GHL_SANDBOX_READY {base}")
+    if ready:
+        lines.append(f"GHL_SANDBOX_READY {base}")
     click.echo("\n".join(lines))
     sys.stdout.flush()
 
 
-def _run_granian(settings: object) -> None:
+def _announce_when_listening(host: str, port: int, timeout: float = 60.0) -> None:
+    """granian binds its listening socket in the worker, after the app is built: a thread prints the
+    ready line once a connection to the port succeeds."""
+    import threading
+    import time
+
+    probe_host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    shown = f"[{host}]" if ":" in host else host
+
+    def wait() -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection((probe_host, port), timeout=1).close()
+            except OSError:
+                time.sleep(0.005)
+                continue
+            click.echo(f"GHL_SANDBOX_READY http://{shown}:{port}")
+            sys.stdout.flush()
+            return
+
+    threading.Thread(target=wait, name="ghl-sandbox-ready", daemon=True).start()
+
+
+def _run_granian(settings: Any) -> None:
+    """One granian worker serving the same app as uvicorn would (lifespan on, no access log).
+
+    The sandbox is built once, in the worker, which then prints the banner: the world, its tokens and
+    its webhook signing keys are the ones that serve (not a second, separately seeded copy), and
+    `GHL_SANDBOX_READY` comes only once the port accepts connections."""
     try:
         from granian import Granian  # type: ignore[import-not-found]
         from granian.constants import Interfaces  # type: ignore[import-not-found]
+        from granian.log import LogLevels  # type: ignore[import-not-found]
     except ImportError:
         raise click.ClickException("granian is not installed: pip install 'ghl-sandbox[granian]'") from None
-    import os
+    import functools
 
-    os.environ["GHL_SANDBOX_SETTINGS"] = repr(vars(settings))
-    Granian("mock_server.asgi:app", address=settings.host, port=settings.port,  # type: ignore[attr-defined]
-            interface=Interfaces.ASGI, workers=1, log_access=False).serve()
+    # The target string is only granian's label: the app comes from the loader (`mock_server.asgi`
+    # remains the entry point for a `granian mock_server.asgi:app` started by hand).
+    server = Granian("mock_server.asgi:app", address=settings.host, port=settings.port,
+                     interface=Interfaces.ASGI, workers=1, log_access=False, log_level=LogLevels.warning)
+    server.serve(target_loader=functools.partial(_granian_app, settings), wrap_loader=False)
+
+
+def _granian_app(settings: Any) -> Any:
+    """Runs in granian's worker process: build the sandbox and its app, print the banner."""
+    from mock_server.app import build_app
+    from mock_server.sandbox import Sandbox
+
+    sandbox = Sandbox(settings)
+    app = build_app(sandbox)
+    _banner(sandbox, ready=False)
+    _announce_when_listening(settings.host, settings.port)
+    return app
 
 
 # ---- commands against a running sandbox (through its public control plane) ------------------------
@@ -151,7 +199,7 @@ def _control(url: str, admin_token: str | None, method: str, path: str, body: di
     headers = {"Authorization": f"Bearer {admin_token}"} if admin_token else {}
     try:
         response = httpx.request(method, url.rstrip("/") + "/_sandbox" + path, json=body, headers=headers, timeout=60)
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise click.ClickException(f"cannot reach the sandbox at {url}: {exc}") from None
     try:
         data = response.json()
@@ -261,6 +309,15 @@ def clock_freeze(url: str, admin_token: str | None) -> None:
 def clock_unfreeze(url: str, admin_token: str | None) -> None:
     data = _control(url, admin_token, "POST", "/clock", {"freeze": False})
     click.echo(f"{data['now']}  frozen={data['frozen']}")
+
+
+def _register_check() -> None:
+    from scenarios.cli import check
+
+    main.add_command(check)
+
+
+_register_check()
 
 
 if __name__ == "__main__":

@@ -71,4 +71,7 @@ class SandboxClock:
             self._frozen_at = None
 
     def describe(self) -> dict[str, object]:
-        return {"now": self.now_iso(), "frozen": self.frozen, "offsetSeconds": round(self._offset, 3)}
+        frozen = self._frozen_at
+        # How far the sandbox is from real time; while frozen, advances move the frozen instant instead.
+        offset = self._offset if frozen is None else frozen - time.time()
+        return {"now": iso_ms(self.now()), "frozen": frozen is not None, "offsetSeconds": round(offset, 3) or 0.0}

@@ -61,6 +61,9 @@ class Effect:
         message = data.get("message")
         if message is not None and not isinstance(message, str):
             raise ValueError("effect.message must be a string")
+        for flag in ("reset", "commitThenDrop", "rateLimited"):
+            if data.get(flag) is not None and not isinstance(data[flag], bool):
+                raise ValueError(f"effect.{flag} must be a boolean")
         effect = cls(status=status, message=message, delay_ms=int(delay), reset=bool(data.get("reset")),
                      commit_then_drop=bool(data.get("commitThenDrop")), rate_limited=bool(data.get("rateLimited")))
         terminal = sum(bool(x) for x in (effect.status, effect.reset, effect.commit_then_drop, effect.rate_limited))
@@ -141,6 +144,10 @@ class FaultInjector:
     def add(self, data: Any) -> Rule:
         if not isinstance(data, dict):
             raise ValueError("fault rule must be an object")
+        unknown_fields = set(data) - {"match", "effect", "times", "after", "probability"}
+        if unknown_fields:  # a typo (`time: 2`) must not silently make a rule permanent
+            raise ValueError(f"unknown field(s): {', '.join(sorted(unknown_fields))}; "
+                             "known: match, effect, times, after, probability")
         match = data.get("match", {})
         if not isinstance(match, dict):
             raise ValueError("match must be an object")
@@ -232,15 +239,34 @@ def header_effect(value: str) -> Effect:
     return Effect.parse(data)
 
 
-def abort_connection(scope: Scope) -> None:
-    """Close the TCP connection without a response. uvicorn's `send` is bound to the request cycle,
-    which holds the transport; the gateway keeps the server's own `send` in the scope."""
-    raw_send = scope.get("ghl.raw_send")
-    transport = getattr(getattr(raw_send, "__self__", None), "transport", None)
-    if transport is not None:
-        transport.abort()
-    else:  # another server: fall back to an exception, which drops the connection mid-response
+def _transport_of(send: Any, depth: int = 0) -> Any:
+    """The transport behind a `send`: uvicorn's `send` is bound to the request cycle, which holds it.
+    Starlette's outermost ServerErrorMiddleware hands the gateway a closure around that `send`, so
+    look through (a few levels of) closures too."""
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is not None or depth >= 4:
+        return transport
+    for cell in getattr(send, "__closure__", None) or ():
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        if callable(value):
+            transport = _transport_of(value, depth + 1)
+            if transport is not None:
+                return transport
+    return None
+
+
+async def abort_connection(scope: Scope) -> None:
+    """Close the TCP connection without a response; the gateway keeps the server's `send` in the scope."""
+    transport = _transport_of(scope.get("ghl.raw_send"))
+    if transport is None:  # another server: fall back to an exception, which drops the connection mid-response
         raise ConnectionAbortedError("sandbox fault: connection dropped")
+    transport.abort()
+    # Let the server see the connection lost before the app returns, or it would try to answer a 500.
+    for _ in range(3):
+        await asyncio.sleep(0)
 
 
 class FaultMiddleware:
@@ -287,7 +313,7 @@ class FaultMiddleware:
             await _reply(send, 429, effect.message or "Too Many Requests", scope, headers)
         elif effect.reset:
             scope["ghl.dropped"] = True
-            abort_connection(scope)
+            await abort_connection(scope)
         elif effect.commit_then_drop:
             async def swallow(message: Message) -> None:
                 if message["type"] == "http.response.start":
@@ -295,7 +321,7 @@ class FaultMiddleware:
 
             await self.app(scope, receive, swallow)
             scope["ghl.dropped"] = True
-            abort_connection(scope)
+            await abort_connection(scope)
         else:
             await self.app(scope, receive, send)
 

@@ -160,9 +160,10 @@ class Sandbox:
                 self.store.put("webhook_targets", target)
         self.faults.clear()
         self.webhooks.global_chaos = Chaos()
+        # The clock first: services note "now" as the point renewals and settlements fire from.
+        self.clock.reset()
         self._init_services()
         self.ratelimiter.reset()
-        self.clock.reset()
         return {"seed": self.seed, "orders": target_orders, "resetMs": round((time.perf_counter() - t0) * 1000, 2)}
 
     def export_state(self) -> dict[str, Any]:

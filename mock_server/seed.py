@@ -468,6 +468,12 @@ def _subscription(rng: random.Random, ids: IdFactory, order: Order, price: Price
         sub.canceled_at = min(SEED_EPOCH - DAY, order.created_at + rng.uniform(1, 60) * DAY)
         sub.canceled_by = "customer"
         sub.updated_at = sub.canceled_at
+        # Nothing is charged after the cancellation, and the last period is the one it was cancelled in.
+        # (The dropped renewals were drawn already, so the random streams of later records do not move.)
+        late = [r for r in renewals if r.created_at > sub.canceled_at]
+        renewals = [r for r in renewals if r.created_at <= sub.canceled_at]
+        sub.payments_collected -= sum(1 for r in late if r.status == "succeeded")
+        sub.current_period_start = order.created_at + ((sub.canceled_at - order.created_at) // period) * period
     else:
         sub.next_billing_at = start + period
         sub.updated_at = max([sub.created_at, *(r.created_at for r in renewals)])

@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar, Union, get_args, get_origin, get_type_
 import orjson
 
 from mock_server.domain import models as m
+from mock_server.rankr import models as rk
 
 T = TypeVar("T")
 
@@ -173,12 +174,32 @@ TABLES: dict[str, TableSpec[Any]] = {
             (_col("location_id", "TEXT", _loc), _col("created_at", "REAL", _created)),
             ("location_id, created_at",),
         ),
+        # The fake Rankr (mock_server/rankr): records, posts, write history, events sent to clients.
+        TableSpec(
+            "rankr_records",
+            rk.RankrRecord,
+            (_col("location_id", "TEXT", _loc), _col("collection", "TEXT", lambda r: r.collection),
+             _col("seq", "INTEGER", lambda r: r.seq)),
+            ("location_id, collection, seq",),
+        ),
+        TableSpec(
+            "rankr_posts",
+            rk.RankrPost,
+            (_col("location_id", "TEXT", _loc), _col("collection", "TEXT", lambda r: r.collection),
+             _col("seq", "INTEGER", lambda r: r.seq), _col("idempotency_key", "TEXT", lambda r: r.idempotency_key)),
+            ("location_id, collection, seq", "location_id, idempotency_key"),
+        ),
+        TableSpec("rankr_writes", rk.RankrWrite, (_col("location_id", "TEXT", _loc), _col("seq", "INTEGER", lambda r: r.seq)),
+                  ("location_id, seq",)),
+        TableSpec("rankr_sends", rk.RankrSend, (_col("location_id", "TEXT", _loc), _col("seq", "INTEGER", lambda r: r.seq)),
+                  ("location_id, seq",)),
     )
 }
 
 # Tables that belong to one location (reset or deleted together with it).
 LOCATION_SCOPED = ("contacts", "products", "prices", "orders", "transactions", "subscriptions",
-                   "fulfillments", "providers", "tokens", "grants", "events", "deliveries")
+                   "fulfillments", "providers", "tokens", "grants", "events", "deliveries",
+                   "rankr_records", "rankr_posts", "rankr_writes", "rankr_sends")
 
 
 def _type_ok(value: Any, tp: Any) -> bool:

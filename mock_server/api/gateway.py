@@ -94,7 +94,21 @@ class Gateway:
                     "locationId": scope.get("ghl.location_id"),
                     "traceId": trace,
                     "fault": scope.get("ghl.fault"),
+                    # What the caller sent, for hygiene checks (never the secret itself).
+                    "hasVersion": _has_header(scope, b"version"),
+                    "hasBearer": _has_bearer(scope),
                 })
+
+
+def _has_header(scope: Scope, name: bytes) -> bool:
+    return any(key == name for key, _ in scope.get("headers", ()))
+
+
+def _has_bearer(scope: Scope) -> bool:
+    for key, value in scope.get("headers", ()):
+        if key == b"authorization":
+            return value[:7].lower() == b"bearer " and len(value.strip()) > 7
+    return False
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from mock_server.api.errors import unprocessable
@@ -101,7 +102,7 @@ class Validator:
         except ValueError:
             self.errors.append(f"{name} must be a valid ISO 8601 date string")
             return None
-        if end_of_day and len(raw.strip()) == 10:
+        if end_of_day and _plain_date(raw):
             ts += 86400 - 0.001  # a plain date as the end of a range includes that whole day
         return ts
 
@@ -115,6 +116,15 @@ class Validator:
             self.errors.append(f"{name} must be an array")
             return None
         return value
+
+
+def _plain_date(text: str) -> bool:
+    """A calendar date without a time (`2024-02-13`, `20240213`, `2024-W07-2`)."""
+    try:
+        date.fromisoformat(text.strip())
+    except ValueError:
+        return False
+    return True
 
 
 # JavaScript's Number.MAX_SAFE_INTEGER: larger values cannot be paged (SQLite integers are 64-bit).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -79,7 +80,8 @@ async def list_orders(request: Request, token: Token) -> Response:
                               "source_id": v.string("sourceId")}
     _common_filters(v, kwargs)
     funnel = v.string("funnelProductIds")
-    kwargs["product_ids"] = [p.strip() for p in funnel.split(",") if p.strip()] if funnel else []
+    # A comma list; whitespace never belongs to an id (and must not join two ids into one match).
+    kwargs["product_ids"] = [p for p in re.split(r"[,\s]+", funnel) if p] if funnel else []
     limit, offset = paging(v, 10)
     flt = _build(token, v, alt_id, location_id, kwargs)
     sandbox = sandbox_of(request)
@@ -107,6 +109,7 @@ async def get_order(request: Request, token: Token) -> Response:
     loc = check_location(token, alt_id, location_id)
     sandbox = sandbox_of(request)
     order = sandbox.payments.order(loc, request.path_params["orderId"])
+    order = sandbox.simulator.observe_order(order)  # a poll may settle a pending payment
     prices, products = sandbox.payments.catalog([i["price_id"] for i in order.items])
     return json_response(shapes.order_detail(order, prices, products))
 

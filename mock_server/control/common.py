@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import orjson
@@ -39,12 +40,10 @@ def number(data: dict[str, Any], name: str) -> float | None:
     value = data.get(name)
     if value is None:
         return None
-    if isinstance(value, bool):
+    # A JSON number only: float() would also take "5", "nan" and "inf" (a NaN amount got stored).
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise invalid(f"{name} must be a number")
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise invalid(f"{name} must be a number") from None
+    return float(value)
 
 
 def string(data: dict[str, Any], name: str) -> str | None:

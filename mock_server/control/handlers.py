@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mock_server.api.errors import ApiError, bad_request, json_response
 from mock_server.clock import iso_ms
 from mock_server.domain.models import PAYMENTS_SCOPES, Token
+from mock_server.rankr.accounts import account_view as rankr_account
 from mock_server.ratelimit import PROFILES
 
 
@@ -58,7 +59,8 @@ def location_view(sandbox: Any, location_id: str) -> dict[str, Any]:
     first = seeded[:1]
     ordered = first + [t for t in tokens if t not in first]
     return {"locationId": loc.id, "name": loc.name, "companyId": loc.company_id, "seed": loc.seed,
-            "orders": loc.orders, "tokens": [token_view(t) for t in ordered]}
+            "orders": loc.orders, "tokens": [token_view(t) for t in ordered],
+            "rankr": rankr_account(sandbox.seed, loc.id)}
 
 
 async def health(request: Request) -> Response:

@@ -6,6 +6,8 @@ from starlette.routing import Route
 
 from mock_server.control import faults as f
 from mock_server.control import handlers as h
+from mock_server.control import inspect as insp
+from mock_server.control import rankr as rk
 from mock_server.control import simulation as sim
 from mock_server.control import webhooks as wh
 
@@ -42,11 +44,19 @@ CONTROL_TABLE = (
     ("/_sandbox/webhooks/deliveries/{deliveryId}/redeliver", ["POST"], wh.redeliver),
     ("/_sandbox/keys", ["GET"], wh.keys),
     ("/_sandbox/wait", ["GET"], wh.wait),
+    ("/_sandbox/webhooks/forge", ["POST"], insp.forge_webhook),
+    ("/_sandbox/webhooks/policy", ["GET"], insp.get_policy),
+    ("/_sandbox/webhooks/policy", ["PUT"], insp.put_policy),
+    ("/_sandbox/locations/{locationId}/state", ["GET"], insp.location_state),
     # API faults
     ("/_sandbox/faults", ["GET"], f.list_faults),
     ("/_sandbox/faults", ["POST"], f.add_fault),
     ("/_sandbox/faults", ["DELETE"], f.clear_faults),
     ("/_sandbox/faults/{faultId}", ["DELETE"], f.delete_fault),
+    # the fake Rankr (mock_server/rankr)
+    ("/_sandbox/rankr/events", ["POST"], rk.send_event),
+    ("/_sandbox/rankr/events", ["GET"], rk.list_events),
+    ("/_sandbox/rankr/writes", ["GET"], rk.list_writes),
 )
 
 

@@ -14,6 +14,12 @@ from mock_server.domain.errors import InvalidOperation, NotFound
 from mock_server.domain.simulation import ActionResult, SimArgs
 from mock_server.store import Condition
 
+# The id each action works on: a missing one is a malformed request (422), not a state conflict.
+REQUIRED = {action: ("orderId", "order_id") for action in ("order.pay", "order.fail_payment", "order.refund",
+                                                          "order.fulfill", "order.cancel")}
+REQUIRED.update({action: ("subscriptionId", "subscription_id")
+                 for action in ("subscription.renew", "subscription.fail_renewal", "subscription.cancel")})
+
 
 def _items(data: dict[str, Any]) -> list[dict[str, Any]] | None:
     raw = data.get("items")
@@ -51,9 +57,16 @@ def parse_args(sb: Any, data: dict[str, Any]) -> SimArgs:
     if pending is not None:
         if not isinstance(pending, dict):
             raise invalid("pending must be an object {polls?, seconds?, outcome?}")
+        unknown = set(pending) - {"polls", "seconds", "outcome"}
+        if unknown:
+            raise invalid(f"pending has unknown field(s): {', '.join(sorted(unknown))}")
         p = number(pending, "polls")
+        if p is not None and (p != int(p) or p < 1):
+            raise invalid("pending.polls must be a positive integer")
         polls = int(p) if p is not None else 0
         seconds = number(pending, "seconds")
+        if seconds is not None and seconds <= 0:
+            raise invalid("pending.seconds must be a positive number")
         outcome = pending.get("outcome", "succeeded")
         if outcome not in ("succeeded", "failed"):
             raise invalid("pending.outcome must be one of the following values: succeeded, failed")
@@ -62,13 +75,19 @@ def parse_args(sb: Any, data: dict[str, Any]) -> SimArgs:
     live = data.get("liveMode", True)
     if not isinstance(live, bool):
         raise invalid("liveMode must be a boolean")
+    notify = data.get("notifyCustomer", False)
+    if not isinstance(notify, bool):
+        raise invalid("notifyCustomer must be a boolean")
+    amount = number(data, "amount")
+    if amount is not None and amount <= 0:
+        raise invalid("amount must be a positive number")
     return SimArgs(location_id=location_id, order_id=string(data, "orderId"),
                    subscription_id=string(data, "subscriptionId"), transaction_id=string(data, "transactionId"),
                    contact_id=string(data, "contactId"), price_id=string(data, "priceId"),
-                   amount=number(data, "amount"), items=_items(data), trackings=_trackings(data),
+                   amount=amount, items=_items(data), trackings=_trackings(data),
                    source_type=string(data, "sourceType"), source_sub_type=string(data, "sourceSubType"),
                    live_mode=live, pending_polls=polls, pending_seconds=seconds, settle_outcome=outcome,
-                   notify_customer=bool(data.get("notifyCustomer", False)))
+                   notify_customer=notify)
 
 
 def resource_view(sb: Any, kind: str, record: Any) -> dict[str, Any]:
@@ -111,6 +130,9 @@ async def simulate(request: Request) -> Response:
     if action not in sb.simulator.actions:
         raise not_found(f"Unknown action {action}; known: {', '.join(sb.simulator.actions)}")
     args = parse_args(sb, data)
+    needed = REQUIRED.get(action)
+    if needed is not None and getattr(args, needed[1]) is None:
+        raise invalid(f"{needed[0]} should not be empty")
     try:
         result = sb.simulator.run(action, args)
     except NotFound as exc:

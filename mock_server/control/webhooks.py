@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -53,12 +54,23 @@ def _events(data: dict[str, Any]) -> list[str] | None:
     return events
 
 
+def _url(value: Any) -> str:
+    """An absolute http(s) URL the worker can actually send to (else a 422 now, not a stuck delivery)."""
+    if isinstance(value, str) and value.startswith(("http://", "https://")) and not any(c.isspace() for c in value):
+        try:
+            parsed = httpx.URL(value)
+            ok = bool(parsed.host) and "%" not in parsed.host and (parsed.port is None or 0 < parsed.port < 65536)
+        except Exception:  # httpx.InvalidURL, idna errors, ...
+            ok = False
+        if ok:
+            return value
+    raise invalid("url must be an http:// or https:// URL")
+
+
 async def add_target(request: Request) -> Response:
     sb = sandbox(request)
     data = await body(request)
-    url = data.get("url")
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-        raise invalid("url must be an http:// or https:// URL")
+    url = _url(data.get("url"))
     location_id = data.get("locationId")
     if location_id is not None and (not isinstance(location_id, str) or sb.location(location_id) is None):
         raise invalid("locationId must be the id of a sandbox location")

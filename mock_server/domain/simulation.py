@@ -209,10 +209,13 @@ class Simulator:
         order = self._order(args)
         if order.cancelled:
             raise InvalidOperation("Cannot pay a cancelled order")
-        balance = self._balance(order)
+        # A payment still pending counts against the balance, or settling it would overpay the order.
+        in_flight = sum(t.amount for t in self.payments.transactions_of(order.id) if t.status == "pending")
+        balance = state.money(self._balance(order) - in_flight)
         amount = balance if args.amount is None else state.money(args.amount)
         if balance <= state.EPSILON:
-            raise InvalidOperation("Order is already paid in full")
+            raise InvalidOperation("Order is already paid in full" if in_flight <= state.EPSILON
+                                   else "The balance due is already covered by a pending payment")
         if amount <= 0 or amount > balance + state.EPSILON:
             raise InvalidOperation(f"amount must be between 0 and the balance due ({balance:.2f})")
         pending = args.pending_polls > 0 or args.pending_seconds is not None
@@ -414,8 +417,10 @@ class Simulator:
     def observe_order(self, order: Order) -> Order:
         """A client polled the order: pending payments waiting for N polls count down and may settle."""
         settled = False
-        for txn in self.payments.transactions_of(order.id):
-            if txn.status == "pending" and txn.settle_after_polls > 0:
+        pending = self.store.all("transactions", [Condition("entity_id", "=", order.id),
+                                                  Condition("status", "=", "pending")], order="")
+        for txn in pending:
+            if txn.settle_after_polls > 0:
                 txn.settle_after_polls -= 1
                 if txn.settle_after_polls == 0:
                     self.settle(txn)

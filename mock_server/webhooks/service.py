@@ -59,6 +59,11 @@ class WebhookService:
         # Called after every attempt (the dashboard's live feed subscribes here).
         self.listeners: list[Callable[[Delivery, Attempt, dict[str, str]], None]] = []
 
+    def set_timeout(self, seconds: float) -> None:
+        self.timeout_s = seconds
+        if getattr(self, "_client", None) is not None:
+            self._client.timeout = httpx.Timeout(seconds)
+
     def reseed(self, seed: int) -> None:
         self.chaos_rng = random.Random(f"chaos-{seed}")
         self.retry_rng = random.Random(f"retry-{seed}")
@@ -80,7 +85,14 @@ class WebhookService:
         return self.store.get("webhook_targets", target_id)
 
     def remove_target(self, target_id: str) -> bool:
-        return self.store.delete("webhook_targets", target_id)
+        """Forget a target; what was still queued for it will never be sent (so `wait` can settle)."""
+        with self.store.transaction():
+            for d in self.store.all("deliveries", [Condition("target_id", "=", target_id),
+                                                   Condition("status", "=", "queued")], order="seq"):
+                d.status = "failed"
+                d.last_error = "target removed"
+                self.store.put("deliveries", d)
+            return self.store.delete("webhook_targets", target_id)
 
     def set_target_chaos(self, target_id: str, chaos: dict[str, Any] | None) -> WebhookTarget | None:
         target = self.target(target_id)
@@ -283,7 +295,7 @@ class WebhookService:
             status = response.status_code
         except httpx.TimeoutException:
             error = f"timeout after {self.timeout_s:g} s"
-        except httpx.HTTPError as exc:
+        except Exception as exc:  # httpx.HTTPError, or anything else sending raised: a failed attempt
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         finally:
             self._in_flight -= 1
@@ -301,8 +313,10 @@ class WebhookService:
             outcome = "retry"
         else:
             outcome = delivery.status = "failed"
-        attempt = Attempt(id=self.ids.object_id(), delivery_id=delivery.id, n=delivery.attempts, at=time.time(),
-                          status_code=status, latency_ms=latency, error=error, outcome=outcome,
+        # Attempts happen whenever the worker gets to them, so their ids must not draw from the seeded
+        # stream the changes mint ids from (that would make resource ids depend on delivery timing).
+        attempt = Attempt(id=f"{delivery.id}-{delivery.attempts}", delivery_id=delivery.id, n=delivery.attempts,
+                          at=time.time(), status_code=status, latency_ms=latency, error=error, outcome=outcome,
                           next_attempt_at=next_at)
         with self.store.transaction():
             self.store.put("deliveries", delivery)

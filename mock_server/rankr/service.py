@@ -1,0 +1,250 @@
+"""Rankr's domain logic, HTTP-free: accounts, validated idempotent upserts, posts with
+Idempotency-Key, queries, and the per-account write history. Every change is one store transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from mock_server.clock import SandboxClock
+from mock_server.rankr import accounts
+from mock_server.rankr.models import Account, RankrPost, RankrRecord, RankrSend, RankrWrite
+from mock_server.rankr.views import post_view, record_view
+from mock_server.store import Condition, Store
+
+RECORDS_TABLE, POSTS_TABLE, WRITES_TABLE, SENDS_TABLE = "rankr_records", "rankr_posts", "rankr_writes", "rankr_sends"
+SEQ_META = "rankr_seq"
+
+NUMBER, STRING = "number", "string"
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: str = STRING
+    required: bool = True
+    choices: tuple[str, ...] = ()
+
+
+def _fields(*names: str, numbers: tuple[str, ...] = ()) -> tuple[Field, ...]:
+    return tuple(Field(n, NUMBER if n in numbers else STRING) for n in names)
+
+
+# Upserted records: collection -> (id field, fields). Every field is required.
+RECORDS: dict[str, tuple[str, tuple[Field, ...]]] = {
+    "orders": ("orderId", _fields("orderId", "source", "status", "fulfillmentStatus", "amount", "currency",
+                                  "contactId", "updatedAt", numbers=("amount",))),
+    "transactions": ("transactionId", _fields("transactionId", "orderId", "status", "amount", "amountRefunded",
+                                              "currency", "updatedAt", numbers=("amount", "amountRefunded"))),
+    "subscriptions": ("subscriptionId", _fields("subscriptionId", "status", "amount", "currency", "updatedAt",
+                                                numbers=("amount",))),
+}
+
+SEVERITIES = ("info", "warning", "critical")
+POSTS: dict[str, tuple[str, tuple[Field, ...]]] = {
+    "events": ("ev", _fields("eventId", "eventType", "orderId", "source", "timestamp")),
+    "alerts": ("al", (Field("severity", choices=SEVERITIES), Field("message"), Field("orderId", required=False))),
+}
+
+MAX_IDEMPOTENCY_KEY = 255
+
+
+class RankrError(Exception):
+    """Answered as Rankr's own error shape: `{error, message, fields?}`."""
+
+    def __init__(self, status: int, code: str, message: str, fields: list[dict[str, str]] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.fields, self.headers = status, code, message, fields, headers or {}
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"error": self.code, "message": self.message}
+        if self.fields is not None:
+            out["fields"] = self.fields
+        return out
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+def validate(fields: tuple[Field, ...], data: Any) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """The declared fields of `data` (others are ignored) and the problems, one per bad field."""
+    if not isinstance(data, dict):
+        return {}, [{"field": "(body)", "issue": "must be a JSON object"}]
+    clean: dict[str, Any] = {}
+    problems: list[dict[str, str]] = []
+    for f in fields:
+        value = data.get(f.name)
+        if value is None:
+            if f.required:
+                problems.append({"field": f.name, "issue": "missing" if f.name not in data else "must not be null"})
+            continue
+        if f.type == NUMBER:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, str)
+        if not ok:
+            problems.append({"field": f.name, "issue": f"must be a {f.type}"})
+        elif f.choices and value not in f.choices:
+            problems.append({"field": f.name, "issue": f"must be one of {', '.join(f.choices)}"})
+        else:
+            clean[f.name] = value
+    return clean, problems
+
+
+def _invalid(problems: list[dict[str, str]]) -> RankrError:
+    names = ", ".join(p["field"] for p in problems)
+    return RankrError(422, "validation_failed", f"Invalid or missing field(s): {names}", problems)
+
+
+def fingerprint(collection: str, data: Any) -> str:
+    canonical = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(collection.encode() + b"\n" + canonical).hexdigest()
+
+
+class RankrService:
+    def __init__(self, store: Store, clock: SandboxClock, seed: Callable[[], int]) -> None:
+        self.store = store
+        self.clock = clock
+        self.seed = seed
+
+    # ---- accounts -----------------------------------------------------------------------------
+
+    def account(self, location_id: str) -> Account | None:
+        if self.store.get("locations", location_id) is None:
+            return None
+        return accounts.account(self.seed(), location_id)
+
+    def authenticate(self, api_key: str) -> Account | None:
+        seed = self.seed()
+        found = None
+        for location in self.store.all("locations"):
+            acct = accounts.account(seed, location.id)
+            if hmac.compare_digest(acct.api_key.encode(), api_key.encode()):
+                found = acct
+        return found
+
+    # ---- writes -------------------------------------------------------------------------------
+
+    def _seq(self) -> int:
+        seq = int(self.store.get_meta(SEQ_META) or 0) + 1
+        self.store.set_meta(SEQ_META, seq)
+        return seq
+
+    def log_write(self, location_id: str, method: str, path: str, collection: str, key: str | None,
+                  record_id: str | None, status: int, outcome: str) -> None:
+        with self.store.transaction():
+            seq = self._seq()
+            self.store.put(WRITES_TABLE, RankrWrite(
+                id=f"wr_{seq:08d}", location_id=location_id, seq=seq, method=method, path=path,
+                collection=collection, key=key, record_id=record_id, status=status, outcome=outcome,
+                at=self.clock.now()))
+
+    def upsert(self, location_id: str, collection: str, record_id: str, data: Any, path: str) -> Answer:
+        id_field, fields = RECORDS[collection]
+        clean, problems = validate(fields, data)
+        if id_field in clean and clean[id_field] != record_id:
+            problems.append({"field": id_field, "issue": f"must equal the id in the path ({record_id})"})
+        if problems:
+            self.log_write(location_id, "PUT", path, collection, record_id, None, 422, "invalid")
+            raise _invalid(problems)
+        key = f"{location_id}:{collection}:{record_id}"
+        now = self.clock.now()
+        with self.store.transaction():
+            record: RankrRecord | None = self.store.get(RECORDS_TABLE, key)
+            if record is None:
+                record = RankrRecord(id=key, location_id=location_id, collection=collection, record_id=record_id,
+                                     body=clean, created_at=now, stored_at=now, version=1, seq=self._seq())
+                status, outcome = 201, "created"
+            elif record.body != clean:
+                record.body, record.stored_at, record.version = clean, now, record.version + 1
+                status, outcome = 200, "updated"
+            else:
+                status, outcome = 200, "unchanged"
+            if outcome != "unchanged":
+                self.store.put(RECORDS_TABLE, record)
+            self.log_write(location_id, "PUT", path, collection, record_id, record_id, status, outcome)
+        return Answer(status, record_view(record))
+
+    def post(self, location_id: str, collection: str, data: Any, idempotency_key: str | None, path: str) -> Answer:
+        prefix, fields = POSTS[collection]
+        if idempotency_key is not None and len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
+            raise RankrError(400, "invalid_idempotency_key",
+                             f"Idempotency-Key must be at most {MAX_IDEMPOTENCY_KEY} characters")
+        clean, problems = validate(fields, data)
+        if problems:
+            self.log_write(location_id, "POST", path, collection, idempotency_key, None, 422, "invalid")
+            raise _invalid(problems)
+        digest = fingerprint(collection, data) if idempotency_key is not None else None
+        answer: Answer | None = None
+        with self.store.transaction():
+            first = self._first_with_key(location_id, idempotency_key) if idempotency_key is not None else None
+            if first is None:
+                seq = self._seq()
+                post = RankrPost(id=f"{prefix}_{seq:08d}", location_id=location_id, collection=collection,
+                                 body=clean, received_at=self.clock.now(), seq=seq,
+                                 idempotency_key=idempotency_key, fingerprint=digest)
+                self.store.put(POSTS_TABLE, post)
+                self.log_write(location_id, "POST", path, collection, idempotency_key, post.id, 201, "created")
+                answer = Answer(201, post_view(post))
+            elif first.fingerprint == digest:  # the first answer again, no second record
+                self.log_write(location_id, "POST", path, collection, idempotency_key, first.id, 201, "replayed")
+                answer = Answer(201, post_view(first), replayed=True)
+            else:  # logged, then refused once the transaction committed
+                self.log_write(location_id, "POST", path, collection, idempotency_key, None, 409, "conflict")
+        if answer is None:
+            raise RankrError(409, "idempotency_key_reused",
+                             f"Idempotency-Key {idempotency_key!r} was already used with a different request")
+        return answer
+
+    def _first_with_key(self, location_id: str, key: str) -> RankrPost | None:
+        """Keys are per account (across events and alerts: the fingerprint covers the collection)."""
+        found = self.store.all(POSTS_TABLE, [Condition("location_id", "=", location_id),
+                                             Condition("idempotency_key", "=", key)], order="seq")
+        return found[0] if found else None
+
+    # ---- reads --------------------------------------------------------------------------------
+
+    def list(self, location_id: str, collection: str, limit: int | None = None, offset: int = 0
+             ) -> tuple[list[dict[str, Any]], int]:
+        table, view = (RECORDS_TABLE, record_view) if collection in RECORDS else (POSTS_TABLE, post_view)
+        rows = self.store.all(table, [Condition("location_id", "=", location_id),
+                                      Condition("collection", "=", collection)], order="seq")
+        window = rows[offset:] if limit is None else rows[offset:offset + limit]
+        return [view(r) for r in window], len(rows)
+
+    def get(self, location_id: str, collection: str, item_id: str) -> dict[str, Any] | None:
+        if collection in RECORDS:
+            record = self.store.get(RECORDS_TABLE, f"{location_id}:{collection}:{item_id}")
+            return record_view(record) if record is not None else None
+        post = self.store.get(POSTS_TABLE, item_id)
+        if post is None or post.location_id != location_id or post.collection != collection:
+            return None
+        return post_view(post)
+
+    def writes(self, location_id: str | None = None) -> list[RankrWrite]:
+        conditions = [Condition("location_id", "=", location_id)] if location_id else []
+        return self.store.all(WRITES_TABLE, conditions, order="seq")
+
+    # ---- Rankr events sent to the client ------------------------------------------------------
+
+    def record_send(self, send: RankrSend) -> RankrSend:
+        with self.store.transaction():
+            send.seq = self._seq()
+            send.id = f"sd_{send.seq:08d}"
+            self.store.put(SENDS_TABLE, send)
+        return send
+
+    def sends(self, location_id: str | None = None) -> list[RankrSend]:
+        conditions = [Condition("location_id", "=", location_id)] if location_id else []
+        return self.store.all(SENDS_TABLE, conditions, order="seq")

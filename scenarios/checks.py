@@ -1,0 +1,224 @@
+"""The contract checks: small named functions in a registry, each returning a verdict that names the
+record and shows the evidence. `eventual` checks are polled until they hold or the scenario's deadline
+passes; `safety` checks must hold throughout (evaluated after every step and at the end)."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from scenarios.context import ScenarioContext, parse_time
+
+
+@dataclass
+class Verdict:
+    ok: bool
+    summary: str = ""
+    evidence: list[str] = field(default_factory=list)
+
+    @classmethod
+    def passed(cls, summary: str = "") -> Verdict:
+        return cls(True, summary)
+
+    @classmethod
+    def failed(cls, summary: str, evidence: list[str]) -> Verdict:
+        return cls(False, summary, evidence[:12])
+
+
+CheckFn = Callable[[ScenarioContext], Verdict]
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    kind: str  # eventual | safety
+    fn: CheckFn
+    doc: str
+
+
+REGISTRY: dict[str, Check] = {}
+DEFAULT_CHECKS = ("sync_complete", "no_duplicate_effects", "no_lost_events", "respects_rate_limits",
+                  "rejects_forged_webhooks", "api_hygiene")
+
+
+def check(name: str, kind: str) -> Callable[[CheckFn], CheckFn]:
+    def register(fn: CheckFn) -> CheckFn:
+        REGISTRY[name] = Check(name, kind, fn, (fn.__doc__ or "").strip())
+        return fn
+
+    return register
+
+
+ORDER_FIELDS = ("status", "fulfillmentStatus", "amount", "currency", "contactId")
+TXN_FIELDS = ("orderId", "status", "amount", "amountRefunded", "currency")
+SUB_FIELDS = ("status", "amount", "currency")
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return abs(float(a) - float(b)) < 0.005
+    return a == b
+
+
+def _compare(kind: str, expected: dict[str, dict[str, Any]], actual: list[dict[str, Any]], id_field: str,
+             fields: tuple[str, ...]) -> list[str]:
+    have = {r.get(id_field): r for r in actual}
+    problems = []
+    for rid, want in expected.items():
+        got = have.get(rid)
+        if got is None:
+            problems.append(f"{kind} {rid}: missing in Rankr (GHL has {', '.join(f'{f}={want[f]!r}' for f in fields)})")
+            continue
+        diffs = [f"{f}: GHL {want[f]!r} vs Rankr {got.get(f)!r}" for f in fields if not _same(want[f], got.get(f))]
+        if diffs:
+            problems.append(f"{kind} {rid}: " + "; ".join(diffs))
+    return problems
+
+
+@check("sync_complete", "eventual")
+def sync_complete(ctx: ScenarioContext) -> Verdict:
+    """Every order, transaction and subscription of the location matches its Rankr record on the key fields."""
+    state = ctx.ghl_state()
+    orders = {o["_id"]: {f: o[f] for f in ORDER_FIELDS} for o in state["orders"]}
+    txns = {t["_id"]: {"orderId": t["entityId"], **{f: t[f] for f in TXN_FIELDS if f != "orderId"}}
+            for t in state["transactions"]}
+    subs = {s["_id"]: {f: s[f] for f in SUB_FIELDS} for s in state["subscriptions"]}
+    problems = (_compare("order", orders, ctx.rankr("orders"), "orderId", ORDER_FIELDS)
+                + _compare("transaction", txns, ctx.rankr("transactions"), "transactionId", TXN_FIELDS)
+                + _compare("subscription", subs, ctx.rankr("subscriptions"), "subscriptionId", SUB_FIELDS))
+    total = len(orders) + len(txns) + len(subs)
+    if problems:
+        return Verdict.failed(f"{len(problems)} of {total} records out of sync", problems)
+    return Verdict.passed(f"{total} records in sync")
+
+
+@check("no_duplicate_effects", "safety")
+def no_duplicate_effects(ctx: ScenarioContext) -> Verdict:
+    """No eventId twice in Rankr events; no second GHL fulfillment for one Rankr event."""
+    problems = []
+    events = ctx.rankr("events")
+    for event_id, n in Counter(e.get("eventId") for e in events).items():
+        if n > 1:
+            problems.append(f"Rankr event eventId={event_id} recorded {n} times")
+    alerts = Counter((a.get("severity"), a.get("message"), a.get("orderId")) for a in ctx.rankr("alerts"))
+    for (severity, message, order_id), n in alerts.items():
+        if n > 3:  # an alert repeated many times for the same thing is a duplicate storm
+            problems.append(f"Rankr alert {severity} {message!r} (order {order_id}) recorded {n} times")
+    if ctx.rankr_sent:
+        allowed: Counter[str] = Counter()
+        for sent in {s["eventId"]: s for s in ctx.rankr_sent}.values():
+            allowed[sent["orderId"]] += 1
+        for order_id, n in ctx.simulated_fulfils.items():
+            allowed[order_id] += n
+        made: dict[str, list[str]] = defaultdict(list)
+        for f in ctx.ghl_state()["fulfillments"]:
+            if f["_id"] not in ctx.baseline_fulfillments:
+                made[f["orderId"]].append(f["_id"])
+        for order_id, ids in made.items():
+            if len(ids) > allowed[order_id]:
+                problems.append(f"order {order_id}: {len(ids)} fulfillments created for {allowed[order_id]} "
+                                f"distinct Rankr fulfillment request(s): {', '.join(ids)}")
+    if problems:
+        return Verdict.failed(f"{len(problems)} duplicate effect(s)", problems)
+    return Verdict.passed(f"{len(events)} Rankr events, no duplicates")
+
+
+@check("no_lost_events", "eventual")
+def no_lost_events(ctx: ScenarioContext) -> Verdict:
+    """Every GHL webhook the client acknowledged with a 2xx is in Rankr events (eventId = webhookId)."""
+    acked = {d["webhookId"]: d for d in ctx.deliveries()
+             if d["status"] == "delivered" and d.get("lastStatus") is not None and 200 <= d["lastStatus"] < 300}
+    recorded = {e.get("eventId") for e in ctx.rankr("events")}
+    missing = [f"webhook {wid} ({d['event']}, delivered {d['attempts'][-1]['time'] if d['attempts'] else '?'} "
+               f"with {d['lastStatus']}) is not in Rankr events" for wid, d in acked.items() if wid not in recorded]
+    if missing:
+        return Verdict.failed(f"{len(missing)} of {len(acked)} acknowledged webhooks lost", missing)
+    return Verdict.passed(f"{len(acked)} acknowledged webhooks all recorded")
+
+
+def _request_key(e: dict[str, Any]) -> tuple[str, str, str]:
+    return (e["method"], e["path"].rstrip("/"), e.get("query", ""))
+
+
+@check("respects_rate_limits", "safety")
+def respects_rate_limits(ctx: ScenarioContext) -> Verdict:
+    """Never over the burst limit; after a 429 waits the advertised interval; retries back off."""
+    entries = sorted(ctx.client_requests(), key=lambda e: e["id"])
+    problems = []
+    interval_ms = ctx.rate_interval_ms
+    for e in entries:
+        if e["status"] == 429 and not e.get("fault"):
+            problems.append(f"request #{e['id']} {e['method']} {e['path']} at {e['time']} went over the burst limit (429)")
+    for i, e in enumerate(entries):
+        if e["status"] == 429 and i + 1 < len(entries):
+            nxt = entries[i + 1]
+            gap = (parse_time(nxt["time"]) - parse_time(e["time"])) * 1000 + nxt.get("latencyMs", 0)
+            if gap < interval_ms * 0.9:
+                problems.append(f"after the 429 on request #{e['id']} at {e['time']}, request #{nxt['id']} came "
+                                f"{gap:.0f} ms later (advertised interval {interval_ms} ms)")
+    # Retries of one failing call must be spaced and the spacing must grow.
+    failing = [e for e in entries if e["status"] in (0, 429) or e["status"] >= 500]
+    runs: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    for e in failing:
+        runs[_request_key(e)].append(e)
+    for key, run in runs.items():
+        times = [parse_time(e["time"]) for e in run]
+        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        tight = [g for g in gaps if g < 0.1]
+        if len(tight) >= 2:
+            problems.append(f"{key[0]} {key[1]} failed {len(run)} times with {len(tight)} retries under 100 ms apart "
+                            f"(gaps {', '.join(f'{g * 1000:.0f}' for g in gaps[:8])} ms)")
+        elif len(gaps) >= 3 and gaps[-1] < gaps[0] * 0.5:
+            problems.append(f"{key[0]} {key[1]}: retry gaps shrink ({', '.join(f'{g * 1000:.0f}' for g in gaps[:8])} ms)")
+    if problems:
+        return Verdict.failed(f"{len(problems)} rate-limit violation(s) in {len(entries)} calls", problems)
+    return Verdict.passed(f"{len(entries)} GHL calls within limits")
+
+
+@check("rejects_forged_webhooks", "safety")
+def rejects_forged_webhooks(ctx: ScenarioContext) -> Verdict:
+    """Forged, tampered or replayed webhooks get a non-2xx answer and change nothing."""
+    bad = [f for f in ctx.forged if f["kind"] != "valid"]
+    if not bad:
+        return Verdict.passed("no forged webhooks sent")
+    problems = []
+    recorded = {e.get("eventId") for e in ctx.rankr("events")}
+    for f in bad:
+        if f.get("status") is not None and 200 <= f["status"] < 300:
+            problems.append(f"{f['kind']} webhook {f['webhookId']} for order {f['orderId']} was accepted with {f['status']}")
+        if f["webhookId"] in recorded:
+            problems.append(f"{f['kind']} webhook {f['webhookId']} for order {f['orderId']} reached Rankr events")
+    if problems:
+        return Verdict.failed(f"{len(problems)} forged webhook(s) accepted", problems)
+    return Verdict.passed(f"{len(bad)} forged webhooks rejected")
+
+
+@check("api_hygiene", "safety")
+def api_hygiene(ctx: ScenarioContext) -> Verdict:
+    """Version header and bearer token on every GHL call; no 4xx caused by the client."""
+    problems = []
+    entries = ctx.client_requests()
+    for e in entries:
+        where = f"request #{e['id']} {e['method']} {e['path']}{'?' + e['query'] if e.get('query') else ''}"
+        if not e.get("hasVersion"):
+            problems.append(f"{where}: no Version header")
+        if not e.get("hasBearer"):
+            problems.append(f"{where}: no bearer token")
+        status = e["status"]
+        if 400 <= status < 500 and status != 429 and not e.get("fault"):
+            problems.append(f"{where}: answered {status} (a request the client got wrong)")
+    if problems:
+        return Verdict.failed(f"{len(problems)} hygiene problem(s) in {len(entries)} calls", problems)
+    return Verdict.passed(f"{len(entries)} GHL calls well formed")
+
+
+@check("alerts_on_permanent_failure", "eventual")
+def alerts_on_permanent_failure(ctx: ScenarioContext) -> Verdict:
+    """When GHL stays down, the client raises a Rankr alert (critical or warning)."""
+    alerts = [a for a in ctx.rankr("alerts") if a.get("severity") in ("critical", "warning")]
+    if not alerts:
+        return Verdict.failed("no alert raised while GHL is down",
+                              [f"Rankr alerts: {ctx.rankr('alerts')!r}"[:300]])
+    return Verdict.passed(f"{len(alerts)} alert(s): {alerts[0].get('message', '')[:80]}")

@@ -1,0 +1,82 @@
+"""What a running scenario knows and how it reads the world: all through the sandbox's public HTTP
+API and control plane (and the Rankr API with the scenario's key), never through its internals."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from scenarios.client import ClientProcess
+
+
+def parse_time(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+@dataclass
+class ScenarioContext:
+    sandbox_url: str
+    http: httpx.Client
+    location_id: str
+    token: str
+    token_id: str
+    rankr_key: str
+    rankr_secret: str
+    client: ClientProcess
+    deadline_s: float
+    journal_since: int = 0
+    started_at: float = field(default_factory=time.time)
+    refs: dict[str, str] = field(default_factory=dict)
+    forged: list[dict[str, Any]] = field(default_factory=list)  # answers to forged webhooks we sent
+    rankr_sent: list[dict[str, Any]] = field(default_factory=list)  # Rankr events we sent the client
+    simulated_fulfils: dict[str, int] = field(default_factory=dict)  # order id -> order.fulfill steps
+    baseline_fulfillments: set[str] = field(default_factory=set)
+    rate_interval_ms: int = 10_000
+    target_id: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    # ---- control plane ------------------------------------------------------------------------
+
+    def control(self, method: str, path: str, **kwargs: Any) -> Any:
+        r = self.http.request(method, "/_sandbox" + path, **kwargs)
+        if r.status_code >= 400:
+            raise HarnessError(f"{method} /_sandbox{path} answered {r.status_code}: {r.text[:300]}")
+        return r.json()
+
+    def ghl_state(self) -> dict[str, Any]:
+        return self.control("GET", f"/locations/{self.location_id}/state")
+
+    def deliveries(self) -> list[dict[str, Any]]:
+        return self.control("GET", "/webhooks/deliveries", params={"locationId": self.location_id})["deliveries"]
+
+    def journal(self, prefix: str = "/payments") -> list[dict[str, Any]]:
+        entries = self.control("GET", "/journal", params={"since": str(self.journal_since), "path": prefix})["entries"]
+        return entries
+
+    def client_requests(self) -> list[dict[str, Any]]:
+        """GHL API calls made by the client during this scenario (the harness makes none)."""
+        return [e for e in self.journal("/payments") if e.get("tokenId") in (self.token_id, None)]
+
+    # ---- Rankr --------------------------------------------------------------------------------
+
+    def rankr(self, collection: str) -> list[dict[str, Any]]:
+        r = self.http.get(f"/rankr/v1/{collection}", params={"limit": 1_000_000},
+                          headers={"Authorization": f"Bearer {self.rankr_key}"})
+        if r.status_code >= 400:
+            raise HarnessError(f"GET /rankr/v1/{collection} answered {r.status_code}: {r.text[:300]}")
+        return r.json()["data"]
+
+    def resolve(self, ref: str | None) -> str | None:
+        if ref is None:
+            return None
+        if ref.startswith("$"):
+            return self.refs[ref[1:]]
+        return ref
+
+
+class HarnessError(Exception):
+    """The harness itself could not do something (the sandbox refused a control call)."""

@@ -1,0 +1,61 @@
+"""Run the sandbox in this process (uvicorn in a background thread) on a free loopback port.
+
+The harness still talks to it only over HTTP, as a user would; in-process just saves a start-up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import uvicorn
+
+from mock_server.app import build_app
+from mock_server.sandbox import Sandbox
+from mock_server.settings import Settings
+
+
+class InProcessSandbox:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.url = ""
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, timeout: float = 30.0) -> InProcessSandbox:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.settings.host, 0))
+        sock.listen(1024)
+        self.settings.port = sock.getsockname()[1]
+        app = build_app(Sandbox(self.settings))
+        config = uvicorn.Config(app, log_level="error", access_log=False, lifespan="on")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True,
+                                        name="ghl-sandbox")
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the in-process sandbox did not start")
+            time.sleep(0.01)
+        self.url = f"http://{self.settings.host}:{self.settings.port}"
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(10)
+
+
+@contextlib.contextmanager
+def running_sandbox(settings: Settings) -> Iterator[InProcessSandbox]:
+    sandbox = InProcessSandbox(settings).start()
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()

@@ -1,0 +1,171 @@
+"""Property-based runs: Hypothesis generates programs (sequences of payment actions, Rankr events,
+client crashes, delivery chaos and API faults) from one seed. Each example runs on a fresh sandbox
+state and a fresh client. On a failure Hypothesis shrinks the program, and the minimal failing one is
+written as a scenario YAML file that replays it deterministically."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
+
+from scenarios.loader import Scenario, parse
+from scenarios.runner import Harness, ScenarioResult
+
+FAULTS: dict[str, dict[str, Any]] = {
+    "ghl_5xx_on_reads": {"match": {"method": "GET", "path": "/payments/*"}, "effect": {"status": 503}, "times": 2},
+    "commit_then_drop_fulfillment": {"match": {"method": "POST", "path": "/payments/orders/{orderId}/fulfillments"},
+                                     "effect": {"commitThenDrop": True}, "times": 1},
+    "rankr_503": {"match": {"method": "*", "path": "/rankr/v1/*"}, "effect": {"status": 503}, "times": 2},
+    "commit_then_drop_rankr_event": {"match": {"method": "POST", "path": "/rankr/v1/events"},
+                                     "effect": {"commitThenDrop": True}, "times": 1},
+}
+CHAOS: dict[str, dict[str, Any]] = {
+    "duplicates": {"duplicate": 1.0, "duplicateCount": 1},
+    "reorder": {"reorderWindow": 3, "reorderHoldMs": 300},
+    "drop_some": {"drop": 0.5},
+}
+
+
+@st.composite
+def programs(draw: st.DrawFn) -> dict[str, Any]:
+    """A scenario document: setup (chaos, faults) and steps that are always valid for the state they
+    meet (the generator keeps a small model of each order)."""
+    chaos = draw(st.one_of(st.none(), st.sampled_from(sorted(CHAOS))))
+    faults = draw(st.lists(st.sampled_from(sorted(FAULTS)), max_size=2, unique=True))
+    orders: list[dict[str, bool]] = []
+    steps: list[dict[str, Any]] = []
+    for _ in range(draw(st.integers(min_value=1, max_value=6))):
+        live = [i for i, o in enumerate(orders) if not o["cancelled"]]
+        choices = ["create"]
+        if any(not orders[i]["paid"] for i in live):
+            choices += ["pay", "pay_part"]
+        if any(orders[i]["paid"] and not orders[i]["refunded"] for i in live):
+            choices.append("refund")
+        if any(not orders[i]["fulfilled"] for i in live):
+            choices.append("rankr_fulfil")
+        if any(not orders[i]["paid"] for i in live):
+            choices.append("cancel")
+        choices += ["crash", "forged"] if orders else []
+        op = draw(st.sampled_from(choices))
+        if op == "create":
+            steps.append({"simulate": "order.create", "as": f"o{len(orders)}"})
+            orders.append({"paid": False, "refunded": False, "fulfilled": False, "cancelled": False, "part": False})
+            continue
+        if op in ("pay", "pay_part", "cancel"):
+            i = draw(st.sampled_from([i for i in live if not orders[i]["paid"]]))
+        elif op == "refund":
+            i = draw(st.sampled_from([i for i in live if orders[i]["paid"] and not orders[i]["refunded"]]))
+        elif op == "rankr_fulfil":
+            i = draw(st.sampled_from([i for i in live if not orders[i]["fulfilled"]]))
+        else:
+            i = draw(st.sampled_from(range(len(orders))))
+        ref = f"$o{i}"
+        if op == "pay":
+            steps.append({"simulate": "order.pay", "order": ref})
+            orders[i]["paid"] = True
+        elif op == "pay_part":
+            if orders[i]["part"]:
+                steps.append({"simulate": "order.pay", "order": ref})
+                orders[i]["paid"] = True
+            else:
+                steps.append({"simulate": "order.pay", "order": ref, "amount": 1})
+                orders[i]["part"] = True
+        elif op == "refund":
+            steps.append({"simulate": "order.refund", "order": ref})
+            orders[i]["refunded"] = True
+        elif op == "cancel":
+            steps.append({"simulate": "order.cancel", "order": ref})
+            orders[i]["cancelled"] = True
+        elif op == "rankr_fulfil":
+            repeat = draw(st.integers(min_value=1, max_value=3))
+            step: dict[str, Any] = {"rankr": "fulfillment.requested", "order": ref, "as": f"f{len(steps)}"}
+            steps.append(step)
+            if repeat > 1:  # the same Rankr event again (same eventId): it must fulfil once
+                step["repeat"] = repeat
+            orders[i]["fulfilled"] = True
+        elif op == "crash":
+            steps.append({"client": "crash"})
+        elif op == "forged":
+            steps.append({"webhook": draw(st.sampled_from(["forged", "tampered", "replayed"])), "order": ref})
+    setup: dict[str, Any] = {"orders": 3, "reconcileInterval": 0.5, "deadline": 12}
+    if chaos:
+        setup["chaos"] = CHAOS[chaos]
+    if faults:
+        setup["faults"] = [FAULTS[f] for f in faults]
+    return {"name": "property example", "description": "generated by ghl-sandbox check --examples",
+            "setup": setup, "steps": steps}
+
+
+@dataclass
+class PropertyOutcome:
+    examples_run: int
+    failure: ScenarioResult | None
+    replay_file: str
+    seconds: float
+
+
+def run_property(harness: Harness, examples: int, seed: int, save_dir: Path | None,
+                 progress: Callable[[str], None] = lambda _m: None, shrink_budget_s: float = 120.0) -> PropertyOutcome:
+    started = time.monotonic()
+    runs = 0
+    first_failure_at: float | None = None
+    last_failure: tuple[dict[str, Any], ScenarioResult] | None = None
+
+    def run_one(doc: dict[str, Any]) -> None:
+        nonlocal runs, first_failure_at, last_failure
+        if first_failure_at is not None and time.monotonic() - first_failure_at > shrink_budget_s:
+            return  # shrinking budget spent: keep the smallest failure found so far
+        runs += 1
+        named = {**doc, "name": f"property example {runs}"}
+        scenario = Scenario(name=named["name"], path="<generated>", data=named)
+        result = harness.run(scenario)
+        progress(f"example {runs}: {'ok' if result.ok else 'FAILED'} ({len(doc['steps'])} steps, {result.seconds:.1f} s)")
+        if not result.ok:
+            if first_failure_at is None:
+                first_failure_at = time.monotonic()
+            last_failure = (doc, result)
+            raise AssertionError(f"{result.name} failed")
+
+    @settings(max_examples=examples, deadline=None, database=None, print_blob=False,
+              suppress_health_check=list(HealthCheck), phases=[Phase.generate, Phase.shrink])
+    @hypothesis_seed(seed)
+    @given(programs())
+    def property_test(doc: dict[str, Any]) -> None:
+        run_one(doc)
+
+    replay = ""
+    failure: ScenarioResult | None = None
+    try:
+        property_test()
+    except AssertionError:
+        pass
+    except Exception as exc:  # Hypothesis wraps multiple distinct failures
+        if last_failure is None:
+            raise exc
+    if last_failure is not None:
+        doc, failure = last_failure
+        failure.name = "property run (minimal failing program)"
+        if save_dir is not None:
+            replay = str(save_failure(save_dir, doc, seed))
+            failure.replay_file = replay
+    return PropertyOutcome(runs, failure, replay, round(time.monotonic() - started, 2))
+
+
+def save_failure(save_dir: Path, doc: dict[str, Any], seed: int) -> Path:
+    save_dir.mkdir(parents=True, exist_ok=True)
+    out = {"name": f"minimal failing program (seed {seed})",
+           "description": "Shrunk by Hypothesis; replays deterministically with the same --seed.",
+           "setup": {**doc.get("setup", {}), "seed": seed}, "steps": doc["steps"]}
+    path = save_dir / f"property-failure-seed-{seed}.yaml"
+    text = yaml.safe_dump(out, sort_keys=False)
+    parse(text, str(path))  # what we write must load
+    path.write_text(text)
+    return path

@@ -1,0 +1,211 @@
+"""Runs scenarios against a running sandbox and a client command.
+
+For each scenario: reset the sandbox to a seeded state sized by the scenario, start a fresh client
+with the contract's environment, register it as the webhook target, apply faults and chaos, run the
+steps (checking safety after each), then poll the eventual checks and assertions until they hold or
+the deadline passes. Everything goes through the sandbox's public HTTP control plane and APIs.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from scenarios.assertions import evaluate as evaluate_assertion
+from scenarios.checks import DEFAULT_CHECKS, REGISTRY, Verdict
+from scenarios.client import ClientError, ClientProcess, free_port
+from scenarios.context import HarnessError, ScenarioContext
+from scenarios.loader import Scenario
+from scenarios.steps import run_step
+
+DEFAULT_DEADLINE = 20.0
+DEFAULT_RECONCILE = 1.0
+DEFAULT_ORDERS = 8
+HARNESS_RETRY_INTERVAL = 0.5  # GHL retries 429s ~10 minutes apart; the harness compresses that
+RATE_INTERVALS = {"default": 10_000, "sandbox-account": 10_000, "off": 10_000}
+
+
+@dataclass
+class CheckOutcome:
+    check: str
+    kind: str
+    ok: bool
+    summary: str
+    evidence: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ScenarioResult:
+    name: str
+    path: str
+    outcomes: list[CheckOutcome] = field(default_factory=list)
+    steps: list[str] = field(default_factory=list)
+    error: str = ""
+    client_log: str = ""
+    seconds: float = 0.0
+    replay_file: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error and all(o.ok for o in self.outcomes)
+
+
+class Harness:
+    def __init__(self, sandbox_url: str, client_command: str, seed: int = 42, only_checks: list[str] | None = None,
+                 work_dir: Path | None = None, admin_token: str | None = None,
+                 progress: Callable[[str], None] | None = None) -> None:
+        self.sandbox_url = sandbox_url.rstrip("/")
+        self.client_command = client_command
+        self.seed = seed
+        self.only_checks = only_checks
+        self.work_dir = Path(work_dir or tempfile.mkdtemp(prefix="ghl-sandbox-check-"))
+        headers = {"Authorization": f"Bearer {admin_token}"} if admin_token else {}
+        self.http = httpx.Client(base_url=self.sandbox_url, timeout=60.0, headers=headers)
+        self.progress = progress or (lambda _msg: None)
+        self._counter = 0
+
+    def close(self) -> None:
+        self.http.close()
+
+    def checks_for(self, scenario: Scenario) -> list[str]:
+        wanted = scenario.expect.get("checks") or scenario.setup.get("checks") or list(DEFAULT_CHECKS)
+        if self.only_checks:
+            wanted = [c for c in wanted if c in self.only_checks]
+        return wanted
+
+    # ---- one scenario ---------------------------------------------------------------------------
+
+    def run(self, scenario: Scenario) -> ScenarioResult:
+        started = time.monotonic()
+        result = ScenarioResult(scenario.name, scenario.path)
+        checks = self.checks_for(scenario)
+        ctx: ScenarioContext | None = None
+        try:
+            ctx = self._setup(scenario)
+            for spec in scenario.steps:
+                result.steps.append(run_step(ctx, spec))
+                self._safety(ctx, checks, result)
+            self._settle(ctx, scenario, checks, result)
+        except ClientError as exc:
+            result.error = str(exc)
+            result.client_log = exc.log_tail
+        except (HarnessError, httpx.HTTPError) as exc:
+            result.error = f"harness: {exc}"
+        finally:
+            if ctx is not None:
+                try:
+                    ctx.client.stop()
+                except Exception as exc:  # noqa: BLE001 - never let a stuck client hide the verdict
+                    result.error = result.error or f"could not stop the client: {exc}"
+                if not result.ok and not result.client_log:
+                    result.client_log = ctx.client.log_tail()
+        if result.error and not result.outcomes:
+            result.outcomes = [CheckOutcome(c, REGISTRY[c].kind, False, "not evaluated", [result.error]) for c in checks]
+        result.seconds = round(time.monotonic() - started, 2)
+        return result
+
+    def _setup(self, scenario: Scenario) -> ScenarioContext:
+        setup = scenario.setup
+        control = _Control(self.http)
+        profile = setup.get("rateLimit", "default")
+        control("PUT", "/ratelimit", json={"profile": profile})
+        control("PUT", "/webhooks/policy", json={"name": setup.get("webhookPolicy", "ghl"),
+                                                 "retryIntervalS": HARNESS_RETRY_INTERVAL, "maxRetries": 6,
+                                                 "timeoutS": 5})
+        control("POST", "/reset", json={"seed": int(setup.get("seed", self.seed)),
+                                        "orders": int(setup.get("orders", DEFAULT_ORDERS))})
+        for target in control("GET", "/webhooks/targets"):
+            control("DELETE", f"/webhooks/targets/{target['id']}")
+        control("DELETE", "/journal")
+        location = control("GET", "/locations")[0]
+        token = location["tokens"][0]
+        keys = control("GET", "/keys")
+        app = control("GET", "/apps")[0]
+        self._counter += 1
+        state_dir = self.work_dir / f"{self._counter:03d}-client-state"
+        if state_dir.exists():
+            shutil.rmtree(state_dir)
+        state_dir.mkdir(parents=True)
+        port = free_port()
+        env = {
+            "GHL_API_BASE_URL": self.sandbox_url, "GHL_ACCESS_TOKEN": token["token"],
+            "GHL_LOCATION_ID": location["locationId"], "GHL_API_VERSION": "2021-07-28", "GHL_APP_ID": app["appId"],
+            "GHL_WEBHOOK_PUBLIC_KEY": keys["ed25519PublicKey"], "GHL_WEBHOOK_RSA_PUBLIC_KEY": keys["rsaPublicKey"],
+            "RANKR_API_BASE_URL": self.sandbox_url + "/rankr", "RANKR_API_KEY": location["rankr"]["apiKey"],
+            "RANKR_WEBHOOK_SECRET": location["rankr"]["webhookSecret"], "CLIENT_PORT": str(port),
+            "CLIENT_STATE_DIR": str(state_dir),
+            "CLIENT_RECONCILE_INTERVAL": str(setup.get("reconcileInterval", DEFAULT_RECONCILE)),
+        }
+        client = ClientProcess(self.client_command, env, self.work_dir / f"{self._counter:03d}-client.log")
+        ctx = ScenarioContext(sandbox_url=self.sandbox_url, http=self.http, location_id=location["locationId"],
+                              token=token["token"], token_id=token["tokenId"], rankr_key=location["rankr"]["apiKey"],
+                              rankr_secret=location["rankr"]["webhookSecret"], client=client,
+                              deadline_s=float(setup.get("deadline", DEFAULT_DEADLINE)),
+                              rate_interval_ms=RATE_INTERVALS.get(profile, 10_000))
+        ctx.baseline_fulfillments = {f["_id"] for f in ctx.ghl_state()["fulfillments"]}
+        client.start()
+        target = control("POST", "/webhooks/targets", json={"url": client.url + "/webhooks/ghl",
+                                                            "locationId": location["locationId"],
+                                                            "chaos": setup.get("chaos")})
+        ctx.target_id = target["id"]
+        for rule in setup.get("faults", []):
+            control("POST", "/faults", json=rule)
+        return ctx
+
+    def _safety(self, ctx: ScenarioContext, checks: list[str], result: ScenarioResult) -> None:
+        for name in checks:
+            check = REGISTRY[name]
+            if check.kind != "safety" or any(o.check == name and not o.ok for o in result.outcomes):
+                continue
+            verdict = check.fn(ctx)
+            if not verdict.ok:
+                result.outcomes.append(CheckOutcome(name, check.kind, False, verdict.summary, verdict.evidence))
+
+    def _settle(self, ctx: ScenarioContext, scenario: Scenario, checks: list[str], result: ScenarioResult) -> None:
+        deadline = time.monotonic() + ctx.deadline_s
+        eventual = [c for c in checks if REGISTRY[c].kind == "eventual"]
+        assertions = scenario.expect.get("assert", [])
+        verdicts: dict[str, Verdict] = {}
+        assertion_verdicts: list[Verdict] = []
+        while True:
+            verdicts = {c: REGISTRY[c].fn(ctx) for c in eventual}
+            assertion_verdicts = [evaluate_assertion(ctx, a) for a in assertions]
+            if all(v.ok for v in verdicts.values()) and all(v.ok for v in assertion_verdicts):
+                break
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.1)
+        # Safety once more at the very end (a late duplicate counts too).
+        self._safety(ctx, checks, result)
+        failed_safety = {o.check for o in result.outcomes}
+        final: list[CheckOutcome] = []
+        for name in checks:
+            check = REGISTRY[name]
+            if name in verdicts:
+                v = verdicts[name]
+                final.append(CheckOutcome(name, check.kind, v.ok, v.summary, v.evidence))
+            elif name in failed_safety:
+                final.append(next(o for o in result.outcomes if o.check == name))
+            else:
+                final.append(CheckOutcome(name, check.kind, True, "held throughout"))
+        for assertion, v in zip(assertions, assertion_verdicts, strict=True):
+            final.append(CheckOutcome(f"assert {assertion['that']}", "assertion", v.ok, v.summary, v.evidence))
+        result.outcomes = final
+
+
+class _Control:
+    def __init__(self, http: httpx.Client) -> None:
+        self.http = http
+
+    def __call__(self, method: str, path: str, **kwargs: Any) -> Any:
+        r = self.http.request(method, "/_sandbox" + path, **kwargs)
+        if r.status_code >= 400:
+            raise HarnessError(f"{method} /_sandbox{path} answered {r.status_code}: {r.text[:300]}")
+        return r.json()

@@ -100,6 +100,11 @@ class ServerProcess:
         """VmRSS of the process and its children, MiB."""
         return round(sum(rss_kib(p) for p in self.pids()) / 1024, 1)
 
+    def cpu_s(self) -> float:
+        """CPU seconds (user + system) the process and its children have used so far: unlike wall
+        time, not inflated when other work competes for the CPU."""
+        return round(sum(cpu_seconds(p) for p in self.pids()), 3)
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
@@ -125,6 +130,15 @@ def rss_kib(pid: int) -> int:
     except OSError:
         pass
     return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def sandbox(args: Sequence[str] = (), cpu: int | None = None, name: str = "sandbox") -> ServerProcess:

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from api_support import ORDERS, SUBSCRIPTIONS, TRANSACTIONS, everything, get, ok
+
 from mock_server.testing import SandboxClient
 
 

@@ -10,7 +10,6 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-
 from api_support import (
     ORDERS,
     SUBSCRIPTIONS,
@@ -25,6 +24,7 @@ from api_support import (
     second_location,
     token_of,
 )
+
 from mock_server.domain.models import PAYMENTS_SCOPES
 from mock_server.testing import SandboxClient
 
@@ -41,7 +41,6 @@ ENDPOINTS = [
     ("list-subscriptions", "GET", SUBSCRIPTIONS, "payments/subscriptions.readonly"),
     ("get-subscription", "GET", SUBSCRIPTIONS + "/{sub}", "payments/subscriptions.readonly"),
 ]
-ENDPOINT_IDS = [e[0] for e in ENDPOINTS]
 GETS = [e for e in ENDPOINTS if e[1] == "GET"]
 LISTS = [ORDERS, TRANSACTIONS, SUBSCRIPTIONS, WHITELABEL]
 
@@ -96,15 +95,15 @@ def test_every_endpoint_answers_a_valid_request(caller: Caller) -> None:
 # ---- Version header -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("_name", "method", "template", "_scope"), ENDPOINTS, ids=ENDPOINT_IDS)
-def test_missing_version_header(caller: Caller, _name: str, method: str, template: str, _scope: str) -> None:
-    assert_ghl_error(caller.call(method, template, version=None), 401, "version header was not found.")
-
-
-@pytest.mark.parametrize("version", ["2020-01-01", "v2", "V3", "2021-7-28", "", "latest", "legacy", "2021-07-28,v3"])
-def test_unknown_version_header(caller: Caller, version: str) -> None:
+def test_missing_version_header(caller: Caller) -> None:
     for _, method, template, _ in ENDPOINTS:
-        assert_ghl_error(caller.call(method, template, version=version), 401, "version header is invalid")
+        assert_ghl_error(caller.call(method, template, version=None), 401, "version header was not found.")
+
+
+def test_unknown_version_header(caller: Caller) -> None:
+    for version in ("2020-01-01", "v2", "V3", "2021-7-28", "", "latest", "legacy", "2021-07-28,v3"):
+        for _, method, template, _ in ENDPOINTS:
+            assert_ghl_error(caller.call(method, template, version=version), 401, "version header is invalid")
 
 
 @pytest.mark.parametrize("version", ["2021-04-15", "2021-07-28", "2023-02-21", "v3"])
@@ -121,16 +120,16 @@ def test_version_is_checked_before_the_token(caller: Caller) -> None:
 # ---- tokens ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("_name", "method", "template", "_scope"), ENDPOINTS, ids=ENDPOINT_IDS)
-def test_bad_tokens(caller: Caller, _name: str, method: str, template: str, _scope: str) -> None:
+def test_bad_tokens(caller: Caller) -> None:
     invalid = "Invalid token: access token is invalid"
-    assert_ghl_error(caller.call(method, template, headers={"Authorization": "Bearer"}), 401, invalid)
-    assert_ghl_error(caller.call(method, template, token="not-a-token"), 401, invalid)
-    basic = caller.call(method, template, headers={"Authorization": f"Basic {caller.loc['token']}"})
-    assert_ghl_error(basic, 401, invalid)
-    no_header = caller.sb.http.request(method, caller.path(template), headers={"Version": "v3"},
-                                       params=caller.params(template))
-    assert_ghl_error(no_header, 401, invalid)
+    for _, method, template, _ in ENDPOINTS:
+        assert_ghl_error(caller.call(method, template, headers={"Authorization": "Bearer"}), 401, invalid)
+        assert_ghl_error(caller.call(method, template, token="not-a-token"), 401, invalid)
+        basic = caller.call(method, template, headers={"Authorization": f"Basic {caller.loc['token']}"})
+        assert_ghl_error(basic, 401, invalid)
+        no_header = caller.sb.http.request(method, caller.path(template), headers={"Version": "v3"},
+                                           params=caller.params(template))
+        assert_ghl_error(no_header, 401, invalid)
 
 
 def test_bearer_scheme_is_case_insensitive(caller: Caller) -> None:
@@ -157,35 +156,34 @@ def test_expired_token(caller: Caller) -> None:
     assert caller.call("GET", ORDERS, token=fresh).status_code == 200
 
 
-@pytest.mark.parametrize(("_name", "method", "template", "scope"), ENDPOINTS, ids=ENDPOINT_IDS)
-def test_each_endpoint_needs_its_scope(caller: Caller, _name: str, method: str, template: str, scope: str) -> None:
-    without = caller.sb.token(caller.loc["id"], scopes=[s for s in PAYMENTS_SCOPES if s != scope])["token"]
-    assert_ghl_error(caller.call(method, template, token=without), 401, "The token is not authorized for this scope.")
-    only = caller.sb.token(caller.loc["id"], scopes=[scope])["token"]
-    assert caller.call(method, template, token=only).status_code == 200
+def test_each_endpoint_needs_its_scope(caller: Caller) -> None:
+    missing = "The token is not authorized for this scope."
     nothing = caller.sb.token(caller.loc["id"], scopes=[])["token"]
-    assert_ghl_error(caller.call(method, template, token=nothing), 401, "The token is not authorized for this scope.")
+    for _, method, template, scope in ENDPOINTS:
+        without = caller.sb.token(caller.loc["id"], scopes=[s for s in PAYMENTS_SCOPES if s != scope])["token"]
+        assert_ghl_error(caller.call(method, template, token=without), 401, missing)
+        only = caller.sb.token(caller.loc["id"], scopes=[scope])["token"]
+        assert caller.call(method, template, token=only).status_code == 200, template
+        assert_ghl_error(caller.call(method, template, token=nothing), 401, missing)
 
 
-@pytest.mark.parametrize(("_name", "method", "template", "_scope"), ENDPOINTS, ids=ENDPOINT_IDS)
-def test_agency_token_is_the_wrong_user_type(caller: Caller, _name: str, method: str, template: str,
-                                             _scope: str) -> None:
+def test_agency_token_is_the_wrong_user_type(caller: Caller) -> None:
     seeded = token_of(caller.loc, "oauth", "agency")
     minted = caller.sb.token(caller.loc["id"], tokenClass="agency", tokenType="pit")["token"]
-    for token in (seeded, minted):
-        assert_ghl_error(caller.call(method, template, token=token), 401, "Token's user type mismatch!")
+    for _, method, template, _ in ENDPOINTS:
+        for token in (seeded, minted):
+            assert_ghl_error(caller.call(method, template, token=token), 401, "Token's user type mismatch!")
 
 
 # ---- locations ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("_name", "method", "template", "_scope"), ENDPOINTS, ids=ENDPOINT_IDS)
-def test_another_locations_alt_id_is_forbidden(caller: Caller, _name: str, method: str, template: str,
-                                               _scope: str) -> None:
+def test_another_locations_alt_id_is_forbidden(caller: Caller) -> None:
     other = second_location(caller.sb)
-    r = caller.call(method, template, alt_id=other["id"])
-    assert_ghl_error(r, 403, "The token does not have access to this location.")
-    assert r.json()["error"] == "Forbidden"
+    for _, method, template, _ in ENDPOINTS:
+        r = caller.call(method, template, alt_id=other["id"])
+        assert_ghl_error(r, 403, "The token does not have access to this location.")
+        assert r.json()["error"] == "Forbidden"
 
 
 def test_location_two_cannot_read_location_one_by_id(caller: Caller) -> None:
@@ -226,16 +224,15 @@ def test_lists_never_leak_across_locations(caller: Caller) -> None:
 # ---- validation -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("_name", "method", "template", "_scope"), ENDPOINTS, ids=ENDPOINT_IDS)
-def test_missing_alt_id_is_422(caller: Caller, _name: str, method: str, template: str, _scope: str) -> None:
-    if method == "GET":
-        r = caller.call(method, template, params={"altType": "location"})
-    else:
-        body = caller.body(caller.path(template))
-        del body["altId"]
-        r = caller.call(method, template, json=body)
-    body = assert_ghl_error(r, 422, "altId should not be empty")
-    assert body["error"] == "Unprocessable Entity"
+def test_missing_alt_id_is_422(caller: Caller) -> None:
+    for _, method, template, _ in ENDPOINTS:
+        if method == "GET":
+            r = caller.call(method, template, params={"altType": "location"})
+        else:
+            body = caller.body(caller.path(template))
+            del body["altId"]
+            r = caller.call(method, template, json=body)
+        assert assert_ghl_error(r, 422, "altId should not be empty")["error"] == "Unprocessable Entity"
 
 
 def test_get_order_without_alt_type_is_the_live_apis_422(caller: Caller) -> None:
@@ -253,8 +250,7 @@ def test_missing_everything_lists_every_problem(caller: Caller) -> None:
     assert {"altId should not be empty", "altType should not be empty"} <= set(body["message"])
 
 
-@pytest.mark.parametrize("path", LISTS)
-@pytest.mark.parametrize(("name", "value", "message"), [
+BAD_PAGING = [
     ("limit", "-1", "limit must not be less than 0"),
     ("limit", "abc", "limit must be a number conforming to the specified constraints"),
     ("limit", "1.5", "limit must be an integer number"),
@@ -264,10 +260,13 @@ def test_missing_everything_lists_every_problem(caller: Caller) -> None:
     ("offset", "-5", "offset must not be less than 0"),
     ("offset", "x1", "offset must be a number conforming to the specified constraints"),
     ("offset", "99999999999999999999", "offset must not be greater than 9007199254740991"),
-])
-def test_bad_paging_numbers_are_422(ghl_sandbox: SandboxClient, loc: dict, path: str, name: str, value: str,
-                                    message: str) -> None:
-    assert_ghl_error(get(ghl_sandbox, loc, path, **{name: value}), 422, message)
+]
+
+
+@pytest.mark.parametrize("path", LISTS)
+def test_bad_paging_numbers_are_422(ghl_sandbox: SandboxClient, loc: dict, path: str) -> None:
+    for name, value, message in BAD_PAGING:
+        assert_ghl_error(get(ghl_sandbox, loc, path, **{name: value}), 422, message)
 
 
 @pytest.mark.parametrize("path", LISTS)
@@ -289,27 +288,31 @@ def test_not_found(caller: Caller) -> None:
 # ---- routing --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/payments", "/payments/nope", "/payments/orders/x/y", "/payments/order",
-                                  "/payments/transactions/x/fulfillments", "/payments//orders", "/nope",
-                                  "/payments/integrations/provider", "/payments/orders/x/fulfillments/y"])
-def test_unknown_path_is_404(caller: Caller, path: str) -> None:
-    r = caller.sb.api("GET", path, caller.loc["token"], params={"altId": caller.loc["id"]})
-    assert_ghl_error(r, 404, f"Cannot GET {path}")
+def test_unknown_path_is_404(caller: Caller) -> None:
+    for path in ("/payments", "/payments/nope", "/payments/orders/x/y", "/payments/order", "/nope",
+                 "/payments/transactions/x/fulfillments", "/payments//orders", "/payments/integrations/provider",
+                 "/payments/orders/x/fulfillments/y"):
+        for method in ("GET", "POST"):
+            r = caller.sb.api(method, path, caller.loc["token"], params={"altId": caller.loc["id"]})
+            assert_ghl_error(r, 404, f"Cannot {method} {path}")
 
 
-@pytest.mark.parametrize(("method", "path", "allow"), [
+WRONG_METHODS = [
     ("DELETE", ORDERS, {"GET", "HEAD"}),
     ("POST", ORDERS, {"GET", "HEAD"}),
     ("PUT", WHITELABEL, {"GET", "HEAD", "POST"}),
     ("PATCH", ORDERS + "/{order}/fulfillments", {"GET", "HEAD", "POST"}),
     ("POST", TRANSACTIONS + "/{txn}", {"GET", "HEAD"}),
     ("DELETE", SUBSCRIPTIONS + "/", {"GET", "HEAD"}),
-])
-def test_wrong_method_is_405_with_allow(caller: Caller, method: str, path: str, allow: set[str]) -> None:
-    path = caller.path(path)
-    r = caller.sb.api(method, path, caller.loc["token"], json={})
-    assert_ghl_error(r, 405, f"Cannot {method} {path}")
-    assert {m.strip() for m in r.headers["allow"].split(",")} == allow
+]
+
+
+def test_wrong_method_is_405_with_allow(caller: Caller) -> None:
+    for method, template, allow in WRONG_METHODS:
+        path = caller.path(template)
+        r = caller.sb.api(method, path, caller.loc["token"], json={})
+        assert_ghl_error(r, 405, f"Cannot {method} {path}")
+        assert {m.strip() for m in r.headers["allow"].split(",")} == allow
 
 
 def test_head_answers_like_get_without_a_body(caller: Caller) -> None:
@@ -320,16 +323,18 @@ def test_head_answers_like_get_without_a_body(caller: Caller) -> None:
 # ---- bodies ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("template", [WHITELABEL, ORDERS + "/{order}/fulfillments"])
-@pytest.mark.parametrize(("raw", "message"), [
+MALFORMED = [
     (b"{", None), (b'{"altId": }', None), (b"{'altId': 'x'}", None), (b"\xff\xfe\x00", None),
     (b"[]", "Request body must be a JSON object"), (b"42", "Request body must be a JSON object"),
     (b'"text"', "Request body must be a JSON object"),
-])
-def test_malformed_json_is_400(caller: Caller, template: str, raw: bytes, message: str | None) -> None:
-    r = caller.call("POST", template, content=raw, headers={"Content-Type": "application/json"})
-    body = assert_ghl_error(r, 400, message)
-    assert body["error"] == "Bad Request"
+]
+
+
+@pytest.mark.parametrize("template", [WHITELABEL, ORDERS + "/{order}/fulfillments"])
+def test_malformed_json_is_400(caller: Caller, template: str) -> None:
+    for raw, message in MALFORMED:
+        r = caller.call("POST", template, content=raw, headers={"Content-Type": "application/json"})
+        assert assert_ghl_error(r, 400, message)["error"] == "Bad Request"
 
 
 @pytest.mark.parametrize("template", [WHITELABEL, ORDERS + "/{order}/fulfillments"])

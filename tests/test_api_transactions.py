@@ -6,7 +6,6 @@ from collections import Counter
 from typing import Any
 
 import pytest
-
 from api_support import (
     ISO_MS,
     OBJECT_ID,
@@ -25,6 +24,7 @@ from api_support import (
     page_through,
     second_location,
 )
+
 from mock_server.testing import SandboxClient
 
 # TxnResponseSchema of the reference (§2.7); `mergedFromContactId` is optional and not sent.
@@ -90,11 +90,12 @@ def test_default_page_is_ten_newest_first(ghl_sandbox: SandboxClient, loc: dict)
     assert_newest_first(everyone)
 
 
-@pytest.mark.parametrize("size", [3, 10, 50, 311, 500])
-def test_paging_walks_every_transaction_once(ghl_sandbox: SandboxClient, loc: dict, size: int) -> None:
+def test_paging_walks_every_transaction_once(ghl_sandbox: SandboxClient, loc: dict) -> None:
     expected = ids(all_txns(ghl_sandbox, loc))
-    walked = page_through(ghl_sandbox, loc, TRANSACTIONS, size)
-    assert walked == expected and len(set(walked)) == len(walked)
+    n = len(expected)
+    for size in (3, 10, 50, n - 1, n, n + 1):
+        walked = page_through(ghl_sandbox, loc, TRANSACTIONS, size)
+        assert walked == expected and len(set(walked)) == len(walked)
 
 
 def test_lenient_numbers(ghl_sandbox: SandboxClient, loc: dict) -> None:

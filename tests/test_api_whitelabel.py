@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from api_support import (
     ISO_MS,
     OBJECT_ID,
@@ -16,6 +14,7 @@ from api_support import (
     second_location,
     token_of,
 )
+
 from mock_server.testing import SandboxClient
 
 # IntegrationProviderSchema of the reference (§2.1): exactly these ten fields.
@@ -98,12 +97,13 @@ def test_unique_name_is_unique_per_location(ghl_sandbox: SandboxClient, loc: dic
     ok(create(ghl_sandbox, other, new_provider(other)))
 
 
-@pytest.mark.parametrize(("overrides", "message"), [
-    ({"uniqueName": "Easy"}, "uniqueName must start and end with a letter and contain only lowercase letters and hyphens"),
-    ({"uniqueName": "-easy"}, "uniqueName must start and end with a letter and contain only lowercase letters and hyphens"),
-    ({"uniqueName": "easy-"}, "uniqueName must start and end with a letter and contain only lowercase letters and hyphens"),
-    ({"uniqueName": "easy_pay"}, "uniqueName must start and end with a letter and contain only lowercase letters and hyphens"),
-    ({"uniqueName": "easy2"}, "uniqueName must start and end with a letter and contain only lowercase letters and hyphens"),
+BAD_NAME = "uniqueName must start and end with a letter and contain only lowercase letters and hyphens"
+INVALID = [
+    ({"uniqueName": "Easy"}, BAD_NAME),
+    ({"uniqueName": "-easy"}, BAD_NAME),
+    ({"uniqueName": "easy-"}, BAD_NAME),
+    ({"uniqueName": "easy_pay"}, BAD_NAME),
+    ({"uniqueName": "easy2"}, BAD_NAME),
     ({"imageUrl": "http://cdn.example.com/logo.png"}, "imageUrl must start with https://"),
     ({"provider": "stripe"}, "provider must be one of the following values: authorize-net, nmi"),
     ({"altType": "agency"}, "altType must be one of the following values: location"),
@@ -112,10 +112,13 @@ def test_unique_name_is_unique_per_location(ghl_sandbox: SandboxClient, loc: dic
     ({"description": None}, "description should not be empty"),
     ({"altId": None}, "altId should not be empty"),
     ({"uniqueName": ["a"]}, "uniqueName must be a string"),
-])
-def test_invalid_bodies_are_422(ghl_sandbox: SandboxClient, loc: dict, overrides: dict[str, Any], message: str) -> None:
+]
+
+
+def test_invalid_bodies_are_422(ghl_sandbox: SandboxClient, loc: dict) -> None:
     before = providers(ghl_sandbox, loc)
-    assert_ghl_error(create(ghl_sandbox, loc, new_provider(loc, **overrides)), 422, message)
+    for overrides, message in INVALID:
+        assert_ghl_error(create(ghl_sandbox, loc, new_provider(loc, **overrides)), 422, message)
     assert providers(ghl_sandbox, loc) == before
 
 

@@ -7,10 +7,10 @@ import time
 from typing import Any
 
 import pytest
-
 from api_support import ORDERS, TRANSACTIONS, assert_ghl_error, everything, get
-from mock_server.testing import SandboxClient
 from sim_support import clock, epoch, one, simulate, subscription, wait_for
+
+from mock_server.testing import SandboxClient
 
 DAY = 86400
 PERIOD_DAYS = {"day": 1, "week": 7, "month": 30, "year": 365}

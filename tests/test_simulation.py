@@ -7,9 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from api_support import OBJECT_ID, ORDERS, TRANSACTIONS, assert_ghl_error, everything, ok
-from mock_server.testing import SandboxClient
 from sim_support import (
     clock,
     epoch,
@@ -25,6 +23,8 @@ from sim_support import (
     transactions_of,
     wait_for,
 )
+
+from mock_server.testing import SandboxClient
 
 PERIOD_DAYS = {"day": 1, "week": 7, "month": 30, "year": 365}
 

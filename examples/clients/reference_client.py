@@ -221,12 +221,14 @@ class ReferenceClient:
         self.cfg = config
         self.stopping = threading.Event()
         self.state = self.make_state()
-        self.limiter = RateLimiter()
+        self.limiter = self.make_limiter()
         self.ghl_http = httpx.Client(base_url=config.ghl_base, timeout=10.0)
         self.rankr_http = httpx.Client(base_url=config.rankr_base, timeout=10.0)
         self.ed25519_key = self._load_key(config.ed25519_pem, ed25519.Ed25519PublicKey)
         self.rsa_key = self._load_key(config.rsa_pem, rsa.RSAPublicKey)
-        self.locks = [threading.Lock() for _ in range(64)]  # striped: per record / webhook / event id
+        # Striped locks, one pool per purpose (a thread holds a webhook lock while taking record locks).
+        self.webhook_locks = [threading.Lock() for _ in range(64)]
+        self.record_locks = [threading.Lock() for _ in range(64)]
         self.fulfillment_lock = threading.Lock()
         self.ghl_calls = 0
         self.failed_reconciles = 0
@@ -237,6 +239,9 @@ class ReferenceClient:
     def make_state(self) -> State:
         return State(self.cfg.state_dir)
 
+    def make_limiter(self) -> RateLimiter:
+        return RateLimiter()
+
     @staticmethod
     def _load_key(pem: str, kind: type) -> Any:
         if not pem.strip():
@@ -244,8 +249,9 @@ class ReferenceClient:
         key = serialization.load_pem_public_key(pem.encode())
         return key if isinstance(key, kind) else None
 
-    def lock_for(self, key: str) -> threading.Lock:
-        return self.locks[int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % len(self.locks)]
+    @staticmethod
+    def lock_for(pool: list[threading.Lock], key: str) -> threading.Lock:
+        return pool[int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % len(pool)]
 
     # ---- HTTP discipline ------------------------------------------------------------------------
 
@@ -376,7 +382,7 @@ class ReferenceClient:
         record_id, body = self.rankr_body(kind, record)
         key = f"{kind}:{record_id}"
         digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-        with self.lock_for(key):
+        with self.lock_for(self.record_locks, key):
             last = self.state.get("written", key)
             if last and (last["hash"] == digest or body["updatedAt"] < last["updatedAt"]):
                 return False
@@ -461,7 +467,7 @@ class ReferenceClient:
             return 403
         webhook_id = payload["webhookId"]
         deadline = time.monotonic() + WEBHOOK_BUDGET_S
-        with self.lock_for("webhook:" + webhook_id):
+        with self.lock_for(self.webhook_locks, webhook_id):
             if self.webhook_seen(webhook_id):
                 return 200
             try:
@@ -696,6 +702,8 @@ class Handler(BaseHTTPRequestHandler):
 def main(client_class: type[ReferenceClient] = ReferenceClient) -> None:
     logging.basicConfig(level=os.environ.get("CLIENT_LOG_LEVEL", "INFO"),
                         format=f"%(asctime)s {client_class.__name__} %(levelname)s %(message)s")
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     client_class(Config.from_env()).run()
 
 

@@ -113,12 +113,12 @@ async def put_chaos(request: Request) -> Response:
         chaos = Chaos.parse(data)
     except ValueError as exc:
         raise invalid(str(exc)) from None
-    sandbox(request).webhooks.global_chaos = chaos
+    sandbox(request).webhooks.set_global_chaos(chaos)
     return json_response(chaos.to_json())
 
 
 async def clear_chaos(request: Request) -> Response:
-    sandbox(request).webhooks.global_chaos = Chaos()
+    sandbox(request).webhooks.set_global_chaos(Chaos())
     return json_response(Chaos().to_json())
 
 

@@ -73,7 +73,7 @@ def _window(request: Request) -> tuple[int | None, int]:
         raw = request.query_params.get(name)
         if raw is None:
             continue
-        if not raw.isdigit() or len(raw) > 9:
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
             raise RankrError(400, "invalid_parameter", f"{name} must be a non-negative integer")
         values[name] = int(raw)
     return values["limit"], values["offset"] or 0

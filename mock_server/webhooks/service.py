@@ -100,8 +100,18 @@ class WebhookService:
             return None
         parsed = Chaos.parse(chaos)
         target.chaos = parsed.to_json() if parsed.active else {}
+        target.fanout_count = 0  # chaos positions (reorder windows) count from now on
         self.store.put("webhook_targets", target)
         return target
+
+    def set_global_chaos(self, chaos: Chaos) -> None:
+        """Chaos for every target without its own; their reorder windows start with the next event."""
+        self.global_chaos = chaos
+        with self.store.transaction():
+            for target in self.targets():
+                if not target.chaos:
+                    target.fanout_count = 0
+                    self.store.put("webhook_targets", target)
 
     # ---- fan-out (inside the change's transaction) -----------------------------------------------
 
@@ -244,9 +254,11 @@ class WebhookService:
         for d in queued:
             key = (d.target_id, d.batch)
             oldest_in_batch[key] = min(oldest_in_batch.get(key, d.created_at), d.created_at)
+        orphans = []
         for d in queued:
             target = targets.get(d.target_id)
-            if target is None:
+            if target is None:  # removed while this was in flight or redelivered: it cannot be sent
+                orphans.append(d)
                 continue
             if d.next_attempt_at > now_clock or d.not_before > now_real:
                 continue
@@ -258,6 +270,11 @@ class WebhookService:
                 if not (batch_complete or held_long):
                     continue
             by_target.setdefault(d.target_id, []).append(d)
+        if orphans:
+            with self.store.transaction():
+                for d in orphans:
+                    d.status, d.last_error = "failed", "target removed"
+                    self.store.put("deliveries", d)
         for items in by_target.values():
             items.sort(key=lambda d: (d.batch if d.batch >= 0 else 1 << 60, d.rank, d.seq))
         return by_target
@@ -282,11 +299,17 @@ class WebhookService:
             delivery.last_error = "event no longer exists (location reset)"
             self.store.put("deliveries", delivery)
             return
+        try:
+            body = self.payload(event, delivery)
+        except Exception as exc:  # e.g. a snapshot from an incompatible state file: fail it, do not wedge
+            delivery.status = "failed"
+            delivery.last_error = f"cannot build the payload: {type(exc).__name__}: {exc}"
+            self.store.put("deliveries", delivery)
+            return
+        headers = {"content-type": "application/json", **self.signer.headers(body)}
         delivery.status = "in_flight"
         self.store.put("deliveries", delivery)
         self._in_flight += 1
-        body = self.payload(event, delivery)
-        headers = {"content-type": "application/json", **self.signer.headers(body)}
         started = time.perf_counter()
         status: int | None = None
         error = ""

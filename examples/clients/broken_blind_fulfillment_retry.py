@@ -1,0 +1,20 @@
+"""BROKEN on purpose: when the answer to `POST /payments/orders/{id}/fulfillments` is lost (connection
+dropped, 5xx), it retries the POST without first checking the order's fulfillments, so a fulfillment
+GHL had already stored is created a second time (or the retry is refused as over-fulfilment)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from reference_client import ReferenceClient, main
+
+
+class BlindFulfillmentRetry(ReferenceClient):
+    def fulfillment_happened(self, order_id: str, record: dict[str, Any], wanted: Counter[str],
+                             deadline: float | None) -> bool:
+        return False  # the bug: assumes a failed POST did nothing
+
+
+if __name__ == "__main__":
+    main(BlindFulfillmentRetry)

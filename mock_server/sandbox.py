@@ -160,6 +160,7 @@ class Sandbox:
                 self.store.put("webhook_targets", target)
         self.faults.clear()
         self.webhooks.global_chaos = Chaos()
+        self.webhooks.epoch += 1
         # The clock first: services note "now" as the point renewals and settlements fire from.
         self.clock.reset()
         self._init_services()
@@ -182,6 +183,7 @@ class Sandbox:
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ValueError("state.meta.seed must be an integer")
         counts = self.store.import_(data)
+        self.webhooks.epoch += 1
         self.seed = seed
         self._init_services(new_generation=True)
         self.ratelimiter.reset()

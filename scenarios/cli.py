@@ -33,7 +33,7 @@ def check(client_command: str, scenario_paths: tuple[str, ...], examples: int, s
           json_path: str | None, only_checks: tuple[str, ...], save_dir: str | None, sandbox_url: str | None,
           admin_token: str | None) -> None:
     """Drive an integration client through the scenario library and property-based runs."""
-    console = Console(stderr=False, highlight=False)
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
     checks = [c.strip() for value in only_checks for c in value.split(",") if c.strip()]
     unknown = [c for c in checks if c not in REGISTRY]
     if unknown:

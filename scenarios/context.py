@@ -64,11 +64,8 @@ class ScenarioContext:
     # ---- Rankr --------------------------------------------------------------------------------
 
     def rankr(self, collection: str) -> list[dict[str, Any]]:
-        r = self.http.get(f"/rankr/v1/{collection}", params={"limit": 1_000_000},
-                          headers={"Authorization": f"Bearer {self.rankr_key}"})
-        if r.status_code >= 400:
-            raise HarnessError(f"GET /rankr/v1/{collection} answered {r.status_code}: {r.text[:300]}")
-        return r.json()["data"]
+        # Through the control plane: injected Rankr faults must not blind the harness.
+        return self.control("GET", f"/rankr/records/{collection}", params={"locationId": self.location_id})["data"]
 
     def resolve(self, ref: str | None) -> str | None:
         if ref is None:

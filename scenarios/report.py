@@ -12,12 +12,17 @@ from rich.table import Table
 
 from scenarios.runner import ScenarioResult
 
+SHORT = {"sync_complete": "sync", "no_duplicate_effects": "no dupes", "no_lost_events": "no loss",
+         "respects_rate_limits": "rate", "rejects_forged_webhooks": "forged", "api_hygiene": "hygiene",
+         "alerts_on_permanent_failure": "alerts"}
+
 
 def summary_table(results: list[ScenarioResult], checks: list[str]) -> Table:
     table = Table(title="ghl-sandbox check", show_lines=False)
-    table.add_column("scenario", overflow="fold")
+    table.add_column("scenario", overflow="fold", min_width=28)
     for name in checks:
-        table.add_column(name.replace("_", " "), justify="center")
+        table.add_column(SHORT.get(name, name), justify="center")
+    table.add_column("asserts", justify="center")
     table.add_column("s", justify="right")
     for r in results:
         by_check = {o.check: o for o in r.outcomes}
@@ -25,6 +30,9 @@ def summary_table(results: list[ScenarioResult], checks: list[str]) -> Table:
         for name in checks:
             o = by_check.get(name)
             cells.append("-" if o is None else ("[green]pass[/]" if o.ok else "[red]FAIL[/]"))
+        asserts = [o for o in r.outcomes if o.kind == "assertion"]
+        failed = sum(not o.ok for o in asserts)
+        cells.append("-" if not asserts else (f"[green]{len(asserts)}[/]" if not failed else f"[red]{failed} FAIL[/]"))
         name = r.name if not r.error else f"{r.name} [red](error)[/]"
         table.add_row(name, *cells, f"{r.seconds:.1f}")
     return table

@@ -45,6 +45,38 @@ def sandbox() -> Iterator[SandboxProcess]:
         yield sb
 
 
+class Client:
+    """The reference client as a real subprocess; `start` again after `kill` reuses its state dir."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.env, self.log_path = env, log_path
+        self.url = f"http://127.0.0.1:{env['CLIENT_PORT']}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen([sys.executable, str(CLIENT)], env={**os.environ, **self.env}, stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+
+        def healthy() -> bool:
+            assert self.proc is not None and self.proc.poll() is None, self.log()
+            try:
+                return httpx.get(self.url + "/healthz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        eventually(healthy, timeout=30, every=0.05)
+
+    def signal(self, sig: int) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+        return self.proc.wait(10)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-3000:]
+
+
 @pytest.fixture
 def setup(sandbox: SandboxProcess, tmp_path: Path) -> Iterator[dict[str, Any]]:
     control = sandbox.client()
@@ -53,42 +85,28 @@ def setup(sandbox: SandboxProcess, tmp_path: Path) -> Iterator[dict[str, Any]]:
     view = next(loc for loc in control.locations() if loc["locationId"] == location_id)
     keys = control.control("GET", "/keys")
     app = control.control("GET", "/apps")[0]
-    port = free_port()
     env = {
         "GHL_API_BASE_URL": sandbox.url, "GHL_ACCESS_TOKEN": view["tokens"][0]["token"],
         "GHL_LOCATION_ID": location_id, "GHL_API_VERSION": "2021-07-28", "GHL_APP_ID": app["appId"],
         "GHL_WEBHOOK_PUBLIC_KEY": keys["ed25519PublicKey"], "GHL_WEBHOOK_RSA_PUBLIC_KEY": keys["rsaPublicKey"],
         "RANKR_API_BASE_URL": sandbox.url + "/rankr", "RANKR_API_KEY": view["rankr"]["apiKey"],
-        "RANKR_WEBHOOK_SECRET": view["rankr"]["webhookSecret"], "CLIENT_PORT": str(port),
+        "RANKR_WEBHOOK_SECRET": view["rankr"]["webhookSecret"], "CLIENT_PORT": str(free_port()),
         "CLIENT_STATE_DIR": str(tmp_path / "state"), "CLIENT_RECONCILE_INTERVAL": "1",
     }
-    log = open(tmp_path / "client.log", "wb")  # noqa: SIM115 - the child writes to it
-    proc = subprocess.Popen([sys.executable, str(CLIENT)], env={**os.environ, **env}, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        assert proc.poll() is None, (tmp_path / "client.log").read_text()
-        try:
-            return httpx.get(url + "/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    eventually(healthy, timeout=30, every=0.05)
+    client = Client(env, tmp_path / "client.log")
+    client.start()
     rankr = httpx.Client(base_url=sandbox.url + "/rankr",
                          headers={"Authorization": f"Bearer {view['rankr']['apiKey']}"})
     try:
-        yield {"control": control, "location_id": location_id, "url": url, "rankr": rankr, "proc": proc,
-               "log": tmp_path / "client.log", "token_id": view["tokens"][0]["tokenId"]}
+        yield {"control": control, "location_id": location_id, "url": client.url, "rankr": rankr, "client": client,
+               "token_id": view["tokens"][0]["tokenId"]}
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
+        if client.proc is not None and client.proc.poll() is None:
             try:
-                proc.wait(10)
+                client.signal(signal.SIGTERM)
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
-        log.close()
+                client.signal(signal.SIGKILL)
+        control.control("DELETE", "/faults")
         rankr.close()
         control.close()
 
@@ -131,7 +149,7 @@ def test_reference_client_syncs_webhooks_and_fulfils_once(setup: dict[str, Any])
     deliveries = control.control("GET", "/webhooks/deliveries", params={"locationId": location_id})["deliveries"]
     assert deliveries and all(d["status"] == "delivered" for d in deliveries), (
         [(d["event"], d["status"], [(a["status"], a["error"]) for a in d["attempts"]]) for d in deliveries],
-        setup["log"].read_text()[-3000:])
+        setup["client"].log())
     events = rankr_list(rankr, "events")
     assert sorted(e["eventId"] for e in events) == sorted({d["webhookId"] for d in deliveries})
     by_id = {e["eventId"]: e for e in events}
@@ -173,6 +191,44 @@ def test_reference_client_syncs_webhooks_and_fulfils_once(setup: dict[str, Any])
     assert not [e for e in mine if 400 <= e["status"] < 500], [e for e in mine if e["status"] >= 400][:5]
 
     # SIGTERM: a clean, quick exit.
-    proc = setup["proc"]
-    os.killpg(proc.pid, signal.SIGTERM)
-    assert proc.wait(10) == 0, setup["log"].read_text()[-2000:]
+    assert setup["client"].signal(signal.SIGTERM) == 0, setup["client"].log()
+
+
+def test_fulfillment_exactly_once_across_lost_answer_and_crash(setup: dict[str, Any]) -> None:
+    """The POST's answer is lost (GHL stored it, then dropped the connection), the client is killed
+    with SIGKILL and restarted, and Rankr sends the same event again: still exactly one fulfillment.
+    A second, distinct event for the rest of the order makes the second one."""
+    control, location_id, client = setup["control"], setup["location_id"], setup["client"]
+    seeded = ghl_state(control, location_id)["orders"]
+    price_id = seeded[0]["items"][0]["priceId"]
+    created = control.control("POST", "/simulate/order.create",
+                              json={"locationId": location_id, "items": [{"priceId": price_id, "qty": 2}]})
+    order_id = next(r["id"] for r in created["resources"] if r["type"] == "order")
+    control.control("POST", "/simulate/order.pay", json={"locationId": location_id, "orderId": order_id})
+    control.control("POST", "/faults", json={"match": {"method": "POST", "path": "/payments/orders/{orderId}/fulfillments"},
+                                             "effect": {"commitThenDrop": True}, "times": 1})
+
+    def made() -> list[dict[str, Any]]:
+        return [f for f in ghl_state(control, location_id)["fulfillments"] if f["orderId"] == order_id]
+
+    request = {"locationId": location_id, "url": client.url + "/webhooks/rankr", "orderId": order_id,
+               "eventId": "evt_partial_1", "items": [{"priceId": price_id, "qty": 1}]}
+    first = control.control("POST", "/rankr/events", json=request)
+    assert first["status"] == 200, (first, client.log())
+    assert len(made()) == 1
+
+    client.signal(signal.SIGKILL)
+    client.start()
+    again = control.control("POST", "/rankr/events", json=request)
+    assert again["status"] == 200, again
+    assert len(made()) == 1, made()
+
+    rest = control.control("POST", "/rankr/events", json={**request, "eventId": "evt_partial_2"})
+    assert rest["status"] == 200, rest
+    assert len(made()) == 2
+    order = next(o for o in ghl_state(control, location_id)["orders"] if o["_id"] == order_id)
+    assert order["fulfillmentStatus"] == "fulfilled"
+    # Nothing the client sent GHL was refused (the dropped POST is the injected fault).
+    journal = control.journal(locationId=location_id, path="/payments", limit=10_000)
+    refused = [e for e in journal if e.get("tokenId") == setup["token_id"] and 400 <= e["status"] < 500]
+    assert not refused, refused

@@ -46,6 +46,10 @@ LISTS = (("orders", "/payments/orders"), ("transactions", "/payments/transaction
 class Unavailable(Exception):
     """GHL or Rankr failed (5xx, 429, connection error, timeout, budget spent): try again later."""
 
+    def __init__(self, message: str, service: str = "") -> None:
+        super().__init__(message)
+        self.service = service
+
 
 class Refused(Exception):
     """A non-retryable 4xx answer."""
@@ -53,7 +57,7 @@ class Refused(Exception):
     def __init__(self, service: str, response: httpx.Response) -> None:
         super().__init__(f"{service} {response.request.method} {response.request.url.path} -> "
                          f"{response.status_code} {response.text[:300]}")
-        self.response = response
+        self.service, self.response = service, response
 
 
 @dataclass(frozen=True)
@@ -178,8 +182,8 @@ class RateLimiter:
                     self.in_flight += 1
                     return
                 if deadline is not None and now + (wait or 0.0) > deadline:
-                    raise Unavailable("GHL rate limit: no budget before the deadline")
-                self.cond.wait(wait if deadline is None or wait is not None else max(0.0, deadline - now))
+                    raise Unavailable("GHL rate limit: no budget before the deadline", "GHL")
+                self.cond.wait(wait if wait is not None or deadline is None else deadline - now)
 
     def release(self, response: httpx.Response | None) -> None:
         with self.cond:
@@ -209,7 +213,7 @@ class RateLimiter:
         with self.cond:
             while (left := self.blocked_until - time.monotonic()) > 0:
                 if deadline is not None and time.monotonic() + left > deadline:
-                    raise Unavailable("GHL rate limit: no budget before the deadline")
+                    raise Unavailable("GHL rate limit: no budget before the deadline", "GHL")
                 self.cond.wait(left)
 
 
@@ -297,16 +301,11 @@ class ReferenceClient:
                 continue
             if response.status_code == 429 or response.status_code >= 500:
                 error = f"{response.status_code} {response.text[:200]}"
-                if response.status_code == 429:
-                    self.on_rate_limited(response)
                 continue
             if response.status_code >= 400:
                 raise Refused("GHL", response)
             return response
-        raise Unavailable(f"GHL {method} {path}: {error}")
-
-    def on_rate_limited(self, response: httpx.Response) -> None:
-        log.warning("GHL 429; pausing %.1f s", self.limiter.interval_s)
+        raise Unavailable(f"GHL {method} {path}: {error}", "GHL")
 
     def idempotency_headers(self, key: str | None) -> dict[str, str]:
         return {"Idempotency-Key": key} if key else {}
@@ -334,7 +333,7 @@ class ReferenceClient:
             if response.status_code >= 400:
                 raise Refused("Rankr", response)
             return response
-        raise Unavailable(f"Rankr {method} {path}: {error}")
+        raise Unavailable(f"Rankr {method} {path}: {error}", "Rankr")
 
     # ---- GHL reads ------------------------------------------------------------------------------
 
@@ -593,7 +592,7 @@ class ReferenceClient:
                 self.ghl_recovered()
             except (Unavailable, Refused) as exc:
                 log.warning("reconciliation failed: %s", exc)
-                if not self.stopping.is_set():
+                if exc.service == "GHL" and not self.stopping.is_set():
                     self.ghl_failing(exc)
             except Exception:
                 log.exception("reconciliation crashed")

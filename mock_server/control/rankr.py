@@ -104,3 +104,19 @@ async def list_writes(request: Request) -> Response:
     for w in writes:
         counts[w.path] = counts.get(w.path, 0) + 1
     return json_response({"data": [write_view(w) for w in writes], "total": len(writes), "countsByPath": counts})
+
+
+RANKR_COLLECTIONS = ("orders", "transactions", "subscriptions", "events", "alerts")
+
+
+async def list_records(request: Request) -> Response:
+    """`GET /_sandbox/rankr/records/{collection}?locationId=`: a Rankr account's records, read past the
+    fault middleware and the journal, so a harness inspecting Rankr never disturbs it."""
+    collection = request.path_params["collection"]
+    if collection not in RANKR_COLLECTIONS:
+        raise not_found(f"Unknown Rankr collection {collection}; known: {', '.join(RANKR_COLLECTIONS)}")
+    location_id = _location_filter(request)
+    if location_id is None:
+        raise invalid("locationId is required")
+    data, total = _service(sandbox(request)).list(location_id, collection)
+    return json_response({"data": data, "total": total})

@@ -57,6 +57,7 @@ CONTROL_TABLE = (
     ("/_sandbox/rankr/events", ["POST"], rk.send_event),
     ("/_sandbox/rankr/events", ["GET"], rk.list_events),
     ("/_sandbox/rankr/writes", ["GET"], rk.list_writes),
+    ("/_sandbox/rankr/records/{collection}", ["GET"], rk.list_records),
 )
 
 

@@ -55,6 +55,9 @@ class WebhookService:
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._in_flight = 0
+        # Bumped when the state is replaced (reset, import): an attempt that started before must not
+        # write its result into the new world.
+        self.epoch = 0
         self.on_tick: Callable[[], None] | None = None
         # Called after every attempt (the dashboard's live feed subscribes here).
         self.listeners: list[Callable[[Delivery, Attempt, dict[str, str]], None]] = []
@@ -293,6 +296,7 @@ class WebhookService:
         return len(deliveries)
 
     async def _attempt(self, target: WebhookTarget, delivery: Delivery) -> None:
+        epoch = self.epoch
         event = self.store.get("events", delivery.event_id)
         if event is None:  # its location was reset: nothing to send any more
             delivery.status = "failed"
@@ -323,6 +327,8 @@ class WebhookService:
         finally:
             self._in_flight -= 1
         latency = round((time.perf_counter() - started) * 1000, 3)
+        if epoch != self.epoch:  # the state was reset while this attempt was on the wire
+            return
         delivery.attempts += 1
         delivery.last_status = status
         delivery.last_error = error

@@ -543,7 +543,9 @@ def main(argv: list[str] | None = None) -> int:
         fh.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
     print()
     print(table(bench.results, checks))
-    print(f"\nwritten {os.path.relpath(opts.out)} ({doc['meta']['seconds']} s)")
+    print(f"\ncommand: {doc['meta']['command']}; load average before {load_before[0]}, after "
+          f"{doc['meta']['loadavg_after'][0]}; {doc['meta']['git']}")
+    print(f"written {os.path.relpath(opts.out)} ({doc['meta']['seconds']} s)")
     return 1 if failed else 0
 
 

@@ -16,6 +16,7 @@ from mock_server.api.gateway import Gateway
 from mock_server.api.routes import api_routes
 from mock_server.control.handlers import AdminGuard
 from mock_server.control.routes import control_routes
+from mock_server.dashboard.routes import dashboard_routes
 from mock_server.faults import FaultMiddleware
 from mock_server.rankr.routes import rankr_routes
 from mock_server.sandbox import Sandbox
@@ -51,7 +52,7 @@ def _lifespan(sandbox: Sandbox):  # type: ignore[no-untyped-def]
 
 def build_app(sandbox: Sandbox) -> Starlette:
     app = Starlette(
-        routes=[*api_routes(), *control_routes(), *rankr_routes()],
+        routes=[*api_routes(), *control_routes(), *rankr_routes(), *dashboard_routes()],
         middleware=[Middleware(Gateway, sandbox=sandbox), Middleware(AdminGuard, admin_token=sandbox.settings.admin_token),
                     Middleware(FaultMiddleware, sandbox=sandbox)],
         lifespan=_lifespan(sandbox),

@@ -12,7 +12,22 @@ from mock_server import __version__
 from mock_server.ratelimit import PROFILES
 
 
-@click.group()
+class _Commands(click.Group):
+    """`check` lives in the harness package and pulls in jsonschema, rich and hypothesis: load it only
+    when it is asked for, so `serve` starts fast."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), "check"])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name == "check":
+            from scenarios.cli import check
+
+            return check
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_Commands)
 @click.version_option(__version__, prog_name="ghl-sandbox")
 def main() -> None:
     """A local, offline sandbox of the GoHighLevel Payments / Orders API."""
@@ -79,7 +94,9 @@ def serve(host: str, port: int, seed: int, state_file: str | None, orders: int, 
     _banner(sandbox)
     import uvicorn
 
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", server_header=False)
+    # Open dashboard streams never end by themselves: give them a moment, then close them on shutdown.
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", server_header=False,
+                            timeout_graceful_shutdown=2)
     uvicorn.Server(config).run(sockets=[sock])
 
 
@@ -107,6 +124,7 @@ def _banner(sandbox: object, ready: bool = True) -> None:
         f"ghl-sandbox {__version__}: GoHighLevel Payments API sandbox",
         f"  API base URL   {base}",
         f"  Control plane  {base}/_sandbox   (seed {sandbox.seed}, rate limit {s.rate_limit})",  # type: ignore[attr-defined]
+        f"  Dashboard      {base}/" + ("?token=<admin token>" if s.admin_token else ""),
     ]
     for loc in sandbox.locations():  # type: ignore[attr-defined]
         view = location_view(sandbox, loc.id)
@@ -309,15 +327,6 @@ def clock_freeze(url: str, admin_token: str | None) -> None:
 def clock_unfreeze(url: str, admin_token: str | None) -> None:
     data = _control(url, admin_token, "POST", "/clock", {"freeze": False})
     click.echo(f"{data['now']}  frozen={data['frozen']}")
-
-
-def _register_check() -> None:
-    from scenarios.cli import check
-
-    main.add_command(check)
-
-
-_register_check()
 
 
 if __name__ == "__main__":

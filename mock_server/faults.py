@@ -9,6 +9,7 @@ import asyncio
 import random
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -301,7 +302,11 @@ class FaultMiddleware:
             return
         scope["ghl.fault"] = effect.label()
         if effect.delay_ms:
-            await asyncio.sleep(effect.delay_ms / 1000)
+            # uvloop's timers have millisecond resolution and may wake a little early: sleep until the
+            # full delay has passed, so the latency a client (and the journal) sees is never below it.
+            deadline = time.perf_counter() + effect.delay_ms / 1000
+            while (left := deadline - time.perf_counter()) > 0:
+                await asyncio.sleep(left)
         if effect.status:
             await _reply(send, effect.status, effect.message or reason(effect.status), scope, [])
         elif effect.rate_limited:

@@ -11,6 +11,7 @@ from typing import Any
 from mock_server import __version__
 from mock_server.auth import AuthService
 from mock_server.clock import SandboxClock
+from mock_server.dashboard.bus import EventBus
 from mock_server.domain.events import EventLog
 from mock_server.domain.models import Location
 from mock_server.domain.payments import Payments
@@ -56,6 +57,8 @@ class Sandbox:
         self.webhooks = WebhookService(self.store, self.clock, IdFactory(0), self.seed, self.signer, policy,
                                        settings.webhook_timeout, lambda: self.auth.app())
         self.webhooks.on_tick = self.tick
+        self.bus = EventBus()  # the dashboard's live feed: API requests, webhook attempts, simulated actions
+        self.bus.attach(self)
         self._init_services(new_generation=existing is not None)
         for url in settings.webhook_urls:
             if not any(t.url == url for t in self.webhooks.targets()):

@@ -6,7 +6,7 @@ bytes, lower-cased headers, arrival order and time) and answers each one as prog
     with Receiver() as rx:                      # default answer: 200
         rx.script(429, 429)                     # the next two requests get 429, then the default
         rx.default = Reply(500, delay=0.5)      # every later one: 500 after half a second
-        rx.script(CLOSE)                        # the next request: connection closed, no answer
+        rx.script(CLOSE)                        # queued after those: a connection closed unanswered
         rx.down()                               # stop listening: connections are refused ...
         rx.up()                                 # ... until it listens again on the same port
 

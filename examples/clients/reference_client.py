@@ -153,30 +153,37 @@ class MemoryState(State):
 
 
 class RateLimiter:
-    """One per client, shared by every thread. Learns the burst budget from `X-RateLimit-*`; when it is
-    spent, or on a 429, nobody calls GHL for `X-RateLimit-Interval-Milliseconds`. While the budget is
-    unknown (at start, after a pause) only one call is in flight at a time."""
+    """One per client, shared by every thread: GHL's burst budget as the `X-RateLimit-*` headers tell it.
+    An estimate of the calls left starts from an answer's `X-RateLimit-Remaining` and counts down with
+    each call; it is trusted for one `X-RateLimit-Interval-Milliseconds` (the server's window has rolled
+    over by then), then a single probe call fetches a fresh one. At zero, or after a 429, nobody calls
+    GHL until the window is surely over."""
 
     def __init__(self) -> None:
         self.cond = threading.Condition()
-        self.remaining: int | None = None
+        self.remaining: int | None = None  # calls left in the server's window, as far as we know
+        self.seen_at = 0.0  # when that estimate started
         self.in_flight = 0
         self.blocked_until = 0.0
         self.interval_s = 10.0
         self.max = 100
 
+    def _wait(self, now: float) -> float | None:
+        """Seconds to wait before calling (0: go now; None: until a probe's answer)."""
+        if self.remaining is not None and now >= self.seen_at + self.interval_s + 0.1:
+            self.remaining = None  # stale: the window it described is over
+        if self.blocked_until > now:
+            return self.blocked_until - now
+        if self.remaining is None:
+            return None if self.in_flight else 0.0
+        return 0.0 if self.remaining > 0 else self.seen_at + self.interval_s + 0.1 - now
+
     def acquire(self, deadline: float | None = None) -> None:
         with self.cond:
             while True:
                 now = time.monotonic()
-                if self.blocked_until <= now and self.remaining is not None and self.remaining <= 0:
-                    # We cannot see when the server's window started: wait a whole interval from now.
-                    self.blocked_until, self.remaining = now + self.interval_s, None
-                if self.blocked_until > now:
-                    wait: float | None = self.blocked_until - now
-                elif self.remaining is None and self.in_flight > 0:
-                    wait = None  # a probe is out; its answer tells us the budget
-                else:
+                wait = self._wait(now)
+                if wait == 0.0:
                     if self.remaining is not None:
                         self.remaining -= 1
                     self.in_flight += 1
@@ -195,18 +202,16 @@ class RateLimiter:
                 with contextlib.suppress(ValueError):
                     self.max = int(h.get("x-ratelimit-max", ""))
                 with contextlib.suppress(ValueError):
-                    # Conservative: the server may not have counted the calls still in flight yet, and a
-                    # late answer may be older than what we know (only a pause makes the budget grow).
+                    # Conservative: the server may not have counted the calls still in flight, and an
+                    # answer may arrive after a later one (so within one estimate it only goes down).
                     left = int(h.get("x-ratelimit-remaining", "")) - self.in_flight
-                    self.remaining = left if self.remaining is None else min(self.remaining, left)
+                    if self.remaining is None:
+                        self.remaining, self.seen_at = left, time.monotonic()
+                    else:
+                        self.remaining = min(self.remaining, left)
                 if response.status_code == 429:
-                    self.penalize()
-            self.cond.notify_all()
-
-    def penalize(self) -> None:
-        with self.cond:
-            self.blocked_until = max(self.blocked_until, time.monotonic() + self.interval_s)
-            self.remaining = None
+                    self.blocked_until = max(self.blocked_until, time.monotonic() + self.interval_s)
+                    self.remaining = None
             self.cond.notify_all()
 
     def wait_unblocked(self, deadline: float | None) -> None:

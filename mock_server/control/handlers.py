@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+from http.cookies import CookieError, SimpleCookie
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import orjson
 from starlette.requests import Request
@@ -200,16 +202,36 @@ async def put_ratelimit(request: Request) -> Response:
     return json_response(sandbox.ratelimiter.describe())
 
 
+GUARDED_PREFIXES = ("/_sandbox", "/dashboard", "/static")
+DASHBOARD_COOKIE = "ghl_sandbox_admin"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def guarded(path: str) -> bool:
+    """The control plane and the dashboard (the page at `/`, its files and JSON)."""
+    return path == "/" or path.startswith(GUARDED_PREFIXES)
+
+
 class AdminGuard:
-    """Protects /_sandbox (and the dashboard): with --admin-token, the token is required; without it,
-    only loopback clients are served."""
+    """Protects /_sandbox and the dashboard (`/`, `/dashboard*`, `/static*`): with --admin-token, the
+    token is required; without it, only loopback clients are served.
+
+    A browser cannot put the token in a header, so a dashboard page opened once with `?token=T` is
+    answered with a redirect to itself without the token and an HttpOnly, SameSite=Strict session
+    cookie, which then stands for the token on the page's own fetches and event stream. Writes
+    authenticated by that cookie alone must also carry `X-Sandbox-Dashboard: 1` (which a cross-origin
+    page cannot send without a CORS preflight the sandbox never grants)."""
 
     def __init__(self, app: ASGIApp, admin_token: str | None) -> None:
         self.app = app
         self.admin_token = admin_token
+        self.session = (hmac.new(admin_token.encode(), b"ghl-sandbox-dashboard", "sha256").hexdigest()
+                        if admin_token else "")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/_sandbox"):
+        if scope["type"] == "http" and guarded(scope["path"]):
+            if self.admin_token and not scope["path"].startswith("/_sandbox") and await self._token_login(scope, send):
+                return
             problem = self._problem(scope)
             if problem is not None:
                 status, message = problem
@@ -221,6 +243,21 @@ class AdminGuard:
                 return
         await self.app(scope, receive, send)
 
+    async def _token_login(self, scope: Scope, send: Send) -> bool:
+        """`GET /?token=T`: a valid T sets the session cookie and redirects to the page without it."""
+        pairs = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        given = [v for k, v in pairs if k == "token"]
+        if not given or not hmac.compare_digest(given[-1].encode(), self.admin_token.encode()):  # type: ignore[union-attr]
+            return False
+        rest = urlencode([(k, v) for k, v in pairs if k != "token"])
+        location = scope["path"] + (f"?{rest}" if rest else "")
+        cookie = f"{DASHBOARD_COOKIE}={self.session}; Path=/; HttpOnly; SameSite=Strict"
+        await send({"type": "http.response.start", "status": 303,
+                    "headers": [(b"location", location.encode("latin-1")), (b"set-cookie", cookie.encode()),
+                                (b"cache-control", b"no-store"), (b"content-length", b"0")]})
+        await send({"type": "http.response.body", "body": b""})
+        return True
+
     def _problem(self, scope: Scope) -> tuple[int, str] | None:
         headers = dict(scope.get("headers", ()))
         if self.admin_token:
@@ -228,13 +265,28 @@ class AdminGuard:
             auth = headers.get(b"authorization", b"").decode("latin-1")
             if auth.lower().startswith("bearer "):
                 given = given or auth[7:].strip()
-            if not hmac.compare_digest(given.encode(), self.admin_token.encode()):
-                return 401, "A valid admin token is required for the control plane"
-            return None
+            if hmac.compare_digest(given.encode(), self.admin_token.encode()):
+                return None
+            if self._has_session(headers.get(b"cookie", b"")):
+                if scope.get("method") not in SAFE_METHODS and headers.get(b"x-sandbox-dashboard") != b"1":
+                    return 403, "A write authenticated by the dashboard cookie needs the X-Sandbox-Dashboard: 1 header"
+                return None
+            if not scope["path"].startswith("/_sandbox"):
+                return 401, "A valid admin token is required: open the dashboard once with ?token=<admin token>"
+            return 401, "A valid admin token is required for the control plane"
         client = scope.get("client")
         if client and not _loopback(client[0]):
             return 403, "The control plane only answers loopback clients unless --admin-token is set"
         return None
+
+    def _has_session(self, header: bytes) -> bool:
+        cookies = SimpleCookie()
+        try:
+            cookies.load(header.decode("latin-1"))
+        except CookieError:
+            return False
+        morsel = cookies.get(DASHBOARD_COOKIE)
+        return morsel is not None and hmac.compare_digest(morsel.value.encode(), self.session.encode())
 
 
 def _loopback(host: str) -> bool:

@@ -140,7 +140,9 @@ async def simulate(request: Request) -> Response:
     except InvalidOperation as exc:
         raise ApiError(409, str(exc), "Conflict") from None
     sb.webhooks.wake()
-    return json_response(result_view(sb, result))
+    view = result_view(sb, result)
+    sb.bus.publish_action(view, args.location_id)  # the dashboard's live feed
+    return json_response(view)
 
 
 async def get_clock(request: Request) -> Response:

@@ -1,0 +1,1022 @@
+// ghl-sandbox dashboard: vanilla JS, no build step, no dependencies.
+// Live feed: GET /_sandbox/stream (server-sent events); everything else: the control plane's JSON.
+"use strict";
+
+(function () {
+  const MAX_ROWS = 400;
+  const MAX_TABLE_ROWS = 300;
+  const STATE_KINDS = ["orders", "transactions", "subscriptions", "fulfillments"];
+  const OUTCOME_COLORS = { delivered: "#16a34a", retry: "#d97706", failed: "#dc2626", dropped: "#94a3b8" };
+
+  const S = {
+    overview: null,
+    location: localStorage.getItem("ghl-sandbox.location") || "",
+    names: {},
+    state: null,
+    stateKind: "orders",
+    dataVersion: null,
+    stateLoadedVersion: null,
+    metrics: null,
+    events: [],
+    paused: false,
+    queuedWhilePaused: [],
+    lastEventId: 0,
+    drawerUse: null,
+    overviewAt: 0,
+    overviewEventId: -1,
+  };
+
+  // ---- small helpers ------------------------------------------------------------------------------
+
+  const $ = (sel, root) => (root || document).querySelector(sel);
+  const $$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
+
+  function el(tag, props, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(props || {})) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k === "class") node.className = v;
+      else if (k === "text") node.textContent = v;
+      else if (k === "title") node.title = v;
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else if (k === "dataset") Object.assign(node.dataset, v);
+      else node.setAttribute(k, v === true ? "" : String(v));
+    }
+    for (const c of children.flat()) {
+      if (c === undefined || c === null || c === false) continue;
+      node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
+    return node;
+  }
+
+  function shortId(id) {
+    return id && id.length > 12 ? id.slice(0, 6) + "…" + id.slice(-4) : id || "";
+  }
+
+  function clockTime(iso) {
+    if (!iso) return "";
+    const d = new Date(iso);
+    if (isNaN(d)) return iso;
+    return d.toLocaleTimeString([], { hour12: false }) + "." + String(d.getMilliseconds()).padStart(3, "0");
+  }
+
+  function money(amount, currency) {
+    if (amount === undefined || amount === null) return "";
+    return Number(amount).toFixed(2) + (currency ? " " + currency : "");
+  }
+
+  function errorText(err) {
+    return err && err.message ? err.message : String(err);
+  }
+
+  async function api(method, path, body) {
+    const opts = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
+    if (method !== "GET") {
+      opts.headers["Content-Type"] = "application/json";
+      opts.headers["X-Sandbox-Dashboard"] = "1"; // the admin guard wants it on cookie-authenticated writes
+      opts.body = JSON.stringify(body || {});
+    }
+    const response = await fetch(path, opts);
+    const text = await response.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch (_) { data = text; }
+    if (!response.ok) {
+      let message = response.statusText;
+      if (data && data.message) message = Array.isArray(data.message) ? data.message.join("; ") : data.message;
+      const err = new Error(response.status + " " + message);
+      err.status = response.status;
+      err.data = data;
+      throw err;
+    }
+    return data;
+  }
+
+  function locationName(id) {
+    if (!id) return "";
+    return S.names[id] || shortId(id);
+  }
+
+  // ---- result line under the action forms --------------------------------------------------------
+
+  function showResult(ok, ...parts) {
+    const box = $("#action-result");
+    box.className = "result " + (ok ? "ok" : "err");
+    box.replaceChildren(...parts.flat().map((p) => (p instanceof Node ? p : document.createTextNode(String(p)))));
+  }
+
+  async function run(button, fn) {
+    if (button) button.disabled = true;
+    try {
+      await fn();
+    } catch (err) {
+      showResult(false, errorText(err));
+    } finally {
+      if (button) button.disabled = false;
+    }
+  }
+
+  // ---- overview: locations, targets, faults, chaos, clock --------------------------------------
+
+  async function loadOverview() {
+    const o = await api("GET", "/_sandbox/dashboard/overview");
+    S.overview = o;
+    S.overviewAt = Date.now();
+    S.overviewEventId = o.lastEventId;
+    S.names = {};
+    for (const loc of o.locations) S.names[loc.locationId] = loc.name;
+    const select = $("#location");
+    const known = o.locations.map((l) => l.locationId);
+    if (!known.includes(S.location)) S.location = known[0] || "";
+    const current = Array.from(select.options).map((opt) => opt.value).join(",");
+    if (current !== known.join(",")) {
+      select.replaceChildren(...o.locations.map((l) => el("option", { value: l.locationId, text: `${l.name} (${l.locationId})` })));
+    }
+    select.value = S.location;
+    $("#seed").textContent = o.health.seed;
+    renderClock(o.health.clock);
+    renderRateLimit(o.health.rateLimit);
+    renderDeliveryCounts(o.deliveryCounts);
+    renderFaults(o.faults);
+    renderTargets(o.targets);
+    renderChaos(o.chaos, o.targets);
+    const p = o.policy;
+    $("#policy").textContent = `Retry policy: ${p.name}, up to ${p.maxRetries} retries, ${p.retryIntervalS} s apart (sandbox clock), ${p.timeoutS} s timeout per attempt.`;
+    return o;
+  }
+
+  function maybeRefreshOverview(lastEventId) {
+    if (Date.now() - S.overviewAt < 3000) return;
+    if (lastEventId === S.overviewEventId) return;
+    loadOverview().catch(() => {});
+  }
+
+  function renderClock(clock) {
+    if (!clock) return;
+    const node = $("#clock");
+    node.textContent = clock.now.replace("T", " ").replace(/\.\d+Z$/, "Z") + (clock.frozen ? " (frozen)" : "");
+    node.title = `offset ${clock.offsetSeconds} s from real time`;
+    $("#freeze").textContent = clock.frozen ? "Unfreeze" : "Freeze";
+    $("#freeze").dataset.frozen = clock.frozen ? "1" : "";
+  }
+
+  function renderRateLimit(rl) {
+    if (!rl) return;
+    $("#ratelimit").textContent = `${rl.profile}: ${rl.burst} / ${rl.intervalMs / 1000} s` + (rl.enforced ? "" : " (not enforced)");
+  }
+
+  function renderDeliveryCounts(c) {
+    if (!c) return;
+    $("#delivery-counts").textContent = `${c.delivered} ok · ${c.queued + c.in_flight} pending · ${c.failed} failed · ${c.dropped} dropped`;
+  }
+
+  function renderFaults(rules) {
+    const list = $("#fault-list");
+    if (!rules.length) {
+      list.replaceChildren(el("div", { class: "empty", text: "No fault rules." }));
+      return;
+    }
+    list.replaceChildren(...rules.map((r) => {
+      const m = r.match || {};
+      const effect = Object.entries(r.effect).map(([k, v]) => (v === true ? k : `${k} ${v}`)).join(", ");
+      const limits = [r.times ? `times ${r.times}` : "", r.after ? `after ${r.after}` : "", r.probability !== null && r.probability !== undefined ? `p ${r.probability}` : ""].filter(Boolean).join(", ");
+      return el("div", { class: "item", dataset: { rule: r.id } },
+        el("span", { class: "grow" },
+          el("b", { text: `${m.method || "any"} ${m.path || "*"}` }),
+          m.locationId ? ` @ ${locationName(m.locationId)}` : "",
+          " → ", el("span", { class: "tag fault", text: effect }),
+          limits ? el("span", { class: "muted", text: ` (${limits})` }) : "",
+          el("span", { class: "muted", text: ` · hits ${r.applied}/${r.matched}` + (r.exhausted ? " · exhausted" : "") })),
+        el("button", { type: "button", class: "link", title: "Remove this rule", text: "✕",
+          onclick: (e) => run(e.currentTarget, async () => {
+            await api("DELETE", `/_sandbox/faults/${encodeURIComponent(r.id)}`);
+            showResult(true, `Fault rule ${r.id} removed.`);
+            await loadOverview();
+          }) }));
+    }));
+  }
+
+  function renderTargets(targets) {
+    const list = $("#target-list");
+    if (!targets.length) {
+      list.replaceChildren(el("div", { class: "empty", text: "No webhook targets: register one to see deliveries." }));
+    } else {
+      list.replaceChildren(...targets.map((t) => el("div", { class: "item" },
+        el("span", { class: "grow" },
+          el("b", { class: "mono", text: t.url }),
+          el("span", { class: "muted", text: ` · ${t.events ? t.events.join(", ") : "all events"}` +
+            (t.locationId ? ` · ${locationName(t.locationId)}` : " · all locations") }),
+          t.chaos ? el("span", { class: "tag chaos", text: "chaos " + chaosText(t.chaos) }) : ""),
+        el("button", { type: "button", class: "link", title: "Remove this target", text: "✕",
+          onclick: (e) => run(e.currentTarget, async () => {
+            await api("DELETE", `/_sandbox/webhooks/targets/${encodeURIComponent(t.id)}`);
+            showResult(true, `Webhook target ${t.url} removed.`);
+            await loadOverview();
+          }) }))));
+    }
+  }
+
+  function chaosText(c) {
+    const parts = [];
+    if (c.drop) parts.push(`drop ${c.drop}`);
+    if (c.duplicate) parts.push(`duplicate ${c.duplicate}×${c.duplicateCount}`);
+    if (c.delayMs) parts.push(`delay ${c.delayMs} ms`);
+    if (c.reorderWindow > 1) parts.push(`reorder ${c.reorderWindow}`);
+    return parts.join(", ") || "none";
+  }
+
+  function renderChaos(chaos, targets) {
+    const select = $("#chaos-target");
+    const chosen = select.value;
+    select.replaceChildren(el("option", { value: "", text: "every target without its own (global)" }),
+      ...targets.map((t) => el("option", { value: t.id, text: t.url })));
+    if (targets.some((t) => t.id === chosen)) select.value = chosen;
+    $("#chaos-now").textContent = "Global chaos now: " + chaosText(chaos) + ".";
+  }
+
+  // ---- the live timeline ---------------------------------------------------------------------------
+
+  function statusClass(code) {
+    if (!code) return "s-bad";
+    if (code < 300) return "s-ok";
+    if (code === 429 || code < 500) return "s-warn";
+    return "s-bad";
+  }
+
+  function isProblem(ev) {
+    const d = ev.data;
+    if (ev.kind === "request") return Boolean(d.fault) || !d.status || d.status >= 400;
+    if (ev.kind === "delivery") return d.outcome !== "delivered";
+    return ev.kind === "gap";
+  }
+
+  function rowFor(ev) {
+    const d = ev.data;
+    let main;
+    let status;
+    let cls = "ev " + ev.kind;
+    let badge = ev.kind === "request" ? "API" : ev.kind === "delivery" ? "WEBHOOK" : ev.kind === "action" ? "ACTION" : "GAP";
+    if (ev.kind === "request") {
+      const query = d.query ? "?" + d.query : "";
+      main = el("div", { class: "main" },
+        el("b", { text: d.method }), " ", el("span", { class: "mono", text: d.path }),
+        el("span", { class: "muted mono", text: query.length > 90 ? query.slice(0, 90) + "…" : query }),
+        d.fault ? el("span", { class: "tag fault", "data-testid": "fault-mark", text: "fault: " + d.fault }) : "",
+        el("div", { class: "sub" },
+          `${d.latencyMs} ms`,
+          d.locationId ? ` · ${locationName(d.locationId)}` : " · no location",
+          d.committedStatus ? ` · committed ${d.committedStatus} before the drop` : ""));
+      status = el("span", { class: "st " + statusClass(d.status), text: d.status || "dropped" });
+      if (d.fault) cls += " fault";
+    } else if (ev.kind === "delivery") {
+      const sigs = Object.entries(d.signatures || {}).map(([k, v]) => `${k}: ${v}`).join("  ");
+      main = el("div", { class: "main" },
+        el("b", { text: d.event }), " → ", el("span", { class: "mono", text: d.url || d.targetId }),
+        d.attempt ? el("span", { class: "tag", text: `attempt ${d.attempt}` }) : "",
+        d.chaos ? el("span", { class: "tag chaos", text: d.chaos }) : "",
+        el("div", { class: "sub" },
+          d.outcome === "dropped" ? "dropped by delivery chaos: never sent" :
+            `${d.latencyMs} ms` + (d.error ? ` · ${d.error}` : "") +
+            (d.nextAttemptAt ? ` · next retry ${d.nextAttemptAt}` : ""),
+          d.locationId ? ` · ${locationName(d.locationId)}` : "",
+          ` · webhookId ${shortId(d.webhookId)}`),
+        sigs ? el("div", { class: "sub mono", text: sigs }) : "");
+      const label = d.outcome === "delivered" ? String(d.status) : d.outcome === "dropped" ? "dropped" : `${d.status || "—"} ${d.outcome}`;
+      status = el("span", { class: "st " + (d.outcome === "delivered" ? "s-ok" : d.outcome === "retry" ? "s-warn" : d.outcome === "dropped" ? "s-grey" : "s-bad"), text: label });
+    } else if (ev.kind === "action") {
+      const res = (d.resources || []).map((r) => `${r.type} ${shortId(r.id)}` + (r.status ? ` ${r.status}` : "") +
+        (r.paymentStatus ? `/${r.paymentStatus}` : "") + (r.fulfillmentStatus ? `/${r.fulfillmentStatus}` : ""));
+      const hooks = (d.webhooks || []).map((w) => w.event);
+      main = el("div", { class: "main" },
+        el("b", { text: d.action }), el("span", { class: "muted", text: " · " + locationName(d.locationId) }),
+        el("div", { class: "sub", text: res.join(" · ") }),
+        hooks.length ? el("div", { class: "sub", text: "webhooks queued: " + hooks.join(", ") }) : "");
+      status = el("span", { class: "st s-ok", text: "ok" });
+    } else {
+      cls = "ev gap";
+      badge = "GAP";
+      main = el("div", { class: "main", text: `${d.dropped} event(s) not shown (${d.reason}).` });
+      status = el("span", { class: "st" });
+    }
+    const row = el("div", { class: cls, dataset: { kind: ev.kind, id: ev.id || "" } },
+      el("span", { class: "time", text: clockTime(d.time) || clockTime(new Date().toISOString()) }),
+      el("span", { class: "badge " + ev.kind, text: badge }), main, status);
+    if (ev.kind !== "gap") {
+      row.addEventListener("click", () => openDrawer(`${badge.toLowerCase()} ${ev.id}`, d));
+    }
+    if (ev.kind === "delivery") row.dataset.event = d.event;
+    if (ev.kind === "delivery") row.dataset.outcome = d.outcome;
+    return row;
+  }
+
+  function visible(ev) {
+    if (ev.kind !== "gap" && !$("#show-" + ev.kind).checked) return false;
+    if ($("#only-problems").checked && !isProblem(ev)) return false;
+    if ($("#only-location").checked && ev.data.locationId && ev.data.locationId !== S.location) return false;
+    const q = $("#timeline-filter").value.trim().toLowerCase();
+    if (q && !JSON.stringify(ev.data).toLowerCase().includes(q)) return false;
+    return true;
+  }
+
+  function addEvents(events) {
+    if (!events.length) return;
+    if (S.paused) {
+      S.queuedWhilePaused.push(...events);
+      $("#pause").textContent = `Resume (${S.queuedWhilePaused.length})`;
+      return;
+    }
+    S.events.push(...events);
+    if (S.events.length > MAX_ROWS) S.events.splice(0, S.events.length - MAX_ROWS);
+    const box = $("#timeline");
+    const empty = $("#timeline-empty");
+    if (empty) empty.remove();
+    const frag = document.createDocumentFragment();
+    for (const ev of events.slice().reverse()) if (visible(ev)) frag.append(rowFor(ev));
+    box.prepend(frag);
+    while (box.children.length > MAX_ROWS) box.lastElementChild.remove();
+  }
+
+  function rerenderTimeline() {
+    const box = $("#timeline");
+    const rows = S.events.filter(visible).reverse().map(rowFor);
+    if (rows.length) box.replaceChildren(...rows);
+    else box.replaceChildren(el("div", { class: "empty", id: "timeline-empty", text: S.events.length ? "Nothing matches the filters." : "Waiting for activity." }));
+  }
+
+  // ---- the stream --------------------------------------------------------------------------------
+
+  let pending = [];
+  let flushTimer = null;
+
+  function queueEvent(ev) {
+    pending.push(ev);
+    if (!flushTimer) {
+      flushTimer = setTimeout(() => {
+        flushTimer = null;
+        const batch = pending;
+        pending = [];
+        addEvents(batch);
+      }, 80);
+    }
+  }
+
+  function connect() {
+    const live = $("#live");
+    const source = new EventSource("/_sandbox/stream?backlog=200");
+    source.addEventListener("open", () => { live.className = "live on"; live.textContent = "live"; });
+    source.addEventListener("error", () => {
+      live.className = "live off";
+      live.textContent = source.readyState === EventSource.CLOSED ? "disconnected: reload the page" : "reconnecting…";
+    });
+    for (const kind of ["request", "delivery", "action"]) {
+      source.addEventListener(kind, (e) => {
+        const id = Number(e.lastEventId) || 0;
+        if (id && id <= S.lastEventId) return;
+        S.lastEventId = Math.max(S.lastEventId, id);
+        const data = JSON.parse(e.data);
+        queueEvent({ id, kind, data });
+        if (kind === "action" || (kind === "request" && data.method !== "GET")) scheduleStateRefresh();
+      });
+    }
+    source.addEventListener("gap", (e) => queueEvent({ id: 0, kind: "gap", data: JSON.parse(e.data) }));
+    source.addEventListener("hello", (e) => {
+      const h = JSON.parse(e.data);
+      renderClock(h.clock);
+      renderRateLimit(h.rateLimit);
+      $("#seed").textContent = h.seed;
+    });
+    source.addEventListener("metrics", (e) => onMetrics(JSON.parse(e.data)));
+  }
+
+  function onMetrics(m) {
+    S.metrics = m;
+    renderClock(m.clock);
+    renderRateLimit(m.rateLimit);
+    drawCharts();
+    if (S.dataVersion !== m.dataVersion) {
+      S.dataVersion = m.dataVersion;
+      scheduleStateRefresh();
+    }
+    maybeRefreshOverview(m.lastEventId);
+  }
+
+  // ---- charts (hand-drawn canvas) -----------------------------------------------------------------
+
+  function setupCanvas(canvas) {
+    const dpr = window.devicePixelRatio || 1;
+    const w = canvas.clientWidth || 300;
+    const h = canvas.clientHeight || 170;
+    if (canvas.width !== Math.round(w * dpr) || canvas.height !== Math.round(h * dpr)) {
+      canvas.width = Math.round(w * dpr);
+      canvas.height = Math.round(h * dpr);
+    }
+    const ctx = canvas.getContext("2d");
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, w, h);
+    return { ctx, w, h };
+  }
+
+  function niceMax(v) {
+    if (v <= 5) return 5;
+    const pow = Math.pow(10, Math.floor(Math.log10(v)));
+    for (const m of [1, 2, 2.5, 5, 10]) if (m * pow >= v) return m * pow;
+    return 10 * pow;
+  }
+
+  function axes(ctx, box, yMax, yLabel, xLabels) {
+    ctx.strokeStyle = "#e3e7ee";
+    ctx.fillStyle = "#667085";
+    ctx.font = "11px system-ui, sans-serif";
+    ctx.lineWidth = 1;
+    ctx.textAlign = "right";
+    ctx.textBaseline = "middle";
+    for (let i = 0; i <= 4; i++) {
+      const v = (yMax * i) / 4;
+      const y = box.y + box.h - (box.h * i) / 4;
+      ctx.beginPath();
+      ctx.moveTo(box.x, Math.round(y) + 0.5);
+      ctx.lineTo(box.x + box.w, Math.round(y) + 0.5);
+      ctx.stroke();
+      ctx.fillText(Number.isInteger(v) ? String(v) : v.toFixed(1), box.x - 5, y);
+    }
+    ctx.save();
+    ctx.translate(10, box.y + box.h / 2);
+    ctx.rotate(-Math.PI / 2);
+    ctx.textAlign = "center";
+    ctx.fillText(yLabel, 0, 0);
+    ctx.restore();
+    ctx.textAlign = "center";
+    ctx.textBaseline = "top";
+    for (const [x, label] of xLabels) ctx.fillText(label, x, box.y + box.h + 4);
+  }
+
+  function drawRate() {
+    const m = S.metrics;
+    const canvas = $("#chart-rate");
+    const { ctx, w, h } = setupCanvas(canvas);
+    if (!m) return;
+    const windowS = m.requests.windowS;
+    const now = Math.floor(m.now);
+    const scope = $("#rate-scope").value;
+    const counts = new Map();
+    for (const b of m.requests.seconds) {
+      let total = b.total;
+      let limited = b.limited;
+      if (scope === "location") {
+        const per = b.byLocation[S.location] || [0, 0];
+        total = per[0];
+        limited = per[1];
+      }
+      counts.set(b.t, [total, limited]);
+    }
+    const series = [];
+    for (let t = now - windowS + 1; t <= now; t++) series.push(counts.get(t) || [0, 0]);
+    const rl = m.rateLimit;
+    const intervalS = rl.intervalMs / 1000;
+    const limitPerS = rl.burst / intervalS;
+    const avg = series.map((_, i) => {
+      let sum = 0;
+      for (let j = Math.max(0, i - intervalS + 1); j <= i; j++) sum += series[j][0];
+      return sum / intervalS;
+    });
+    const peak = Math.max(0, ...series.map((s) => s[0]));
+    const yMax = niceMax(Math.max(peak, limitPerS * 1.25, 1));
+    const box = { x: 40, y: 8, w: w - 48, h: h - 28 };
+    const xLabels = [];
+    for (let s = windowS; s >= 0; s -= 60) xLabels.push([box.x + box.w * (1 - s / windowS), s ? `-${s / 60}m` : "now"]);
+    axes(ctx, box, yMax, "req/s", xLabels);
+    const bw = box.w / windowS;
+    const y = (v) => box.y + box.h - (box.h * v) / yMax;
+    series.forEach(([total, limited], i) => {
+      if (!total) return;
+      const x = box.x + i * bw;
+      ctx.fillStyle = "#0e7490";
+      ctx.fillRect(x, y(total), Math.max(1, bw - 0.5), box.y + box.h - y(total));
+      if (limited) {
+        ctx.fillStyle = "#dc2626";
+        ctx.fillRect(x, y(limited), Math.max(1, bw - 0.5), box.y + box.h - y(limited));
+      }
+    });
+    ctx.strokeStyle = "#2563eb";
+    ctx.lineWidth = 1.6;
+    ctx.beginPath();
+    avg.forEach((v, i) => {
+      const x = box.x + (i + 0.5) * bw;
+      if (i === 0) ctx.moveTo(x, y(v));
+      else ctx.lineTo(x, y(v));
+    });
+    ctx.stroke();
+    ctx.strokeStyle = "#dc2626";
+    ctx.setLineDash([5, 4]);
+    ctx.lineWidth = 1.2;
+    ctx.beginPath();
+    ctx.moveTo(box.x, y(limitPerS));
+    ctx.lineTo(box.x + box.w, y(limitPerS));
+    ctx.stroke();
+    ctx.setLineDash([]);
+    ctx.fillStyle = "#dc2626";
+    ctx.textAlign = "left";
+    ctx.textBaseline = "bottom";
+    ctx.font = "11px system-ui, sans-serif";
+    ctx.fillText(`limit ${rl.burst} / ${intervalS} s`, box.x + 4, y(limitPerS) - 2);
+    const last = series.slice(-intervalS).reduce((a, s) => a + s[0], 0);
+    const limited = series.reduce((a, s) => a + s[1], 0);
+    const legend = $("#rate-legend");
+    legend.replaceChildren(
+      el("span", { class: "sw", title: "requests per second" }), `last ${intervalS} s: ${last} of ${rl.burst}`,
+      el("span", { class: "sw" }), `429s (5 min): ${limited}`);
+    legend.children[0].style.background = "#0e7490";
+    legend.children[1].style.background = "#dc2626";
+  }
+
+  function drawDeliveries() {
+    const m = S.metrics;
+    const canvas = $("#chart-deliveries");
+    const { ctx, w, h } = setupCanvas(canvas);
+    if (!m) return;
+    const d = m.deliveries;
+    const n = d.windowS / d.bucketS;
+    const end = Math.floor(m.now / d.bucketS) * d.bucketS;
+    const byT = new Map(d.buckets.map((b) => [b.t, b]));
+    const buckets = [];
+    for (let i = n - 1; i >= 0; i--) buckets.push(byT.get(end - i * d.bucketS) || {});
+    const totals = Object.fromEntries(d.outcomes.map((o) => [o, 0]));
+    let peak = 0;
+    for (const b of buckets) {
+      let sum = 0;
+      for (const o of d.outcomes) { sum += b[o] || 0; totals[o] += b[o] || 0; }
+      peak = Math.max(peak, sum);
+    }
+    const yMax = niceMax(Math.max(peak, 1));
+    const box = { x: 40, y: 8, w: w - 48, h: h - 28 };
+    const xLabels = [];
+    for (let s = d.windowS; s >= 0; s -= 120) xLabels.push([box.x + box.w * (1 - s / d.windowS), s ? `-${s / 60}m` : "now"]);
+    axes(ctx, box, yMax, "attempts", xLabels);
+    const bw = box.w / n;
+    buckets.forEach((b, i) => {
+      let base = 0;
+      for (const o of d.outcomes) {
+        const v = b[o] || 0;
+        if (!v) continue;
+        const y0 = box.y + box.h - (box.h * base) / yMax;
+        const y1 = box.y + box.h - (box.h * (base + v)) / yMax;
+        ctx.fillStyle = OUTCOME_COLORS[o] || "#64748b";
+        ctx.fillRect(box.x + i * bw + 1, y1, Math.max(1, bw - 2), y0 - y1);
+        base += v;
+      }
+    });
+    const legend = $("#delivery-legend");
+    const parts = [];
+    for (const o of d.outcomes) {
+      const sw = el("span", { class: "sw" });
+      sw.style.background = OUTCOME_COLORS[o];
+      parts.push(sw, `${o} ${totals[o]}`);
+    }
+    legend.replaceChildren(...parts);
+  }
+
+  function drawCharts() {
+    drawRate();
+    drawDeliveries();
+  }
+
+  // ---- state tables ------------------------------------------------------------------------------
+
+  function pill(value) {
+    const good = ["completed", "paid", "succeeded", "fulfilled", "active", "trialing", "delivered"];
+    const mid = ["pending", "partially_paid", "partially_fulfilled", "partially_refunded", "past_due", "unpaid", "incomplete", "unfulfilled"];
+    const bad = ["failed", "refunded", "cancelled", "canceled", "incomplete_expired"];
+    const cls = good.includes(value) ? "good" : bad.includes(value) ? "bad" : mid.includes(value) ? "mid" : "";
+    return el("span", { class: "pill " + cls, text: value });
+  }
+
+  const COLUMNS = {
+    orders: [
+      ["_id", "order", "id"], ["createdAt", "created"], ["contactName", "contact"],
+      ["amount", "amount", "num"], ["status", "status", "pill"], ["paymentStatus", "payment", "pill"],
+      ["fulfillmentStatus", "fulfilment", "pill"], ["sourceName", "source"],
+    ],
+    transactions: [
+      ["_id", "transaction", "id"], ["createdAt", "created"], ["contactName", "contact"], ["amount", "amount", "num"],
+      ["amountRefunded", "refunded", "num"], ["status", "status", "pill"], ["entityId", "order", "id"],
+      ["paymentProviderType", "provider"],
+    ],
+    subscriptions: [
+      ["_id", "subscription", "id"], ["createdAt", "created"], ["contactName", "contact"], ["amount", "amount", "num"],
+      ["status", "status", "pill"], ["paymentsCollectedCount", "payments", "num"], ["entityId", "order", "id"],
+    ],
+    fulfillments: [
+      ["_id", "fulfillment", "id"], ["createdAt", "created"], ["orderId", "order", "id"], ["itemsText", "items"],
+    ],
+  };
+  const STATUS_FIELDS = {
+    orders: ["status", "paymentStatus", "fulfillmentStatus"],
+    transactions: ["status"],
+    subscriptions: ["status"],
+    fulfillments: [],
+  };
+
+  let stateTimer = null;
+  let stateLoading = false;
+
+  function scheduleStateRefresh() {
+    if (stateTimer) return;
+    stateTimer = setTimeout(() => {
+      stateTimer = null;
+      loadState().catch(() => {});
+    }, 700);
+  }
+
+  async function loadState() {
+    if (!S.location || stateLoading) return;
+    stateLoading = true;
+    try {
+      const location = S.location;
+      const data = await api("GET", `/_sandbox/locations/${encodeURIComponent(location)}/state`);
+      if (location !== S.location) return;
+      for (const f of data.fulfillments) f.itemsText = f.items.map((i) => `${shortId(i.priceId)}×${i.qty}`).join(", ");
+      S.state = data;
+      renderState();
+    } finally {
+      stateLoading = false;
+    }
+  }
+
+  function renderState() {
+    const data = S.state;
+    if (!data) return;
+    for (const k of STATE_KINDS) $("#count-" + k).textContent = `(${data[k].length})`;
+    const kind = S.stateKind;
+    const rows = data[kind];
+    const statusSel = $("#state-status");
+    const statuses = new Set();
+    for (const r of rows) for (const f of STATUS_FIELDS[kind]) if (r[f]) statuses.add(r[f]);
+    const chosen = statusSel.value;
+    const wanted = ["", ...Array.from(statuses).sort()];
+    if (Array.from(statusSel.options).map((o) => o.value).join(",") !== wanted.join(",")) {
+      statusSel.replaceChildren(...wanted.map((s) => el("option", { value: s, text: s || "any status" })));
+    }
+    statusSel.value = statuses.has(chosen) ? chosen : "";
+    statusSel.disabled = !STATUS_FIELDS[kind].length;
+    const q = $("#state-filter").value.trim().toLowerCase();
+    const status = statusSel.value;
+    const matching = rows.filter((r) =>
+      (!status || STATUS_FIELDS[kind].some((f) => r[f] === status)) &&
+      (!q || JSON.stringify(r).toLowerCase().includes(q)));
+    const cols = COLUMNS[kind];
+    const table = $("#state-table");
+    table.tHead.replaceChildren(el("tr", {}, ...cols.map(([, label]) => el("th", { text: label }))));
+    const body = matching.slice(0, MAX_TABLE_ROWS).map((r) => {
+      const tr = el("tr", { dataset: { id: r._id } }, ...cols.map(([key, , type]) => {
+        const v = r[key];
+        if (type === "pill") return el("td", {}, v ? pill(v) : "");
+        if (type === "num") return el("td", { class: "num", text: key === "amount" || key === "amountRefunded" ? money(v, r.currency) : v ?? "" });
+        if (type === "id") return el("td", { class: "id", title: v || "", text: v || "" });
+        if (key === "createdAt") return el("td", { text: (v || "").replace("T", " ").slice(0, 19) });
+        return el("td", { text: v ?? "" });
+      }));
+      tr.addEventListener("click", () => openResource(kind, r._id));
+      return tr;
+    });
+    table.tBodies[0].replaceChildren(...body);
+    $("#state-shown").textContent = matching.length > MAX_TABLE_ROWS
+      ? `showing ${MAX_TABLE_ROWS} of ${matching.length} (newest first)`
+      : `${matching.length} of ${rows.length}`;
+  }
+
+  async function openResource(kind, id) {
+    try {
+      const data = await api("GET", `/_sandbox/locations/${encodeURIComponent(S.location)}/resources/${kind}/${encodeURIComponent(id)}`);
+      let use = null;
+      if (kind === "orders") use = () => { $("#order-id").value = id; selectTab("actions", "orders"); };
+      if (kind === "subscriptions") use = () => { $("#subscription-id").value = id; selectTab("actions", "subscriptions"); };
+      if (kind === "transactions" && data.entityId) use = () => { $("#order-id").value = data.entityId; selectTab("actions", "orders"); };
+      openDrawer(`${kind.slice(0, -1)} ${id}`, data, use);
+    } catch (err) {
+      showResult(false, errorText(err));
+    }
+  }
+
+  // ---- the JSON drawer ---------------------------------------------------------------------------
+
+  function highlighted(value) {
+    const text = JSON.stringify(value, null, 2);
+    const frag = document.createDocumentFragment();
+    const re = /("(?:\\.|[^"\\])*"(\s*:)?|\b(?:true|false|null)\b|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)/g;
+    let last = 0;
+    let m;
+    while ((m = re.exec(text))) {
+      if (m.index > last) frag.append(text.slice(last, m.index));
+      const tok = m[0];
+      const cls = tok.startsWith('"') ? (m[2] ? "k" : "s") : /true|false|null/.test(tok) ? "b" : "n";
+      frag.append(el("span", { class: cls, text: tok }));
+      last = m.index + tok.length;
+    }
+    frag.append(text.slice(last));
+    return frag;
+  }
+
+  function openDrawer(title, data, use) {
+    $("#drawer-title").textContent = title;
+    $("#drawer-json").replaceChildren(highlighted(data));
+    $("#drawer").dataset.json = JSON.stringify(data, null, 2);
+    S.drawerUse = use || null;
+    $("#drawer-use").hidden = !use;
+    $("#drawer").hidden = false;
+  }
+
+  function closeDrawer() {
+    $("#drawer").hidden = true;
+  }
+
+  // ---- harness results ---------------------------------------------------------------------------
+
+  async function loadHarness() {
+    const box = $("#harness");
+    let report;
+    try {
+      report = await api("GET", "/_sandbox/harness/latest");
+    } catch (err) {
+      if (err.status === 404) {
+        box.replaceChildren(el("p", { class: "muted" },
+          "No check run saved yet. Run ", el("code", { text: "ghl-sandbox check --client \"python examples/clients/reference_client.py\"" }),
+          " and its report appears here", err.data && err.data.file ? ` (read from ${err.data.file}).` : "."));
+        return;
+      }
+      box.replaceChildren(el("p", { class: "s-bad", text: errorText(err) }));
+      return;
+    }
+    const scenarios = report.scenarios || [];
+    const passed = scenarios.filter((s) => s.ok).length;
+    const checks = [];
+    for (const s of scenarios) for (const c of s.checks || []) if (!checks.includes(c.check)) checks.push(c.check);
+    const summary = el("div", { class: "harness-summary" },
+      el("span", { class: "verdict " + (report.passed ? "pass" : "fail"), text: report.passed ? "PASSED" : "FAILED" }),
+      el("span", { text: `${passed} of ${scenarios.length} scenarios passed` }),
+      report.savedAt ? el("span", { class: "muted", text: `saved ${report.savedAt}` }) : "",
+      report.client ? el("span", { class: "muted" }, "client ", el("code", { text: report.client })) : "",
+      report.seed !== undefined ? el("span", { class: "muted", text: `seed ${report.seed}` }) : "",
+      el("span", { class: "muted" }, "file ", el("code", { text: report.file || "" })));
+    const head = el("tr", {}, el("th", { text: "scenario" }), ...checks.map((c) => el("th", { text: c.replace(/_/g, " ") })), el("th", { text: "s" }));
+    const rows = scenarios.map((s) => {
+      const by = Object.fromEntries((s.checks || []).map((c) => [c.check, c]));
+      return el("tr", { class: s.ok ? "" : "failed" },
+        el("td", {}, s.name, s.error ? el("span", { class: "tag fault", text: "error" }) : ""),
+        ...checks.map((c) => {
+          const o = by[c];
+          if (!o) return el("td", { class: "cell none", text: "–" });
+          return el("td", { class: "cell " + (o.ok ? "pass" : "fail"), title: o.summary || "", text: o.ok ? "pass" : "FAIL" });
+        }),
+        el("td", { class: "num", text: (s.seconds || 0).toFixed(1) }));
+    });
+    const table = el("div", { class: "table-wrap" }, el("table", { class: "matrix" }, el("thead", {}, head), el("tbody", {}, rows)));
+    const failures = scenarios.filter((s) => !s.ok).map((s) => el("div", { class: "failure" },
+      el("h4", {}, `FAILED ${s.name} `, el("span", { class: "muted mono", text: s.path || "" })),
+      s.error ? el("div", { class: "s-bad", text: "error: " + s.error }) : "",
+      ...(s.checks || []).filter((c) => !c.ok).map((c) => el("div", { class: "check" },
+        el("b", { class: "s-bad", text: c.check }), `: ${c.summary}`,
+        c.evidence && c.evidence.length ? el("ul", {}, c.evidence.slice(0, 30).map((line) => el("li", { text: line }))) : "")),
+      s.replayFile ? el("div", {}, "replay: ", el("code", { text: `ghl-sandbox check --client … --scenarios ${s.replayFile}` })) : ""));
+    box.replaceChildren(summary, table, ...failures);
+  }
+
+  // ---- tabs and forms ----------------------------------------------------------------------------
+
+  function selectTab(group, name) {
+    const nav = $(`nav[data-tabs="${group}"]`);
+    for (const b of $$("button", nav)) b.classList.toggle("active", b.dataset.tab === name);
+    for (const body of $$("[data-tab-body]", nav.closest(".panel"))) body.hidden = body.dataset.tabBody !== name;
+  }
+
+  function parseItems(text) {
+    const items = [];
+    for (const part of text.split(",").map((p) => p.trim()).filter(Boolean)) {
+      const [priceId, qty] = part.split(":");
+      items.push({ priceId: priceId.trim(), qty: qty ? Number(qty) : 1 });
+    }
+    return items;
+  }
+
+  function describeAction(result) {
+    const parts = [el("b", { text: result.action }), " ✓ "];
+    for (const r of result.resources) {
+      const d = r.data || {};
+      const st = [d.status, d.paymentStatus, d.fulfillmentStatus].filter(Boolean).join("/");
+      parts.push(el("span", { class: "mono", text: `${r.type} ${r.id}` }), st ? ` (${st}) ` : " ");
+    }
+    const hooks = result.webhooks.map((w) => `${w.event} → ${w.deliveries.length} target(s)`);
+    parts.push(hooks.length ? ` · webhooks: ${hooks.join(", ")}` : " · no webhook");
+    return parts;
+  }
+
+  async function simulate(action, body) {
+    const result = await api("POST", `/_sandbox/simulate/${action}`, { locationId: S.location, ...body });
+    for (const r of result.resources) {
+      if (r.type === "order" && (action === "order.create" || action === "subscription.create")) $("#order-id").value = r.id;
+      if (r.type === "subscription" && action === "subscription.create") $("#subscription-id").value = r.id;
+    }
+    showResult(true, describeAction(result));
+    scheduleStateRefresh();
+    return result;
+  }
+
+  function submitter(event) {
+    return event.submitter || event.target.querySelector("button[type=submit]");
+  }
+
+  function wireForms() {
+    $("#form-order-create").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const items = parseItems(e.target.items.value);
+      run(submitter(e), () => simulate("order.create", items.length ? { items } : {}));
+    });
+    $("#form-order").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const button = submitter(e);
+      const action = button.dataset.action;
+      const body = { orderId: e.target.orderId.value.trim() };
+      const amount = e.target.amount.value.trim();
+      if (amount && (action === "order.pay" || action === "order.refund" || action === "order.fail_payment")) body.amount = Number(amount);
+      run(button, () => simulate(action, body));
+    });
+    $("#form-sub-create").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const priceId = e.target.priceId.value.trim();
+      run(submitter(e), () => simulate("subscription.create", priceId ? { priceId } : {}));
+    });
+    $("#form-sub").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const button = submitter(e);
+      run(button, () => simulate(button.dataset.action, { subscriptionId: e.target.subscriptionId.value.trim() }));
+    });
+
+    $("#form-fault").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const f = e.target;
+      const match = {};
+      if (f.method.value) match.method = f.method.value;
+      if (f.path.value.trim()) match.path = f.path.value.trim();
+      if (f.thisLocation.checked) match.locationId = S.location;
+      const effect = {};
+      const kind = f.effect.value;
+      if (kind === "status") effect.status = Number(f.value.value || 503);
+      else if (kind === "delayMs") effect.delayMs = Number(f.value.value || 1000);
+      else effect[kind] = true;
+      const rule = { match, effect };
+      if (f.times.value) rule.times = Number(f.times.value);
+      if (f.probability.value) rule.probability = Number(f.probability.value);
+      run(submitter(e), async () => {
+        const r = await api("POST", "/_sandbox/faults", rule);
+        showResult(true, `Fault rule ${r.id} added: `, el("span", { class: "mono", text: JSON.stringify({ match: r.match, effect: r.effect }) }));
+        await loadOverview();
+      });
+    });
+    $("#form-fault").effect.addEventListener("change", (e) => {
+      const value = e.target.form.value;
+      if (e.target.value === "status") value.value = "503";
+      else if (e.target.value === "delayMs") value.value = "1500";
+      else value.value = "";
+      value.disabled = !(e.target.value === "status" || e.target.value === "delayMs");
+    });
+    $("#clear-faults").addEventListener("click", (e) => run(e.currentTarget, async () => {
+      const r = await api("DELETE", "/_sandbox/faults");
+      showResult(true, `${r.cleared} fault rule(s) cleared.`);
+      await loadOverview();
+    }));
+
+    $("#form-chaos").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const f = e.target;
+      const chaos = {
+        drop: Number(f.drop.value || 0), duplicate: Number(f.duplicate.value || 0),
+        delayMs: Number(f.delayMs.value || 0), reorderWindow: Number(f.reorderWindow.value || 0),
+      };
+      run(submitter(e), async () => {
+        if (f.target.value) await api("PUT", `/_sandbox/webhooks/targets/${encodeURIComponent(f.target.value)}/chaos`, chaos);
+        else await api("PUT", "/_sandbox/webhooks/chaos", chaos);
+        showResult(true, `Delivery chaos set${f.target.value ? " for that target" : " (global)"}: ${chaosText({ ...chaos, duplicateCount: 1 })}.`);
+        await loadOverview();
+      });
+    });
+    $("#clear-chaos").addEventListener("click", (e) => run(e.currentTarget, async () => {
+      const target = $("#chaos-target").value;
+      if (target) await api("PUT", `/_sandbox/webhooks/targets/${encodeURIComponent(target)}/chaos`, {});
+      else await api("DELETE", "/_sandbox/webhooks/chaos");
+      showResult(true, "Delivery chaos cleared.");
+      await loadOverview();
+    }));
+
+    $("#form-target").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const f = e.target;
+      const events = ["OrderCreate", "OrderStatusUpdate"].filter((n) => f[n].checked);
+      const body = { url: f.url.value.trim(), events };
+      if (f.thisLocation.checked) body.locationId = S.location;
+      run(submitter(e), async () => {
+        const t = await api("POST", "/_sandbox/webhooks/targets", body);
+        showResult(true, "Webhook target registered: ", el("span", { class: "mono", text: `${t.id} ${t.url}` }));
+        await loadOverview();
+      });
+    });
+
+    $("#form-clock").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const advance = e.target.advance.value.trim();
+      run(submitter(e), async () => {
+        const c = await api("POST", "/_sandbox/clock", { advance: /^\d+(\.\d+)?$/.test(advance) ? Number(advance) : advance });
+        renderClock(c);
+        showResult(true, `Clock advanced by ${advance}: now ${c.now}.`);
+      });
+    });
+    $("#freeze").addEventListener("click", (e) => run(e.currentTarget, async () => {
+      const freeze = !e.currentTarget.dataset.frozen;
+      const c = await api("POST", "/_sandbox/clock", { freeze });
+      renderClock(c);
+      showResult(true, freeze ? "Clock frozen." : "Clock running again.");
+    }));
+    $("#form-reset").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const f = e.target;
+      if (!window.confirm("Reset the sandbox to its seeded state?")) return;
+      const body = {};
+      if (f.seed.value) body.seed = Number(f.seed.value);
+      if (f.orders.value) body.orders = Number(f.orders.value);
+      run(submitter(e), async () => {
+        const r = await api("POST", "/_sandbox/reset", body);
+        showResult(true, `Reset to seed ${r.seed} with ${r.orders} orders in ${r.resetMs} ms.`);
+        await loadOverview();
+        await loadState();
+      });
+    });
+  }
+
+  function wireUi() {
+    for (const nav of $$("nav[data-tabs]")) {
+      nav.addEventListener("click", (e) => {
+        const b = e.target.closest("button");
+        if (!b) return;
+        if (nav.dataset.tabs === "state") {
+          S.stateKind = b.dataset.kind;
+          for (const x of $$("button", nav)) x.classList.toggle("active", x === b);
+          $("#state-status").value = "";
+          renderState();
+        } else {
+          selectTab(nav.dataset.tabs, b.dataset.tab);
+        }
+      });
+    }
+    $("#location").addEventListener("change", (e) => {
+      S.location = e.target.value;
+      localStorage.setItem("ghl-sandbox.location", S.location);
+      S.state = null;
+      loadState().catch((err) => showResult(false, errorText(err)));
+      drawCharts();
+      rerenderTimeline();
+    });
+    $("#state-filter").addEventListener("input", renderState);
+    $("#state-status").addEventListener("change", renderState);
+    for (const id of ["#show-request", "#show-delivery", "#show-action", "#only-problems", "#only-location"]) {
+      $(id).addEventListener("change", rerenderTimeline);
+    }
+    $("#timeline-filter").addEventListener("input", rerenderTimeline);
+    $("#rate-scope").addEventListener("change", drawCharts);
+    $("#pause").addEventListener("click", () => {
+      S.paused = !S.paused;
+      $("#pause").textContent = S.paused ? "Resume" : "Pause";
+      if (!S.paused) {
+        const queued = S.queuedWhilePaused;
+        S.queuedWhilePaused = [];
+        addEvents(queued);
+      }
+    });
+    $("#clear-timeline").addEventListener("click", () => {
+      S.events = [];
+      rerenderTimeline();
+    });
+    $("#drawer-close").addEventListener("click", closeDrawer);
+    document.addEventListener("keydown", (e) => { if (e.key === "Escape") closeDrawer(); });
+    $("#drawer-use").addEventListener("click", () => { if (S.drawerUse) S.drawerUse(); closeDrawer(); });
+    $("#drawer-copy").addEventListener("click", () => {
+      const text = $("#drawer").dataset.json || "";
+      if (navigator.clipboard) navigator.clipboard.writeText(text).catch(() => {});
+    });
+    $("#harness-refresh").addEventListener("click", () => loadHarness());
+    window.addEventListener("resize", drawCharts);
+  }
+
+  async function main() {
+    wireUi();
+    wireForms();
+    try {
+      await loadOverview();
+    } catch (err) {
+      showResult(false, "Cannot reach the control plane: " + errorText(err));
+    }
+    connect();
+    loadState().catch((err) => showResult(false, errorText(err)));
+    loadHarness();
+    setInterval(loadHarness, 15000);
+    drawCharts();
+  }
+
+  document.addEventListener("DOMContentLoaded", main);
+})();

@@ -89,7 +89,7 @@ def serve(host: str, port: int, seed: int, state_file: str | None, orders: int, 
         sock.close()
         _run_granian(settings)
         return
-    sandbox = Sandbox(settings)
+    sandbox = _open_sandbox(Sandbox, settings)
     app = build_app(sandbox)
     _banner(sandbox)
     import uvicorn
@@ -98,6 +98,18 @@ def serve(host: str, port: int, seed: int, state_file: str | None, orders: int, 
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", server_header=False,
                             timeout_graceful_shutdown=2)
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _open_sandbox(factory: Any, settings: Any) -> Any:
+    """The sandbox, or a one-line error (not a traceback) when `--state` names an unusable file."""
+    import sqlite3
+
+    try:
+        return factory(settings)
+    except sqlite3.DatabaseError as exc:  # also OperationalError: a missing folder, no permission
+        if not settings.state_file:
+            raise
+        raise click.ClickException(f"cannot use state file {settings.state_file}: {exc}") from None
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -196,7 +208,7 @@ def _granian_app(settings: Any) -> Any:
     from mock_server.app import build_app
     from mock_server.sandbox import Sandbox
 
-    sandbox = Sandbox(settings)
+    sandbox = _open_sandbox(Sandbox, settings)
     app = build_app(sandbox)
     _banner(sandbox, ready=False)
     _announce_when_listening(settings.host, settings.port)

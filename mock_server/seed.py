@@ -185,7 +185,9 @@ def seed_location(
     if location_id:
         ids.short_id()  # keep the stream aligned with a fresh seeding of the same location
     location = Location(id=loc_id, name=name, company_id=app.company_id, seed=seed, orders=orders,
-                        created_at=SEED_EPOCH - 400 * DAY, email=fake.company_email(), phone=fake.phone_number())
+                        # `+ index`: locations list in the order they were made, not by their random ids.
+                        created_at=SEED_EPOCH - 400 * DAY + index, email=fake.company_email(),
+                        phone=fake.phone_number())
 
     tokens = [
         issue_token(ids, location_id=loc_id, company_id=app.company_id, app_id=app.id, scopes=list(PAYMENTS_SCOPES),

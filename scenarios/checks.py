@@ -106,6 +106,19 @@ def no_duplicate_effects(ctx: ScenarioContext) -> Verdict:
     for (severity, message, order_id), n in alerts.items():
         if n > 3:  # an alert repeated many times for the same thing is a duplicate storm
             problems.append(f"Rankr alert {severity} {message!r} (order {order_id}) recorded {n} times")
+    # A webhook processed again after Rankr had acknowledged its event: the client does not dedupe
+    # (an Idempotency-Key hides the duplicate record, not the duplicate processing).
+    acked_at: dict[str, dict[str, Any]] = {}
+    for e in sorted(ctx.journal("/rankr/v1/events"), key=lambda e: e["id"]):
+        key = e.get("idempotencyKey")
+        if e["method"] != "POST" or not key or parse_time(e["time"]) - e.get("latencyMs", 0) / 1000 < ctx.started_at:
+            continue
+        if key in acked_at:
+            first = acked_at[key]
+            problems.append(f"Rankr event {key} was posted again at {e['time']} after Rankr had acknowledged it "
+                            f"at {first['time']} (request #{first['id']}): the webhook was processed twice")
+        elif 200 <= e["status"] < 300:
+            acked_at[key] = e
     if ctx.rankr_sent:
         allowed: Counter[str] = Counter()
         for sent in {s["eventId"]: s for s in ctx.rankr_sent}.values():

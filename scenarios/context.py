@@ -58,8 +58,10 @@ class ScenarioContext:
         return entries
 
     def client_requests(self) -> list[dict[str, Any]]:
-        """GHL API calls made by the client during this scenario (the harness makes none)."""
-        return [e for e in self.journal("/payments") if e.get("tokenId") in (self.token_id, None)]
+        """GHL API calls made by the client during this scenario (the harness makes none). A request
+        that started before this scenario's reset belongs to the previous one, even if it ended after."""
+        return [e for e in self.journal("/payments") if e.get("tokenId") in (self.token_id, None)
+                and parse_time(e["time"]) - e.get("latencyMs", 0) / 1000 >= self.started_at - 0.001]
 
     # ---- Rankr --------------------------------------------------------------------------------
 

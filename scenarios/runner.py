@@ -57,6 +57,20 @@ class ScenarioResult:
         return not self.error and all(o.ok for o in self.outcomes)
 
 
+def client_env(sandbox_url: str, location: dict[str, Any], keys: dict[str, Any], app: dict[str, Any], port: int,
+               state_dir: Path, reconcile_interval: float = DEFAULT_RECONCILE) -> dict[str, str]:
+    """The environment of contracts/CLIENT_CONTRACT.md §1, from the control plane's `GET /locations`
+    item, `GET /keys` and `GET /apps` item (also used by `make demo`, scenarios/demo.py)."""
+    return {
+        "GHL_API_BASE_URL": sandbox_url, "GHL_ACCESS_TOKEN": location["tokens"][0]["token"],
+        "GHL_LOCATION_ID": location["locationId"], "GHL_API_VERSION": "2021-07-28", "GHL_APP_ID": app["appId"],
+        "GHL_WEBHOOK_PUBLIC_KEY": keys["ed25519PublicKey"], "GHL_WEBHOOK_RSA_PUBLIC_KEY": keys["rsaPublicKey"],
+        "RANKR_API_BASE_URL": sandbox_url + "/rankr", "RANKR_API_KEY": location["rankr"]["apiKey"],
+        "RANKR_WEBHOOK_SECRET": location["rankr"]["webhookSecret"], "CLIENT_PORT": str(port),
+        "CLIENT_STATE_DIR": str(state_dir), "CLIENT_RECONCILE_INTERVAL": str(reconcile_interval),
+    }
+
+
 class Harness:
     def __init__(self, sandbox_url: str, client_command: str, seed: int = 42, only_checks: list[str] | None = None,
                  work_dir: Path | None = None, admin_token: str | None = None,
@@ -119,6 +133,7 @@ class Harness:
         control("PUT", "/webhooks/policy", json={"name": setup.get("webhookPolicy", "ghl"),
                                                  "retryIntervalS": HARNESS_RETRY_INTERVAL, "maxRetries": 6,
                                                  "timeoutS": 5})
+        reset_at = time.time()
         control("POST", "/reset", json={"seed": int(setup.get("seed", self.seed)),
                                         "orders": int(setup.get("orders", DEFAULT_ORDERS))})
         for target in control("GET", "/webhooks/targets"):
@@ -134,21 +149,14 @@ class Harness:
             shutil.rmtree(state_dir)
         state_dir.mkdir(parents=True)
         port = free_port()
-        env = {
-            "GHL_API_BASE_URL": self.sandbox_url, "GHL_ACCESS_TOKEN": token["token"],
-            "GHL_LOCATION_ID": location["locationId"], "GHL_API_VERSION": "2021-07-28", "GHL_APP_ID": app["appId"],
-            "GHL_WEBHOOK_PUBLIC_KEY": keys["ed25519PublicKey"], "GHL_WEBHOOK_RSA_PUBLIC_KEY": keys["rsaPublicKey"],
-            "RANKR_API_BASE_URL": self.sandbox_url + "/rankr", "RANKR_API_KEY": location["rankr"]["apiKey"],
-            "RANKR_WEBHOOK_SECRET": location["rankr"]["webhookSecret"], "CLIENT_PORT": str(port),
-            "CLIENT_STATE_DIR": str(state_dir),
-            "CLIENT_RECONCILE_INTERVAL": str(setup.get("reconcileInterval", DEFAULT_RECONCILE)),
-        }
+        env = client_env(self.sandbox_url, location, keys, app, port, state_dir,
+                         setup.get("reconcileInterval", DEFAULT_RECONCILE))
         client = ClientProcess(self.client_command, env, self.work_dir / f"{self._counter:03d}-client.log")
         ctx = ScenarioContext(sandbox_url=self.sandbox_url, http=self.http, location_id=location["locationId"],
                               token=token["token"], token_id=token["tokenId"], rankr_key=location["rankr"]["apiKey"],
                               rankr_secret=location["rankr"]["webhookSecret"], client=client,
                               deadline_s=float(setup.get("deadline", DEFAULT_DEADLINE)),
-                              rate_interval_ms=RATE_INTERVALS.get(profile, 10_000))
+                              rate_interval_ms=RATE_INTERVALS.get(profile, 10_000), started_at=reset_at)
         ctx.baseline_fulfillments = {f["_id"] for f in ctx.ghl_state()["fulfillments"]}
         client.start()
         target = control("POST", "/webhooks/targets", json={"url": client.url + "/webhooks/ghl",

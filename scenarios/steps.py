@@ -43,6 +43,8 @@ def simulate(ctx: ScenarioContext, spec: dict[str, Any]) -> str:
         body["subscriptionId"] = sub
     if "amount" in spec:
         body["amount"] = spec["amount"]
+    if "qty" in spec:
+        body["qty"] = spec["qty"]
     if isinstance(spec.get("items"), list):
         body["items"] = spec["items"]
     if "pending" in spec:
@@ -81,6 +83,8 @@ def rankr_event(ctx: ScenarioContext, spec: dict[str, Any]) -> str:
     items = spec.get("items", "all")
     if items == "all":
         items = _order_items(ctx, order_id)
+    elif items == "first":  # part of the order: one unit of its first item
+        items = [{**_order_items(ctx, order_id)[0], "qty": 1}]
     body: dict[str, Any] = {"locationId": ctx.location_id, "url": ctx.client.url + "/webhooks/rankr",
                             "eventType": spec["rankr"], "orderId": order_id, "items": items,
                             "trackings": [{"trackingNumber": "1Z999", "shippingCarrier": "UPS",

@@ -11,8 +11,8 @@ from reference_client import ReferenceClient, main
 
 
 class BlindFulfillmentRetry(ReferenceClient):
-    def fulfillment_happened(self, order_id: str, record: dict[str, Any], wanted: Counter[str],
-                             deadline: float | None) -> bool:
+    def fulfillment_happened(self, record: dict[str, Any], wanted: Counter[str],
+                             fulfillments: list[dict[str, Any]]) -> bool:
         return False  # the bug: assumes a failed POST did nothing
 
 

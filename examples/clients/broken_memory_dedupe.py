@@ -4,12 +4,12 @@ Rankr `fulfillment.requested` creates a second GHL fulfillment."""
 
 from __future__ import annotations
 
-from reference_client import MemoryState, ReferenceClient, State, main
+from reference_client import ReferenceClient, State, main
 
 
 class MemoryDedupe(ReferenceClient):
     def make_state(self) -> State:
-        return MemoryState()  # the bug: nothing survives the process
+        return State(":memory:")  # the bug: nothing survives the process
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import random
+import re
 import signal
 import sqlite3
 import threading
@@ -38,7 +39,7 @@ REPLAY_WINDOW_S = 300  # GHL's recommended window, both directions
 ORDER_EVENTS = ("OrderCreate", "OrderStatusUpdate")
 PAGE_SIZE = 100
 BACKOFF_BASE_S, BACKOFF_CAP_S = 0.2, 5.0
-WEBHOOK_BUDGET_S = 6.0  # GHL gives up on an attempt after ~10 s; answer 429 well before that
+WEBHOOK_BUDGET_S = 4.0  # answer (429 if need be) well before the sender gives up on the attempt
 LISTS = (("orders", "/payments/orders"), ("transactions", "/payments/transactions"),
          ("subscriptions", "/payments/subscriptions"))
 
@@ -92,16 +93,16 @@ class Config:
 
 
 class State:
-    """Key/value state in `$CLIENT_STATE_DIR/client.sqlite3`. Every `put` is committed with
-    `synchronous=FULL` (fsync'd) before it returns, so it survives `kill -9`.
-    Namespaces: `webhook` (webhookId -> event body, done), `written` (kind:id -> hash, updatedAt of the
-    last body PUT to Rankr), `fulfillment` (Rankr eventId -> baseline fulfillment ids, done), `meta`."""
+    """Key/value state in one SQLite file (`$CLIENT_STATE_DIR/client.sqlite3`). Every `put` is committed
+    with `synchronous=FULL` (fsync'd) before it returns, so it survives `kill -9`.
+    Namespaces: `webhook` (webhookId -> its Rankr event, done), `written` (kind:id -> hash and updatedAt
+    of the body last PUT to Rankr), `fulfillment` (Rankr eventId -> fulfillments before, done), `meta`."""
 
-    def __init__(self, directory: str) -> None:
-        os.makedirs(directory, exist_ok=True)
+    def __init__(self, path: str) -> None:
+        if path != ":memory:":
+            os.makedirs(os.path.dirname(path), exist_ok=True)
         self.lock = threading.Lock()
-        self.db = sqlite3.connect(os.path.join(directory, "client.sqlite3"), check_same_thread=False,
-                                  isolation_level=None)
+        self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("CREATE TABLE IF NOT EXISTS kv (ns TEXT, key TEXT, value TEXT, PRIMARY KEY (ns, key))")
@@ -125,76 +126,51 @@ class State:
             self.db.close()
 
 
-class MemoryState(State):
-    """The same interface, in memory only: everything is forgotten on restart."""
-
-    def __init__(self, directory: str = "") -> None:
-        self.lock = threading.Lock()
-        self.data: dict[tuple[str, str], str] = {}
-
-    def get(self, ns: str, key: str) -> Any:
-        with self.lock:
-            raw = self.data.get((ns, key))
-        return json.loads(raw) if raw is not None else None
-
-    def put(self, ns: str, key: str, value: Any) -> None:
-        with self.lock:
-            self.data[(ns, key)] = json.dumps(value, sort_keys=True)
-
-    def delete(self, ns: str, key: str) -> None:
-        with self.lock:
-            self.data.pop((ns, key), None)
-
-    def close(self) -> None:
-        pass
-
-
 # ---- GHL rate limits ------------------------------------------------------------------------------
 
 
 class RateLimiter:
-    """One per client, shared by every thread: GHL's burst budget as the `X-RateLimit-*` headers tell it.
-    An estimate of the calls left starts from an answer's `X-RateLimit-Remaining` and counts down with
-    each call; it is trusted for one `X-RateLimit-Interval-Milliseconds` (the server's window has rolled
-    over by then), then a single probe call fetches a fresh one. At zero, or after a 429, nobody calls
-    GHL until the window is surely over."""
+    """Shared by every thread: one GHL call at a time (so a 429 stops every call after it), within the
+    burst budget that `X-RateLimit-Remaining` reports. When the budget is spent we wait until the
+    server's window is surely over (`X-RateLimit-Interval-Milliseconds` after it started); after a 429,
+    that interval from the 429. When the budget is unknown (start, after a pause), one call probes it."""
 
     def __init__(self) -> None:
         self.cond = threading.Condition()
-        self.remaining: int | None = None  # calls left in the server's window, as far as we know
-        self.seen_at = 0.0  # when that estimate started
-        self.in_flight = 0
+        self.busy = False  # a call is in flight
+        self.remaining: int | None = None  # calls left in the server's current window
+        self.window_start = 0.0  # latest moment that window can have started
         self.blocked_until = 0.0
         self.interval_s = 10.0
         self.max = 100
 
     def _wait(self, now: float) -> float | None:
-        """Seconds to wait before calling (0: go now; None: until a probe's answer)."""
-        if self.remaining is not None and now >= self.seen_at + self.interval_s + 0.1:
-            self.remaining = None  # stale: the window it described is over
+        """Seconds to wait before calling: 0 to go now, None until the call in flight ends."""
+        if self.busy:
+            return None
         if self.blocked_until > now:
             return self.blocked_until - now
-        if self.remaining is None:
-            return None if self.in_flight else 0.0
-        return 0.0 if self.remaining > 0 else self.seen_at + self.interval_s + 0.1 - now
+        if self.remaining is not None and self.remaining <= 0:
+            window_end = self.window_start + self.interval_s + 0.1
+            if now < window_end:
+                return window_end - now
+            self.remaining = None  # that window is over: probe the next one
+        return 0.0
 
     def acquire(self, deadline: float | None = None) -> None:
         with self.cond:
-            while True:
-                now = time.monotonic()
-                wait = self._wait(now)
-                if wait == 0.0:
-                    if self.remaining is not None:
-                        self.remaining -= 1
-                    self.in_flight += 1
-                    return
-                if deadline is not None and now + (wait or 0.0) > deadline:
+            while (wait := self._wait(now := time.monotonic())) != 0.0:
+                if deadline is not None and now + (wait or 0.0) >= deadline:
                     raise Unavailable("GHL rate limit: no budget before the deadline", "GHL")
                 self.cond.wait(wait if wait is not None or deadline is None else deadline - now)
+            self.busy = True
+            if self.remaining is not None:
+                self.remaining -= 1
 
     def release(self, response: httpx.Response | None) -> None:
         with self.cond:
-            self.in_flight -= 1
+            self.busy = False
+            now = time.monotonic()
             if response is not None:
                 h = response.headers
                 with contextlib.suppress(ValueError):
@@ -202,15 +178,12 @@ class RateLimiter:
                 with contextlib.suppress(ValueError):
                     self.max = int(h.get("x-ratelimit-max", ""))
                 with contextlib.suppress(ValueError):
-                    # Conservative: the server may not have counted the calls still in flight, and an
-                    # answer may arrive after a later one (so within one estimate it only goes down).
-                    left = int(h.get("x-ratelimit-remaining", "")) - self.in_flight
-                    if self.remaining is None:
-                        self.remaining, self.seen_at = left, time.monotonic()
-                    else:
-                        self.remaining = min(self.remaining, left)
+                    left = int(h.get("x-ratelimit-remaining", ""))
+                    if self.remaining is None or left > self.remaining:
+                        self.window_start = now  # a new window: it started with this call at the latest
+                    self.remaining = left
                 if response.status_code == 429:
-                    self.blocked_until = max(self.blocked_until, time.monotonic() + self.interval_s)
+                    self.blocked_until = max(self.blocked_until, now + self.interval_s)
                     self.remaining = None
             self.cond.notify_all()
 
@@ -246,7 +219,7 @@ class ReferenceClient:
         self.active_lock = threading.Lock()
 
     def make_state(self) -> State:
-        return State(self.cfg.state_dir)
+        return State(os.path.join(self.cfg.state_dir, "client.sqlite3"))
 
     def make_limiter(self) -> RateLimiter:
         return RateLimiter()
@@ -274,6 +247,10 @@ class ReferenceClient:
         if self.stopping.wait(seconds):
             raise Unavailable("shutting down")
 
+    @staticmethod
+    def timeout(deadline: float | None) -> float:
+        return 10.0 if deadline is None else max(0.1, min(10.0, deadline - time.monotonic()))
+
     def ghl_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.cfg.ghl_token}", "Version": self.cfg.api_version,
                 "Accept": "application/json"}
@@ -297,7 +274,8 @@ class ReferenceClient:
             response = None
             try:
                 self.ghl_calls += 1
-                response = self.ghl_http.request(method, path, params=params, json=body, headers=self.ghl_headers())
+                response = self.ghl_http.request(method, path, params=params, json=body, headers=self.ghl_headers(),
+                                                 timeout=self.timeout(deadline))
             except httpx.TransportError as exc:
                 error = f"{type(exc).__name__}: {exc}"
             finally:
@@ -324,7 +302,8 @@ class ReferenceClient:
             if attempt:
                 self.pause(self.backoff(attempt - 1), deadline)
             try:
-                response = self.rankr_http.request(method, path, json=body, headers=headers)
+                response = self.rankr_http.request(method, path, json=body, headers=headers,
+                                                   timeout=self.timeout(deadline))
             except httpx.TransportError as exc:
                 error = f"{type(exc).__name__}: {exc}"
                 continue
@@ -502,13 +481,13 @@ class ReferenceClient:
             out[str(item.get(id_key) or (item.get("price") or {}).get("_id"))] += item.get("qty") or 0
         return out
 
-    def fulfillment_happened(self, order_id: str, record: dict[str, Any], wanted: Counter[str],
-                             deadline: float | None) -> bool:
+    def fulfillment_happened(self, record: dict[str, Any], wanted: Counter[str],
+                             fulfillments: list[dict[str, Any]]) -> bool:
         """Did an earlier attempt, whose answer was lost, create it? A fulfillment that was not there
         before our first attempt and has exactly the requested items."""
         baseline = set(record.get("baseline") or [])
         return any(f.get("_id") not in baseline and self.quantities(f.get("items"), "_id") == wanted
-                   for f in self.list_fulfillments(order_id, deadline))
+                   for f in fulfillments)
 
     def handle_rankr_event(self, raw: bytes, headers: Any) -> int:
         if not self.verify_rankr_signature(raw, headers):
@@ -521,8 +500,8 @@ class ReferenceClient:
             return 400
         if event.get("eventType") != "fulfillment.requested":
             return 200  # nothing to do for other event types
-        if not isinstance(event.get("orderId"), str) or not isinstance(event.get("items"), list):
-            return 400
+        if not re.fullmatch(r"[0-9a-f]{24}", str(event.get("orderId"))) or not isinstance(event.get("items"), list):
+            return 400  # not a GHL order id: asking GHL would only earn a 4xx
         deadline = time.monotonic() + WEBHOOK_BUDGET_S
         with self.fulfillment_lock:
             try:
@@ -538,13 +517,13 @@ class ReferenceClient:
         record = self.fulfillment_record(event_id)
         if record and record.get("done"):
             return
+        existing = self.list_fulfillments(order_id, deadline)
         if record is None:
-            record = {"baseline": [f.get("_id") for f in self.list_fulfillments(order_id, deadline)],
-                      "done": False}
+            record = {"baseline": [f.get("_id") for f in existing], "done": False}
             self.state.put("fulfillment", event_id, record)  # durable before the first POST
-        elif self.fulfillment_happened(order_id, record, wanted, deadline):
+        elif self.fulfillment_happened(record, wanted, existing):
             return self.mark_fulfilled(event_id, record)
-        problem = self.fulfillment_problem(order_id, wanted, deadline)
+        problem = self.fulfillment_problem(order_id, wanted, existing, deadline)
         if problem:  # GHL would refuse it (400): do not send it, tell Rankr instead
             self.alert("warning", f"fulfillment.requested {event_id} for order {order_id} not possible: {problem}",
                        key=f"fulfillment-refused-{event_id}", order_id=order_id)
@@ -558,17 +537,16 @@ class ReferenceClient:
                 self.ghl("POST", f"/payments/orders/{order_id}/fulfillments", body=body, deadline=deadline)
                 break
             except Unavailable:  # no answer, 5xx or 429: it may or may not have been created
-                if self.fulfillment_happened(order_id, record, wanted, deadline):
+                if self.fulfillment_happened(record, wanted, self.list_fulfillments(order_id, deadline)):
                     break
         else:
-            raise Unavailable(f"could not create the fulfillment for {event_id}")
+            raise Unavailable(f"could not create the fulfillment for {event_id}", "GHL")
         self.mark_fulfilled(event_id, record)
 
-    def fulfillment_problem(self, order_id: str, wanted: Counter[str], deadline: float) -> str:
+    def fulfillment_problem(self, order_id: str, wanted: Counter[str], existing: list[dict[str, Any]],
+                            deadline: float) -> str:
         ordered = self.quantities(self.get_order(order_id, deadline).get("items"), "priceId")
-        done = Counter[str]()
-        for f in self.list_fulfillments(order_id, deadline):
-            done += self.quantities(f.get("items"), "_id")
+        done = sum((self.quantities(f.get("items"), "_id") for f in existing), Counter[str]())
         for price_id, qty in wanted.items():
             if qty <= 0 or ordered[price_id] - done[price_id] < qty:
                 return f"{qty} x {price_id} requested, {max(0, ordered[price_id] - done[price_id])} unfulfilled"
@@ -650,12 +628,12 @@ class ReferenceClient:
             pass
         log.info("shutting down")
         self.server.shutdown()  # no new requests; let those in flight finish (briefly)
-        deadline = time.monotonic() + 3.0
+        deadline = time.monotonic() + 2.0  # the harness sends SIGKILL 5 s after SIGTERM
         while self.active and time.monotonic() < deadline:
             time.sleep(0.05)
         self.server.server_close()
         for thread in threads:
-            thread.join(5)
+            thread.join(1)
         self.ghl_http.close()
         self.rankr_http.close()
         self.state.close()

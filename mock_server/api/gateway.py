@@ -97,11 +97,19 @@ class Gateway:
                     # What the caller sent, for hygiene checks (never the secret itself).
                     "hasVersion": _has_header(scope, b"version"),
                     "hasBearer": _has_bearer(scope),
+                    "idempotencyKey": _header_value(scope, b"idempotency-key"),
                 })
 
 
 def _has_header(scope: Scope, name: bytes) -> bool:
     return any(key == name for key, _ in scope.get("headers", ()))
+
+
+def _header_value(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")[:200]
+    return None
 
 
 def _has_bearer(scope: Scope) -> bool:

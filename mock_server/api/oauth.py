@@ -62,7 +62,11 @@ async def token(request: Request) -> Response:
                                       refresh_token=get("refresh_token"), user_type=get("user_type"),
                                       location_id=get("location_id"))
     except OAuthFailure as exc:
-        raise ApiError(exc.status, exc.description, exc.error) from None
+        description = exc.description
+        if camel:  # name the fields as the request spelled them
+            description = description.replace("refresh_token", "refreshToken").replace("grant_type", "grantType")
+        # A 422 carries a list of messages, as everywhere else (class-validator style).
+        raise ApiError(exc.status, [description] if exc.status == 422 else description, exc.error) from None
     t = grant.token
     user_type = "Location" if t.token_class == "location" else "Company"
     if camel:

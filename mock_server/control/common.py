@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import orjson
@@ -56,24 +57,28 @@ def string(data: dict[str, Any], name: str) -> str | None:
 
 
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+DURATION_TEXT = re.compile(r"[ \t]*([0-9]+(?:\.[0-9]+)?)[ \t]*([smhdwSMHDW]?)[ \t]*")
+# One move of the clock is at most a century: timestamps must stay printable dates (1e300 s overflowed).
+MAX_DURATION = 100 * 365.25 * 86400
 
 
 def duration(value: Any, name: str = "advance") -> float:
-    """Seconds as a number, or a string like `90`, `30s`, `15m`, `2h`, `30d`, `1w`."""
+    """Seconds as a number, or a string like `90`, `30s`, `15m`, `2h`, `30d`, `1w`; at most 100 years."""
     if isinstance(value, bool):
         raise invalid(f"{name} must be seconds or a duration like 30d")
     if isinstance(value, (int, float)):
         seconds = float(value)
+        if seconds < 0 or not math.isfinite(seconds):
+            raise invalid(f"{name} must be a non-negative duration (the clock only moves forward)")
     elif isinstance(value, str) and value.strip():
-        text = value.strip().lower()
-        unit = text[-1] if text[-1] in DURATION_UNITS else "s"
-        digits = text[:-1] if text[-1] in DURATION_UNITS else text
-        try:
-            seconds = float(digits) * DURATION_UNITS[unit]
-        except ValueError:
-            raise invalid(f"{name} must be seconds or a duration like 30d") from None
+        found = DURATION_TEXT.fullmatch(value)
+        if found is None:
+            if value.strip().startswith("-"):
+                raise invalid(f"{name} must be a non-negative duration (the clock only moves forward)")
+            raise invalid(f"{name} must be seconds or a duration like 30d")
+        seconds = float(found[1]) * DURATION_UNITS[(found[2] or "s").lower()]
     else:
         raise invalid(f"{name} must be seconds or a duration like 30d")
-    if seconds < 0 or seconds != seconds or seconds == float("inf"):
-        raise invalid(f"{name} must be a non-negative duration (the clock only moves forward)")
+    if seconds > MAX_DURATION:
+        raise invalid(f"{name} must be at most 100 years")
     return seconds

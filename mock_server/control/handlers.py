@@ -37,13 +37,32 @@ async def _body(request: Request) -> dict[str, Any]:
     return data
 
 
-def _int(data: dict[str, Any], name: str, minimum: int = 0) -> int | None:
+# Seeds are stored as SQLite integers (64-bit). Orders are seeded synchronously (~1.5 s per 2,000): an added
+# location may not hold the server for minutes; a whole reset may go as far as `serve --orders`.
+MAX_SEED = 2**63 - 1
+MAX_LOCATION_ORDERS = 10_000
+MAX_RESET_ORDERS = 1_000_000
+# Token lifetimes and their expiry instants must stay printable dates.
+MAX_EXPIRES_IN = 100 * 365 * 86400
+
+
+def _int(data: dict[str, Any], name: str, minimum: int = 0, maximum: int | None = None) -> int | None:
     value = data.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value < minimum:
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or value != value
+            or value in (float("inf"), float("-inf")) or value != int(value) or value < minimum):
         raise ApiError(422, [f"{name} must be an integer not less than {minimum}"])
+    if maximum is not None and value > maximum:
+        raise ApiError(422, [f"{name} must not be greater than {maximum}"])
     return int(value)
+
+
+def _scopes(data: dict[str, Any]) -> list[str] | None:
+    scopes = data.get("scopes")
+    if scopes is not None and (not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes)):
+        raise ApiError(422, ["scopes must be an array of strings"])
+    return scopes
 
 
 def token_view(t: Token) -> dict[str, Any]:
@@ -80,7 +99,8 @@ async def create_location(request: Request) -> Response:
     if name is not None and not isinstance(name, str):
         raise ApiError(422, ["name must be a string"])
     sandbox = _sandbox(request)
-    loc = sandbox.create_location(name=name, seed=_int(data, "seed"), orders=_int(data, "orders"))
+    loc = sandbox.create_location(name=name, seed=_int(data, "seed", maximum=MAX_SEED),
+                                  orders=_int(data, "orders", maximum=MAX_LOCATION_ORDERS))
     return json_response(location_view(sandbox, loc.id), status=201)
 
 
@@ -101,12 +121,11 @@ async def create_token(request: Request) -> Response:
         raise ApiError(422, ["locationId should not be empty"])
     if sandbox.location(location_id) is None:
         raise ApiError(404, f"Location {location_id} not found")
-    scopes = data.get("scopes")
-    if scopes is not None and (not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes)):
-        raise ApiError(422, ["scopes must be an array of strings"])
+    scopes = _scopes(data)
     expires_in = data.get("expiresIn")
-    if expires_in is not None and (isinstance(expires_in, bool) or not isinstance(expires_in, (int, float))):
-        raise ApiError(422, ["expiresIn must be a number of seconds"])
+    if expires_in is not None and (isinstance(expires_in, bool) or not isinstance(expires_in, (int, float))
+                                   or not 0 <= expires_in <= MAX_EXPIRES_IN):
+        raise ApiError(422, [f"expiresIn must be a number of seconds from 0 to {MAX_EXPIRES_IN}"])
     try:
         token = sandbox.auth.issue(location_id, scopes=scopes, token_class=str(data.get("tokenClass", "location")),
                                    token_type=str(data.get("tokenType", "oauth")), expires_in=expires_in)
@@ -120,6 +139,9 @@ async def revoke_token(request: Request) -> Response:
     value = request.path_params.get("token")
     if value is None:
         data = await _body(request)
+        for key in ("token", "tokenId"):
+            if key in data and (not isinstance(data[key], str) or not data[key]):
+                raise ApiError(422, [f"{key} must be a non-empty string"])
         value = data.get("token") or data.get("tokenId")
     if not isinstance(value, str) or not value:
         raise ApiError(422, ["token should not be empty"])
@@ -143,10 +165,11 @@ async def authorize(request: Request) -> Response:
     if not isinstance(client_id, str) or not isinstance(location_id, str):
         raise ApiError(422, ["clientId should not be empty", "locationId should not be empty"])
     user_type = data.get("userType", "Location")
-    if user_type not in ("Location", "Company"):
+    if not isinstance(user_type, str) or user_type not in ("Location", "Company"):
         raise ApiError(422, ["userType must be one of the following values: Location, Company"])
+    scopes = _scopes(data)
     try:
-        grant = sandbox.auth.authorization_code(client_id, location_id, data.get("scopes"), user_type)
+        grant = sandbox.auth.authorization_code(client_id, location_id, scopes, user_type)
     except ValueError as exc:
         raise ApiError(404, str(exc)) from None
     return json_response({"code": grant.id, "expiresAt": iso_ms(grant.expires_at)})
@@ -154,7 +177,8 @@ async def authorize(request: Request) -> Response:
 
 async def reset(request: Request) -> Response:
     data = await _body(request)
-    return json_response(_sandbox(request).reset(seed=_int(data, "seed"), orders=_int(data, "orders")))
+    return json_response(_sandbox(request).reset(seed=_int(data, "seed", maximum=MAX_SEED),
+                                                 orders=_int(data, "orders", maximum=MAX_RESET_ORDERS)))
 
 
 async def get_state(request: Request) -> Response:
@@ -195,7 +219,7 @@ async def get_ratelimit(request: Request) -> Response:
 async def put_ratelimit(request: Request) -> Response:
     data = await _body(request)
     profile = data.get("profile")
-    if profile not in PROFILES:
+    if not isinstance(profile, str) or profile not in PROFILES:
         raise ApiError(422, [f"profile must be one of the following values: {', '.join(PROFILES)}"])
     sandbox = _sandbox(request)
     sandbox.ratelimiter.set_profile(profile)

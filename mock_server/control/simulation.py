@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 from starlette.requests import Request
@@ -19,6 +20,10 @@ REQUIRED = {action: ("orderId", "order_id") for action in ("order.pay", "order.f
                                                           "order.fulfill", "order.cancel")}
 REQUIRED.update({action: ("subscriptionId", "subscription_id")
                  for action in ("subscription.renew", "subscription.fail_renewal", "subscription.cancel")})
+
+
+# Timestamps must stay printable (datetime ends at year 9999); the clock stops well before.
+CLOCK_LIMIT = datetime(9000, 1, 1, tzinfo=timezone.utc).timestamp()
 
 
 def _items(data: dict[str, Any]) -> list[dict[str, Any]] | None:
@@ -81,13 +86,16 @@ def parse_args(sb: Any, data: dict[str, Any]) -> SimArgs:
     amount = number(data, "amount")
     if amount is not None and amount <= 0:
         raise invalid("amount must be a positive number")
+    qty = data.get("qty")
+    if qty is not None and (isinstance(qty, bool) or not isinstance(qty, int) or not 1 <= qty <= 1000):
+        raise invalid("qty must be an integer from 1 to 1000")
     return SimArgs(location_id=location_id, order_id=string(data, "orderId"),
                    subscription_id=string(data, "subscriptionId"), transaction_id=string(data, "transactionId"),
                    contact_id=string(data, "contactId"), price_id=string(data, "priceId"),
                    amount=amount, items=_items(data), trackings=_trackings(data),
                    source_type=string(data, "sourceType"), source_sub_type=string(data, "sourceSubType"),
                    live_mode=live, pending_polls=polls, pending_seconds=seconds, settle_outcome=outcome,
-                   notify_customer=notify)
+                   notify_customer=notify, qty=qty)
 
 
 def resource_view(sb: Any, kind: str, record: Any) -> dict[str, Any]:
@@ -156,6 +164,8 @@ async def post_clock(request: Request) -> Response:
     if freeze is not None and not isinstance(freeze, bool):
         raise invalid("freeze must be a boolean")
     advance = duration(data["advance"]) if data.get("advance") is not None else None
+    if advance and sb.clock.now() + advance > CLOCK_LIMIT:
+        raise invalid("advance would move the sandbox clock past 9000-01-01")
     if freeze is True:
         sb.clock.freeze()
     elif freeze is False:

@@ -40,6 +40,7 @@ class SimArgs:
     price_id: str | None = None
     amount: float | None = None
     items: list[dict[str, Any]] | None = None  # [{"price_id", "qty"}]
+    qty: int | None = None  # order.create without items: this quantity of each catalog item picked
     trackings: list[dict[str, Any]] = field(default_factory=list)
     source_type: str | None = None
     source_sub_type: str | None = None
@@ -201,7 +202,8 @@ class Simulator:
                     raise InvalidOperation(f"qty for priceId {price.id} must be positive")
         else:
             prices = self._prices(args.location_id, "one_time")
-            chosen = [(p, float(self.rng.choice((1, 1, 2)))) for p in self.rng.sample(prices, k=min(2, len(prices)))]
+            picked = self.rng.sample(prices, k=min(2, len(prices)))
+            chosen = [(p, float(args.qty if args.qty else self.rng.choice((1, 1, 2)))) for p in picked]
         chosen = [(p, int(q) if q == int(q) else q) for p, q in chosen]
         self._new_order(args, chosen, result)
 

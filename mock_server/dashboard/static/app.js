@@ -416,10 +416,11 @@
   }
 
   function niceMax(v) {
-    if (v <= 5) return 5;
-    const pow = Math.pow(10, Math.floor(Math.log10(v)));
-    for (const m of [1, 2, 2.5, 5, 10]) if (m * pow >= v) return m * pow;
-    return 10 * pow;
+    // A maximum that four gridlines divide into round numbers: 4, 8, 20, 40, 100, 200, ...
+    const raw = Math.max(v, 1) / 4;
+    const pow = Math.pow(10, Math.floor(Math.log10(raw)));
+    for (const m of [1, 2, 2.5, 5, 10]) if (m * pow >= raw) return Math.max(4, m * pow * 4);
+    return 40 * pow;
   }
 
   function axes(ctx, box, yMax, yLabel, xLabels) {

@@ -1,0 +1,329 @@
+"""`make demo` (`python -m scenarios.demo`): the sandbox, the reference client and a generator of
+simulated payment activity, with the dashboard URL printed. Ctrl-C (or SIGTERM) stops all of it.
+
+- the sandbox: `ghl-sandbox serve` in a child process (its own session, stopped with SIGTERM, then
+  SIGKILL), webhook retries compressed to a few seconds so a 429 retry shows in a demo;
+- the client: `examples/clients/reference_client.py` (or `--client CMD`) with the environment of
+  contracts/CLIENT_CONTRACT.md §1, built by scenarios.runner.client_env as the harness does, and
+  registered as the location's webhook target;
+- the generator: orders, payments (full and partial), refunds, subscriptions, fulfilments requested
+  through Rankr events (`POST /_sandbox/rankr/events`, so the client creates them), and now and then
+  a fault rule on the API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import random
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from scenarios.client import ClientError, ClientProcess, free_port
+from scenarios.runner import client_env
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE_CLIENT = ROOT / "examples" / "clients" / "reference_client.py"
+
+FAULTS = (
+    ("GHL 503 on list orders (twice)",
+     {"match": {"method": "GET", "path": "/payments/orders"}, "effect": {"status": 503}, "times": 2}),
+    ("GHL 429 on list transactions",
+     {"match": {"method": "GET", "path": "/payments/transactions"}, "effect": {"rateLimited": True}, "times": 1}),
+    ("slow list subscriptions (1.2 s)",
+     {"match": {"method": "GET", "path": "/payments/subscriptions"}, "effect": {"delayMs": 1200}, "times": 2}),
+    ("commit-then-drop on the next fulfilment",
+     {"match": {"method": "POST", "path": "/payments/orders/{orderId}/fulfillments"},
+      "effect": {"commitThenDrop": True}, "times": 1}),
+    ("Rankr 503 on an order upsert",
+     {"match": {"method": "PUT", "path": "/rankr/v1/orders/{orderId}"}, "effect": {"status": 503}, "times": 1}),
+)
+
+
+def say(message: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')}  {message}", flush=True)
+
+
+def short(identifier: str) -> str:
+    return identifier[:8] + "…" if len(identifier) > 9 else identifier
+
+
+# ---- the sandbox process ---------------------------------------------------------------------------
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: the sandbox gets SIGTERM if the demo itself is killed (no orphan even on kill -9)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class SandboxChild:
+    def __init__(self, args: list[str]) -> None:
+        self.cmd = [sys.executable, "-m", "mock_server.cli", "serve", *args]
+        self.proc: subprocess.Popen[str] | None = None
+        self.url = ""
+        self.output: list[str] = []
+
+    def start(self, timeout: float = 60.0) -> str:
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     stdin=subprocess.DEVNULL, start_new_session=True,
+                                     preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                if self.proc.poll() is not None:
+                    raise RuntimeError("the sandbox exited during start:\n" + "".join(self.output))
+                continue
+            self.output.append(line)
+            if line.startswith("GHL_SANDBOX_READY "):
+                self.url = line.split()[1]
+                break
+        else:
+            raise RuntimeError("the sandbox did not start in time:\n" + "".join(self.output))
+        threading.Thread(target=self._drain, daemon=True).start()
+        return self.url
+
+    def _drain(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        for line in self.proc.stdout:  # warnings and tracebacks of the sandbox, if any
+            print(f"[sandbox] {line}", end="", flush=True)
+
+    def stop(self, grace: float = 10.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)
+
+
+# ---- the generator ---------------------------------------------------------------------------------
+
+
+class Generator:
+    """Picks a plausible next step from what it knows of the location's orders and subscriptions."""
+
+    def __init__(self, http: httpx.Client, location_id: str, client_url: str, rng: random.Random,
+                 fault_every: float) -> None:
+        self.http = http
+        self.location_id = location_id
+        self.client_url = client_url
+        self.rng = rng
+        self.fault_every = fault_every
+        self.next_fault = time.monotonic() + min(fault_every, 8.0)
+        self.orders: dict[str, dict[str, Any]] = {}
+        self.subscriptions: list[str] = []
+        self.fulfil_requested: set[str] = set()
+        self.steps = 0
+
+    def load(self) -> None:
+        state = self._control("GET", f"/locations/{self.location_id}/state")
+        for order in state["orders"][:60]:
+            self._remember(order)
+        self.subscriptions = [s["_id"] for s in state["subscriptions"] if s["status"] in ("active", "trialing")][:20]
+
+    def _control(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.http.request(method, "/_sandbox" + path, **kwargs)
+        response.raise_for_status()
+        return response.json()
+
+    def _remember(self, data: dict[str, Any]) -> None:
+        items = [{"priceId": i.get("priceId") or (i.get("price") or {}).get("_id"), "qty": i.get("qty", 1)}
+                 for i in data.get("items", [])]
+        known = self.orders.setdefault(data["_id"], {})
+        known.update({"amount": data.get("amount", 0), "status": data.get("status"),
+                      "paymentStatus": data.get("paymentStatus"), "fulfillmentStatus": data.get("fulfillmentStatus")})
+        if items and all(i["priceId"] for i in items):
+            known["items"] = items
+
+    def _simulate(self, action: str, **body: Any) -> dict[str, Any] | None:
+        response = self.http.post(f"/_sandbox/simulate/{action}", json={"locationId": self.location_id, **body})
+        if response.status_code in (404, 409):  # the order moved on meanwhile: not worth a word
+            return None
+        response.raise_for_status()
+        result = response.json()
+        for resource in result["resources"]:
+            if resource["type"] == "order":
+                self._remember(resource["data"])
+            elif resource["type"] == "subscription" and resource["data"]["status"] == "active":
+                if resource["id"] not in self.subscriptions:
+                    self.subscriptions.append(resource["id"])
+        hooks = ", ".join(w["event"] for w in result["webhooks"]) or "no webhook"
+        ids = ", ".join(f"{r['type']} {short(r['id'])}" for r in result["resources"][:2])
+        say(f"{action:<22} {ids}  ({hooks})")
+        return result
+
+    def _pick(self, **wanted: Any) -> str | None:
+        matches = [oid for oid, o in self.orders.items()
+                   if o.get("status") != "cancelled" and all(o.get(k) in v for k, v in wanted.items())]
+        return self.rng.choice(matches[-25:]) if matches else None
+
+    def step(self) -> None:
+        self.steps += 1
+        if self.fault_every and time.monotonic() >= self.next_fault:
+            self.next_fault = time.monotonic() + self.fault_every
+            label, rule = self.rng.choice(FAULTS)
+            self._control("POST", "/faults", json=rule)
+            say(f"{'fault rule':<22} {label}")
+            return
+        roll = self.rng.random()
+        if roll < 0.22 or not self.orders:
+            self._simulate("order.create")
+        elif roll < 0.50:
+            order_id = self._pick(paymentStatus=("unpaid", "partially_paid"))
+            if order_id is None:
+                self._simulate("order.create")
+            elif self.orders[order_id]["paymentStatus"] == "unpaid" and self.rng.random() < 0.3:
+                amount = round(max(1.0, float(self.orders[order_id]["amount"]) * 0.4), 2)
+                self._simulate("order.pay", orderId=order_id, amount=amount)
+            else:
+                self._simulate("order.pay", orderId=order_id)
+        elif roll < 0.70:
+            self._fulfil()
+        elif roll < 0.80:
+            order_id = self._pick(paymentStatus=("paid",))
+            if order_id is not None:
+                part = self.rng.random() < 0.5
+                amount = round(float(self.orders[order_id]["amount"]) * 0.5, 2) if part else None
+                self._simulate("order.refund", orderId=order_id, **({"amount": amount} if amount else {}))
+        elif roll < 0.86:
+            self._simulate("subscription.create")
+        elif roll < 0.92 and self.subscriptions:
+            self._simulate("subscription.renew", subscriptionId=self.rng.choice(self.subscriptions[-10:]))
+        elif roll < 0.95:
+            order_id = self._pick(paymentStatus=("unpaid",))
+            if order_id is not None:
+                self._simulate("order.cancel", orderId=order_id)
+        else:
+            order_id = self._pick(paymentStatus=("unpaid", "partially_paid"))
+            if order_id is not None:
+                self._simulate("order.fail_payment", orderId=order_id)
+
+    def _fulfil(self) -> None:
+        """Ask the client, through a signed Rankr event, to fulfil a paid order: it creates the GHL
+        fulfillment itself (exactly once per eventId)."""
+        candidates = [oid for oid, o in self.orders.items()
+                      if o.get("paymentStatus") == "paid" and o.get("fulfillmentStatus") == "unfulfilled"
+                      and o.get("items") and oid not in self.fulfil_requested]
+        if not candidates:
+            self._simulate("order.create")
+            return
+        order_id = self.rng.choice(candidates[-25:])
+        self.fulfil_requested.add(order_id)
+        sent = self._control("POST", "/rankr/events", json={
+            "locationId": self.location_id, "url": self.client_url + "/webhooks/rankr", "orderId": order_id,
+            "items": self.orders[order_id]["items"],
+            "trackings": [{"trackingNumber": f"1Z{self.rng.randrange(10**9):09d}", "shippingCarrier": "UPS",
+                           "trackingUrl": "https://example.com/track"}]})
+        self.orders[order_id]["fulfillmentStatus"] = "requested"
+        say(f"{'rankr fulfilment':<22} order {short(order_id)}  (client answered {sent.get('status')})")
+
+
+# ---- main ------------------------------------------------------------------------------------------
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m scenarios.demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080, help="sandbox port (0: a free one)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--orders", type=int, default=60, help="orders seeded in the first location")
+    parser.add_argument("--client", default=f"{shlex.quote(sys.executable)} {shlex.quote(str(REFERENCE_CLIENT))}",
+                        help="command that starts the integration client (default: the reference client)")
+    parser.add_argument("--interval", type=float, default=1.5, help="seconds between generated actions")
+    parser.add_argument("--fault-every", type=float, default=25.0, help="seconds between fault rules (0: none)")
+    parser.add_argument("--reconcile-interval", type=float, default=5.0, help="the client's reconcile interval")
+    parser.add_argument("--admin-token", default=None, help="protect the control plane and the dashboard")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    serve_args = ["--host", args.host, "--port", str(args.port), "--seed", str(args.seed), "--orders", str(args.orders),
+                  "--webhook-retry-interval", "5"]
+    if args.admin_token:
+        serve_args += ["--admin-token", args.admin_token]
+    sandbox = SandboxChild(serve_args)
+    client: ClientProcess | None = None
+    work = Path(tempfile.mkdtemp(prefix="ghl-sandbox-demo-"))
+    code = 0
+    try:
+        say("starting the sandbox …")
+        url = sandbox.start()
+        headers = {"Authorization": f"Bearer {args.admin_token}"} if args.admin_token else {}
+        with httpx.Client(base_url=url, headers=headers, timeout=30.0) as http:
+            location = http.get("/_sandbox/locations").raise_for_status().json()[0]
+            keys = http.get("/_sandbox/keys").raise_for_status().json()
+            app = http.get("/_sandbox/apps").raise_for_status().json()[0]
+            (work / "client-state").mkdir()
+            env = client_env(url, location, keys, app, free_port(), work / "client-state", args.reconcile_interval)
+            say(f"starting the client: {args.client}")
+            client = ClientProcess(args.client, env, work / "client.log")
+            client.start()
+            http.post("/_sandbox/webhooks/targets", json={"url": client.url + "/webhooks/ghl",
+                                                          "locationId": location["locationId"]}).raise_for_status()
+            dashboard = url + "/" + (f"?token={args.admin_token}" if args.admin_token else "")
+            assert sandbox.proc is not None and client.proc is not None
+            print(f"\n  Dashboard   {dashboard}\n"
+                  f"  Location    {location['name']} ({location['locationId']})\n"
+                  f"  Client      {client.url}  (log: {work / 'client.log'})\n"
+                  f"  Processes   sandbox pid {sandbox.proc.pid}, client pid {client.proc.pid}\n"
+                  f"  Ctrl-C stops the generator, the client and the sandbox.\n", flush=True)
+            generator = Generator(http, location["locationId"], client.url, random.Random(args.seed),
+                                  args.fault_every)
+            generator.load()
+            while True:
+                if not client.alive():
+                    raise ClientError("the client exited", client.log_tail())
+                try:
+                    generator.step()
+                except httpx.HTTPError as exc:
+                    say(f"generator: {exc}")
+                time.sleep(args.interval)
+    except KeyboardInterrupt:
+        pass
+    except (ClientError, RuntimeError, httpx.HTTPError) as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        if isinstance(exc, ClientError) and exc.log_tail:
+            print(exc.log_tail, file=sys.stderr)
+        code = 1
+    finally:
+        # A second Ctrl-C must not cut the clean-up short and leave processes behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        say("stopping …")
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.stop()
+        sandbox.stop()
+        shutil.rmtree(work, ignore_errors=True)
+        say("demo stopped")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -158,8 +158,10 @@ class FaultInjector:
         for name in ("method", "path", "locationId"):
             if match.get(name) is not None and not isinstance(match[name], str):
                 raise ValueError(f"match.{name} must be a string")
-        body = match.get("body") or {}
-        if not isinstance(body, dict):
+        body = match.get("body")
+        if body is None:
+            body = {}
+        if not isinstance(body, dict):  # [] or "" used to pass as "no body condition"
             raise ValueError("match.body must be an object of field: value")
         effect = Effect.parse(data.get("effect"))
         times, after, prob = data.get("times"), data.get("after", 0), data.get("probability")

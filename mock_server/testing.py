@@ -127,6 +127,30 @@ class SandboxClient:
     def token(self, location_id: str, **body: Any) -> dict[str, Any]:
         return self.control("POST", "/tokens", json={"locationId": location_id, **body})
 
+    def simulate(self, action: str, **body: Any) -> dict[str, Any]:
+        """`POST /_sandbox/simulate/{action}`, e.g. `simulate("order.pay", orderId=..., amount=5)`."""
+        return self.control("POST", f"/simulate/{action}", json=body)
+
+    def fault(self, match: dict[str, Any], effect: dict[str, Any], **limits: Any) -> dict[str, Any]:
+        """Add a fault rule, e.g. `fault({"method": "GET", "path": "/payments/orders"}, {"status": 503}, times=1)`."""
+        return self.control("POST", "/faults", json={"match": match, "effect": effect, **limits})
+
+    def clear_faults(self) -> None:
+        self.control("DELETE", "/faults")
+
+    def webhook_target(self, url: str, **body: Any) -> dict[str, Any]:
+        return self.control("POST", "/webhooks/targets", json={"url": url, **body})
+
+    def deliveries(self, **params: Any) -> list[dict[str, Any]]:
+        return self.control("GET", "/webhooks/deliveries", params=params)["deliveries"]
+
+    def wait_settled(self, timeout: float = 10.0) -> bool:
+        r = self.http.get("/_sandbox/wait", params={"for": "deliveries-settled", "timeout": str(timeout)})
+        return r.status_code == 200
+
+    def advance_clock(self, seconds: float | str) -> dict[str, Any]:
+        return self.control("POST", "/clock", json={"advance": seconds})
+
     # GHL API
     def api(self, method: str, path: str, token: str, version: str | None = DEFAULT_VERSION,
             **kwargs: Any) -> httpx.Response:

@@ -27,11 +27,13 @@ from scenarios.loader import ScenarioError, load_paths
               help="Evaluate only these checks (repeatable or comma-separated).")
 @click.option("--save-failures", "save_dir", default=None, type=click.Path(file_okay=False),
               help="Write the minimal failing property program here as a replayable scenario.")
+@click.option("--shrink-seconds", default=120.0, show_default=True, type=click.FloatRange(0, 3600),
+              help="Time budget for shrinking a failing property program.")
 @click.option("--sandbox-url", default=None, help="Use a running sandbox instead of starting one in-process.")
 @click.option("--admin-token", default=None, help="Admin token of that sandbox.")
 def check(client_command: str, scenario_paths: tuple[str, ...], examples: int, seed: int, junit_path: str | None,
-          json_path: str | None, only_checks: tuple[str, ...], save_dir: str | None, sandbox_url: str | None,
-          admin_token: str | None) -> None:
+          json_path: str | None, only_checks: tuple[str, ...], save_dir: str | None, shrink_seconds: float,
+          sandbox_url: str | None, admin_token: str | None) -> None:
     """Drive an integration client through the scenario library and property-based runs."""
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
     checks = [c.strip() for value in only_checks for c in value.split(",") if c.strip()]
@@ -46,13 +48,13 @@ def check(client_command: str, scenario_paths: tuple[str, ...], examples: int, s
         sys.exit(2)
     code = run_check(console, client_command, scenarios, examples, seed, checks or None,
                      Path(junit_path) if junit_path else None, Path(json_path) if json_path else None,
-                     Path(save_dir) if save_dir else None, sandbox_url, admin_token)
+                     Path(save_dir) if save_dir else None, sandbox_url, admin_token, shrink_seconds)
     sys.exit(code)
 
 
 def run_check(console: Console, client_command: str, scenarios: list, examples: int, seed: int,
               only_checks: list[str] | None, junit_path: Path | None, json_path: Path | None, save_dir: Path | None,
-              sandbox_url: str | None, admin_token: str | None) -> int:
+              sandbox_url: str | None, admin_token: str | None, shrink_seconds: float = 120.0) -> int:
     from contextlib import nullcontext
 
     from mock_server.settings import Settings
@@ -80,7 +82,8 @@ def run_check(console: Console, client_command: str, scenarios: list, examples: 
                     def progress(message: str) -> None:
                         status.update(f"property run: {message}")
 
-                    outcome = run_property(harness, examples, seed, save_dir, progress=progress)
+                    outcome = run_property(harness, examples, seed, save_dir, progress=progress,
+                                           shrink_budget_s=shrink_seconds)
                     if outcome.failure is not None:
                         results.append(outcome.failure)
                         console.print(f"[red]FAIL[/] property run: a program failed after {outcome.examples_run} "

@@ -28,6 +28,7 @@ from scenarios.steps import run_step
 DEFAULT_DEADLINE = 20.0
 DEFAULT_RECONCILE = 1.0
 DEFAULT_ORDERS = 8
+GRACE_S = 0.6  # after the eventual checks hold, before the last safety evaluation
 HARNESS_RETRY_INTERVAL = 0.5  # GHL retries 429s ~10 minutes apart; the harness compresses that
 RATE_INTERVALS = {"default": 10_000, "sandbox-account": 10_000, "off": 10_000}
 
@@ -190,7 +191,10 @@ class Harness:
             if time.monotonic() >= deadline:
                 break
             time.sleep(0.1)
-        # Safety once more at the very end (a late duplicate counts too).
+        # Let in-flight work land (a retry after a dropped answer comes a backoff later), then check
+        # safety once more: a late duplicate counts too.
+        self.http.get("/_sandbox/wait", params={"for": "deliveries-settled", "timeout": "5"})
+        time.sleep(GRACE_S)
         self._safety(ctx, checks, result)
         failed_safety = {o.check for o in result.outcomes}
         final: list[CheckOutcome] = []

@@ -142,10 +142,16 @@ async def revoke_token(request: Request) -> Response:
         for key in ("token", "tokenId"):
             if key in data and (not isinstance(data[key], str) or not data[key]):
                 raise ApiError(422, [f"{key} must be a non-empty string"])
-        value = data.get("token") or data.get("tokenId")
-    if not isinstance(value, str) or not value:
+        names = [data[key] for key in ("token", "tokenId") if key in data]
+    else:
+        names = [value]
+    if not names:
         raise ApiError(422, ["token should not be empty"])
-    token = sandbox.auth.revoke(value)
+    token = None
+    for name in names:  # the secret, else the id: either may name the token
+        token = sandbox.auth.revoke(name)
+        if token is not None:
+            break
     if token is None:
         raise ApiError(404, "Token not found")
     return json_response({"revoked": True, "tokenId": token.id})

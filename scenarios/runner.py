@@ -28,7 +28,7 @@ from scenarios.steps import run_step
 DEFAULT_DEADLINE = 20.0
 DEFAULT_RECONCILE = 1.0
 DEFAULT_ORDERS = 8
-GRACE_S = 0.6  # after the eventual checks hold, before the last safety evaluation
+GRACE_S = 0.35  # after the eventual checks hold, before the last safety evaluation
 HARNESS_RETRY_INTERVAL = 0.5  # GHL retries 429s ~10 minutes apart; the harness compresses that
 RATE_INTERVALS = {"default": 10_000, "sandbox-account": 10_000, "off": 10_000}
 

@@ -24,6 +24,12 @@ REQUIRED.update({action: ("subscriptionId", "subscription_id")
 
 # Timestamps must stay printable (datetime ends at year 9999); the clock stops well before.
 CLOCK_LIMIT = datetime(9000, 1, 1, tzinfo=timezone.utc).timestamp()
+# Upper bounds of simulated quantities: beyond them a record cannot be stored (SQLite integers are 64-bit)
+# or shown (an amount of 1e308 made every later transaction list answer 500).
+MAX_QTY = 1_000_000
+MAX_AMOUNT = 1_000_000_000
+MAX_POLLS = 1_000_000
+MAX_PENDING_SECONDS = 100 * 365.25 * 86400
 
 
 def _items(data: dict[str, Any]) -> list[dict[str, Any]] | None:
@@ -37,16 +43,22 @@ def _items(data: dict[str, Any]) -> list[dict[str, Any]] | None:
         if not isinstance(item, dict) or not isinstance(item.get("priceId"), str):
             raise invalid(f"items.{i}.priceId must be a string")
         qty = item.get("qty", 1)
-        if isinstance(qty, bool) or not isinstance(qty, (int, float)) or qty <= 0:
-            raise invalid(f"items.{i}.qty must be a positive number")
+        if isinstance(qty, bool) or not isinstance(qty, (int, float)) or not 0 < qty <= MAX_QTY:
+            raise invalid(f"items.{i}.qty must be a positive number not greater than {MAX_QTY}")
         out.append({"price_id": item["priceId"], "qty": qty})
     return out
 
 
 def _trackings(data: dict[str, Any]) -> list[dict[str, Any]]:
-    raw = data.get("trackings") or []
+    raw = data.get("trackings")
+    if raw is None:
+        return []
     if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
         raise invalid("trackings must be an array of objects")
+    for i, t in enumerate(raw):
+        for key in ("trackingNumber", "shippingCarrier", "trackingUrl"):
+            if t.get(key) is not None and not isinstance(t[key], str):
+                raise invalid(f"trackings.{i}.{key} must be a string")
     return [{"tracking_number": str(t.get("trackingNumber", "")), "shipping_carrier": str(t.get("shippingCarrier", "")),
              "tracking_url": str(t.get("trackingUrl", ""))} for t in raw]
 
@@ -66,12 +78,12 @@ def parse_args(sb: Any, data: dict[str, Any]) -> SimArgs:
         if unknown:
             raise invalid(f"pending has unknown field(s): {', '.join(sorted(unknown))}")
         p = number(pending, "polls")
-        if p is not None and (p != int(p) or p < 1):
-            raise invalid("pending.polls must be a positive integer")
+        if p is not None and (p != int(p) or not 1 <= p <= MAX_POLLS):
+            raise invalid(f"pending.polls must be a positive integer not greater than {MAX_POLLS}")
         polls = int(p) if p is not None else 0
         seconds = number(pending, "seconds")
-        if seconds is not None and seconds <= 0:
-            raise invalid("pending.seconds must be a positive number")
+        if seconds is not None and not 0 < seconds <= MAX_PENDING_SECONDS:
+            raise invalid("pending.seconds must be a positive number of seconds, at most 100 years")
         outcome = pending.get("outcome", "succeeded")
         if outcome not in ("succeeded", "failed"):
             raise invalid("pending.outcome must be one of the following values: succeeded, failed")
@@ -84,8 +96,8 @@ def parse_args(sb: Any, data: dict[str, Any]) -> SimArgs:
     if not isinstance(notify, bool):
         raise invalid("notifyCustomer must be a boolean")
     amount = number(data, "amount")
-    if amount is not None and amount <= 0:
-        raise invalid("amount must be a positive number")
+    if amount is not None and not 0 < amount <= MAX_AMOUNT:
+        raise invalid(f"amount must be a positive number not greater than {MAX_AMOUNT}")
     qty = data.get("qty")
     if qty is not None and (isinstance(qty, bool) or not isinstance(qty, int) or not 1 <= qty <= 1000):
         raise invalid("qty must be an integer from 1 to 1000")

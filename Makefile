@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 ARGS ?=
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean demo
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ lint: $(STAMP_DEV)
 
 bench: $(STAMP_DEV)
 	$(BIN)/python -m benchmarks.run $(ARGS)
+
+# The sandbox, the reference client and simulated payment activity; prints the dashboard URL.
+# Ctrl-C stops all of it. `make demo ARGS="--interval 0.5 --fault-every 10"` passes options through.
+demo: $(STAMP_RUN)
+	$(BIN)/python -m scenarios.demo --host $(HOST) --port $(PORT) $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -243,6 +243,9 @@ def _record(spec: TableSpec[Any], row: Any, where: str) -> Any:
     return record
 
 
+DOC_CACHE_MAX = 20_000  # documents kept for reads by id (`get`, `get_many`); past it the cache starts over
+
+
 @dataclass
 class Condition:
     """One SQL filter: `column op ?`. `op` is one of = >= <= LIKE INSTR IN."""
@@ -261,6 +264,11 @@ class Store:
         self._lock = threading.RLock()
         self._in_tx = 0
         self._count_cache: dict[tuple[Any, ...], int] = {}
+        # Documents read by id, per kind, kept until the next write to that kind, a rollback or a
+        # restore: a read by id then skips SQLite. Records are still decoded afresh on every read, so a
+        # caller that changes the record it got changes nothing else.
+        self._docs: dict[str, dict[str, bytes]] = {}
+        self._docs_size = 0
         self._listeners: list[Callable[[str], None]] = []
         if path:
             self._conn.execute("PRAGMA journal_mode=WAL")
@@ -298,6 +306,7 @@ class Store:
                 if outer:
                     self._conn.execute("ROLLBACK")
                     self._count_cache.clear()
+                    self._forget_docs()
                 raise
             else:
                 self._in_tx -= 1
@@ -313,6 +322,9 @@ class Store:
             self._listeners.remove(listener)
 
     def _touched(self, kind: str) -> None:
+        docs = self._docs.pop(kind, None)
+        if docs:
+            self._docs_size -= len(docs)
         if self._count_cache:
             self._count_cache = {k: v for k, v in self._count_cache.items() if k[0] != kind}
         for listener in self._listeners:
@@ -334,21 +346,55 @@ class Store:
         sql = f"INSERT OR REPLACE INTO {kind} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
         rows = [(r.id, *(c.value(r) for c in spec.columns), orjson.dumps(r)) for r in records]
         with self._lock:
-            self._conn.executemany(sql, rows)
-            self._touched(kind)
+            try:
+                self._conn.executemany(sql, rows)
+            finally:  # even a failed batch may have written rows: caches must not keep the old ones
+                self._touched(kind)
+
+    def _forget_docs(self) -> None:
+        self._docs = {}
+        self._docs_size = 0
+
+    def _remember(self, kind: str, rows: Sequence[tuple[str, bytes]]) -> None:
+        if self._docs_size + len(rows) > DOC_CACHE_MAX:
+            self._forget_docs()
+        docs = self._docs.setdefault(kind, {})
+        before = len(docs)
+        docs.update(rows)
+        self._docs_size += len(docs) - before
 
     def get(self, kind: str, record_id: str) -> Any | None:
         with self._lock:
-            row = self._conn.execute(f"SELECT doc FROM {kind} WHERE id = ?", (record_id,)).fetchone()
-        return self._load(kind, row[0]) if row else None
+            docs = self._docs.get(kind)
+            doc = docs.get(record_id) if docs and type(record_id) is str else None
+            if doc is None:
+                row = self._conn.execute(f"SELECT doc FROM {kind} WHERE id = ?", (record_id,)).fetchone()
+                if row is None:
+                    return None
+                doc = row[0]
+                if type(record_id) is str:
+                    self._remember(kind, ((record_id, doc),))
+        return self._load(kind, doc)
 
     def get_many(self, kind: str, ids: Sequence[str]) -> dict[str, Any]:
         if not ids:
             return {}
-        marks = ",".join("?" * len(ids))
+        if not all(type(i) is str for i in ids):
+            marks = ",".join("?" * len(ids))
+            with self._lock:
+                rows = self._conn.execute(f"SELECT id, doc FROM {kind} WHERE id IN ({marks})", tuple(ids)).fetchall()
+            return {rid: self._load(kind, doc) for rid, doc in rows}
         with self._lock:
-            rows = self._conn.execute(f"SELECT id, doc FROM {kind} WHERE id IN ({marks})", tuple(ids)).fetchall()
-        return {rid: self._load(kind, doc) for rid, doc in rows}
+            docs = self._docs.get(kind) or {}
+            wanted = sorted(set(ids))  # the order SQLite's `id IN (...)` index search answers in
+            missing = [rid for rid in wanted if rid not in docs]
+            if missing:
+                marks = ",".join("?" * len(missing))
+                rows = self._conn.execute(f"SELECT id, doc FROM {kind} WHERE id IN ({marks})", missing).fetchall()
+                self._remember(kind, rows)
+                docs = self._docs[kind]
+            found = [(rid, docs[rid]) for rid in wanted if rid in docs]
+        return {rid: self._load(kind, doc) for rid, doc in found}
 
     def find_one(self, kind: str, column: str, value: Any) -> Any | None:
         with self._lock:
@@ -357,8 +403,10 @@ class Store:
 
     def delete(self, kind: str, record_id: str) -> bool:
         with self._lock:
-            cur = self._conn.execute(f"DELETE FROM {kind} WHERE id = ?", (record_id,))
-            self._touched(kind)
+            try:
+                cur = self._conn.execute(f"DELETE FROM {kind} WHERE id = ?", (record_id,))
+            finally:
+                self._touched(kind)
         return cur.rowcount > 0
 
     def all(self, kind: str, conditions: Sequence[Condition] = (), order: str = "created_at") -> list[Any]:
@@ -478,6 +526,7 @@ class Store:
         with self._lock:
             snapshot.backup(self._conn)
             self._count_cache.clear()
+            self._forget_docs()
             for kind in TABLES:
                 self._touched(kind)
 

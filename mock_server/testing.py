@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,31 +34,31 @@ class SandboxProcess:
         cmd = [sys.executable, "-m", "mock_server.cli", "serve", "--port", "0", *self.args]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      env={**os.environ, **(self.env or {})}, start_new_session=True)
-        deadline = time.monotonic() + self.start_timeout
-        assert self.proc.stdout is not None
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                if self.proc.poll() is not None:
-                    raise RuntimeError("sandbox exited during start:\n" + "".join(self.banner))
-                continue
-            self.banner.append(line)
-            if line.startswith("GHL_SANDBOX_READY "):
-                self.url = line.split()[1]
-                break
-        else:
+        # Output is read by a thread from the start, so `start_timeout` holds even when the child hangs
+        # without printing (a blocking readline here would wait forever), and the pipe never fills.
+        self._settled = threading.Event()
+        threading.Thread(target=self._drain, daemon=True).start()
+        if not self._settled.wait(self.start_timeout):
             self.stop()
             raise RuntimeError("sandbox did not start in time:\n" + "".join(self.banner))
-        # Keep draining output so the child never blocks on a full pipe.
-        threading.Thread(target=self._drain, daemon=True).start()
+        if not self.url:
+            self.proc.wait(10)
+            raise RuntimeError("sandbox exited during start:\n" + "".join(self.banner))
         return self
 
     def _drain(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
         for line in self.proc.stdout:
+            if not self.url:
+                self.banner.append(line)
+                if line.startswith("GHL_SANDBOX_READY "):
+                    self.url = line.split()[1]
+                    self._settled.set()
+                continue
             self._output.append(line)
             if len(self._output) > 2000:
                 del self._output[:1000]
+        self._settled.set()  # end of output: the child is gone
 
     @property
     def output(self) -> str:

@@ -57,10 +57,11 @@ def run_check(console: Console, client_command: str, scenarios: list, examples: 
               sandbox_url: str | None, admin_token: str | None, shrink_seconds: float = 120.0) -> int:
     from contextlib import nullcontext
 
+    from mock_server.dashboard.harness_results import save_latest
     from mock_server.settings import Settings
     from scenarios.inprocess import running_sandbox
     from scenarios.property import run_property
-    from scenarios.report import print_report, write_json, write_junit
+    from scenarios.report import print_report, to_json, write_json, write_junit
     from scenarios.runner import Harness
 
     settings = Settings(port=0, seed=seed, orders=8, rate_limit="default", journal_capacity=500_000,
@@ -95,6 +96,7 @@ def run_check(console: Console, client_command: str, scenarios: list, examples: 
             harness.close()
     names = [c for c in REGISTRY if any(o.check == c for r in results for o in r.outcomes)]
     print_report(console, results, names)
+    save_latest(to_json(results), client=client_command, seed=seed)  # for the dashboard (GET /_sandbox/harness/latest)
     if junit_path:
         write_junit(junit_path, results)
     if json_path:

@@ -116,6 +116,20 @@ class SandboxChild:
             self.proc.wait(5)
 
 
+def stop_group(pgid: int, grace: float = 8.0) -> None:
+    """Wait until every process of the group is gone (the client runs through a shell, which exits
+    before the client does); SIGKILL what is left after `grace`."""
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
 # ---- the generator ---------------------------------------------------------------------------------
 
 
@@ -164,9 +178,9 @@ class Generator:
         for resource in result["resources"]:
             if resource["type"] == "order":
                 self._remember(resource["data"])
-            elif resource["type"] == "subscription" and resource["data"]["status"] == "active":
-                if resource["id"] not in self.subscriptions:
-                    self.subscriptions.append(resource["id"])
+            elif (resource["type"] == "subscription" and resource["data"]["status"] == "active"
+                  and resource["id"] not in self.subscriptions):
+                self.subscriptions.append(resource["id"])
         hooks = ", ".join(w["event"] for w in result["webhooks"]) or "no webhook"
         ids = ", ".join(f"{r['type']} {short(r['id'])}" for r in result["resources"][:2])
         say(f"{action:<22} {ids}  ({hooks})")
@@ -262,6 +276,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
     signal.signal(signal.SIGTERM, _raise_interrupt)
     serve_args = ["--host", args.host, "--port", str(args.port), "--seed", str(args.seed), "--orders", str(args.orders),
                   "--webhook-retry-interval", "5"]
@@ -316,10 +331,13 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         say("stopping …")
-        if client is not None:
+        if client is not None and client.proc is not None:
             with contextlib.suppress(Exception):
                 client.stop()
+            stop_group(client.proc.pid)
         sandbox.stop()
+        if sandbox.proc is not None:
+            stop_group(sandbox.proc.pid)
         shutil.rmtree(work, ignore_errors=True)
         say("demo stopped")
     return code

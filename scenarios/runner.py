@@ -184,13 +184,18 @@ class Harness:
         verdicts: dict[str, Verdict] = {}
         assertion_verdicts: list[Verdict] = []
         while True:
+            round_started = time.monotonic()
             verdicts = {c: REGISTRY[c].fn(ctx) for c in eventual}
             assertion_verdicts = [evaluate_assertion(ctx, a) for a in assertions]
             if all(v.ok for v in verdicts.values()) and all(v.ok for v in assertion_verdicts):
                 break
             if time.monotonic() >= deadline:
                 break
-            time.sleep(0.1)
+            if result.outcomes:  # a safety check already failed: the verdict is in, report what holds now
+                break
+            self._safety(ctx, checks, result)
+            # Poll often, but never spend more than half the time inspecting (big locations are slow to read).
+            time.sleep(max(0.1, time.monotonic() - round_started))
         # Let in-flight work land (a retry after a dropped answer comes a backoff later), then check
         # safety once more: a late duplicate counts too.
         self.http.get("/_sandbox/wait", params={"for": "deliveries-settled", "timeout": "5"})

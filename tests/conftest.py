@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from typing import Any
 
 import pytest
 
 from mock_server.testing import SandboxClient
+
+# `ghl-sandbox check` saves its report for the dashboard under $GHL_SANDBOX_HOME: keep the suite's
+# runs out of the user's ~/.cache.
+os.environ.setdefault("GHL_SANDBOX_HOME", tempfile.mkdtemp(prefix="ghl-sandbox-home-"))
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,20 @@ def test_port_in_use() -> None:
         port = busy.getsockname()[1]
         result = run("serve", "--port", str(port), "--orders", "0", timeout=30)
     assert_clean_failure(result, f"127.0.0.1:{port}", "in use")
+
+
+def test_sandbox_process_reports_a_failed_start() -> None:
+    with pytest.raises(RuntimeError, match="exited during start") as failure:
+        SandboxProcess(["--rate-limit", "unlimited"], start_timeout=30).start()
+    assert "--rate-limit" in str(failure.value)
+
+
+def test_sandbox_process_start_timeout_holds_for_a_silent_child(tmp_path: Path) -> None:
+    # A child that hangs before printing anything: start() gives up after start_timeout and ends it.
+    (tmp_path / "sitecustomize.py").write_text("import time\ntime.sleep(120)\n")
+    proc = SandboxProcess([], env={"PYTHONPATH": str(tmp_path)}, start_timeout=1.0)
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="did not start in time"):
+        proc.start()
+    assert time.monotonic() - started < 15
+    assert proc.proc is not None and proc.proc.poll() is not None

@@ -420,9 +420,9 @@ class ReferenceClient:
         entry = self.state.get("webhook", webhook_id)
         if entry:
             return entry["event"]
-        event = {"eventId": webhook_id, "eventType": str(payload.get("type") or ""),
-                 "orderId": str(payload.get("_id") or payload.get("entityId") or ""), "source": "ghl",
-                 "timestamp": str(payload.get("timestamp"))}
+        order_id = payload.get("_id") if payload.get("type") in ORDER_EVENTS else payload.get("entityId")
+        event = {"eventId": webhook_id, "eventType": str(payload.get("type") or ""), "orderId": str(order_id or ""),
+                 "source": "ghl", "timestamp": str(payload.get("timestamp"))}
         self.state.put("webhook", webhook_id, {"event": event, "done": False})
         return event
 

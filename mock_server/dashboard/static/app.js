@@ -129,9 +129,10 @@
     if (!known.includes(S.location)) S.location = known[0] || "";
     const current = Array.from(select.options).map((opt) => opt.value).join(",");
     if (current !== known.join(",")) {
-      select.replaceChildren(...o.locations.map((l) => el("option", { value: l.locationId, text: `${l.name} (${l.locationId})` })));
+      select.replaceChildren(...o.locations.map((l) => el("option", { value: l.locationId, title: l.locationId, text: l.name })));
     }
     select.value = S.location;
+    select.title = S.location;
     $("#seed").textContent = o.health.seed;
     renderClock(o.health.clock);
     renderRateLimit(o.health.rateLimit);
@@ -263,7 +264,7 @@
         d.fault ? el("span", { class: "tag fault", "data-testid": "fault-mark", text: "fault: " + d.fault }) : "",
         el("div", { class: "sub" },
           `${d.latencyMs} ms`,
-          d.locationId ? ` · ${locationName(d.locationId)}` : " · no location",
+          d.locationId ? ` · ${locationName(d.locationId)}` : d.fault ? " · (fault injected before auth)" : " · no location",
           d.committedStatus ? ` · committed ${d.committedStatus} before the drop` : ""));
       status = el("span", { class: "st " + statusClass(d.status), text: d.status || "dropped" });
       if (d.fault) cls += " fault";
@@ -445,9 +446,11 @@
     ctx.textAlign = "center";
     ctx.fillText(yLabel, 0, 0);
     ctx.restore();
-    ctx.textAlign = "center";
     ctx.textBaseline = "top";
-    for (const [x, label] of xLabels) ctx.fillText(label, x, box.y + box.h + 4);
+    for (const [x, label] of xLabels) {
+      ctx.textAlign = x > box.x + box.w - 12 ? "right" : x < box.x + 12 ? "left" : "center";
+      ctx.fillText(label, x, box.y + box.h + 4);
+    }
   }
 
   function drawRate() {
@@ -967,6 +970,7 @@
     }
     $("#location").addEventListener("change", (e) => {
       S.location = e.target.value;
+      e.target.title = S.location;
       localStorage.setItem("ghl-sandbox.location", S.location);
       S.state = null;
       loadState().catch((err) => showResult(false, errorText(err)));

@@ -2,8 +2,8 @@
 
 How to run
 ----------
-    make bench                          # the full run (about 4 minutes)
-    make bench ARGS="--quick"           # smoke run: short loads, fewer start-ups (about 1 minute)
+    make bench                          # the full run (4-5 minutes, a third of it seeding 100,000 orders)
+    make bench ARGS="--quick"           # smoke run: 3 s loads, 1 round, 3 start-ups (about 2 minutes)
     make bench ARGS="--only throughput" # one section (repeatable, or comma separated)
     .venv/bin/python -m benchmarks.run --help
 
@@ -11,11 +11,13 @@ Load comes from `wrk` (Debian package `wrk`); when it is missing the script runs
 `apt-get update && apt-get install -y wrk` itself (as root) and stops with a clear message if it
 cannot. Every server is one process with one worker, pinned to CPU 0 with `taskset` and wrk to CPU 1
 (when taskset and a second CPU exist), so the server gets a core to itself. Results print as a table
-and are written to `benchmarks/results/latest.json` (git-ignored).
+and are written to `benchmarks/results/latest.json` (git-ignored), with the load average before and
+after: wall-clock numbers are only as good as the machine is quiet, so start-up and seeding also show
+the CPU seconds the server used (unaffected by other work), and compare runs from a quiet machine.
 
 Sections and what each number means
 -----------------------------------
-throughput  `wrk -t1 -c32 -d10s` (after a 2 s warm-up, several rounds, median) against two servers
+throughput  `wrk -t1 -c32 -d10s` (after a 2 s warm-up, 2 rounds, median) against two servers
             started in the same run:
               fake  `ghl-sandbox serve --rate-limit off` (auth, journal and rate-limit headers on; only
                     limiting is off), default data;

@@ -85,7 +85,8 @@ class Gateway:
                     "ts": time.time(),
                     "method": scope["method"],
                     "path": path,
-                    "query": scope.get("query_string", b"").decode("latin-1"),
+                    # Bounded, so a flood of huge query strings cannot grow the journal past its budget.
+                    "query": scope.get("query_string", b"")[:2048].decode("latin-1"),
                     # A dropped connection answered nothing (0); commit-then-drop did the work first.
                     "status": 0 if scope.get("ghl.dropped") else status,
                     "committedStatus": scope.get("ghl.committed_status"),

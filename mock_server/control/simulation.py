@@ -99,6 +99,8 @@ def parse_args(sb: Any, data: dict[str, Any]) -> SimArgs:
     if amount is not None and not 0 < amount <= MAX_AMOUNT:
         raise invalid(f"amount must be a positive number not greater than {MAX_AMOUNT}")
     qty = data.get("qty")
+    if isinstance(qty, float) and qty.is_integer():  # JSON's 2.0 is the integer 2
+        qty = int(qty)
     if qty is not None and (isinstance(qty, bool) or not isinstance(qty, int) or not 1 <= qty <= 1000):
         raise invalid("qty must be an integer from 1 to 1000")
     return SimArgs(location_id=location_id, order_id=string(data, "orderId"),

@@ -57,7 +57,8 @@ def _events(data: dict[str, Any]) -> list[str] | None:
 
 # What contracts/sandbox-control.openapi.yaml declares (WebhookTargetRequest.url): a host name (letters,
 # digits, `-`, `_`; the last label holds a letter) or a dotted IPv4 address, an optional port 1-65535, then
-# printable ASCII. Bracketed IPv6 literals are accepted too, when httpx can parse them.
+# printable ASCII. httpx must be able to send to it too (that refuses bad punycode such as `xn--`).
+# Bracketed IPv6 literals are accepted when httpx can parse them.
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
 URL_PATTERN = (rf"^https?://(?:(?:[A-Za-z0-9_-]+\.)*[A-Za-z0-9_-]*[A-Za-z][A-Za-z0-9_-]*|(?:{_OCTET}\.){{3}}{_OCTET})"
@@ -67,9 +68,8 @@ _URL = re.compile(URL_PATTERN)
 
 def _url(value: Any) -> str:
     """An absolute http(s) URL the worker can actually send to (else a 422 now, not a stuck delivery)."""
-    if isinstance(value, str) and _URL.fullmatch(value):
-        return value
-    if isinstance(value, str) and value.startswith(("http://[", "https://[")) and not any(c.isspace() for c in value):
+    ipv6 = isinstance(value, str) and value.startswith(("http://[", "https://[")) and not any(c.isspace() for c in value)
+    if isinstance(value, str) and (_URL.fullmatch(value) or ipv6):
         try:
             parsed = httpx.URL(value)
             ok = bool(parsed.host) and "%" not in parsed.host and (parsed.port is None or 0 < parsed.port < 65536)

@@ -14,6 +14,7 @@ import contextlib
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from typing import Any
 
 from mock_server.clock import iso_ms
@@ -127,35 +128,35 @@ class EventBus:
         sandbox.webhooks.listeners.append(self.on_attempt)
         sandbox.store.on_write(self.on_store_write)
 
-    def publish(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
-        """Thread-safe; each subscriber gets the event on its own loop, or loses it if its queue is full."""
+    def publish(self, kind: str, data: dict[str, Any] | None, raw: Any = None,
+                render: Callable[[Any], dict[str, Any]] | None = None) -> dict[str, Any]:
+        """Thread-safe; each subscriber gets the event on its own loop, or loses it if its queue is full.
+        With `raw` and `render` instead of `data`, the event is rendered only when someone reads it
+        (the request journal publishes on every API request, mostly with nobody watching)."""
         with self._lock:
             event = {"id": self._next_id, "kind": kind, "data": data}
+            if data is None:
+                event["raw"], event["render"] = raw, render
             self._next_id += 1
             self._recent.append(event)
             subscribers = list(self._subscribers)
+        view = rendered(event) if subscribers else event
         if subscribers:
             here = threading.get_ident()
             for sub in subscribers:
                 if sub.thread == here:
-                    sub.offer(event)
+                    sub.offer(view)
                 else:
                     try:
-                        sub.loop.call_soon_threadsafe(sub.offer, event)
+                        sub.loop.call_soon_threadsafe(sub.offer, view)
                     except RuntimeError:  # its loop is closed: that stream is gone
                         self.unsubscribe(sub)
-        return event
+        return view
 
     def on_request(self, entry: dict[str, Any]) -> None:
-        status = int(entry.get("status") or 0)
-        fault = entry.get("fault")
-        self.metrics.request(entry["ts"], entry.get("locationId"), status, bool(fault))
-        self.publish("request", {
-            "entryId": entry["id"], "time": iso_ms(entry["ts"]), "method": entry["method"], "path": entry["path"],
-            "query": entry.get("query") or "", "status": status, "latencyMs": entry.get("latencyMs"),
-            "locationId": entry.get("locationId"), "tokenId": entry.get("tokenId"), "fault": fault,
-            "committedStatus": entry.get("committedStatus"), "traceId": entry.get("traceId"),
-        })
+        self.metrics.request(entry["ts"], entry.get("locationId"), int(entry.get("status") or 0),
+                             bool(entry.get("fault")))
+        self.publish("request", None, entry, request_view)
 
     def on_attempt(self, delivery: Any, attempt: Any, headers: dict[str, str]) -> None:
         self.metrics.delivery(attempt.at, attempt.outcome)
@@ -252,5 +253,23 @@ class EventBus:
         if after is not None:
             kept = [e for e in events if e["id"] > after]
             missed = max(0, newest - after - len(kept))
-            return kept[-limit:] if limit else [], missed + max(0, len(kept) - limit)
-        return (events[-limit:] if limit else []), 0
+            chosen = kept[-limit:] if limit else []
+            return [rendered(e) for e in chosen], missed + max(0, len(kept) - limit)
+        return [rendered(e) for e in (events[-limit:] if limit else [])], 0
+
+
+def rendered(event: dict[str, Any]) -> dict[str, Any]:
+    """`{id, kind, data}`, `data` rendered on first read and kept (two racing readers render it alike)."""
+    data = event["data"]
+    if data is None and event.get("render") is not None:
+        data = event["data"] = event["render"](event["raw"])
+    return {"id": event["id"], "kind": event["kind"], "data": data}
+
+
+def request_view(entry: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "entryId": entry["id"], "time": iso_ms(entry["ts"]), "method": entry["method"], "path": entry["path"],
+        "query": entry.get("query") or "", "status": int(entry.get("status") or 0),
+        "latencyMs": entry.get("latencyMs"), "locationId": entry.get("locationId"), "tokenId": entry.get("tokenId"),
+        "fault": entry.get("fault"), "committedStatus": entry.get("committedStatus"), "traceId": entry.get("traceId"),
+    }

@@ -627,7 +627,7 @@
     stateTimer = setTimeout(() => {
       stateTimer = null;
       loadState().catch(() => {});
-    }, 700);
+    }, 1200);
   }
 
   async function loadState() {

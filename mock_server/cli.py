@@ -94,10 +94,12 @@ def serve(host: str, port: int, seed: int, state_file: str | None, orders: int, 
     _banner(sandbox)
     import uvicorn
 
-    # Open dashboard streams never end by themselves: give them a moment, then close them on shutdown.
+    # A backstop on shutdown for requests still open after 2 s (a long /_sandbox/wait, say).
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", server_header=False,
                             timeout_graceful_shutdown=2)
-    uvicorn.Server(config).run(sockets=[sock])
+    server = uvicorn.Server(config)
+    sandbox.bus.stopping = lambda: server.should_exit  # dashboard streams end themselves on shutdown
+    server.run(sockets=[sock])
 
 
 def _open_sandbox(factory: Any, settings: Any) -> Any:

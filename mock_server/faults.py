@@ -53,7 +53,7 @@ class Effect:
         unknown = set(data) - {*EFFECTS, "message"}
         if unknown:
             raise ValueError(f"unknown effect field(s): {', '.join(sorted(unknown))}; known: {', '.join(EFFECTS)}")
-        status = _integral(data.get("status"))
+        status = data.get("status")
         if status is not None and (isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599):
             raise ValueError("effect.status must be an HTTP error status from 400 to 599")
         delay = data.get("delayMs", 0)
@@ -87,11 +87,6 @@ class Effect:
             if flag:
                 out[name] = True
         return out
-
-
-def _integral(value: Any) -> Any:
-    """JSON has one number type: `469.0` is the integer 469 (as JSON Schema's `integer` says)."""
-    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def template_regex(template: str) -> re.Pattern[str]:
@@ -169,7 +164,7 @@ class FaultInjector:
         if not isinstance(body, dict):  # [] or "" used to pass as "no body condition"
             raise ValueError("match.body must be an object of field: value")
         effect = Effect.parse(data.get("effect"))
-        times, after, prob = _integral(data.get("times")), _integral(data.get("after", 0)), data.get("probability")
+        times, after, prob = data.get("times"), data.get("after", 0), data.get("probability")
         for name, value in (("times", times), ("after", after)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
                 raise ValueError(f"{name} must be a non-negative integer")

@@ -65,16 +65,54 @@ class ClientProcess:
         self._signal(signal.SIGTERM)
         try:
             self.proc.wait(grace)
+            self._wait_group(grace)
         except subprocess.TimeoutExpired:
-            self._signal(signal.SIGKILL)
+            self._kill_group()
+
+    def _group_alive(self) -> bool:
+        """Any live (non-zombie) process left in the client's process group?"""
+        assert self.proc is not None
+        try:
+            os.killpg(self.proc.pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        proc_dir = Path("/proc")
+        if not proc_dir.exists():
+            return True
+        for stat in proc_dir.glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            state, pgrp = fields[0], int(fields[2])
+            if pgrp == self.proc.pid and state != "Z":
+                return True
+        return False
+
+    def _wait_group(self, timeout: float) -> None:
+        """The shell may exit before the client it started: wait for the whole process group."""
+        deadline = time.monotonic() + timeout
+        while self._group_alive():
+            if time.monotonic() > deadline:
+                self._kill_group()
+                return
+            time.sleep(0.02)
+
+    def _kill_group(self) -> None:
+        assert self.proc is not None
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(5)
+        deadline = time.monotonic() + 5
+        while self._group_alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
 
     def crash(self) -> None:
         """SIGKILL, as a crash: no chance to flush anything."""
         if self.proc is None:
             return
-        self._signal(signal.SIGKILL)
-        self.proc.wait(5)
+        self._kill_group()
 
     def log_tail(self, lines: int = 30) -> str:
         try:

@@ -304,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
             dashboard = url + "/" + (f"?token={args.admin_token}" if args.admin_token else "")
             assert sandbox.proc is not None and client.proc is not None
             print(f"\n  Dashboard   {dashboard}\n"
+                  f"  API         {url}  (Authorization: Bearer {location['tokens'][0]['token']})\n"
                   f"  Location    {location['name']} ({location['locationId']})\n"
                   f"  Client      {client.url}  (log: {work / 'client.log'})\n"
                   f"  Processes   sandbox pid {sandbox.proc.pid}, client pid {client.proc.pid}\n"

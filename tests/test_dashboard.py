@@ -180,6 +180,19 @@ def test_stream_carries_requests_actions_deliveries_metrics_and_heartbeats(sandb
             sandbox.control("DELETE", f"/webhooks/targets/{target['id']}")
 
 
+def test_an_open_stream_does_not_hold_the_servers_shutdown() -> None:
+    with SandboxProcess(["--orders", "0"]) as proc:
+        stream = Stream(proc.url, {"backlog": 0})
+        stream.wait_for(lambda e, d, i: e == "hello")
+        started = time.monotonic()
+        assert proc.proc is not None
+        proc.proc.terminate()
+        proc.proc.wait(10)
+        assert time.monotonic() - started < 1.5  # not the 2 s graceful-shutdown backstop
+        time.sleep(0.2)
+        assert "Traceback" not in proc.output and "timeout graceful shutdown" not in proc.output
+
+
 def test_stream_query_is_validated(sandbox: SandboxClient) -> None:
     r = sandbox.http.get("/_sandbox/stream", params={"heartbeat": "soon"})
     assert r.status_code == 422 and "heartbeat" in r.json()["message"][0]
@@ -298,7 +311,9 @@ def test_check_saves_its_report_for_the_dashboard(tmp_path: Path, monkeypatch: p
     from scenarios.cli import run_check
 
     monkeypatch.setenv("GHL_SANDBOX_HOME", str(tmp_path))
-    code = run_check(Console(file=io.StringIO()), "true", [], 0, 42, None, None, None, None, None, None)
+    code = run_check(Console(file=io.StringIO()), client_command="true", scenarios=[], examples=0, seed=42,
+                     only_checks=None, junit_path=None, json_path=None, save_dir=None, sandbox_url=None,
+                     admin_token=None)
     saved = json.loads((tmp_path / "last-check.json").read_text())
     assert code == 0 and saved["passed"] is True and saved["scenarios"] == [] and saved["client"] == "true"
 

@@ -256,6 +256,12 @@ def control_schema(url: str) -> Any:
                 body["advance"] = min(advance, 3600)
             elif isinstance(body["advance"], str) and DURATION.fullmatch(body["advance"]):
                 body["advance"] = "1h"
+        if path == "/_sandbox/faults":
+            # Integers must be written as integers (`503`, not `503.0`: tests/test_faults.py), a difference
+            # JSON Schema's `integer` cannot express, so integral numbers are sent in integer form.
+            for holder, key in ((body, "times"), (body, "after"), (body.get("effect"), "status")):
+                if isinstance(holder, dict) and isinstance(holder.get(key), float) and holder[key].is_integer():
+                    holder[key] = int(holder[key])
         if path == "/_sandbox/simulate/{action}":
             # Most simulated actions name real records (the rest: the documented 404).
             for name, choices in (("orderId", real["orderId"]), ("subscriptionId", real["subscriptionId"]),

@@ -307,6 +307,9 @@ class AdminGuard:
         client = scope.get("client")
         if client and not _loopback(client[0]):
             return 403, "The control plane only answers loopback clients unless --admin-token is set"
+        if scope.get("method") not in SAFE_METHODS and _cross_site(headers):
+            # A web page in the user's browser may not drive a loopback sandbox behind their back.
+            return 403, "Cross-site requests to the control plane are refused (Origin does not match Host)"
         return None
 
     def _has_session(self, header: bytes) -> bool:
@@ -317,6 +320,14 @@ class AdminGuard:
             return False
         morsel = cookies.get(DASHBOARD_COOKIE)
         return morsel is not None and hmac.compare_digest(morsel.value.encode(), self.session.encode())
+
+
+def _cross_site(headers: dict[bytes, bytes]) -> bool:
+    origin = headers.get(b"origin")
+    if not origin or origin == b"null":
+        return origin == b"null"
+    host = headers.get(b"host", b"")
+    return origin.split(b"://", 1)[-1].rstrip(b"/") != host
 
 
 def _loopback(host: str) -> bool:

@@ -27,6 +27,7 @@ DELIVERY_WINDOW_S = 600  # ... over the last ten minutes
 OUTCOMES = ("delivered", "retry", "failed", "dropped")
 DATA_KINDS = frozenset({"orders", "transactions", "subscriptions", "fulfillments", "locations"})
 SIGNATURE_HEADERS = ("x-ghl-signature", "x-wh-signature")
+RATE_LIMITED_PREFIX = "/payments"  # not /oauth, not the fake Rankr
 
 
 def truncate(value: str, keep: int = 16) -> str:
@@ -50,7 +51,7 @@ class Subscriber:
 
 
 class Metrics:
-    """Requests per second (with 429s and injected faults, per location) and delivery attempts by
+    """GHL API requests per second (with 429s and injected faults, per location) and delivery attempts by
     outcome in ten-second buckets; old buckets are pruned, so memory stays bounded."""
 
     def __init__(self) -> None:
@@ -118,6 +119,9 @@ class EventBus:
         self._dropped_since = 0.0
         self._dropped_seen: OrderedDict[str, None] = OrderedDict()
         self._last_tick = 0.0
+        # The server sets this (cli.py): open streams end themselves when it shuts down, instead of
+        # holding the shutdown until its graceful timeout cancels them.
+        self.stopping: Callable[[], bool] = lambda: False
 
     # ---- producers ------------------------------------------------------------------------------
 
@@ -154,8 +158,9 @@ class EventBus:
         return view
 
     def on_request(self, entry: dict[str, Any]) -> None:
-        self.metrics.request(entry["ts"], entry.get("locationId"), int(entry.get("status") or 0),
-                             bool(entry.get("fault")))
+        if entry["path"].startswith(RATE_LIMITED_PREFIX):  # the chart sets GHL's API against its rate limit
+            self.metrics.request(entry["ts"], entry.get("locationId"), int(entry.get("status") or 0),
+                                 bool(entry.get("fault")))
         self.publish("request", None, entry, request_view)
 
     def on_attempt(self, delivery: Any, attempt: Any, headers: dict[str, str]) -> None:

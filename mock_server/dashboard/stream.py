@@ -81,7 +81,7 @@ async def stream(request: Request) -> Response:
                 last_id = replay[-1]["id"]
             yield chunk + frame("metrics", metrics_data(sandbox))
             last_sent = last_metrics = loop.time()
-            while True:
+            while not bus.stopping():
                 bus.tick()
                 parts: list[bytes] = []
                 try:

@@ -1,5 +1,5 @@
 """The baseline: a bare Starlette app that answers the same paths with the same bytes as the sandbox,
-served the same way (uvicorn, one worker, no access log, no lifespan, no server header).
+served the same way (uvicorn, one worker, no access log, no lifespan, no server header, no proxy headers).
 
     python -m benchmarks.bare_app BODIES.json
 
@@ -49,7 +49,8 @@ def main(argv: list[str]) -> None:
     sock.bind(("127.0.0.1", 0))
     sock.listen(2048)
     print(f"BARE_READY http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", server_header=False)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", server_header=False,
+                            proxy_headers=False)
     uvicorn.Server(config).run(sockets=[sock])
 
 

@@ -92,11 +92,15 @@ def serve(host: str, port: int, seed: int, state_file: str | None, orders: int, 
     sandbox = _open_sandbox(Sandbox, settings)
     app = build_app(sandbox)
     _banner(sandbox)
+    import gc
+
     import uvicorn
 
-    # A backstop on shutdown for requests still open after 2 s (a long /_sandbox/wait, say).
+    gc.collect()
+    gc.freeze()  # the seeded world lives for the whole run: keep it out of every later GC pass
+    # timeout_graceful_shutdown: a backstop for requests still open after 2 s (a long /_sandbox/wait).
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", server_header=False,
-                            timeout_graceful_shutdown=2)
+                            proxy_headers=False, timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
     sandbox.bus.stopping = lambda: server.should_exit  # dashboard streams end themselves on shutdown
     server.run(sockets=[sock])

@@ -8,8 +8,10 @@ from __future__ import annotations
 import threading
 import time
 from datetime import datetime, timezone
+from functools import lru_cache
 
 
+@lru_cache(maxsize=1 << 16)  # resource timestamps repeat on every read; formatting them is hot
 def iso_ms(ts: float) -> str:
     """Epoch seconds -> ISO-8601 with milliseconds and `Z`, as GHL writes timestamps."""
     dt = datetime.fromtimestamp(ts, tz=timezone.utc)

@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 from mock_server import __version__
+from mock_server.api.cache import ResponseCache
 from mock_server.auth import AuthService
 from mock_server.clock import SandboxClock
 from mock_server.dashboard.bus import EventBus
@@ -40,6 +41,8 @@ class Sandbox:
         self.started = time.time()
         self.clock = SandboxClock()
         self.store = Store(settings.state_file)
+        self.responses = ResponseCache()
+        self.store.on_write(self.responses.clear)
         self.journal = Journal(settings.journal_capacity)
         self.ratelimiter = RateLimiter(settings.rate_limit)
         self.seed = settings.seed
@@ -77,7 +80,9 @@ class Sandbox:
             generation += 1
             self.store.set_meta("runtime_generation", generation)
         self.ids = IdFactory(f"runtime-{self.seed}" if generation == 0 else f"runtime-{self.seed}-g{generation}")
-        self._trace_rng = random.Random(f"trace-{self.seed}")
+        prefix = str(uuid.UUID(int=random.Random(f"trace-{self.seed}").getrandbits(128), version=4))
+        self._trace_prefix = prefix[:24]
+        self._trace_n = 0
         previous = getattr(self, "auth", None)
         if previous is not None:  # one cache listener per store, not one more per reset
             self.store.off_write(previous.on_store_write)
@@ -100,7 +105,10 @@ class Sandbox:
             self.simulator.tick(self.tick_since)
 
     def trace_id(self) -> str:
-        return str(uuid.UUID(int=self._trace_rng.getrandbits(128), version=4))
+        """A UUID-shaped id, unique per request and reproducible per seed: a seeded prefix and a counter
+        (cheap: it is made on every request)."""
+        self._trace_n += 1
+        return f"{self._trace_prefix}{self._trace_n:012x}"
 
     # ---- locations ----------------------------------------------------------------------------
 

@@ -1,28 +1,33 @@
 """Schemathesis against the live sandbox: our two OpenAPI contracts, every default check, zero failures.
 
 Each test starts its own server subprocess (`ghl-sandbox serve --rate-limit off`) and runs Schemathesis'
-engine in process, all four phases (examples, coverage, fuzzing, stateful) with every built-in check, the
-way `schemathesis run` does. Generation is deterministic (`generation.deterministic` = Hypothesis'
-derandomize) with one worker, so the same code gives the same cases.
+engine in process: all four phases (examples, coverage, fuzzing, stateful) with every built-in check,
+as `schemathesis run` does. Generation is deterministic (`generation.deterministic`, i.e. Hypothesis'
+derandomize) with one worker: the same code gives the same cases (the test prints the count and the
+statuses seen per operation).
 
 What is configured, and why:
 
-* The bearer token and `Version` header of the first seeded location are sent on every request, and
-  `altId` (query and body) is pinned to that location: any other value is the documented 403.
-* Path ids: the coverage phase tries the schema's example ids, which do not exist. Hooks make most
-  fuzzed ids real ones (seeded orders, transactions, subscriptions) so the 200 branches and the
-  response schemas behind them are exercised; fulfilment bodies get price ids of the order they target,
-  and the token endpoint gets the real client credentials for most `client_credentials` cases.
+* Payments: the bearer token and `Version` header of the first seeded location go with every request,
+  and `altId` (query and body) is pinned to that location (another one is the documented 403). Hooks
+  make two fuzzed path ids in three real ones (seeded orders, transactions, subscriptions) so the 200
+  branches and their response schemas are exercised; fulfilment bodies name prices of the order they
+  target; `client_credentials` token requests carry the real client id and secret.
 * `positive_data_acceptance` also accepts 400 where the contract documents a 400 for schema-valid input:
   unknown ids (`Order/Transaction/Subscription not found`, DEV-D), a fulfilment the order cannot take
   (DEV-F), a reused `uniqueName` (DEV-W). (Schemathesis itself lets the token endpoint refuse
-  credentials with 400/422.) On the control
-  plane it also accepts 422 for `POST /_sandbox/simulate/{action}`, whose id requirement depends on
-  the path (`orderId` for `order.pay`, ...), which one request schema cannot express.
+  credentials with 400/422.) On the control plane it also accepts 422 for
+  `POST /_sandbox/simulate/{action}`, whose required id depends on the path (`orderId` for `order.pay`,
+  ...), which one request schema cannot express.
+* Control plane: location ids are pinned to a real location; `PUT /_sandbox/state` and
+  `POST /_sandbox/reset` are left out (they swap the whole world under the run); a body hook keeps valid
+  values valid but cheap (few seeded orders, short clock moves, webhook targets on a refused local
+  port) and names real records in simulated actions.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -36,8 +41,6 @@ from hypothesis import strategies as st
 from schemathesis.engine import Status, events
 from schemathesis.engine import from_schema as engine_for
 
-from mock_server.control.common import DURATION_TEXT as DURATION
-from mock_server.control.webhooks import _URL as URL
 from mock_server.testing import DEFAULT_VERSION, SandboxProcess
 
 CONTRACTS = Path(__file__).resolve().parent.parent / "contracts"
@@ -239,6 +242,9 @@ def control_schema(url: str) -> Any:
         ],
     })
     schema = schemathesis.openapi.from_path(CONTRACTS / "sandbox-control.openapi.yaml", config=config)
+    schemas = schema.raw_schema["components"]["schemas"]
+    url_pattern = re.compile(schemas["WebhookTargetRequest"]["properties"]["url"]["pattern"])
+    duration_pattern = re.compile(next(s["pattern"] for s in schemas["Duration"]["oneOf"] if "pattern" in s))
 
     @schema.hook
     def map_body(context: Any, body: Any) -> Any:
@@ -254,7 +260,7 @@ def control_schema(url: str) -> Any:
             advance = body["advance"]
             if isinstance(advance, (int, float)) and not isinstance(advance, bool) and 0 <= advance <= 3155760000:
                 body["advance"] = min(advance, 3600)
-            elif isinstance(body["advance"], str) and DURATION.fullmatch(body["advance"]):
+            elif isinstance(body["advance"], str) and duration_pattern.fullmatch(body["advance"]):
                 body["advance"] = "1h"
         if path == "/_sandbox/faults":
             # Integers must be written as integers (`503`, not `503.0`: tests/test_faults.py), a difference
@@ -269,7 +275,7 @@ def control_schema(url: str) -> Any:
                 value = body.get(name)
                 if isinstance(value, str) and value and choices and len(value) % 4:
                     body[name] = choices[len(value) % len(choices)]
-        if path == "/_sandbox/webhooks/targets" and isinstance(body.get("url"), str) and URL.fullmatch(body["url"]):
+        if path == "/_sandbox/webhooks/targets" and isinstance(body.get("url"), str) and url_pattern.fullmatch(body["url"]):
             body["url"] = "http://127.0.0.1:9/hook"  # refused at once: no DNS lookups of made-up hosts
         return body
 

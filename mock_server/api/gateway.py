@@ -44,6 +44,22 @@ class Gateway:
         limit = sandbox.settings.max_body_bytes
         if path.startswith("/_sandbox"):
             limit = max(limit, CONTROL_MAX_BODY_BYTES)
+        # One pass over the headers for everything the gateway and the journal need.
+        declared: int | None = None
+        has_version = has_bearer = False
+        idempotency_key: str | None = None
+        for name, value in scope.get("headers", ()):
+            if name == b"authorization":
+                has_bearer = value[:7].lower() == b"bearer " and len(value.strip()) > 7
+            elif name == b"version":
+                has_version = True
+            elif name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = None
+            elif name == b"idempotency-key":
+                idempotency_key = value.decode("latin-1")[:200]
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status, response_started
@@ -64,10 +80,10 @@ class Gateway:
             return message
 
         try:
-            declared = _content_length(scope)
             if declared is not None and declared > limit:
                 raise BodyTooLarge
-            await self.app(scope, receive_wrapper, send_wrapper)
+            # A GET carries no body worth counting: skip the receive wrapper on the hot path.
+            await self.app(scope, receive if scope["method"] in ("GET", "HEAD") else receive_wrapper, send_wrapper)
         except BodyTooLarge:
             if not response_started:
                 status = 413
@@ -96,38 +112,10 @@ class Gateway:
                     "traceId": trace,
                     "fault": scope.get("ghl.fault"),
                     # What the caller sent, for hygiene checks (never the secret itself).
-                    "hasVersion": _has_header(scope, b"version"),
-                    "hasBearer": _has_bearer(scope),
-                    "idempotencyKey": _header_value(scope, b"idempotency-key"),
+                    "hasVersion": has_version,
+                    "hasBearer": has_bearer,
+                    "idempotencyKey": idempotency_key,
                 })
-
-
-def _has_header(scope: Scope, name: bytes) -> bool:
-    return any(key == name for key, _ in scope.get("headers", ()))
-
-
-def _header_value(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            return value.decode("latin-1")[:200]
-    return None
-
-
-def _has_bearer(scope: Scope) -> bool:
-    for key, value in scope.get("headers", ()):
-        if key == b"authorization":
-            return value[:7].lower() == b"bearer " and len(value.strip()) > 7
-    return False
-
-
-def _content_length(scope: Scope) -> int | None:
-    for name, value in scope.get("headers", ()):
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
 
 
 async def _send_error(send: Send, status: int, message: str, error: str, trace: str) -> None:

@@ -35,6 +35,7 @@ def bearer(request: Request) -> str:
 def guarded(handler: Handler, scope_name: str, token_class: str = "location") -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         sandbox = sandbox_of(request)
+        cache = sandbox.responses
         trace = request.scope.get("ghl.trace", "")
         rate_headers: list[tuple[bytes, bytes]] = []
         try:
@@ -56,7 +57,15 @@ def guarded(handler: Handler, scope_name: str, token_class: str = "location") ->
                 sandbox.auth.authorize(token, scope_name, token_class)
             except AuthFailure as exc:
                 raise ApiError(exc.status, exc.message) from None
-            response = await handler(request, token)
+            if request.method == "GET":
+                key = cache.key(request, token.location_id, token.token_class)
+                cached = cache.get(key)
+                if cached is None:
+                    cached = await handler(request, token)
+                    cache.put(key, request, cached)
+                response = cached
+            else:
+                response = await handler(request, token)
         except ApiError as exc:
             response = error_response(exc, trace)
         except NotFound as exc:

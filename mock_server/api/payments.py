@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mock_server.api import shapes
+from mock_server.api.cache import no_cache
 from mock_server.api.errors import bad_request, json_response
 from mock_server.api.guard import check_location, require_marketplace_token, sandbox_of
 from mock_server.api.params import Validator, paging
@@ -109,7 +110,9 @@ async def get_order(request: Request, token: Token) -> Response:
     loc = check_location(token, alt_id, location_id)
     sandbox = sandbox_of(request)
     order = sandbox.payments.order(loc, request.path_params["orderId"])
-    order = sandbox.simulator.observe_order(order)  # a poll may settle a pending payment
+    order, waiting = sandbox.simulator.observe_order(order)  # a poll may settle a pending payment
+    if waiting:
+        no_cache(request)  # the next poll must count too
     prices, products = sandbox.payments.catalog([i["price_id"] for i in order.items])
     return json_response(shapes.order_detail(order, prices, products))
 

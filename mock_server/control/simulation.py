@@ -43,8 +43,10 @@ def _items(data: dict[str, Any]) -> list[dict[str, Any]] | None:
         if not isinstance(item, dict) or not isinstance(item.get("priceId"), str):
             raise invalid(f"items.{i}.priceId must be a string")
         qty = item.get("qty", 1)
-        if isinstance(qty, bool) or not isinstance(qty, (int, float)) or not 0 < qty <= MAX_QTY:
-            raise invalid(f"items.{i}.qty must be a positive number not greater than {MAX_QTY}")
+        if isinstance(qty, bool) or not isinstance(qty, (int, float)) or qty <= 0:
+            raise invalid(f"items.{i}.qty must be a positive number")
+        if qty > MAX_QTY:
+            raise invalid(f"items.{i}.qty must not be greater than {MAX_QTY}")
         out.append({"price_id": item["priceId"], "qty": qty})
     return out
 
@@ -78,12 +80,16 @@ def parse_args(sb: Any, data: dict[str, Any]) -> SimArgs:
         if unknown:
             raise invalid(f"pending has unknown field(s): {', '.join(sorted(unknown))}")
         p = number(pending, "polls")
-        if p is not None and (p != int(p) or not 1 <= p <= MAX_POLLS):
-            raise invalid(f"pending.polls must be a positive integer not greater than {MAX_POLLS}")
+        if p is not None and (p != int(p) or p < 1):
+            raise invalid("pending.polls must be a positive integer")
+        if p is not None and p > MAX_POLLS:
+            raise invalid(f"pending.polls must not be greater than {MAX_POLLS}")
         polls = int(p) if p is not None else 0
         seconds = number(pending, "seconds")
-        if seconds is not None and not 0 < seconds <= MAX_PENDING_SECONDS:
-            raise invalid("pending.seconds must be a positive number of seconds, at most 100 years")
+        if seconds is not None and seconds <= 0:
+            raise invalid("pending.seconds must be a positive number")
+        if seconds is not None and seconds > MAX_PENDING_SECONDS:
+            raise invalid("pending.seconds must be at most 100 years")
         outcome = pending.get("outcome", "succeeded")
         if outcome not in ("succeeded", "failed"):
             raise invalid("pending.outcome must be one of the following values: succeeded, failed")
@@ -96,8 +102,10 @@ def parse_args(sb: Any, data: dict[str, Any]) -> SimArgs:
     if not isinstance(notify, bool):
         raise invalid("notifyCustomer must be a boolean")
     amount = number(data, "amount")
-    if amount is not None and not 0 < amount <= MAX_AMOUNT:
-        raise invalid(f"amount must be a positive number not greater than {MAX_AMOUNT}")
+    if amount is not None and amount <= 0:
+        raise invalid("amount must be a positive number")
+    if amount is not None and amount > MAX_AMOUNT:
+        raise invalid(f"amount must not be greater than {MAX_AMOUNT}")
     qty = data.get("qty")
     if isinstance(qty, float) and qty.is_integer():  # JSON's 2.0 is the integer 2
         qty = int(qty)

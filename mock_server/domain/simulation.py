@@ -416,9 +416,11 @@ class Simulator:
                 self._settle_refresh(order, result)
         return result
 
-    def observe_order(self, order: Order) -> Order:
-        """A client polled the order: pending payments waiting for N polls count down and may settle."""
+    def observe_order(self, order: Order) -> tuple[Order, bool]:
+        """A client polled the order: pending payments waiting for N polls count down and may settle.
+        Returns the order as it is now and whether a payment still waits for more polls."""
         settled = False
+        waiting = False
         pending = self.store.all("transactions", [Condition("entity_id", "=", order.id),
                                                   Condition("status", "=", "pending")], order="")
         for txn in pending:
@@ -429,4 +431,5 @@ class Simulator:
                     settled = True
                 else:
                     self.store.put("transactions", txn)
-        return self.payments.order(order.location_id, order.id) if settled else order
+                    waiting = True
+        return (self.payments.order(order.location_id, order.id) if settled else order), waiting

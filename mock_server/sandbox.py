@@ -30,6 +30,7 @@ from mock_server.webhooks.service import WebhookService
 from mock_server.webhooks.signing import Signer
 
 STATE_FORMAT = "ghl-sandbox-state"
+SNAPSHOT_IN_MEMORY_MAX = 64 * 1024 * 1024  # bigger worlds keep their reset snapshot in a temp file
 STATE_VERSION = 1
 
 LOCATION_NAMES = ("Fabrikam Studio", "Tailspin Yoga", "Adatum Athletics", "Litware Nutrition", "Proseware Gym")
@@ -66,7 +67,7 @@ class Sandbox:
         for url in settings.webhook_urls:
             if not any(t.url == url for t in self.webhooks.targets()):
                 self.webhooks.add_target(url)
-        self._snapshot = self.store.snapshot() if existing is None else None
+        self._snapshot = self._take_snapshot() if existing is None else None
         self._snapshot_of = (self.seed, settings.orders)  # the (seed, orders) world the snapshot holds
 
     def _init_services(self, new_generation: bool = False) -> None:
@@ -103,6 +104,11 @@ class Sandbox:
         now = self.clock.now()
         if now > self.tick_since:
             self.simulator.tick(self.tick_since)
+
+    def _take_snapshot(self) -> Any:
+        snapshot = self.store.snapshot(on_disk=self.store.size_bytes() > SNAPSHOT_IN_MEMORY_MAX)
+        release_free_memory()
+        return snapshot
 
     def trace_id(self) -> str:
         """A UUID-shaped id, unique per request and reproducible per seed: a seeded prefix and a counter
@@ -158,7 +164,7 @@ class Sandbox:
         else:
             self.store.import_({"tables": {}, "meta": {}})
             seed_world(self.store, target_seed, target_orders)
-            self._snapshot = self.store.snapshot()
+            self._snapshot = self._take_snapshot()
             self._snapshot_of = (target_seed, target_orders)
         self.seed = target_seed
         self.settings.orders = target_orders
@@ -204,3 +210,13 @@ class Sandbox:
         return {"status": "ok", "version": __version__, "seed": self.seed, "locations": len(self.locations()),
                 "uptimeSeconds": round(time.time() - self.started, 3), "clock": self.clock.describe(),
                 "rateLimit": self.ratelimiter.describe()}
+
+
+def release_free_memory() -> None:
+    """Seeding a big world leaves freed heap behind; hand it back to the OS (glibc only)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass

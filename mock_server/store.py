@@ -515,12 +515,19 @@ class Store:
                 self.set_meta(key, value)
         return {k: len(v) for k, v in parsed.items()}
 
-    def snapshot(self) -> sqlite3.Connection:
-        """A private in-memory copy of the whole database (for fast resets)."""
-        copy = sqlite3.connect(":memory:", check_same_thread=False)
+    def snapshot(self, on_disk: bool = False) -> sqlite3.Connection:
+        """A private copy of the whole database (for fast resets): in memory, or for a big world in
+        an anonymous temporary file, so it does not double the resident memory."""
+        copy = sqlite3.connect("" if on_disk else ":memory:", check_same_thread=False)
         with self._lock:
             self._conn.backup(copy)
         return copy
+
+    def size_bytes(self) -> int:
+        with self._lock:
+            pages = self._conn.execute("PRAGMA page_count").fetchone()[0]
+            size = self._conn.execute("PRAGMA page_size").fetchone()[0]
+        return int(pages) * int(size)
 
     def restore(self, snapshot: sqlite3.Connection) -> None:
         with self._lock:

@@ -53,6 +53,10 @@ async def token(request: Request) -> Response:
 
     missing = [f"{FIELDS[n] if camel else n} should not be empty"
                for n in ("client_id", "client_secret", "grant_type") if not get(n)]
+    user_type = get("user_type")
+    if user_type not in (None, "Location", "Company"):  # a typo must not silently mint a location token
+        missing.append(f"{FIELDS['user_type'] if camel else 'user_type'} must be one of the following values: "
+                       "Location, Company")
     if missing:
         raise ApiError(422, missing, "Unprocessable Entity")
     sandbox = sandbox_of(request)

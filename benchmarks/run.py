@@ -168,7 +168,9 @@ class Bench:
         """The fake with --orders N (100,000): seeding time, memory and the scale test."""
         if self._big is None:
             n = self.opts.big_orders
-            server = self.start(procs.sandbox(["--orders", str(n)], cpu=SERVER_CPU, name=f"fake-{n}"))
+            # The response cache is off here: the scale test measures the store's paging, not the cache.
+            server = self.start(procs.sandbox(["--orders", str(n), "--no-response-cache"], cpu=SERVER_CPU,
+                                              name=f"fake-{n}"))
             cpu_ready = server.cpu_s()
             location_id, token = _banner_location(server.lines)
             first_200 = _first_200(server, location_id, token)
@@ -272,7 +274,7 @@ class Bench:
 
     def scale(self) -> None:
         n_small, n_big = self.opts.small_orders, self.opts.big_orders
-        small = Target(self.start(procs.sandbox(["--orders", str(n_small)], cpu=SERVER_CPU,
+        small = Target(self.start(procs.sandbox(["--orders", str(n_small), "--no-response-cache"], cpu=SERVER_CPU,
                                                 name=f"fake-{n_small}")))
         big = self.big()
         out: dict[str, Any] = {}

@@ -42,7 +42,7 @@ class Sandbox:
         self.started = time.time()
         self.clock = SandboxClock()
         self.store = Store(settings.state_file)
-        self.responses = ResponseCache()
+        self.responses = ResponseCache(settings.response_cache)
         self.store.on_write(self.responses.clear)
         self.journal = Journal(settings.journal_capacity)
         self.ratelimiter = RateLimiter(settings.rate_limit)

@@ -16,6 +16,7 @@ class Settings:
     rate_limit: str = "default"
     journal_capacity: int = 10_000
     max_body_bytes: int = 1024 * 1024
+    response_cache: bool = True  # cache rendered GET answers until the next write (off: measure paging)
     # webhooks out
     webhook_urls: list[str] = field(default_factory=list)
     webhook_policy: str = "ghl"  # ghl | exponential

@@ -19,7 +19,8 @@ VISIBLE_KINDS = frozenset({"orders", "transactions", "subscriptions", "fulfillme
 
 
 class ResponseCache:
-    def __init__(self) -> None:
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
         self._entries: dict[tuple[str, bytes, str, str], tuple[int, bytes, bytes]] = {}
 
     def clear(self, kind: str | None = None) -> None:
@@ -41,7 +42,7 @@ class ResponseCache:
         return response
 
     def put(self, key: tuple[str, bytes, str, str], request: Request, response: Response) -> None:
-        if response.status_code != 200 or request.scope.get(NO_CACHE):
+        if not self.enabled or response.status_code != 200 or request.scope.get(NO_CACHE):
             return
         if len(self._entries) >= MAX_ENTRIES:
             self._entries.clear()

@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 ARGS ?=
 
-.PHONY: run test lint bench clean demo
+.PHONY: run test lint bench clean demo chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,16 @@ $(STAMP_DEV): pyproject.toml | $(BIN)/python
 run: $(STAMP_RUN)
 	$(BIN)/ghl-sandbox serve --host $(HOST) --port $(PORT) $(ARGS)
 
-test: $(STAMP_DEV)
+# The dashboard's browser test drives the system's Chromium (Playwright's browser download does not
+# work offline): install it from the OS packages when it is missing and we may (root with apt-get).
+chromium:
+	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		echo "installing chromium from the OS packages"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+			|| echo "warning: could not install chromium" >&2; \
+	fi
+
+test: $(STAMP_DEV) chromium
 	$(BIN)/ruff check mock_server tests scenarios benchmarks
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

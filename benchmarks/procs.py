@@ -160,13 +160,30 @@ class Http:
         self.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
 
     def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        return self.request("GET", path, headers=headers)
+
+    def request(self, method: str, path: str, json: object = None,
+                headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        """One request on the kept-alive connection; `json` (when not None) is sent as the JSON body."""
+        hdrs = dict(headers or {})
+        body = None
+        if json is not None:
+            body = orjson.dumps(json)
+            hdrs["Content-Type"] = "application/json"
         try:
-            self.conn.request("GET", path, headers=headers or {})
+            self.conn.request(method, path, body=body, headers=hdrs)
             r = self.conn.getresponse()
             return r.status, r.read()
         except (ConnectionError, http.client.HTTPException):
             self.conn.close()
             raise
+
+    def call(self, method: str, path: str, json: object = None, ok: tuple[int, ...] = (200, 201)) -> object:
+        """A control-plane call that must succeed: the decoded JSON answer (RuntimeError otherwise)."""
+        status, body = self.request(method, path, json)
+        if status not in ok:
+            raise RuntimeError(f"{method} {path} answered {status}: {body[:300]!r}")
+        return orjson.loads(body) if body else None
 
     def close(self) -> None:
         self.conn.close()

@@ -2,9 +2,10 @@
 
 How to run
 ----------
-    make bench                          # the full run (4-5 minutes, a third of it seeding 100,000 orders)
-    make bench ARGS="--quick"           # smoke run: 3 s loads, 1 round, 3 start-ups (about 2 minutes)
+    make bench                          # the full run (about 10 minutes)
+    make bench ARGS="--quick"           # smoke run: 3 s loads, 1 round, 3 start-ups (about 3 minutes)
     make bench ARGS="--only throughput" # one section (repeatable, or comma separated)
+    make bench ARGS="--only webhooks,faults,harness"
     .venv/bin/python -m benchmarks.run --help
 
 Load comes from `wrk` (Debian package `wrk`); when it is missing the script runs
@@ -40,9 +41,44 @@ memory      resident memory (VmRSS from /proc/<pid>/status, MiB) after start wit
             the end. The journal is bounded (10,000 entries), so once it has filled (within the first
             run) memory must stay flat: target <= 8 MiB growth from the end of the first load run to
             the end of the last.
+webhooks    signed webhook deliveries per second to a local receiver (`benchmarks/receiver.py`: raw
+            asyncio HTTP/1.1, answers 200 at once, counts the signature headers; pinned to CPU 1). A
+            sandbox (`--webhook-timeout 5`, CPU 0) gets the receiver as its one target, then 4
+            concurrent control-plane clients make N order events (`POST /_sandbox/simulate/order.create`,
+            N = 2000, quick 300; the worker delivers while they run); `GET /_sandbox/wait?for=
+            deliveries-settled` waits for the last one. Numbers: deliveries/s = (N - 1) / (last attempt
+            time - first) from `GET /_sandbox/webhooks/deliveries` (every one must be a single 200 with
+            the expected signature headers), simulate calls/s, seconds until all settled, and the
+            server's CPU ms per event (simulate + delivery; less moved by other work than wall time).
+            The worker sends one delivery at a time per target, so this is the one-target rate. Run
+            twice: signed Ed25519 + RSA (the default) and Ed25519 only (`--no-wh-signature`). No target.
+faults      the added cost of the fault middleware when no rule matches: get-order-by-id under wrk
+            (as in throughput) against `serve --no-response-cache` (so the request does real work),
+            with no fault rules and with 20 rules that never match it (other methods on its path,
+            GET on other paths: `FAULT_RULES`), alternating in the same run (after a 5 s load that fills
+            the journal; 3 rounds, quick 1; medians). Numbers: p50 and requests/s of both; overhead =
+            (p50 rules - p50 none) / p50 none. Target: < 5 %. Also the server's CPU time per request
+            of both (from /proc, 10 ms ticks; no target). wrk's p50 moves by several % from run to run
+            on a shared machine, so also an in-process micro-measure (`benchmarks/faults_micro.py`,
+            pinned to CPU 0, best of 7 batches; noise-free): the middleware's added microseconds per
+            request with those rules (and with none, and FaultInjector.pick alone) as a share of the
+            server's time per request (1 / requests/s with no rules, one core). Target: < 5 % too.
+harness     `ghl-sandbox check` with the reference client (`examples/clients/reference_client.py`),
+            unpinned (a user's run; its report goes to a temporary GHL_SANDBOX_HOME, not the user's):
+              library   the whole scenario library, `--examples 0`: wall time of the command.
+                        Target: < 60 s. Quick: a 5-scenario subset (`QUICK_SCENARIOS`), no target.
+              property  `--scenarios <01_new_paid_order_synced> --examples 50` (quick 10): the property
+                        phase's own time from its output line `property run: 50 examples (X s)`.
+                        Target: < 90 s (only with >= 50 examples).
+              reset     `POST /_sandbox/reset {seed: 42, orders: 8}` as the harness sends it before every
+                        example, against a pinned sandbox: median of 50 after 5 warm-ups (the same
+                        seed, so the world comes back from its snapshot), the HTTP call's wall time
+                        and the `resetMs` it answers; also a new seed each call (seeded afresh, 10
+                        calls) for comparison. Target: median wall time < 50 ms.
 
 Options: --duration S, --warmup S, --rounds N, --connections N, --startup-runs N, --big-orders N,
---out FILE. `--quick` = 3 s runs, 1 s warm-up, 1 round, 3 start-ups.
+--webhook-events N, --fault-rounds N, --examples N, --out FILE. `--quick` = 3 s runs, 1 s warm-up,
+1 round, 3 start-ups, 300 webhook events, 1 faults round, a 5-scenario library and 10 examples.
 """
 
 from __future__ import annotations
@@ -51,6 +87,8 @@ import argparse
 import datetime as dt
 import os
 import platform
+import re
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -58,19 +96,21 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from benchmarks import procs
-from benchmarks.procs import Http, ServerProcess, api_headers, first_location
+from benchmarks.procs import Http, ServerProcess, api_headers, cpu_prefix, first_location
 from benchmarks.wrk import Wrk, WrkMissing, WrkResult, ensure_wrk
 
-SECTIONS = ("throughput", "granian", "scale", "startup", "memory")
+SECTIONS = ("throughput", "granian", "scale", "startup", "memory", "webhooks", "faults", "harness")
 SERVER_CPU = 0
 WRK_CPU = 1
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "latest.json")
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 TARGETS = {
     "get_order_ratio": (">=", 0.60),
@@ -79,7 +119,52 @@ TARGETS = {
     "startup_first_200_s": ("<", 1.5),
     "seed_100k_ready_s": ("<", 20.0),
     "rss_growth_under_load_mib": ("<=", 8.0),
+    "fault_overhead_pct": ("<", 5.0),
+    "fault_overhead_micro_pct": ("<", 5.0),
+    "harness_library_s": ("<", 60.0),
+    "harness_property_s": ("<", 90.0),
+    "reset_ms": ("<", 50.0),
 }
+
+WEBHOOK_CLIENTS = 4  # concurrent control-plane clients creating the order events
+
+
+def _fault(method: str, path: str, effect: dict[str, Any]) -> dict[str, Any]:
+    return {"match": {"method": method, "path": path}, "effect": effect}
+
+
+# 20 fault rules of the kinds scenarios add, none of which matches GET /payments/orders/{orderId}: other
+# methods on that path, and GET on other paths (so the path patterns are really tried).
+FAULT_RULES = [
+    _fault("POST", "/payments/integrations/provider/whitelabel", {"status": 503}),
+    _fault("GET", "/payments/integrations/provider/whitelabel", {"status": 500}),
+    _fault("POST", "/payments/orders/{orderId}/fulfillments", {"commitThenDrop": True}),
+    _fault("GET", "/payments/orders/{orderId}/fulfillments", {"status": 502}),
+    _fault("POST", "/payments/orders/{orderId}", {"status": 503}),
+    _fault("PUT", "/payments/orders/{orderId}", {"status": 503}),
+    _fault("PATCH", "/payments/orders/{orderId}", {"status": 409}),
+    _fault("DELETE", "/payments/orders/{orderId}", {"status": 503}),
+    _fault("GET", "/payments/orders", {"status": 500}),
+    _fault("GET", "/payments/orders/{orderId}/notes", {"status": 503}),
+    _fault("GET", "/payments/transactions", {"status": 502}),
+    _fault("POST", "/payments/transactions", {"status": 503}),
+    _fault("GET", "/payments/transactions/{transactionId}", {"status": 503}),
+    _fault("GET", "/payments/subscriptions", {"rateLimited": True}),
+    _fault("GET", "/payments/subscriptions/{subscriptionId}", {"delayMs": 250}),
+    _fault("GET", "/payments/coupon/*", {"status": 503}),
+    _fault("POST", "/oauth/token", {"status": 503}),
+    _fault("GET", "/oauth/*", {"reset": True}),
+    _fault("POST", "/rankr/*", {"status": 503}),
+    _fault("GET", "/rankr/records/*", {"status": 500}),
+]
+
+LIBRARY_DIR = "scenarios/library"
+PROPERTY_SCENARIO = "scenarios/library/01_new_paid_order_synced.yaml"
+QUICK_SCENARIOS = ("01_new_paid_order_synced.yaml", "03_duplicate_webhooks.yaml", "07_ghl_5xx_on_reads.yaml",
+                   "09_commit_then_drop_fulfillment.yaml", "13_client_crash_restart.yaml")
+REFERENCE_CLIENT = "examples/clients/reference_client.py"
+RESET_CALLS = 50
+COLD_RESET_CALLS = 10
 
 
 @dataclass
@@ -94,6 +179,9 @@ class Options:
     big_orders: int
     small_orders: int
     out: str
+    webhook_events: int = 2000
+    fault_rounds: int = 3
+    examples: int = 50
 
 
 class Target:
@@ -182,9 +270,9 @@ class Bench:
     # ---- load ---------------------------------------------------------------------------------
 
     def load(self, target_url: str, path: str, headers: dict[str, str], label: str,
-             seconds: int | None = None) -> WrkResult:
+             seconds: int | None = None, warmup: bool = True) -> WrkResult:
         url = target_url + path
-        if self.opts.warmup:
+        if warmup and self.opts.warmup:
             self.wrk.run(url, self.opts.warmup, headers)
         res = self.wrk.run(url, seconds or self.opts.duration, headers)
         if res.errors:
@@ -341,6 +429,230 @@ class Bench:
             "growth_from_start_mib": round(self.fake_rss[-1][1] - self.fake_rss[0][1], 1),
         }
 
+    def webhooks(self) -> None:
+        receiver = self.start(ServerProcess("receiver", ["-m", "benchmarks.receiver"], "RECEIVER_READY",
+                                            cpu=WRK_CPU))
+        out: dict[str, Any] = {"events": self.opts.webhook_events, "clients": WEBHOOK_CLIENTS}
+        try:
+            for label, extra in (("ed25519_rsa", []), ("ed25519_only", ["--no-wh-signature"])):
+                out[label] = self._webhook_run(receiver, label, extra)
+        finally:
+            self.stop(receiver)
+        out["ed25519_only_vs_both"] = round(out["ed25519_only"]["deliveries_per_s"]
+                                            / out["ed25519_rsa"]["deliveries_per_s"], 2)
+        self.results["webhooks"] = out
+
+    def _webhook_run(self, receiver: ServerProcess, label: str, extra: list[str]) -> dict[str, Any]:
+        server = self.start(procs.sandbox(["--webhook-timeout", "5", *extra], cpu=SERVER_CPU,
+                                          name=f"fake-webhooks-{label}"))
+        try:
+            keys = _control(server.url, [("GET", "/_sandbox/keys", None), ("POST", "/_sandbox/webhooks/targets",
+                                                                           {"url": receiver.url + "/webhooks/ghl"})])[0]
+            got_before = _receiver_stats(receiver)
+            cpu_before = server.cpu_s()
+            n = self.opts.webhook_events
+            shares = [n // WEBHOOK_CLIENTS + (1 if i < n % WEBHOOK_CLIENTS else 0) for i in range(WEBHOOK_CLIENTS)]
+            started = time.perf_counter()
+            with ThreadPoolExecutor(WEBHOOK_CLIENTS) as pool:
+                list(pool.map(lambda k: _simulate_orders(server.url, k), shares))
+            simulate_s = time.perf_counter() - started
+            ctl = Http(server.url, timeout=180)
+            status, body = ctl.request("GET", "/_sandbox/wait?for=deliveries-settled&timeout=120")
+            settled_s = time.perf_counter() - started
+            if status != 200:
+                raise RuntimeError(f"webhooks {label}: deliveries did not settle within 120 s: {body[:300]!r}")
+            cpu_s = server.cpu_s() - cpu_before
+            data = ctl.call("GET", "/_sandbox/webhooks/deliveries")
+            ctl.close()
+        finally:
+            self.stop(server)
+        got = {k: v - got_before[k] for k, v in _receiver_stats(receiver).items()}
+        attempts = data["attempts"]
+        counts = data["counts"]
+        if counts.get("delivered") != n or len(attempts) != n or got["requests"] != n:
+            raise RuntimeError(f"webhooks {label}: expected {n} deliveries, one attempt each: counts {counts}, "
+                               f"{len(attempts)} attempts, the receiver got {got['requests']}")
+        bad = [a for a in attempts if a["status"] != 200]
+        if bad:
+            raise RuntimeError(f"webhooks {label}: {len(bad)} attempts were not answered 200, e.g. {bad[0]}")
+        rsa = bool(keys["signatures"]["x-wh-signature"])
+        if got["ed25519"] != n or got["rsa"] != (n if rsa else 0):
+            raise RuntimeError(f"webhooks {label}: signature headers do not match the settings: {got}")
+        times = sorted(dt.datetime.fromisoformat(a["time"].replace("Z", "+00:00")).timestamp() for a in attempts)
+        span = times[-1] - times[0]
+        latencies = sorted(a["latencyMs"] for a in attempts)
+        row = {"deliveries": n, "signatures": "Ed25519 + RSA" if rsa else "Ed25519",
+               "deliveries_per_s": round((n - 1) / max(span, 0.001), 1),  # attempt times are in ms
+               "first_to_last_attempt_s": round(span, 3),
+               "simulate_calls_per_s": round(n / simulate_s, 1), "simulate_s": round(simulate_s, 3),
+               "create_to_settled_s": round(settled_s, 3),
+               "attempt_latency_p50_ms": round(statistics.median(latencies), 3),
+               "server_cpu_s": round(cpu_s, 3), "server_cpu_ms_per_event": round(cpu_s / n * 1000, 3),
+               "receiver_bytes": got["bytes"]}
+        self.log(f"    {label:<14} {row['deliveries_per_s']:>8} deliveries/s (first -> last attempt "
+                 f"{span:.2f} s), simulate {row['simulate_calls_per_s']:.0f} calls/s, settled after "
+                 f"{settled_s:.2f} s, server CPU {row['server_cpu_ms_per_event']:.2f} ms/event")
+        return row
+
+    def faults(self) -> None:
+        server = self.start(procs.sandbox(["--no-response-cache"], cpu=SERVER_CPU, name="fake-faults"))
+        out: dict[str, Any] = {"rule_count": len(FAULT_RULES)}
+        try:
+            t = Target(server)
+            # Fill the journal (10,000 entries) and warm every cache first, so the first measured run is
+            # not the only one with a journal still growing.
+            self.wrk.run(server.url + t.get_path, 3 if self.opts.quick else 5, t.headers)
+            runs: dict[str, list[WrkResult]] = {"none": [], "rules": []}
+            cpu_us: dict[str, list[float]] = {"none": [], "rules": []}
+            for r in range(1, self.opts.fault_rounds + 1):
+                for variant in (("none", "rules") if r % 2 else ("rules", "none")):
+                    _control(server.url, [("DELETE", "/_sandbox/faults", None)]
+                             + [("POST", "/_sandbox/faults", rule) for rule in FAULT_RULES if variant == "rules"])
+                    if self.opts.warmup:
+                        self.wrk.run(server.url + t.get_path, self.opts.warmup, t.headers)
+                    cpu_before = server.cpu_s()
+                    res = self.load(server.url, t.get_path, t.headers,
+                                    f"get_order, {len(FAULT_RULES) if variant == 'rules' else 'no'} fault rules #{r}",
+                                    warmup=False)
+                    runs[variant].append(res)
+                    # The server's CPU time per request: less moved by other work than latency (10 ms ticks).
+                    cpu_us[variant].append((server.cpu_s() - cpu_before) / res.requests * 1e6)
+                    if variant == "rules":
+                        listed = _control(server.url, [("GET", "/_sandbox/faults", None)])[0]
+                        matched = sum(rule["matched"] for rule in listed)
+                        if len(listed) != len(FAULT_RULES) or matched:
+                            raise RuntimeError(f"faults: {len(listed)} rules listed, {matched} requests matched")
+            _control(server.url, [("DELETE", "/_sandbox/faults", None)])
+            row = {v: _median_result(rs) for v, rs in runs.items()}
+            none, rules = row["none"], row["rules"]
+            out.update(row)
+            out["path"] = t.get_path.replace(t.location_id, "<loc>").replace(t.order_id, "<orderId>")
+            out["p50_overhead_pct"] = round((rules["p50_ms"] - none["p50_ms"]) / none["p50_ms"] * 100, 2)
+            out["rps_drop_pct"] = round((none["rps"] - rules["rps"]) / none["rps"] * 100, 2)
+            out["cpu_us_per_request"] = {v: round(statistics.median(xs), 1) for v, xs in cpu_us.items()}
+            out["cpu_overhead_pct"] = round((out["cpu_us_per_request"]["rules"] - out["cpu_us_per_request"]["none"])
+                                            / out["cpu_us_per_request"]["none"] * 100, 2)
+            out["paired_p50_overhead_pct"] = [
+                round((b.p50_us - a.p50_us) / a.p50_us * 100, 2) for a, b in zip(runs["none"], runs["rules"],
+                                                                                   strict=True)]
+            micro = self._faults_micro()
+            request_us = 1e6 / none["rps"]  # the server's time per request at saturation (one core)
+            micro["request_us"] = round(request_us, 1)
+            micro["overhead_pct"] = round(micro["middleware_rules_us"] / request_us * 100, 2)
+            micro["overhead_no_rules_pct"] = round(micro["middleware_none_us"] / request_us * 100, 2)
+            out["micro"] = micro
+            self.log(f"    p50 overhead {out['p50_overhead_pct']:+.2f} % (rounds: "
+                     f"{', '.join(f'{x:+.1f}' for x in out['paired_p50_overhead_pct'])}), requests/s drop "
+                     f"{out['rps_drop_pct']:+.2f} %; in-process: middleware +{micro['middleware_rules_us']:.1f} us "
+                     f"with {len(FAULT_RULES)} rules (+{micro['middleware_none_us']:.2f} us with none), pick "
+                     f"{micro['pick_us']:.2f} us, of {request_us:.0f} us per request = {micro['overhead_pct']:.2f} %; "
+                     f"server CPU per request {out['cpu_us_per_request']['none']} -> "
+                     f"{out['cpu_us_per_request']['rules']} us ({out['cpu_overhead_pct']:+.2f} %)")
+        finally:
+            self.stop(server)
+        self.results["faults"] = out
+
+    def _faults_micro(self) -> dict[str, Any]:
+        cmd = [*cpu_prefix(SERVER_CPU), sys.executable, "-m", "benchmarks.faults_micro", orjson.dumps(FAULT_RULES).decode()]
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=300)
+        for line in done.stdout.splitlines():
+            if line.startswith("FAULTS_MICRO "):
+                return dict(orjson.loads(line[len("FAULTS_MICRO "):]))
+        raise RuntimeError(f"faults micro-measure gave no result (exit {done.returncode}):\n"
+                           f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+
+    def harness(self) -> None:
+        quick = self.opts.quick
+        library = [f"{LIBRARY_DIR}/{name}" for name in QUICK_SCENARIOS] if quick else []  # []: the whole library
+        out: dict[str, Any] = {"client": REFERENCE_CLIENT}
+        with tempfile.TemporaryDirectory(prefix="ghl-bench-harness-") as tmp:
+            lib = self._check(tmp, "library", library, 0)
+            lib["full"] = not quick
+            out["library"] = lib
+            self.log(f"    library: {lib['scenarios']} scenarios in {lib['wall_s']:.1f} s "
+                     f"({lib['passed']} passed{', FAILED: ' + ', '.join(lib['failed']) if lib['failed'] else ''})")
+            prop = self._check(tmp, "property", [PROPERTY_SCENARIO], self.opts.examples)
+            prop["full"] = self.opts.examples >= 50
+            out["property"] = prop
+            self.log(f"    property run: {prop['examples']} examples in {prop['property_s']} s "
+                     f"(whole command {prop['wall_s']:.1f} s, of which the scenario {prop['scenario_s']:.1f} s)")
+        out["reset"] = self._reset_times()
+        self.results["harness"] = out
+
+    def _check(self, tmp: str, label: str, scenarios: list[str], examples: int) -> dict[str, Any]:
+        report = os.path.join(tmp, f"{label}.json")
+        client = f"{shlex.quote(sys.executable)} {REFERENCE_CLIENT}"
+        cmd = [sys.executable, "-m", "mock_server.cli", "check", "--client", client, "--examples", str(examples),
+               "--json", report]
+        for path in scenarios:
+            cmd += ["--scenarios", path]
+        # A home of its own: the benchmark must not replace the user's last check report (the dashboard's).
+        env = {**os.environ, "GHL_SANDBOX_HOME": os.path.join(tmp, "home")}
+        self.log(f"  running ghl-sandbox check --client '{client}' --examples {examples} "
+                 + (f"({len(scenarios)} scenario file(s))" if scenarios else "(the whole library)"))
+        started = time.perf_counter()
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=1800)
+        wall = time.perf_counter() - started
+        if done.returncode not in (0, 1) or not os.path.exists(report):
+            raise RuntimeError(f"ghl-sandbox check ({label}) exited {done.returncode}:\n{done.stdout[-3000:]}\n"
+                               f"{done.stderr[-2000:]}")
+        with open(report, "rb") as fh:
+            doc = orjson.loads(fh.read())
+        rows = doc["scenarios"]
+        scenario_rows = [r for r in rows if r["path"] != "<generated>"]  # not a failing property program
+        out: dict[str, Any] = {
+            "wall_s": round(wall, 2), "exit": done.returncode, "scenarios": len(scenario_rows),
+            "passed": sum(r["ok"] for r in scenario_rows),
+            "failed": [r["name"] for r in rows if not r["ok"]],
+            "scenario_s": round(sum(r["seconds"] for r in scenario_rows), 2),
+            "slowest": sorted(({"name": r["name"], "seconds": r["seconds"]} for r in scenario_rows),
+                              key=lambda r: -r["seconds"])[:3],
+            "per_scenario": {os.path.basename(r["path"]): r["seconds"] for r in scenario_rows},
+        }
+        if examples:
+            found = re.search(r"property run: (?:a program failed after )?(\d+) (?:examples|runs) \(([\d.]+) s\)",
+                              done.stdout)
+            out["examples"] = int(found.group(1)) if found else examples
+            # From the output line; else the whole command less the scenario (start-up included then).
+            out["property_s"] = float(found.group(2)) if found else round(wall - out["scenario_s"], 2)
+            out["property_ok"] = done.returncode == 0
+        return out
+
+    def _reset_times(self) -> dict[str, Any]:
+        server = self.start(procs.sandbox(cpu=SERVER_CPU, name="fake-reset"))
+        try:
+            ctl = Http(server.url)
+            seed = 42
+
+            def reset(seed: int, orders: int = 8) -> tuple[float, float]:
+                t0 = time.perf_counter()
+                answer = ctl.call("POST", "/_sandbox/reset", {"seed": seed, "orders": orders})
+                wall = (time.perf_counter() - t0) * 1000
+                assert isinstance(answer, dict)
+                return float(answer["resetMs"]), wall
+
+            for _ in range(5):  # warm-up: the first reset seeds the world and keeps its snapshot
+                reset(seed)
+            warm = [reset(seed) for _ in range(RESET_CALLS)]
+            # A new (seed, orders) each time: no snapshot to restore, the world is seeded again.
+            cold = [reset(1000 + i) for i in range(COLD_RESET_CALLS)]
+            ctl.close()
+        finally:
+            self.stop(server)
+
+        def summary(pairs: list[tuple[float, float]]) -> dict[str, Any]:
+            inner, wall = sorted(p[0] for p in pairs), sorted(p[1] for p in pairs)
+            return {"calls": len(pairs), "reset_ms_median": round(statistics.median(inner), 2),
+                    "wall_ms_median": round(statistics.median(wall), 2),
+                    "wall_ms_p90": round(wall[int(len(wall) * 0.9) - 1], 2), "wall_ms_max": round(wall[-1], 2)}
+
+        out = {"orders": 8, "same_seed": summary(warm), "new_seed": summary(cold)}
+        w, c = out["same_seed"], out["new_seed"]
+        self.log(f"    reset {{seed, orders: 8}}: resetMs {w['reset_ms_median']} ms, HTTP call "
+                 f"{w['wall_ms_median']} ms (median of {w['calls']}; p90 {w['wall_ms_p90']} ms); a new seed each "
+                 f"time: {c['wall_ms_median']} ms")
+        return out
+
 
 # ---- helpers ------------------------------------------------------------------------------------
 
@@ -353,6 +665,33 @@ def _median_result(results: list[WrkResult]) -> dict[str, Any]:
     out["requests"] = sum(d["requests"] for d in dicts)
     out["rounds"] = [{k: d[k] for k in ("rps", "p50_ms", "p99_ms")} for d in dicts]
     return out
+
+
+def _simulate_orders(url: str, n: int) -> None:
+    """`n` order.create calls on one kept-alive connection (one of the concurrent control-plane clients)."""
+    client = Http(url)
+    try:
+        for _ in range(n):
+            client.call("POST", "/_sandbox/simulate/order.create", {})
+    finally:
+        client.close()
+
+
+def _control(url: str, calls: list[tuple[str, str, Any]]) -> list[Any]:
+    """Control-plane calls on a fresh connection (the server closes one left idle during a load run)."""
+    client = Http(url)
+    try:
+        return [client.call(method, path, data) for method, path, data in calls]
+    finally:
+        client.close()
+
+
+def _receiver_stats(receiver: ServerProcess) -> dict[str, int]:
+    client = Http(receiver.url)
+    try:
+        return dict(client.call("GET", "/stats"))  # type: ignore[arg-type]
+    finally:
+        client.close()
 
 
 def _banner_location(lines: list[str]) -> tuple[str, str]:
@@ -398,6 +737,7 @@ def _check(name: str, value: float | None) -> dict[str, Any]:
 
 def evaluate(results: dict[str, Any]) -> dict[str, Any]:
     tp, sc, su, mem = (results.get(k) for k in ("throughput", "scale", "startup", "memory"))
+    fa, ha = results.get("faults"), results.get("harness")
     return {
         "get_order_ratio": _check("get_order_ratio", tp and tp["get_order"]["ratio"]),
         "list_orders_ratio": _check("list_orders_ratio", tp and tp["list_orders"]["ratio"]),
@@ -405,6 +745,14 @@ def evaluate(results: dict[str, Any]) -> dict[str, Any]:
         "startup_first_200_s": _check("startup_first_200_s", su and su["default"]["median_first_200_s"]),
         "seed_100k_ready_s": _check("seed_100k_ready_s", su and su["big"]["ready_s"]),
         "rss_growth_under_load_mib": _check("rss_growth_under_load_mib", mem and mem["growth_after_first_run_mib"]),
+        "fault_overhead_pct": _check("fault_overhead_pct", fa and fa["p50_overhead_pct"]),
+        "fault_overhead_micro_pct": _check("fault_overhead_micro_pct", fa and fa["micro"]["overhead_pct"]),
+        # Quick runs (a subset of the library, fewer examples) report their times but are not held to a target.
+        "harness_library_s": _check("harness_library_s",
+                                    ha["library"]["wall_s"] if ha and ha["library"]["full"] else None),
+        "harness_property_s": _check("harness_property_s",
+                                     ha["property"]["property_s"] if ha and ha["property"]["full"] else None),
+        "reset_ms": _check("reset_ms", ha and ha["reset"]["same_seed"]["wall_ms_median"]),
     }
 
 
@@ -461,6 +809,53 @@ def table(results: dict[str, Any], checks: dict[str, Any]) -> str:
         rows.append(("RSS growth after first load run", f"{mem['growth_after_first_run_mib']} MiB",
                      checks["rss_growth_under_load_mib"]["target"] + " MiB",
                      _mark(checks["rss_growth_under_load_mib"])))
+    wh = results.get("webhooks")
+    if wh:
+        for key in ("ed25519_rsa", "ed25519_only"):
+            r = wh[key]
+            rows.append((f"webhooks signed {r['signatures']}", f"{r['deliveries_per_s']:.0f} deliveries/s  "
+                         f"({r['deliveries']} in {r['first_to_last_attempt_s']:.2f} s, first -> last attempt; "
+                         f"server CPU {r['server_cpu_ms_per_event']:.2f} ms/event)", "report", "-"))
+            rows.append(("  order.create simulate calls/s", f"{r['simulate_calls_per_s']:.0f} calls/s  "
+                         f"({wh['clients']} clients; all settled after {r['create_to_settled_s']:.2f} s)", "report",
+                         "-"))
+        rows.append(("webhooks Ed25519 only / both", f"{wh['ed25519_only_vs_both']:.2f}x", "", ""))
+    fa = results.get("faults")
+    if fa:
+        for key, label in (("none", "get_order, no fault rules"), ("rules", f"get_order, {fa['rule_count']} other rules")):
+            r = fa[key]
+            rows.append((label, f"{r['rps']:.0f} req/s  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms", "", ""))
+        rows.append(("fault middleware overhead (p50)", f"{fa['p50_overhead_pct']:+.2f} %  (requests/s "
+                     f"{-fa['rps_drop_pct']:+.2f} %; rounds "
+                     f"{', '.join(f'{x:+.1f}' for x in fa['paired_p50_overhead_pct'])} %)",
+                     checks["fault_overhead_pct"]["target"] + " %", _mark(checks["fault_overhead_pct"])))
+        cpu = fa["cpu_us_per_request"]
+        rows.append(("fault middleware overhead (server CPU)", f"{fa['cpu_overhead_pct']:+.2f} %  ({cpu['none']:.0f} -> "
+                     f"{cpu['rules']:.0f} us CPU per request, medians)", "report", "-"))
+        m = fa["micro"]
+        rows.append(("fault middleware overhead (in-process)", f"{m['overhead_pct']:.2f} %  "
+                     f"(+{m['middleware_rules_us']:.1f} us of {m['request_us']:.0f} us/request; no rules "
+                     f"+{m['middleware_none_us']:.2f} us; pick {m['pick_us']:.2f} us)",
+                     checks["fault_overhead_micro_pct"]["target"] + " %", _mark(checks["fault_overhead_micro_pct"])))
+    ha = results.get("harness")
+    if ha:
+        lib, prop, rs = ha["library"], ha["property"], ha["reset"]
+        failed = f"; FAILED: {', '.join(lib['failed'])}" if lib["failed"] else ""
+        rows.append((f"check: {'library' if lib['full'] else 'library subset'} ({lib['scenarios']} scenarios)",
+                     f"{lib['wall_s']:.1f} s  ({lib['passed']}/{lib['scenarios']} passed{failed}; slowest "
+                     f"{lib['slowest'][0]['name']} {lib['slowest'][0]['seconds']:.1f} s)",
+                     checks["harness_library_s"]["target"] + (" s" if lib["full"] else " s (full run)"),
+                     _mark(checks["harness_library_s"])))
+        rows.append((f"check: property run ({prop['examples']} examples)",
+                     f"{prop['property_s']:.1f} s  ({'passed' if prop['property_ok'] else 'FAILED'}; whole command "
+                     f"{prop['wall_s']:.1f} s)",
+                     checks["harness_property_s"]["target"] + (" s" if prop["full"] else " s (50 examples)"),
+                     _mark(checks["harness_property_s"])))
+        w, c = rs["same_seed"], rs["new_seed"]
+        rows.append((f"reset between examples (median of {w['calls']})",
+                     f"{w['wall_ms_median']:.1f} ms  (resetMs {w['reset_ms_median']:.1f}; p90 {w['wall_ms_p90']:.1f} "
+                     f"ms; a new seed each time {c['wall_ms_median']:.1f} ms)",
+                     checks["reset_ms"]["target"] + " ms", _mark(checks["reset_ms"])))
     widths = [max(len(r[i]) for r in rows + [("measure", "value", "target", "")]) for i in range(4)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(("measure", "value", "target", "met"), widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
@@ -480,6 +875,10 @@ def parse_args(argv: list[str]) -> Options:
     p.add_argument("--startup-runs", type=int, help="fresh start-ups to time (default 5, quick 3)")
     p.add_argument("--big-orders", type=int, default=100_000, help="orders for the scale/seed tests")
     p.add_argument("--small-orders", type=int, default=1_000, help="orders for the scale baseline")
+    p.add_argument("--webhook-events", type=int, help="order events for the webhooks section (default 2000, quick 300)")
+    p.add_argument("--fault-rounds", type=int,
+                   help="alternating no-rules/rules rounds for the faults section (default 3, quick 1)")
+    p.add_argument("--examples", type=int, help="property-run examples for the harness section (default 50, quick 10)")
     p.add_argument("--out", default=RESULTS, help="JSON results file")
     a = p.parse_args(argv)
     chosen = [s.strip() for item in a.only for s in item.split(",") if s.strip()]
@@ -492,7 +891,9 @@ def parse_args(argv: list[str]) -> Options:
                    warmup=a.warmup if a.warmup is not None else (1 if q else 2),
                    rounds=a.rounds or (1 if q else 2), connections=a.connections,
                    startup_runs=a.startup_runs or (3 if q else 5), big_orders=a.big_orders,
-                   small_orders=a.small_orders, out=a.out)
+                   small_orders=a.small_orders, out=a.out,
+                   webhook_events=a.webhook_events or (300 if q else 2000),
+                   fault_rounds=a.fault_rounds or (1 if q else 3), examples=a.examples or (10 if q else 50))
 
 
 def main(argv: list[str] | None = None) -> int:

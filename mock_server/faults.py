@@ -10,7 +10,9 @@ import random
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -134,10 +136,36 @@ class Rule:
 
 class FaultInjector:
     def __init__(self, seed: int) -> None:
-        self.rules: list[Rule] = []
         self._lock = threading.Lock()
+        self.rules = []
         self._counter = 0
         self.reseed(seed)
+
+    @property
+    def rules(self) -> list[Rule]:
+        return self._rules
+
+    @rules.setter
+    def rules(self, rules: list[Rule]) -> None:
+        self._rules = rules
+        self._changed()
+
+    def _changed(self) -> None:
+        """Forget what was derived from the rule list (after every add, remove, clear)."""
+        self._plans: dict[str, tuple[list[Rule], re.Pattern[str] | None]] = {}
+        self._needs_body: bool | None = None
+
+    def _plan(self, method: str) -> tuple[list[Rule], re.Pattern[str] | None]:
+        """The rules that can match `method`, in list order, and (when every one of them has a path)
+        one regex matching the union of their paths: a request no rule can match is then answered
+        by a single regex test instead of a scan. Call with the lock held."""
+        plan = self._plans.get(method)
+        if plan is None:
+            rules = [r for r in self._rules if not r.method or r.method in (method, "*")]
+            patterns = [r.path_re.pattern for r in rules if r.path_re is not None]
+            union = re.compile("|".join(f"(?:{p})" for p in patterns)) if rules and len(patterns) == len(rules) else None
+            plan = self._plans[method] = (rules, union)
+        return plan
 
     def reseed(self, seed: int) -> None:
         self.rng = random.Random(f"faults-{seed}")
@@ -178,6 +206,7 @@ class FaultInjector:
                         after=after or 0, probability=None if prob is None else float(prob),
                         path_re=template_regex(path) if path else None)
             self.rules.append(rule)
+            self._changed()
         return rule
 
     def remove(self, rule_id: str) -> bool:
@@ -194,19 +223,31 @@ class FaultInjector:
 
     @property
     def needs_body(self) -> bool:
-        return any(r.body for r in self.rules)
+        needs = self._needs_body
+        if needs is None:
+            needs = self._needs_body = any(r.body for r in self._rules)
+        return needs
 
-    def pick(self, method: str, path: str, locations: set[str], body: dict[str, Any] | None) -> Effect | None:
+    def pick(self, method: str, path: str, locations: set[str] | Callable[[], set[str]],
+             body: dict[str, Any] | None) -> Effect | None:
+        """The effect of the first rule that matches (counting it), or None. `locations` may be a
+        function giving the request's locations: it is called only when a rule asks for a location."""
         with self._lock:
-            for rule in self.rules:
+            candidates, union = self._plan(method)
+            if union is not None and union.match(path) is None:
+                return None  # no rule's path matches: the scan below would skip every rule
+            for rule in candidates:
                 if rule.times is not None and rule.applied >= rule.times:
                     continue
                 if rule.method and rule.method not in (method, "*"):
                     continue
                 if rule.path_re and not rule.path_re.match(path):
                     continue
-                if rule.location_id and rule.location_id not in locations:
-                    continue
+                if rule.location_id:
+                    if callable(locations):
+                        locations = locations()
+                    if rule.location_id not in locations:
+                        continue
                 if rule.body and (body is None or any(body.get(k) != v for k, v in rule.body.items())):
                     continue
                 rule.matched += 1
@@ -287,7 +328,7 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
             return
         body_bytes: bytes | None = None
-        if injector.needs_body and scope["method"] in ("POST", "PUT", "PATCH"):
+        if scope["method"] in ("POST", "PUT", "PATCH") and injector.needs_body:
             body_bytes, receive = await _buffer(receive)
         effect: Effect | None
         if header is not None:
@@ -297,7 +338,7 @@ class FaultMiddleware:
                 await _reply(send, 400, f"Bad X-Sandbox-Fault header: {exc}", scope, [])
                 return
         else:
-            effect = injector.pick(scope["method"], scope["path"], self._locations(scope, body_bytes),
+            effect = injector.pick(scope["method"], scope["path"], partial(self._locations, scope, body_bytes),
                                    _json(body_bytes))
         if effect is None:
             await self.app(scope, receive, send)

@@ -21,8 +21,13 @@ What is configured, and why:
   ...), which one request schema cannot express.
 * Control plane: location ids are pinned to a real location; `PUT /_sandbox/state` and
   `POST /_sandbox/reset` are left out (they swap the whole world under the run); a body hook keeps valid
-  values valid but cheap (few seeded orders, short clock moves, webhook targets on a refused local
-  port) and names real records in simulated actions.
+  values valid but cheap (few seeded orders, short clock moves) and names real records in simulated
+  actions and forged webhooks. A case hook (applied in every phase, the coverage phase included, which
+  body hooks are not) points every valid `url` of a request body (webhook targets, forged webhooks,
+  Rankr events) at a refused local port: the sandbox never sends to, or looks up, a generated host.
+  An invalid `url` is left as generated, and the sandbox refuses it without sending.
+  `ensure_resource_availability` is off for the two token revocations: a location reset between
+  creating a token and revoking it discards the token (as documented), a legitimate 404.
 """
 
 from __future__ import annotations
@@ -107,7 +112,7 @@ def assert_clean(result: RunResult, minimum_cases: int) -> None:
 @pytest.fixture
 def server() -> Any:
     """A fresh server per run: the runs change state (and the control-plane run may revoke tokens)."""
-    # --webhook-timeout: targets registered by the control-plane run point at hosts that do not exist.
+    # --webhook-timeout: a short per-attempt timeout, should a delivery ever wait on a receiver.
     with SandboxProcess(["--rate-limit", "off", "--seed", "42", "--webhook-timeout", "0.5"]) as proc:
         yield proc
 
@@ -239,11 +244,15 @@ def control_schema(url: str) -> Any:
             {"include-path": CONTROL_EXCLUDED, "enabled": False},
             {"include-operation-id": "sandbox-simulate",
              "checks": {"positive_data_acceptance": {"expected-statuses": [*POSITIVE_DEFAULT, "422"]}}},
+            # A location reset (documented: it discards the location's extra tokens) between creating a
+            # token and revoking it makes the revocation a legitimate 404.
+            {"include-operation-id": ["sandbox-revoke-token", "sandbox-revoke-token-by-body"],
+             "checks": {"ensure_resource_availability": {"enabled": False}}},
         ],
     })
     schema = schemathesis.openapi.from_path(CONTRACTS / "sandbox-control.openapi.yaml", config=config)
     schemas = schema.raw_schema["components"]["schemas"]
-    url_pattern = re.compile(schemas["WebhookTargetRequest"]["properties"]["url"]["pattern"])
+    url_pattern = re.compile(schemas["ReceiverUrl"]["pattern"])
     duration_pattern = re.compile(next(s["pattern"] for s in schemas["Duration"]["oneOf"] if "pattern" in s))
 
     @schema.hook
@@ -262,22 +271,36 @@ def control_schema(url: str) -> Any:
                 body["advance"] = min(advance, 3600)
             elif isinstance(body["advance"], str) and duration_pattern.fullmatch(body["advance"]):
                 body["advance"] = "1h"
+        # Integers must be written as integers (`503`, not `503.0`: tests/test_faults.py), a difference
+        # JSON Schema's `integer` cannot express, so integral numbers are sent in integer form.
+        holders: list[tuple[Any, str]] = []
         if path == "/_sandbox/faults":
-            # Integers must be written as integers (`503`, not `503.0`: tests/test_faults.py), a difference
-            # JSON Schema's `integer` cannot express, so integral numbers are sent in integer form.
-            for holder, key in ((body, "times"), (body, "after"), (body.get("effect"), "status")):
-                if isinstance(holder, dict) and isinstance(holder.get(key), float) and holder[key].is_integer():
-                    holder[key] = int(holder[key])
-        if path == "/_sandbox/simulate/{action}":
-            # Most simulated actions name real records (the rest: the documented 404).
+            holders = [(body, "times"), (body, "after"), (body.get("effect"), "status")]
+        if path == "/_sandbox/rankr/events" and isinstance(body.get("items"), list):
+            holders = [(item, "qty") for item in body["items"]]
+        for holder, key in holders:
+            if isinstance(holder, dict) and isinstance(holder.get(key), float) and holder[key].is_integer():
+                holder[key] = int(holder[key])
+        if path in ("/_sandbox/simulate/{action}", "/_sandbox/webhooks/forge"):
+            # Most simulated actions and forged webhooks name real records (the rest: the documented 404).
             for name, choices in (("orderId", real["orderId"]), ("subscriptionId", real["subscriptionId"]),
                                   ("transactionId", real["transactionId"]), ("priceId", prices)):
                 value = body.get(name)
                 if isinstance(value, str) and value and choices and len(value) % 4:
                     body[name] = choices[len(value) % len(choices)]
-        if path == "/_sandbox/webhooks/targets" and isinstance(body.get("url"), str) and url_pattern.fullmatch(body["url"]):
-            body["url"] = "http://127.0.0.1:9/hook"  # refused at once: no DNS lookups of made-up hosts
         return body
+
+    # Only operations with a request body: a case hook on the others (nothing to rewrite) made Hypothesis
+    # fail its filter_too_much health check on body-less operations with a path parameter.
+    @schema.hook.apply_to(lambda ctx: bool(ctx.operation.body))
+    def map_case(context: Any, case: Any) -> Any:
+        # Every valid receiver URL, whatever the operation (webhook targets, forged webhooks, Rankr events),
+        # goes to a refused local port: no request to, and no DNS lookup of, a generated host. A `map_case`
+        # hook, not `map_body`: the coverage phase applies case hooks only.
+        body = case.body
+        if isinstance(body, dict) and isinstance(body.get("url"), str) and url_pattern.fullmatch(body["url"]):
+            body["url"] = "http://127.0.0.1:9/hook"
+        return case
 
     return schema
 

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from mock_server.api.errors import json_response
 from mock_server.control.common import body, invalid, not_found, sandbox
+from mock_server.control.webhooks import receiver_url
 from mock_server.rankr import accounts, sender
 from mock_server.rankr.models import RankrSend
 from mock_server.rankr.service import RankrService
@@ -36,6 +37,9 @@ def _string(data: dict[str, Any], name: str, default: str | None = None) -> str 
     return value
 
 
+MAX_QTY = 1_000_000
+
+
 def _items(value: Any) -> list[dict[str, Any]]:
     if not isinstance(value, list):
         raise invalid("items must be an array of {priceId, qty}")
@@ -44,8 +48,10 @@ def _items(value: Any) -> list[dict[str, Any]]:
         if not isinstance(item, dict) or not isinstance(item.get("priceId"), str) or not item["priceId"]:
             raise invalid(f"items[{i}].priceId must be a non-empty string")
         qty = item.get("qty")
-        if isinstance(qty, bool) or not isinstance(qty, int) or qty < 1:
-            raise invalid(f"items[{i}].qty must be a positive integer")
+        # Bounded as simulated items are: a bigger JSON integer is read as a float (orjson) and was refused
+        # as "not an integer" although the contract's `integer` allows it.
+        if isinstance(qty, bool) or not isinstance(qty, int) or not 1 <= qty <= MAX_QTY:
+            raise invalid(f"items[{i}].qty must be an integer from 1 to {MAX_QTY}")
         items.append({"priceId": item["priceId"], "qty": qty})
     return items
 
@@ -61,9 +67,7 @@ async def send_event(request: Request) -> Response:
         location_id = locations[0].id
     elif sb.location(location_id) is None:
         raise not_found(f"Location {location_id} not found")
-    url = data.get("url")
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-        raise invalid("url must be an http:// or https:// URL")
+    url = receiver_url(data.get("url"))  # what webhook targets accept
     order_id = _string(data, "orderId")
     if order_id is None:
         raise invalid("orderId must be a non-empty string")

@@ -66,8 +66,9 @@ URL_PATTERN = (rf"^https?://(?:(?:[A-Za-z0-9_-]+\.)*[A-Za-z0-9_-]*[A-Za-z][A-Za-
 _URL = re.compile(URL_PATTERN)
 
 
-def _url(value: Any) -> str:
-    """An absolute http(s) URL the worker can actually send to (else a 422 now, not a stuck delivery)."""
+def receiver_url(value: Any) -> str:
+    """An absolute http(s) URL the worker can actually send to (else a 422 now, not a stuck delivery). Also
+    used by the other endpoints that send to a URL from the body (webhooks/forge, rankr/events)."""
     ipv6 = isinstance(value, str) and value.startswith(("http://[", "https://[")) and not any(c.isspace() for c in value)
     if isinstance(value, str) and (_URL.fullmatch(value) or ipv6):
         try:
@@ -83,7 +84,7 @@ def _url(value: Any) -> str:
 async def add_target(request: Request) -> Response:
     sb = sandbox(request)
     data = await body(request)
-    url = _url(data.get("url"))
+    url = receiver_url(data.get("url"))
     location_id = data.get("locationId")
     if location_id is not None and (not isinstance(location_id, str) or sb.location(location_id) is None):
         raise invalid("locationId must be the id of a sandbox location")

@@ -136,10 +136,14 @@ class Simulator:
             if contact is None or contact.location_id != location_id:
                 raise NotFound("Contact", contact_id)
         else:
-            contacts = self.store.all("contacts", [Condition("location_id", "=", location_id)])
-            if not contacts:
+            # A seeded pick by position, read as one row (not the whole contact list): the same draw
+            # `rng.choice` would make over the contacts in creation order.
+            where = [Condition("location_id", "=", location_id)]
+            _, total = self.store.page("contacts", where, 1, 0)
+            if not total:
                 raise InvalidOperation(f"Location {location_id} has no contacts")
-            contact = self.rng.choice(contacts)
+            index = self.rng.randrange(total)
+            contact = self.store.page("contacts", where, 1, total - 1 - index)[0][0]
         return snapshot(contact)
 
     def _balance(self, order: Order) -> float:

@@ -8,6 +8,9 @@ import random
 from dataclasses import dataclass
 
 POLICIES = ("ghl", "exponential")
+# At most 100 years between attempts: an exponential schedule (up to 86,400 s × 10^99) otherwise put the
+# next attempt past year 9999, which no timestamp can show (GET /_sandbox/webhooks/deliveries answered 500).
+MAX_DELAY_S = 100 * 365.25 * 86400
 
 
 @dataclass
@@ -26,4 +29,4 @@ class RetryPolicy:
     def next_delay(self, retry_number: int, rng: random.Random) -> float:
         """Seconds before retry number `retry_number` (1-based)."""
         base = self.interval_s if self.name == "ghl" else self.interval_s * self.factor ** (retry_number - 1)
-        return base * (1 + self.jitter * rng.random())
+        return min(base * (1 + self.jitter * rng.random()), MAX_DELAY_S)

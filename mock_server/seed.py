@@ -190,16 +190,17 @@ def seed_location(
                         created_at=SEED_EPOCH - 400 * DAY + index, email=fake.company_email(),
                         phone=fake.phone_number())
 
+    # Listed in issuance order (one second apart): the marketplace-app token, the PIT, the agency token.
     tokens = [
         issue_token(ids, location_id=loc_id, company_id=app.company_id, app_id=app.id, scopes=list(PAYMENTS_SCOPES),
                     token_class="location", token_type="oauth", created_at=SEED_EPOCH, expires_at=None),
         issue_token(ids, location_id=loc_id, company_id=app.company_id, app_id=app.id, scopes=list(PAYMENTS_SCOPES),
-                    token_class="location", token_type="pit", created_at=SEED_EPOCH, expires_at=None),
+                    token_class="location", token_type="pit", created_at=SEED_EPOCH + 1, expires_at=None),
     ]
     if with_agency_token:
         tokens.append(issue_token(ids, location_id=loc_id, company_id=app.company_id, app_id=app.id,
                                   scopes=list(PAYMENTS_SCOPES), token_class="agency", token_type="oauth",
-                                  created_at=SEED_EPOCH, expires_at=None))
+                                  created_at=SEED_EPOCH + 2, expires_at=None))
 
     contacts = _contacts(fake, rng, ids, loc_id, orders)
     products, prices = _catalog(rng, ids, loc_id)

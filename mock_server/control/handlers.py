@@ -13,29 +13,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mock_server.api.errors import ApiError, bad_request, json_response
+from mock_server.api.errors import ApiError, json_response
 from mock_server.clock import iso_ms
+from mock_server.control.common import body
+from mock_server.control.common import sandbox as sandbox_of
 from mock_server.domain.models import PAYMENTS_SCOPES, Token
 from mock_server.rankr.accounts import account_view as rankr_account
 from mock_server.ratelimit import PROFILES
-
-
-def _sandbox(request: Request) -> Any:
-    return request.app.state.sandbox
-
-
-async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise bad_request(f"Malformed JSON: {exc.msg} at position {exc.pos}") from None
-    if not isinstance(data, dict):
-        raise bad_request("Request body must be a JSON object")
-    return data
-
 
 # Seeds are stored as SQLite integers (64-bit). Orders are seeded synchronously (~1.5 s per 2,000): an added
 # location may not hold the server for minutes; a whole reset may go as far as `serve --orders`.
@@ -85,27 +69,27 @@ def location_view(sandbox: Any, location_id: str) -> dict[str, Any]:
 
 
 async def health(request: Request) -> Response:
-    return json_response(_sandbox(request).health())
+    return json_response(sandbox_of(request).health())
 
 
 async def list_locations(request: Request) -> Response:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     return json_response([location_view(sandbox, loc.id) for loc in sandbox.locations()])
 
 
 async def create_location(request: Request) -> Response:
-    data = await _body(request)
+    data = await body(request)
     name = data.get("name")
     if name is not None and not isinstance(name, str):
         raise ApiError(422, ["name must be a string"])
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     loc = sandbox.create_location(name=name, seed=_int(data, "seed", maximum=MAX_SEED),
                                   orders=_int(data, "orders", maximum=MAX_LOCATION_ORDERS))
     return json_response(location_view(sandbox, loc.id), status=201)
 
 
 async def reset_location(request: Request) -> Response:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     location_id = request.path_params["locationId"]
     if sandbox.location(location_id) is None:
         raise ApiError(404, f"Location {location_id} not found")
@@ -114,8 +98,8 @@ async def reset_location(request: Request) -> Response:
 
 
 async def create_token(request: Request) -> Response:
-    data = await _body(request)
-    sandbox = _sandbox(request)
+    data = await body(request)
+    sandbox = sandbox_of(request)
     location_id = data.get("locationId")
     if not isinstance(location_id, str) or not location_id:
         raise ApiError(422, ["locationId should not be empty"])
@@ -135,10 +119,10 @@ async def create_token(request: Request) -> Response:
 
 
 async def revoke_token(request: Request) -> Response:
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     value = request.path_params.get("token")
     if value is None:
-        data = await _body(request)
+        data = await body(request)
         for key in ("token", "tokenId"):
             if key in data and (not isinstance(data[key], str) or not data[key]):
                 raise ApiError(422, [f"{key} must be a non-empty string"])
@@ -158,15 +142,15 @@ async def revoke_token(request: Request) -> Response:
 
 
 async def list_apps(request: Request) -> Response:
-    apps = _sandbox(request).store.all("apps", order="")
+    apps = sandbox_of(request).store.all("apps", order="")
     return json_response([{"appId": a.id, "clientId": a.client_id, "clientSecret": a.client_secret,
                            "versionId": a.version_id, "companyId": a.company_id, "name": a.name,
                            "redirectUri": a.redirect_uri} for a in apps])
 
 
 async def authorize(request: Request) -> Response:
-    data = await _body(request)
-    sandbox = _sandbox(request)
+    data = await body(request)
+    sandbox = sandbox_of(request)
     client_id, location_id = data.get("clientId"), data.get("locationId")
     if not isinstance(client_id, str) or not isinstance(location_id, str):
         raise ApiError(422, ["clientId should not be empty", "locationId should not be empty"])
@@ -182,19 +166,19 @@ async def authorize(request: Request) -> Response:
 
 
 async def reset(request: Request) -> Response:
-    data = await _body(request)
-    return json_response(_sandbox(request).reset(seed=_int(data, "seed", maximum=MAX_SEED),
+    data = await body(request)
+    return json_response(sandbox_of(request).reset(seed=_int(data, "seed", maximum=MAX_SEED),
                                                  orders=_int(data, "orders", maximum=MAX_RESET_ORDERS)))
 
 
 async def get_state(request: Request) -> Response:
-    return json_response(_sandbox(request).export_state())
+    return json_response(sandbox_of(request).export_state())
 
 
 async def put_state(request: Request) -> Response:
-    data = await _body(request)
+    data = await body(request)
     try:
-        counts = _sandbox(request).import_state(data)
+        counts = sandbox_of(request).import_state(data)
     except ValueError as exc:
         raise ApiError(422, [str(exc)]) from None
     return json_response({"imported": True, "counts": counts})
@@ -206,7 +190,7 @@ async def get_journal(request: Request) -> Response:
     if limit is not None and not limit.isdigit():
         raise ApiError(422, ["limit must be a non-negative integer"])
     try:
-        result = _sandbox(request).journal.query(method=q.get("method"), path=q.get("path"), since=q.get("since"),
+        result = sandbox_of(request).journal.query(method=q.get("method"), path=q.get("path"), since=q.get("since"),
                                                  limit=int(limit) if limit is not None else None,
                                                  location_id=q.get("locationId"))
     except ValueError:
@@ -215,19 +199,19 @@ async def get_journal(request: Request) -> Response:
 
 
 async def clear_journal(request: Request) -> Response:
-    return json_response({"cleared": _sandbox(request).journal.clear()})
+    return json_response({"cleared": sandbox_of(request).journal.clear()})
 
 
 async def get_ratelimit(request: Request) -> Response:
-    return json_response(_sandbox(request).ratelimiter.describe())
+    return json_response(sandbox_of(request).ratelimiter.describe())
 
 
 async def put_ratelimit(request: Request) -> Response:
-    data = await _body(request)
+    data = await body(request)
     profile = data.get("profile")
     if not isinstance(profile, str) or profile not in PROFILES:
         raise ApiError(422, [f"profile must be one of the following values: {', '.join(PROFILES)}"])
-    sandbox = _sandbox(request)
+    sandbox = sandbox_of(request)
     sandbox.ratelimiter.set_profile(profile)
     return json_response(sandbox.ratelimiter.describe())
 

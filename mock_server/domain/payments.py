@@ -67,9 +67,6 @@ class ListFilter:
             c.append(Condition("created_at", "<=", self.end_at))
         if self.search:
             c.append(Condition("search_text", "INSTR", self.search.lower()))
-        if self.product_ids:
-            # An order matches when it holds any of the given products.
-            c.append(Condition("product_ids", "IN_ANY", self.product_ids))
         return c
 
 
@@ -104,7 +101,6 @@ class Payments:
         conditions = flt.conditions()
         if flt.product_ids:
             # `funnelProductIds` is a comma list: match orders that contain any of them.
-            conditions = [c for c in conditions if c.op != "IN_ANY"]
             pattern_conditions = [Condition("product_ids", "INSTR", f" {pid} ") for pid in flt.product_ids]
             if len(pattern_conditions) == 1:
                 conditions += pattern_conditions

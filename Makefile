@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 ARGS ?=
 
-.PHONY: run test lint bench clean demo chromium
+.PHONY: run test lint bench clean demo chromium node postgresql
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,25 @@ chromium:
 			|| echo "warning: could not install chromium" >&2; \
 	fi
 
-test: $(STAMP_DEV) chromium
+# GHL's official npm SDK and the Node example client run on the system's Node.js (with npm).
+node:
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+		if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+			echo "installing nodejs and npm from the OS packages"; \
+			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm) \
+				|| echo "warning: could not install nodejs" >&2; \
+		fi; \
+	fi
+
+# The sql destination adapter is tested on a real PostgreSQL server that the tests start themselves.
+postgresql:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		echo "installing postgresql from the OS packages"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) \
+			|| echo "warning: could not install postgresql" >&2; \
+	fi
+
+test: $(STAMP_DEV) chromium node postgresql
 	$(BIN)/ruff check mock_server tests scenarios benchmarks
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -1,4 +1,5 @@
-"""Simple assertions a scenario can state on GHL state, Rankr records and the journal:
+"""Simple assertions a scenario can state on GHL state, the destination view, the fake Rankr's own
+records and the journal:
 `{that: <what>, order?: $ref, equals?: value, min?: n, max?: n}`."""
 
 from __future__ import annotations
@@ -6,10 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from scenarios.checks import Verdict
-from scenarios.context import ScenarioContext
+from scenarios.context import ScenarioContext, ViewProblems
+from scenarios.destinations import NotExposed
 
 
 def _measure(ctx: ScenarioContext, that: str, order: str | None) -> Any:
+    if that.startswith("destination."):
+        return len(ctx.records(that.split(".", 1)[1]))
     if that.startswith("rankr."):
         return len(ctx.rankr(that.split(".", 1)[1]))
     if that == "ghl.orders":
@@ -38,6 +42,10 @@ def evaluate(ctx: ScenarioContext, assertion: dict[str, Any]) -> Verdict:
         value = _measure(ctx, that, order)
     except KeyError as exc:
         return Verdict.failed(f"{that}: {exc}", [])
+    except NotExposed as exc:
+        return Verdict.not_evaluated(str(exc))
+    except ViewProblems as exc:
+        return Verdict.error(f"the destination's {exc.kind} do not fit the mapping", exc.problems)
     problems = []
     if "equals" in assertion and value != assertion["equals"]:
         problems.append(f"{that} is {value!r}, expected {assertion['equals']!r}")

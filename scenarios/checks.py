@@ -1,15 +1,24 @@
 """The contract checks: small named functions in a registry, each returning a verdict that names the
 record and shows the evidence. `eventual` checks are polled until they hold or the scenario's deadline
-passes; `safety` checks must hold throughout (evaluated after every step and at the end)."""
+passes; `safety` checks must hold throughout (evaluated after every step and at the end).
+
+Checks read what the client wrote through the destination view (`ctx.records(kind)`), never a
+destination directly: a kind the destination does not expose makes the check "not evaluated", never a
+pass. Plugins register their own checks with the same `check` decorator (scenarios.plugin)."""
 
 from __future__ import annotations
 
+import functools
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from scenarios.context import ScenarioContext, parse_time
+from scenarios.context import ScenarioContext, ViewProblems, parse_time
+from scenarios.destinations import NotExposed
+from scenarios.destinations.rankr import RankrDestination
+
+Status = Literal["pass", "fail", "not_evaluated", "error"]
 
 
 @dataclass
@@ -17,6 +26,16 @@ class Verdict:
     ok: bool
     summary: str = ""
     evidence: list[str] = field(default_factory=list)
+    status: Status | None = None  # derived from `ok` unless given
+
+    def __post_init__(self) -> None:
+        if self.status is None:
+            self.status = "pass" if self.ok else "fail"
+
+    @property
+    def settled(self) -> bool:
+        """Nothing more to wait for: it holds, or it cannot be evaluated at all."""
+        return self.status in ("pass", "not_evaluated")
 
     @classmethod
     def passed(cls, summary: str = "") -> Verdict:
@@ -26,26 +45,55 @@ class Verdict:
     def failed(cls, summary: str, evidence: list[str]) -> Verdict:
         return cls(False, summary, evidence[:12])
 
+    @classmethod
+    def not_evaluated(cls, reason: str) -> Verdict:
+        return cls(False, f"not evaluated: {reason}", [], "not_evaluated")
+
+    @classmethod
+    def error(cls, summary: str, evidence: list[str]) -> Verdict:
+        return cls(False, summary, evidence[:12], "error")
+
 
 CheckFn = Callable[[ScenarioContext], Verdict]
+Kind = Literal["eventual", "safety"]
 
 
 @dataclass(frozen=True)
 class Check:
     name: str
-    kind: str  # eventual | safety
+    kind: Kind
     fn: CheckFn
     doc: str
+    hint: str = ""
 
 
 REGISTRY: dict[str, Check] = {}
 DEFAULT_CHECKS = ("sync_complete", "no_duplicate_effects", "no_lost_events", "respects_rate_limits",
-                  "rejects_forged_webhooks", "api_hygiene")
+                  "rejects_forged_webhooks", "accepts_genuine_webhooks", "api_hygiene")
 
 
-def check(name: str, kind: str) -> Callable[[CheckFn], CheckFn]:
+def _guarded(fn: CheckFn) -> CheckFn:
+    """What the destination cannot show is "not evaluated"; a mapping that does not fit is an error."""
+
+    @functools.wraps(fn)
+    def run(ctx: ScenarioContext) -> Verdict:
+        try:
+            return fn(ctx)
+        except NotExposed as exc:
+            return Verdict.not_evaluated(str(exc))
+        except ViewProblems as exc:
+            return Verdict.error(f"the destination's {exc.kind} do not fit the mapping", exc.problems)
+
+    return run
+
+
+def check(name: str, kind: Kind, hint: str = "") -> Callable[[CheckFn], CheckFn]:
+    """Register a check: `fn(ctx) -> Verdict`. `hint` is the one-line usual fix shown when it fails."""
+    if kind not in ("eventual", "safety"):
+        raise ValueError(f"check {name}: kind must be 'eventual' or 'safety', not {kind!r}")
+
     def register(fn: CheckFn) -> CheckFn:
-        REGISTRY[name] = Check(name, kind, fn, (fn.__doc__ or "").strip())
+        REGISTRY[name] = Check(name, kind, _guarded(fn), (fn.__doc__ or "").strip(), hint)
         return fn
 
     return register
@@ -69,15 +117,18 @@ def _compare(kind: str, expected: dict[str, dict[str, Any]], actual: list[dict[s
     for rid, want in expected.items():
         got = have.get(rid)
         if got is None:
-            problems.append(f"{kind} {rid}: missing in Rankr (GHL has {', '.join(f'{f}={want[f]!r}' for f in fields)})")
+            problems.append(f"{kind} {rid}: missing in the destination (GHL has "
+                            f"{', '.join(f'{f}={want[f]!r}' for f in fields)})")
             continue
-        diffs = [f"{f}: GHL {want[f]!r} vs Rankr {got.get(f)!r}" for f in fields if not _same(want[f], got.get(f))]
+        diffs = [f"{f}: GHL {want[f]!r} vs destination {got.get(f)!r}" for f in fields if not _same(want[f], got.get(f))]
         if diffs:
             problems.append(f"{kind} {rid}: " + "; ".join(diffs))
     return problems
 
 
-@check("sync_complete", "eventual")
+@check("sync_complete", "eventual",
+       hint="page every list to the end (offset until totalCount) and store GHL's values as the API returns them, "
+            "in the unit the destination mapping declares")
 def sync_complete(ctx: ScenarioContext) -> Verdict:
     """Every order, transaction and subscription of the location matches its Rankr record on the key fields."""
     state = ctx.ghl_state()
@@ -85,29 +136,52 @@ def sync_complete(ctx: ScenarioContext) -> Verdict:
     txns = {t["_id"]: {"orderId": t["entityId"], **{f: t[f] for f in TXN_FIELDS if f != "orderId"}}
             for t in state["transactions"]}
     subs = {s["_id"]: {f: s[f] for f in SUB_FIELDS} for s in state["subscriptions"]}
-    problems = (_compare("order", orders, ctx.rankr("orders"), "orderId", ORDER_FIELDS)
-                + _compare("transaction", txns, ctx.rankr("transactions"), "transactionId", TXN_FIELDS)
-                + _compare("subscription", subs, ctx.rankr("subscriptions"), "subscriptionId", SUB_FIELDS))
+    problems = (_compare("order", orders, ctx.records("orders"), "orderId", ORDER_FIELDS)
+                + _compare("transaction", txns, ctx.records("transactions"), "transactionId", TXN_FIELDS)
+                + _compare("subscription", subs, ctx.records("subscriptions"), "subscriptionId", SUB_FIELDS))
     total = len(orders) + len(txns) + len(subs)
     if problems:
         return Verdict.failed(f"{len(problems)} of {total} records out of sync", problems)
     return Verdict.passed(f"{total} records in sync")
 
 
-@check("no_duplicate_effects", "safety")
+def _optional(ctx: ScenarioContext, kind: str, missing: list[str]) -> list[dict[str, Any]]:
+    try:
+        return ctx.records(kind)
+    except NotExposed:
+        missing.append(kind)
+        return []
+
+
+@check("no_duplicate_effects", "safety",
+       hint="dedupe webhooks by webhookId in durable state written with the effect, send an Idempotency-Key on "
+            "POSTs, and list an order's fulfillments before retrying a POST whose answer was lost")
 def no_duplicate_effects(ctx: ScenarioContext) -> Verdict:
-    """No eventId twice in Rankr events; no second GHL fulfillment for one Rankr event."""
+    """No eventId twice in the destination's events; no second GHL fulfillment for one Rankr event."""
     problems = []
-    events = ctx.rankr("events")
+    missing: list[str] = []
+    events = _optional(ctx, "events", missing)
     for event_id, n in Counter(e.get("eventId") for e in events).items():
         if n > 1:
-            problems.append(f"Rankr event eventId={event_id} recorded {n} times")
-    alerts = Counter((a.get("severity"), a.get("message"), a.get("orderId")) for a in ctx.rankr("alerts"))
+            problems.append(f"event eventId={event_id} recorded {n} times in the destination")
+    alerts = Counter((a.get("severity"), a.get("message"), a.get("orderId")) for a in _optional(ctx, "alerts", missing))
     for (severity, message, order_id), n in alerts.items():
         if n > 3:  # an alert repeated many times for the same thing is a duplicate storm
-            problems.append(f"Rankr alert {severity} {message!r} (order {order_id}) recorded {n} times")
-    # A webhook processed again after Rankr had acknowledged its event: the client does not dedupe
-    # (an Idempotency-Key hides the duplicate record, not the duplicate processing).
+            problems.append(f"alert {severity} {message!r} (order {order_id}) recorded {n} times")
+    if isinstance(ctx.destination, RankrDestination):
+        problems += _reprocessed_rankr_events(ctx)
+    problems += _extra_fulfillments(ctx)
+    if problems:
+        return Verdict.failed(f"{len(problems)} duplicate effect(s)", problems)
+    if "events" in missing:
+        return Verdict.not_evaluated("the destination does not expose events")
+    return Verdict.passed(f"{len(events)} events, no duplicates")
+
+
+def _reprocessed_rankr_events(ctx: ScenarioContext) -> list[str]:
+    """A webhook processed again after Rankr had acknowledged its event: the client does not dedupe
+    (an Idempotency-Key hides the duplicate record, not the duplicate processing)."""
+    problems = []
     acked_at: dict[str, dict[str, Any]] = {}
     for e in sorted(ctx.journal("/rankr/v1/events"), key=lambda e: e["id"]):
         key = e.get("idempotencyKey")
@@ -119,6 +193,12 @@ def no_duplicate_effects(ctx: ScenarioContext) -> Verdict:
                             f"at {first['time']} (request #{first['id']}): the webhook was processed twice")
         elif 200 <= e["status"] < 300:
             acked_at[key] = e
+    return problems
+
+
+def _extra_fulfillments(ctx: ScenarioContext) -> list[str]:
+    """More GHL fulfillments made for an order than distinct Rankr requests (and simulated ones) asked for."""
+    problems: list[str] = []
     if ctx.rankr_sent:
         allowed: Counter[str] = Counter()
         for sent in {s["eventId"]: s for s in ctx.rankr_sent}.values():
@@ -133,19 +213,19 @@ def no_duplicate_effects(ctx: ScenarioContext) -> Verdict:
             if len(ids) > allowed[order_id]:
                 problems.append(f"order {order_id}: {len(ids)} fulfillments created for {allowed[order_id]} "
                                 f"distinct Rankr fulfillment request(s): {', '.join(ids)}")
-    if problems:
-        return Verdict.failed(f"{len(problems)} duplicate effect(s)", problems)
-    return Verdict.passed(f"{len(events)} Rankr events, no duplicates")
+    return problems
 
 
-@check("no_lost_events", "eventual")
+@check("no_lost_events", "eventual",
+       hint="record the event in the destination before answering 2xx; answer 429 or 5xx when that fails")
 def no_lost_events(ctx: ScenarioContext) -> Verdict:
-    """Every GHL webhook the client acknowledged with a 2xx is in Rankr events (eventId = webhookId)."""
+    """Every GHL webhook the client acknowledged with a 2xx is in the destination's events (eventId = webhookId)."""
+    recorded = {e.get("eventId") for e in ctx.records("events")}
     acked = {d["webhookId"]: d for d in ctx.deliveries()
              if d["status"] == "delivered" and d.get("lastStatus") is not None and 200 <= d["lastStatus"] < 300}
-    recorded = {e.get("eventId") for e in ctx.rankr("events")}
     missing = [f"webhook {wid} ({d['event']}, delivered {d['attempts'][-1]['time'] if d['attempts'] else '?'} "
-               f"with {d['lastStatus']}) is not in Rankr events" for wid, d in acked.items() if wid not in recorded]
+               f"with {d['lastStatus']}) is not in the destination's events"
+               for wid, d in acked.items() if wid not in recorded]
     if missing:
         return Verdict.failed(f"{len(missing)} of {len(acked)} acknowledged webhooks lost", missing)
     return Verdict.passed(f"{len(acked)} acknowledged webhooks all recorded")
@@ -155,7 +235,9 @@ def _request_key(e: dict[str, Any]) -> tuple[str, str, str]:
     return (e["method"], e["path"].rstrip("/"), e.get("query", ""))
 
 
-@check("respects_rate_limits", "safety")
+@check("respects_rate_limits", "safety",
+       hint="follow X-RateLimit-Remaining; after a 429 wait X-RateLimit-Interval-Milliseconds; back off with "
+            "growing, jittered delays")
 def respects_rate_limits(ctx: ScenarioContext) -> Verdict:
     """Never over the burst limit; after a 429 waits the advertised interval; retries back off."""
     entries = sorted(ctx.client_requests(), key=lambda e: e["id"])
@@ -198,25 +280,61 @@ def respects_rate_limits(ctx: ScenarioContext) -> Verdict:
     return Verdict.passed(f"{len(entries)} GHL calls within limits")
 
 
-@check("rejects_forged_webhooks", "safety")
+@check("rejects_forged_webhooks", "safety",
+       hint="verify x-ghl-signature (Ed25519) over the raw body and refuse a timestamp older than 5 minutes")
 def rejects_forged_webhooks(ctx: ScenarioContext) -> Verdict:
     """Forged, tampered or replayed webhooks get a non-2xx answer and change nothing."""
     bad = [f for f in ctx.forged if f["kind"] != "valid"]
     if not bad:
         return Verdict.passed("no forged webhooks sent")
     problems = []
-    recorded = {e.get("eventId") for e in ctx.rankr("events")}
+    missing: list[str] = []
+    recorded = {e.get("eventId") for e in _optional(ctx, "events", missing)}
     for f in bad:
         if f.get("status") is not None and 200 <= f["status"] < 300:
             problems.append(f"{f['kind']} webhook {f['webhookId']} for order {f['orderId']} was accepted with {f['status']}")
         if f["webhookId"] in recorded:
-            problems.append(f"{f['kind']} webhook {f['webhookId']} for order {f['orderId']} reached Rankr events")
+            problems.append(f"{f['kind']} webhook {f['webhookId']} for order {f['orderId']} reached the "
+                            "destination's events")
     if problems:
         return Verdict.failed(f"{len(problems)} forged webhook(s) accepted", problems)
-    return Verdict.passed(f"{len(bad)} forged webhooks rejected")
+    return Verdict.passed(f"{len(bad)} forged webhooks rejected"
+                          + (" (answers only: the destination does not expose events)" if missing else ""))
 
 
-@check("api_hygiene", "safety")
+def _refusal(status: Any) -> bool:
+    """A 4xx other than 429 refuses a webhook for good (GHL retries only a 429; a 5xx asks for nothing)."""
+    return isinstance(status, int) and 400 <= status < 500 and status != 429
+
+
+@check("accepts_genuine_webhooks", "safety",
+       hint="verify the signature over the exact raw body bytes with GHL's public key, and answer 2xx (or 429/5xx "
+            "to ask for a retry) to every genuine delivery, duplicates included")
+def accepts_genuine_webhooks(ctx: ScenarioContext) -> Verdict:
+    """No genuine, validly signed, in-window delivery is refused with a 4xx other than 429."""
+    problems = []
+    attempts = 0
+    for d in ctx.deliveries():
+        if ctx.target_id and d.get("targetId") != ctx.target_id:
+            continue
+        for a in d["attempts"]:
+            attempts += 1
+            if _refusal(a.get("status")):
+                problems.append(f"genuine {d['event']} {d['webhookId']} (attempt {a['attempt']} at {a['time']}) "
+                                f"refused with {a['status']}")
+    for f in ctx.forged:
+        if f["kind"] == "valid":
+            attempts += 1
+            if _refusal(f.get("status")):
+                problems.append(f"valid {f.get('event', 'webhook')} {f['webhookId']} for order {f['orderId']} "
+                                f"refused with {f['status']}")
+    if problems:
+        return Verdict.failed(f"{len(problems)} genuine webhook(s) refused", problems)
+    return Verdict.passed(f"{attempts} genuine delivery attempts, none refused")
+
+
+@check("api_hygiene", "safety",
+       hint="send Authorization: Bearer and Version on every GHL call, with altId and altType=location")
 def api_hygiene(ctx: ScenarioContext) -> Verdict:
     """Version header and bearer token on every GHL call; no 4xx caused by the client."""
     problems = []
@@ -235,11 +353,12 @@ def api_hygiene(ctx: ScenarioContext) -> Verdict:
     return Verdict.passed(f"{len(entries)} GHL calls well formed")
 
 
-@check("alerts_on_permanent_failure", "eventual")
+@check("alerts_on_permanent_failure", "eventual",
+       hint="after repeated GHL failures, raise one critical alert per outage and keep retrying")
 def alerts_on_permanent_failure(ctx: ScenarioContext) -> Verdict:
-    """When GHL stays down, the client raises a Rankr alert (critical or warning)."""
-    alerts = [a for a in ctx.rankr("alerts") if a.get("severity") in ("critical", "warning")]
+    """When GHL stays down, the client raises an alert (critical or warning) in the destination."""
+    every = ctx.records("alerts")
+    alerts = [a for a in every if a.get("severity") in ("critical", "warning")]
     if not alerts:
-        return Verdict.failed("no alert raised while GHL is down",
-                              [f"Rankr alerts: {ctx.rankr('alerts')!r}"[:300]])
+        return Verdict.failed("no alert raised while GHL is down", [f"alerts: {every!r}"[:300]])
     return Verdict.passed(f"{len(alerts)} alert(s): {alerts[0].get('message', '')[:80]}")

@@ -1,92 +1,215 @@
-"""`ghl-sandbox check`: the CI contract gate. Exit 0 when every check passes, 1 on a failed check,
-2 on bad input."""
+"""`ghl-sandbox check`: the CI contract gate. Exit 0 when every check passes, 1 on a failed check or a
+scenario that could not run, 2 on bad input (a scenario file, the project file, a plugin, a flag).
+`ghl-sandbox init`: a commented starter project file."""
 
 from __future__ import annotations
 
+import re
+import shlex
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
 
+from scenarios import project as projects
 from scenarios.checks import REGISTRY
-from scenarios.loader import ScenarioError, load_paths
+from scenarios.loader import Scenario, ScenarioError, load_paths
+
+DEFAULT_EXAMPLES = 10
+DEFAULT_SEED = 42
+
+
+class UsageProblem(Exception):
+    """Bad input for `check`: printed as `error: ...`, exit 2."""
+
+
+@dataclass
+class Plan:
+    """Everything `check` will do, resolved from flags over the project file over the defaults."""
+
+    project: projects.Project
+    client: projects.ClientSpec
+    scenarios: list[Scenario]
+    checks: list[str] | None
+    examples: int
+    seed: int
+    destination: Any  # scenarios.destinations.Destination (imported lazily with the adapters)
 
 
 @click.command()
-@click.option("--client", "client_command", required=True, metavar="CMD",
-              help="Command that starts the integration client (run through the shell).")
+@click.option("--client", "client_command", default=None, metavar="CMD",
+              help="Command that starts the integration client, run through the shell (default: client.command "
+                   "of the project file).")
+@click.option("--project", "project_path", default=None, type=click.Path(dir_okay=False), metavar="FILE",
+              help="Project file (default: ./ghl-sandbox.toml, else [tool.ghl-sandbox] in ./pyproject.toml).")
+@click.option("--cwd", "client_cwd", default=None, type=click.Path(file_okay=False), help="The client's working directory.")
+@click.option("--startup-timeout", default=None, type=click.FloatRange(1, 600), metavar="S",
+              help="Seconds the client has to answer 200 on its health route (default 30).")
+@click.option("--plugin", "plugins", multiple=True, metavar="MODULE_OR_FILE",
+              help="Import a plugin that registers checks, steps or destination adapters (repeatable).")
 @click.option("--scenarios", "scenario_paths", multiple=True, metavar="PATH",
               help="Scenario files or directories (repeatable; default: the built-in library).")
-@click.option("--examples", default=10, show_default=True, type=click.IntRange(0, 10_000),
-              help="Property-based examples to run after the scenarios (0: none).")
-@click.option("--seed", default=42, show_default=True, type=int, help="One seed for data, ids, chaos and programs.")
+@click.option("--examples", default=None, type=click.IntRange(0, 10_000),
+              help=f"Property-based examples to run after the scenarios (0: none; default {DEFAULT_EXAMPLES}).")
+@click.option("--seed", default=None, type=int, help=f"One seed for data, ids, chaos and programs (default {DEFAULT_SEED}).")
 @click.option("--junit", "junit_path", default=None, type=click.Path(dir_okay=False), help="Write JUnit XML here.")
 @click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False), help="Write a JSON report here.")
 @click.option("--checks", "only_checks", multiple=True, metavar="NAME",
               help="Evaluate only these checks (repeatable or comma-separated).")
 @click.option("--save-failures", "save_dir", default=None, type=click.Path(file_okay=False),
-              help="Write the minimal failing property program here as a replayable scenario.")
+              help="Write the minimal failing property program here as a replayable scenario "
+                   "(default: the run's work directory).")
 @click.option("--shrink-seconds", default=120.0, show_default=True, type=click.FloatRange(0, 3600),
               help="Time budget for shrinking a failing property program.")
 @click.option("--sandbox-url", default=None, help="Use a running sandbox instead of starting one in-process.")
 @click.option("--admin-token", default=None, help="Admin token of that sandbox.")
-def check(client_command: str, scenario_paths: tuple[str, ...], examples: int, seed: int, junit_path: str | None,
-          json_path: str | None, only_checks: tuple[str, ...], save_dir: str | None, shrink_seconds: float,
-          sandbox_url: str | None, admin_token: str | None) -> None:
+def check(client_command: str | None, project_path: str | None, client_cwd: str | None,
+          startup_timeout: float | None, plugins: tuple[str, ...], scenario_paths: tuple[str, ...],
+          examples: int | None, seed: int | None, junit_path: str | None, json_path: str | None,
+          only_checks: tuple[str, ...], save_dir: str | None, shrink_seconds: float, sandbox_url: str | None,
+          admin_token: str | None) -> None:
     """Drive an integration client through the scenario library and property-based runs."""
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
-    checks = [c.strip() for value in only_checks for c in value.split(",") if c.strip()]
-    unknown = [c for c in checks if c not in REGISTRY]
-    if unknown:
-        console.print(f"error: unknown check(s) {', '.join(unknown)}; known: {', '.join(REGISTRY)}")
-        sys.exit(2)
     try:
-        scenarios = load_paths(list(scenario_paths) or None)
-    except ScenarioError as exc:
+        plan = make_plan(client_command, project_path, client_cwd, startup_timeout, list(plugins),
+                         list(scenario_paths), examples, seed, list(only_checks))
+    except (UsageProblem, projects.ProjectError, ScenarioError) as exc:
         console.print(f"error: {exc}", markup=False)
         sys.exit(2)
-    code = run_check(console, client_command, scenarios, examples, seed, checks or None,
+    replay = replay_command(plan, project_path, client_command, client_cwd, plugins)
+    code = run_check(console, plan.client, plan.scenarios, plan.examples, plan.seed, plan.checks,
                      Path(junit_path) if junit_path else None, Path(json_path) if json_path else None,
-                     Path(save_dir) if save_dir else None, sandbox_url, admin_token, shrink_seconds)
+                     Path(save_dir) if save_dir else None, sandbox_url, admin_token, shrink_seconds,
+                     destination=plan.destination, replay=replay)
     sys.exit(code)
 
 
-def run_check(console: Console, client_command: str, scenarios: list, examples: int, seed: int,
+def make_plan(client_command: str | None, project_path: str | None, client_cwd: str | None,
+              startup_timeout: float | None, plugins: list[str], scenario_paths: list[str],
+              examples: int | None, seed: int | None, only_checks: list[str]) -> Plan:
+    from scenarios import plugin
+    from scenarios.destinations import build
+
+    project = projects.load(projects.find(project_path))
+    try:
+        plugin.load(project.plugins, project.base_dir)
+        plugin.load(plugins, Path.cwd())
+    except plugin.PluginError as exc:
+        where = f"{project.where('harness.plugins')}: " if project.plugins and project.path else ""
+        raise UsageProblem(f"{where}{exc}") from None
+    destination = build(project)
+    client = project.client(client_command)
+    if client_cwd is not None:
+        client = replace(client, cwd=Path(client_cwd).resolve())
+    if startup_timeout is not None:
+        client = replace(client, startup_timeout=startup_timeout)
+    if client.cwd is not None and not client.cwd.is_dir():
+        raise UsageProblem(f"the client's working directory {client.cwd} does not exist")
+    _check_environment(project)
+    checks = [c.strip() for value in only_checks for c in value.split(",") if c.strip()] or None
+    from_file = checks is None and project.checks is not None
+    checks = checks if checks is not None else project.checks
+    unknown = [c for c in checks or [] if c not in REGISTRY]
+    if unknown:
+        where = f"{project.where('harness.checks')}: " if from_file else ""
+        raise UsageProblem(f"{where}unknown check(s) {', '.join(unknown)}; known: {', '.join(REGISTRY)}")
+    scenarios = load_paths(scenario_paths or project.scenarios or None)
+    return Plan(project=project, client=client, scenarios=scenarios, checks=checks or None,
+                examples=examples if examples is not None else (project.examples if project.examples is not None
+                                                                else DEFAULT_EXAMPLES),
+                seed=seed if seed is not None else (project.seed if project.seed is not None else DEFAULT_SEED),
+                destination=destination)
+
+
+_ENV_NAME = re.compile(r"\{env\.([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _strings(value: Any, key: str) -> Iterator[tuple[str, str]]:
+    if isinstance(value, str):
+        yield key, value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings(v, f"{key}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _strings(v, f"{key}[{i}]")
+
+
+def _check_environment(project: projects.Project) -> None:
+    """Every `{env.NAME}` the project uses is set, before any scenario starts."""
+    import os
+
+    values = [*_strings(project.env, "client.env"), *_strings(project.destination, "destination")]
+    for key, value in values:
+        for name in _ENV_NAME.findall(value):
+            if name not in os.environ:
+                raise UsageProblem(f"{project.where(key)}: {{env.{name}}}: the environment variable {name} is not set")
+
+
+def replay_command(plan: Plan, project_path: str | None, client_command: str | None, client_cwd: str | None,
+                   plugins: tuple[str, ...]) -> list[str]:
+    """The start of a complete, runnable `check` command for this client (scenario file, seed and
+    `--examples 0` are added per failure)."""
+    words = ["ghl-sandbox", "check"]
+    if plan.project.path is not None:
+        words += ["--project", str(project_path or plan.project.path)]
+    if client_command or plan.project.path is None:
+        words += ["--client", plan.client.command]
+    if client_cwd:
+        words += ["--cwd", client_cwd]
+    for p in plugins:
+        words += ["--plugin", p]
+    return words
+
+
+def run_check(console: Console, client_command: str | projects.ClientSpec, scenarios: list, examples: int, seed: int,
               only_checks: list[str] | None, junit_path: Path | None, json_path: Path | None, save_dir: Path | None,
-              sandbox_url: str | None, admin_token: str | None, shrink_seconds: float = 120.0) -> int:
+              sandbox_url: str | None, admin_token: str | None, shrink_seconds: float = 120.0,
+              destination: Any = None, replay: list[str] | None = None) -> int:
     from contextlib import nullcontext
 
     from mock_server.dashboard.harness_results import save_latest
     from mock_server.settings import Settings
     from scenarios.inprocess import running_sandbox
-    from scenarios.property import run_property
+    from scenarios.property import property_result, run_property
     from scenarios.report import print_report, to_json, write_json, write_junit
     from scenarios.runner import Harness
 
+    spec = client_command if isinstance(client_command, projects.ClientSpec) else projects.ClientSpec(client_command)
+    replay = replay or ["ghl-sandbox", "check", "--client", spec.command]
     settings = Settings(port=0, seed=seed, orders=8, rate_limit="default", journal_capacity=500_000,
                         webhook_retry_interval=0.5, webhook_timeout=5.0)
     results = []
     with (nullcontext(None) if sandbox_url else running_sandbox(settings)) as sandbox:
         url = sandbox_url or sandbox.url
-        console.print(f"sandbox {url}   client: {client_command}   seed {seed}")
-        harness = Harness(url, client_command, seed=seed, only_checks=only_checks, admin_token=admin_token)
+        console.print(f"sandbox {url}   client: {spec.command}   seed {seed}", markup=False)
+        harness = Harness(url, spec, seed=seed, only_checks=only_checks, admin_token=admin_token,
+                          destination=destination)
+        if destination is not None and destination.adapter != "rankr":
+            console.print(f"destination: {destination.describe()}", markup=False)
         try:
             with console.status("") as status:
                 for i, scenario in enumerate(scenarios, 1):
                     status.update(f"[{i}/{len(scenarios)}] {scenario.name}")
                     result = harness.run(scenario)
                     results.append(result)
-                    mark = "[green]pass[/]" if result.ok else "[red]FAIL[/]"
-                    console.print(f"[{i}/{len(scenarios)}] {mark} {scenario.name} ({result.seconds:.1f} s)")
+                    mark = {"pass": "[green]pass[/]", "fail": "[red]FAIL[/]", "error": "[red]ERROR[/]",
+                            "skipped": "[yellow]skip[/]"}[result.status]
+                    why = f": {result.skipped}" if result.skipped else (f": {result.error}" if result.error else "")
+                    console.print(f"[{i}/{len(scenarios)}] {mark} {scenario.name} ({result.seconds:.1f} s){why}")
                 if examples:
                     def progress(message: str) -> None:
                         status.update(f"property run: {message}")
 
-                    outcome = run_property(harness, examples, seed, save_dir, progress=progress,
-                                           shrink_budget_s=shrink_seconds)
+                    outcome = run_property(harness, examples, seed, save_dir or harness.work_dir / "failures",
+                                           progress=progress, shrink_budget_s=shrink_seconds)
+                    result = property_result(harness, outcome)
+                    results.append(result)
                     if outcome.failure is not None:
-                        results.append(outcome.failure)
                         console.print(f"[red]FAIL[/] property run: a program failed after {outcome.examples_run} "
                                       f"runs ({outcome.seconds:.1f} s)")
                     else:
@@ -95,10 +218,29 @@ def run_check(console: Console, client_command: str, scenarios: list, examples: 
         finally:
             harness.close()
     names = [c for c in REGISTRY if any(o.check == c for r in results for o in r.outcomes)]
-    print_report(console, results, names)
-    save_latest(to_json(results), client=client_command, seed=seed)  # for the dashboard (GET /_sandbox/harness/latest)
+    print_report(console, results, names, replay=replay, seed=seed)
+    document = to_json(results, replay=replay, seed=seed)
+    save_latest(document, client=spec.command, seed=seed)  # for the dashboard (GET /_sandbox/harness/latest)
     if junit_path:
-        write_junit(junit_path, results)
+        write_junit(junit_path, results, replay=replay, seed=seed)
     if json_path:
-        write_json(json_path, results)
+        write_json(json_path, document)
     return 0 if all(r.ok for r in results) else 1
+
+
+@click.command()
+@click.option("--path", "path", default=projects.PROJECT_FILE, show_default=True, type=click.Path(dir_okay=False),
+              help="Where to write the starter project file.")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def init(path: str, force: bool) -> None:
+    """Write a commented starter project file (ghl-sandbox.toml)."""
+    target = Path(path)
+    if target.exists() and not force:
+        click.echo(f"error: {target} exists already (use --force to overwrite it)", err=True)
+        sys.exit(2)
+    target.write_text(projects.STARTER)
+    click.echo(f"wrote {target}: edit client.command and client.env, then run `ghl-sandbox check`")
+
+
+def quoted(words: list[str]) -> str:
+    return " ".join(shlex.quote(w) for w in words)

@@ -21,35 +21,46 @@ def free_port() -> int:
 
 
 class ClientProcess:
-    def __init__(self, command: str, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, command: str, env: dict[str, str], log_path: Path, port: int | None = None,
+                 cwd: Path | None = None, health: str = "/healthz", ready_timeout: float = 30.0) -> None:
         self.command = command
         self.env = env
         self.log_path = log_path
-        self.port = int(env["CLIENT_PORT"])
+        self.port = port if port is not None else int(env["CLIENT_PORT"])
         self.url = f"http://127.0.0.1:{self.port}"
+        self.cwd = cwd
+        self.health = health
+        self.ready_timeout = ready_timeout
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
-    def start(self, ready_timeout: float = 30.0) -> None:
+    def start(self, ready_timeout: float | None = None) -> None:
+        timeout = self.ready_timeout if ready_timeout is None else ready_timeout
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child keeps it open
         log.write(f"\n--- start #{self.starts + 1}: {self.command}\n".encode())
         log.flush()
-        self.proc = subprocess.Popen(self.command, shell=True, env={**os.environ, **self.env}, stdout=log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-        log.close()
+        try:
+            self.proc = subprocess.Popen(self.command, shell=True, env={**os.environ, **self.env}, stdout=log,
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                                         cwd=self.cwd)
+        except OSError as exc:  # a working directory that does not exist, say
+            raise ClientError(f"the client could not be started: {exc}") from None
+        finally:
+            log.close()
         self.starts += 1
-        deadline = time.monotonic() + ready_timeout
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise ClientError(f"the client exited with code {self.proc.returncode} before it was ready",
                                   self.log_tail())
             try:
-                if httpx.get(self.url + "/healthz", timeout=1.0).status_code == 200:
+                if httpx.get(self.url + self.health, timeout=1.0).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
-        raise ClientError(f"the client did not answer 200 on /healthz within {ready_timeout:g} s", self.log_tail())
+        self._kill_group()  # never leave a half-started client behind
+        raise ClientError(f"the client did not answer 200 on {self.health} within {timeout:g} s", self.log_tail())
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

@@ -11,6 +11,8 @@ from typing import Any
 import httpx
 
 from scenarios.client import ClientProcess
+from scenarios.destinations import Destination, NotExposed
+from scenarios.project import Routes
 
 
 def parse_time(text: str) -> float:
@@ -28,6 +30,8 @@ class ScenarioContext:
     rankr_secret: str
     client: ClientProcess
     deadline_s: float
+    destination: Destination
+    routes: Routes = field(default_factory=Routes)
     journal_since: int = 0
     started_at: float = field(default_factory=time.time)
     refs: dict[str, str] = field(default_factory=dict)
@@ -38,6 +42,7 @@ class ScenarioContext:
     rate_interval_ms: int = 10_000
     target_id: str = ""
     notes: list[str] = field(default_factory=list)
+    last_verdicts: dict[str, Any] = field(default_factory=dict)  # safety check -> its latest Verdict
 
     # ---- control plane ------------------------------------------------------------------------
 
@@ -63,11 +68,27 @@ class ScenarioContext:
         return [e for e in self.journal("/payments") if e.get("tokenId") in (self.token_id, None)
                 and parse_time(e["time"]) - e.get("latencyMs", 0) / 1000 >= self.started_at - 0.001]
 
-    # ---- Rankr --------------------------------------------------------------------------------
+    # ---- the client's destination ---------------------------------------------------------------
+
+    def records(self, kind: str) -> list[dict[str, Any]]:
+        """The canonical records of one kind, as the destination adapter reads them now. Raises
+        NotExposed when the destination does not expose the kind, ViewProblems on mapping errors."""
+        if kind not in self.destination.kinds():
+            raise NotExposed(kind)
+        read = self.destination.read(kind)
+        if read.problems:
+            raise ViewProblems(kind, read.problems)
+        return read.records
 
     def rankr(self, collection: str) -> list[dict[str, Any]]:
-        # Through the control plane: injected Rankr faults must not blind the harness.
+        """The fake Rankr's own records (assertions on `rankr.*`), through the control plane: injected
+        Rankr faults must not blind the harness."""
         return self.control("GET", f"/rankr/records/{collection}", params={"locationId": self.location_id})["data"]
+
+    def client_url(self, route: str | None, what: str) -> str:
+        if route is None:
+            raise NotApplicable(f"the client has no {what} route")
+        return self.client.url + route
 
     def resolve(self, ref: str | None) -> str | None:
         if ref is None:
@@ -79,3 +100,16 @@ class ScenarioContext:
 
 class HarnessError(Exception):
     """The harness itself could not do something (the sandbox refused a control call)."""
+
+
+class NotApplicable(Exception):
+    """A step needs something the client does not have (a route): the scenario is skipped."""
+
+
+class ViewProblems(Exception):
+    """The destination's data does not fit its mapping; each problem names the record and the key."""
+
+    def __init__(self, kind: str, problems: list[str]) -> None:
+        super().__init__(f"the {kind} view has {len(problems)} mapping problem(s)")
+        self.kind = kind
+        self.problems = problems

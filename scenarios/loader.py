@@ -46,7 +46,21 @@ class Scenario:
 
 
 def schema() -> dict[str, Any]:
-    return json.loads(SCHEMA_PATH.read_text())
+    """scenarios/schema.json, with the checks and steps that plugins registered."""
+    from scenarios.checks import REGISTRY
+    from scenarios.steps import PLUGIN_STEP_SCHEMAS
+
+    document: dict[str, Any] = json.loads(SCHEMA_PATH.read_text())
+    defs = document["$defs"]
+    defs["check"] = {"enum": sorted({*defs["check"]["enum"], *REGISTRY})}
+    step = defs["step"]
+    for name, (value_schema, options) in PLUGIN_STEP_SCHEMAS.items():
+        if name not in step["properties"]:
+            step["oneOf"].append({"required": [name]})
+        step["properties"][name] = value_schema
+        for key, option_schema in options.items():
+            step["properties"].setdefault(key, option_schema)
+    return document
 
 
 def _line_of(node: yaml.Node | None, path: list[Any]) -> int | None:

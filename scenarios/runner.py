@@ -1,13 +1,15 @@
-"""Runs scenarios against a running sandbox and a client command.
+"""Runs scenarios against a running sandbox and a client.
 
-For each scenario: reset the sandbox to a seeded state sized by the scenario, start a fresh client
-with the contract's environment, register it as the webhook target, apply faults and chaos, run the
-steps (checking safety after each), then poll the eventual checks and assertions until they hold or
-the deadline passes. Everything goes through the sandbox's public HTTP control plane and APIs.
+For each scenario: reset the sandbox to a seeded state sized by the scenario, install the scenario's
+fault rules, start the destination adapter and a fresh client with its environment (the contract's
+and the project file's own names), register it as the webhook target, run the steps (checking safety
+after each), then poll the eventual checks and assertions until they hold or the deadline passes.
+Everything goes through the sandbox's public HTTP control plane and APIs.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -18,11 +20,15 @@ from typing import Any
 
 import httpx
 
+from scenarios import templates
 from scenarios.assertions import evaluate as evaluate_assertion
 from scenarios.checks import DEFAULT_CHECKS, REGISTRY, Verdict
 from scenarios.client import ClientError, ClientProcess, free_port
-from scenarios.context import HarnessError, ScenarioContext
+from scenarios.context import HarnessError, NotApplicable, ScenarioContext
+from scenarios.destinations import Binding, Destination
+from scenarios.destinations.rankr import RankrDestination
 from scenarios.loader import Scenario
+from scenarios.project import ClientSpec, Table
 from scenarios.steps import run_step
 
 DEFAULT_DEADLINE = 20.0
@@ -40,6 +46,19 @@ class CheckOutcome:
     ok: bool
     summary: str
     evidence: list[str] = field(default_factory=list)
+    status: str = ""  # pass | fail | not_evaluated | error (derived from ok when empty)
+
+    def __post_init__(self) -> None:
+        if not self.status:
+            self.status = "pass" if self.ok else "fail"
+
+    @classmethod
+    def of(cls, check: str, kind: str, verdict: Verdict) -> CheckOutcome:
+        return cls(check, kind, verdict.ok, verdict.summary, verdict.evidence, verdict.status or "")
+
+    @property
+    def failing(self) -> bool:
+        return self.status in ("fail", "error")
 
 
 @dataclass
@@ -52,10 +71,44 @@ class ScenarioResult:
     client_log: str = ""
     seconds: float = 0.0
     replay_file: str = ""
+    skipped: str = ""  # why the scenario does not apply to this client
+    is_property: bool = False  # the property-based run's row
 
     @property
     def ok(self) -> bool:
-        return not self.error and all(o.ok for o in self.outcomes)
+        return not self.error and not any(o.failing for o in self.outcomes)
+
+    @property
+    def status(self) -> str:
+        """pass | fail | error (the client or the harness could not run it) | skipped."""
+        if self.skipped:
+            return "skipped"
+        if self.error:
+            return "error"
+        return "pass" if self.ok else "fail"
+
+
+def template_values(sandbox_url: str, location: dict[str, Any], keys: dict[str, Any], app: dict[str, Any],
+                    port: int, state_dir: Path, reconcile_interval: float = DEFAULT_RECONCILE,
+                    scenario_id: str = "") -> dict[str, str]:
+    """The values of contracts/PROJECT_FILE.md's templates, from the same control-plane answers."""
+    return {
+        "ghl.base_url": sandbox_url, "ghl.access_token": location["tokens"][0]["token"],
+        "ghl.location_id": location["locationId"], "ghl.api_version": "2021-07-28", "ghl.app_id": app["appId"],
+        "ghl.client_id": app["clientId"], "ghl.client_secret": app["clientSecret"],
+        "ghl.webhook_public_key": keys["ed25519PublicKey"], "ghl.webhook_rsa_public_key": keys["rsaPublicKey"],
+        "rankr.base_url": sandbox_url + "/rankr", "rankr.api_key": location["rankr"]["apiKey"],
+        "rankr.webhook_secret": location["rankr"]["webhookSecret"], "client.port": str(port),
+        "client.url": f"http://127.0.0.1:{port}", "client.state_dir": str(state_dir),
+        "client.reconcile_interval": f"{reconcile_interval:g}", "scenario.id": scenario_id,
+    }
+
+
+def render_env(spec: ClientSpec, values: dict[str, str], contract: dict[str, str]) -> dict[str, str]:
+    """The client's environment: the contract's variables (unless switched off) and the project's own names."""
+    env = dict(contract) if spec.contract_env else {}
+    env.update({name: templates.render(value, values) for name, value in spec.env.items()})
+    return env
 
 
 def client_env(sandbox_url: str, location: dict[str, Any], keys: dict[str, Any], app: dict[str, Any], port: int,
@@ -72,12 +125,24 @@ def client_env(sandbox_url: str, location: dict[str, Any], keys: dict[str, Any],
     }
 
 
+def needs(scenario: Scenario, spec: ClientSpec) -> str:
+    """Why the scenario cannot run against this client (a route it lacks), or ""."""
+    kinds = {k for step in scenario.steps for k in step}
+    if "rankr" in kinds and spec.routes.rankr_events is None:
+        return "the client takes no Rankr fulfilment requests (client.routes.rankr_events is empty)"
+    if "webhook" in kinds and spec.routes.ghl_webhook is None:
+        return "the client takes no GHL webhooks (client.routes.ghl_webhook is empty)"
+    return ""
+
+
 class Harness:
-    def __init__(self, sandbox_url: str, client_command: str, seed: int = 42, only_checks: list[str] | None = None,
-                 work_dir: Path | None = None, admin_token: str | None = None,
-                 progress: Callable[[str], None] | None = None) -> None:
+    def __init__(self, sandbox_url: str, client: ClientSpec | str, seed: int = 42,
+                 only_checks: list[str] | None = None, work_dir: Path | None = None, admin_token: str | None = None,
+                 progress: Callable[[str], None] | None = None, destination: Destination | None = None) -> None:
         self.sandbox_url = sandbox_url.rstrip("/")
-        self.client_command = client_command
+        self.spec = client if isinstance(client, ClientSpec) else ClientSpec(command=client)
+        self.client_command = self.spec.command
+        self.destination = destination or RankrDestination(Table({}, "destination"))
         self.seed = seed
         self.only_checks = only_checks
         self.work_dir = Path(work_dir or tempfile.mkdtemp(prefix="ghl-sandbox-check-"))
@@ -100,6 +165,9 @@ class Harness:
     def run(self, scenario: Scenario) -> ScenarioResult:
         started = time.monotonic()
         result = ScenarioResult(scenario.name, scenario.path)
+        result.skipped = needs(scenario, self.spec)
+        if result.skipped:
+            return result
         checks = self.checks_for(scenario)
         ctx: ScenarioContext | None = None
         try:
@@ -111,7 +179,9 @@ class Harness:
         except ClientError as exc:
             result.error = str(exc)
             result.client_log = exc.log_tail
-        except (HarnessError, httpx.HTTPError) as exc:
+        except NotApplicable as exc:
+            result.skipped = str(exc)
+        except (HarnessError, httpx.HTTPError, templates.TemplateError) as exc:
             result.error = f"harness: {exc}"
         finally:
             if ctx is not None:
@@ -119,10 +189,12 @@ class Harness:
                     ctx.client.stop()
                 except Exception as exc:  # noqa: BLE001 - never let a stuck client hide the verdict
                     result.error = result.error or f"could not stop the client: {exc}"
+                finally:
+                    self.destination.stop()
                 if not result.ok and not result.client_log:
                     result.client_log = ctx.client.log_tail()
-        if result.error and not result.outcomes:
-            result.outcomes = [CheckOutcome(c, REGISTRY[c].kind, False, "not evaluated", [result.error]) for c in checks]
+        if result.error:
+            result.outcomes = []  # the scenario did not run to its verdict: an ERROR, not a column of FAILs
         result.seconds = round(time.monotonic() - started, 2)
         return result
 
@@ -150,32 +222,43 @@ class Harness:
             shutil.rmtree(state_dir)
         state_dir.mkdir(parents=True)
         port = free_port()
-        env = client_env(self.sandbox_url, location, keys, app, port, state_dir,
-                         setup.get("reconcileInterval", DEFAULT_RECONCILE))
-        client = ClientProcess(self.client_command, env, self.work_dir / f"{self._counter:03d}-client.log")
+        reconcile = float(setup.get("reconcileInterval", DEFAULT_RECONCILE))
+        values = template_values(self.sandbox_url, location, keys, app, port, state_dir, reconcile,
+                                 scenario_id=f"ghls_{os.getpid()}_{self._counter:03d}")
+        contract = client_env(self.sandbox_url, location, keys, app, port, state_dir, reconcile)
+        env = render_env(self.spec, values, contract)
+        client = ClientProcess(self.client_command, env, self.work_dir / f"{self._counter:03d}-client.log", port=port,
+                               cwd=self.spec.cwd, health=self.spec.routes.health,
+                               ready_timeout=self.spec.startup_timeout)
         ctx = ScenarioContext(sandbox_url=self.sandbox_url, http=self.http, location_id=location["locationId"],
                               token=token["token"], token_id=token["tokenId"], rankr_key=location["rankr"]["apiKey"],
                               rankr_secret=location["rankr"]["webhookSecret"], client=client,
                               deadline_s=float(setup.get("deadline", DEFAULT_DEADLINE)),
+                              destination=self.destination, routes=self.spec.routes,
                               rate_interval_ms=RATE_INTERVALS.get(profile, 10_000), started_at=reset_at)
         ctx.baseline_fulfillments = {f["_id"] for f in ctx.ghl_state()["fulfillments"]}
-        client.start()
-        target = control("POST", "/webhooks/targets", json={"url": client.url + "/webhooks/ghl",
-                                                            "locationId": location["locationId"],
-                                                            "chaos": setup.get("chaos")})
-        ctx.target_id = target["id"]
+        # Fault rules are in place before the client starts: a rule meant for its first call must meet it.
         for rule in setup.get("faults", []):
             control("POST", "/faults", json=rule)
+        self.destination.start(Binding(values=values, env={**os.environ, **env}, cwd=self.spec.cwd,
+                                       location_id=location["locationId"], control=control))
+        client.start()
+        if self.spec.routes.ghl_webhook is not None:
+            target = control("POST", "/webhooks/targets", json={"url": client.url + self.spec.routes.ghl_webhook,
+                                                                "locationId": location["locationId"],
+                                                                "chaos": setup.get("chaos")})
+            ctx.target_id = target["id"]
         return ctx
 
     def _safety(self, ctx: ScenarioContext, checks: list[str], result: ScenarioResult) -> None:
         for name in checks:
             check = REGISTRY[name]
-            if check.kind != "safety" or any(o.check == name and not o.ok for o in result.outcomes):
+            if check.kind != "safety" or any(o.check == name and o.failing for o in result.outcomes):
                 continue
             verdict = check.fn(ctx)
-            if not verdict.ok:
-                result.outcomes.append(CheckOutcome(name, check.kind, False, verdict.summary, verdict.evidence))
+            ctx.last_verdicts[name] = verdict
+            if verdict.status in ("fail", "error"):
+                result.outcomes.append(CheckOutcome.of(name, check.kind, verdict))
 
     def _settle(self, ctx: ScenarioContext, scenario: Scenario, checks: list[str], result: ScenarioResult) -> None:
         deadline = time.monotonic() + ctx.deadline_s
@@ -187,7 +270,7 @@ class Harness:
             round_started = time.monotonic()
             verdicts = {c: REGISTRY[c].fn(ctx) for c in eventual}
             assertion_verdicts = [evaluate_assertion(ctx, a) for a in assertions]
-            if all(v.ok for v in verdicts.values()) and all(v.ok for v in assertion_verdicts):
+            if all(v.settled for v in verdicts.values()) and all(v.settled for v in assertion_verdicts):
                 break
             if time.monotonic() >= deadline:
                 break
@@ -206,14 +289,17 @@ class Harness:
         for name in checks:
             check = REGISTRY[name]
             if name in verdicts:
-                v = verdicts[name]
-                final.append(CheckOutcome(name, check.kind, v.ok, v.summary, v.evidence))
+                final.append(CheckOutcome.of(name, check.kind, verdicts[name]))
             elif name in failed_safety:
                 final.append(next(o for o in result.outcomes if o.check == name))
             else:
-                final.append(CheckOutcome(name, check.kind, True, "held throughout"))
+                # Safety held at every evaluation (or could not be evaluated at all).
+                last = ctx.last_verdicts.get(name)
+                held = (last if last is not None and last.status == "not_evaluated"
+                        else Verdict.passed("held throughout" + (f": {last.summary}" if last and last.summary else "")))
+                final.append(CheckOutcome.of(name, check.kind, held))
         for assertion, v in zip(assertions, assertion_verdicts, strict=True):
-            final.append(CheckOutcome(f"assert {assertion['that']}", "assertion", v.ok, v.summary, v.evidence))
+            final.append(CheckOutcome.of(f"assert {assertion['that']}", "assertion", v))
         result.outcomes = final
 
 

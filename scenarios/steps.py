@@ -1,4 +1,6 @@
-"""Scenario steps: each a small function that makes one thing happen through the control plane."""
+"""Scenario steps: each a small function that makes one thing happen through the control plane.
+Plugins register their own steps with the same `step` decorator (scenarios.plugin), with a JSON Schema
+for the step's value so that scenario files using it are validated like any other."""
 
 from __future__ import annotations
 
@@ -10,11 +12,20 @@ from scenarios.context import HarnessError, ScenarioContext
 
 StepFn = Callable[[ScenarioContext, dict[str, Any]], str]
 STEPS: dict[str, StepFn] = {}
+# JSON Schemas of steps registered outside scenarios/schema.json (plugins): name -> (value schema, extra keys)
+PLUGIN_STEP_SCHEMAS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
 
 
-def step(name: str) -> Callable[[StepFn], StepFn]:
+def step(name: str, schema: dict[str, Any] | None = None,
+         options: dict[str, dict[str, Any]] | None = None) -> Callable[[StepFn], StepFn]:
+    """Register a step `{name: value, ...}`: `fn(ctx, spec) -> one-line note`. Built-in steps are described
+    in scenarios/schema.json; a plugin's step gives the JSON Schema of its value (`schema`, default: any)
+    and of any other keys it reads (`options`)."""
+
     def register(fn: StepFn) -> StepFn:
         STEPS[name] = fn
+        if schema is not None or options is not None:
+            PLUGIN_STEP_SCHEMAS[name] = (schema or {}, options or {})
         return fn
 
     return register
@@ -85,7 +96,7 @@ def rankr_event(ctx: ScenarioContext, spec: dict[str, Any]) -> str:
         items = _order_items(ctx, order_id)
     elif items == "first":  # part of the order: one unit of its first item
         items = [{**_order_items(ctx, order_id)[0], "qty": 1}]
-    body: dict[str, Any] = {"locationId": ctx.location_id, "url": ctx.client.url + "/webhooks/rankr",
+    body: dict[str, Any] = {"locationId": ctx.location_id, "url": ctx.client_url(ctx.routes.rankr_events, "Rankr event"),
                             "eventType": spec["rankr"], "orderId": order_id, "items": items,
                             "trackings": [{"trackingNumber": "1Z999", "shippingCarrier": "UPS",
                                            "trackingUrl": "https://track.example.com/1Z999"}],
@@ -110,7 +121,8 @@ def clock(ctx: ScenarioContext, spec: dict[str, Any]) -> str:
 @step("webhook")
 def webhook(ctx: ScenarioContext, spec: dict[str, Any]) -> str:
     order_id = ctx.resolve(spec.get("order")) or _any_order(ctx)
-    answer = ctx.control("POST", "/webhooks/forge", json={"url": ctx.client.url + "/webhooks/ghl", "orderId": order_id,
+    answer = ctx.control("POST", "/webhooks/forge", json={"url": ctx.client_url(ctx.routes.ghl_webhook, "GHL webhook"),
+                                                          "orderId": order_id,
                                                           "kind": spec["webhook"],
                                                           "event": spec.get("event", "OrderStatusUpdate")})
     ctx.forged.append(answer)
@@ -146,7 +158,7 @@ def wait(ctx: ScenarioContext, spec: dict[str, Any]) -> str:
 
     deadline = time.monotonic() + ctx.deadline_s
     verdict = REGISTRY["sync_complete"].fn(ctx)
-    while not verdict.ok and time.monotonic() < deadline:
+    while not verdict.settled and time.monotonic() < deadline:
         time.sleep(0.25)
         verdict = REGISTRY["sync_complete"].fn(ctx)
     return f"synced: {verdict.summary}"
@@ -166,6 +178,8 @@ def clear_faults(ctx: ScenarioContext, spec: dict[str, Any]) -> str:
 
 @step("chaos")
 def chaos(ctx: ScenarioContext, spec: dict[str, Any]) -> str:
+    if not ctx.target_id:
+        return "chaos not set: the client takes no GHL webhooks"
     ctx.control("PUT", f"/webhooks/targets/{ctx.target_id}/chaos", json=spec["chaos"] or {})
     return f"chaos {spec['chaos']}"
 

@@ -1,0 +1,34 @@
+"""The default destination: the sandbox's fake Rankr, read through the control plane (injected Rankr
+faults never blind the harness). Exposes every kind."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scenarios.destinations.base import KINDS, Destination, KindRead, adapter
+from scenarios.project import Table
+
+COLLECTIONS = {"orders": "orders", "transactions": "transactions", "subscriptions": "subscriptions",
+               "events": "events", "alerts": "alerts"}
+
+
+@adapter("rankr")
+class RankrDestination(Destination):
+    def __init__(self, options: Table) -> None:
+        super().__init__(options)
+        options.reject_unknown()
+
+    def kinds(self) -> frozenset[str]:
+        return frozenset(KINDS)
+
+    def read(self, kind: str) -> KindRead:
+        assert self.binding is not None
+        b = self.binding
+        if kind == "fulfillment_requests":
+            sends = b.control("GET", "/rankr/events", params={"locationId": b.location_id})["data"]
+            # The requests the client took (answered 2xx): what it was asked to fulfil.
+            return KindRead([{"eventId": s.get("eventId"), "orderId": s.get("orderId")} for s in sends
+                             if isinstance(s.get("status"), int) and 200 <= s["status"] < 300])
+        data: list[dict[str, Any]] = b.control("GET", f"/rankr/records/{COLLECTIONS[kind]}",
+                                               params={"locationId": b.location_id})["data"]
+        return KindRead(data)

@@ -30,8 +30,10 @@ from typing import Any
 
 import httpx
 
+from scenarios import project as projects
+from scenarios import templates
 from scenarios.client import ClientError, ClientProcess, free_port
-from scenarios.runner import client_env
+from scenarios.runner import client_env, render_env, template_values
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_CLIENT = ROOT / "examples" / "clients" / "reference_client.py"
@@ -136,11 +138,11 @@ def stop_group(pgid: int, grace: float = 8.0) -> None:
 class Generator:
     """Picks a plausible next step from what it knows of the location's orders and subscriptions."""
 
-    def __init__(self, http: httpx.Client, location_id: str, client_url: str, rng: random.Random,
+    def __init__(self, http: httpx.Client, location_id: str, rankr_url: str | None, rng: random.Random,
                  fault_every: float) -> None:
         self.http = http
         self.location_id = location_id
-        self.client_url = client_url
+        self.rankr_url = rankr_url  # where the client takes Rankr requests (None: it takes none)
         self.rng = rng
         self.fault_every = fault_every
         self.next_fault = time.monotonic() + min(fault_every, 8.0)
@@ -212,7 +214,10 @@ class Generator:
             else:
                 self._simulate("order.pay", orderId=order_id)
         elif roll < 0.70:
-            self._fulfil()
+            if self.rankr_url is None:
+                self._simulate("order.create")
+            else:
+                self._fulfil()
         elif roll < 0.80:
             order_id = self._pick(paymentStatus=("paid",))
             if order_id is not None:
@@ -244,7 +249,7 @@ class Generator:
         order_id = self.rng.choice(candidates[-25:])
         self.fulfil_requested.add(order_id)
         sent = self._control("POST", "/rankr/events", json={
-            "locationId": self.location_id, "url": self.client_url + "/webhooks/rankr", "orderId": order_id,
+            "locationId": self.location_id, "url": self.rankr_url, "orderId": order_id,
             "items": self.orders[order_id]["items"],
             "trackings": [{"trackingNumber": f"1Z{self.rng.randrange(10**9):09d}", "shippingCarrier": "UPS",
                            "trackingUrl": "https://example.com/track"}]})
@@ -265,8 +270,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8080, help="sandbox port (0: a free one)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--orders", type=int, default=60, help="orders seeded in the first location")
-    parser.add_argument("--client", default=f"{shlex.quote(sys.executable)} {shlex.quote(str(REFERENCE_CLIENT))}",
-                        help="command that starts the integration client (default: the reference client)")
+    parser.add_argument("--client", default=None,
+                        help="command that starts the integration client (default: the project file's, else the "
+                             "reference client)")
+    parser.add_argument("--project", default=None,
+                        help="project file (default: ./ghl-sandbox.toml, else [tool.ghl-sandbox] in ./pyproject.toml)")
     parser.add_argument("--interval", type=float, default=1.5, help="seconds between generated actions")
     parser.add_argument("--fault-every", type=float, default=25.0, help="seconds between fault rules (0: none)")
     parser.add_argument("--reconcile-interval", type=float, default=5.0, help="the client's reconcile interval")
@@ -274,8 +282,20 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def client_spec(args: argparse.Namespace) -> projects.ClientSpec:
+    """The client to run: `--client` over the project file's over the reference client."""
+    project = projects.load(projects.find(args.project))
+    default = f"{shlex.quote(sys.executable)} {shlex.quote(str(REFERENCE_CLIENT))}"
+    return project.client(args.client or project.command or default)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    try:
+        spec = client_spec(args)
+    except projects.ProjectError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 2
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
     signal.signal(signal.SIGTERM, _raise_interrupt)
     serve_args = ["--host", args.host, "--port", str(args.port), "--seed", str(args.seed), "--orders", str(args.orders),
@@ -294,13 +314,18 @@ def main(argv: list[str] | None = None) -> int:
             location = http.get("/_sandbox/locations").raise_for_status().json()[0]
             keys = http.get("/_sandbox/keys").raise_for_status().json()
             app = http.get("/_sandbox/apps").raise_for_status().json()[0]
-            (work / "client-state").mkdir()
-            env = client_env(url, location, keys, app, free_port(), work / "client-state", args.reconcile_interval)
-            say(f"starting the client: {args.client}")
-            client = ClientProcess(args.client, env, work / "client.log")
+            state = work / "client-state"
+            state.mkdir()
+            port = free_port()
+            values = template_values(url, location, keys, app, port, state, args.reconcile_interval, "demo")
+            env = render_env(spec, values, client_env(url, location, keys, app, port, state, args.reconcile_interval))
+            say(f"starting the client: {spec.command}")
+            client = ClientProcess(spec.command, env, work / "client.log", port=port, cwd=spec.cwd,
+                                   health=spec.routes.health, ready_timeout=spec.startup_timeout)
             client.start()
-            http.post("/_sandbox/webhooks/targets", json={"url": client.url + "/webhooks/ghl",
-                                                          "locationId": location["locationId"]}).raise_for_status()
+            if spec.routes.ghl_webhook is not None:
+                http.post("/_sandbox/webhooks/targets", json={"url": client.url + spec.routes.ghl_webhook,
+                                                              "locationId": location["locationId"]}).raise_for_status()
             dashboard = url + "/" + (f"?token={args.admin_token}" if args.admin_token else "")
             assert sandbox.proc is not None and client.proc is not None
             print(f"\n  Dashboard   {dashboard}\n"
@@ -309,8 +334,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"  Client      {client.url}  (log: {work / 'client.log'})\n"
                   f"  Processes   sandbox pid {sandbox.proc.pid}, client pid {client.proc.pid}\n"
                   f"  Ctrl-C stops the generator, the client and the sandbox.\n", flush=True)
-            generator = Generator(http, location["locationId"], client.url, random.Random(args.seed),
-                                  args.fault_every)
+            rankr_url = client.url + spec.routes.rankr_events if spec.routes.rankr_events else None
+            generator = Generator(http, location["locationId"], rankr_url, random.Random(args.seed), args.fault_every)
             generator.load()
             while True:
                 if not client.alive():
@@ -322,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(args.interval)
     except KeyboardInterrupt:
         pass
-    except (ClientError, RuntimeError, httpx.HTTPError) as exc:
+    except (ClientError, RuntimeError, httpx.HTTPError, projects.ProjectError, templates.TemplateError) as exc:
         print(f"demo: {exc}", file=sys.stderr)
         if isinstance(exc, ClientError) and exc.log_tail:
             print(exc.log_tail, file=sys.stderr)

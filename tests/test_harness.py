@@ -54,6 +54,7 @@ BROKEN = [
     ("broken_first_page_only", ["06_backfill_250_orders.yaml"], "sync_complete"),
     ("broken_blind_fulfillment_retry", ["09_commit_then_drop_fulfillment.yaml"], "no_duplicate_effects"),
     ("broken_no_idempotency_key", ["10_rankr_503_and_commit_then_drop.yaml"], "no_duplicate_effects"),
+    ("broken_refuses_genuine_webhooks", ["01_new_paid_order_synced.yaml"], "accepts_genuine_webhooks"),
 ]
 
 

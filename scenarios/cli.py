@@ -185,7 +185,7 @@ def run_check(console: Console, client_command: str | projects.ClientSpec, scena
                         webhook_retry_interval=0.5, webhook_timeout=5.0)
     results = []
     with (nullcontext(None) if sandbox_url else running_sandbox(settings)) as sandbox:
-        url = sandbox_url or sandbox.url
+        url = sandbox_url or (sandbox.url if sandbox is not None else "")
         console.print(f"sandbox {url}   client: {spec.command}   seed {seed}", markup=False)
         harness = Harness(url, spec, seed=seed, only_checks=only_checks, admin_token=admin_token,
                           destination=destination)

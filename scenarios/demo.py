@@ -222,8 +222,8 @@ class Generator:
             order_id = self._pick(paymentStatus=("paid",))
             if order_id is not None:
                 part = self.rng.random() < 0.5
-                amount = round(float(self.orders[order_id]["amount"]) * 0.5, 2) if part else None
-                self._simulate("order.refund", orderId=order_id, **({"amount": amount} if amount else {}))
+                refund = round(float(self.orders[order_id]["amount"]) * 0.5, 2) if part else None
+                self._simulate("order.refund", orderId=order_id, **({"amount": refund} if refund else {}))
         elif roll < 0.86:
             self._simulate("subscription.create")
         elif roll < 0.92 and self.subscriptions:

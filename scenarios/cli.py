@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from scenarios import project as projects
 from scenarios.checks import REGISTRY
@@ -199,7 +200,7 @@ def run_check(console: Console, client_command: str | projects.ClientSpec, scena
                     results.append(result)
                     mark = {"pass": "[green]pass[/]", "fail": "[red]FAIL[/]", "error": "[red]ERROR[/]",
                             "skipped": "[yellow]skip[/]"}[result.status]
-                    why = f": {result.skipped}" if result.skipped else (f": {result.error}" if result.error else "")
+                    why = escape(f": {result.skipped}" if result.skipped else (f": {result.error}" if result.error else ""))
                     console.print(f"[{i}/{len(scenarios)}] {mark} {scenario.name} ({result.seconds:.1f} s){why}")
                 if examples:
                     def progress(message: str) -> None:
@@ -209,7 +210,9 @@ def run_check(console: Console, client_command: str | projects.ClientSpec, scena
                                            progress=progress, shrink_budget_s=shrink_seconds)
                     result = property_result(harness, outcome)
                     results.append(result)
-                    if outcome.failure is not None:
+                    if result.error:
+                        console.print(f"[red]ERROR[/] property run: {escape(result.error)}")
+                    elif outcome.failure is not None:
                         console.print(f"[red]FAIL[/] property run: a program failed after {outcome.examples_run} "
                                       f"runs ({outcome.seconds:.1f} s)")
                     else:

@@ -105,6 +105,11 @@ def programs(draw: st.DrawFn, rankr_events: bool = True, webhooks: bool = True) 
             "setup": setup, "steps": steps}
 
 
+class _ClientDown(BaseException):
+    """An example could not run at all (the client never became healthy): stop at once, since shrinking
+    a program cannot help. A BaseException, so that Hypothesis does not shrink it."""
+
+
 @dataclass
 class PropertyOutcome:
     examples_run: int
@@ -132,6 +137,9 @@ def run_property(harness: Harness, examples: int, seed: int, save_dir: Path | No
         result = harness.run(scenario)
         for o in result.outcomes:
             statuses.setdefault(o.check, set()).add(o.status)
+        if result.status == "error":
+            last_failure = (doc, result)
+            raise _ClientDown
         progress(f"example {runs}: {'ok' if result.ok else 'FAILED'} ({len(doc['steps'])} steps, {result.seconds:.1f} s)")
         if not result.ok:
             if first_failure_at is None:
@@ -149,8 +157,11 @@ def run_property(harness: Harness, examples: int, seed: int, save_dir: Path | No
 
     replay = ""
     failure: ScenarioResult | None = None
+    aborted = False
     try:
         property_test()
+    except _ClientDown:
+        aborted = True
     except AssertionError:
         pass
     except Exception as exc:  # Hypothesis wraps multiple distinct failures
@@ -158,8 +169,8 @@ def run_property(harness: Harness, examples: int, seed: int, save_dir: Path | No
             raise exc
     if last_failure is not None:
         doc, failure = last_failure
-        failure.name = "property run (minimal failing program)"
-        if save_dir is not None:
+        failure.name = "property run (could not run)" if aborted else "property run (minimal failing program)"
+        if save_dir is not None and not aborted:
             replay = str(save_failure(save_dir, doc, seed))
             failure.replay_file = replay
     return PropertyOutcome(runs, failure, replay, round(time.monotonic() - started, 2), statuses)

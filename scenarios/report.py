@@ -93,7 +93,7 @@ def print_report(console: Console, results: list[ScenarioResult], checks: list[s
     prop = next((r for r in results if r.is_property), None)
     console.print(f"\n[{colour}]{passed} of {len(ran)} scenarios passed[/]"
                   + (f", {skipped} skipped (not applicable to this client)" if skipped else "")
-                  + ("" if prop is None else f"; property run {'passed' if prop.ok else 'FAILED'}"))
+                  + ("" if prop is None else f"; property run {'passed' if prop.ok else ('ERROR' if prop.error else 'FAILED')}"))
     if unevaluated:
         console.print(f"[yellow]not evaluated[/] (the destination does not expose their data): {', '.join(unevaluated)}")
 

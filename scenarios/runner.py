@@ -25,7 +25,7 @@ from scenarios.assertions import evaluate as evaluate_assertion
 from scenarios.checks import DEFAULT_CHECKS, REGISTRY, Verdict
 from scenarios.client import ClientError, ClientProcess, free_port
 from scenarios.context import HarnessError, NotApplicable, ScenarioContext
-from scenarios.destinations import Binding, Destination
+from scenarios.destinations import Binding, Destination, DestinationError
 from scenarios.destinations.rankr import RankrDestination
 from scenarios.loader import Scenario
 from scenarios.project import ClientSpec, Table
@@ -183,6 +183,8 @@ class Harness:
             result.skipped = str(exc)
         except (HarnessError, httpx.HTTPError, templates.TemplateError) as exc:
             result.error = f"harness: {exc}"
+        except DestinationError as exc:
+            result.error = f"destination: {exc}"
         finally:
             if ctx is not None:
                 try:

@@ -242,3 +242,18 @@ def test_make_demo_reads_the_project_file(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(30)
+
+
+def test_a_client_that_never_becomes_healthy_is_one_error_per_row_and_stops_the_property_run(tmp_path: Path) -> None:
+    report, junit = tmp_path / "r.json", tmp_path / "r.xml"
+    result = check("--client", "echo booting; sleep 60", "--startup-timeout", "2", "--scenarios",
+                   str(LIBRARY / "01_new_paid_order_synced.yaml"), "--examples", "5", "--json", str(report),
+                   "--junit", str(junit), timeout=120)
+    assert result.returncode == 1
+    rows = json.loads(report.read_text())["scenarios"]
+    assert [r["status"] for r in rows] == ["error", "error"] and rows[1]["property"]
+    assert all(r["checks"] == [] for r in rows)
+    assert "--examples 0" in rows[0]["replayCommand"] and "--seed 42" in rows[0]["replayCommand"]
+    suite = ET.parse(junit).getroot()
+    assert (suite.get("errors"), suite.get("failures"), suite.get("tests")) == ("2", "0", "2")
+    assert result.stdout.count("--- start #1") == 2, "the property run stops at its first example that cannot run"

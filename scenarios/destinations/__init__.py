@@ -10,6 +10,7 @@ from scenarios.destinations.base import (
     KINDS,
     Binding,
     Destination,
+    DestinationError,
     KindRead,
     NotExposed,
     adapter,
@@ -19,4 +20,4 @@ from scenarios.destinations.base import (
 # The built-in adapters register themselves on import.
 from scenarios.destinations import rankr as _rankr  # noqa: E402,F401  isort: skip
 
-__all__ = ["ADAPTERS", "KINDS", "Binding", "Destination", "KindRead", "NotExposed", "adapter", "build"]
+__all__ = ["ADAPTERS", "KINDS", "Binding", "Destination", "DestinationError", "KindRead", "NotExposed", "adapter", "build"]

@@ -31,6 +31,11 @@ LAZY: dict[str, str] = {"sql": "scenarios.destinations.sql", "http": "scenarios.
                         "command": "scenarios.destinations.command"}
 
 
+class DestinationError(RuntimeError):
+    """A destination that cannot be started (a database that cannot be created, a template that cannot
+    be rendered); the message says what and where."""
+
+
 class NotExposed(Exception):
     """The destination does not expose this kind: checks that need it are not evaluated."""
 

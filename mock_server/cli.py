@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -13,17 +14,21 @@ from mock_server.ratelimit import PROFILES
 
 
 class _Commands(click.Group):
-    """`check` lives in the harness package and pulls in jsonschema, rich and hypothesis: load it only
-    when it is asked for, so `serve` starts fast."""
+    """`check` and `init` live in the harness package, which pulls in jsonschema, rich and hypothesis:
+    load them only when they are asked for, so `serve` starts fast."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted([*super().list_commands(ctx), "check"])
+        return sorted([*super().list_commands(ctx), "check", "init"])
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name == "check":
             from scenarios.cli import check
 
             return check
+        if name == "init":
+            from scenarios.cli import init
+
+            return init
         return super().get_command(ctx, name)
 
 
@@ -347,6 +352,84 @@ def clock_freeze(url: str, admin_token: str | None) -> None:
 def clock_unfreeze(url: str, admin_token: str | None) -> None:
     data = _control(url, admin_token, "POST", "/clock", {"freeze": False})
     click.echo(f"{data['now']}  frozen={data['frozen']}")
+
+
+# The second location's variables carry this suffix (isolation tests, two-account clients).
+SECOND_SUFFIX = "_2"
+
+
+@main.command("env")
+@URL_OPTION
+@ADMIN_OPTION
+@click.option("--location", "location_index", default=0, show_default=True, type=click.IntRange(0),
+              help="Which location (0: the first) the GHL_LOCATION_ID / GHL_ACCESS_TOKEN variables are for; "
+                   "the _2 variables are for the next one.")
+@click.option("--shell", "shell", default="sh", show_default=True, type=click.Choice(["sh", "fish", "json"]),
+              help="Output for sh/bash/zsh (`eval \"$(ghl-sandbox env)\"`), fish (`ghl-sandbox env --shell fish "
+                   "| source`) or JSON.")
+def env_command(url: str, admin_token: str | None, location_index: int, shell: str) -> None:
+    """Print the environment of a running sandbox as shell exports: base URL, location ids and tokens,
+    OAuth client credentials, webhook public keys and the fake Rankr's credentials."""
+    import json
+
+    values = sandbox_env(url, admin_token, location_index)
+    if shell == "json":
+        click.echo(json.dumps(values, indent=2))
+        return
+    for name, value in values.items():
+        click.echo(f"set -gx {name} {_fish_quote(value)}" if shell == "fish" else f"export {name}={_sh_quote(value)}")
+
+
+def sandbox_env(url: str, admin_token: str | None, location_index: int = 0) -> dict[str, str]:
+    """The variables of `ghl-sandbox env`, from the control plane of the sandbox at `url`."""
+    from scenarios.runner import client_env
+
+    base = url.rstrip("/")
+    locations = _control(base, admin_token, "GET", "/locations")
+    if not isinstance(locations, list) or not locations:
+        raise click.ClickException(f"{base} answered no locations: is it a ghl-sandbox?")
+    if location_index >= len(locations):
+        raise click.BadParameter(f"{location_index}: the sandbox has {len(locations)} location(s), "
+                                 f"numbered from 0", param_hint="--location")
+    keys = _control(base, admin_token, "GET", "/keys")
+    app = _control(base, admin_token, "GET", "/apps")[0]
+    location = locations[location_index]
+    # The client contract's names (scenarios.runner.client_env), without the per-client CLIENT_* ones.
+    contract = {k: v for k, v in client_env(base, location, keys, app, 0, Path(".")).items()
+                if not k.startswith("CLIENT_")}
+    values = {"GHL_SANDBOX_URL": base, **contract}
+    if admin_token:
+        values["GHL_SANDBOX_ADMIN_TOKEN"] = admin_token
+    if len(locations) > 1:
+        other = locations[(location_index + 1) % len(locations)]
+        values["GHL_LOCATION_ID" + SECOND_SUFFIX] = other["locationId"]
+        values["GHL_ACCESS_TOKEN" + SECOND_SUFFIX] = other["tokens"][0]["token"]
+    values["GHL_CLIENT_ID"] = app["clientId"]
+    values["GHL_CLIENT_SECRET"] = app["clientSecret"]
+    # The names GHL's official Python SDK reads to verify webhooks: the app id is CLIENT_ID's part
+    # before its first '-', the Ed25519 and RSA keys are PEMs.
+    values["CLIENT_ID"] = app["clientId"]
+    values["WEBHOOK_SIGNATURE_PUBLIC_KEY"] = keys["ed25519PublicKey"]
+    values["WEBHOOK_PUBLIC_KEY"] = keys["rsaPublicKey"]
+    rank = {name: i for i, name in enumerate(ENV_ORDER)}
+    return dict(sorted(values.items(), key=lambda item: rank.get(item[0], len(rank))))
+
+
+# The order `env` prints in: the sandbox, the location, the app, the keys, Rankr.
+ENV_ORDER = ("GHL_SANDBOX_URL", "GHL_SANDBOX_ADMIN_TOKEN", "GHL_API_BASE_URL", "GHL_API_VERSION", "GHL_LOCATION_ID",
+             "GHL_ACCESS_TOKEN", "GHL_LOCATION_ID_2", "GHL_ACCESS_TOKEN_2", "GHL_APP_ID", "GHL_CLIENT_ID",
+             "GHL_CLIENT_SECRET", "GHL_WEBHOOK_PUBLIC_KEY", "GHL_WEBHOOK_RSA_PUBLIC_KEY", "CLIENT_ID",
+             "WEBHOOK_SIGNATURE_PUBLIC_KEY", "WEBHOOK_PUBLIC_KEY")
+
+
+def _sh_quote(value: str) -> str:
+    """POSIX single quotes: everything literal, newlines included; a quote is closed, escaped, reopened."""
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+def _fish_quote(value: str) -> str:
+    """fish single quotes: only a backslash and a single quote are escaped; newlines stay literal."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 if __name__ == "__main__":

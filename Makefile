@@ -54,11 +54,11 @@ postgresql:
 	fi
 
 test: $(STAMP_DEV) chromium node postgresql
-	$(BIN)/ruff check mock_server tests scenarios benchmarks
+	$(BIN)/ruff check mock_server tests scenarios benchmarks examples
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP_DEV)
-	$(BIN)/ruff check mock_server tests scenarios benchmarks
+	$(BIN)/ruff check mock_server tests scenarios benchmarks examples
 
 bench: $(STAMP_DEV)
 	$(BIN)/python -m benchmarks.run $(ARGS)

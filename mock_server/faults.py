@@ -19,6 +19,7 @@ from urllib.parse import parse_qs
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mock_server import jsjson
 from mock_server.api.errors import error_body, reason
 
 FAULTABLE_PREFIXES = ("/payments", "/oauth", "/rankr")
@@ -431,7 +432,7 @@ async def _buffer(receive: Receive) -> tuple[bytes, Receive]:
 
 
 async def _reply(send: Send, status: int, message: str, scope: Scope, headers: list[tuple[bytes, bytes]]) -> None:
-    body = orjson.dumps(error_body(status, message, reason(status), scope.get("ghl.trace", "")))
+    body = jsjson.dumps(error_body(status, message, reason(status), scope.get("ghl.trace", "")))
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json; charset=utf-8"), *headers]})
     await send({"type": "http.response.body", "body": body})

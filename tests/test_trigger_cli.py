@@ -124,7 +124,7 @@ def test_clock_advance_30d_moves_the_clock_by_30_days(ghl_sandbox: SandboxClient
     after = clock(ghl_sandbox)
     assert (before["offsetSeconds"], after["offsetSeconds"]) == (0, 30 * DAY)
     assert epoch(after["now"]) - epoch(before["now"]) == pytest.approx(30 * DAY, abs=5)
-    assert "frozen=False" in out and f"offset={30 * DAY:.1f}s" in out
+    assert "frozen=False" in out and f"offset={30 * DAY}s" in out  # the number as the JSON answer writes it
     assert epoch(out.split()[0]) == pytest.approx(epoch(after["now"]), abs=5)
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-import orjson
 from starlette.responses import Response
+
+from mock_server import jsjson
 
 JSON = "application/json; charset=utf-8"
 
@@ -51,9 +52,9 @@ def error_body(status: int, message: str | list[str], error: str, trace_id: str)
 
 
 def error_response(exc: ApiError, trace_id: str) -> Response:
-    body = orjson.dumps(error_body(exc.status, exc.message, exc.error, trace_id))
+    body = jsjson.dumps(error_body(exc.status, exc.message, exc.error, trace_id))
     return Response(body, status_code=exc.status, media_type=JSON, headers=exc.headers)
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type=JSON, headers=headers)
+    return Response(jsjson.dumps(data), status_code=status, media_type=JSON, headers=headers)

@@ -7,9 +7,9 @@ import logging
 import time
 from typing import Any
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mock_server import jsjson
 from mock_server.api.errors import error_body
 
 log = logging.getLogger("ghl_sandbox")
@@ -119,7 +119,7 @@ class Gateway:
 
 
 async def _send_error(send: Send, status: int, message: str, error: str, trace: str) -> None:
-    body = orjson.dumps(error_body(status, message, error, trace))
+    body = jsjson.dumps(error_body(status, message, error, trace))
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json; charset=utf-8"),
                             (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})

@@ -8,11 +8,11 @@ from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mock_server import jsjson
 from mock_server.api.errors import ApiError, json_response
 from mock_server.clock import iso_ms
 from mock_server.control.common import body
@@ -249,7 +249,7 @@ class AdminGuard:
             problem = self._problem(scope)
             if problem is not None:
                 status, message = problem
-                body = orjson.dumps({"statusCode": status, "message": message,
+                body = jsjson.dumps({"statusCode": status, "message": message,
                                      "error": "Unauthorized" if status == 401 else "Forbidden"})
                 await send({"type": "http.response.start", "status": status,
                             "headers": [(b"content-type", b"application/json")]})

@@ -9,11 +9,11 @@ import time
 from typing import Any
 
 import httpx
-import orjson
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from starlette.requests import Request
 from starlette.responses import Response
 
+from mock_server import jsjson
 from mock_server.api import shapes
 from mock_server.api.errors import json_response
 from mock_server.clock import iso_ms
@@ -74,7 +74,7 @@ async def forge_webhook(request: Request) -> Response:
                                **shapes.order_webhook(order, prices, products),
                                "appId": app.id if app else "", "versionId": app.version_id if app else "",
                                "timestamp": iso_ms(stamp), "webhookId": webhook_id}
-    raw = orjson.dumps(payload)
+    raw = jsjson.dumps(payload)
     if kind == "forged":
         rogue = ed25519.Ed25519PrivateKey.generate()
         headers = {"x-ghl-signature": base64.b64encode(rogue.sign(raw)).decode(),
@@ -86,7 +86,7 @@ async def forge_webhook(request: Request) -> Response:
     if kind == "tampered":  # signed first, then a field changed: the signature no longer matches
         payload["status"] = "refunded" if payload.get("status") != "refunded" else "completed"
         payload["amount"] = round(float(payload.get("amount", 0)) + 100, 2)
-        raw = orjson.dumps(payload)
+        raw = jsjson.dumps(payload)
     started = time.perf_counter()
     status: int | None = None
     error = ""

@@ -17,10 +17,10 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from mock_server import jsjson
 from mock_server.api.errors import ApiError
 from mock_server.dashboard.bus import RECENT_EVENTS, EventBus
 
@@ -43,7 +43,7 @@ def _number(request: Request, name: str, default: float, lo: float, hi: float) -
 
 def frame(event: str, data: Any, event_id: int | None = None) -> bytes:
     head = f"id: {event_id}\n" if event_id is not None else ""
-    return f"{head}event: {event}\n".encode() + b"data: " + orjson.dumps(data) + b"\n\n"
+    return f"{head}event: {event}\n".encode() + b"data: " + jsjson.dumps(data) + b"\n\n"
 
 
 def metrics_data(sandbox: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from mock_server import jsjson
 from mock_server.rankr.models import Account
 from mock_server.rankr.service import RankrError, RankrService
 
@@ -17,7 +18,7 @@ MISSING = object()
 
 
 def json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type=JSON, headers=headers)
+    return Response(jsjson.dumps(data), status_code=status, media_type=JSON, headers=headers)
 
 
 def error(exc: RankrError) -> Response:

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import orjson
+
+from mock_server import jsjson
 
 SIGNATURE_HEADER = "X-Rankr-Signature"
 FORGERIES = ("bad-signature", "no-signature")
@@ -42,7 +43,7 @@ class Outcome:
 
 async def send(url: str, payload: dict[str, Any], secret: str, forge: str | None = None,
                timeout_s: float = 10.0) -> Outcome:
-    raw = orjson.dumps(payload)
+    raw = jsjson.dumps(payload)
     headers = headers_for(secret, raw, str(payload.get("eventId", "")), forge)
     started = time.perf_counter()
     status: int | None = None

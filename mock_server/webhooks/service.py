@@ -16,8 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-import orjson
 
+from mock_server import jsjson
 from mock_server.api import shapes
 from mock_server.clock import SandboxClock, iso_ms
 from mock_server.domain.models import (
@@ -195,7 +195,7 @@ class WebhookService:
         body: dict[str, Any] = {"type": event.type, "locationId": event.location_id, **fields,
                                 "appId": app.id if app else "", "versionId": app.version_id if app else "",
                                 "timestamp": iso_ms(time.time()), "webhookId": delivery.webhook_id}
-        return orjson.dumps(body)
+        return jsjson.dumps(body)
 
     # ---- the worker ---------------------------------------------------------------------------
 

@@ -55,6 +55,7 @@ BROKEN = [
     ("broken_blind_fulfillment_retry", ["09_commit_then_drop_fulfillment.yaml"], "no_duplicate_effects"),
     ("broken_no_idempotency_key", ["10_rankr_503_and_commit_then_drop.yaml"], "no_duplicate_effects"),
     ("broken_refuses_genuine_webhooks", ["01_new_paid_order_synced.yaml"], "accepts_genuine_webhooks"),
+    ("broken_acks_without_recording", ["02_status_changes_in_order.yaml"], "no_lost_events"),
 ]
 
 

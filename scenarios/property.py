@@ -185,7 +185,7 @@ def property_result(harness: Harness, outcome: PropertyOutcome) -> ScenarioResul
     from scenarios.runner import CheckOutcome
 
     n = outcome.examples_run
-    result = ScenarioResult(f"property run ({n} examples)", "<property>", seconds=outcome.seconds, is_property=True)
+    result = ScenarioResult(f"property run ({n} example{'' if n == 1 else 's'})", "<property>", seconds=outcome.seconds, is_property=True)
     for check, seen in outcome.statuses.items():
         kind = REGISTRY[check].kind if check in REGISTRY else "assertion"
         if seen == {"not_evaluated"}:

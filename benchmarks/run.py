@@ -75,6 +75,17 @@ harness     `ghl-sandbox check` with the reference client (`examples/clients/ref
                         seed, so the world comes back from its snapshot), the HTTP call's wall time
                         and the `resetMs` it answers; also a new seed each call (seeded afresh, 10
                         calls) for comparison. Target: median wall time < 50 ms.
+clients     the example clients other teams wrote, gated unchanged through their project files, each
+            through the whole library with `--examples 0` (quick: the 5-scenario subset): wall time, and
+            how many scenarios passed and were skipped (the own-db client takes no Rankr requests).
+              node      `--project examples/clients/node/ghl-sandbox.toml` (Node, GHL's npm SDK; its npm
+                        packages are installed with `npm ci` first when missing)
+              own_db    `--project examples/clients/own_db/ghl-sandbox.toml` (SQLite, the sql adapter)
+            No target: the reference client's library time above is the yardstick.
+encoding    JSON bodies as JSON.stringify writes them (`mock_server/jsjson.py`) against plain orjson, on
+            a list-orders answer of 20 orders and an order by id as the API renders them: microseconds
+            per body (best of 7 batches) and the ratio. No target; the response cache keeps it off
+            repeated reads.
 
 Options: --duration S, --warmup S, --rounds N, --connections N, --startup-runs N, --big-orders N,
 --webhook-events N, --fault-rounds N, --examples N, --out FILE. `--quick` = 3 s runs, 1 s warm-up,
@@ -106,7 +117,8 @@ from benchmarks import procs
 from benchmarks.procs import Http, ServerProcess, api_headers, cpu_prefix, first_location
 from benchmarks.wrk import Wrk, WrkMissing, WrkResult, ensure_wrk
 
-SECTIONS = ("throughput", "granian", "scale", "startup", "memory", "webhooks", "faults", "harness")
+SECTIONS = ("throughput", "granian", "scale", "startup", "memory", "webhooks", "faults", "harness", "clients",
+            "encoding")
 SERVER_CPU = 0
 WRK_CPU = 1
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "latest.json")
@@ -163,6 +175,7 @@ PROPERTY_SCENARIO = "scenarios/library/01_new_paid_order_synced.yaml"
 QUICK_SCENARIOS = ("01_new_paid_order_synced.yaml", "03_duplicate_webhooks.yaml", "07_ghl_5xx_on_reads.yaml",
                    "09_commit_then_drop_fulfillment.yaml", "13_client_crash_restart.yaml")
 REFERENCE_CLIENT = "examples/clients/reference_client.py"
+CLIENT_PROJECTS = {"node": "examples/clients/node/ghl-sandbox.toml", "own_db": "examples/clients/own_db/ghl-sandbox.toml"}
 RESET_CALLS = 50
 COLD_RESET_CALLS = 10
 
@@ -579,16 +592,48 @@ class Bench:
         out["reset"] = self._reset_times()
         self.results["harness"] = out
 
-    def _check(self, tmp: str, label: str, scenarios: list[str], examples: int) -> dict[str, Any]:
+    def clients(self) -> None:
+        library = [f"{LIBRARY_DIR}/{name}" for name in QUICK_SCENARIOS] if self.opts.quick else []
+        out: dict[str, Any] = {}
+        with tempfile.TemporaryDirectory(prefix="ghl-bench-clients-") as tmp:
+            for name, project in CLIENT_PROJECTS.items():
+                if name == "node":
+                    missing = _npm_ready(os.path.join(REPO, os.path.dirname(project)))
+                    if missing:
+                        out[name] = {"skipped": missing}
+                        self.log(f"    {name}: skipped ({missing})")
+                        continue
+                row = self._check(tmp, name, library, 0, ["--project", project])
+                row["skipped"] = row["scenarios"] - row["passed"] - len(row["failed"])
+                row["full"] = not self.opts.quick
+                out[name] = row
+                self.log(f"    {name}: {row['scenarios']} scenarios in {row['wall_s']:.1f} s ({row['passed']} passed, "
+                         f"{row['skipped']} skipped{', FAILED: ' + ', '.join(row['failed']) if row['failed'] else ''})")
+        self.results["clients"] = out
+
+    def encoding(self) -> None:
+        from benchmarks.encoding_micro import measure
+
+        out = measure()
+        self.log(f"    list-orders body: jsjson {out['list_orders']['jsjson_us']:.1f} us vs orjson "
+                 f"{out['list_orders']['orjson_us']:.1f} us; order by id {out['order']['jsjson_us']:.1f} us vs "
+                 f"{out['order']['orjson_us']:.1f} us")
+        self.results["encoding"] = out
+
+    def _check(self, tmp: str, label: str, scenarios: list[str], examples: int,
+               client_args: list[str] | None = None) -> dict[str, Any]:
         report = os.path.join(tmp, f"{label}.json")
         client = f"{shlex.quote(sys.executable)} {REFERENCE_CLIENT}"
-        cmd = [sys.executable, "-m", "mock_server.cli", "check", "--client", client, "--examples", str(examples),
+        client_args = client_args or ["--client", client]
+        cmd = [sys.executable, "-m", "mock_server.cli", "check", *client_args, "--examples", str(examples),
                "--json", report]
         for path in scenarios:
             cmd += ["--scenarios", path]
-        # A home of its own: the benchmark must not replace the user's last check report (the dashboard's).
-        env = {**os.environ, "GHL_SANDBOX_HOME": os.path.join(tmp, "home")}
-        self.log(f"  running ghl-sandbox check --client '{client}' --examples {examples} "
+        # A home of its own: the benchmark must not replace the user's last check report (the dashboard's);
+        # this interpreter's directory first on PATH, for clients whose command says `python3`.
+        env = {**os.environ, "GHL_SANDBOX_HOME": os.path.join(tmp, "home"),
+               "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
+        self.log(f"  running ghl-sandbox check {' '.join(shlex.quote(a) for a in client_args)} --examples {examples} "
                  + (f"({len(scenarios)} scenario file(s))" if scenarios else "(the whole library)"))
         started = time.perf_counter()
         done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=1800)
@@ -599,10 +644,10 @@ class Bench:
         with open(report, "rb") as fh:
             doc = orjson.loads(fh.read())
         rows = doc["scenarios"]
-        scenario_rows = [r for r in rows if r["path"] != "<generated>"]  # not a failing property program
+        scenario_rows = [r for r in rows if not r.get("property")]  # not the property run's row
         out: dict[str, Any] = {
             "wall_s": round(wall, 2), "exit": done.returncode, "scenarios": len(scenario_rows),
-            "passed": sum(r["ok"] for r in scenario_rows),
+            "passed": sum(r.get("status", "pass" if r["ok"] else "fail") == "pass" for r in scenario_rows),
             "failed": [r["name"] for r in rows if not r["ok"]],
             "scenario_s": round(sum(r["seconds"] for r in scenario_rows), 2),
             "slowest": sorted(({"name": r["name"], "seconds": r["seconds"]} for r in scenario_rows),
@@ -655,6 +700,18 @@ class Bench:
 
 
 # ---- helpers ------------------------------------------------------------------------------------
+
+
+def _npm_ready(directory: str) -> str:
+    """Install a Node client's packages when missing; "" when ready, else why it cannot run."""
+    if not shutil.which("node") or not shutil.which("npm"):
+        return "node/npm not installed (make node)"
+    if not os.path.isdir(os.path.join(directory, "node_modules")):
+        done = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=directory, capture_output=True, text=True,
+                              timeout=600)
+        if done.returncode != 0:
+            return f"npm ci failed: {done.stderr.strip()[-300:]}"
+    return ""
 
 
 def _median_result(results: list[WrkResult]) -> dict[str, Any]:
@@ -856,6 +913,22 @@ def table(results: dict[str, Any], checks: dict[str, Any]) -> str:
                      f"{w['wall_ms_median']:.1f} ms  (resetMs {w['reset_ms_median']:.1f}; p90 {w['wall_ms_p90']:.1f} "
                      f"ms; a new seed each time {c['wall_ms_median']:.1f} ms)",
                      checks["reset_ms"]["target"] + " ms", _mark(checks["reset_ms"])))
+    cl = results.get("clients")
+    if cl:
+        for name, row in cl.items():
+            if "skipped" in row and isinstance(row["skipped"], str):
+                rows.append((f"check: {name} client", f"skipped: {row['skipped']}", "", ""))
+                continue
+            failed = f"; FAILED: {', '.join(row['failed'])}" if row["failed"] else ""
+            rows.append((f"check: {name} client, {'library' if row['full'] else 'library subset'}",
+                         f"{row['wall_s']:.1f} s  ({row['passed']} passed, {row['skipped']} skipped of "
+                         f"{row['scenarios']}{failed})", "report", "-"))
+    en = results.get("encoding")
+    if en:
+        for key, label in (("list_orders", "list-orders body (20 orders)"), ("order", "order-by-id body")):
+            r = en[key]
+            rows.append((f"JSON.stringify bytes: {label}", f"{r['jsjson_us']:.1f} us vs orjson {r['orjson_us']:.1f} us "
+                         f"({r['ratio']:.1f}x)", "report", "-"))
     widths = [max(len(r[i]) for r in rows + [("measure", "value", "target", "")]) for i in range(4)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(("measure", "value", "target", "met"), widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))

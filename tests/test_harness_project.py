@@ -257,3 +257,27 @@ def test_a_client_that_never_becomes_healthy_is_one_error_per_row_and_stops_the_
     suite = ET.parse(junit).getroot()
     assert (suite.get("errors"), suite.get("failures"), suite.get("tests")) == ("2", "0", "2")
     assert result.stdout.count("--- start #1") == 2, "the property run stops at its first example that cannot run"
+
+
+def test_http_destination_through_check_and_not_evaluated_checks(tmp_path: Path) -> None:
+    """The `http` adapter reading the fake Rankr's own API gives the same verdicts as the built-in
+    view; a kind it does not expose (alerts) makes its check "not evaluated", never a pass."""
+    kinds = "".join(f'[destination.{k}]\nurl = "{{rankr.base_url}}/v1/{k}"\nlist = "data"\n'
+                    for k in ("orders", "transactions", "subscriptions", "events"))
+    write(tmp_path / "ghl-sandbox.toml", f'[client]\ncommand = "{REFERENCE}"\n[destination]\nadapter = "http"\n'
+                                         'headers = { Authorization = "Bearer {rankr.api_key}" }\n' + kinds)
+    report, junit = tmp_path / "r.json", tmp_path / "r.xml"
+    result = check("--scenarios", str(LIBRARY / "02_status_changes_in_order.yaml"), "--scenarios",
+                   str(LIBRARY / "16_ghl_down_raises_alert.yaml"), "--examples", "0", "--json", str(report),
+                   "--junit", str(junit), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]
+    rows = {r["name"]: {c["check"]: c for c in r["checks"]} for r in json.loads(report.read_text())["scenarios"]}
+    synced = rows["status changes in order"]
+    assert synced["sync_complete"]["status"] == "pass" and "in sync" in synced["sync_complete"]["summary"]
+    assert synced["no_lost_events"]["status"] == "pass"
+    alerts = rows["GHL down for good raises an alert"]["alerts_on_permanent_failure"]
+    assert alerts["status"] == "not_evaluated" and alerts["summary"] == \
+        "not evaluated: the destination does not expose alerts"
+    assert "not evaluated (the destination does not expose their data): alerts_on_permanent_failure" in \
+        result.stdout.replace("\n", "")
+    assert ET.parse(junit).getroot().get("skipped") == "1"

@@ -186,7 +186,10 @@ def test_broken_variant_is_caught(name: str, sqlite_runs: dict[str, Run]) -> Non
     [scenario] = data["scenarios"]
     assert scenario["status"] == "fail" and not scenario.get("error"), scenario  # caught, not crashed
     failed = failed_checks(scenario)
-    assert set(failed) == VARIANTS[name]["caught_by"], f"{name}: failed {sorted(failed)}\n{out[-4000:]}"
+    # The expected check catches it. (Once a safety check fails the scenario stops polling, so an eventual
+    # check that had not held yet may be reported too: that is timing, not the bug.)
+    assert VARIANTS[name]["caught_by"] <= set(failed), f"{name}: failed {sorted(failed)}\n{out[-4000:]}"
+    assert set(failed) <= VARIANTS[name]["caught_by"] | {"sync_complete", "no_lost_events"}, sorted(failed)
     for outcome in failed.values():
         assert outcome["evidence"], outcome
 

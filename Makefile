@@ -55,10 +55,12 @@ postgresql:
 
 test: $(STAMP_DEV) chromium node postgresql
 	$(BIN)/ruff check mock_server tests scenarios benchmarks examples
+	$(BIN)/mypy mock_server scenarios benchmarks
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check mock_server tests scenarios benchmarks examples
+	$(BIN)/mypy mock_server scenarios benchmarks
 
 bench: $(STAMP_DEV)
 	$(BIN)/python -m benchmarks.run $(ARGS)

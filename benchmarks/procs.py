@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
@@ -157,7 +158,7 @@ def _repo_root() -> str:
 class Http:
     def __init__(self, url: str, timeout: float = 30.0) -> None:
         parts = urlsplit(url)
-        self.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+        self.conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
 
     def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
         return self.request("GET", path, headers=headers)
@@ -178,7 +179,7 @@ class Http:
             self.conn.close()
             raise
 
-    def call(self, method: str, path: str, json: object = None, ok: tuple[int, ...] = (200, 201)) -> object:
+    def call(self, method: str, path: str, json: object = None, ok: tuple[int, ...] = (200, 201)) -> Any:
         """A control-plane call that must succeed: the decoded JSON answer (RuntimeError otherwise)."""
         status, body = self.request(method, path, json)
         if status not in ok:

@@ -327,7 +327,7 @@ class Bench:
                 for r in range(1, self.opts.rounds + 1):
                     runs["fake"].append(self.fake_load(endpoint, r))
                     runs["bare"].append(self.load(bare_server.url, path, fake.headers, f"bare {endpoint} #{r}"))
-                row = {name: _median_result(rs) for name, rs in runs.items()}
+                row: dict[str, Any] = {name: _median_result(rs) for name, rs in runs.items()}
                 row["ratio"] = round(row["fake"]["rps"] / row["bare"]["rps"], 3)
                 row["path"] = path.replace(fake.location_id, "<loc>").replace(fake.order_id, "<orderId>")
                 row["response_bytes"] = len(expected)
@@ -691,8 +691,8 @@ class Bench:
                     "wall_ms_median": round(statistics.median(wall), 2),
                     "wall_ms_p90": round(wall[int(len(wall) * 0.9) - 1], 2), "wall_ms_max": round(wall[-1], 2)}
 
-        out = {"orders": 8, "same_seed": summary(warm), "new_seed": summary(cold)}
-        w, c = out["same_seed"], out["new_seed"]
+        w, c = summary(warm), summary(cold)
+        out = {"orders": 8, "same_seed": w, "new_seed": c}
         self.log(f"    reset {{seed, orders: 8}}: resetMs {w['reset_ms_median']} ms, HTTP call "
                  f"{w['wall_ms_median']} ms (median of {w['calls']}; p90 {w['wall_ms_p90']} ms); a new seed each "
                  f"time: {c['wall_ms_median']} ms")
@@ -716,7 +716,7 @@ def _npm_ready(directory: str) -> str:
 
 def _median_result(results: list[WrkResult]) -> dict[str, Any]:
     dicts = [r.as_dict() for r in results]
-    out = {k: round(statistics.median(d[k] for d in dicts), 3) for k in ("rps", "p50_ms", "p90_ms", "p99_ms",
+    out: dict[str, Any] = {k: round(statistics.median(d[k] for d in dicts), 3) for k in ("rps", "p50_ms", "p90_ms", "p99_ms",
                                                                           "mean_ms", "max_ms")}
     out["rps"] = round(out["rps"], 1)
     out["requests"] = sum(d["requests"] for d in dicts)
@@ -746,7 +746,7 @@ def _control(url: str, calls: list[tuple[str, str, Any]]) -> list[Any]:
 def _receiver_stats(receiver: ServerProcess) -> dict[str, int]:
     client = Http(receiver.url)
     try:
-        return dict(client.call("GET", "/stats"))  # type: ignore[arg-type]
+        return dict(client.call("GET", "/stats"))
     finally:
         client.close()
 

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import tempfile
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import orjson
 
@@ -81,7 +82,7 @@ class WrkResult:
     def errors(self) -> int:
         return self.err_connect + self.err_read + self.err_write + self.err_status + self.err_timeout
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, Any]:
         return {"rps": round(self.rps, 1), "p50_ms": round(self.p50_us / 1000, 3),
                 "p90_ms": round(self.p90_us / 1000, 3), "p99_ms": round(self.p99_us / 1000, 3),
                 "mean_ms": round(self.mean_us / 1000, 3), "max_ms": round(self.max_us / 1000, 3),

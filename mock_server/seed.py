@@ -229,7 +229,7 @@ def seed_location(
             src_type, src_sub = "funnel", "one_step_order_form"
         else:
             chosen = rng.sample(one_time, k=rng.choice((1, 1, 1, 2, 2, 3)))
-        items = []
+        items: list[dict[str, Any]] = []
         for price in chosen:
             qty = 1 if price.type == "recurring" or by_product[price.product_id].product_type != "PHYSICAL" \
                 else rng.choice((1, 1, 1, 2, 3))

@@ -173,7 +173,7 @@ class Simulator:
     def _new_order(self, args: SimArgs, items: list[tuple[Price, float]], result: ActionResult) -> Order:
         now = self.clock.now()
         snap = self._contact_snapshot(args.location_id, args.contact_id)
-        order_items = [{"id": self.ids.object_id(), "price_id": p.id, "product_id": p.product_id, "name": p.name,
+        order_items: list[dict[str, Any]] = [{"id": self.ids.object_id(), "price_id": p.id, "product_id": p.product_id, "name": p.name,
                         "qty": qty, "unit_amount": p.amount} for p, qty in items]
         subtotal = state.money(sum(i["qty"] * i["unit_amount"] for i in order_items))
         order = Order(

@@ -4,6 +4,7 @@ Idempotency-Key, queries, and the per-account write history. Every change is one
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import hmac
 from collections.abc import Callable
@@ -232,7 +233,8 @@ class RankrService:
             return None
         return post_view(post)
 
-    def writes(self, location_id: str | None = None) -> list[RankrWrite]:
+    # `builtins.list`: this class has a method named `list`, which the bare name would mean here.
+    def writes(self, location_id: str | None = None) -> builtins.list[RankrWrite]:
         conditions = [Condition("location_id", "=", location_id)] if location_id else []
         return self.store.all(WRITES_TABLE, conditions, order="seq")
 
@@ -245,6 +247,6 @@ class RankrService:
             self.store.put(SENDS_TABLE, send)
         return send
 
-    def sends(self, location_id: str | None = None) -> list[RankrSend]:
+    def sends(self, location_id: str | None = None) -> builtins.list[RankrSend]:
         conditions = [Condition("location_id", "=", location_id)] if location_id else []
         return self.store.all(SENDS_TABLE, conditions, order="seq")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from mock_server.clock import SandboxClock
 from mock_server.domain.models import PAYMENTS_SCOPES, TOKEN_CLASSES, TOKEN_TYPES, App, Grant, Token
 from mock_server.ids import IdFactory
-from mock_server.seed import fake_jwt, issue_token
+from mock_server.seed import fake_jwt, issue_token, token_claims
 from mock_server.store import Condition, Store
 
 ACCESS_TOKEN_SECONDS = 86399
@@ -185,10 +185,8 @@ class AuthService:
                                    "grant_type must be one of the following values: "
                                    "authorization_code, refresh_token, client_credentials")
             token_id = self.ids.object_id()
-            claims = {"authClass": "Location" if token_class == "location" else "Company",
-                      "authClassId": location_id if token_class == "location" else company_id,
-                      "source": "INTEGRATION", "sourceId": app.id, "channel": "OAUTH", "tokenId": token_id,
-                      "iat": int(now), "exp": int(now + ACCESS_TOKEN_SECONDS)}
+            claims = token_claims(token_class, location_id, company_id, app.id, token_id, now,
+                                  now + ACCESS_TOKEN_SECONDS)
             token = Token(id=token_id, secret=fake_jwt(self.ids, claims), location_id=location_id,
                           company_id=company_id, app_id=app.id, token_class=token_class, token_type="oauth",
                           scopes=list(scopes), created_at=now, expires_at=now + ACCESS_TOKEN_SECONDS,

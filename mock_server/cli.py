@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from mock_server import __version__
+from mock_server.domain.actions import ACTIONS
 from mock_server.ratelimit import PROFILES
 
 
@@ -256,8 +257,6 @@ def _control(url: str, admin_token: str | None, method: str, path: str, body: di
     return data
 
 
-ACTIONS = ("order.create", "order.pay", "order.fail_payment", "order.refund", "order.fulfill", "order.cancel",
-           "subscription.create", "subscription.renew", "subscription.fail_renewal", "subscription.cancel")
 
 
 @main.command()

@@ -18,6 +18,7 @@ from faker import Faker
 
 from mock_server.clock import parse_iso
 from mock_server.domain import state
+from mock_server.domain.actions import PERIOD_DAYS
 from mock_server.domain.models import (
     PAYMENTS_SCOPES,
     App,
@@ -129,6 +130,17 @@ def seed_app(store: Store, seed: int) -> tuple[App, str]:
     return app, company_id
 
 
+def token_claims(token_class: str, location_id: str, company_id: str, app_id: str, token_id: str,
+                 issued_at: float | None = None, expires_at: float | None = None) -> dict[str, Any]:
+    """The claims of an OAuth access token as GHL's look (seeded tokens carry no iat/exp)."""
+    claims: dict[str, Any] = {"authClass": "Location" if token_class == "location" else "Company",
+                              "authClassId": location_id if token_class == "location" else company_id,
+                              "source": "INTEGRATION", "sourceId": app_id, "channel": "OAUTH", "tokenId": token_id}
+    if issued_at is not None and expires_at is not None:
+        claims.update(iat=int(issued_at), exp=int(expires_at))
+    return claims
+
+
 def issue_token(
     ids: IdFactory,
     *,
@@ -146,10 +158,7 @@ def issue_token(
         secret = "pit-" + ids.uuid()
         bucket_app = token_id  # a private integration token counts as its own app
     else:
-        claims = {"authClass": "Location" if token_class == "location" else "Company",
-                  "authClassId": location_id if token_class == "location" else company_id,
-                  "source": "INTEGRATION", "sourceId": app_id, "channel": "OAUTH", "tokenId": token_id}
-        secret = fake_jwt(ids, claims)
+        secret = fake_jwt(ids, token_claims(token_class, location_id, company_id, app_id, token_id))
         bucket_app = app_id
     return Token(
         id=token_id,
@@ -433,13 +442,10 @@ def _fulfil(rng: random.Random, ids: IdFactory, order: Order, by_product: dict[s
                        notify_customer=rng.random() < 0.7, created_at=at, updated_at=at)
 
 
-INTERVAL_DAYS = {"day": 1, "week": 7, "month": 30, "year": 365}
-
-
 def _subscription(rng: random.Random, ids: IdFactory, order: Order, price: Price, status: str,
                   order_txns: list[Transaction]) -> tuple[Subscription, list[Transaction]]:
     interval = (price.recurring or {}).get("interval", "month")
-    period = INTERVAL_DAYS[interval] * DAY
+    period = PERIOD_DAYS[interval] * DAY
     provider = order_txns[0].provider_type if order_txns else "stripe"
     sub = Subscription(
         id=ids.object_id(), location_id=order.location_id, contact_id=order.contact_id, order_id=order.id,

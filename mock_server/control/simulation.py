@@ -11,15 +11,14 @@ from starlette.responses import Response
 from mock_server.api import shapes
 from mock_server.api.errors import ApiError, json_response
 from mock_server.control.common import body, duration, invalid, not_found, number, sandbox, string
+from mock_server.domain.actions import REQUIRED_ID
 from mock_server.domain.errors import InvalidOperation, NotFound
 from mock_server.domain.simulation import ActionResult, SimArgs
 from mock_server.store import Condition
 
 # The id each action works on: a missing one is a malformed request (422), not a state conflict.
-REQUIRED = {action: ("orderId", "order_id") for action in ("order.pay", "order.fail_payment", "order.refund",
-                                                          "order.fulfill", "order.cancel")}
-REQUIRED.update({action: ("subscriptionId", "subscription_id")
-                 for action in ("subscription.renew", "subscription.fail_renewal", "subscription.cancel")})
+REQUIRED = {action: (key, "order_id" if key == "orderId" else "subscription_id")
+            for action, key in REQUIRED_ID.items()}
 
 
 # Timestamps must stay printable (datetime ends at year 9999); the clock stops well before.

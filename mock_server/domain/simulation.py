@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mock_server.domain import state
+from mock_server.domain.actions import ACTIONS, PERIOD_DAYS
 from mock_server.domain.errors import InvalidOperation, NotFound
 from mock_server.domain.models import Event, Order, Price, Subscription, Transaction
 from mock_server.domain.payments import Payments
 from mock_server.seed import snapshot
 from mock_server.store import Condition
 
-PERIOD_DAYS = {"day": 1, "week": 7, "month": 30, "year": 365}
 DAY = 86400.0
 RENEWABLE = ("active", "trialing")
 
@@ -66,18 +66,9 @@ class Simulator:
         self.ids = payments.ids
         self.rng = random.Random(f"simulate-{seed}")
         self.extension_events = False
+        # order.fail_payment -> self.order_fail_payment, and so on for every action of the one list.
         self.actions: dict[str, Callable[[SimArgs, ActionResult], None]] = {
-            "order.create": self.order_create,
-            "order.pay": self.order_pay,
-            "order.fail_payment": self.order_fail_payment,
-            "order.refund": self.order_refund,
-            "order.fulfill": self.order_fulfill,
-            "order.cancel": self.order_cancel,
-            "subscription.create": self.subscription_create,
-            "subscription.renew": self.subscription_renew,
-            "subscription.fail_renewal": self.subscription_fail_renewal,
-            "subscription.cancel": self.subscription_cancel,
-        }
+            name: getattr(self, name.replace(".", "_")) for name in ACTIONS}
 
     # ---- running ------------------------------------------------------------------------------
 

@@ -353,18 +353,10 @@ class GhlSandbox(SandboxClient):
 
     def _values(self, port: int, state_dir: str | Path, location: dict[str, Any], keys: dict[str, Any],
                 app: dict[str, Any]) -> dict[str, str]:
-        from scenarios.runner import DEFAULT_RECONCILE
+        from scenarios.runner import DEFAULT_RECONCILE, template_values
 
-        return {
-            "ghl.base_url": self.url, "ghl.access_token": location["tokens"][0]["token"],
-            "ghl.location_id": location["locationId"], "ghl.api_version": "2021-07-28", "ghl.app_id": app["appId"],
-            "ghl.client_id": app["clientId"], "ghl.client_secret": app["clientSecret"],
-            "ghl.webhook_public_key": keys["ed25519PublicKey"], "ghl.webhook_rsa_public_key": keys["rsaPublicKey"],
-            "rankr.base_url": self.url + "/rankr", "rankr.api_key": location["rankr"]["apiKey"],
-            "rankr.webhook_secret": location["rankr"]["webhookSecret"],
-            "client.port": str(port), "client.url": f"http://127.0.0.1:{port}", "client.state_dir": str(state_dir),
-            "client.reconcile_interval": str(DEFAULT_RECONCILE), "scenario.id": self._scenario_id(),
-        }
+        return template_values(self.url, location, keys, app, port, Path(state_dir), DEFAULT_RECONCILE,
+                               self._scenario_id())
 
     def _scenario_id(self) -> str:
         """Short, `[a-z0-9_]`, the same for the whole test and different between tests."""

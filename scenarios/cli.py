@@ -4,6 +4,7 @@ scenario that could not run, 2 on bad input (a scenario file, the project file, 
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import sys
@@ -142,8 +143,6 @@ def _strings(value: Any, key: str) -> Iterator[tuple[str, str]]:
 
 def _check_environment(project: projects.Project) -> None:
     """Every `{env.NAME}` the project uses is set, before any scenario starts."""
-    import os
-
     values = [*_strings(project.env, "client.env"), *_strings(project.destination, "destination")]
     for key, value in values:
         for name in _ENV_NAME.findall(value):

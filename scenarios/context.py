@@ -12,7 +12,16 @@ import httpx
 
 from scenarios.client import ClientProcess
 from scenarios.destinations import Destination, NotExposed
+from scenarios.destinations.rankr import rankr_records
 from scenarios.project import Routes
+
+
+def control_request(http: httpx.Client, method: str, path: str, **kwargs: Any) -> Any:
+    """One control-plane call (`path` under /_sandbox); a refusal is a HarnessError."""
+    r = http.request(method, "/_sandbox" + path, **kwargs)
+    if r.status_code >= 400:
+        raise HarnessError(f"{method} /_sandbox{path} answered {r.status_code}: {r.text[:300]}")
+    return r.json()
 
 
 def parse_time(text: str) -> float:
@@ -47,10 +56,7 @@ class ScenarioContext:
     # ---- control plane ------------------------------------------------------------------------
 
     def control(self, method: str, path: str, **kwargs: Any) -> Any:
-        r = self.http.request(method, "/_sandbox" + path, **kwargs)
-        if r.status_code >= 400:
-            raise HarnessError(f"{method} /_sandbox{path} answered {r.status_code}: {r.text[:300]}")
-        return r.json()
+        return control_request(self.http, method, path, **kwargs)
 
     def ghl_state(self) -> dict[str, Any]:
         return self.control("GET", f"/locations/{self.location_id}/state")
@@ -83,7 +89,7 @@ class ScenarioContext:
     def rankr(self, collection: str) -> list[dict[str, Any]]:
         """The fake Rankr's own records (assertions on `rankr.*`), through the control plane: injected
         Rankr faults must not blind the harness."""
-        return self.control("GET", f"/rankr/records/{collection}", params={"locationId": self.location_id})["data"]
+        return rankr_records(self.control, self.location_id, collection)
 
     def client_url(self, route: str | None, what: str) -> str:
         if route is None:

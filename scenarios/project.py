@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -338,12 +337,6 @@ def _route(routes: Table, name: str, default: str, allow_none: bool = True) -> s
         alternative = ' or "" for none' if allow_none else ""
         raise ConfigError(routes.path(name), f"must be a path starting with '/'{alternative}, not {value!r}")
     return value
-
-
-def iter_tables(table: Table) -> Iterator[tuple[str, Table]]:
-    for name, value in table.data.items():
-        if isinstance(value, dict):
-            yield name, Table(value, table.path(name))
 
 
 STARTER = '''\

@@ -24,7 +24,7 @@ from scenarios import templates
 from scenarios.assertions import evaluate as evaluate_assertion
 from scenarios.checks import DEFAULT_CHECKS, REGISTRY, Verdict
 from scenarios.client import ClientError, ClientProcess, free_port
-from scenarios.context import HarnessError, NotApplicable, ScenarioContext
+from scenarios.context import HarnessError, NotApplicable, ScenarioContext, control_request
 from scenarios.destinations import Binding, Destination, DestinationError
 from scenarios.destinations.rankr import RankrDestination
 from scenarios.loader import Scenario
@@ -320,7 +320,4 @@ class _Control:
         self.http = http
 
     def __call__(self, method: str, path: str, **kwargs: Any) -> Any:
-        r = self.http.request(method, "/_sandbox" + path, **kwargs)
-        if r.status_code >= 400:
-            raise HarnessError(f"{method} /_sandbox{path} answered {r.status_code}: {r.text[:300]}")
-        return r.json()
+        return control_request(self.http, method, path, **kwargs)

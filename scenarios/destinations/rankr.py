@@ -3,6 +3,7 @@ faults never blind the harness). Exposes every kind."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from scenarios.destinations.base import KINDS, Destination, KindRead, adapter
@@ -10,6 +11,12 @@ from scenarios.project import Table
 
 COLLECTIONS = {"orders": "orders", "transactions": "transactions", "subscriptions": "subscriptions",
                "events": "events", "alerts": "alerts"}
+
+
+def rankr_records(control: Callable[..., Any], location_id: str, collection: str) -> list[dict[str, Any]]:
+    """One collection of a location's fake Rankr account, through the control plane."""
+    data: list[dict[str, Any]] = control("GET", f"/rankr/records/{collection}", params={"locationId": location_id})["data"]
+    return data
 
 
 @adapter("rankr")
@@ -29,6 +36,4 @@ class RankrDestination(Destination):
             # The requests the client took (answered 2xx): what it was asked to fulfil.
             return KindRead([{"eventId": s.get("eventId"), "orderId": s.get("orderId")} for s in sends
                              if isinstance(s.get("status"), int) and 200 <= s["status"] < 300])
-        data: list[dict[str, Any]] = b.control("GET", f"/rankr/records/{COLLECTIONS[kind]}",
-                                               params={"locationId": b.location_id})["data"]
-        return KindRead(data)
+        return KindRead(rankr_records(b.control, b.location_id, COLLECTIONS[kind]))

@@ -14,9 +14,9 @@ from typing import Any
 import orjson
 
 from mock_server import jsjson
-from mock_server.api import shapes
-from mock_server.api.payments import _recurring_price_ids
-from mock_server.domain.payments import ListFilter
+from mock_server.ghl.payments import ListFilter
+from mock_server.ghl.responses import shapes
+from mock_server.ghl.responses.payments import _recurring_price_ids
 from mock_server.sandbox import Sandbox
 from mock_server.settings import Settings
 

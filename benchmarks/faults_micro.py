@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from mock_server.faults import FaultInjector, FaultMiddleware
+from mock_server.ghl.models import Order, Token
 from mock_server.sandbox import Sandbox
 from mock_server.settings import Settings
 
@@ -57,8 +58,8 @@ def _time_pick(injector: FaultInjector, method: str, path: str, locations: set[s
 async def measure(rules: list[dict[str, Any]]) -> dict[str, Any]:
     sandbox = Sandbox(Settings(port=0, orders=8, rate_limit="off"))
     location = sandbox.locations()[0]
-    token = next(t for t in sandbox.store.all("tokens") if t.location_id == location.id)
-    order = next(o for o in sandbox.store.all("orders") if o.location_id == location.id)
+    token = next(t for t in sandbox.store.table(Token).all() if t.location_id == location.id)
+    order = next(o for o in sandbox.store.table(Order).all() if o.location_id == location.id)
     path = f"/payments/orders/{order.id}"
     query = f"altId={location.id}&altType=location".encode()
     # The headers wrk sends (see benchmarks/wrk.py), in the order a server hands them on.

@@ -11,14 +11,14 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mock_server.api.errors import ApiError, error_response, reason
-from mock_server.api.gateway import Gateway
-from mock_server.api.routes import api_routes
 from mock_server.control.handlers import AdminGuard
 from mock_server.control.routes import control_routes
 from mock_server.dashboard.routes import dashboard_routes
 from mock_server.faults import FaultMiddleware
-from mock_server.rankr.routes import rankr_routes
+from mock_server.ghl.urls import api_routes
+from mock_server.http.errors import ApiError, error_response, reason
+from mock_server.http.gateway import Gateway
+from mock_server.rankr.urls import rankr_routes
 from mock_server.sandbox import Sandbox
 from mock_server.settings import Settings
 

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from mock_server import __version__
-from mock_server.domain.actions import ACTIONS
+from mock_server.ghl.actions import ACTIONS
 from mock_server.ratelimit import PROFILES
 
 

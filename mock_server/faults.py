@@ -20,7 +20,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_server import jsjson
-from mock_server.api.errors import error_body, reason
+from mock_server.http.errors import error_body, reason
 
 FAULTABLE_PREFIXES = ("/payments", "/oauth", "/rankr")
 EFFECTS = ("status", "delayMs", "reset", "commitThenDrop", "rateLimited")

@@ -9,22 +9,26 @@ import uuid
 from typing import Any
 
 from mock_server import __version__
-from mock_server.api.cache import ResponseCache
-from mock_server.auth import AuthService
 from mock_server.clock import SandboxClock
 from mock_server.dashboard.bus import EventBus
-from mock_server.domain.events import EventLog
-from mock_server.domain.models import Location
-from mock_server.domain.payments import Payments
-from mock_server.domain.simulation import Simulator
 from mock_server.faults import FaultInjector
+from mock_server.ghl import tables as ghl_tables
+from mock_server.ghl.auth import AuthService
+from mock_server.ghl.payments import Payments
+from mock_server.ghl.seed import DEFAULT_ORDERS, seed_app, seed_location, seed_world
+from mock_server.ghl.simulation import Simulator
+from mock_server.http.cache import ResponseCache
 from mock_server.ids import IdFactory
 from mock_server.journal import Journal
+from mock_server.locations import LOCATIONS, Location
+from mock_server.rankr import tables as rankr_tables
 from mock_server.ratelimit import RateLimiter
-from mock_server.seed import DEFAULT_ORDERS, seed_app, seed_location, seed_world
 from mock_server.settings import Settings
 from mock_server.store import Store
+from mock_server.webhooks import tables as outbox_tables
 from mock_server.webhooks.chaos import Chaos
+from mock_server.webhooks.events import EventLog
+from mock_server.webhooks.models import WebhookTarget
 from mock_server.webhooks.policy import RetryPolicy
 from mock_server.webhooks.service import WebhookService
 from mock_server.webhooks.signing import Signer
@@ -41,7 +45,7 @@ class Sandbox:
         self.settings = settings
         self.started = time.time()
         self.clock = SandboxClock()
-        self.store = Store(settings.state_file)
+        self.store = Store(settings.state_file, (LOCATIONS, *ghl_tables.TABLES, *outbox_tables.TABLES, *rankr_tables.TABLES))
         self.responses = ResponseCache(settings.response_cache)
         self.store.on_write(self.responses.clear)
         self.journal = Journal(settings.journal_capacity)
@@ -119,10 +123,10 @@ class Sandbox:
     # ---- locations ----------------------------------------------------------------------------
 
     def locations(self) -> list[Location]:
-        return self.store.all("locations")
+        return self.store.table(Location).all()
 
     def location(self, location_id: str) -> Location | None:
-        return self.store.get("locations", location_id)
+        return self.store.table(Location).get(location_id)
 
     def create_location(self, name: str | None = None, seed: int | None = None, orders: int | None = None) -> Location:
         """A fresh, isolated location with its own seeded data and tokens."""
@@ -171,10 +175,10 @@ class Sandbox:
         with self.store.transaction():
             self.signer.save(self.store)
             for stale in self.webhooks.targets():
-                self.store.delete("webhook_targets", stale.id)
+                self.store.table(WebhookTarget).delete(stale.id)
             for target in targets:
                 target.fanout_count = 0
-                self.store.put("webhook_targets", target)
+                self.store.table(WebhookTarget).put(target)
         self.faults.clear()
         self.webhooks.global_chaos = Chaos()
         self.webhooks.epoch += 1

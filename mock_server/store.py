@@ -12,13 +12,10 @@ import threading
 import types
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import orjson
-
-from mock_server.domain import models as m
-from mock_server.rankr import models as rk
 
 T = TypeVar("T")
 
@@ -32,174 +29,27 @@ class Column:
 
 @dataclass(frozen=True)
 class TableSpec(Generic[T]):
+    """One kind of record, declared by the service that owns it: its table name, record type, the
+    columns it is filtered and paged by, and whether it belongs to one location (reset and deleted
+    with it; such records have a `location_id`)."""
+
     kind: str
     record_type: type[T]
     columns: tuple[Column, ...]
     indexes: tuple[str, ...] = ()
+    location_scoped: bool = False
 
 
-def _col(name: str, sql_type: str, value: Callable[[Any], Any]) -> Column:
+def column(name: str, sql_type: str, value: Callable[[Any], Any]) -> Column:
     return Column(name, sql_type, value)
 
 
-def _loc(r: Any) -> str:
-    return r.location_id
+def by_location(record: Any) -> str:
+    return str(record.location_id)
 
 
-def _created(r: Any) -> float:
-    return r.created_at
-
-
-TABLES: dict[str, TableSpec[Any]] = {
-    spec.kind: spec
-    for spec in (
-        TableSpec("locations", m.Location, (_col("created_at", "REAL", _created),)),
-        TableSpec("apps", m.App, (_col("client_id", "TEXT", lambda r: r.client_id),), ("client_id",)),
-        TableSpec(
-            "tokens",
-            m.Token,
-            (_col("secret", "TEXT", lambda r: r.secret), _col("location_id", "TEXT", _loc)),
-            ("secret", "location_id"),
-        ),
-        TableSpec("grants", m.Grant, (_col("location_id", "TEXT", _loc),)),
-        TableSpec(
-            "contacts",
-            m.Contact,
-            (_col("location_id", "TEXT", _loc), _col("created_at", "REAL", lambda r: r.date_added)),
-            ("location_id, created_at",),
-        ),
-        TableSpec(
-            "products",
-            m.Product,
-            (_col("location_id", "TEXT", _loc), _col("created_at", "REAL", _created)),
-            ("location_id, created_at",),
-        ),
-        TableSpec(
-            "prices",
-            m.Price,
-            (
-                _col("location_id", "TEXT", _loc),
-                _col("product_id", "TEXT", lambda r: r.product_id),
-                _col("created_at", "REAL", _created),
-            ),
-            ("location_id, created_at", "product_id"),
-        ),
-        TableSpec(
-            "orders",
-            m.Order,
-            (
-                _col("location_id", "TEXT", _loc),
-                _col("created_at", "REAL", _created),
-                _col("status", "TEXT", lambda r: r.status),
-                _col("payment_status", "TEXT", lambda r: r.payment_status),
-                _col("live_mode", "INTEGER", lambda r: int(r.live_mode)),
-                _col("contact_id", "TEXT", lambda r: r.contact_id),
-                _col("source_id", "TEXT", lambda r: r.source.get("id", "")),
-                _col("product_ids", "TEXT", lambda r: " " + " ".join(r.product_ids) + " "),
-                _col("search_text", "TEXT", lambda r: m.search_text(r.contact_snapshot, r.id, *(i["name"] for i in r.items))),
-            ),
-            ("location_id, created_at DESC, id DESC", "contact_id"),
-        ),
-        TableSpec(
-            "transactions",
-            m.Transaction,
-            (
-                _col("location_id", "TEXT", _loc),
-                _col("created_at", "REAL", _created),
-                _col("status", "TEXT", lambda r: r.status),
-                _col("live_mode", "INTEGER", lambda r: int(r.live_mode)),
-                _col("contact_id", "TEXT", lambda r: r.contact_id),
-                _col("entity_id", "TEXT", lambda r: r.order_id),
-                _col("entity_source_type", "TEXT", lambda r: r.source.get("type", "")),
-                _col("entity_source_sub_type", "TEXT", lambda r: r.source.get("sub_type", "")),
-                _col("subscription_id", "TEXT", lambda r: r.provider_subscription_id),
-                _col("settle_at", "REAL", lambda r: r.settle_at if r.status == "pending" else None),
-                _col("search_text", "TEXT", lambda r: m.search_text(r.contact_snapshot, r.id, r.source.get("name", ""))),
-            ),
-            ("location_id, created_at DESC, id DESC", "entity_id", "contact_id", "settle_at"),
-        ),
-        TableSpec(
-            "subscriptions",
-            m.Subscription,
-            (
-                _col("location_id", "TEXT", _loc),
-                _col("created_at", "REAL", _created),
-                _col("status", "TEXT", lambda r: r.status),
-                _col("live_mode", "INTEGER", lambda r: int(r.live_mode)),
-                _col("contact_id", "TEXT", lambda r: r.contact_id),
-                _col("entity_id", "TEXT", lambda r: r.order_id),
-                _col("entity_source_type", "TEXT", lambda r: r.source.get("type", "")),
-                _col("search_text", "TEXT", lambda r: m.search_text(r.contact_snapshot, r.id, r.source.get("name", ""))),
-                _col("next_billing_at", "REAL",
-                     lambda r: r.next_billing_at if r.status in ("active", "trialing") else None),
-            ),
-            ("location_id, created_at DESC, id DESC", "entity_id", "next_billing_at"),
-        ),
-        TableSpec(
-            "fulfillments",
-            m.Fulfillment,
-            (
-                _col("location_id", "TEXT", _loc),
-                _col("order_id", "TEXT", lambda r: r.order_id),
-                _col("created_at", "REAL", _created),
-            ),
-            ("order_id, created_at",),
-        ),
-        TableSpec(
-            "events",
-            m.Event,
-            (_col("location_id", "TEXT", _loc), _col("created_at", "REAL", _created),
-             _col("seq", "INTEGER", lambda r: r.seq)),
-            ("seq",),
-        ),
-        TableSpec("webhook_targets", m.WebhookTarget, (_col("created_at", "REAL", _created),)),
-        TableSpec(
-            "deliveries",
-            m.Delivery,
-            (_col("status", "TEXT", lambda r: r.status), _col("target_id", "TEXT", lambda r: r.target_id),
-             _col("seq", "INTEGER", lambda r: r.seq), _col("created_at", "REAL", _created),
-             _col("location_id", "TEXT", _loc), _col("webhook_id", "TEXT", lambda r: r.webhook_id),
-             _col("event_id", "TEXT", lambda r: r.event_id)),
-            ("status, seq", "target_id, seq", "webhook_id", "event_id"),
-        ),
-        TableSpec(
-            "attempts",
-            m.Attempt,
-            (_col("delivery_id", "TEXT", lambda r: r.delivery_id), _col("created_at", "REAL", lambda r: r.at)),
-            ("delivery_id",),
-        ),
-        TableSpec(
-            "providers",
-            m.WhitelabelProvider,
-            (_col("location_id", "TEXT", _loc), _col("created_at", "REAL", _created)),
-            ("location_id, created_at",),
-        ),
-        # The fake Rankr (mock_server/rankr): records, posts, write history, events sent to clients.
-        TableSpec(
-            "rankr_records",
-            rk.RankrRecord,
-            (_col("location_id", "TEXT", _loc), _col("collection", "TEXT", lambda r: r.collection),
-             _col("seq", "INTEGER", lambda r: r.seq)),
-            ("location_id, collection, seq",),
-        ),
-        TableSpec(
-            "rankr_posts",
-            rk.RankrPost,
-            (_col("location_id", "TEXT", _loc), _col("collection", "TEXT", lambda r: r.collection),
-             _col("seq", "INTEGER", lambda r: r.seq), _col("idempotency_key", "TEXT", lambda r: r.idempotency_key)),
-            ("location_id, collection, seq", "location_id, idempotency_key"),
-        ),
-        TableSpec("rankr_writes", rk.RankrWrite, (_col("location_id", "TEXT", _loc), _col("seq", "INTEGER", lambda r: r.seq)),
-                  ("location_id, seq",)),
-        TableSpec("rankr_sends", rk.RankrSend, (_col("location_id", "TEXT", _loc), _col("seq", "INTEGER", lambda r: r.seq)),
-                  ("location_id, seq",)),
-    )
-}
-
-# Tables that belong to one location (reset or deleted together with it).
-LOCATION_SCOPED = ("contacts", "products", "prices", "orders", "transactions", "subscriptions",
-                   "fulfillments", "providers", "tokens", "grants", "events", "deliveries",
-                   "rankr_records", "rankr_posts", "rankr_writes", "rankr_sends")
+def by_created(record: Any) -> float:
+    return float(record.created_at)
 
 
 def _type_ok(value: Any, tp: Any) -> bool:
@@ -256,8 +106,18 @@ class Condition:
 
 
 class Store:
-    def __init__(self, path: str | None = None) -> None:
+    """The database of every service: each hands its `TableSpec`s in at start, and reads and writes
+    its records through `table(RecordType)`."""
+
+    def __init__(self, path: str | None, tables: Sequence[TableSpec[Any]]) -> None:
         self.path = path
+        self._specs: dict[str, TableSpec[Any]] = {}
+        self._tables: dict[type[Any], Table[Any]] = {}
+        for spec in tables:
+            if spec.kind in self._specs or spec.record_type in self._tables:
+                raise ValueError(f"table {spec.kind!r} ({spec.record_type.__name__}) is declared twice")
+            self._specs[spec.kind] = spec
+            self._tables[spec.record_type] = Table(self, spec)
         target = path or ":memory:"
         # One connection shared by the event loop thread and short-lived worker calls, guarded by a lock.
         self._conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
@@ -276,13 +136,23 @@ class Store:
         else:
             self._conn.execute("PRAGMA synchronous=OFF")
         self._create_schema()
-        self._fields = {k: [f.name for f in fields(spec.record_type)] for k, spec in TABLES.items()}
+
+    def table(self, record_type: type[T]) -> Table[T]:
+        """Typed access to the records of one type."""
+        try:
+            return self._tables[record_type]
+        except KeyError:
+            raise LookupError(f"no table holds {record_type.__name__}: is its service plugged in?") from None
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(self._specs)
 
     # ---- schema -------------------------------------------------------------------------------
 
     def _create_schema(self) -> None:
         with self._lock:
-            for spec in TABLES.values():
+            for spec in self._specs.values():
                 cols = "".join(f", {c.name} {c.sql_type}" for c in spec.columns)
                 self._conn.execute(f"CREATE TABLE IF NOT EXISTS {spec.kind} (id TEXT PRIMARY KEY{cols}, doc BLOB NOT NULL)")
                 for i, idx in enumerate(spec.indexes):
@@ -333,15 +203,15 @@ class Store:
     # ---- records ------------------------------------------------------------------------------
 
     def _load(self, kind: str, doc: bytes) -> Any:
-        return TABLES[kind].record_type(**orjson.loads(doc))
+        return self._specs[kind].record_type(**orjson.loads(doc))
 
-    def put(self, kind: str, record: Any) -> None:
-        self.put_many(kind, [record])
+    def _put(self, kind: str, record: Any) -> None:
+        self._put_many(kind, [record])
 
-    def put_many(self, kind: str, records: Sequence[Any]) -> None:
+    def _put_many(self, kind: str, records: Sequence[Any]) -> None:
         if not records:
             return
-        spec = TABLES[kind]
+        spec = self._specs[kind]
         names = ["id", *(c.name for c in spec.columns), "doc"]
         sql = f"INSERT OR REPLACE INTO {kind} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
         rows = [(r.id, *(c.value(r) for c in spec.columns), orjson.dumps(r)) for r in records]
@@ -363,7 +233,7 @@ class Store:
         docs.update(rows)
         self._docs_size += len(docs) - before
 
-    def get(self, kind: str, record_id: str) -> Any | None:
+    def _get(self, kind: str, record_id: str) -> Any | None:
         with self._lock:
             docs = self._docs.get(kind)
             doc = docs.get(record_id) if docs and type(record_id) is str else None
@@ -376,7 +246,7 @@ class Store:
                     self._remember(kind, ((record_id, doc),))
         return self._load(kind, doc)
 
-    def get_many(self, kind: str, ids: Sequence[str]) -> dict[str, Any]:
+    def _get_many(self, kind: str, ids: Sequence[str]) -> dict[str, Any]:
         if not ids:
             return {}
         if not all(type(i) is str for i in ids):
@@ -396,12 +266,12 @@ class Store:
             found = [(rid, docs[rid]) for rid in wanted if rid in docs]
         return {rid: self._load(kind, doc) for rid, doc in found}
 
-    def find_one(self, kind: str, column: str, value: Any) -> Any | None:
+    def _find_one(self, kind: str, column: str, value: Any) -> Any | None:
         with self._lock:
             row = self._conn.execute(f"SELECT doc FROM {kind} WHERE {column} = ? LIMIT 1", (value,)).fetchone()
         return self._load(kind, row[0]) if row else None
 
-    def delete(self, kind: str, record_id: str) -> bool:
+    def _delete(self, kind: str, record_id: str) -> bool:
         with self._lock:
             try:
                 cur = self._conn.execute(f"DELETE FROM {kind} WHERE id = ?", (record_id,))
@@ -409,16 +279,16 @@ class Store:
                 self._touched(kind)
         return cur.rowcount > 0
 
-    def all(self, kind: str, conditions: Sequence[Condition] = (), order: str = "created_at") -> list[Any]:
+    def _all(self, kind: str, conditions: Sequence[Condition] = (), order: str = "created_at") -> list[Any]:
         where, params = self._where(conditions)
         sql = f"SELECT doc FROM {kind}{where}"
-        if order and any(c.name == order.split()[0] for c in TABLES[kind].columns):
+        if order and any(c.name == order.split()[0] for c in self._specs[kind].columns):
             sql += f" ORDER BY {order}, id"
         with self._lock:
             rows = self._conn.execute(sql, params).fetchall()
         return [self._load(kind, r[0]) for r in rows]
 
-    def page(self, kind: str, conditions: Sequence[Condition], limit: int | None, offset: int) -> tuple[list[Any], int]:
+    def _page(self, kind: str, conditions: Sequence[Condition], limit: int | None, offset: int) -> tuple[list[Any], int]:
         """Newest first, as GHL lists. Uses the (location_id, created_at DESC, id DESC) index, so a
         page costs the same at 1,000 or 100,000 rows; totals are cached until the next write."""
         where, params = self._where(conditions)
@@ -473,18 +343,18 @@ class Store:
 
     def delete_location(self, location_id: str) -> None:
         with self.transaction():
-            for kind in LOCATION_SCOPED:
+            for kind in (k for k, spec in self._specs.items() if spec.location_scoped):
                 self._conn.execute(f"DELETE FROM {kind} WHERE location_id = ?", (location_id,))
                 self._touched(kind)
 
     def counts(self) -> dict[str, int]:
         with self._lock:
-            return {k: self._conn.execute(f"SELECT COUNT(*) FROM {k}").fetchone()[0] for k in TABLES}
+            return {k: self._conn.execute(f"SELECT COUNT(*) FROM {k}").fetchone()[0] for k in self._specs}
 
     def export(self) -> dict[str, Any]:
         with self._lock:
             tables = {k: [orjson.loads(r[0]) for r in self._conn.execute(f"SELECT doc FROM {k} ORDER BY rowid")]
-                      for k in TABLES}
+                      for k in self._specs}
             meta = {r[0]: orjson.loads(r[1]) for r in self._conn.execute("SELECT key, value FROM meta ORDER BY key")}
         return {"tables": tables, "meta": meta}
 
@@ -495,22 +365,22 @@ class Store:
             raise ValueError("state.tables must be an object")
         parsed: dict[str, list[Any]] = {}
         for kind, rows in tables.items():
-            if kind not in TABLES:
+            if kind not in self._specs:
                 raise ValueError(f"unknown table {kind!r}")
             if not isinstance(rows, list):
                 raise ValueError(f"tables.{kind} must be an array")
-            spec = TABLES[kind]
+            spec = self._specs[kind]
             parsed[kind] = [_record(spec, row, f"tables.{kind}[{i}]") for i, row in enumerate(rows)]
         meta = data.get("meta", {})
         if not isinstance(meta, dict):
             raise ValueError("state.meta must be an object")
         with self.transaction():
-            for kind in TABLES:
+            for kind in self._specs:
                 self._conn.execute(f"DELETE FROM {kind}")
                 self._touched(kind)
             self._conn.execute("DELETE FROM meta")
             for kind, records in parsed.items():
-                self.put_many(kind, records)
+                self._put_many(kind, records)
             for key, value in meta.items():
                 self.set_meta(key, value)
         return {k: len(v) for k, v in parsed.items()}
@@ -534,9 +404,48 @@ class Store:
             snapshot.backup(self._conn)
             self._count_cache.clear()
             self._forget_docs()
-            for kind in TABLES:
+            for kind in self._specs:
                 self._touched(kind)
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+class Table(Generic[T]):
+    """The records of one type. Reads decode afresh each time: changing a record you got changes
+    nothing until you `put` it back."""
+
+    def __init__(self, store: Store, spec: TableSpec[T]) -> None:
+        self._store = store
+        self.kind = spec.kind
+
+    def get(self, record_id: str) -> T | None:
+        record: T | None = self._store._get(self.kind, record_id)
+        return record
+
+    def get_many(self, ids: Sequence[str]) -> dict[str, T]:
+        found: dict[str, T] = self._store._get_many(self.kind, ids)
+        return found
+
+    def find_one(self, column: str, value: Any) -> T | None:
+        record: T | None = self._store._find_one(self.kind, column, value)
+        return record
+
+    def all(self, where: Sequence[Condition] = (), order: str = "created_at") -> list[T]:
+        records: list[T] = self._store._all(self.kind, where, order)
+        return records
+
+    def page(self, where: Sequence[Condition], limit: int | None, offset: int) -> tuple[list[T], int]:
+        """Newest first, with the total count of rows matching `where`."""
+        found: tuple[list[T], int] = self._store._page(self.kind, where, limit, offset)
+        return found
+
+    def put(self, record: T) -> None:
+        self._store._put_many(self.kind, [record])
+
+    def put_many(self, records: Sequence[T]) -> None:
+        self._store._put_many(self.kind, records)
+
+    def delete(self, record_id: str) -> bool:
+        return self._store._delete(self.kind, record_id)

@@ -25,7 +25,7 @@ from api_support import (
     token_of,
 )
 
-from mock_server.domain.models import PAYMENTS_SCOPES
+from mock_server.ghl.models import PAYMENTS_SCOPES
 from mock_server.testing import SandboxClient
 
 # (name, method, path, scope) — the scopes of the reference (§2), not read from the code.

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mock_server.domain.models import PAYMENTS_SCOPES
+from mock_server.ghl.models import PAYMENTS_SCOPES
 from mock_server.testing import SandboxProcess
 
 CLI = [sys.executable, "-m", "mock_server.cli"]

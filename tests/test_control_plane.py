@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from mock_server.domain.models import PAYMENTS_SCOPES
+from mock_server.ghl.models import PAYMENTS_SCOPES
 from mock_server.testing import SandboxClient, SandboxProcess
 
 ORDERS = "/payments/orders"

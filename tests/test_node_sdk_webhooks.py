@@ -29,7 +29,7 @@ import httpx
 import pytest
 from test_js_json import NO_REFERENCE, NODE_DIR, NodeStringify, node_tools
 
-from mock_server.domain.models import EXTENSION_EVENTS, ORDER_EVENTS
+from mock_server.ghl.models import EXTENSION_EVENTS, ORDER_EVENTS
 from mock_server.testing import DEFAULT_VERSION, SandboxProcess
 
 SDK = "@gohighlevel/api-client"

@@ -22,9 +22,9 @@ import pytest
 
 from mock_server import ratelimit
 from mock_server.app import build_app
-from mock_server.domain import state
-from mock_server.domain.models import Fulfillment, Order, Transaction
 from mock_server.faults import FaultInjector
+from mock_server.ghl import state
+from mock_server.ghl.models import Fulfillment, Order, Transaction
 from mock_server.ratelimit import RateLimiter
 from mock_server.sandbox import Sandbox
 from mock_server.settings import Settings

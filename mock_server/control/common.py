@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 
-from mock_server.api.errors import ApiError, bad_request
+from mock_server.http.errors import ApiError, bad_request
 
 
 def sandbox(request: Request) -> Any:

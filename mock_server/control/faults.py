@@ -5,8 +5,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mock_server.api.errors import json_response
 from mock_server.control.common import body, invalid, not_found, sandbox
+from mock_server.http.errors import json_response
 
 
 async def add_fault(request: Request) -> Response:

@@ -13,11 +13,11 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mock_server import jsjson
-from mock_server.api.errors import ApiError, json_response
 from mock_server.clock import iso_ms
 from mock_server.control.common import body
 from mock_server.control.common import sandbox as sandbox_of
-from mock_server.domain.models import PAYMENTS_SCOPES, Token
+from mock_server.ghl.models import PAYMENTS_SCOPES, App, Token
+from mock_server.http.errors import ApiError, json_response
 from mock_server.rankr.accounts import account_view as rankr_account
 from mock_server.ratelimit import PROFILES
 
@@ -142,7 +142,7 @@ async def revoke_token(request: Request) -> Response:
 
 
 async def list_apps(request: Request) -> Response:
-    apps = sandbox_of(request).store.all("apps", order="")
+    apps = sandbox_of(request).store.table(App).all(order="")
     return json_response([{"appId": a.id, "clientId": a.client_id, "clientSecret": a.client_secret,
                            "versionId": a.version_id, "companyId": a.company_id, "name": a.name,
                            "redirectUri": a.redirect_uri} for a in apps])

@@ -14,11 +14,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mock_server import jsjson
-from mock_server.api import shapes
-from mock_server.api.errors import json_response
 from mock_server.clock import iso_ms
 from mock_server.control.common import body, invalid, not_found, sandbox, string
 from mock_server.control.webhooks import receiver_url
+from mock_server.ghl.models import Fulfillment, Order, Subscription, Transaction
+from mock_server.ghl.responses import shapes
+from mock_server.http.errors import json_response
 from mock_server.store import Condition
 
 FORGE_KINDS = ("valid", "forged", "tampered", "replayed", "unsigned")
@@ -32,10 +33,10 @@ async def location_state(request: Request) -> Response:
     if sb.location(location_id) is None:
         raise not_found(f"Location {location_id} not found")
     where = [Condition("location_id", "=", location_id)]
-    orders, _ = sb.store.page("orders", where, None, 0)
-    txns, _ = sb.store.page("transactions", where, None, 0)
-    subs, _ = sb.store.page("subscriptions", where, None, 0)
-    fulfillments = sb.store.all("fulfillments", where)
+    orders, _ = sb.store.table(Order).page(where, None, 0)
+    txns, _ = sb.store.table(Transaction).page(where, None, 0)
+    subs, _ = sb.store.table(Subscription).page(where, None, 0)
+    fulfillments = sb.store.table(Fulfillment).all(where)
     return json_response({
         "locationId": location_id,
         "orders": [{**shapes.order_list_item(o),
@@ -63,7 +64,7 @@ async def forge_webhook(request: Request) -> Response:
     event = data.get("event", "OrderStatusUpdate")
     if event not in ("OrderCreate", "OrderStatusUpdate"):
         raise invalid("event must be one of the following values: OrderCreate, OrderStatusUpdate")
-    order = sb.store.get("orders", order_id or "")
+    order = sb.store.table(Order).get(order_id or "")
     if order is None:
         raise not_found(f"Order {order_id} not found")
     prices, products = sb.payments.catalog([i["price_id"] for i in order.items])

@@ -8,9 +8,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mock_server.api.errors import json_response
 from mock_server.control.common import body, invalid, not_found, sandbox
 from mock_server.control.webhooks import receiver_url
+from mock_server.http.errors import json_response
 from mock_server.rankr import accounts, sender
 from mock_server.rankr.models import RankrSend
 from mock_server.rankr.service import RankrService

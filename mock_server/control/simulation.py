@@ -8,13 +8,15 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mock_server.api import shapes
-from mock_server.api.errors import ApiError, json_response
 from mock_server.control.common import body, duration, invalid, not_found, number, sandbox, string
-from mock_server.domain.actions import REQUIRED_ID
-from mock_server.domain.errors import InvalidOperation, NotFound
-from mock_server.domain.simulation import ActionResult, SimArgs
+from mock_server.ghl.actions import REQUIRED_ID
+from mock_server.ghl.errors import InvalidOperation, NotFound
+from mock_server.ghl.models import Order
+from mock_server.ghl.responses import shapes
+from mock_server.ghl.simulation import ActionResult, SimArgs
+from mock_server.http.errors import ApiError, json_response
 from mock_server.store import Condition
+from mock_server.webhooks.models import Delivery
 
 # The id each action works on: a missing one is a malformed request (422), not a state conflict.
 REQUIRED = {action: (key, "order_id" if key == "orderId" else "subscription_id")
@@ -129,7 +131,7 @@ def resource_view(sb: Any, kind: str, record: Any) -> dict[str, Any]:
     if kind == "subscriptions":
         prices, products = sb.payments.catalog([record.price_id])
         return {"type": "subscription", "id": record.id, "data": shapes.subscription_detail(record, prices, products)}
-    order = sb.store.get("orders", record.order_id)
+    order = sb.store.table(Order).get(record.order_id)
     prices, products = sb.payments.catalog([i["price_id"] for i in record.items])
     return {"type": "fulfillment", "id": record.id, "data": shapes.fulfillment(record, order, prices, products)}
 
@@ -149,7 +151,7 @@ def result_view(sb: Any, result: ActionResult) -> dict[str, Any]:
 
 
 def _deliveries_of(sb: Any, event_id: str) -> list[Any]:
-    return sb.store.all("deliveries", [Condition("event_id", "=", event_id)], order="seq")
+    return sb.store.table(Delivery).all([Condition("event_id", "=", event_id)], order="seq")
 
 
 async def simulate(request: Request) -> Response:

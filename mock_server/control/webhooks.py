@@ -10,12 +10,13 @@ import httpx
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mock_server.api.errors import json_response
 from mock_server.clock import iso_ms
 from mock_server.control.common import body, invalid, not_found, sandbox
-from mock_server.domain.models import EXTENSION_EVENTS, ORDER_EVENTS, Attempt, Delivery, WebhookTarget
+from mock_server.ghl.models import EXTENSION_EVENTS, ORDER_EVENTS
+from mock_server.http.errors import json_response
 from mock_server.store import Condition
 from mock_server.webhooks.chaos import Chaos
+from mock_server.webhooks.models import Attempt, Delivery, WebhookTarget
 
 KNOWN_EVENTS = (*ORDER_EVENTS, *EXTENSION_EVENTS)
 
@@ -144,12 +145,12 @@ async def list_deliveries(request: Request) -> Response:
                           ("locationId", "location_id"), ("eventId", "event_id")):
         if q.get(param):
             conditions.append(Condition(column, "=", q[param]))
-    deliveries = sb.store.all("deliveries", conditions, order="seq")
+    deliveries = sb.store.table(Delivery).all(conditions, order="seq")
     if q.get("event"):
         deliveries = [d for d in deliveries if d.event_type == q["event"]]
     urls = {t.id: t.url for t in sb.webhooks.targets()}
     by_delivery: dict[str, list[Attempt]] = {}
-    for a in sb.store.all("attempts", order="created_at"):
+    for a in sb.store.table(Attempt).all(order="created_at"):
         by_delivery.setdefault(a.delivery_id, []).append(a)
     views = [delivery_view(d, by_delivery.get(d.id, []), urls.get(d.target_id, "")) for d in deliveries]
     flat = sorted((attempt_view(a, d, urls.get(d.target_id, "")) for d in deliveries for a in by_delivery.get(d.id, [])),

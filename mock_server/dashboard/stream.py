@@ -21,8 +21,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from mock_server import jsjson
-from mock_server.api.errors import ApiError
 from mock_server.dashboard.bus import RECENT_EVENTS, EventBus
+from mock_server.http.errors import ApiError
 
 POLL_S = 0.5
 MAX_BATCH = 200  # events written in one chunk

@@ -15,7 +15,6 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mock_server.api.errors import ApiError, json_response
 from mock_server.control.common import not_found, sandbox
 from mock_server.control.inspect import policy_view
 from mock_server.control.simulation import resource_view
@@ -23,8 +22,12 @@ from mock_server.control.webhooks import target_view
 from mock_server.dashboard import harness_results
 from mock_server.dashboard.bus import RECENT_EVENTS
 from mock_server.dashboard.stream import metrics_data
+from mock_server.ghl.models import Fulfillment, Order, Subscription, Transaction
+from mock_server.http.errors import ApiError, json_response
 
-RESOURCE_KINDS = ("orders", "transactions", "subscriptions", "fulfillments")
+RESOURCE_TYPES: dict[str, type[Order | Transaction | Subscription | Fulfillment]] = {
+    "orders": Order, "transactions": Transaction, "subscriptions": Subscription, "fulfillments": Fulfillment}
+RESOURCE_KINDS = tuple(RESOURCE_TYPES)
 
 
 async def overview(request: Request) -> Response:
@@ -66,7 +69,7 @@ async def resource(request: Request) -> Response:
         raise not_found(f"Location {location_id} not found")
     if kind not in RESOURCE_KINDS:
         raise not_found(f"Unknown kind {kind}; known: {', '.join(RESOURCE_KINDS)}")
-    record = sb.store.get(kind, resource_id)
+    record = sb.store.table(RESOURCE_TYPES[kind]).get(resource_id)
     if record is None or getattr(record, "location_id", None) != location_id:
         raise not_found(f"{kind[:-1].capitalize()} {resource_id} not found in location {location_id}")
     return json_response(resource_view(sb, kind, record)["data"])

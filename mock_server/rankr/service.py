@@ -14,12 +14,12 @@ from typing import Any
 import orjson
 
 from mock_server.clock import SandboxClock
+from mock_server.locations import Location
 from mock_server.rankr import accounts
 from mock_server.rankr.models import Account, RankrPost, RankrRecord, RankrSend, RankrWrite
 from mock_server.rankr.views import post_view, record_view
 from mock_server.store import Condition, Store
 
-RECORDS_TABLE, POSTS_TABLE, WRITES_TABLE, SENDS_TABLE = "rankr_records", "rankr_posts", "rankr_writes", "rankr_sends"
 SEQ_META = "rankr_seq"
 
 NUMBER, STRING = "number", "string"
@@ -122,14 +122,14 @@ class RankrService:
     # ---- accounts -----------------------------------------------------------------------------
 
     def account(self, location_id: str) -> Account | None:
-        if self.store.get("locations", location_id) is None:
+        if self.store.table(Location).get(location_id) is None:
             return None
         return accounts.account(self.seed(), location_id)
 
     def authenticate(self, api_key: str) -> Account | None:
         seed = self.seed()
         found = None
-        for location in self.store.all("locations"):
+        for location in self.store.table(Location).all():
             acct = accounts.account(seed, location.id)
             if hmac.compare_digest(acct.api_key.encode(), api_key.encode()):
                 found = acct
@@ -146,7 +146,7 @@ class RankrService:
                   record_id: str | None, status: int, outcome: str) -> None:
         with self.store.transaction():
             seq = self._seq()
-            self.store.put(WRITES_TABLE, RankrWrite(
+            self.store.table(RankrWrite).put(RankrWrite(
                 id=f"wr_{seq:08d}", location_id=location_id, seq=seq, method=method, path=path,
                 collection=collection, key=key, record_id=record_id, status=status, outcome=outcome,
                 at=self.clock.now()))
@@ -162,7 +162,7 @@ class RankrService:
         key = f"{location_id}:{collection}:{record_id}"
         now = self.clock.now()
         with self.store.transaction():
-            record: RankrRecord | None = self.store.get(RECORDS_TABLE, key)
+            record: RankrRecord | None = self.store.table(RankrRecord).get(key)
             if record is None:
                 record = RankrRecord(id=key, location_id=location_id, collection=collection, record_id=record_id,
                                      body=clean, created_at=now, stored_at=now, version=1, seq=self._seq())
@@ -173,7 +173,7 @@ class RankrService:
             else:
                 status, outcome = 200, "unchanged"
             if outcome != "unchanged":
-                self.store.put(RECORDS_TABLE, record)
+                self.store.table(RankrRecord).put(record)
             self.log_write(location_id, "PUT", path, collection, record_id, record_id, status, outcome)
         return Answer(status, record_view(record))
 
@@ -195,7 +195,7 @@ class RankrService:
                 post = RankrPost(id=f"{prefix}_{seq:08d}", location_id=location_id, collection=collection,
                                  body=clean, received_at=self.clock.now(), seq=seq,
                                  idempotency_key=idempotency_key, fingerprint=digest)
-                self.store.put(POSTS_TABLE, post)
+                self.store.table(RankrPost).put(post)
                 self.log_write(location_id, "POST", path, collection, idempotency_key, post.id, 201, "created")
                 answer = Answer(201, post_view(post))
             elif first.fingerprint == digest:  # the first answer again, no second record
@@ -210,7 +210,7 @@ class RankrService:
 
     def _first_with_key(self, location_id: str, key: str) -> RankrPost | None:
         """Keys are per account (across events and alerts: the fingerprint covers the collection)."""
-        found = self.store.all(POSTS_TABLE, [Condition("location_id", "=", location_id),
+        found = self.store.table(RankrPost).all([Condition("location_id", "=", location_id),
                                              Condition("idempotency_key", "=", key)], order="seq")
         return found[0] if found else None
 
@@ -218,17 +218,19 @@ class RankrService:
 
     def list(self, location_id: str, collection: str, limit: int | None = None, offset: int = 0
              ) -> tuple[list[dict[str, Any]], int]:
-        table, view = (RECORDS_TABLE, record_view) if collection in RECORDS else (POSTS_TABLE, post_view)
-        rows = self.store.all(table, [Condition("location_id", "=", location_id),
-                                      Condition("collection", "=", collection)], order="seq")
-        window = rows[offset:] if limit is None else rows[offset:offset + limit]
-        return [view(r) for r in window], len(rows)
+        where = [Condition("location_id", "=", location_id), Condition("collection", "=", collection)]
+        end = None if limit is None else offset + limit
+        if collection in RECORDS:
+            records = self.store.table(RankrRecord).all(where, order="seq")
+            return [record_view(r) for r in records[offset:end]], len(records)
+        posts = self.store.table(RankrPost).all(where, order="seq")
+        return [post_view(p) for p in posts[offset:end]], len(posts)
 
     def get(self, location_id: str, collection: str, item_id: str) -> dict[str, Any] | None:
         if collection in RECORDS:
-            record = self.store.get(RECORDS_TABLE, f"{location_id}:{collection}:{item_id}")
+            record = self.store.table(RankrRecord).get(f"{location_id}:{collection}:{item_id}")
             return record_view(record) if record is not None else None
-        post = self.store.get(POSTS_TABLE, item_id)
+        post = self.store.table(RankrPost).get(item_id)
         if post is None or post.location_id != location_id or post.collection != collection:
             return None
         return post_view(post)
@@ -236,7 +238,7 @@ class RankrService:
     # `builtins.list`: this class has a method named `list`, which the bare name would mean here.
     def writes(self, location_id: str | None = None) -> builtins.list[RankrWrite]:
         conditions = [Condition("location_id", "=", location_id)] if location_id else []
-        return self.store.all(WRITES_TABLE, conditions, order="seq")
+        return self.store.table(RankrWrite).all(conditions, order="seq")
 
     # ---- Rankr events sent to the client ------------------------------------------------------
 
@@ -244,9 +246,9 @@ class RankrService:
         with self.store.transaction():
             send.seq = self._seq()
             send.id = f"sd_{send.seq:08d}"
-            self.store.put(SENDS_TABLE, send)
+            self.store.table(RankrSend).put(send)
         return send
 
     def sends(self, location_id: str | None = None) -> builtins.list[RankrSend]:
         conditions = [Condition("location_id", "=", location_id)] if location_id else []
-        return self.store.all(SENDS_TABLE, conditions, order="seq")
+        return self.store.table(RankrSend).all(conditions, order="seq")

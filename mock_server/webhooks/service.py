@@ -18,21 +18,13 @@ from typing import Any
 import httpx
 
 from mock_server import jsjson
-from mock_server.api import shapes
 from mock_server.clock import SandboxClock, iso_ms
-from mock_server.domain.models import (
-    App,
-    Attempt,
-    Delivery,
-    Event,
-    Order,
-    Subscription,
-    Transaction,
-    WebhookTarget,
-)
+from mock_server.ghl.models import App, Order, Price, Product, Subscription, Transaction
+from mock_server.ghl.responses import shapes
 from mock_server.ids import IdFactory
 from mock_server.store import Condition, Store
 from mock_server.webhooks.chaos import Chaos, decide
+from mock_server.webhooks.models import Attempt, Delivery, Event, WebhookTarget
 from mock_server.webhooks.policy import RetryPolicy
 from mock_server.webhooks.signing import Signer
 
@@ -78,24 +70,24 @@ class WebhookService:
         parsed = Chaos.parse(chaos)
         target = WebhookTarget(id=self.ids.object_id(), url=url, events=events, created_at=self.clock.now(),
                                location_id=location_id, chaos=parsed.to_json() if parsed.active else {})
-        self.store.put("webhook_targets", target)
+        self.store.table(WebhookTarget).put(target)
         return target
 
     def targets(self) -> list[WebhookTarget]:
-        return self.store.all("webhook_targets")
+        return self.store.table(WebhookTarget).all()
 
     def target(self, target_id: str) -> WebhookTarget | None:
-        return self.store.get("webhook_targets", target_id)
+        return self.store.table(WebhookTarget).get(target_id)
 
     def remove_target(self, target_id: str) -> bool:
         """Forget a target; what was still queued for it will never be sent (so `wait` can settle)."""
         with self.store.transaction():
-            for d in self.store.all("deliveries", [Condition("target_id", "=", target_id),
+            for d in self.store.table(Delivery).all([Condition("target_id", "=", target_id),
                                                    Condition("status", "=", "queued")], order="seq"):
                 d.status = "failed"
                 d.last_error = "target removed"
-                self.store.put("deliveries", d)
-            return self.store.delete("webhook_targets", target_id)
+                self.store.table(Delivery).put(d)
+            return self.store.table(WebhookTarget).delete(target_id)
 
     def set_target_chaos(self, target_id: str, chaos: dict[str, Any] | None) -> WebhookTarget | None:
         target = self.target(target_id)
@@ -104,7 +96,7 @@ class WebhookService:
         parsed = Chaos.parse(chaos)
         target.chaos = parsed.to_json() if parsed.active else {}
         target.fanout_count = 0  # chaos positions (reorder windows) count from now on
-        self.store.put("webhook_targets", target)
+        self.store.table(WebhookTarget).put(target)
         return target
 
     def set_global_chaos(self, chaos: Chaos) -> None:
@@ -114,7 +106,7 @@ class WebhookService:
             for target in self.targets():
                 if not target.chaos:
                     target.fanout_count = 0
-                    self.store.put("webhook_targets", target)
+                    self.store.table(WebhookTarget).put(target)
 
     # ---- fan-out (inside the change's transaction) -----------------------------------------------
 
@@ -138,7 +130,7 @@ class WebhookService:
         chaos = Chaos.parse(target.chaos) if target.chaos else self.global_chaos
         decision = decide(chaos, self.chaos_rng, target.fanout_count)
         target.fanout_count += 1
-        self.store.put("webhook_targets", target)
+        self.store.table(WebhookTarget).put(target)
         now = time.time()
         webhook_id = self.ids.uuid()
         original = ""
@@ -160,11 +152,11 @@ class WebhookService:
                 duplicate_of=original, chaos=", ".join(notes),
             )
             original = original or delivery.id
-            self.store.put("deliveries", delivery)
+            self.store.table(Delivery).put(delivery)
 
     def redeliver(self, delivery_id: str) -> Delivery | None:
         """Send an event again to the same target, with the same webhookId (a deliberate duplicate)."""
-        source = self.store.get("deliveries", delivery_id)
+        source = self.store.table(Delivery).get(delivery_id)
         if source is None:
             return None
         with self.store.transaction():
@@ -172,7 +164,7 @@ class WebhookService:
                                 target_id=source.target_id, webhook_id=source.webhook_id,
                                 event_type=source.event_type, location_id=source.location_id, created_at=time.time(),
                                 next_attempt_at=self.clock.now(), batch=-1, duplicate_of=source.id, chaos="redelivery")
-            self.store.put("deliveries", delivery)
+            self.store.table(Delivery).put(delivery)
         self.wake()
         return delivery
 
@@ -185,8 +177,8 @@ class WebhookService:
         snap = event.snapshot
         if event.resource_kind == "orders":
             order = Order(**snap)
-            prices = self.store.get_many("prices", [i["price_id"] for i in order.items])
-            products = self.store.get_many("products", [i["product_id"] for i in order.items])
+            prices = self.store.table(Price).get_many([i["price_id"] for i in order.items])
+            products = self.store.table(Product).get_many([i["product_id"] for i in order.items])
             fields = shapes.order_webhook(order, prices, products)
         elif event.resource_kind == "transactions":
             fields = shapes.transaction_list_item(Transaction(**snap))
@@ -216,9 +208,9 @@ class WebhookService:
         self._wake = asyncio.Event()
         # After a crash, what was in flight was never acknowledged: send it again (at least once).
         with self.store.transaction():
-            for d in self.store.all("deliveries", [Condition("status", "=", "in_flight")], order="seq"):
+            for d in self.store.table(Delivery).all([Condition("status", "=", "in_flight")], order="seq"):
                 d.status = "queued"
-                self.store.put("deliveries", d)
+                self.store.table(Delivery).put(d)
         self._client = httpx.AsyncClient(timeout=self.timeout_s, headers={"user-agent": USER_AGENT})
         self._task = asyncio.create_task(self._run())
 
@@ -248,7 +240,7 @@ class WebhookService:
 
     def due(self) -> dict[str, list[Delivery]]:
         now_clock, now_real = self.clock.now(), time.time()
-        queued = self.store.all("deliveries", [Condition("status", "=", "queued")], order="seq")
+        queued = self.store.table(Delivery).all([Condition("status", "=", "queued")], order="seq")
         if not queued:
             return {}
         targets = {t.id: t for t in self.targets()}
@@ -277,7 +269,7 @@ class WebhookService:
             with self.store.transaction():
                 for d in orphans:
                     d.status, d.last_error = "failed", "target removed"
-                    self.store.put("deliveries", d)
+                    self.store.table(Delivery).put(d)
         for items in by_target.values():
             items.sort(key=lambda d: (d.batch if d.batch >= 0 else 1 << 60, d.rank, d.seq))
         return by_target
@@ -297,22 +289,22 @@ class WebhookService:
 
     async def _attempt(self, target: WebhookTarget, delivery: Delivery) -> None:
         epoch = self.epoch
-        event = self.store.get("events", delivery.event_id)
+        event = self.store.table(Event).get(delivery.event_id)
         if event is None:  # its location was reset: nothing to send any more
             delivery.status = "failed"
             delivery.last_error = "event no longer exists (location reset)"
-            self.store.put("deliveries", delivery)
+            self.store.table(Delivery).put(delivery)
             return
         try:
             body = self.payload(event, delivery)
         except Exception as exc:  # e.g. a snapshot from an incompatible state file: fail it, do not wedge
             delivery.status = "failed"
             delivery.last_error = f"cannot build the payload: {type(exc).__name__}: {exc}"
-            self.store.put("deliveries", delivery)
+            self.store.table(Delivery).put(delivery)
             return
         headers = {"content-type": "application/json", **self.signer.headers(body)}
         delivery.status = "in_flight"
-        self.store.put("deliveries", delivery)
+        self.store.table(Delivery).put(delivery)
         self._in_flight += 1
         started = time.perf_counter()
         status: int | None = None
@@ -348,8 +340,8 @@ class WebhookService:
                           at=time.time(), status_code=status, latency_ms=latency, error=error, outcome=outcome,
                           next_attempt_at=next_at)
         with self.store.transaction():
-            self.store.put("deliveries", delivery)
-            self.store.put("attempts", attempt)
+            self.store.table(Delivery).put(delivery)
+            self.store.table(Attempt).put(attempt)
         for listener in self.listeners:
             listener(delivery, attempt, headers)
 
@@ -357,14 +349,14 @@ class WebhookService:
 
     def counts(self) -> dict[str, int]:
         out = {"queued": 0, "in_flight": 0, "delivered": 0, "failed": 0, "dropped": 0}
-        for d in self.store.all("deliveries", order=""):
+        for d in self.store.table(Delivery).all(order=""):
             out[d.status] = out.get(d.status, 0) + 1
         return out
 
     def settled(self) -> bool:
         # One indexed row per status at most (not every pending delivery decoded): `wait` asks every 20 ms.
         return (not self._in_flight
-                and all(self.store.find_one("deliveries", "status", status) is None for status in PENDING))
+                and all(self.store.table(Delivery).find_one("status", status) is None for status in PENDING))
 
     async def wait_settled(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout

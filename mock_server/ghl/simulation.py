@@ -12,13 +12,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from mock_server.domain import state
-from mock_server.domain.actions import ACTIONS, PERIOD_DAYS
-from mock_server.domain.errors import InvalidOperation, NotFound
-from mock_server.domain.models import Event, Order, Price, Subscription, Transaction
-from mock_server.domain.payments import Payments
-from mock_server.seed import snapshot
+from mock_server.ghl import state
+from mock_server.ghl.actions import ACTIONS, PERIOD_DAYS
+from mock_server.ghl.errors import InvalidOperation, NotFound
+from mock_server.ghl.models import Contact, Fulfillment, Order, Price, Subscription, Transaction
+from mock_server.ghl.payments import Payments
+from mock_server.ghl.seed import snapshot
 from mock_server.store import Condition
+from mock_server.webhooks.models import Event
 
 DAY = 86400.0
 RENEWABLE = ("active", "trialing")
@@ -110,31 +111,31 @@ class Simulator:
         return self.payments.subscription(args.location_id, args.subscription_id)
 
     def _prices(self, location_id: str, kind: str) -> list[Price]:
-        prices = [p for p in self.store.all("prices", [Condition("location_id", "=", location_id)]) if p.type == kind]
+        prices = [p for p in self.store.table(Price).all([Condition("location_id", "=", location_id)]) if p.type == kind]
         if not prices:
             raise InvalidOperation(f"Location {location_id} has no {kind} prices")
         return prices
 
     def _price(self, location_id: str, price_id: str) -> Price:
-        price = self.store.get("prices", price_id)
+        price = self.store.table(Price).get(price_id)
         if price is None or price.location_id != location_id:
             raise NotFound("Price", price_id)
         return price
 
     def _contact_snapshot(self, location_id: str, contact_id: str | None) -> dict[str, Any]:
         if contact_id:
-            contact = self.store.get("contacts", contact_id)
+            contact = self.store.table(Contact).get(contact_id)
             if contact is None or contact.location_id != location_id:
                 raise NotFound("Contact", contact_id)
         else:
             # A seeded pick by position, read as one row (not the whole contact list): the same draw
             # `rng.choice` would make over the contacts in creation order.
             where = [Condition("location_id", "=", location_id)]
-            _, total = self.store.page("contacts", where, 1, 0)
+            _, total = self.store.table(Contact).page(where, 1, 0)
             if not total:
                 raise InvalidOperation(f"Location {location_id} has no contacts")
             index = self.rng.randrange(total)
-            contact = self.store.page("contacts", where, 1, total - 1 - index)[0][0]
+            contact = self.store.table(Contact).page(where, 1, total - 1 - index)[0][0]
         return snapshot(contact)
 
     def _balance(self, order: Order) -> float:
@@ -178,7 +179,7 @@ class Simulator:
             created_at=now, updated_at=now, fingerprint=self.ids.uuid(), contact_snapshot=snap,
         )
         state.derive(order, [], [])
-        self.store.put("orders", order)
+        self.store.table(Order).put(order)
         self.payments.events.record("OrderCreate", "orders", order)
         result.resources.append(("orders", order))
         return order
@@ -221,7 +222,7 @@ class Simulator:
             txn.settle_after_polls = args.pending_polls
             txn.settle_at = None if args.pending_seconds is None else self.clock.now() + args.pending_seconds
             txn.settle_outcome = args.settle_outcome
-        self.store.put("transactions", txn)
+        self.store.table(Transaction).put(txn)
         result.resources.append(("transactions", txn))
         self._extension("SandboxTransactionCreate", "transactions", txn)
         self._settle_refresh(order, result)
@@ -233,7 +234,7 @@ class Simulator:
         if amount <= 0:
             raise InvalidOperation("amount must be positive")
         txn = self._transaction(order, amount, "failed")
-        self.store.put("transactions", txn)
+        self.store.table(Transaction).put(txn)
         result.resources.append(("transactions", txn))
         self._extension("SandboxTransactionCreate", "transactions", txn)
         self._settle_refresh(order, result)
@@ -263,7 +264,7 @@ class Simulator:
                 txn.status = "refunded"
             txn.updated_at = now
             remaining = state.money(remaining - part)
-            self.store.put("transactions", txn)
+            self.store.table(Transaction).put(txn)
             result.resources.append(("transactions", txn))
             self._extension("SandboxTransactionUpdate", "transactions", txn)
         self._settle_refresh(order, result)
@@ -273,7 +274,7 @@ class Simulator:
         if args.items:
             items = [{"price_id": i["price_id"], "qty": i.get("qty", 1)} for i in args.items]
         else:
-            done = state.fulfilled_quantities(self.store.all("fulfillments", [Condition("order_id", "=", order.id)]))
+            done = state.fulfilled_quantities(self.store.table(Fulfillment).all([Condition("order_id", "=", order.id)]))
             items = [{"price_id": pid, "qty": qty - done.get(pid, 0)}
                      for pid, qty in state.ordered_quantities(order).items() if qty - done.get(pid, 0) > 0]
             if not items:
@@ -312,15 +313,15 @@ class Simulator:
             payments_collected=1, contact_snapshot=dict(order.contact_snapshot),
         )
         txn = self._transaction(order, price.amount, "succeeded", subscription=sub)
-        self.store.put("subscriptions", sub)
-        self.store.put("transactions", txn)
+        self.store.table(Subscription).put(sub)
+        self.store.table(Transaction).put(txn)
         result.resources += [("subscriptions", sub), ("transactions", txn)]
         self._extension("SandboxSubscriptionCreate", "subscriptions", sub)
         self._extension("SandboxTransactionCreate", "transactions", txn)
         self._settle_refresh(order, result)
 
     def _renewal(self, sub: Subscription, succeeded: bool, result: ActionResult) -> None:
-        order = self.store.get("orders", sub.order_id)
+        order = self.store.table(Order).get(sub.order_id)
         if order is None:
             raise NotFound("Order", sub.order_id)
         txn = self._transaction(order, sub.amount, "succeeded" if succeeded else "failed",
@@ -337,8 +338,8 @@ class Simulator:
         else:
             sub.status = "past_due" if sub.status in RENEWABLE else "unpaid"
         sub.updated_at = now
-        self.store.put("transactions", txn)
-        self.store.put("subscriptions", sub)
+        self.store.table(Transaction).put(txn)
+        self.store.table(Subscription).put(sub)
         result.resources += [("transactions", txn), ("subscriptions", sub)]
         self._extension("SandboxTransactionCreate", "transactions", txn)
         self._extension("SandboxSubscriptionUpdate", "subscriptions", sub)
@@ -365,7 +366,7 @@ class Simulator:
         sub.canceled_by = "sandbox"
         sub.next_billing_at = None
         sub.updated_at = now
-        self.store.put("subscriptions", sub)
+        self.store.table(Subscription).put(sub)
         result.resources.append(("subscriptions", sub))
         self._extension("SandboxSubscriptionUpdate", "subscriptions", sub)
 
@@ -376,7 +377,7 @@ class Simulator:
         settle time passed. Seeded history (billing dates before `since`) is left as it is."""
         now = self.clock.now()
         results: list[ActionResult] = []
-        due = self.store.all("subscriptions", [Condition("next_billing_at", "<=", now),
+        due = self.store.table(Subscription).all([Condition("next_billing_at", "<=", now),
                                                Condition("next_billing_at", ">", since)], order="next_billing_at")
         for sub in due:
             for _ in range(400):  # one renewal per elapsed period, bounded
@@ -389,9 +390,9 @@ class Simulator:
                     # renew period by period on the clock rather than jumping to now
                     sub.current_period_start = start
                     sub.next_billing_at = start + period_seconds(sub.interval, sub.interval_count)
-                    self.store.put("subscriptions", sub)
+                    self.store.table(Subscription).put(sub)
                 results.append(result)
-        for txn in self.store.all("transactions", [Condition("settle_at", "<=", now)]):
+        for txn in self.store.table(Transaction).all([Condition("settle_at", "<=", now)]):
             results.append(self.settle(txn))
         return results
 
@@ -403,10 +404,10 @@ class Simulator:
             txn.settle_at = None
             txn.settle_after_polls = 0
             txn.updated_at = self.clock.now()
-            self.store.put("transactions", txn)
+            self.store.table(Transaction).put(txn)
             result.resources.append(("transactions", txn))
             self._extension("SandboxTransactionUpdate", "transactions", txn)
-            order = self.store.get("orders", txn.order_id)
+            order = self.store.table(Order).get(txn.order_id)
             if order is not None:
                 self._settle_refresh(order, result)
         return result
@@ -416,7 +417,7 @@ class Simulator:
         Returns the order as it is now and whether a payment still waits for more polls."""
         settled = False
         waiting = False
-        pending = self.store.all("transactions", [Condition("entity_id", "=", order.id),
+        pending = self.store.table(Transaction).all([Condition("entity_id", "=", order.id),
                                                   Condition("status", "=", "pending")], order="")
         for txn in pending:
             if txn.settle_after_polls > 0:
@@ -425,6 +426,6 @@ class Simulator:
                     self.settle(txn)
                     settled = True
                 else:
-                    self.store.put("transactions", txn)
+                    self.store.table(Transaction).put(txn)
                     waiting = True
         return (self.payments.order(order.location_id, order.id) if settled else order), waiting

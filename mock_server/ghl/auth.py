@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mock_server.clock import SandboxClock
-from mock_server.domain.models import PAYMENTS_SCOPES, TOKEN_CLASSES, TOKEN_TYPES, App, Grant, Token
+from mock_server.ghl.models import PAYMENTS_SCOPES, TOKEN_CLASSES, TOKEN_TYPES, App, Grant, Token
+from mock_server.ghl.seed import fake_jwt, issue_token, token_claims
 from mock_server.ids import IdFactory
-from mock_server.seed import fake_jwt, issue_token, token_claims
+from mock_server.locations import Location
 from mock_server.store import Condition, Store
 
 ACCESS_TOKEN_SECONDS = 86399
@@ -62,7 +63,7 @@ class AuthService:
     def lookup(self, secret: str) -> Token | None:
         token = self._by_secret.get(secret)
         if token is None:
-            token = self.store.find_one("tokens", "secret", secret)
+            token = self.store.table(Token).find_one("secret", secret)
             if token is None:
                 return None
             self._by_secret[secret] = token
@@ -90,7 +91,7 @@ class AuthService:
 
     def issue(self, location_id: str, scopes: list[str] | None = None, token_class: str = "location",
               token_type: str = "oauth", expires_in: float | None = None, app_id: str | None = None) -> Token:
-        location = self.store.get("locations", location_id)
+        location = self.store.table(Location).get(location_id)
         if location is None:
             raise ValueError(f"unknown location {location_id}")
         if token_class not in TOKEN_CLASSES:
@@ -104,35 +105,35 @@ class AuthService:
                             scopes=list(PAYMENTS_SCOPES if scopes is None else scopes), token_class=token_class,
                             token_type=token_type, created_at=now,
                             expires_at=None if expires_in is None else now + expires_in)
-        self.store.put("tokens", token)
+        self.store.table(Token).put(token)
         return token
 
     def revoke(self, secret_or_id: str) -> Token | None:
-        token = self.lookup(secret_or_id) or self.store.get("tokens", secret_or_id)
+        token = self.lookup(secret_or_id) or self.store.table(Token).get(secret_or_id)
         if token is None:
             return None
         token.revoked = True
-        self.store.put("tokens", token)
+        self.store.table(Token).put(token)
         return token
 
     def tokens_of(self, location_id: str) -> list[Token]:
-        return self.store.all("tokens", [Condition("location_id", "=", location_id)])
+        return self.store.table(Token).all([Condition("location_id", "=", location_id)])
 
     # ---- OAuth --------------------------------------------------------------------------------
 
     def app(self) -> App | None:
-        apps = self.store.all("apps", order="")
+        apps = self.store.table(App).all(order="")
         return apps[0] if apps else None
 
     def app_by_client(self, client_id: str) -> App | None:
-        return self.store.find_one("apps", "client_id", client_id)
+        return self.store.table(App).find_one("client_id", client_id)
 
     def authorization_code(self, client_id: str, location_id: str, scopes: list[str] | None,
                            user_type: str = "Location") -> Grant:
         app = self.app_by_client(client_id)
         if app is None:
             raise ValueError(f"unknown clientId {client_id}")
-        location = self.store.get("locations", location_id)
+        location = self.store.table(Location).get(location_id)
         if location is None:
             raise ValueError(f"unknown location {location_id}")
         grant = Grant(id=self.ids.object_id() + self.ids.object_id()[:16], kind="code", app_id=app.id,
@@ -140,7 +141,7 @@ class AuthService:
                       token_class="agency" if user_type == "Company" else "location",
                       scopes=list(PAYMENTS_SCOPES if scopes is None else scopes),
                       expires_at=self.clock.now() + CODE_SECONDS)
-        self.store.put("grants", grant)
+        self.store.table(Grant).put(grant)
         return grant
 
     def exchange(self, *, client_id: str, client_secret: str, grant_type: str, code: str | None,
@@ -157,7 +158,7 @@ class AuthService:
                 field = "code" if kind == "code" else "refresh_token"
                 if not value:
                     raise OAuthFailure(422, "invalid_request", f"{field} should not be empty")
-                grant = self.store.get("grants", value)
+                grant = self.store.table(Grant).get(value)
                 if grant is None or grant.kind != kind or grant.app_id != app.id:
                     raise OAuthFailure(401, "invalid_grant", f"Invalid {field.replace('_', ' ')}")
                 if grant.used:
@@ -165,14 +166,14 @@ class AuthService:
                 if now >= grant.expires_at:
                     raise OAuthFailure(401, "invalid_grant", f"This {field.replace('_', ' ')} has expired")
                 grant.used = True
-                self.store.put("grants", grant)
+                self.store.table(Grant).put(grant)
                 location_id, company_id = grant.location_id, grant.company_id
                 token_class, scopes = grant.token_class, grant.scopes
             elif grant_type == "client_credentials":
                 token_class = "agency" if user_type == "Company" else "location"
-                locations = self.store.all("locations")
+                locations = self.store.table(Location).all()
                 if location_id:
-                    location = self.store.get("locations", location_id)
+                    location = self.store.table(Location).get(location_id)
                     if location is None:
                         raise OAuthFailure(400, "invalid_request", f"Unknown locationId {location_id}")
                 elif locations:
@@ -194,6 +195,6 @@ class AuthService:
             refresh = Grant(id=self.ids.token("rt-"), kind="refresh", app_id=app.id, location_id=location_id,
                             company_id=company_id, token_class=token_class, scopes=list(scopes),
                             expires_at=now + REFRESH_TOKEN_SECONDS)
-            self.store.put("tokens", token)
-            self.store.put("grants", refresh)
+            self.store.table(Token).put(token)
+            self.store.table(Grant).put(refresh)
         return TokenGrant(token=token, refresh_token=refresh.id, app=app)

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mock_server.rankr import api
+from mock_server.rankr import responses as api
 from mock_server.rankr.service import POSTS, RECORDS, RankrError
 
 Handler = Callable[[Request, str], Awaitable[Response]]

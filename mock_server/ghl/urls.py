@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from mock_server.api import oauth, payments
-from mock_server.api.guard import guarded
+from mock_server.ghl.responses import oauth, payments
+from mock_server.ghl.responses.guard import guarded
 
 # (path, method, handler, scope)
 PAYMENTS_TABLE = (

@@ -17,14 +17,13 @@ import orjson
 from faker import Faker
 
 from mock_server.clock import parse_iso
-from mock_server.domain import state
-from mock_server.domain.actions import PERIOD_DAYS
-from mock_server.domain.models import (
+from mock_server.ghl import state
+from mock_server.ghl.actions import PERIOD_DAYS
+from mock_server.ghl.models import (
     PAYMENTS_SCOPES,
     App,
     Contact,
     Fulfillment,
-    Location,
     Order,
     Price,
     Product,
@@ -34,6 +33,7 @@ from mock_server.domain.models import (
     WhitelabelProvider,
 )
 from mock_server.ids import IdFactory
+from mock_server.locations import Location
 from mock_server.store import Store
 
 SEED_EPOCH = parse_iso("2026-10-01T00:00:00Z")
@@ -126,7 +126,7 @@ def seed_app(store: Store, seed: int) -> tuple[App, str]:
         name="Sandbox Sync App",
         redirect_uri="http://127.0.0.1/oauth/callback",
     )
-    store.put("apps", app)
+    store.table(App).put(app)
     return app, company_id
 
 
@@ -292,16 +292,16 @@ def seed_location(
 
     with store.transaction():
         store.delete_location(loc_id)
-        store.put("locations", location)
-        store.put_many("tokens", tokens)
-        store.put_many("contacts", contacts)
-        store.put_many("products", products)
-        store.put_many("prices", prices)
-        store.put_many("orders", all_orders)
-        store.put_many("transactions", all_txns)
-        store.put_many("subscriptions", all_subs)
-        store.put_many("fulfillments", all_fulfillments)
-        store.put_many("providers", providers)
+        store.table(Location).put(location)
+        store.table(Token).put_many(tokens)
+        store.table(Contact).put_many(contacts)
+        store.table(Product).put_many(products)
+        store.table(Price).put_many(prices)
+        store.table(Order).put_many(all_orders)
+        store.table(Transaction).put_many(all_txns)
+        store.table(Subscription).put_many(all_subs)
+        store.table(Fulfillment).put_many(all_fulfillments)
+        store.table(WhitelabelProvider).put_many(providers)
     return SeededLocation(location, tokens)
 
 

@@ -12,10 +12,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mock_server.api.errors import ApiError, bad_request, error_response, forbidden, unauthorized
-from mock_server.auth import AuthFailure
-from mock_server.domain.errors import InvalidOperation, NotFound
-from mock_server.domain.models import Token
+from mock_server.ghl.auth import AuthFailure
+from mock_server.ghl.errors import InvalidOperation, NotFound
+from mock_server.ghl.models import Token
+from mock_server.http.errors import ApiError, bad_request, error_response, forbidden, unauthorized
 
 SUPPORTED_VERSIONS = frozenset({"2021-04-15", "2021-07-28", "2023-02-21", "v3"})
 

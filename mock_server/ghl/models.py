@@ -25,19 +25,6 @@ TOKEN_TYPES = ("oauth", "pit")
 
 
 @dataclass(slots=True)
-class Location:
-    id: str
-    name: str
-    company_id: str
-    seed: int
-    orders: int
-    created_at: float
-    email: str = ""
-    phone: str = ""
-    timezone: str = "UTC"
-
-
-@dataclass(slots=True)
 class Contact:
     id: str
     location_id: str
@@ -273,74 +260,10 @@ class Grant:
     user_id: str = ""
 
 
-# ---- events and webhook delivery (the transactional outbox) ---------------------------------------
+# ---- the webhook events GHL sends ------------------------------------------------------------------
 
 ORDER_EVENTS = ("OrderCreate", "OrderStatusUpdate")
 # Sandbox-only events (GHL has no marketplace webhook for transactions or subscriptions); sent only with
 # --extension-events.
 EXTENSION_EVENTS = ("SandboxTransactionCreate", "SandboxTransactionUpdate", "SandboxSubscriptionCreate",
                     "SandboxSubscriptionUpdate")
-
-
-@dataclass(slots=True)
-class Event:
-    """A domain event, written in the same store transaction as the change that caused it."""
-
-    id: str
-    seq: int
-    type: str
-    location_id: str
-    resource_kind: str  # orders | transactions | subscriptions
-    resource_id: str
-    snapshot: dict[str, Any]  # the record as it was right after the change
-    created_at: float
-    extension: bool = False
-
-
-@dataclass(slots=True)
-class WebhookTarget:
-    id: str
-    url: str
-    events: list[str] | None  # None: every event this sandbox sends
-    created_at: float
-    location_id: str | None = None  # None: every location
-    chaos: dict[str, Any] = field(default_factory=dict)
-    active: bool = True
-    fanout_count: int = 0  # deliveries made to it so far (positions for seeded reorder batches)
-
-
-@dataclass(slots=True)
-class Delivery:
-    """One event to one target; duplicates share the webhookId of the original."""
-
-    id: str
-    seq: int
-    event_id: str
-    target_id: str
-    webhook_id: str
-    event_type: str
-    location_id: str
-    created_at: float  # real time
-    status: str = "queued"  # queued | in_flight | delivered | failed | dropped
-    attempts: int = 0
-    next_attempt_at: float = 0.0  # sandbox clock
-    not_before: float = 0.0  # real time (delay / reorder hold)
-    batch: int = 0
-    rank: float = 0.0
-    last_status: int | None = None
-    last_error: str = ""
-    duplicate_of: str = ""
-    chaos: str = ""  # what delivery chaos did to it, for the record
-
-
-@dataclass(slots=True)
-class Attempt:
-    id: str
-    delivery_id: str
-    n: int
-    at: float  # real time
-    status_code: int | None
-    latency_ms: float
-    error: str
-    outcome: str  # delivered | retry | failed
-    next_attempt_at: float | None = None

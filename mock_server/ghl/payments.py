@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from mock_server.clock import SandboxClock
-from mock_server.domain import state
-from mock_server.domain.errors import InvalidOperation, NotFound
-from mock_server.domain.events import EventLog
-from mock_server.domain.models import (
+from mock_server.ghl import state
+from mock_server.ghl.errors import InvalidOperation, NotFound
+from mock_server.ghl.models import (
     Fulfillment,
     Order,
     Price,
@@ -21,6 +20,7 @@ from mock_server.domain.models import (
 )
 from mock_server.ids import IdFactory
 from mock_server.store import Condition, Store
+from mock_server.webhooks.events import EventLog
 
 DAY = 86400.0
 
@@ -70,6 +70,9 @@ class ListFilter:
         return c
 
 
+Owned = TypeVar("Owned", Order, Transaction, Subscription)
+Listed = TypeVar("Listed", Order, Transaction, Subscription)
+
 UNIQUE_NAME = re.compile(r"^[a-z]([a-z-]*[a-z])?$")
 
 
@@ -82,72 +85,74 @@ class Payments:
 
     # ---- reads --------------------------------------------------------------------------------
 
-    def _owned(self, kind: str, label: str, location_id: str, record_id: str) -> Any:
-        record = self.store.get(kind, record_id)
+    def _owned(self, record_type: type[Owned], label: str, location_id: str, record_id: str) -> Owned:
+        record = self.store.table(record_type).get(record_id)
         if record is None or record.location_id != location_id:
             raise NotFound(label, record_id)
         return record
 
     def order(self, location_id: str, order_id: str) -> Order:
-        return self._owned("orders", "Order", location_id, order_id)
+        return self._owned(Order, "Order", location_id, order_id)
 
     def transaction(self, location_id: str, transaction_id: str) -> Transaction:
-        return self._owned("transactions", "Transaction", location_id, transaction_id)
+        return self._owned(Transaction, "Transaction", location_id, transaction_id)
 
     def subscription(self, location_id: str, subscription_id: str) -> Subscription:
-        return self._owned("subscriptions", "Subscription", location_id, subscription_id)
+        return self._owned(Subscription, "Subscription", location_id, subscription_id)
 
-    def _page(self, kind: str, flt: ListFilter, limit: int | None, offset: int) -> tuple[list[Any], int]:
-        conditions = flt.conditions()
+    def _page(self, record_type: type[Listed], flt: ListFilter, limit: int | None,
+              offset: int) -> tuple[list[Listed], int]:
+        table = self.store.table(record_type)
+        conditions: list[Condition] = flt.conditions()
         if flt.product_ids:
             # `funnelProductIds` is a comma list: match orders that contain any of them.
             pattern_conditions = [Condition("product_ids", "INSTR", f" {pid} ") for pid in flt.product_ids]
             if len(pattern_conditions) == 1:
                 conditions += pattern_conditions
             else:
-                rows: dict[str, Any] = {}
+                rows: dict[str, Listed] = {}
                 for pc in pattern_conditions:
-                    for r in self.store.all(kind, [*conditions, pc]):
+                    for r in table.all([*conditions, pc]):
                         rows[r.id] = r
                 ordered = sorted(rows.values(), key=lambda r: (r.created_at, r.id), reverse=True)
                 end = None if limit is None else offset + limit
                 return ordered[offset:end], len(ordered)
-        return self.store.page(kind, conditions, limit, offset)
+        return table.page(conditions, limit, offset)
 
     def list_orders(self, flt: ListFilter, limit: int, offset: int) -> tuple[list[Order], int]:
-        return self._page("orders", flt, limit, offset)
+        return self._page(Order, flt, limit, offset)
 
     def list_transactions(self, flt: ListFilter, limit: int, offset: int) -> tuple[list[Transaction], int]:
-        return self._page("transactions", flt, limit, offset)
+        return self._page(Transaction, flt, limit, offset)
 
     def list_subscriptions(self, flt: ListFilter, limit: int, offset: int) -> tuple[list[Subscription], int]:
-        return self._page("subscriptions", flt, limit, offset)
+        return self._page(Subscription, flt, limit, offset)
 
     def fulfillments(self, location_id: str, order_id: str) -> list[Fulfillment]:
         self.order(location_id, order_id)
-        return self.store.all("fulfillments", [Condition("order_id", "=", order_id)])
+        return self.store.table(Fulfillment).all([Condition("order_id", "=", order_id)])
 
     def transactions_of(self, order_id: str) -> list[Transaction]:
-        return self.store.all("transactions", [Condition("entity_id", "=", order_id)])
+        return self.store.table(Transaction).all([Condition("entity_id", "=", order_id)])
 
     def catalog(self, price_ids: list[str]) -> tuple[dict[str, Price], dict[str, Product]]:
-        prices = self.store.get_many("prices", list(dict.fromkeys(price_ids)))
-        products = self.store.get_many("products", list({p.product_id for p in prices.values()}))
+        prices = self.store.table(Price).get_many(list(dict.fromkeys(price_ids)))
+        products = self.store.table(Product).get_many(list({p.product_id for p in prices.values()}))
         return prices, products
 
     def providers(self, location_id: str, limit: int | None, offset: int) -> list[WhitelabelProvider]:
-        rows, _ = self.store.page("providers", [Condition("location_id", "=", location_id)], limit, offset)
+        rows, _ = self.store.table(WhitelabelProvider).page([Condition("location_id", "=", location_id)], limit, offset)
         return rows
 
     # ---- writes -------------------------------------------------------------------------------
 
     def refresh_order(self, order: Order) -> bool:
         """Recompute an order's derived statuses from its transactions and fulfillments and store it."""
-        fulfillments = self.store.all("fulfillments", [Condition("order_id", "=", order.id)])
+        fulfillments = self.store.table(Fulfillment).all([Condition("order_id", "=", order.id)])
         changed = state.derive(order, self.transactions_of(order.id), fulfillments)
         if changed:
             order.updated_at = self.clock.now()
-        self.store.put("orders", order)
+        self.store.table(Order).put(order)
         if changed:
             # GHL sends OrderStatusUpdate on every change of status, payment status or fulfilment status.
             self.events.record("OrderStatusUpdate", "orders", order)
@@ -167,7 +172,7 @@ class Payments:
                 raise InvalidOperation("Cannot fulfill a cancelled order")
             wanted = state.ordered_quantities(order)
             done = state.fulfilled_quantities(
-                self.store.all("fulfillments", [Condition("order_id", "=", order.id)])
+                self.store.table(Fulfillment).all([Condition("order_id", "=", order.id)])
             )
             requested: dict[str, float] = {}
             for item in items:
@@ -191,7 +196,7 @@ class Payments:
                 created_at=now,
                 updated_at=now,
             )
-            self.store.put("fulfillments", fulfillment)
+            self.store.table(Fulfillment).put(fulfillment)
             self.refresh_order(order)
         return fulfillment
 
@@ -207,7 +212,7 @@ class Payments:
         if not UNIQUE_NAME.match(unique_name):
             raise InvalidOperation("uniqueName must contain only lowercase letters and hyphens")
         with self.store.transaction():
-            for existing in self.store.all("providers", [Condition("location_id", "=", location_id)]):
+            for existing in self.store.table(WhitelabelProvider).all([Condition("location_id", "=", location_id)]):
                 if existing.unique_name == unique_name:
                     raise InvalidOperation(f"A provider with uniqueName {unique_name} already exists")
             now = self.clock.now()
@@ -223,7 +228,7 @@ class Payments:
                 created_at=now,
                 updated_at=now,
             )
-            self.store.put("providers", record)
+            self.store.table(WhitelabelProvider).put(record)
         return record
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_server import jsjson
-from mock_server.api.errors import error_body
+from mock_server.http.errors import error_body
 
 log = logging.getLogger("ghl_sandbox")
 

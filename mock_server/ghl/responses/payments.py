@@ -9,13 +9,13 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mock_server.api import shapes
-from mock_server.api.cache import no_cache
-from mock_server.api.errors import bad_request, json_response
-from mock_server.api.guard import check_location, require_marketplace_token, sandbox_of
-from mock_server.api.params import Validator, paging
-from mock_server.domain.models import Token
-from mock_server.domain.payments import UNIQUE_NAME, ListFilter
+from mock_server.ghl.models import Token
+from mock_server.ghl.payments import UNIQUE_NAME, ListFilter
+from mock_server.ghl.responses import shapes
+from mock_server.ghl.responses.guard import check_location, require_marketplace_token, sandbox_of
+from mock_server.ghl.responses.params import Validator, paging
+from mock_server.http.cache import no_cache
+from mock_server.http.errors import bad_request, json_response
 
 PAYMENT_STATUSES = ("paid", "unpaid", "refunded", "partially_paid")
 ALT_TYPES = ("location",)

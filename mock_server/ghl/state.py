@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from mock_server.domain.models import Fulfillment, Order, Transaction
+from mock_server.ghl.models import Fulfillment, Order, Transaction
 
 CAPTURED = ("succeeded", "refunded")
 EPSILON = 0.005

@@ -11,9 +11,10 @@ from collections.abc import Callable
 from typing import Any
 
 from mock_server.clock import SandboxClock
-from mock_server.domain.models import EXTENSION_EVENTS, Event
+from mock_server.ghl.models import EXTENSION_EVENTS
 from mock_server.ids import IdFactory
 from mock_server.store import Store
+from mock_server.webhooks.models import Event
 
 Subscriber = Callable[[Event], None]
 
@@ -36,7 +37,7 @@ class EventLog:
                           location_id=record.location_id, resource_kind=kind, resource_id=record.id,
                           snapshot=dataclasses.asdict(record), created_at=self.clock.now(),
                           extension=event_type in EXTENSION_EVENTS)
-            self.store.put("events", event)
+            self.store.table(Event).put(event)
             for subscriber in self.subscribers:
                 subscriber(event)
         return event

@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from mock_server.api.errors import unprocessable
 from mock_server.clock import parse_iso
+from mock_server.http.errors import unprocessable
 
 
 class Validator:

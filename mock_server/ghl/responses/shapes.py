@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from mock_server.clock import iso_ms
-from mock_server.domain.models import (
+from mock_server.ghl.models import (
     Fulfillment,
     Order,
     Price,

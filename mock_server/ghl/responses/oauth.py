@@ -10,9 +10,9 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mock_server.api.errors import ApiError, json_response
-from mock_server.api.guard import sandbox_of
-from mock_server.auth import ACCESS_TOKEN_SECONDS, OAuthFailure
+from mock_server.ghl.auth import ACCESS_TOKEN_SECONDS, OAuthFailure
+from mock_server.ghl.responses.guard import sandbox_of
+from mock_server.http.errors import ApiError, json_response
 
 FIELDS = {  # snake -> camel
     "client_id": "clientId", "client_secret": "clientSecret", "grant_type": "grantType", "code": "code",

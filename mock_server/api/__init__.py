@@ -1,1 +1,0 @@
-"""The GHL-facing HTTP layer: thin handlers that parse, call the domain and shape the response."""

@@ -14,10 +14,11 @@ from typing import Any
 import orjson
 
 from mock_server import jsjson
+from mock_server.app import new_runtime
 from mock_server.ghl.payments import ListFilter
 from mock_server.ghl.responses import shapes
 from mock_server.ghl.responses.payments import _recurring_price_ids
-from mock_server.sandbox import Sandbox
+from mock_server.ghl.world import ghl
 from mock_server.settings import Settings
 
 BATCH = 2_000
@@ -36,12 +37,12 @@ def _best_us(fn: Callable[[Any], bytes], value: Any) -> float:
 
 def bodies() -> dict[str, Any]:
     """The Python values the list-orders and get-order handlers hand to the encoder."""
-    sandbox = Sandbox(Settings(port=0, rate_limit="off"))
+    sandbox = new_runtime(Settings(port=0, rate_limit="off"))
     location = sandbox.locations()[0]
-    rows, total = sandbox.payments.list_orders(ListFilter(location_id=location.id), 20, 0)
-    recurring = _recurring_price_ids(sandbox, rows)
+    rows, total = ghl(sandbox).payments.list_orders(ListFilter(location_id=location.id), 20, 0)
+    recurring = _recurring_price_ids(ghl(sandbox), rows)
     order = rows[0]
-    prices, products = sandbox.payments.catalog([i["price_id"] for i in order.items])
+    prices, products = ghl(sandbox).payments.catalog([i["price_id"] for i in order.items])
     return {"list_orders": {"data": [shapes.order_list_item(o, recurring) for o in rows], "totalCount": total},
             "order": shapes.order_detail(order, prices, products)}
 

@@ -20,9 +20,10 @@ from typing import Any
 
 import orjson
 
+from mock_server.app import new_runtime
 from mock_server.faults import FaultInjector, FaultMiddleware
 from mock_server.ghl.models import Order, Token
-from mock_server.sandbox import Sandbox
+from mock_server.runtime import Runtime
 from mock_server.settings import Settings
 
 BATCH = 20_000
@@ -56,7 +57,7 @@ def _time_pick(injector: FaultInjector, method: str, path: str, locations: set[s
 
 
 async def measure(rules: list[dict[str, Any]]) -> dict[str, Any]:
-    sandbox = Sandbox(Settings(port=0, orders=8, rate_limit="off"))
+    sandbox = new_runtime(Settings(port=0, orders=8, rate_limit="off"))
     location = sandbox.locations()[0]
     token = next(t for t in sandbox.store.table(Token).all() if t.location_id == location.id)
     order = next(o for o in sandbox.store.table(Order).all() if o.location_id == location.id)
@@ -93,9 +94,9 @@ async def measure(rules: list[dict[str, Any]]) -> dict[str, Any]:
 class _Holder:
     """What FaultMiddleware reads from the sandbox: its fault rules and its auth service."""
 
-    def __init__(self, sandbox: Sandbox, faults: FaultInjector) -> None:
+    def __init__(self, sandbox: Runtime, faults: FaultInjector) -> None:
         self.faults = faults
-        self.auth = sandbox.auth
+        self.location_of_bearer = sandbox.location_of_bearer
         self.ratelimiter = sandbox.ratelimiter
 
 

@@ -1,9 +1,11 @@
-"""Builds the ASGI app: routing tables, middleware and error handlers around one Sandbox."""
+"""Builds the ASGI app: the runtime with its services, their routes beside the control plane's and
+the dashboard's, middleware and error handlers."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -15,17 +17,22 @@ from mock_server.control.handlers import AdminGuard
 from mock_server.control.routes import control_routes
 from mock_server.dashboard.routes import dashboard_routes
 from mock_server.faults import FaultMiddleware
-from mock_server.ghl.urls import api_routes
+from mock_server.ghl.plugin import SERVICE as GHL
+from mock_server.http.context import context_of
 from mock_server.http.errors import ApiError, error_response, reason
 from mock_server.http.gateway import Gateway
-from mock_server.rankr.urls import rankr_routes
-from mock_server.sandbox import Sandbox
+from mock_server.rankr.plugin import SERVICE as RANKR
+from mock_server.runtime import Runtime
+from mock_server.service import Service
 from mock_server.settings import Settings
+
+# The fake services this sandbox serves; a new one is a package with a `plugin.SERVICE`, added here.
+SERVICES: tuple[Service, ...] = (GHL, RANKR)
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return error_response(exc, request.scope.get("ghl.trace", ""))
+    return error_response(exc, context_of(request.scope).trace)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -33,35 +40,41 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     # NestJS words unknown routes as "Cannot GET /path".
     message = f"Cannot {request.method} {request.url.path}" if exc.status_code in (404, 405) else str(exc.detail)
     return error_response(ApiError(exc.status_code, message, reason(exc.status_code), dict(exc.headers or {})),
-                          request.scope.get("ghl.trace", ""))
+                          context_of(request.scope).trace)
 
 
-def _lifespan(sandbox: Sandbox):  # type: ignore[no-untyped-def]
+def _lifespan(runtime: Runtime) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # The webhook worker and the clock-driven scheduler run beside the server.
-        await sandbox.webhooks.start()
+        await runtime.start()
         try:
             yield
         finally:
-            await sandbox.webhooks.stop()
-            sandbox.store.close()
+            await runtime.stop()
 
     return lifespan
 
 
-def build_app(sandbox: Sandbox) -> Starlette:
+def new_runtime(settings: Settings | None = None) -> Runtime:
+    return Runtime(settings or Settings(), SERVICES)
+
+
+def build_app(runtime: Runtime) -> Starlette:
+    handlers: dict[Any, Callable[[Request, Exception], Any]] = {ApiError: _api_error, HTTPException: _http_error}
     app = Starlette(
-        routes=[*api_routes(), *control_routes(), *rankr_routes(), *dashboard_routes()],
-        middleware=[Middleware(Gateway, sandbox=sandbox), Middleware(AdminGuard, admin_token=sandbox.settings.admin_token),
-                    Middleware(FaultMiddleware, sandbox=sandbox)],
-        lifespan=_lifespan(sandbox),
-        exception_handlers={ApiError: _api_error, HTTPException: _http_error},
+        routes=[*(r for s in runtime.services for r in s.routes()), *control_routes(), *dashboard_routes()],
+        middleware=[Middleware(Gateway, runtime=runtime),
+                    Middleware(AdminGuard, admin_token=runtime.settings.admin_token),
+                    Middleware(FaultMiddleware, runtime=runtime)],
+        lifespan=_lifespan(runtime),
+        exception_handlers=handlers,
     )
     app.router.redirect_slashes = False
-    app.state.sandbox = sandbox
+    app.state.runtime = runtime
     return app
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
-    return build_app(Sandbox(settings or Settings()))
+    return build_app(new_runtime(settings))
+

@@ -77,8 +77,7 @@ def serve(host: str, port: int, seed: int, state_file: str | None, orders: int, 
           webhook_policy: str, webhook_retry_interval: float, webhook_max_retries: int, webhook_timeout: float,
           extension_events: bool, ghl_signature: bool, wh_signature: bool, response_cache: bool) -> None:
     """Start the sandbox and print a banner with the base URL, locations, tokens and webhook keys."""
-    from mock_server.app import build_app
-    from mock_server.sandbox import Sandbox
+    from mock_server.app import build_app, new_runtime
     from mock_server.settings import Settings
 
     for url in webhook_urls:
@@ -97,7 +96,7 @@ def serve(host: str, port: int, seed: int, state_file: str | None, orders: int, 
         sock.close()
         _run_granian(settings)
         return
-    sandbox = _open_sandbox(Sandbox, settings)
+    sandbox = _open_sandbox(new_runtime, settings)
     app = build_app(sandbox)
     _banner(sandbox)
     import gc
@@ -219,10 +218,9 @@ def _run_granian(settings: Any) -> None:
 
 def _granian_app(settings: Any) -> Any:
     """Runs in granian's worker process: build the sandbox and its app, print the banner."""
-    from mock_server.app import build_app
-    from mock_server.sandbox import Sandbox
+    from mock_server.app import build_app, new_runtime
 
-    sandbox = _open_sandbox(Sandbox, settings)
+    sandbox = _open_sandbox(new_runtime, settings)
     app = build_app(sandbox)
     _banner(sandbox, ready=False)
     _announce_when_listening(settings.host, settings.port)

@@ -13,14 +13,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_server import jsjson
+from mock_server.http.context import context_of
 from mock_server.http.errors import error_body, reason
+
+if TYPE_CHECKING:
+    from mock_server.ratelimit import RateLimiter
 
 FAULTABLE_PREFIXES = ("/payments", "/oauth", "/rankr")
 EFFECTS = ("status", "delayMs", "reset", "commitThenDrop", "rateLimited")
@@ -305,7 +309,7 @@ def _transport_of(send: Any, depth: int = 0) -> Any:
 
 async def abort_connection(scope: Scope) -> None:
     """Close the TCP connection without a response; the gateway keeps the server's `send` in the scope."""
-    transport = _transport_of(scope.get("ghl.raw_send"))
+    transport = _transport_of(context_of(scope).raw_send)
     if transport is None:  # another server: fall back to an exception, which drops the connection mid-response
         raise ConnectionAbortedError("sandbox fault: connection dropped")
     transport.abort()
@@ -314,16 +318,25 @@ async def abort_connection(scope: Scope) -> None:
         await asyncio.sleep(0)
 
 
+class FaultHost(Protocol):
+    """What the fault middleware needs from the runtime."""
+
+    faults: FaultInjector
+    ratelimiter: RateLimiter
+
+    def location_of_bearer(self, secret: str) -> str | None: ...
+
+
 class FaultMiddleware:
-    def __init__(self, app: ASGIApp, sandbox: Any) -> None:
+    def __init__(self, app: ASGIApp, runtime: FaultHost) -> None:
         self.app = app
-        self.sandbox = sandbox
+        self.runtime = runtime
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(FAULTABLE_PREFIXES):
             await self.app(scope, receive, send)
             return
-        injector: FaultInjector = self.sandbox.faults
+        injector: FaultInjector = self.runtime.faults
         header = _header(scope, b"x-sandbox-fault")
         if not injector.rules and header is None:
             await self.app(scope, receive, send)
@@ -344,7 +357,7 @@ class FaultMiddleware:
         if effect is None:
             await self.app(scope, receive, send)
             return
-        scope["ghl.fault"] = effect.label()
+        context_of(scope).fault = effect.label()
         if effect.delay_ms:
             # uvloop's timers have millisecond resolution and may wake a little early: sleep until the
             # full delay has passed, so the latency a client (and the journal) sees is never below it.
@@ -354,22 +367,22 @@ class FaultMiddleware:
         if effect.status:
             await _reply(send, effect.status, effect.message or reason(effect.status), scope, [])
         elif effect.rate_limited:
-            p = self.sandbox.ratelimiter.profile
+            p = self.runtime.ratelimiter.profile
             headers = [(b"x-ratelimit-limit-daily", str(p.daily).encode()),
                        (b"x-ratelimit-daily-remaining", str(p.daily - 1).encode()),
                        (b"x-ratelimit-interval-milliseconds", str(p.interval_ms).encode()),
                        (b"x-ratelimit-max", str(p.burst).encode()), (b"x-ratelimit-remaining", b"0")]
             await _reply(send, 429, effect.message or "Too Many Requests", scope, headers)
         elif effect.reset:
-            scope["ghl.dropped"] = True
+            context_of(scope).dropped = True
             await abort_connection(scope)
         elif effect.commit_then_drop:
             async def swallow(message: Message) -> None:
                 if message["type"] == "http.response.start":
-                    scope["ghl.committed_status"] = message["status"]
+                    context_of(scope).committed_status = message["status"]
 
             await self.app(scope, receive, swallow)
-            scope["ghl.dropped"] = True
+            context_of(scope).dropped = True
             await abort_connection(scope)
         else:
             await self.app(scope, receive, send)
@@ -386,9 +399,9 @@ class FaultMiddleware:
                     found.add(data[key])
         auth = _header(scope, b"authorization") or ""
         if auth.lower().startswith("bearer "):
-            token = self.sandbox.auth.lookup(auth[7:].strip())
-            if token is not None:
-                found.add(token.location_id)
+            location_id = self.runtime.location_of_bearer(auth[7:].strip())
+            if location_id is not None:
+                found.add(location_id)
         return found
 
 
@@ -432,7 +445,7 @@ async def _buffer(receive: Receive) -> tuple[bytes, Receive]:
 
 
 async def _reply(send: Send, status: int, message: str, scope: Scope, headers: list[tuple[bytes, bytes]]) -> None:
-    body = jsjson.dumps(error_body(status, message, reason(status), scope.get("ghl.trace", "")))
+    body = jsjson.dumps(error_body(status, message, reason(status), context_of(scope).trace))
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json; charset=utf-8"), *headers]})
     await send({"type": "http.response.body", "body": body})

@@ -13,8 +13,7 @@ from collections.abc import Iterator
 
 import uvicorn
 
-from mock_server.app import build_app
-from mock_server.sandbox import Sandbox
+from mock_server.app import build_app, new_runtime
 from mock_server.settings import Settings
 
 
@@ -31,7 +30,7 @@ class InProcessSandbox:
         sock.bind((self.settings.host, 0))
         sock.listen(1024)
         self.settings.port = sock.getsockname()[1]
-        app = build_app(Sandbox(self.settings))
+        app = build_app(new_runtime(self.settings))
         config = uvicorn.Config(app, log_level="error", access_log=False, lifespan="on")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True,

@@ -21,12 +21,11 @@ import httpx
 import pytest
 
 from mock_server import ratelimit
-from mock_server.app import build_app
+from mock_server.app import build_app, new_runtime
 from mock_server.faults import FaultInjector
 from mock_server.ghl import state
 from mock_server.ghl.models import Fulfillment, Order, Transaction
 from mock_server.ratelimit import RateLimiter
-from mock_server.sandbox import Sandbox
 from mock_server.settings import Settings
 from mock_server.webhooks.chaos import Chaos, Decision, decide
 from scenarios import templates
@@ -356,7 +355,7 @@ def test_the_first_matching_rule_wins_among_several() -> None:
 
 def test_the_request_query_string_is_not_part_of_the_matched_path() -> None:
     """Through the real ASGI app in-process: the rule sees the path, never `?altId=...`."""
-    sandbox = Sandbox(Settings(orders=0))
+    sandbox = new_runtime(Settings(orders=0))
     sandbox.faults.add({"match": {"method": "GET", "path": "/payments/orders"}, "effect": {"status": 503}})
     sandbox.faults.add({"match": {"path": "/payments/transactions/{id}"}, "effect": {"status": 504}})
 
@@ -532,7 +531,7 @@ def test_reset_and_set_profile_empty_every_bucket(wall: WallClock) -> None:
 
 
 def test_moving_the_sandbox_clock_does_not_refill_a_bucket(wall: WallClock) -> None:
-    sandbox = Sandbox(Settings(orders=0, rate_limit="sandbox-account"))
+    sandbox = new_runtime(Settings(orders=0, rate_limit="sandbox-account"))
     for _ in range(25):
         assert sandbox.ratelimiter.consume("app_1", "loc_1")[0]
     sandbox.clock.advance(86_400.0 * 2)

@@ -9,11 +9,13 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 
+from mock_server.http.context import runtime_of
 from mock_server.http.errors import ApiError, bad_request
+from mock_server.runtime import Runtime
 
 
-def sandbox(request: Request) -> Any:
-    return request.app.state.sandbox
+def sandbox(request: Request) -> Runtime:
+    return runtime_of(request)
 
 
 async def body(request: Request) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from mock_server.clock import iso_ms
 from mock_server.control.common import body
 from mock_server.control.common import sandbox as sandbox_of
 from mock_server.ghl.models import PAYMENTS_SCOPES, App, Token
+from mock_server.ghl.world import ghl
 from mock_server.http.errors import ApiError, json_response
 from mock_server.rankr.accounts import account_view as rankr_account
 from mock_server.ratelimit import PROFILES
@@ -57,7 +58,7 @@ def token_view(t: Token) -> dict[str, Any]:
 
 def location_view(sandbox: Any, location_id: str) -> dict[str, Any]:
     loc = sandbox.location(location_id)
-    tokens = sorted(sandbox.auth.tokens_of(location_id), key=lambda t: (t.created_at, t.id))
+    tokens = sorted(ghl(sandbox).auth.tokens_of(location_id), key=lambda t: (t.created_at, t.id))
     # The first token listed holds every payments scope (the seeded marketplace-app token).
     seeded = [t for t in tokens if t.token_type == "oauth" and t.token_class == "location"
               and set(PAYMENTS_SCOPES) <= set(t.scopes) and not t.revoked and t.expires_at is None]
@@ -111,7 +112,7 @@ async def create_token(request: Request) -> Response:
                                    or not 0 <= expires_in <= MAX_EXPIRES_IN):
         raise ApiError(422, [f"expiresIn must be a number of seconds from 0 to {MAX_EXPIRES_IN}"])
     try:
-        token = sandbox.auth.issue(location_id, scopes=scopes, token_class=str(data.get("tokenClass", "location")),
+        token = ghl(sandbox).auth.issue(location_id, scopes=scopes, token_class=str(data.get("tokenClass", "location")),
                                    token_type=str(data.get("tokenType", "oauth")), expires_in=expires_in)
     except ValueError as exc:
         raise ApiError(422, [str(exc)]) from None
@@ -133,7 +134,7 @@ async def revoke_token(request: Request) -> Response:
         raise ApiError(422, ["token should not be empty"])
     token = None
     for name in names:  # the secret, else the id: either may name the token
-        token = sandbox.auth.revoke(name)
+        token = ghl(sandbox).auth.revoke(name)
         if token is not None:
             break
     if token is None:
@@ -159,7 +160,7 @@ async def authorize(request: Request) -> Response:
         raise ApiError(422, ["userType must be one of the following values: Location, Company"])
     scopes = _scopes(data)
     try:
-        grant = sandbox.auth.authorization_code(client_id, location_id, scopes, user_type)
+        grant = ghl(sandbox).auth.authorization_code(client_id, location_id, scopes, user_type)
     except ValueError as exc:
         raise ApiError(404, str(exc)) from None
     return json_response({"code": grant.id, "expiresAt": iso_ms(grant.expires_at)})

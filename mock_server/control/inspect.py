@@ -19,6 +19,7 @@ from mock_server.control.common import body, invalid, not_found, sandbox, string
 from mock_server.control.webhooks import receiver_url
 from mock_server.ghl.models import Fulfillment, Order, Subscription, Transaction
 from mock_server.ghl.responses import shapes
+from mock_server.ghl.world import ghl
 from mock_server.http.errors import json_response
 from mock_server.store import Condition
 
@@ -67,10 +68,10 @@ async def forge_webhook(request: Request) -> Response:
     order = sb.store.table(Order).get(order_id or "")
     if order is None:
         raise not_found(f"Order {order_id} not found")
-    prices, products = sb.payments.catalog([i["price_id"] for i in order.items])
-    app = sb.auth.app()
+    prices, products = ghl(sb).payments.catalog([i["price_id"] for i in order.items])
+    app = ghl(sb).auth.app()
     stamp = time.time() - (600 if kind == "replayed" else 0)
-    webhook_id = sb.ids.uuid()
+    webhook_id = sb.world.ids.uuid()
     payload: dict[str, Any] = {"type": event, "locationId": order.location_id,
                                **shapes.order_webhook(order, prices, products),
                                "appId": app.id if app else "", "versionId": app.version_id if app else "",

@@ -13,12 +13,12 @@ from mock_server.control.webhooks import receiver_url
 from mock_server.http.errors import json_response
 from mock_server.rankr import accounts, sender
 from mock_server.rankr.models import RankrSend
-from mock_server.rankr.service import RankrService
+from mock_server.rankr.service import RankrService, rankr
 from mock_server.rankr.views import send_view, write_view
 
 
 def _service(sb: Any) -> RankrService:
-    return RankrService(sb.store, sb.clock, lambda: sb.seed)
+    return rankr(sb)
 
 
 def _location_filter(request: Request) -> str | None:
@@ -82,7 +82,7 @@ async def send_event(request: Request) -> Response:
     if forge is not None and forge not in sender.FORGERIES:
         raise invalid(f"forge must be one of the following values: {', '.join(sender.FORGERIES)}")
     items = _items(data.get("items"))
-    event_id = _string(data, "eventId") or "evt_" + sb.ids.object_id()
+    event_id = _string(data, "eventId") or "evt_" + sb.world.ids.object_id()
     payload = {"eventId": event_id, "eventType": event_type, "orderId": order_id, "items": items,
                "trackings": trackings, "notifyCustomer": notify}
     account = accounts.account(sb.seed, location_id)

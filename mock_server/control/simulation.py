@@ -14,6 +14,7 @@ from mock_server.ghl.errors import InvalidOperation, NotFound
 from mock_server.ghl.models import Order
 from mock_server.ghl.responses import shapes
 from mock_server.ghl.simulation import ActionResult, SimArgs
+from mock_server.ghl.world import ghl
 from mock_server.http.errors import ApiError, json_response
 from mock_server.store import Condition
 from mock_server.webhooks.models import Delivery
@@ -124,15 +125,15 @@ def parse_args(sb: Any, data: dict[str, Any]) -> SimArgs:
 def resource_view(sb: Any, kind: str, record: Any) -> dict[str, Any]:
     """The resource as the API's get-by-id answers it."""
     if kind == "orders":
-        prices, products = sb.payments.catalog([i["price_id"] for i in record.items])
+        prices, products = ghl(sb).payments.catalog([i["price_id"] for i in record.items])
         return {"type": "order", "id": record.id, "data": shapes.order_detail(record, prices, products)}
     if kind == "transactions":
         return {"type": "transaction", "id": record.id, "data": shapes.transaction_detail(record)}
     if kind == "subscriptions":
-        prices, products = sb.payments.catalog([record.price_id])
+        prices, products = ghl(sb).payments.catalog([record.price_id])
         return {"type": "subscription", "id": record.id, "data": shapes.subscription_detail(record, prices, products)}
     order = sb.store.table(Order).get(record.order_id)
-    prices, products = sb.payments.catalog([i["price_id"] for i in record.items])
+    prices, products = ghl(sb).payments.catalog([i["price_id"] for i in record.items])
     return {"type": "fulfillment", "id": record.id, "data": shapes.fulfillment(record, order, prices, products)}
 
 
@@ -158,14 +159,14 @@ async def simulate(request: Request) -> Response:
     sb = sandbox(request)
     action = request.path_params["action"]
     data = await body(request)
-    if action not in sb.simulator.actions:
-        raise not_found(f"Unknown action {action}; known: {', '.join(sb.simulator.actions)}")
+    if action not in ghl(sb).simulator.actions:
+        raise not_found(f"Unknown action {action}; known: {', '.join(ghl(sb).simulator.actions)}")
     args = parse_args(sb, data)
     needed = REQUIRED.get(action)
     if needed is not None and getattr(args, needed[1]) is None:
         raise invalid(f"{needed[0]} should not be empty")
     try:
-        result = sb.simulator.run(action, args)
+        result = ghl(sb).simulator.run(action, args)
     except NotFound as exc:
         raise ApiError(404, f"{exc.kind} {exc.record_id} not found", "Not Found") from None
     except InvalidOperation as exc:

@@ -22,6 +22,7 @@ from starlette.responses import Response, StreamingResponse
 
 from mock_server import jsjson
 from mock_server.dashboard.bus import RECENT_EVENTS, EventBus
+from mock_server.http.context import runtime_of
 from mock_server.http.errors import ApiError
 
 POLL_S = 0.5
@@ -58,7 +59,7 @@ def hello_data(sandbox: Any) -> dict[str, Any]:
 
 
 async def stream(request: Request) -> Response:
-    sandbox = request.app.state.sandbox
+    sandbox = runtime_of(request)
     bus: EventBus = sandbox.bus
     heartbeat = _number(request, "heartbeat", 10.0, 0.05, 300.0)
     metrics_every = _number(request, "metrics", 2.0, 0.05, 300.0)

@@ -23,6 +23,7 @@ from mock_server.dashboard import harness_results
 from mock_server.dashboard.bus import RECENT_EVENTS
 from mock_server.dashboard.stream import metrics_data
 from mock_server.ghl.models import Fulfillment, Order, Subscription, Transaction
+from mock_server.ghl.world import ghl
 from mock_server.http.errors import ApiError, json_response
 
 RESOURCE_TYPES: dict[str, type[Order | Transaction | Subscription | Fulfillment]] = {
@@ -40,7 +41,7 @@ async def overview(request: Request) -> Response:
         "chaos": sb.webhooks.global_chaos.to_json(),
         "policy": policy_view(sb),
         "deliveryCounts": sb.webhooks.counts(),
-        "actions": list(sb.simulator.actions),
+        "actions": list(ghl(sb).simulator.actions),
         "adminToken": bool(sb.settings.admin_token),
         "dataVersion": sb.bus.data_version,
         "lastEventId": sb.bus.last_id,

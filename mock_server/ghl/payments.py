@@ -119,13 +119,13 @@ class Payments:
                 return ordered[offset:end], len(ordered)
         return table.page(conditions, limit, offset)
 
-    def list_orders(self, flt: ListFilter, limit: int, offset: int) -> tuple[list[Order], int]:
+    def list_orders(self, flt: ListFilter, limit: int | None, offset: int) -> tuple[list[Order], int]:
         return self._page(Order, flt, limit, offset)
 
-    def list_transactions(self, flt: ListFilter, limit: int, offset: int) -> tuple[list[Transaction], int]:
+    def list_transactions(self, flt: ListFilter, limit: int | None, offset: int) -> tuple[list[Transaction], int]:
         return self._page(Transaction, flt, limit, offset)
 
-    def list_subscriptions(self, flt: ListFilter, limit: int, offset: int) -> tuple[list[Subscription], int]:
+    def list_subscriptions(self, flt: ListFilter, limit: int | None, offset: int) -> tuple[list[Subscription], int]:
         return self._page(Subscription, flt, limit, offset)
 
     def fulfillments(self, location_id: str, order_id: str) -> list[Fulfillment]:

@@ -83,16 +83,9 @@ class Simulator:
 
     @contextmanager
     def _capture(self, result: ActionResult) -> Iterator[None]:
-        subscribers = self.payments.events.subscribers
-
-        def collect(event: Event) -> None:
-            result.events.append(event)
-
-        subscribers.append(collect)
-        try:
+        with self.payments.events.collect() as events:
+            result.events = events
             yield
-        finally:
-            subscribers.remove(collect)
 
     def _extension(self, event_type: str, kind: str, record: Any) -> None:
         if self.extension_events:

@@ -10,21 +10,21 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from mock_server.http.context import context_of
+
 MAX_ENTRIES = 4096
-NO_CACHE = "ghl.no_cache"
-# Only writes to what the API shows invalidate; webhook bookkeeping, Rankr and tokens do not
-# (auth is checked before the cache is consulted).
-VISIBLE_KINDS = frozenset({"orders", "transactions", "subscriptions", "fulfillments", "providers", "prices",
-                           "products", "contacts", "locations"})
 
 
 class ResponseCache:
-    def __init__(self, enabled: bool = True) -> None:
+    def __init__(self, enabled: bool, visible_kinds: frozenset[str]) -> None:
         self.enabled = enabled
+        # Only writes to what the services' APIs show invalidate; webhook bookkeeping, Rankr and tokens
+        # do not (auth is checked before the cache is consulted).
+        self.visible_kinds = visible_kinds
         self._entries: dict[tuple[str, bytes, str, str], tuple[int, bytes, bytes]] = {}
 
     def clear(self, kind: str | None = None) -> None:
-        if self._entries and (kind is None or kind in VISIBLE_KINDS):
+        if self._entries and (kind is None or kind in self.visible_kinds):
             self._entries.clear()
 
     @staticmethod
@@ -42,7 +42,7 @@ class ResponseCache:
         return response
 
     def put(self, key: tuple[str, bytes, str, str], request: Request, response: Response) -> None:
-        if not self.enabled or response.status_code != 200 or request.scope.get(NO_CACHE):
+        if not self.enabled or response.status_code != 200 or context_of(request.scope).no_cache:
             return
         if len(self._entries) >= MAX_ENTRIES:
             self._entries.clear()
@@ -52,4 +52,4 @@ class ResponseCache:
 
 def no_cache(request: Request) -> None:
     """Mark this request's answer as not cacheable."""
-    request.scope[NO_CACHE] = True
+    context_of(request.scope).no_cache = True

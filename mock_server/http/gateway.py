@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_server import jsjson
+from mock_server.http.context import context_of
 from mock_server.http.errors import error_body
+
+if TYPE_CHECKING:
+    from mock_server.runtime import Runtime
 
 log = logging.getLogger("ghl_sandbox")
 
@@ -25,23 +29,24 @@ class BodyTooLarge(Exception):
 
 
 class Gateway:
-    def __init__(self, app: ASGIApp, sandbox: Any) -> None:
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
         self.app = app
-        self.sandbox = sandbox
+        self.runtime = runtime
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        sandbox = self.sandbox
-        trace = sandbox.trace_id()
-        scope["ghl.trace"] = trace
-        scope["ghl.raw_send"] = send  # fault injection drops connections through the server's own send
+        runtime = self.runtime
+        trace = runtime.trace_id()
+        context = context_of(scope)
+        context.trace = trace
+        context.raw_send = send
         started = time.perf_counter()
         status = 0
         response_started = False
         path: str = scope["path"]
-        limit = sandbox.settings.max_body_bytes
+        limit = runtime.settings.max_body_bytes
         if path.startswith("/_sandbox"):
             limit = max(limit, CONTROL_MAX_BODY_BYTES)
         # One pass over the headers for everything the gateway and the journal need.
@@ -97,20 +102,20 @@ class Gateway:
                 await _send_error(send, 500, "Internal server error", "Internal Server Error", trace)
         finally:
             if path.startswith(JOURNALED_PREFIXES):
-                sandbox.journal.record({
+                runtime.journal.record({
                     "ts": time.time(),
                     "method": scope["method"],
                     "path": path,
                     # Bounded, so a flood of huge query strings cannot grow the journal past its budget.
                     "query": scope.get("query_string", b"")[:2048].decode("latin-1"),
                     # A dropped connection answered nothing (0); commit-then-drop did the work first.
-                    "status": 0 if scope.get("ghl.dropped") else status,
-                    "committedStatus": scope.get("ghl.committed_status"),
+                    "status": 0 if context.dropped else status,
+                    "committedStatus": context.committed_status,
                     "latencyMs": round((time.perf_counter() - started) * 1000, 3),
-                    "tokenId": scope.get("ghl.token_id"),
-                    "locationId": scope.get("ghl.location_id"),
+                    "tokenId": context.token_id,
+                    "locationId": context.location_id,
                     "traceId": trace,
-                    "fault": scope.get("ghl.fault"),
+                    "fault": context.fault,
                     # What the caller sent, for hygiene checks (never the secret itself).
                     "hasVersion": has_version,
                     "hasBearer": has_bearer,

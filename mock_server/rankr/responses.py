@@ -10,8 +10,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mock_server import jsjson
+from mock_server.http.context import context_of, runtime_of
 from mock_server.rankr.models import Account
-from mock_server.rankr.service import RankrError, RankrService
+from mock_server.rankr.service import RankrError, RankrService, rankr
 
 JSON = "application/json; charset=utf-8"
 MISSING = object()
@@ -26,8 +27,7 @@ def error(exc: RankrError) -> Response:
 
 
 def service(request: Request) -> RankrService:
-    sb = request.app.state.sandbox
-    return RankrService(sb.store, sb.clock, lambda: sb.seed)
+    return rankr(runtime_of(request))
 
 
 def authenticate(request: Request, svc: RankrService) -> Account:
@@ -39,7 +39,7 @@ def authenticate(request: Request, svc: RankrService) -> Account:
     account = svc.authenticate(key.strip())
     if account is None:
         raise RankrError(401, "unauthorized", "Invalid API key", headers={"WWW-Authenticate": "Bearer"})
-    request.scope["ghl.location_id"] = account.location_id  # the journal shows whose call it was
+    context_of(request.scope).location_id = account.location_id  # the journal shows whose call it was
     return account
 
 

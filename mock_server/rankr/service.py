@@ -7,9 +7,8 @@ from __future__ import annotations
 import builtins
 import hashlib
 import hmac
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -18,11 +17,16 @@ from mock_server.locations import Location
 from mock_server.rankr import accounts
 from mock_server.rankr.models import Account, RankrPost, RankrRecord, RankrSend, RankrWrite
 from mock_server.rankr.views import post_view, record_view
+from mock_server.service import ServiceWorld
 from mock_server.store import Condition, Store
 
 SEQ_META = "rankr_seq"
 
 NUMBER, STRING = "number", "string"
+
+
+if TYPE_CHECKING:
+    from mock_server.runtime import Runtime
 
 
 @dataclass(frozen=True)
@@ -113,8 +117,10 @@ def fingerprint(collection: str, data: Any) -> str:
     return hashlib.sha256(collection.encode() + b"\n" + canonical).hexdigest()
 
 
-class RankrService:
-    def __init__(self, store: Store, clock: SandboxClock, seed: Callable[[], int]) -> None:
+class RankrService(ServiceWorld):
+    """The fake Rankr for one world: accounts derive from the world's seed."""
+
+    def __init__(self, store: Store, clock: SandboxClock, seed: int) -> None:
         self.store = store
         self.clock = clock
         self.seed = seed
@@ -124,10 +130,10 @@ class RankrService:
     def account(self, location_id: str) -> Account | None:
         if self.store.table(Location).get(location_id) is None:
             return None
-        return accounts.account(self.seed(), location_id)
+        return accounts.account(self.seed, location_id)
 
     def authenticate(self, api_key: str) -> Account | None:
-        seed = self.seed()
+        seed = self.seed
         found = None
         for location in self.store.table(Location).all():
             acct = accounts.account(seed, location.id)
@@ -252,3 +258,8 @@ class RankrService:
     def sends(self, location_id: str | None = None) -> builtins.list[RankrSend]:
         conditions = [Condition("location_id", "=", location_id)] if location_id else []
         return self.store.table(RankrSend).all(conditions, order="seq")
+
+
+def rankr(runtime: Runtime) -> RankrService:
+    """The fake Rankr in the runtime's current world."""
+    return runtime.part(RankrService)

@@ -7,11 +7,11 @@ committed always has its deliveries queued, and a rolled-back change leaves neit
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from mock_server.clock import SandboxClock
-from mock_server.ghl.models import EXTENSION_EVENTS
 from mock_server.ids import IdFactory
 from mock_server.store import Store
 from mock_server.webhooks.models import Event
@@ -20,11 +20,14 @@ Subscriber = Callable[[Event], None]
 
 
 class EventLog:
-    def __init__(self, store: Store, clock: SandboxClock, ids: IdFactory) -> None:
+    def __init__(self, store: Store, clock: SandboxClock, ids: IdFactory, outbox: Subscriber | None = None,
+                 extension_types: frozenset[str] = frozenset()) -> None:
         self.store = store
         self.clock = clock
         self.ids = ids
-        self.subscribers: list[Subscriber] = []
+        self._outbox = outbox
+        self._extension_types = extension_types  # sandbox-only event types (not sent by the real service)
+        self._collectors: list[list[Event]] = []
 
     def _next_seq(self) -> int:
         seq = int(self.store.get_meta("event_seq") or 0) + 1
@@ -36,8 +39,20 @@ class EventLog:
             event = Event(id=self.ids.object_id(), seq=self._next_seq(), type=event_type,
                           location_id=record.location_id, resource_kind=kind, resource_id=record.id,
                           snapshot=dataclasses.asdict(record), created_at=self.clock.now(),
-                          extension=event_type in EXTENSION_EVENTS)
+                          extension=event_type in self._extension_types)
             self.store.table(Event).put(event)
-            for subscriber in self.subscribers:
-                subscriber(event)
+            if self._outbox is not None:
+                self._outbox(event)
+            for collected in self._collectors:
+                collected.append(event)
         return event
+
+    @contextmanager
+    def collect(self) -> Iterator[list[Event]]:
+        """The events recorded inside the block, in order (an action reports what it caused)."""
+        collected: list[Event] = []
+        self._collectors.append(collected)
+        try:
+            yield collected
+        finally:
+            self._collectors.remove(collected)

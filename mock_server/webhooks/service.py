@@ -19,8 +19,6 @@ import httpx
 
 from mock_server import jsjson
 from mock_server.clock import SandboxClock, iso_ms
-from mock_server.ghl.models import App, Order, Price, Product, Subscription, Transaction
-from mock_server.ghl.responses import shapes
 from mock_server.ids import IdFactory
 from mock_server.store import Condition, Store
 from mock_server.webhooks.chaos import Chaos, decide
@@ -34,14 +32,14 @@ USER_AGENT = "GHL-Sandbox-Webhooks/1.0"
 
 class WebhookService:
     def __init__(self, store: Store, clock: SandboxClock, ids: IdFactory, seed: int, signer: Signer,
-                 policy: RetryPolicy, timeout_s: float, app: Callable[[], App | None]) -> None:
+                 policy: RetryPolicy, timeout_s: float, render: Callable[[Event], dict[str, Any]]) -> None:
         self.store = store
         self.clock = clock
         self.ids = ids
         self.signer = signer
         self.policy = policy
         self.timeout_s = timeout_s
-        self.app = app
+        self.render = render  # an event's body fields, from the service that owns its resource
         self.global_chaos = Chaos()
         self.reseed(seed)
         self._wake: asyncio.Event | None = None
@@ -50,7 +48,6 @@ class WebhookService:
         # Bumped when the state is replaced (reset, import): an attempt that started before must not
         # write its result into the new world.
         self.epoch = 0
-        self.on_tick: Callable[[], None] | None = None
         # Called after every attempt (the dashboard's live feed subscribes here).
         self.listeners: list[Callable[[Delivery, Attempt, dict[str, str]], None]] = []
 
@@ -173,20 +170,7 @@ class WebhookService:
     def payload(self, event: Event, delivery: Delivery) -> bytes:
         """The exact body of one attempt. `timestamp` is the real time of the attempt, so a receiver's
         replay window works even when the sandbox clock was moved; `webhookId` never changes."""
-        app = self.app()
-        snap = event.snapshot
-        if event.resource_kind == "orders":
-            order = Order(**snap)
-            prices = self.store.table(Price).get_many([i["price_id"] for i in order.items])
-            products = self.store.table(Product).get_many([i["product_id"] for i in order.items])
-            fields = shapes.order_webhook(order, prices, products)
-        elif event.resource_kind == "transactions":
-            fields = shapes.transaction_list_item(Transaction(**snap))
-        else:
-            fields = shapes.subscription_list_item(Subscription(**snap), with_count=True)
-        body: dict[str, Any] = {"type": event.type, "locationId": event.location_id, **fields,
-                                "appId": app.id if app else "", "versionId": app.version_id if app else "",
-                                "timestamp": iso_ms(time.time()), "webhookId": delivery.webhook_id}
+        body = {**self.render(event), "timestamp": iso_ms(time.time()), "webhookId": delivery.webhook_id}
         return jsjson.dumps(body)
 
     # ---- the worker ---------------------------------------------------------------------------
@@ -229,8 +213,6 @@ class WebhookService:
                 await asyncio.wait_for(self._wake.wait(), timeout=0.1)
             self._wake.clear()
             try:
-                if self.on_tick:
-                    self.on_tick()
                 await self.process_due()
             except asyncio.CancelledError:
                 raise

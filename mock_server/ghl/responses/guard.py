@@ -7,7 +7,6 @@ auth and rate-limit services, so handlers only see an authenticated token.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,15 +14,13 @@ from starlette.responses import Response
 from mock_server.ghl.auth import AuthFailure
 from mock_server.ghl.errors import InvalidOperation, NotFound
 from mock_server.ghl.models import Token
+from mock_server.ghl.world import Ghl
+from mock_server.http.context import context_of, runtime_of
 from mock_server.http.errors import ApiError, bad_request, error_response, forbidden, unauthorized
 
 SUPPORTED_VERSIONS = frozenset({"2021-04-15", "2021-07-28", "2023-02-21", "v3"})
 
 Handler = Callable[[Request, Token], Awaitable[Response]]
-
-
-def sandbox_of(request: Request) -> Any:
-    return request.app.state.sandbox
 
 
 def bearer(request: Request) -> str:
@@ -34,9 +31,11 @@ def bearer(request: Request) -> str:
 
 def guarded(handler: Handler, scope_name: str, token_class: str = "location") -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
-        sandbox = sandbox_of(request)
-        cache = sandbox.responses
-        trace = request.scope.get("ghl.trace", "")
+        runtime = runtime_of(request)
+        auth = runtime.part(Ghl).auth
+        cache = runtime.responses
+        context = context_of(request.scope)
+        trace = context.trace
         rate_headers: list[tuple[bytes, bytes]] = []
         try:
             version = request.headers.get("version")
@@ -45,16 +44,15 @@ def guarded(handler: Handler, scope_name: str, token_class: str = "location") ->
             if version not in SUPPORTED_VERSIONS:
                 raise unauthorized("version header is invalid")
             try:
-                token = sandbox.auth.authenticate(bearer(request))
+                token = auth.authenticate(bearer(request))
             except AuthFailure as exc:
                 raise ApiError(exc.status, exc.message) from None
-            request.scope["ghl.token_id"] = token.id
-            request.scope["ghl.location_id"] = token.location_id
-            allowed, rate_headers = sandbox.ratelimiter.consume(token.app_id, token.location_id)
+            context.token_id, context.location_id = token.id, token.location_id
+            allowed, rate_headers = runtime.ratelimiter.consume(token.app_id, token.location_id)
             if not allowed:
                 raise ApiError(429, "Too Many Requests", "Too Many Requests")
             try:
-                sandbox.auth.authorize(token, scope_name, token_class)
+                auth.authorize(token, scope_name, token_class)
             except AuthFailure as exc:
                 raise ApiError(exc.status, exc.message) from None
             if request.method == "GET":

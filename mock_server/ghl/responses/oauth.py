@@ -11,7 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mock_server.ghl.auth import ACCESS_TOKEN_SECONDS, OAuthFailure
-from mock_server.ghl.responses.guard import sandbox_of
+from mock_server.ghl.world import ghl_of
+from mock_server.http.context import runtime_of
 from mock_server.http.errors import ApiError, json_response
 
 FIELDS = {  # snake -> camel
@@ -59,9 +60,10 @@ async def token(request: Request) -> Response:
                        "Location, Company")
     if missing:
         raise ApiError(422, missing, "Unprocessable Entity")
-    sandbox = sandbox_of(request)
+    runtime = runtime_of(request)
+    auth = ghl_of(request).auth
     try:
-        grant = sandbox.auth.exchange(client_id=get("client_id") or "", client_secret=get("client_secret") or "",
+        grant = auth.exchange(client_id=get("client_id") or "", client_secret=get("client_secret") or "",
                                       grant_type=get("grant_type") or "", code=get("code"),
                                       refresh_token=get("refresh_token"), user_type=get("user_type"),
                                       location_id=get("location_id"))
@@ -85,5 +87,5 @@ async def token(request: Request) -> Response:
     if t.token_class == "location":
         body["locationId"] = t.location_id
     else:
-        body["approvedLocations"] = [loc.id for loc in sandbox.locations()]
+        body["approvedLocations"] = [loc.id for loc in runtime.locations()]
     return json_response(body)

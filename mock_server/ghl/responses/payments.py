@@ -9,11 +9,12 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mock_server.ghl.models import Token
+from mock_server.ghl.models import Order, Token
 from mock_server.ghl.payments import UNIQUE_NAME, ListFilter
 from mock_server.ghl.responses import shapes
-from mock_server.ghl.responses.guard import check_location, require_marketplace_token, sandbox_of
+from mock_server.ghl.responses.guard import check_location, require_marketplace_token
 from mock_server.ghl.responses.params import Validator, paging
+from mock_server.ghl.world import Ghl, ghl_of
 from mock_server.http.cache import no_cache
 from mock_server.http.errors import bad_request, json_response
 
@@ -85,15 +86,15 @@ async def list_orders(request: Request, token: Token) -> Response:
     kwargs["product_ids"] = [p for p in re.split(r"[,\s]+", funnel) if p] if funnel else []
     limit, offset = paging(v, 10)
     flt = _build(token, v, alt_id, location_id, kwargs)
-    sandbox = sandbox_of(request)
-    rows, total = sandbox.payments.list_orders(flt, limit, offset)
-    recurring = _recurring_price_ids(sandbox, rows)
+    service = ghl_of(request)
+    rows, total = service.payments.list_orders(flt, limit, offset)
+    recurring = _recurring_price_ids(service, rows)
     return json_response({"data": [shapes.order_list_item(o, recurring) for o in rows], "totalCount": total})
 
 
-def _recurring_price_ids(sandbox: Any, orders: list[Any]) -> frozenset[str]:
+def _recurring_price_ids(service: Ghl, orders: list[Order]) -> frozenset[str]:
     price_ids = [i["price_id"] for o in orders for i in o.items]
-    prices, _ = sandbox.payments.catalog(price_ids) if price_ids else ({}, {})
+    prices, _ = service.payments.catalog(price_ids) if price_ids else ({}, {})
     return frozenset(pid for pid, p in prices.items() if p.type == "recurring")
 
 
@@ -108,12 +109,12 @@ async def get_order(request: Request, token: Token) -> Response:
     location_id = v.string("locationId")
     v.done()
     loc = check_location(token, alt_id, location_id)
-    sandbox = sandbox_of(request)
-    order = sandbox.payments.order(loc, request.path_params["orderId"])
-    order, waiting = sandbox.simulator.observe_order(order)  # a poll may settle a pending payment
+    service = ghl_of(request)
+    order = service.payments.order(loc, request.path_params["orderId"])
+    order, waiting = service.simulator.observe_order(order)  # a poll may settle a pending payment
     if waiting:
         no_cache(request)  # the next poll must count too
-    prices, products = sandbox.payments.catalog([i["price_id"] for i in order.items])
+    prices, products = service.payments.catalog([i["price_id"] for i in order.items])
     return json_response(shapes.order_detail(order, prices, products))
 
 
@@ -123,10 +124,10 @@ async def list_fulfillments(request: Request, token: Token) -> Response:
     v.enum("altType", ALT_TYPES, required=True)
     v.done()
     loc = check_location(token, alt_id)
-    sandbox = sandbox_of(request)
-    order = sandbox.payments.order(loc, request.path_params["orderId"])
-    rows = sandbox.payments.fulfillments(loc, order.id)
-    prices, products = sandbox.payments.catalog([i["price_id"] for f in rows for i in f.items])
+    service = ghl_of(request)
+    order = service.payments.order(loc, request.path_params["orderId"])
+    rows = service.payments.fulfillments(loc, order.id)
+    prices, products = service.payments.catalog([i["price_id"] for f in rows for i in f.items])
     return json_response({"status": True, "data": [shapes.fulfillment(f, order, prices, products) for f in rows]})
 
 
@@ -179,11 +180,11 @@ async def create_fulfillment(request: Request, token: Token) -> Response:
         v.errors.append("items should not be empty")
     v.done()
     loc = check_location(token, alt_id)
-    sandbox = sandbox_of(request)
-    fulfillment = sandbox.payments.create_fulfillment(loc, request.path_params["orderId"], items, trackings,
+    service = ghl_of(request)
+    fulfillment = service.payments.create_fulfillment(loc, request.path_params["orderId"], items, trackings,
                                                       bool(notify))
-    order = sandbox.payments.order(loc, fulfillment.order_id)
-    prices, products = sandbox.payments.catalog([i["price_id"] for i in fulfillment.items])
+    order = service.payments.order(loc, fulfillment.order_id)
+    prices, products = service.payments.catalog([i["price_id"] for i in fulfillment.items])
     return json_response({"status": True, "data": shapes.fulfillment(fulfillment, order, prices, products)})
 
 
@@ -202,7 +203,7 @@ async def list_transactions(request: Request, token: Token) -> Response:
     _common_filters(v, kwargs)
     limit, offset = paging(v, 10)
     flt = _build(token, v, alt_id, location_id, kwargs)
-    rows, total = sandbox_of(request).payments.list_transactions(flt, limit, offset)
+    rows, total = ghl_of(request).payments.list_transactions(flt, limit, offset)
     return json_response({"data": [shapes.transaction_list_item(t) for t in rows], "totalCount": total})
 
 
@@ -213,7 +214,7 @@ async def get_transaction(request: Request, token: Token) -> Response:
     location_id = v.string("locationId")
     v.done()
     loc = check_location(token, alt_id, location_id)
-    txn = sandbox_of(request).payments.transaction(loc, request.path_params["transactionId"])
+    txn = ghl_of(request).payments.transaction(loc, request.path_params["transactionId"])
     return json_response(shapes.transaction_detail(txn))
 
 
@@ -231,7 +232,7 @@ async def list_subscriptions(request: Request, token: Token) -> Response:
     with_count = bool(v.boolean("getPaymentsCollectedCount"))
     limit, offset = paging(v, 10)
     flt = _build(token, v, alt_id, None, kwargs)
-    rows, total = sandbox_of(request).payments.list_subscriptions(flt, limit, offset)
+    rows, total = ghl_of(request).payments.list_subscriptions(flt, limit, offset)
     return json_response({"data": [shapes.subscription_list_item(s, with_count) for s in rows], "totalCount": total})
 
 
@@ -241,9 +242,9 @@ async def get_subscription(request: Request, token: Token) -> Response:
     v.enum("altType", ALT_TYPES, required=True)
     v.done()
     loc = check_location(token, alt_id)
-    sandbox = sandbox_of(request)
-    sub = sandbox.payments.subscription(loc, request.path_params["subscriptionId"])
-    prices, products = sandbox.payments.catalog([sub.price_id])
+    service = ghl_of(request)
+    sub = service.payments.subscription(loc, request.path_params["subscriptionId"])
+    prices, products = service.payments.catalog([sub.price_id])
     return json_response(shapes.subscription_detail(sub, prices, products))
 
 
@@ -258,7 +259,7 @@ async def list_providers(request: Request, token: Token) -> Response:
     v.done()
     loc = check_location(token, alt_id)
     # limit defaults to 0 in the spec; we read 0 as "no limit" (see contracts/DEVIATIONS.md).
-    rows = sandbox_of(request).payments.providers(loc, limit or None, offset)
+    rows = ghl_of(request).payments.providers(loc, limit or None, offset)
     return json_response({"providers": [shapes.provider(p) for p in rows]})
 
 
@@ -280,5 +281,5 @@ async def create_provider(request: Request, token: Token) -> Response:
     v.done()
     loc = check_location(token, alt_id)
     assert unique_name and title and provider and description is not None and image_url
-    record = sandbox_of(request).payments.create_provider(loc, unique_name, title, provider, description, image_url)
+    record = ghl_of(request).payments.create_provider(loc, unique_name, title, provider, description, image_url)
     return json_response(shapes.provider(record))

@@ -1,0 +1,46 @@
+"""Typed per-request state shared by the gateway, the services' guards, the fault middleware and the
+response cache (one object in the ASGI scope instead of loose keys), and the typed way to the runtime."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from starlette.requests import HTTPConnection
+from starlette.types import Scope, Send
+
+if TYPE_CHECKING:
+    from mock_server.runtime import Runtime
+
+_SCOPE_KEY = "ghl_sandbox.request"
+
+
+@dataclass
+class RequestContext:
+    trace: str = ""
+    # The server's own `send`: fault injection drops connections through it, under any middleware.
+    raw_send: Send | None = None
+    # Who called, for the journal: set once the service has authenticated the caller.
+    token_id: str | None = None
+    location_id: str | None = None
+    # What fault injection did to the request.
+    fault: str | None = None
+    dropped: bool = False
+    committed_status: int | None = None
+    # The answer must not be served from the response cache (its read had a side effect).
+    no_cache: bool = False
+
+
+def context_of(scope: Scope) -> RequestContext:
+    """This request's context (made on first use, so code outside the gateway still gets one)."""
+    found = scope.get(_SCOPE_KEY)
+    if found is None:
+        found = scope[_SCOPE_KEY] = RequestContext()
+    assert isinstance(found, RequestContext)
+    return found
+
+
+def runtime_of(connection: HTTPConnection) -> Runtime:
+    """The runtime serving this app (set by `mock_server.app.build_app`)."""
+    runtime: Runtime = connection.app.state.runtime
+    return runtime

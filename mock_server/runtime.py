@@ -1,0 +1,322 @@
+"""The composition root. A long-lived `Runtime` holds the configuration and what outlives a reset:
+the store, the clock, the signing keys, caches, rate limits, fault rules, the webhook delivery worker,
+the scheduler and the dashboard's bus. A `World` holds what a reset replaces as a whole: the seed, the
+run-time id stream, the event log and each service's state. HTTP-free: the API, the services' handlers
+and the control plane call into it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import sqlite3
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from mock_server import __version__
+from mock_server.clock import SandboxClock
+from mock_server.dashboard.bus import EventBus
+from mock_server.faults import FaultInjector
+from mock_server.http.cache import ResponseCache
+from mock_server.ids import IdFactory
+from mock_server.journal import Journal
+from mock_server.locations import LOCATIONS, Location
+from mock_server.ratelimit import RateLimiter
+from mock_server.service import LocationSeed, Service, ServiceWorld, WorldContext
+from mock_server.settings import Settings
+from mock_server.store import Store
+from mock_server.webhooks import tables as outbox_tables
+from mock_server.webhooks.chaos import Chaos
+from mock_server.webhooks.events import EventLog
+from mock_server.webhooks.models import Event, WebhookTarget
+from mock_server.webhooks.policy import RetryPolicy
+from mock_server.webhooks.service import WebhookService
+from mock_server.webhooks.signing import Signer
+
+STATE_FORMAT = "ghl-sandbox-state"
+SNAPSHOT_IN_MEMORY_MAX = 64 * 1024 * 1024  # bigger worlds keep their reset snapshot in a temp file
+STATE_VERSION = 1
+TICK_SECONDS = 0.1  # how often the scheduler lets the sandbox clock drive renewals and settlements
+
+LOCATION_NAMES = ("Fabrikam Studio", "Tailspin Yoga", "Adatum Athletics", "Litware Nutrition", "Proseware Gym")
+
+W = TypeVar("W", bound=ServiceWorld)
+
+
+class TraceIds:
+    """UUID-shaped trace ids, unique per request and reproducible per seed: a seeded prefix and a
+    counter (cheap: one is made on every request)."""
+
+    def __init__(self, seed: int) -> None:
+        self._prefix = str(uuid.UUID(int=random.Random(f"trace-{seed}").getrandbits(128), version=4))[:24]
+        self._n = 0
+
+    def next(self) -> str:
+        self._n += 1
+        return f"{self._prefix}{self._n:012x}"
+
+
+@dataclass
+class World:
+    seed: int
+    ids: IdFactory
+    events: EventLog
+    traces: TraceIds
+    # Renewals fire for billing dates the clock passes from the world's start on; seeded history stays history.
+    tick_since: float
+    parts: dict[type[ServiceWorld], ServiceWorld] = field(default_factory=dict)
+
+    def part(self, kind: type[W]) -> W:
+        """A service's state in this world, by its type."""
+        found = self.parts.get(kind)
+        if not isinstance(found, kind):
+            raise LookupError(f"no service state {kind.__name__}: is its service plugged in?")
+        return found
+
+
+class Runtime:
+    def __init__(self, settings: Settings, services: Sequence[Service]) -> None:
+        self.settings = settings
+        self.services = tuple(services)
+        self.started = time.time()
+        self.clock = SandboxClock()
+        self.store = Store(settings.state_file,
+                           (LOCATIONS, *outbox_tables.TABLES, *(t for s in self.services for t in s.tables)))
+        visible = frozenset({"locations"}.union(*(s.visible_kinds for s in self.services)))
+        self.responses = ResponseCache(settings.response_cache, visible)
+        self.journal = Journal(settings.journal_capacity)
+        self.ratelimiter = RateLimiter(settings.rate_limit)
+        existing = self.store.get_meta("seed")
+        seed = settings.seed if existing is None else int(existing)
+        if existing is None:
+            self._seed_world(seed, settings.orders)
+        # Webhook signing keys are made on first start and kept with the state.
+        self.signer = Signer.load_or_create(self.store)
+        self.signer.sign_ed25519, self.signer.sign_rsa = settings.sign_ed25519, settings.sign_rsa
+        self.faults = FaultInjector(seed)
+        policy = RetryPolicy(settings.webhook_policy, settings.webhook_retry_interval, settings.webhook_max_retries,
+                             settings.webhook_backoff_factor)
+        self.webhooks = WebhookService(self.store, self.clock, IdFactory(0), seed, self.signer, policy,
+                                       settings.webhook_timeout, self._webhook_fields)
+        self.bus = EventBus()  # the dashboard's live feed: API requests, webhook attempts, simulated actions
+        # Listeners are wired once, here, and reach the current world through `self.world`.
+        self.store.on_write(self._on_store_write)
+        self.world = self._new_world(seed, new_generation=existing is not None)
+        self.bus.attach(self)
+        for url in settings.webhook_urls:
+            if not any(t.url == url for t in self.webhooks.targets()):
+                self.webhooks.add_target(url)
+        self._snapshot: sqlite3.Connection | None = self._take_snapshot() if existing is None else None
+        self._snapshot_of = (seed, settings.orders)  # the (seed, orders) world the snapshot holds
+        self._scheduler: asyncio.Task[None] | None = None
+
+    # ---- the world ----------------------------------------------------------------------------
+
+    @property
+    def seed(self) -> int:
+        return self.world.seed
+
+    def _new_world(self, seed: int, new_generation: bool = False) -> World:
+        # Run-time ids come from a stream named after the seed. A server that goes on from stored or
+        # imported state (restart with --state, PUT /_sandbox/state) must not mint again the ids it
+        # already handed out, or a new record would overwrite an acknowledged one: it draws from the
+        # next generation's stream. A fresh or reset world is generation 0, so two servers with the
+        # same seed still agree id for id.
+        generation = int(self.store.get_meta("runtime_generation") or 0)
+        if new_generation:
+            generation += 1
+            self.store.set_meta("runtime_generation", generation)
+        ids = IdFactory(f"runtime-{seed}" if generation == 0 else f"runtime-{seed}-g{generation}")
+        events = EventLog(self.store, self.clock, ids, self.webhooks.on_event,
+                          frozenset().union(*(s.extension_event_types for s in self.services)))
+        self.webhooks.ids = ids
+        self.webhooks.reseed(seed)
+        self.faults.reseed(seed)
+        world = World(seed=seed, ids=ids, events=events, traces=TraceIds(seed), tick_since=self.clock.now())
+        context = WorldContext(self.settings, self.store, self.clock, ids, events, seed, self.webhooks)
+        for service in self.services:
+            part = service.start(context)
+            world.parts[type(part)] = part
+        return world
+
+    def part(self, kind: type[W]) -> W:
+        return self.world.part(kind)
+
+    def _on_store_write(self, kind: str) -> None:
+        self.responses.clear(kind)
+        world: World | None = getattr(self, "world", None)
+        if world is not None:
+            for part in world.parts.values():
+                part.on_store_write(kind)
+
+    def _webhook_fields(self, event: Event) -> dict[str, Any]:
+        for part in self.world.parts.values():
+            fields = part.webhook_fields(event)
+            if fields is not None:
+                return fields
+        raise LookupError(f"no service renders {event.type} events")
+
+    def location_of_bearer(self, secret: str) -> str | None:
+        for part in self.world.parts.values():
+            location_id = part.location_of_bearer(secret)
+            if location_id is not None:
+                return location_id
+        return None
+
+    def trace_id(self) -> str:
+        return self.world.traces.next()
+
+    def tick(self) -> None:
+        """Let the sandbox clock drive time-based transitions (renewals, settling payments)."""
+        world = self.world
+        if self.clock.now() > world.tick_since:
+            for part in world.parts.values():
+                part.tick(world.tick_since)
+
+    def _seed_world(self, seed: int, orders: int) -> None:
+        for service in self.services:
+            if service.seed_world is not None:
+                service.seed_world(self.store, seed, orders)
+        self.store.set_meta("seed", seed)
+
+    def _take_snapshot(self) -> sqlite3.Connection:
+        snapshot = self.store.snapshot(on_disk=self.store.size_bytes() > SNAPSHOT_IN_MEMORY_MAX)
+        release_free_memory()
+        return snapshot
+
+    # ---- background tasks ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.webhooks.start()
+        self._scheduler = asyncio.create_task(self._schedule())
+
+    async def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._scheduler
+        await self.webhooks.stop()
+        self.store.close()
+
+    async def _schedule(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            try:
+                self.tick()
+            except Exception:  # the scheduler must survive anything a state import leaves behind
+                logging.getLogger("ghl_sandbox").exception("scheduled tick failed")
+
+    # ---- locations ----------------------------------------------------------------------------
+
+    def locations(self) -> list[Location]:
+        return self.store.table(Location).all()
+
+    def location(self, location_id: str) -> Location | None:
+        return self.store.table(Location).get(location_id)
+
+    def _seed_location(self, spec: LocationSeed) -> Location:
+        seeded: Location | None = None
+        for service in self.services:
+            if service.seed_location is not None:
+                seeded = service.seed_location(self.store, spec)
+        if seeded is None:
+            raise LookupError("no service seeds locations")
+        return seeded
+
+    def create_location(self, name: str | None = None, seed: int | None = None, orders: int | None = None) -> Location:
+        """A fresh, isolated location with its own seeded data and tokens."""
+        with self.store.transaction():
+            index = int(self.store.get_meta("location_counter") or 2)
+            self.store.set_meta("location_counter", index + 1)
+        location = self._seed_location(LocationSeed(
+            seed=self.seed if seed is None else seed, index=index,
+            name=name or f"{LOCATION_NAMES[index % len(LOCATION_NAMES)]} {index}",
+            orders=orders))
+        meta = self.store.get_meta("location_index") or {}
+        meta[location.id] = index
+        self.store.set_meta("location_index", meta)
+        return location
+
+    def reset_location(self, location_id: str) -> Location:
+        """Back to that location's seeded state; other locations are untouched."""
+        location = self.location(location_id)
+        if location is None:
+            raise KeyError(location_id)
+        index = int((self.store.get_meta("location_index") or {}).get(location_id, 0))
+        return self._seed_location(LocationSeed(seed=location.seed, index=index, name=location.name,
+                                                orders=location.orders, location_id=location_id, first=index == 0))
+
+    # ---- whole state --------------------------------------------------------------------------
+
+    def reset(self, seed: int | None = None, orders: int | None = None) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        target_seed = self.seed if seed is None else seed
+        target_orders = self.settings.orders if orders is None else orders
+        # Webhook targets and signing keys are configuration, not data: they survive a reset.
+        # Fault rules and global delivery chaos are cleared; queued deliveries go with the data.
+        targets = self.webhooks.targets()
+        if self._snapshot is not None and self._snapshot_of == (target_seed, target_orders):
+            self.store.restore(self._snapshot)
+        else:
+            self.store.import_({"tables": {}, "meta": {}})
+            self._seed_world(target_seed, target_orders)
+            self._snapshot = self._take_snapshot()
+            self._snapshot_of = (target_seed, target_orders)
+        self.settings.orders = target_orders
+        with self.store.transaction():
+            self.signer.save(self.store)
+            table = self.store.table(WebhookTarget)
+            for stale in self.webhooks.targets():
+                table.delete(stale.id)
+            for target in targets:
+                target.fanout_count = 0
+                table.put(target)
+        self.faults.clear()
+        self.webhooks.global_chaos = Chaos()
+        self.webhooks.epoch += 1
+        # The clock first: the new world notes "now" as the point renewals and settlements fire from.
+        self.clock.reset()
+        self.world = self._new_world(target_seed)
+        self.ratelimiter.reset()
+        return {"seed": self.seed, "orders": target_orders, "resetMs": round((time.perf_counter() - t0) * 1000, 2)}
+
+    def export_state(self) -> dict[str, Any]:
+        data = self.store.export()
+        return {"format": STATE_FORMAT, "version": STATE_VERSION, "seed": self.seed, **data}
+
+    def import_state(self, data: Any) -> dict[str, int]:
+        if not isinstance(data, dict) or data.get("format") != STATE_FORMAT:
+            raise ValueError(f"state.format must be {STATE_FORMAT!r}")
+        if data.get("version") != STATE_VERSION:
+            raise ValueError(f"state.version must be {STATE_VERSION}")
+        # Checked before anything is replaced: a refused document leaves the state as it was.
+        meta = data.get("meta")
+        seed = meta.get("seed") if isinstance(meta, dict) else None
+        seed = data.get("seed", self.seed) if seed is None else seed
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ValueError("state.meta.seed must be an integer")
+        counts = self.store.import_(data)
+        self.webhooks.epoch += 1
+        self.world = self._new_world(seed, new_generation=True)
+        self.ratelimiter.reset()
+        return counts
+
+    def health(self) -> dict[str, Any]:
+        return {"status": "ok", "version": __version__, "seed": self.seed, "locations": len(self.locations()),
+                "uptimeSeconds": round(time.time() - self.started, 3), "clock": self.clock.describe(),
+                "rateLimit": self.ratelimiter.describe()}
+
+
+def release_free_memory() -> None:
+    """Seeding a big world leaves freed heap behind; hand it back to the OS (glibc only)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass

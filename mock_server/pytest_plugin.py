@@ -62,20 +62,21 @@ def _serve_default(name: str) -> Any:
 
 # ---- validation (shared by ini options and marker keywords) ----------------------------------------
 
-def _seed(value: Any, what: str) -> int:
+def _whole(value: Any, what: str, most: int) -> int:
+    """A whole number from 0 to `most`, given as one or as its digits (an ini option is a string)."""
     if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
-        raise SettingError(f"{what} must be a whole number from 0 to {MAX_SEED}, not {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= most:
+        raise SettingError(f"{what} must be a whole number from 0 to {most}, not {value!r}")
     return value
+
+
+def _seed(value: Any, what: str) -> int:
+    return _whole(value, what, MAX_SEED)
 
 
 def _orders(value: Any, what: str) -> int:
-    if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ORDERS:
-        raise SettingError(f"{what} must be a whole number from 0 to {MAX_ORDERS}, not {value!r}")
-    return value
+    return _whole(value, what, MAX_ORDERS)
 
 
 def _choice(value: Any, choices: Sequence[str], what: str) -> str:

@@ -68,7 +68,7 @@ bench: $(STAMP_DEV)
 # The sandbox, the reference client and simulated payment activity; prints the dashboard URL.
 # Ctrl-C stops all of it. `make demo ARGS="--interval 0.5 --fault-every 10"` passes options through.
 demo: $(STAMP_RUN)
-	$(BIN)/python -m scenarios.demo --host $(HOST) --port $(PORT) $(ARGS)
+	$(BIN)/python -m mock_server.demo --host $(HOST) --port $(PORT) $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

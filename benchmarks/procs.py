@@ -1,23 +1,22 @@
 """Server processes for the benchmarks: spawn (optionally pinned to one CPU), wait for the ready line,
-read resident memory, stop. Each server runs in its own session so the whole process group stops."""
+read resident memory and CPU time, stop (mock_server.testing's process helper, measured). Each server
+runs in its own session so the whole process group stops."""
 
 from __future__ import annotations
 
 import http.client
 import os
 import shutil
-import signal
-import subprocess
 import sys
-import threading
-import time
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
 
-API_VERSION = "2021-07-28"
+from mock_server.client import DEFAULT_VERSION as API_VERSION
+from mock_server.client import SandboxClient
+from mock_server.testing import ReadyProcess, SandboxProcess
 
 
 def cpu_prefix(cpu: int | None) -> list[str]:
@@ -27,60 +26,9 @@ def cpu_prefix(cpu: int | None) -> list[str]:
     return ["taskset", "-c", str(cpu)]
 
 
-class ServerProcess:
-    """A child process that prints `<marker> <url>` once it serves."""
-
-    def __init__(self, name: str, args: Sequence[str], marker: str, cpu: int | None = None,
-                 start_timeout: float = 180.0) -> None:
-        self.name = name
-        self.cmd = [*cpu_prefix(cpu), sys.executable, *args]
-        self.marker = marker
-        self.start_timeout = start_timeout
-        self.proc: subprocess.Popen[str] | None = None
-        self.url = ""
-        self.lines: list[str] = []
-        self.spawned_at = 0.0
-        self.ready_s = 0.0  # spawn -> ready line, seconds
-
-    def start(self) -> ServerProcess:
-        self.spawned_at = time.perf_counter()
-        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     start_new_session=True, cwd=_repo_root())
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + self.start_timeout
-        timer = threading.Timer(self.start_timeout, self._kill)
-        timer.start()
-        try:
-            for line in self.proc.stdout:
-                self.lines.append(line)
-                if line.startswith(self.marker + " "):
-                    self.url = line.split()[1].rstrip("/")
-                    self.ready_s = time.perf_counter() - self.spawned_at
-                    break
-        finally:
-            timer.cancel()
-        if not self.url:
-            self.stop()
-            why = "did not start in time" if time.monotonic() >= deadline else "exited during start"
-            raise RuntimeError(f"{self.name} {why}: {' '.join(self.cmd)}\n{''.join(self.lines[-40:])}")
-        threading.Thread(target=self._drain, daemon=True).start()
-        return self
-
-    def _drain(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line)
-            if len(self.lines) > 400:
-                del self.lines[:200]
-
-    def _kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
+class ServerProcess(ReadyProcess):
+    """A benchmarked server (mock_server.testing.ReadyProcess: spawn, wait for the ready line, stop),
+    whose resident memory and CPU time can be read."""
 
     def pids(self) -> list[int]:
         """This process and its descendants (granian serves from a child worker)."""
@@ -106,20 +54,18 @@ class ServerProcess:
         time, not inflated when other work competes for the CPU."""
         return round(sum(cpu_seconds(p) for p in self.pids()), 3)
 
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
 
-    def __enter__(self) -> ServerProcess:
-        return self.start()
+class SandboxServer(ServerProcess, SandboxProcess):
+    """`ghl-sandbox serve` (mock_server.testing.SandboxProcess), measured."""
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+
+START_TIMEOUT = 180.0  # seeding 100,000 orders on a slow machine
+
+
+def server(name: str, args: Sequence[str], marker: str, cpu: int | None = None) -> ServerProcess:
+    """`python ARGS` (pinned to `cpu` when it can be), ready once it prints `<marker> <url>`."""
+    return ServerProcess([*cpu_prefix(cpu), sys.executable, *args], marker, name=name, start_timeout=START_TIMEOUT,
+                         cwd=_repo_root())
 
 
 def rss_kib(pid: int) -> int:
@@ -142,10 +88,10 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def sandbox(args: Sequence[str] = (), cpu: int | None = None, name: str = "sandbox") -> ServerProcess:
+def sandbox(args: Sequence[str] = (), cpu: int | None = None, name: str = "sandbox") -> SandboxServer:
     """`ghl-sandbox serve --port 0 --rate-limit off ...` (auth and journal on, one worker)."""
-    return ServerProcess(name, ["-m", "mock_server.cli", "serve", "--port", "0", "--rate-limit", "off", *args],
-                         "GHL_SANDBOX_READY", cpu=cpu)
+    return SandboxServer(["--rate-limit", "off", *args], prefix=cpu_prefix(cpu), name=name,
+                         start_timeout=START_TIMEOUT, cwd=_repo_root())
 
 
 def _repo_root() -> str:
@@ -153,6 +99,8 @@ def _repo_root() -> str:
 
 
 # ---- tiny HTTP client (stdlib: nothing to skew the numbers) --------------------------------------
+# For what is timed (API requests, the reset and simulate calls measured one by one) and the receiver;
+# control-plane set-up goes through mock_server.client.SandboxClient.
 
 
 class Http:
@@ -196,12 +144,6 @@ def api_headers(token: str) -> dict[str, str]:
 
 def first_location(url: str) -> tuple[str, str]:
     """(location id, its full-scope token) of the first seeded location, from the control plane."""
-    client = Http(url)
-    try:
-        status, body = client.get("/_sandbox/locations")
-    finally:
-        client.close()
-    if status != 200:
-        raise RuntimeError(f"GET /_sandbox/locations answered {status}: {body[:200]!r}")
-    loc = orjson.loads(body)[0]
+    with SandboxClient(url) as control:
+        loc = control.location(0)
     return loc["locationId"], loc["tokens"][0]["token"]

@@ -109,13 +109,14 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
 from benchmarks import procs
 from benchmarks.procs import Http, ServerProcess, api_headers, cpu_prefix, first_location
 from benchmarks.wrk import Wrk, WrkMissing, WrkResult, ensure_wrk
+from mock_server.client import SandboxClient
 
 SECTIONS = ("throughput", "granian", "scale", "startup", "memory", "webhooks", "faults", "harness", "clients",
             "encoding")
@@ -230,6 +231,9 @@ class Target:
         return self.get_path if endpoint == "get_order" else self.list_path
 
 
+S = TypeVar("S", bound=ServerProcess)
+
+
 class Bench:
     def __init__(self, opts: Options, wrk: Wrk, log: Callable[[str], None]) -> None:
         self.opts = opts
@@ -244,10 +248,11 @@ class Bench:
 
     # ---- servers ------------------------------------------------------------------------------
 
-    def start(self, server: ServerProcess) -> ServerProcess:
+    def start(self, server: S) -> S:
         self.log(f"  starting {server.name}: {' '.join(server.cmd)}")
         self._servers.append(server)
-        return server.start()
+        server.start()
+        return server
 
     def stop(self, server: ServerProcess) -> None:
         server.stop()
@@ -273,7 +278,7 @@ class Bench:
             server = self.start(procs.sandbox(["--orders", str(n), "--no-response-cache"], cpu=SERVER_CPU,
                                               name=f"fake-{n}"))
             cpu_ready = server.cpu_s()
-            location_id, token = _banner_location(server.lines)
+            location_id, token = _banner_location(server.banner)
             first_200 = _first_200(server, location_id, token)
             self.big_start = {"orders": n, "ready_s": round(server.ready_s, 3), "ready_cpu_s": cpu_ready,
                               "first_200_s": round(first_200, 3), "rss_mib": server.rss_mib()}
@@ -309,8 +314,8 @@ class Bench:
         with tempfile.NamedTemporaryFile("wb", prefix="ghl-bench-bodies-", suffix=".json", delete=False) as fh:
             fh.write(orjson.dumps(bodies))
         try:
-            bare_server = self.start(ServerProcess("bare", ["-m", "benchmarks.bare_app", fh.name], "BARE_READY",
-                                                   cpu=SERVER_CPU))
+            bare_server = self.start(procs.server("bare", ["-m", "benchmarks.bare_app", fh.name], "BARE_READY",
+                                                  cpu=SERVER_CPU))
         finally:
             os.unlink(fh.name)
         out: dict[str, Any] = {}
@@ -399,7 +404,7 @@ class Bench:
             self._servers.append(server)
             try:
                 server.start()
-                location_id, token = _banner_location(server.lines)
+                location_id, token = _banner_location(server.banner)
                 first_200 = _first_200(server, location_id, token)
                 runs.append({"ready_s": round(server.ready_s, 3), "first_200_s": round(first_200, 3),
                              "cpu_s": server.cpu_s(), "rss_mib": server.rss_mib()})
@@ -443,8 +448,7 @@ class Bench:
         }
 
     def webhooks(self) -> None:
-        receiver = self.start(ServerProcess("receiver", ["-m", "benchmarks.receiver"], "RECEIVER_READY",
-                                            cpu=WRK_CPU))
+        receiver = self.start(procs.server("receiver", ["-m", "benchmarks.receiver"], "RECEIVER_READY", cpu=WRK_CPU))
         out: dict[str, Any] = {"events": self.opts.webhook_events, "clients": WEBHOOK_CLIENTS}
         try:
             for label, extra in (("ed25519_rsa", []), ("ed25519_only", ["--no-wh-signature"])):
@@ -459,8 +463,9 @@ class Bench:
         server = self.start(procs.sandbox(["--webhook-timeout", "5", *extra], cpu=SERVER_CPU,
                                           name=f"fake-webhooks-{label}"))
         try:
-            keys = _control(server.url, [("GET", "/_sandbox/keys", None), ("POST", "/_sandbox/webhooks/targets",
-                                                                           {"url": receiver.url + "/webhooks/ghl"})])[0]
+            with SandboxClient(server.url) as control:
+                keys = control.keys()
+                control.webhook_target(receiver.url + "/webhooks/ghl")
             got_before = _receiver_stats(receiver)
             cpu_before = server.cpu_s()
             n = self.opts.webhook_events
@@ -469,14 +474,14 @@ class Bench:
             with ThreadPoolExecutor(WEBHOOK_CLIENTS) as pool:
                 list(pool.map(lambda k: _simulate_orders(server.url, k), shares))
             simulate_s = time.perf_counter() - started
-            ctl = Http(server.url, timeout=180)
-            status, body = ctl.request("GET", "/_sandbox/wait?for=deliveries-settled&timeout=120")
-            settled_s = time.perf_counter() - started
-            if status != 200:
-                raise RuntimeError(f"webhooks {label}: deliveries did not settle within 120 s: {body[:300]!r}")
-            cpu_s = server.cpu_s() - cpu_before
-            data = ctl.call("GET", "/_sandbox/webhooks/deliveries")
-            ctl.close()
+            with SandboxClient(server.url, timeout=180) as control:
+                waited = control.wait_for("deliveries-settled", 120)
+                settled_s = time.perf_counter() - started
+                if waited.status_code != 200:
+                    raise RuntimeError(f"webhooks {label}: deliveries did not settle within 120 s: "
+                                       f"{waited.content[:300]!r}")
+                cpu_s = server.cpu_s() - cpu_before
+                data = control.control("GET", "/webhooks/deliveries")
         finally:
             self.stop(server)
         got = {k: v - got_before[k] for k, v in _receiver_stats(receiver).items()}
@@ -519,8 +524,10 @@ class Bench:
             cpu_us: dict[str, list[float]] = {"none": [], "rules": []}
             for r in range(1, self.opts.fault_rounds + 1):
                 for variant in (("none", "rules") if r % 2 else ("rules", "none")):
-                    _control(server.url, [("DELETE", "/_sandbox/faults", None)]
-                             + [("POST", "/_sandbox/faults", rule) for rule in FAULT_RULES if variant == "rules"])
+                    with SandboxClient(server.url) as control:  # a fresh connection: the last went idle under load
+                        control.clear_faults()
+                        for rule in FAULT_RULES if variant == "rules" else []:
+                            control.add_fault(rule)
                     if self.opts.warmup:
                         self.wrk.run(server.url + t.get_path, self.opts.warmup, t.headers)
                     cpu_before = server.cpu_s()
@@ -531,11 +538,13 @@ class Bench:
                     # The server's CPU time per request: less moved by other work than latency (10 ms ticks).
                     cpu_us[variant].append((server.cpu_s() - cpu_before) / res.requests * 1e6)
                     if variant == "rules":
-                        listed = _control(server.url, [("GET", "/_sandbox/faults", None)])[0]
+                        with SandboxClient(server.url) as control:
+                            listed = control.faults()
                         matched = sum(rule["matched"] for rule in listed)
                         if len(listed) != len(FAULT_RULES) or matched:
                             raise RuntimeError(f"faults: {len(listed)} rules listed, {matched} requests matched")
-            _control(server.url, [("DELETE", "/_sandbox/faults", None)])
+            with SandboxClient(server.url) as control:
+                control.clear_faults()
             row = {v: _median_result(rs) for v, rs in runs.items()}
             none, rules = row["none"], row["rules"]
             out.update(row)
@@ -666,7 +675,7 @@ class Bench:
     def _reset_times(self) -> dict[str, Any]:
         server = self.start(procs.sandbox(cpu=SERVER_CPU, name="fake-reset"))
         try:
-            ctl = Http(server.url)
+            ctl = Http(server.url)  # each call is timed: the stdlib client adds the least of its own
             seed = 42
 
             def reset(seed: int, orders: int = 8) -> tuple[float, float]:
@@ -725,20 +734,12 @@ def _median_result(results: list[WrkResult]) -> dict[str, Any]:
 
 
 def _simulate_orders(url: str, n: int) -> None:
-    """`n` order.create calls on one kept-alive connection (one of the concurrent control-plane clients)."""
+    """`n` order.create calls on one kept-alive connection (one of the concurrent control-plane clients).
+    The stdlib client, not SandboxClient: these calls are timed, and httpx's own cost would count."""
     client = Http(url)
     try:
         for _ in range(n):
             client.call("POST", "/_sandbox/simulate/order.create", {})
-    finally:
-        client.close()
-
-
-def _control(url: str, calls: list[tuple[str, str, Any]]) -> list[Any]:
-    """Control-plane calls on a fresh connection (the server closes one left idle during a load run)."""
-    client = Http(url)
-    try:
-        return [client.call(method, path, data) for method, path, data in calls]
     finally:
         client.close()
 

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from mock_server import __version__
 from mock_server.ghl.actions import ACTIONS
 from mock_server.ratelimit import PROFILES
+
+if TYPE_CHECKING:  # the client (and httpx) are imported only by the commands that use them: `serve` starts fast
+    from mock_server.client import SandboxClient
 
 
 class _Commands(click.Group):
@@ -235,26 +240,22 @@ ADMIN_OPTION = click.option("--admin-token", default=None, envvar="GHL_SANDBOX_A
                             help="Admin token, if the sandbox was started with one.")
 
 
-def _control(url: str, admin_token: str | None, method: str, path: str, body: dict | None = None) -> dict:
+@contextlib.contextmanager
+def _sandbox(url: str, admin_token: str | None) -> Iterator[SandboxClient]:
+    """The client of the sandbox at `url`; a call that fails ends the command with one clear line."""
     import httpx
 
-    headers = {"Authorization": f"Bearer {admin_token}"} if admin_token else {}
+    from mock_server.client import SandboxClient, SandboxError
+
     try:
-        response = httpx.request(method, url.rstrip("/") + "/_sandbox" + path, json=body, headers=headers, timeout=60)
+        with SandboxClient(url, admin_token, timeout=60) as sandbox:
+            yield sandbox
+    except SandboxError as exc:
+        if exc.envelope is None:
+            raise click.ClickException(f"{exc.status} from {url}: {exc.response.text[:200]}") from None
+        raise click.ClickException(f"{exc.status}: {exc.message}") from None
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise click.ClickException(f"cannot reach the sandbox at {url}: {exc}") from None
-    try:
-        data = response.json()
-    except ValueError:
-        raise click.ClickException(f"{response.status_code} from {url}: {response.text[:200]}") from None
-    if response.status_code >= 400:
-        message = data.get("message") if isinstance(data, dict) else data
-        if isinstance(message, list):
-            message = "; ".join(map(str, message))
-        raise click.ClickException(f"{response.status_code}: {message}")
-    return data
-
-
 
 
 @main.command()
@@ -296,7 +297,8 @@ def trigger(action: str, location_id: str | None, order_id: str | None, subscrip
     if pending_polls is not None or pending_seconds is not None:
         body["pending"] = {k: v for k, v in {"polls": pending_polls, "seconds": pending_seconds,
                                              "outcome": settle}.items() if v is not None}
-    data = _control(url, admin_token, "POST", f"/simulate/{action}", body)
+    with _sandbox(url, admin_token) as sandbox:
+        data = sandbox.simulate(action, **body)
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
@@ -321,7 +323,8 @@ def clock() -> None:
 @URL_OPTION
 @ADMIN_OPTION
 def clock_show(url: str, admin_token: str | None) -> None:
-    data = _control(url, admin_token, "GET", "/clock")
+    with _sandbox(url, admin_token) as sandbox:
+        data = sandbox.clock()
     click.echo(f"{data['now']}  frozen={data['frozen']}  offset={data['offsetSeconds']}s")
 
 
@@ -331,24 +334,26 @@ def clock_show(url: str, admin_token: str | None) -> None:
 @ADMIN_OPTION
 def clock_advance(duration: str, url: str, admin_token: str | None) -> None:
     """Move the clock forward by DURATION: seconds, or 30s, 15m, 2h, 30d, 1w."""
-    data = _control(url, admin_token, "POST", "/clock", {"advance": duration})
+    with _sandbox(url, admin_token) as sandbox:
+        data = sandbox.advance_clock(duration)
     click.echo(f"{data['now']}  frozen={data['frozen']}  offset={data['offsetSeconds']}s")
 
 
-@clock.command("freeze")
-@URL_OPTION
-@ADMIN_OPTION
-def clock_freeze(url: str, admin_token: str | None) -> None:
-    data = _control(url, admin_token, "POST", "/clock", {"freeze": True})
-    click.echo(f"{data['now']}  frozen={data['frozen']}")
+def _freeze_command(name: str, frozen: bool) -> click.Command:
+    """`clock freeze` and `clock unfreeze`: one body, the flag they send."""
+
+    @URL_OPTION
+    @ADMIN_OPTION
+    def command(url: str, admin_token: str | None) -> None:
+        with _sandbox(url, admin_token) as sandbox:
+            data = sandbox.set_clock(freeze=frozen)
+        click.echo(f"{data['now']}  frozen={data['frozen']}")
+
+    return clock.command(name)(command)
 
 
-@clock.command("unfreeze")
-@URL_OPTION
-@ADMIN_OPTION
-def clock_unfreeze(url: str, admin_token: str | None) -> None:
-    data = _control(url, admin_token, "POST", "/clock", {"freeze": False})
-    click.echo(f"{data['now']}  frozen={data['frozen']}")
+clock_freeze = _freeze_command("freeze", True)
+clock_unfreeze = _freeze_command("unfreeze", False)
 
 
 # The second location's variables carry this suffix (isolation tests, two-account clients).
@@ -382,14 +387,15 @@ def sandbox_env(url: str, admin_token: str | None, location_index: int = 0) -> d
     from scenarios.runner import client_env
 
     base = url.rstrip("/")
-    locations = _control(base, admin_token, "GET", "/locations")
-    if not isinstance(locations, list) or not locations:
-        raise click.ClickException(f"{base} answered no locations: is it a ghl-sandbox?")
-    if location_index >= len(locations):
-        raise click.BadParameter(f"{location_index}: the sandbox has {len(locations)} location(s), "
-                                 f"numbered from 0", param_hint="--location")
-    keys = _control(base, admin_token, "GET", "/keys")
-    app = _control(base, admin_token, "GET", "/apps")[0]
+    with _sandbox(base, admin_token) as sandbox:
+        locations = sandbox.locations()
+        if not isinstance(locations, list) or not locations:
+            raise click.ClickException(f"{base} answered no locations: is it a ghl-sandbox?")
+        if location_index >= len(locations):
+            raise click.BadParameter(f"{location_index}: the sandbox has {len(locations)} location(s), "
+                                     f"numbered from 0", param_hint="--location")
+        keys = sandbox.keys()
+        app = sandbox.apps()[0]
     location = locations[location_index]
     # The client contract's names (scenarios.runner.client_env), without the per-client CLIENT_* ones.
     contract = {k: v for k, v in client_env(base, location, keys, app, 0, Path(".")).items()

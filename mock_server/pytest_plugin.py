@@ -62,20 +62,21 @@ def _serve_default(name: str) -> Any:
 
 # ---- validation (shared by ini options and marker keywords) ----------------------------------------
 
-def _seed(value: Any, what: str) -> int:
+def _whole(value: Any, what: str, most: int) -> int:
+    """A whole number from 0 to `most`, given as one or as its digits (an ini option is a string)."""
     if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
-        raise SettingError(f"{what} must be a whole number from 0 to {MAX_SEED}, not {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= most:
+        raise SettingError(f"{what} must be a whole number from 0 to {most}, not {value!r}")
     return value
+
+
+def _seed(value: Any, what: str) -> int:
+    return _whole(value, what, MAX_SEED)
 
 
 def _orders(value: Any, what: str) -> int:
-    if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ORDERS:
-        raise SettingError(f"{what} must be a whole number from 0 to {MAX_ORDERS}, not {value!r}")
-    return value
+    return _whole(value, what, MAX_ORDERS)
 
 
 def _choice(value: Any, choices: Sequence[str], what: str) -> str:
@@ -266,22 +267,22 @@ class PooledServer:
         client = self.process.client(self.admin_token)
         try:
             # What serve_args made of the policy (max retries, timeout): put back before every test.
-            self.policy: dict[str, Any] = client.control("GET", "/webhooks/policy")
+            self.policy: dict[str, Any] = client.webhook_policy()
         except httpx.HTTPError as exc:  # e.g. a control plane that wants another token: no stray server
             self.process.stop()
-            raise RuntimeError(f"its control plane answered {exc}") from None
+            raise RuntimeError(f"its control plane refused: {exc}") from None
         finally:
             client.close()
 
     def alive(self) -> bool:
-        return self.process.proc is not None and self.process.proc.poll() is None
+        return self.process.alive()
 
     def apply(self, client: SandboxClient, settings: SandboxSettings) -> None:
         """Seeded data, rate limit and retry policy as `settings` say, whatever the last test left."""
         client.reset(seed=settings.seed, orders=settings.orders)
-        client.control("PUT", "/ratelimit", json={"profile": settings.rate_limit})
-        client.control("PUT", "/webhooks/policy", json={**self.policy, "name": settings.webhook_policy,
-                                                       "retryIntervalS": settings.retry_interval})
+        client.set_rate_limit(settings.rate_limit)
+        client.set_webhook_policy(**{**self.policy, "name": settings.webhook_policy,
+                                 "retryIntervalS": settings.retry_interval})
         client.clear_journal()
 
     def restore(self, client: SandboxClient, settings: SandboxSettings) -> None:
@@ -290,9 +291,9 @@ class PooledServer:
         if (settings.seed, settings.orders) != (self.base.seed, self.base.orders):
             client.reset(seed=self.base.seed, orders=self.base.orders)
         if settings.rate_limit != self.base.rate_limit:
-            client.control("PUT", "/ratelimit", json={"profile": self.base.rate_limit})
+            client.set_rate_limit(self.base.rate_limit)
         if (settings.webhook_policy, settings.retry_interval) != (self.base.webhook_policy, self.base.retry_interval):
-            client.control("PUT", "/webhooks/policy", json=self.policy)
+            client.set_webhook_policy(**self.policy)
 
     def stop(self) -> None:
         self.process.stop()
@@ -345,7 +346,7 @@ class GhlSandbox(SandboxClient):
         locations = self.locations()
         if not 0 <= location_index < len(locations):
             raise IndexError(f"location_index {location_index}: the sandbox has {len(locations)} location(s)")
-        return locations[location_index], self.control("GET", "/keys"), self.control("GET", "/apps")[0]
+        return locations[location_index], self.keys(), self.apps()[0]
 
     def template_values(self, port: int, state_dir: str | Path, location_index: int = 0) -> dict[str, str]:
         """The project file's template names (scenarios.templates.NAMES) for one location."""

@@ -10,18 +10,22 @@ from typing import Any
 
 import httpx
 
+from mock_server.client import SandboxClient, SandboxError
 from scenarios.client import ClientProcess
 from scenarios.destinations import Destination, NotExposed
 from scenarios.destinations.rankr import rankr_records
 from scenarios.project import Routes
 
 
-def control_request(http: httpx.Client, method: str, path: str, **kwargs: Any) -> Any:
-    """One control-plane call (`path` under /_sandbox); a refusal is a HarnessError."""
-    r = http.request(method, "/_sandbox" + path, **kwargs)
-    if r.status_code >= 400:
-        raise HarnessError(f"{method} /_sandbox{path} answered {r.status_code}: {r.text[:300]}")
-    return r.json()
+class HarnessSandbox(SandboxClient):
+    """The sandbox as the harness talks to it: the public client, where a refused control-plane call is a
+    HarnessError (what plugins catch)."""
+
+    def control(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            return super().control(method, path, **kwargs)
+        except SandboxError as exc:
+            raise HarnessError(str(exc)) from None
 
 
 def parse_time(text: str) -> float:
@@ -31,7 +35,7 @@ def parse_time(text: str) -> float:
 @dataclass
 class ScenarioContext:
     sandbox_url: str
-    http: httpx.Client
+    sandbox: HarnessSandbox
     location_id: str
     token: str
     token_id: str
@@ -55,18 +59,22 @@ class ScenarioContext:
 
     # ---- control plane ------------------------------------------------------------------------
 
+    @property
+    def http(self) -> httpx.Client:
+        """The HTTP client on the sandbox's base URL (for plugins that make their own calls)."""
+        return self.sandbox.http
+
     def control(self, method: str, path: str, **kwargs: Any) -> Any:
-        return control_request(self.http, method, path, **kwargs)
+        return self.sandbox.control(method, path, **kwargs)
 
     def ghl_state(self) -> dict[str, Any]:
-        return self.control("GET", f"/locations/{self.location_id}/state")
+        return self.sandbox.state(self.location_id)
 
     def deliveries(self) -> list[dict[str, Any]]:
-        return self.control("GET", "/webhooks/deliveries", params={"locationId": self.location_id})["deliveries"]
+        return self.sandbox.deliveries(locationId=self.location_id)
 
     def journal(self, prefix: str = "/payments") -> list[dict[str, Any]]:
-        entries = self.control("GET", "/journal", params={"since": str(self.journal_since), "path": prefix})["entries"]
-        return entries
+        return self.sandbox.journal(since=str(self.journal_since), path=prefix)
 
     def client_requests(self) -> list[dict[str, Any]]:
         """GHL API calls made by the client during this scenario (the harness makes none). A request

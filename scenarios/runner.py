@@ -24,7 +24,7 @@ from scenarios import templates
 from scenarios.assertions import evaluate as evaluate_assertion
 from scenarios.checks import DEFAULT_CHECKS, REGISTRY, Verdict
 from scenarios.client import ClientError, ClientProcess, free_port
-from scenarios.context import HarnessError, NotApplicable, ScenarioContext, control_request
+from scenarios.context import HarnessError, HarnessSandbox, NotApplicable, ScenarioContext
 from scenarios.destinations import Binding, Destination, DestinationError
 from scenarios.destinations.rankr import RankrDestination
 from scenarios.loader import Scenario
@@ -115,7 +115,7 @@ def render_env(spec: ClientSpec, values: dict[str, str], contract: dict[str, str
 def client_env(sandbox_url: str, location: dict[str, Any], keys: dict[str, Any], app: dict[str, Any], port: int,
                state_dir: Path, reconcile_interval: float = DEFAULT_RECONCILE) -> dict[str, str]:
     """The environment of contracts/CLIENT_CONTRACT.md §1, from the control plane's `GET /locations`
-    item, `GET /keys` and `GET /apps` item (also used by `make demo`, scenarios/demo.py)."""
+    item, `GET /keys` and `GET /apps` item (also used by `make demo`, mock_server/demo.py)."""
     return {
         "GHL_API_BASE_URL": sandbox_url, "GHL_ACCESS_TOKEN": location["tokens"][0]["token"],
         "GHL_LOCATION_ID": location["locationId"], "GHL_API_VERSION": "2021-07-28", "GHL_APP_ID": app["appId"],
@@ -147,13 +147,12 @@ class Harness:
         self.seed = seed
         self.only_checks = only_checks
         self.work_dir = Path(work_dir or tempfile.mkdtemp(prefix="ghl-sandbox-check-"))
-        headers = {"Authorization": f"Bearer {admin_token}"} if admin_token else {}
-        self.http = httpx.Client(base_url=self.sandbox_url, timeout=60.0, headers=headers)
+        self.sandbox = HarnessSandbox(self.sandbox_url, admin_token=admin_token, timeout=60.0)
         self.progress = progress or (lambda _msg: None)
         self._counter = 0
 
     def close(self) -> None:
-        self.http.close()
+        self.sandbox.close()
 
     def checks_for(self, scenario: Scenario) -> list[str]:
         wanted = scenario.expect.get("checks") or scenario.setup.get("checks") or list(DEFAULT_CHECKS)
@@ -203,22 +202,20 @@ class Harness:
 
     def _setup(self, scenario: Scenario) -> ScenarioContext:
         setup = scenario.setup
-        control = _Control(self.http)
+        sandbox = self.sandbox
         profile = setup.get("rateLimit", "default")
-        control("PUT", "/ratelimit", json={"profile": profile})
-        control("PUT", "/webhooks/policy", json={"name": setup.get("webhookPolicy", "ghl"),
-                                                 "retryIntervalS": HARNESS_RETRY_INTERVAL, "maxRetries": 6,
-                                                 "timeoutS": 5})
+        sandbox.set_rate_limit(profile)
+        sandbox.set_webhook_policy(name=setup.get("webhookPolicy", "ghl"), retryIntervalS=HARNESS_RETRY_INTERVAL,
+                                   maxRetries=6, timeoutS=5)
         reset_at = time.time()
-        control("POST", "/reset", json={"seed": int(setup.get("seed", self.seed)),
-                                        "orders": int(setup.get("orders", DEFAULT_ORDERS))})
-        for target in control("GET", "/webhooks/targets"):
-            control("DELETE", f"/webhooks/targets/{target['id']}")
-        control("DELETE", "/journal")
-        location = control("GET", "/locations")[0]
+        sandbox.reset(seed=int(setup.get("seed", self.seed)), orders=int(setup.get("orders", DEFAULT_ORDERS)))
+        for target in sandbox.targets():
+            sandbox.delete_target(target["id"])
+        sandbox.clear_journal()
+        location = sandbox.location(0)
         token = location["tokens"][0]
-        keys = control("GET", "/keys")
-        app = control("GET", "/apps")[0]
+        keys = sandbox.keys()
+        app = sandbox.apps()[0]
         self._counter += 1
         state_dir = self.work_dir / f"{self._counter:03d}-client-state"
         if state_dir.exists():
@@ -233,7 +230,7 @@ class Harness:
         client = ClientProcess(self.client_command, env, self.work_dir / f"{self._counter:03d}-client.log", port=port,
                                cwd=self.spec.cwd, health=self.spec.routes.health,
                                ready_timeout=self.spec.startup_timeout)
-        ctx = ScenarioContext(sandbox_url=self.sandbox_url, http=self.http, location_id=location["locationId"],
+        ctx = ScenarioContext(sandbox_url=self.sandbox_url, sandbox=sandbox, location_id=location["locationId"],
                               token=token["token"], token_id=token["tokenId"], rankr_key=location["rankr"]["apiKey"],
                               rankr_secret=location["rankr"]["webhookSecret"], client=client,
                               deadline_s=float(setup.get("deadline", DEFAULT_DEADLINE)),
@@ -242,14 +239,13 @@ class Harness:
         ctx.baseline_fulfillments = {f["_id"] for f in ctx.ghl_state()["fulfillments"]}
         # Fault rules are in place before the client starts: a rule meant for its first call must meet it.
         for rule in setup.get("faults", []):
-            control("POST", "/faults", json=rule)
+            sandbox.add_fault(rule)
         self.destination.start(Binding(values=values, env={**os.environ, **env}, cwd=self.spec.cwd,
-                                       location_id=location["locationId"], control=control))
+                                       location_id=location["locationId"], control=sandbox.control))
         client.start()
         if self.spec.routes.ghl_webhook is not None:
-            target = control("POST", "/webhooks/targets", json={"url": client.url + self.spec.routes.ghl_webhook,
-                                                                "locationId": location["locationId"],
-                                                                "chaos": setup.get("chaos")})
+            target = sandbox.webhook_target(client.url + self.spec.routes.ghl_webhook,
+                                            locationId=location["locationId"], chaos=setup.get("chaos"))
             ctx.target_id = target["id"]
         return ctx
 
@@ -288,7 +284,7 @@ class Harness:
         verdicts, assertion_verdicts = self._poll(ctx, eventual, assertions, checks, result, deadline)
         # Let in-flight work land (a retry after a dropped answer comes a backoff later), then check
         # safety once more: a late duplicate counts too.
-        self.http.get("/_sandbox/wait", params={"for": "deliveries-settled", "timeout": "5"})
+        self.sandbox.wait_settled(5)
         time.sleep(GRACE_S)
         self._safety(ctx, checks, result)
         if not result.outcomes:
@@ -314,10 +310,3 @@ class Harness:
             final.append(CheckOutcome.of(f"assert {assertion['that']}", "assertion", v))
         result.outcomes = final
 
-
-class _Control:
-    def __init__(self, http: httpx.Client) -> None:
-        self.http = http
-
-    def __call__(self, method: str, path: str, **kwargs: Any) -> Any:
-        return control_request(self.http, method, path, **kwargs)

@@ -60,7 +60,7 @@ def simulate(ctx: ScenarioContext, spec: dict[str, Any]) -> str:
         body["items"] = spec["items"]
     if "pending" in spec:
         body["pending"] = spec["pending"]
-    answer = ctx.control("POST", f"/simulate/{action}", json=body)
+    answer = ctx.sandbox.simulate(action, **body)
     resources = answer["resources"]
     primary = "subscription" if action.startswith("subscription.") else "order"
     first = next((r for r in resources if r["type"] == primary), None)
@@ -105,7 +105,7 @@ def rankr_event(ctx: ScenarioContext, spec: dict[str, Any]) -> str:
         body["eventId"] = spec["eventId"]
     elif "as" in spec and spec["as"] in ctx.refs:
         body["eventId"] = ctx.refs[spec["as"]]
-    answer = ctx.control("POST", "/rankr/events", json=body)
+    answer = ctx.sandbox.send_rankr_event(**body)
     ctx.rankr_sent.append({"eventId": answer["eventId"], "orderId": order_id, "status": answer.get("status")})
     if "as" in spec:
         ctx.refs[spec["as"]] = answer["eventId"]
@@ -114,7 +114,7 @@ def rankr_event(ctx: ScenarioContext, spec: dict[str, Any]) -> str:
 
 @step("clock")
 def clock(ctx: ScenarioContext, spec: dict[str, Any]) -> str:
-    answer = ctx.control("POST", "/clock", json=spec["clock"])
+    answer = ctx.sandbox.set_clock(**spec["clock"])
     return f"clock -> {answer['now']}"
 
 
@@ -152,7 +152,7 @@ def wait(ctx: ScenarioContext, spec: dict[str, Any]) -> str:
         time.sleep(float(what["seconds"]))
         return f"waited {what['seconds']} s"
     if what == "deliveries-settled":
-        r = ctx.http.get("/_sandbox/wait", params={"for": "deliveries-settled", "timeout": str(ctx.deadline_s)})
+        r = ctx.sandbox.wait_for("deliveries-settled", ctx.deadline_s)
         return f"deliveries settled: {r.json().get('settled')}"
     from scenarios.checks import REGISTRY
 
@@ -166,13 +166,13 @@ def wait(ctx: ScenarioContext, spec: dict[str, Any]) -> str:
 
 @step("fault")
 def fault(ctx: ScenarioContext, spec: dict[str, Any]) -> str:
-    rule = ctx.control("POST", "/faults", json=spec["fault"])
+    rule = ctx.sandbox.add_fault(spec["fault"])
     return f"fault {rule['id']} {rule['match']} -> {rule['effect']}"
 
 
 @step("clearFaults")
 def clear_faults(ctx: ScenarioContext, spec: dict[str, Any]) -> str:
-    ctx.control("DELETE", "/faults")
+    ctx.sandbox.clear_faults()
     return "faults cleared"
 
 

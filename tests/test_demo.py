@@ -30,11 +30,11 @@ def test_make_demo_target_runs_the_demo_module() -> None:
     dry = subprocess.run(["make", "-n", "demo", "PORT=0", "ARGS=--interval 1"], cwd=ROOT, capture_output=True,
                          text=True, timeout=30)
     assert dry.returncode == 0, dry.stderr
-    assert "-m scenarios.demo --host 127.0.0.1 --port 0 --interval 1" in dry.stdout
+    assert "-m mock_server.demo --host 127.0.0.1 --port 0 --interval 1" in dry.stdout
 
 
 def test_demo_generates_activity_and_ctrl_c_stops_everything() -> None:
-    cmd = [sys.executable, "-m", "scenarios.demo", "--port", "0", "--orders", "10", "--interval", "0.2",
+    cmd = [sys.executable, "-m", "mock_server.demo", "--port", "0", "--orders", "10", "--interval", "0.2",
            "--fault-every", "1.5", "--reconcile-interval", "1"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             stdin=subprocess.DEVNULL)

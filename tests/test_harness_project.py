@@ -216,7 +216,7 @@ def test_make_demo_reads_the_project_file(tmp_path: Path) -> None:
                                              ("CLIENT_PORT", "client.port"), ("CLIENT_STATE_DIR", "client.state_dir"),
                                              ("CLIENT_RECONCILE_INTERVAL", "client.reconcile_interval")])
                                          + '\n[client.routes]\nrankr_events = ""\n')
-    proc = subprocess.Popen([sys.executable, "-m", "scenarios.demo", "--port", "0", "--orders", "5", "--interval", "0.2",
+    proc = subprocess.Popen([sys.executable, "-m", "mock_server.demo", "--port", "0", "--orders", "5", "--interval", "0.2",
                              "--fault-every", "0", "--reconcile-interval", "1"], cwd=tmp_path, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})

@@ -1,8 +1,9 @@
-"""`make demo` (`python -m scenarios.demo`): the sandbox, the reference client and a generator of
+"""`make demo` (`python -m mock_server.demo`): the sandbox, the reference client and a generator of
 simulated payment activity, with the dashboard URL printed. Ctrl-C (or SIGTERM) stops all of it.
 
-- the sandbox: `ghl-sandbox serve` in a child process (its own session, stopped with SIGTERM, then
-  SIGKILL), webhook retries compressed to a few seconds so a 429 retry shows in a demo;
+- the sandbox: `ghl-sandbox serve` in a child process (mock_server.testing.SandboxProcess: its own
+  session, stopped with SIGTERM, then SIGKILL), webhook retries compressed to a few seconds so a 429
+  retry shows in a demo; the generator drives it through mock_server.client.SandboxClient;
 - the client: `examples/clients/reference_client.py` (or `--client CMD`) with the environment of
   contracts/CLIENT_CONTRACT.md §1, built by scenarios.runner.client_env as the harness does, and
   registered as the location's webhook target;
@@ -20,16 +21,16 @@ import random
 import shlex
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from mock_server.client import SandboxClient, SandboxError
+from mock_server.testing import SandboxProcess
 from scenarios import project as projects
 from scenarios import templates
 from scenarios.client import ClientError, ClientProcess, free_port
@@ -61,61 +62,12 @@ def short(identifier: str) -> str:
     return identifier[:8] + "…" if len(identifier) > 9 else identifier
 
 
-# ---- the sandbox process ---------------------------------------------------------------------------
+# ---- the processes --------------------------------------------------------------------------------
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Linux: the sandbox gets SIGTERM if the demo itself is killed (no orphan even on kill -9)."""
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-class SandboxChild:
-    def __init__(self, args: list[str]) -> None:
-        self.cmd = [sys.executable, "-m", "mock_server.cli", "serve", *args]
-        self.proc: subprocess.Popen[str] | None = None
-        self.url = ""
-        self.output: list[str] = []
-
-    def start(self, timeout: float = 60.0) -> str:
-        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     stdin=subprocess.DEVNULL, start_new_session=True,
-                                     preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                if self.proc.poll() is not None:
-                    raise RuntimeError("the sandbox exited during start:\n" + "".join(self.output))
-                continue
-            self.output.append(line)
-            if line.startswith("GHL_SANDBOX_READY "):
-                self.url = line.split()[1]
-                break
-        else:
-            raise RuntimeError("the sandbox did not start in time:\n" + "".join(self.output))
-        threading.Thread(target=self._drain, daemon=True).start()
-        return self.url
-
-    def _drain(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        for line in self.proc.stdout:  # warnings and tracebacks of the sandbox, if any
-            print(f"[sandbox] {line}", end="", flush=True)
-
-    def stop(self, grace: float = 10.0) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(5)
+def echo_sandbox(line: str) -> None:
+    """The sandbox's output after its banner: warnings and tracebacks, if any."""
+    print(f"[sandbox] {line}", end="", flush=True)
 
 
 def stop_group(pgid: int, grace: float = 8.0) -> None:
@@ -138,9 +90,9 @@ def stop_group(pgid: int, grace: float = 8.0) -> None:
 class Generator:
     """Picks a plausible next step from what it knows of the location's orders and subscriptions."""
 
-    def __init__(self, http: httpx.Client, location_id: str, rankr_url: str | None, rng: random.Random,
+    def __init__(self, sandbox: SandboxClient, location_id: str, rankr_url: str | None, rng: random.Random,
                  fault_every: float) -> None:
-        self.http = http
+        self.sandbox = sandbox
         self.location_id = location_id
         self.rankr_url = rankr_url  # where the client takes Rankr requests (None: it takes none)
         self.rng = rng
@@ -152,15 +104,10 @@ class Generator:
         self.steps = 0
 
     def load(self) -> None:
-        state = self._control("GET", f"/locations/{self.location_id}/state")
+        state = self.sandbox.state(self.location_id)
         for order in state["orders"][:60]:
             self._remember(order)
         self.subscriptions = [s["_id"] for s in state["subscriptions"] if s["status"] in ("active", "trialing")][:20]
-
-    def _control(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self.http.request(method, "/_sandbox" + path, **kwargs)
-        response.raise_for_status()
-        return response.json()
 
     def _remember(self, data: dict[str, Any]) -> None:
         items = [{"priceId": i.get("priceId") or (i.get("price") or {}).get("_id"), "qty": i.get("qty", 1)}
@@ -172,11 +119,12 @@ class Generator:
             known["items"] = items
 
     def _simulate(self, action: str, **body: Any) -> dict[str, Any] | None:
-        response = self.http.post(f"/_sandbox/simulate/{action}", json={"locationId": self.location_id, **body})
-        if response.status_code in (404, 409):  # the order moved on meanwhile: not worth a word
-            return None
-        response.raise_for_status()
-        result = response.json()
+        try:
+            result = self.sandbox.simulate(action, locationId=self.location_id, **body)
+        except SandboxError as exc:
+            if exc.status in (404, 409):  # the order moved on meanwhile: not worth a word
+                return None
+            raise
         for resource in result["resources"]:
             if resource["type"] == "order":
                 self._remember(resource["data"])
@@ -198,7 +146,7 @@ class Generator:
         if self.fault_every and time.monotonic() >= self.next_fault:
             self.next_fault = time.monotonic() + self.fault_every
             label, rule = self.rng.choice(FAULTS)
-            self._control("POST", "/faults", json=rule)
+            self.sandbox.add_fault(rule)
             say(f"{'fault rule':<22} {label}")
             return
         roll = self.rng.random()
@@ -248,11 +196,10 @@ class Generator:
             return
         order_id = self.rng.choice(candidates[-25:])
         self.fulfil_requested.add(order_id)
-        sent = self._control("POST", "/rankr/events", json={
-            "locationId": self.location_id, "url": self.rankr_url, "orderId": order_id,
-            "items": self.orders[order_id]["items"],
-            "trackings": [{"trackingNumber": f"1Z{self.rng.randrange(10**9):09d}", "shippingCarrier": "UPS",
-                           "trackingUrl": "https://example.com/track"}]})
+        sent = self.sandbox.send_rankr_event(
+            locationId=self.location_id, url=self.rankr_url, orderId=order_id, items=self.orders[order_id]["items"],
+            trackings=[{"trackingNumber": f"1Z{self.rng.randrange(10**9):09d}", "shippingCarrier": "UPS",
+                        "trackingUrl": "https://example.com/track"}])
         self.orders[order_id]["fulfillmentStatus"] = "requested"
         say(f"{'rankr fulfilment':<22} order {short(order_id)}  (client answered {sent.get('status')})")
 
@@ -265,7 +212,7 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m scenarios.demo", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m mock_server.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080, help="sandbox port (0: a free one)")
     parser.add_argument("--seed", type=int, default=42)
@@ -298,22 +245,22 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    serve_args = ["--host", args.host, "--port", str(args.port), "--seed", str(args.seed), "--orders", str(args.orders),
+    serve_args = ["--host", args.host, "--seed", str(args.seed), "--orders", str(args.orders),
                   "--webhook-retry-interval", "5"]
     if args.admin_token:
         serve_args += ["--admin-token", args.admin_token]
-    sandbox = SandboxChild(serve_args)
+    sandbox = SandboxProcess(serve_args, port=args.port, name="the sandbox", on_output=echo_sandbox,
+                             die_with_parent=True)
     client: ClientProcess | None = None
     work = Path(tempfile.mkdtemp(prefix="ghl-sandbox-demo-"))
     code = 0
     try:
         say("starting the sandbox …")
-        url = sandbox.start()
-        headers = {"Authorization": f"Bearer {args.admin_token}"} if args.admin_token else {}
-        with httpx.Client(base_url=url, headers=headers, timeout=30.0) as http:
-            location = http.get("/_sandbox/locations").raise_for_status().json()[0]
-            keys = http.get("/_sandbox/keys").raise_for_status().json()
-            app = http.get("/_sandbox/apps").raise_for_status().json()[0]
+        url = sandbox.start().url
+        with sandbox.client(args.admin_token) as control:
+            location = control.location(0)
+            keys = control.keys()
+            app = control.apps()[0]
             state = work / "client-state"
             state.mkdir()
             port = free_port()
@@ -324,8 +271,7 @@ def main(argv: list[str] | None = None) -> int:
                                    health=spec.routes.health, ready_timeout=spec.startup_timeout)
             client.start()
             if spec.routes.ghl_webhook is not None:
-                http.post("/_sandbox/webhooks/targets", json={"url": client.url + spec.routes.ghl_webhook,
-                                                              "locationId": location["locationId"]}).raise_for_status()
+                control.webhook_target(client.url + spec.routes.ghl_webhook, locationId=location["locationId"])
             dashboard = url + "/" + (f"?token={args.admin_token}" if args.admin_token else "")
             assert sandbox.proc is not None and client.proc is not None
             print(f"\n  Dashboard   {dashboard}\n"
@@ -335,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"  Processes   sandbox pid {sandbox.proc.pid}, client pid {client.proc.pid}\n"
                   f"  Ctrl-C stops the generator, the client and the sandbox.\n", flush=True)
             rankr_url = client.url + spec.routes.rankr_events if spec.routes.rankr_events else None
-            generator = Generator(http, location["locationId"], rankr_url, random.Random(args.seed), args.fault_every)
+            generator = Generator(control, location["locationId"], rankr_url, random.Random(args.seed), args.fault_every)
             generator.load()
             while True:
                 if not client.alive():

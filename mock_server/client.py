@@ -1,0 +1,192 @@
+"""The one HTTP client of a running sandbox: its `/_sandbox` control plane
+(contracts/sandbox-control.openapi.yaml) and the GHL API, over loopback HTTP as any user would.
+
+Used by the pytest plugin and this project's tests (through `mock_server.testing`), the `ghl-sandbox`
+commands that talk to a running sandbox, the harness (`scenarios/`), the demo and the benchmarks. It
+speaks HTTP only: no server internals are imported, so it works against any sandbox, local or not.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+DEFAULT_VERSION = "2021-07-28"
+CONTROL = "/_sandbox"
+
+
+class SandboxError(httpx.HTTPStatusError):
+    """A control-plane call that did not succeed: a non-2xx answer, or a 2xx that is not JSON.
+
+    An `httpx.HTTPStatusError` (what callers caught before there was one client), carrying the status
+    and the decoded GHL error envelope (`{statusCode, message, error}`; None when the body is not JSON)."""
+
+    def __init__(self, method: str, path: str, response: httpx.Response) -> None:
+        self.status = response.status_code
+        try:
+            self.envelope: Any = response.json()
+        except ValueError:
+            self.envelope = None
+        super().__init__(f"{method} {CONTROL}{path} answered {self.status}: {response.text[:300]}",
+                         request=response.request, response=response)
+
+    @property
+    def message(self) -> str:
+        """The envelope's `message` (a list of validation messages is joined with "; ")."""
+        message = self.envelope.get("message") if isinstance(self.envelope, dict) else self.envelope
+        if isinstance(message, list):
+            message = "; ".join(map(str, message))
+        return str(message)
+
+
+class SandboxClient:
+    """Typed helpers over the control plane and the GHL API of the sandbox at `url`.
+
+    `control()` (and every typed helper) returns the decoded JSON answer and raises `SandboxError` on a
+    non-2xx one; `request()` returns the raw response for callers that look at the status themselves."""
+
+    def __init__(self, url: str, admin_token: str | None = None, timeout: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        headers = {"Authorization": f"Bearer {admin_token}"} if admin_token else {}
+        # A malformed URL (`localhost:8080`) is not made a base: httpx would merge it into yet another
+        # URL, and `request()` should fail on the URL as the user typed it.
+        base = self.url if httpx.URL(self.url).is_absolute_url else ""
+        self.http = httpx.Client(base_url=base, timeout=timeout, headers=headers)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> SandboxClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- the control plane: raw and checked ------------------------------------------------------
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One control-plane call (`path` under /_sandbox), whatever it answered."""
+        return self.http.request(method, self.url + CONTROL + path, **kwargs)
+
+    def control(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One control-plane call that must succeed: its JSON answer, else `SandboxError`."""
+        response = self.request(method, path, **kwargs)
+        if not response.is_success:
+            raise SandboxError(method, path, response)
+        try:
+            return response.json()
+        except ValueError:
+            raise SandboxError(method, path, response) from None
+
+    def health(self) -> dict[str, Any]:
+        return self.control("GET", "/health")
+
+    # locations, tokens, apps, keys
+    def locations(self) -> list[dict[str, Any]]:
+        return self.control("GET", "/locations")
+
+    def location(self, index: int = 0) -> dict[str, Any]:
+        return self.locations()[index]
+
+    def new_location(self, **body: Any) -> dict[str, Any]:
+        return self.control("POST", "/locations", json=body)
+
+    def state(self, location_id: str) -> dict[str, Any]:
+        """A location's whole GHL state (orders, transactions, subscriptions, fulfillments ...)."""
+        return self.control("GET", f"/locations/{location_id}/state")
+
+    def token(self, location_id: str, **body: Any) -> dict[str, Any]:
+        return self.control("POST", "/tokens", json={"locationId": location_id, **body})
+
+    def keys(self) -> dict[str, Any]:
+        """The webhook public keys (`ed25519PublicKey`, `rsaPublicKey`) and which signatures are sent."""
+        return self.control("GET", "/keys")
+
+    def apps(self) -> list[dict[str, Any]]:
+        return self.control("GET", "/apps")
+
+    # the world: reset, rate limit, clock, simulated actions
+    def reset(self, **body: Any) -> dict[str, Any]:
+        return self.control("POST", "/reset", json=body)
+
+    def set_rate_limit(self, profile: str) -> dict[str, Any]:
+        return self.control("PUT", "/ratelimit", json={"profile": profile})
+
+    def clock(self) -> dict[str, Any]:
+        return self.control("GET", "/clock")
+
+    def set_clock(self, **body: Any) -> dict[str, Any]:
+        """`POST /clock`: `advance=` seconds or "30s", "2h", "1w" ...; `freeze=` True or False."""
+        return self.control("POST", "/clock", json=body)
+
+    def advance_clock(self, seconds: float | str) -> dict[str, Any]:
+        return self.set_clock(advance=seconds)
+
+    def simulate(self, action: str, **body: Any) -> dict[str, Any]:
+        """`POST /_sandbox/simulate/{action}`, e.g. `simulate("order.pay", orderId=..., amount=5)`."""
+        return self.control("POST", f"/simulate/{action}", json=body)
+
+    # the journal of API requests
+    def journal(self, **params: Any) -> list[dict[str, Any]]:
+        return self.control("GET", "/journal", params=params)["entries"]
+
+    def clear_journal(self) -> None:
+        self.control("DELETE", "/journal")
+
+    # fault rules
+    def fault(self, match: dict[str, Any], effect: dict[str, Any], **limits: Any) -> dict[str, Any]:
+        """Add a fault rule, e.g. `fault({"method": "GET", "path": "/payments/orders"}, {"status": 503}, times=1)`."""
+        return self.add_fault({"match": match, "effect": effect, **limits})
+
+    def add_fault(self, rule: dict[str, Any]) -> dict[str, Any]:
+        """Add a fault rule given as the whole `POST /faults` body."""
+        return self.control("POST", "/faults", json=rule)
+
+    def faults(self) -> list[dict[str, Any]]:
+        return self.control("GET", "/faults")
+
+    def clear_faults(self) -> None:
+        self.control("DELETE", "/faults")
+
+    # webhooks
+    def webhook_target(self, url: str, **body: Any) -> dict[str, Any]:
+        return self.control("POST", "/webhooks/targets", json={"url": url, **body})
+
+    def targets(self) -> list[dict[str, Any]]:
+        return self.control("GET", "/webhooks/targets")
+
+    def delete_target(self, target_id: str) -> None:
+        self.control("DELETE", f"/webhooks/targets/{target_id}")
+
+    def webhook_policy(self) -> dict[str, Any]:
+        return self.control("GET", "/webhooks/policy")
+
+    def set_webhook_policy(self, **body: Any) -> dict[str, Any]:
+        """`PUT /webhooks/policy` (`name`, `retryIntervalS`, `maxRetries`, `timeoutS`)."""
+        return self.control("PUT", "/webhooks/policy", json=body)
+
+    def deliveries(self, **params: Any) -> list[dict[str, Any]]:
+        return self.control("GET", "/webhooks/deliveries", params=params)["deliveries"]
+
+    def wait_for(self, what: str = "deliveries-settled", timeout: float | str = 10.0) -> httpx.Response:
+        """`GET /wait`: 200 once it happened, 408 when `timeout` (seconds) passed first; both with JSON."""
+        return self.request("GET", "/wait", params={"for": what, "timeout": str(timeout)})
+
+    def wait_settled(self, timeout: float = 10.0) -> bool:
+        return self.wait_for("deliveries-settled", timeout).status_code == 200
+
+    # the fake Rankr
+    def send_rankr_event(self, **body: Any) -> dict[str, Any]:
+        """`POST /rankr/events`: sign and send a Rankr event to a client (`url`, `orderId`, `items` ...)."""
+        return self.control("POST", "/rankr/events", json=body)
+
+    # ---- the GHL API ------------------------------------------------------------------------------
+
+    def api(self, method: str, path: str, token: str, version: str | None = DEFAULT_VERSION,
+            **kwargs: Any) -> httpx.Response:
+        headers = dict(kwargs.pop("headers", {}) or {})
+        headers.setdefault("Authorization", f"Bearer {token}")
+        if version is not None:
+            headers.setdefault("Version", version)
+        return self.http.request(method, path, headers=headers, **kwargs)

@@ -173,8 +173,8 @@ def run_check(console: Console, client_command: str | projects.ClientSpec, scena
     from contextlib import nullcontext
 
     from mock_server.dashboard.harness_results import save_latest
+    from mock_server.inprocess import running_sandbox
     from mock_server.settings import Settings
-    from scenarios.inprocess import running_sandbox
     from scenarios.property import property_result, run_property
     from scenarios.report import print_report, to_json, write_json, write_junit
     from scenarios.runner import Harness

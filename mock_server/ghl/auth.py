@@ -51,8 +51,7 @@ class AuthService:
         self.store = store
         self.clock = clock
         self.ids = ids
-        self._by_secret: dict[str, Token] = {}
-        store.on_write(self.on_store_write)
+        self._by_secret: dict[str, Token] = {}  # emptied by on_store_write, which the runtime calls
 
     def on_store_write(self, kind: str) -> None:
         if kind == "tokens":

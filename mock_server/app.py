@@ -16,7 +16,7 @@ from mock_server.control.routes import control_routes
 from mock_server.dashboard.routes import dashboard_routes
 from mock_server.faults import FaultMiddleware
 from mock_server.ghl.urls import api_routes
-from mock_server.http.errors import ApiError, error_response, reason
+from mock_server.http.errors import EXCEPTION_HANDLERS, ApiError, error_response, reason
 from mock_server.http.gateway import Gateway
 from mock_server.rankr.urls import rankr_routes
 from mock_server.sandbox import Sandbox
@@ -56,7 +56,7 @@ def build_app(sandbox: Sandbox) -> Starlette:
         middleware=[Middleware(Gateway, sandbox=sandbox), Middleware(AdminGuard, admin_token=sandbox.settings.admin_token),
                     Middleware(FaultMiddleware, sandbox=sandbox)],
         lifespan=_lifespan(sandbox),
-        exception_handlers={ApiError: _api_error, HTTPException: _http_error},
+        exception_handlers={ApiError: _api_error, HTTPException: _http_error, **EXCEPTION_HANDLERS},
     )
     app.router.redirect_slashes = False
     app.state.sandbox = sandbox

@@ -10,6 +10,7 @@ from collections import deque
 from typing import Any
 
 from mock_server.clock import iso_ms, parse_iso
+from mock_server.errors import Invalid
 
 
 class Journal:
@@ -46,7 +47,10 @@ class Journal:
             if since.isdigit():
                 since_id = int(since)
             else:
-                since_ts = parse_iso(since)  # ValueError on garbage, handled by the caller
+                try:
+                    since_ts = parse_iso(since)
+                except ValueError:
+                    raise Invalid("since must be an entry id or an ISO 8601 time") from None
         with self._lock:
             entries = list(self._entries)
             dropped = self._dropped

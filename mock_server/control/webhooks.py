@@ -105,7 +105,8 @@ async def get_chaos(request: Request) -> Response:
 
 
 async def put_chaos(request: Request) -> Response:
-    chaos = Chaos.parse(await validated_body(request, "sandbox-set-chaos"))
+    operation_id = "sandbox-set-chaos" if request.method == "PUT" else "sandbox-set-chaos-post"
+    chaos = Chaos.parse(await validated_body(request, operation_id))
     sandbox(request).webhooks.set_global_chaos(chaos)
     return json_response(chaos.to_json())
 

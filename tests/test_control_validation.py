@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import yaml
 from api_support import assert_ghl_error
@@ -42,7 +43,7 @@ BAD_BODIES: list[tuple[str, str, Any, str]] = [
     ("POST", "/clock", {"advance": True}, "advance must be seconds or a duration like 30d"),
     ("PUT", "/webhooks/chaos", {"drop": True}, "drop must be a probability between 0 and 1"),
     ("PUT", "/webhooks/policy", {"factor": True}, "factor must be a number from 1 to 10"),
-    ("POST", "/tokens", {"locationId": "x", "expiresIn": True},
+    ("POST", "/tokens", {"locationId": "{loc}", "expiresIn": True},
      "expiresIn must be a number of seconds from 0 to 3153600000"),
     ("POST", "/faults", {"effect": {"status": True}}, "effect.status must be an HTTP error status from 400 to 599"),
     ("POST", "/faults", {"effect": {"status": 500}, "probability": False}, "probability must be between 0 and 1"),
@@ -53,7 +54,7 @@ BAD_BODIES: list[tuple[str, str, Any, str]] = [
     ("POST", "/simulate/order.create", {"items": [{"priceId": "p", "qty": "1"}]}, "items.0.qty must be a number"),
     ("POST", "/simulate/order.create", {"items": ["p"]}, "items.0 must be an object {priceId, qty}"),
     ("POST", "/simulate/order.create", {"locationId": ""}, "locationId must be a non-empty string"),
-    ("POST", "/tokens", {"locationId": "x", "scopes": "payments/orders.readonly"}, "scopes must be an array of strings"),
+    ("POST", "/tokens", {"locationId": "{loc}", "scopes": "payments/orders.readonly"}, "scopes must be an array of strings"),
     ("POST", "/webhooks/targets", {"url": NOWHERE, "events": "OrderCreate"}, "events must be an array of event names"),
     ("POST", "/webhooks/targets", {"url": NOWHERE, "chaos": [1]}, "chaos must be an object"),
     ("POST", "/webhooks/targets", {"url": "ftp://example.com/x"}, "url must be an http:// or https:// URL"),
@@ -81,7 +82,7 @@ BAD_BODIES: list[tuple[str, str, Any, str]] = [
      "profile must be one of the following values: default, sandbox-account, off"),
     ("POST", "/oauth/authorize", {"clientId": "c", "locationId": "l", "userType": "Agency"},
      "userType must be one of the following values: Location, Company"),
-    ("POST", "/tokens", {"locationId": "x", "tokenClass": "user"},
+    ("POST", "/tokens", {"locationId": "{loc}", "tokenClass": "user"},
      "tokenClass must be one of the following values: location, agency"),
     ("POST", "/webhooks/forge", {"url": NOWHERE, "orderId": "o", "kind": "bogus"},
      "kind must be one of the following values: valid, forged, tampered, replayed, unsigned"),
@@ -114,7 +115,8 @@ BAD_BODIES: list[tuple[str, str, Any, str]] = [
 def test_a_body_against_the_contract_is_422_naming_the_field(ghl_sandbox: SandboxClient, method: str, path: str,
                                                              body: Any, message: str) -> None:
     before = ghl_sandbox.http.get("/_sandbox/state").content
-    r = ghl_sandbox.http.request(method, "/_sandbox" + path, json=body)
+    raw = orjson.dumps(body).replace(b"{loc}", ghl_sandbox.location()["locationId"].encode())
+    r = ghl_sandbox.http.request(method, "/_sandbox" + path, content=raw, headers={"content-type": "application/json"})
     body_out = assert_ghl_error(r, 422, message)
     assert body_out["error"] == "Unprocessable Entity"
     assert ghl_sandbox.http.get("/_sandbox/state").content == before  # a refusal changes nothing
@@ -168,6 +170,10 @@ def test_valid_values_the_handlers_always_took_are_still_taken(ghl_sandbox: Sand
     ("POST", "/simulate/order.explode", {}, 404, None),
     ("POST", "/oauth/authorize", {"clientId": "nope", "locationId": "nope"}, 404, "unknown clientId nope"),
     ("POST", "/tokens", {"locationId": "NoSuchLocation000000"}, 404, "Location NoSuchLocation000000 not found"),
+    # An unknown location or target is 404 before the rest of the body is looked at (as it always was).
+    ("POST", "/tokens", {"locationId": "NoSuchLocation000000", "expiresIn": -1}, 404,
+     "Location NoSuchLocation000000 not found"),
+    ("PUT", "/webhooks/targets/nope/chaos", {"drop": 2}, 404, "Webhook target nope not found"),
     ("POST", "/tokens/revoke", {"token": "nope"}, 404, "Token not found"),
     ("DELETE", "/faults/fault_999999", None, 404, "Fault rule fault_999999 not found"),
     ("PUT", "/webhooks/targets/nope/chaos", {}, 404, "Webhook target nope not found"),
@@ -215,6 +221,11 @@ def _operation_ids_in_code() -> set[str]:
         # Every quoted operation id (`"sandbox-..."`) in the handler modules.
         found |= set(re.findall(r"\"(sandbox-[a-z-]+)\"", path.read_text()))
     return found
+
+
+def test_the_validator_reads_the_contract_itself() -> None:
+    # A symlink in the package (shipped as package data) to the one contract file, never a copy.
+    assert validation.CONTRACT.resolve() == (ROOT / "contracts" / "sandbox-control.openapi.yaml").resolve()
 
 
 def test_every_operation_the_handlers_name_is_in_the_contract() -> None:

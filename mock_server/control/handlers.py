@@ -14,8 +14,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mock_server import jsjson
 from mock_server.clock import iso_ms
+from mock_server.control.common import body
 from mock_server.control.common import sandbox as sandbox_of
-from mock_server.control.validation import validated_body, validated_query
+from mock_server.control.validation import check_body, validated_body, validated_query
 from mock_server.errors import NotFound
 from mock_server.ghl.models import PAYMENTS_SCOPES, App, Token
 from mock_server.http.errors import json_response
@@ -78,12 +79,14 @@ async def reset_location(request: Request) -> Response:
 
 
 async def create_token(request: Request) -> Response:
-    data = await validated_body(request, "sandbox-create-token")
+    data = await body(request)
     sandbox = sandbox_of(request)
-    location_id = data["locationId"]
-    if sandbox.location(location_id) is None:
+    location_id = data.get("locationId")
+    # An unknown location is answered 404 before the other fields are looked at (as it always was).
+    if isinstance(location_id, str) and location_id and sandbox.location(location_id) is None:
         raise NotFound(f"Location {location_id} not found")
-    token = sandbox.auth.issue(location_id, scopes=data.get("scopes"), token_class=data.get("tokenClass", "location"),
+    check_body("sandbox-create-token", data)
+    token = sandbox.auth.issue(data["locationId"], scopes=data.get("scopes"), token_class=data.get("tokenClass", "location"),
                                token_type=data.get("tokenType", "oauth"), expires_in=data.get("expiresIn"))
     return json_response(token_view(token), status=201)
 

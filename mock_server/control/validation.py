@@ -33,7 +33,9 @@ from starlette.requests import Request
 from mock_server.control.common import body
 from mock_server.errors import Invalid
 
-CONTRACT = Path(__file__).resolve().parents[2] / "contracts" / "sandbox-control.openapi.yaml"
+# A symlink to contracts/sandbox-control.openapi.yaml, so that an installed package (which has no contracts/
+# directory) carries the contract as package data (pyproject.toml).
+CONTRACT = Path(__file__).with_name("sandbox-control.openapi.yaml")
 METHODS = ("get", "put", "post", "delete", "patch")
 
 

@@ -11,8 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mock_server.clock import iso_ms
-from mock_server.control.common import sandbox
-from mock_server.control.validation import validated_body, validated_query
+from mock_server.control.common import body, sandbox
+from mock_server.control.validation import check_body, validated_body, validated_query
 from mock_server.errors import Invalid, NotFound
 from mock_server.http.errors import json_response
 from mock_server.webhooks import queries as webhook_queries
@@ -93,10 +93,14 @@ async def delete_target(request: Request) -> Response:
 
 
 async def put_target_chaos(request: Request) -> Response:
-    data = await validated_body(request, "sandbox-set-target-chaos")
-    target = sandbox(request).webhooks.set_target_chaos(request.path_params["targetId"], data or None)
-    if target is None:
-        raise NotFound(f"Webhook target {request.path_params['targetId']} not found")
+    target_id = request.path_params["targetId"]
+    data = await body(request)
+    if sandbox(request).webhooks.target(target_id) is None:  # an unknown target is 404 whatever the chaos
+        raise NotFound(f"Webhook target {target_id} not found")
+    check_body("sandbox-set-target-chaos", data)
+    target = sandbox(request).webhooks.set_target_chaos(target_id, data or None)
+    if target is None:  # removed meanwhile
+        raise NotFound(f"Webhook target {target_id} not found")
     return json_response(target_view(target))
 
 

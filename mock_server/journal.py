@@ -44,7 +44,7 @@ class Journal:
         since_id: int | None = None
         since_ts: float | None = None
         if since:
-            if since.isdigit():
+            if since.isascii() and since.isdigit():  # str.isdigit alone takes `²`, which int() refuses
                 since_id = int(since)
             else:
                 try:

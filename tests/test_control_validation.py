@@ -134,8 +134,10 @@ def test_every_problem_is_listed_once(ghl_sandbox: SandboxClient) -> None:
     ("/journal", {"limit": "-1"}, "limit must be a non-negative integer"),
     ("/journal", {"limit": "ten"}, "limit must be a non-negative integer"),
     ("/journal", {"since": "yesterday"}, "since must be an entry id or an ISO 8601 time"),
+    ("/journal", {"since": "\u00b2"}, "since must be an entry id or an ISO 8601 time"),
     ("/dashboard/events", {"after": "x"}, "after must be a non-negative integer"),
     ("/dashboard/events", {"limit": "1.5"}, "limit must be a non-negative integer"),
+    ("/dashboard/events", {"after": "\u00b2"}, "after must be a non-negative integer"),  # a digit to str.isdigit
     ("/wait", {"for": "deliveries-sent"}, "for must be one of the following values: deliveries-settled"),
     ("/wait", {"timeout": "soon"}, "timeout must be a number of seconds"),
     ("/wait", {"timeout": "nan"}, "timeout must be a number of seconds"),

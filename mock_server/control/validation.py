@@ -6,7 +6,7 @@ JSON Schema 2020-12 validator; a handler gets its checked body with one call:
     data = await validated_body(request, "sandbox-simulate")
 
 A failed check raises `Invalid` (422, mapped by mock_server/http/errors.py) with one sentence per problem,
-each naming the field: `amount must be a number`, `pending.polls must be a positive integer`. Two
+each naming the field: `amount must be a number`, `pending.polls must be a positive integer`. Three
 extensions in the contract shape this (JSON Schema and OpenAPI tools ignore `x-` keywords):
 
 * `x-message` on a schema: the wording after the field name when that schema fails, either one string
@@ -28,6 +28,7 @@ from typing import Any
 
 import yaml
 from jsonschema import Draft202012Validator, ValidationError, validators
+from jsonschema.protocols import Validator
 from starlette.requests import Request
 
 from mock_server.control.common import body
@@ -69,8 +70,8 @@ ControlValidator = validators.extend(
 class Operation:
     """One operation's compiled checks: its JSON body and its query parameters (name -> schema)."""
 
-    body: Any | None  # a ControlValidator, or None when the operation takes no body
-    query: Mapping[str, Any]
+    body: Validator | None  # None when the operation takes no body
+    query: Mapping[str, Validator]
     required_query: tuple[str, ...]
 
 
@@ -87,9 +88,10 @@ def _operations() -> dict[str, Operation]:
     doc = _contract()
     components = doc.get("components", {})
 
-    def compile_(schema: Mapping[str, Any]) -> Any:
+    def compile_(schema: Mapping[str, Any]) -> Validator:
         # `#/components/...` references resolve against the root schema, which carries the components.
-        return ControlValidator({**schema, "components": components})
+        compiled: Validator = ControlValidator({**schema, "components": components})
+        return compiled
 
     def resolve(node: Mapping[str, Any]) -> Mapping[str, Any]:
         ref = node.get("$ref", "")
@@ -164,7 +166,7 @@ def validated_query(request: Request, operation_id: str) -> dict[str, Any]:
 def _coerce(raw: str, schema: Mapping[str, Any]) -> Any:
     kinds = schema.get("type")
     kinds = [kinds] if isinstance(kinds, str) else list(kinds or [])
-    if "integer" in kinds and raw.isdigit():
+    if "integer" in kinds and raw.isascii() and raw.isdigit():  # str.isdigit alone takes `²`, which int() refuses
         return int(raw)
     if "number" in kinds:
         try:

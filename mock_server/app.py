@@ -19,7 +19,7 @@ from mock_server.dashboard.routes import dashboard_routes
 from mock_server.faults import FaultMiddleware
 from mock_server.ghl.plugin import SERVICE as GHL
 from mock_server.http.context import context_of
-from mock_server.http.errors import ApiError, error_response, reason
+from mock_server.http.errors import EXCEPTION_HANDLERS, ApiError, error_response, reason
 from mock_server.http.gateway import Gateway
 from mock_server.rankr.plugin import SERVICE as RANKR
 from mock_server.runtime import Runtime
@@ -61,7 +61,8 @@ def new_runtime(settings: Settings | None = None) -> Runtime:
 
 
 def build_app(runtime: Runtime) -> Starlette:
-    handlers: dict[Any, Callable[[Request, Exception], Any]] = {ApiError: _api_error, HTTPException: _http_error}
+    handlers: dict[Any, Callable[[Request, Exception], Any]] = {ApiError: _api_error, HTTPException: _http_error,
+                                                            **EXCEPTION_HANDLERS}
     app = Starlette(
         routes=[*(r for s in runtime.services for r in s.routes()), *control_routes(), *dashboard_routes()],
         middleware=[Middleware(Gateway, runtime=runtime),

@@ -20,6 +20,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_server import jsjson
+from mock_server.errors import Invalid
 from mock_server.http.context import context_of
 from mock_server.http.errors import error_body, reason
 
@@ -56,29 +57,29 @@ class Effect:
     @classmethod
     def parse(cls, data: Any) -> Effect:
         if not isinstance(data, dict):
-            raise ValueError("effect must be an object")
+            raise Invalid("effect must be an object")
         unknown = set(data) - {*EFFECTS, "message"}
         if unknown:
-            raise ValueError(f"unknown effect field(s): {', '.join(sorted(unknown))}; known: {', '.join(EFFECTS)}")
+            raise Invalid(f"unknown effect field(s): {', '.join(sorted(unknown))}; known: {', '.join(EFFECTS)}")
         status = data.get("status")
         if status is not None and (isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599):
-            raise ValueError("effect.status must be an HTTP error status from 400 to 599")
+            raise Invalid("effect.status must be an HTTP error status from 400 to 599")
         delay = data.get("delayMs", 0)
         if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not 0 <= delay <= 600_000:
-            raise ValueError("effect.delayMs must be a number of milliseconds from 0 to 600000")
+            raise Invalid("effect.delayMs must be a number of milliseconds from 0 to 600000")
         message = data.get("message")
         if message is not None and not isinstance(message, str):
-            raise ValueError("effect.message must be a string")
+            raise Invalid("effect.message must be a string")
         for flag in ("reset", "commitThenDrop", "rateLimited"):
             if data.get(flag) is not None and not isinstance(data[flag], bool):
-                raise ValueError(f"effect.{flag} must be a boolean")
+                raise Invalid(f"effect.{flag} must be a boolean")
         effect = cls(status=status, message=message, delay_ms=int(delay), reset=bool(data.get("reset")),
                      commit_then_drop=bool(data.get("commitThenDrop")), rate_limited=bool(data.get("rateLimited")))
         terminal = sum(bool(x) for x in (effect.status, effect.reset, effect.commit_then_drop, effect.rate_limited))
         if terminal > 1:
-            raise ValueError("effect may hold only one of status, reset, commitThenDrop, rateLimited (plus delayMs)")
+            raise Invalid("effect may hold only one of status, reset, commitThenDrop, rateLimited (plus delayMs)")
         if terminal == 0 and not effect.delay_ms:
-            raise ValueError("effect needs one of status, delayMs, reset, commitThenDrop, rateLimited")
+            raise Invalid("effect needs one of status, delayMs, reset, commitThenDrop, rateLimited")
         return effect
 
     def to_json(self) -> dict[str, Any]:
@@ -177,32 +178,32 @@ class FaultInjector:
 
     def add(self, data: Any) -> Rule:
         if not isinstance(data, dict):
-            raise ValueError("fault rule must be an object")
+            raise Invalid("fault rule must be an object")
         unknown_fields = set(data) - {"match", "effect", "times", "after", "probability"}
         if unknown_fields:  # a typo (`time: 2`) must not silently make a rule permanent
-            raise ValueError(f"unknown field(s): {', '.join(sorted(unknown_fields))}; "
+            raise Invalid(f"unknown field(s): {', '.join(sorted(unknown_fields))}; "
                              "known: match, effect, times, after, probability")
         match = data.get("match", {})
         if not isinstance(match, dict):
-            raise ValueError("match must be an object")
+            raise Invalid("match must be an object")
         unknown = set(match) - {"method", "path", "locationId", "body"}
         if unknown:
-            raise ValueError(f"unknown match field(s): {', '.join(sorted(unknown))}")
+            raise Invalid(f"unknown match field(s): {', '.join(sorted(unknown))}")
         for name in ("method", "path", "locationId"):
             if match.get(name) is not None and not isinstance(match[name], str):
-                raise ValueError(f"match.{name} must be a string")
+                raise Invalid(f"match.{name} must be a string")
         body = match.get("body")
         if body is None:
             body = {}
         if not isinstance(body, dict):  # [] or "" used to pass as "no body condition"
-            raise ValueError("match.body must be an object of field: value")
+            raise Invalid("match.body must be an object of field: value")
         effect = Effect.parse(data.get("effect"))
         times, after, prob = data.get("times"), data.get("after", 0), data.get("probability")
         for name, value in (("times", times), ("after", after)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-                raise ValueError(f"{name} must be a non-negative integer")
+                raise Invalid(f"{name} must be a non-negative integer")
         if prob is not None and (isinstance(prob, bool) or not isinstance(prob, (int, float)) or not 0 <= prob <= 1):
-            raise ValueError("probability must be between 0 and 1")
+            raise Invalid("probability must be between 0 and 1")
         path = match.get("path")
         with self._lock:
             self._counter += 1
@@ -284,7 +285,7 @@ def header_effect(value: str) -> Effect:
         elif key == "message":
             data["message"] = arg
         elif key:
-            raise ValueError(f"unknown fault {key!r}")
+            raise Invalid(f"unknown fault {key!r}")
     return Effect.parse(data)
 
 

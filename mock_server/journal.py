@@ -10,6 +10,7 @@ from collections import deque
 from typing import Any
 
 from mock_server.clock import iso_ms, parse_iso
+from mock_server.errors import Invalid
 
 
 class Journal:
@@ -43,10 +44,13 @@ class Journal:
         since_id: int | None = None
         since_ts: float | None = None
         if since:
-            if since.isdigit():
+            if since.isascii() and since.isdigit():  # str.isdigit alone takes `²`, which int() refuses
                 since_id = int(since)
             else:
-                since_ts = parse_iso(since)  # ValueError on garbage, handled by the caller
+                try:
+                    since_ts = parse_iso(since)
+                except ValueError:
+                    raise Invalid("since must be an entry id or an ISO 8601 time") from None
         with self._lock:
             entries = list(self._entries)
             dropped = self._dropped

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from mock_server import __version__
 from mock_server.clock import SandboxClock
 from mock_server.dashboard.bus import EventBus
+from mock_server.errors import Invalid
 from mock_server.faults import FaultInjector
 from mock_server.http.cache import ResponseCache
 from mock_server.ids import IdFactory
@@ -291,16 +292,19 @@ class Runtime:
 
     def import_state(self, data: Any) -> dict[str, int]:
         if not isinstance(data, dict) or data.get("format") != STATE_FORMAT:
-            raise ValueError(f"state.format must be {STATE_FORMAT!r}")
+            raise Invalid(f"state.format must be {STATE_FORMAT!r}")
         if data.get("version") != STATE_VERSION:
-            raise ValueError(f"state.version must be {STATE_VERSION}")
+            raise Invalid(f"state.version must be {STATE_VERSION}")
         # Checked before anything is replaced: a refused document leaves the state as it was.
         meta = data.get("meta")
         seed = meta.get("seed") if isinstance(meta, dict) else None
         seed = data.get("seed", self.seed) if seed is None else seed
         if isinstance(seed, bool) or not isinstance(seed, int):
-            raise ValueError("state.meta.seed must be an integer")
-        counts = self.store.import_(data)
+            raise Invalid("state.meta.seed must be an integer")
+        try:
+            counts = self.store.import_(data)
+        except ValueError as exc:  # the store names the bad table, row or field
+            raise Invalid(str(exc)) from None
         self.webhooks.epoch += 1
         self.world = self._new_world(seed, new_generation=True)
         self.ratelimiter.reset()

@@ -16,38 +16,23 @@ from mock_server import jsjson
 from mock_server.clock import iso_ms
 from mock_server.control.common import body
 from mock_server.control.common import sandbox as sandbox_of
+from mock_server.control.validation import check_body, validated_body, validated_query
+from mock_server.errors import NotFound
 from mock_server.ghl.models import PAYMENTS_SCOPES, App, Token
 from mock_server.ghl.world import ghl
-from mock_server.http.errors import ApiError, json_response
+from mock_server.http.errors import json_response
 from mock_server.rankr.accounts import account_view as rankr_account
-from mock_server.ratelimit import PROFILES
 
-# Seeds are stored as SQLite integers (64-bit). Orders are seeded synchronously (~1.5 s per 2,000): an added
-# location may not hold the server for minutes; a whole reset may go as far as `serve --orders`.
-MAX_SEED = 2**63 - 1
-MAX_LOCATION_ORDERS = 10_000
-MAX_RESET_ORDERS = 1_000_000
-# Token lifetimes and their expiry instants must stay printable dates.
-MAX_EXPIRES_IN = 100 * 365 * 86400
+# Bounds live in contracts/sandbox-control.openapi.yaml (checked by control/validation.py): seeds are
+# stored as SQLite integers (64-bit); orders are seeded synchronously (~1.5 s per 2,000), so an added
+# location may not hold the server for minutes while a whole reset may go as far as `serve --orders`;
+# token lifetimes must keep their expiry instants printable dates.
 
 
-def _int(data: dict[str, Any], name: str, minimum: int = 0, maximum: int | None = None) -> int | None:
+def _int(data: dict[str, Any], name: str) -> int | None:
+    """An integer field the schema checked (JSON's `2.0` is the integer 2)."""
     value = data.get(name)
-    if value is None:
-        return None
-    if (isinstance(value, bool) or not isinstance(value, (int, float)) or value != value
-            or value in (float("inf"), float("-inf")) or value != int(value) or value < minimum):
-        raise ApiError(422, [f"{name} must be an integer not less than {minimum}"])
-    if maximum is not None and value > maximum:
-        raise ApiError(422, [f"{name} must not be greater than {maximum}"])
-    return int(value)
-
-
-def _scopes(data: dict[str, Any]) -> list[str] | None:
-    scopes = data.get("scopes")
-    if scopes is not None and (not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes)):
-        raise ApiError(422, ["scopes must be an array of strings"])
-    return scopes
+    return None if value is None else int(value)
 
 
 def token_view(t: Token) -> dict[str, Any]:
@@ -79,13 +64,9 @@ async def list_locations(request: Request) -> Response:
 
 
 async def create_location(request: Request) -> Response:
-    data = await body(request)
-    name = data.get("name")
-    if name is not None and not isinstance(name, str):
-        raise ApiError(422, ["name must be a string"])
+    data = await validated_body(request, "sandbox-create-location")
     sandbox = sandbox_of(request)
-    loc = sandbox.create_location(name=name, seed=_int(data, "seed", maximum=MAX_SEED),
-                                  orders=_int(data, "orders", maximum=MAX_LOCATION_ORDERS))
+    loc = sandbox.create_location(name=data.get("name"), seed=_int(data, "seed"), orders=_int(data, "orders"))
     return json_response(location_view(sandbox, loc.id), status=201)
 
 
@@ -93,7 +74,7 @@ async def reset_location(request: Request) -> Response:
     sandbox = sandbox_of(request)
     location_id = request.path_params["locationId"]
     if sandbox.location(location_id) is None:
-        raise ApiError(404, f"Location {location_id} not found")
+        raise NotFound(f"Location {location_id} not found")
     sandbox.reset_location(location_id)
     return json_response(location_view(sandbox, location_id))
 
@@ -102,20 +83,12 @@ async def create_token(request: Request) -> Response:
     data = await body(request)
     sandbox = sandbox_of(request)
     location_id = data.get("locationId")
-    if not isinstance(location_id, str) or not location_id:
-        raise ApiError(422, ["locationId should not be empty"])
-    if sandbox.location(location_id) is None:
-        raise ApiError(404, f"Location {location_id} not found")
-    scopes = _scopes(data)
-    expires_in = data.get("expiresIn")
-    if expires_in is not None and (isinstance(expires_in, bool) or not isinstance(expires_in, (int, float))
-                                   or not 0 <= expires_in <= MAX_EXPIRES_IN):
-        raise ApiError(422, [f"expiresIn must be a number of seconds from 0 to {MAX_EXPIRES_IN}"])
-    try:
-        token = ghl(sandbox).auth.issue(location_id, scopes=scopes, token_class=str(data.get("tokenClass", "location")),
-                                   token_type=str(data.get("tokenType", "oauth")), expires_in=expires_in)
-    except ValueError as exc:
-        raise ApiError(422, [str(exc)]) from None
+    # An unknown location is answered 404 before the other fields are looked at (as it always was).
+    if isinstance(location_id, str) and location_id and sandbox.location(location_id) is None:
+        raise NotFound(f"Location {location_id} not found")
+    check_body("sandbox-create-token", data)
+    token = ghl(sandbox).auth.issue(data["locationId"], scopes=data.get("scopes"), token_class=data.get("tokenClass", "location"),
+                               token_type=data.get("tokenType", "oauth"), expires_in=data.get("expiresIn"))
     return json_response(token_view(token), status=201)
 
 
@@ -123,22 +96,17 @@ async def revoke_token(request: Request) -> Response:
     sandbox = sandbox_of(request)
     value = request.path_params.get("token")
     if value is None:
-        data = await body(request)
-        for key in ("token", "tokenId"):
-            if key in data and (not isinstance(data[key], str) or not data[key]):
-                raise ApiError(422, [f"{key} must be a non-empty string"])
+        data = await validated_body(request, "sandbox-revoke-token-by-body")
         names = [data[key] for key in ("token", "tokenId") if key in data]
     else:
         names = [value]
-    if not names:
-        raise ApiError(422, ["token should not be empty"])
     token = None
     for name in names:  # the secret, else the id: either may name the token
         token = ghl(sandbox).auth.revoke(name)
         if token is not None:
             break
     if token is None:
-        raise ApiError(404, "Token not found")
+        raise NotFound("Token not found")
     return json_response({"revoked": True, "tokenId": token.id})
 
 
@@ -150,26 +118,15 @@ async def list_apps(request: Request) -> Response:
 
 
 async def authorize(request: Request) -> Response:
-    data = await body(request)
-    sandbox = sandbox_of(request)
-    client_id, location_id = data.get("clientId"), data.get("locationId")
-    if not isinstance(client_id, str) or not isinstance(location_id, str):
-        raise ApiError(422, ["clientId should not be empty", "locationId should not be empty"])
-    user_type = data.get("userType", "Location")
-    if not isinstance(user_type, str) or user_type not in ("Location", "Company"):
-        raise ApiError(422, ["userType must be one of the following values: Location, Company"])
-    scopes = _scopes(data)
-    try:
-        grant = ghl(sandbox).auth.authorization_code(client_id, location_id, scopes, user_type)
-    except ValueError as exc:
-        raise ApiError(404, str(exc)) from None
+    data = await validated_body(request, "sandbox-authorize")
+    grant = ghl(sandbox_of(request)).auth.authorization_code(data["clientId"], data["locationId"], data.get("scopes"),
+                                                        data.get("userType", "Location"))
     return json_response({"code": grant.id, "expiresAt": iso_ms(grant.expires_at)})
 
 
 async def reset(request: Request) -> Response:
-    data = await body(request)
-    return json_response(sandbox_of(request).reset(seed=_int(data, "seed", maximum=MAX_SEED),
-                                                 orders=_int(data, "orders", maximum=MAX_RESET_ORDERS)))
+    data = await validated_body(request, "sandbox-reset")
+    return json_response(sandbox_of(request).reset(seed=_int(data, "seed"), orders=_int(data, "orders")))
 
 
 async def get_state(request: Request) -> Response:
@@ -177,25 +134,15 @@ async def get_state(request: Request) -> Response:
 
 
 async def put_state(request: Request) -> Response:
-    data = await body(request)
-    try:
-        counts = sandbox_of(request).import_state(data)
-    except ValueError as exc:
-        raise ApiError(422, [str(exc)]) from None
+    data = await validated_body(request, "sandbox-import-state")
+    counts = sandbox_of(request).import_state(data)
     return json_response({"imported": True, "counts": counts})
 
 
 async def get_journal(request: Request) -> Response:
-    q = request.query_params
-    limit = q.get("limit")
-    if limit is not None and not limit.isdigit():
-        raise ApiError(422, ["limit must be a non-negative integer"])
-    try:
-        result = sandbox_of(request).journal.query(method=q.get("method"), path=q.get("path"), since=q.get("since"),
-                                                 limit=int(limit) if limit is not None else None,
-                                                 location_id=q.get("locationId"))
-    except ValueError:
-        raise ApiError(422, ["since must be an entry id or an ISO 8601 time"]) from None
+    q = validated_query(request, "sandbox-journal")
+    result = sandbox_of(request).journal.query(method=q.get("method"), path=q.get("path"), since=q.get("since"),
+                                             limit=q.get("limit"), location_id=q.get("locationId"))
     return json_response(result)
 
 
@@ -208,12 +155,9 @@ async def get_ratelimit(request: Request) -> Response:
 
 
 async def put_ratelimit(request: Request) -> Response:
-    data = await body(request)
-    profile = data.get("profile")
-    if not isinstance(profile, str) or profile not in PROFILES:
-        raise ApiError(422, [f"profile must be one of the following values: {', '.join(PROFILES)}"])
+    data = await validated_body(request, "sandbox-set-ratelimit")
     sandbox = sandbox_of(request)
-    sandbox.ratelimiter.set_profile(profile)
+    sandbox.ratelimiter.set_profile(data["profile"])
     return json_response(sandbox.ratelimiter.describe())
 
 

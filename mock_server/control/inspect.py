@@ -15,15 +15,15 @@ from starlette.responses import Response
 
 from mock_server import jsjson
 from mock_server.clock import iso_ms
-from mock_server.control.common import body, invalid, not_found, sandbox, string
+from mock_server.control.common import sandbox
+from mock_server.control.validation import validated_body
 from mock_server.control.webhooks import receiver_url
-from mock_server.ghl.models import Fulfillment, Order, Subscription, Transaction
+from mock_server.errors import NotFound
+from mock_server.ghl import queries as ghl_queries
+from mock_server.ghl.models import Order
 from mock_server.ghl.responses import shapes
 from mock_server.ghl.world import ghl
 from mock_server.http.errors import json_response
-from mock_server.store import Condition
-
-FORGE_KINDS = ("valid", "forged", "tampered", "replayed", "unsigned")
 
 
 async def location_state(request: Request) -> Response:
@@ -32,12 +32,9 @@ async def location_state(request: Request) -> Response:
     sb = sandbox(request)
     location_id = request.path_params["locationId"]
     if sb.location(location_id) is None:
-        raise not_found(f"Location {location_id} not found")
-    where = [Condition("location_id", "=", location_id)]
-    orders, _ = sb.store.table(Order).page(where, None, 0)
-    txns, _ = sb.store.table(Transaction).page(where, None, 0)
-    subs, _ = sb.store.table(Subscription).page(where, None, 0)
-    fulfillments = sb.store.table(Fulfillment).all(where)
+        raise NotFound(f"Location {location_id} not found")
+    records = ghl_queries.location_state(sb.store, location_id)
+    orders, txns, subs, fulfillments = records.orders, records.transactions, records.subscriptions, records.fulfillments
     return json_response({
         "locationId": location_id,
         "orders": [{**shapes.order_list_item(o),
@@ -56,18 +53,14 @@ async def forge_webhook(request: Request) -> Response:
     another key), `tampered` (signed, then the body changed), `replayed` (correctly signed but its
     `timestamp` is 10 minutes old), `unsigned` (no signature headers). A fresh webhookId each time."""
     sb = sandbox(request)
-    data = await body(request)
-    url = receiver_url(data.get("url"))  # what webhook targets accept (a bad URL raised InvalidURL: 500)
-    order_id = string(data, "orderId")
+    data = await validated_body(request, "sandbox-forge-webhook")
+    url = receiver_url(data["url"])  # what webhook targets accept (a bad URL raised InvalidURL: 500)
+    order_id = data.get("orderId")
     kind = data.get("kind", "forged")
-    if kind not in FORGE_KINDS:
-        raise invalid(f"kind must be one of the following values: {', '.join(FORGE_KINDS)}")
     event = data.get("event", "OrderStatusUpdate")
-    if event not in ("OrderCreate", "OrderStatusUpdate"):
-        raise invalid("event must be one of the following values: OrderCreate, OrderStatusUpdate")
     order = sb.store.table(Order).get(order_id or "")
     if order is None:
-        raise not_found(f"Order {order_id} not found")
+        raise NotFound(f"Order {order_id} not found")
     prices, products = ghl(sb).payments.catalog([i["price_id"] for i in order.items])
     app = ghl(sb).auth.app()
     stamp = time.time() - (600 if kind == "replayed" else 0)
@@ -106,20 +99,12 @@ async def forge_webhook(request: Request) -> Response:
 async def put_policy(request: Request) -> Response:
     """`PUT /_sandbox/webhooks/policy {name?, retryIntervalS?, maxRetries?, factor?, timeoutS?}`."""
     sb = sandbox(request)
-    data = await body(request)
+    data = await validated_body(request, "sandbox-set-webhook-policy")
     policy = sb.webhooks.policy
     name = data.get("name", policy.name)
-    if name not in ("ghl", "exponential"):
-        raise invalid("name must be one of the following values: ghl, exponential")
-    values = {}
-    for key, lo, hi in (("retryIntervalS", 0, 86400), ("maxRetries", 0, 100), ("factor", 1, 10),
-                        ("timeoutS", 0.05, 300)):
-        value = data.get(key)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
-            raise invalid(f"{key} must be a number from {lo} to {hi}")
-        values[key] = value
+    # A null number keeps its value (WebhookPolicyRequest).
+    values = {key: data[key] for key in ("retryIntervalS", "maxRetries", "factor", "timeoutS")
+              if data.get(key) is not None}
     policy.name = name
     policy.interval_s = float(values.get("retryIntervalS", policy.interval_s))
     policy.max_retries = int(values.get("maxRetries", policy.max_retries))

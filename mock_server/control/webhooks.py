@@ -11,14 +11,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mock_server.clock import iso_ms
-from mock_server.control.common import body, invalid, not_found, sandbox
-from mock_server.ghl.models import EXTENSION_EVENTS, ORDER_EVENTS
+from mock_server.control.common import body, sandbox
+from mock_server.control.validation import check_body, validated_body, validated_query
+from mock_server.errors import Invalid, NotFound
 from mock_server.http.errors import json_response
-from mock_server.store import Condition
+from mock_server.webhooks import queries as webhook_queries
 from mock_server.webhooks.chaos import Chaos
 from mock_server.webhooks.models import Attempt, Delivery, WebhookTarget
-
-KNOWN_EVENTS = (*ORDER_EVENTS, *EXTENSION_EVENTS)
+from mock_server.webhooks.queries import DeliveryFilter
 
 
 def target_view(t: WebhookTarget) -> dict[str, Any]:
@@ -44,18 +44,6 @@ def delivery_view(d: Delivery, attempts: list[Attempt], url: str) -> dict[str, A
             "duplicateOf": d.duplicate_of or None, "chaos": d.chaos or None, "createdAt": iso_ms(d.created_at)}
 
 
-def _events(data: dict[str, Any]) -> list[str] | None:
-    events = data.get("events")
-    if events is None:
-        return None
-    if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
-        raise invalid("events must be an array of event names")
-    unknown = [e for e in events if e not in KNOWN_EVENTS]
-    if unknown:
-        raise invalid(f"unknown event(s) {', '.join(unknown)}; known: {', '.join(KNOWN_EVENTS)}")
-    return events
-
-
 # What contracts/sandbox-control.openapi.yaml declares (WebhookTargetRequest.url): a host name (letters,
 # digits, `-`, `_`; the last label holds a letter) or a dotted IPv4 address, an optional port 1-65535, then
 # printable ASCII. httpx must be able to send to it too (that refuses bad punycode such as `xn--`).
@@ -79,20 +67,17 @@ def receiver_url(value: Any) -> str:
             ok = False
         if ok:
             return value
-    raise invalid("url must be an http:// or https:// URL")
+    raise Invalid("url must be an http:// or https:// URL")
 
 
 async def add_target(request: Request) -> Response:
     sb = sandbox(request)
-    data = await body(request)
-    url = receiver_url(data.get("url"))
+    data = await validated_body(request, "sandbox-add-webhook-target")
+    url = receiver_url(data["url"])
     location_id = data.get("locationId")
-    if location_id is not None and (not isinstance(location_id, str) or sb.location(location_id) is None):
-        raise invalid("locationId must be the id of a sandbox location")
-    try:
-        target = sb.webhooks.add_target(url, _events(data), location_id, data.get("chaos"))
-    except ValueError as exc:
-        raise invalid(str(exc)) from None
+    if location_id is not None and sb.location(location_id) is None:
+        raise Invalid("locationId must be the id of a sandbox location")
+    target = sb.webhooks.add_target(url, data.get("events"), location_id, data.get("chaos"))
     return json_response(target_view(target), status=201)
 
 
@@ -103,18 +88,19 @@ async def list_targets(request: Request) -> Response:
 async def delete_target(request: Request) -> Response:
     target_id = request.path_params["targetId"]
     if not sandbox(request).webhooks.remove_target(target_id):
-        raise not_found(f"Webhook target {target_id} not found")
+        raise NotFound(f"Webhook target {target_id} not found")
     return json_response({"deleted": True, "id": target_id})
 
 
 async def put_target_chaos(request: Request) -> Response:
+    target_id = request.path_params["targetId"]
     data = await body(request)
-    try:
-        target = sandbox(request).webhooks.set_target_chaos(request.path_params["targetId"], data or None)
-    except ValueError as exc:
-        raise invalid(str(exc)) from None
-    if target is None:
-        raise not_found(f"Webhook target {request.path_params['targetId']} not found")
+    if sandbox(request).webhooks.target(target_id) is None:  # an unknown target is 404 whatever the chaos
+        raise NotFound(f"Webhook target {target_id} not found")
+    check_body("sandbox-set-target-chaos", data)
+    target = sandbox(request).webhooks.set_target_chaos(target_id, data or None)
+    if target is None:  # removed meanwhile
+        raise NotFound(f"Webhook target {target_id} not found")
     return json_response(target_view(target))
 
 
@@ -123,11 +109,8 @@ async def get_chaos(request: Request) -> Response:
 
 
 async def put_chaos(request: Request) -> Response:
-    data = await body(request)
-    try:
-        chaos = Chaos.parse(data)
-    except ValueError as exc:
-        raise invalid(str(exc)) from None
+    operation_id = "sandbox-set-chaos" if request.method == "PUT" else "sandbox-set-chaos-post"
+    chaos = Chaos.parse(await validated_body(request, operation_id))
     sandbox(request).webhooks.set_global_chaos(chaos)
     return json_response(chaos.to_json())
 
@@ -140,14 +123,9 @@ async def clear_chaos(request: Request) -> Response:
 async def list_deliveries(request: Request) -> Response:
     sb = sandbox(request)
     q = request.query_params
-    conditions = []
-    for param, column in (("status", "status"), ("targetId", "target_id"), ("webhookId", "webhook_id"),
-                          ("locationId", "location_id"), ("eventId", "event_id")):
-        if q.get(param):
-            conditions.append(Condition(column, "=", q[param]))
-    deliveries = sb.store.table(Delivery).all(conditions, order="seq")
-    if q.get("event"):
-        deliveries = [d for d in deliveries if d.event_type == q["event"]]
+    deliveries = webhook_queries.deliveries(sb.store, DeliveryFilter(
+        status=q.get("status"), target_id=q.get("targetId"), webhook_id=q.get("webhookId"),
+        location_id=q.get("locationId"), event_id=q.get("eventId"), event_type=q.get("event")))
     urls = {t.id: t.url for t in sb.webhooks.targets()}
     by_delivery: dict[str, list[Attempt]] = {}
     for a in sb.store.table(Attempt).all(order="created_at"):
@@ -162,7 +140,7 @@ async def redeliver(request: Request) -> Response:
     sb = sandbox(request)
     delivery = sb.webhooks.redeliver(request.path_params["deliveryId"])
     if delivery is None:
-        raise not_found(f"Delivery {request.path_params['deliveryId']} not found")
+        raise NotFound(f"Delivery {request.path_params['deliveryId']} not found")
     urls = {t.id: t.url for t in sb.webhooks.targets()}
     return json_response(delivery_view(delivery, [], urls.get(delivery.target_id, "")), status=201)
 
@@ -174,16 +152,7 @@ async def keys(request: Request) -> Response:
 
 
 async def wait(request: Request) -> Response:
-    q = request.query_params
-    what = q.get("for", "deliveries-settled")
-    if what != "deliveries-settled":
-        raise invalid("for must be one of the following values: deliveries-settled")
-    try:
-        timeout = float(q.get("timeout", "10"))
-    except ValueError:
-        raise invalid("timeout must be a number of seconds") from None
-    if not 0 <= timeout <= 600:
-        raise invalid("timeout must be between 0 and 600 seconds")
+    timeout = float(validated_query(request, "sandbox-wait").get("timeout", 10.0))  # `for` has one value
     sb = sandbox(request)
     settled = await sb.webhooks.wait_settled(timeout)
     return json_response({"settled": settled, "counts": sb.webhooks.counts()}, status=200 if settled else 408)

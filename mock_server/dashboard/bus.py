@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mock_server.clock import iso_ms
-from mock_server.webhooks.models import Delivery
+from mock_server.webhooks.queries import dropped_since
 
 RECENT_EVENTS = 500  # kept for new and reconnecting streams (Last-Event-ID)
 QUEUE_SIZE = 1000  # per stream: past this, events for that stream are dropped and counted
@@ -206,11 +206,8 @@ class EventBus:
             return
         self._last_tick = now
         self._deliveries_dirty = False
-        from mock_server.store import Condition
-
         since = max(self._dropped_since, now - DELIVERY_WINDOW_S)
-        rows = self._sandbox.store.table(Delivery).all([Condition("status", "=", "dropped"),
-                                                      Condition("created_at", ">=", since)], order="seq")
+        rows = dropped_since(self._sandbox.store, since)
         for d in rows:
             if d.id in self._dropped_seen:
                 continue

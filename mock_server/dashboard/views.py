@@ -15,16 +15,18 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mock_server.control.common import not_found, sandbox
+from mock_server.control.common import sandbox
 from mock_server.control.inspect import policy_view
 from mock_server.control.simulation import resource_view
+from mock_server.control.validation import validated_query
 from mock_server.control.webhooks import target_view
 from mock_server.dashboard import harness_results
 from mock_server.dashboard.bus import RECENT_EVENTS
 from mock_server.dashboard.stream import metrics_data
+from mock_server.errors import NotFound
 from mock_server.ghl.models import Fulfillment, Order, Subscription, Transaction
 from mock_server.ghl.world import ghl
-from mock_server.http.errors import ApiError, json_response
+from mock_server.http.errors import json_response
 
 RESOURCE_TYPES: dict[str, type[Order | Transaction | Subscription | Fulfillment]] = {
     "orders": Order, "transactions": Transaction, "subscriptions": Subscription, "fulfillments": Fulfillment}
@@ -53,12 +55,9 @@ async def metrics(request: Request) -> Response:
 
 
 async def events(request: Request) -> Response:
-    q = request.query_params
-    after, limit = q.get("after"), q.get("limit", "200")
-    if (after is not None and not after.isdigit()) or not limit.isdigit():
-        raise ApiError(422, ["after and limit must be non-negative integers"], "Unprocessable Entity")
+    q = validated_query(request, "sandbox-dashboard-events")
     bus = sandbox(request).bus
-    items, missed = bus.recent(int(after) if after is not None else None, min(int(limit), RECENT_EVENTS))
+    items, missed = bus.recent(q.get("after"), min(q.get("limit", 200), RECENT_EVENTS))
     return json_response({"events": items, "missed": missed, "lastEventId": bus.last_id})
 
 
@@ -67,12 +66,12 @@ async def resource(request: Request) -> Response:
     location_id = request.path_params["locationId"]
     kind, resource_id = request.path_params["kind"], request.path_params["resourceId"]
     if sb.location(location_id) is None:
-        raise not_found(f"Location {location_id} not found")
+        raise NotFound(f"Location {location_id} not found")
     if kind not in RESOURCE_KINDS:
-        raise not_found(f"Unknown kind {kind}; known: {', '.join(RESOURCE_KINDS)}")
+        raise NotFound(f"Unknown kind {kind}; known: {', '.join(RESOURCE_KINDS)}")
     record = sb.store.table(RESOURCE_TYPES[kind]).get(resource_id)
     if record is None or getattr(record, "location_id", None) != location_id:
-        raise not_found(f"{kind[:-1].capitalize()} {resource_id} not found in location {location_id}")
+        raise NotFound(f"{kind[:-1].capitalize()} {resource_id} not found in location {location_id}")
     return json_response(resource_view(sb, kind, record)["data"])
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mock_server.clock import SandboxClock
+from mock_server.errors import NotFound
 from mock_server.ghl.models import PAYMENTS_SCOPES, TOKEN_CLASSES, TOKEN_TYPES, App, Grant, Token
 from mock_server.ghl.seed import fake_jwt, issue_token, token_claims
 from mock_server.ids import IdFactory
@@ -131,10 +132,10 @@ class AuthService:
                            user_type: str = "Location") -> Grant:
         app = self.app_by_client(client_id)
         if app is None:
-            raise ValueError(f"unknown clientId {client_id}")
+            raise NotFound(f"unknown clientId {client_id}")
         location = self.store.table(Location).get(location_id)
         if location is None:
-            raise ValueError(f"unknown location {location_id}")
+            raise NotFound(f"unknown location {location_id}")
         grant = Grant(id=self.ids.object_id() + self.ids.object_id()[:16], kind="code", app_id=app.id,
                       location_id=location_id, company_id=location.company_id,
                       token_class="agency" if user_type == "Company" else "location",

@@ -1,18 +1,21 @@
-"""Domain errors; the HTTP layer maps them to GHL-shaped responses."""
+"""Domain errors of the GHL service, specialising the shared family (mock_server/errors.py). The GHL API's
+guard maps them the way GHL does (400); the control plane uses the shared mapping (404, 409)."""
 
 from __future__ import annotations
 
+from mock_server.errors import Conflict, DomainError
+from mock_server.errors import NotFound as _NotFound
 
-class DomainError(Exception):
-    """Base class for a refused domain operation."""
+__all__ = ["DomainError", "InvalidOperation", "NotFound"]
 
 
-class NotFound(DomainError):
+class NotFound(_NotFound):
     def __init__(self, kind: str, record_id: str) -> None:
-        super().__init__(f"{kind} not found")
+        # The control plane shows the id; the GHL API words it without (guard.py: `{kind} not found`).
+        super().__init__(f"{kind} {record_id} not found")
         self.kind = kind
         self.record_id = record_id
 
 
-class InvalidOperation(DomainError):
+class InvalidOperation(Conflict):
     """The request is well-formed but the state does not allow it (e.g. over-fulfilment)."""

@@ -10,6 +10,8 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from mock_server.errors import Invalid
+
 FIELDS = ("drop", "duplicate", "duplicateCount", "delayMs", "reorderWindow", "reorderHoldMs")
 
 
@@ -28,25 +30,25 @@ class Chaos:
 
     @classmethod
     def parse(cls, data: Any) -> Chaos:
-        """From the JSON the control plane accepts; ValueError names the bad field."""
+        """From the JSON the control plane accepts; Invalid names the bad field."""
         if data is None:
             return cls()
         if not isinstance(data, dict):
-            raise ValueError("chaos must be an object")
+            raise Invalid("chaos must be an object")
         unknown = set(data) - set(FIELDS)
         if unknown:
-            raise ValueError(f"unknown chaos field(s): {', '.join(sorted(unknown))}; known: {', '.join(FIELDS)}")
+            raise Invalid(f"unknown chaos field(s): {', '.join(sorted(unknown))}; known: {', '.join(FIELDS)}")
 
         def prob(name: str) -> float:
             v = data.get(name, 0)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
-                raise ValueError(f"{name} must be a probability between 0 and 1")
+                raise Invalid(f"{name} must be a probability between 0 and 1")
             return float(v)
 
         def count(name: str, default: int, lo: int, hi: int) -> int:
             v = data.get(name, default)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v) or not lo <= v <= hi:
-                raise ValueError(f"{name} must be an integer from {lo} to {hi}")
+                raise Invalid(f"{name} must be an integer from {lo} to {hi}")
             return int(v)
 
         return cls(drop=prob("drop"), duplicate=prob("duplicate"),

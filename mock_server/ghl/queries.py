@@ -1,0 +1,27 @@
+"""Read queries over the GHL service's records, owned here so that HTTP handlers never build store conditions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mock_server.ghl.models import Fulfillment, Order, Subscription, Transaction
+from mock_server.store import Condition, Store
+
+
+@dataclass(frozen=True)
+class LocationRecords:
+    """Every payments record of one location: orders, transactions and subscriptions newest first (as the
+    API lists them), fulfillments oldest first."""
+
+    orders: list[Order]
+    transactions: list[Transaction]
+    subscriptions: list[Subscription]
+    fulfillments: list[Fulfillment]
+
+
+def location_state(store: Store, location_id: str) -> LocationRecords:
+    where = [Condition("location_id", "=", location_id)]
+    orders, _ = store.table(Order).page(where, None, 0)
+    transactions, _ = store.table(Transaction).page(where, None, 0)
+    subscriptions, _ = store.table(Subscription).page(where, None, 0)
+    return LocationRecords(orders, transactions, subscriptions, store.table(Fulfillment).all(where))

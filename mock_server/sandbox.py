@@ -12,6 +12,7 @@ from mock_server import __version__
 from mock_server.clock import SandboxClock
 from mock_server.dashboard.bus import EventBus
 from mock_server.faults import FaultInjector
+from mock_server.ghl import state_files
 from mock_server.ghl import tables as ghl_tables
 from mock_server.ghl.auth import AuthService
 from mock_server.ghl.payments import Payments
@@ -35,7 +36,7 @@ from mock_server.webhooks.signing import Signer
 
 STATE_FORMAT = "ghl-sandbox-state"
 SNAPSHOT_IN_MEMORY_MAX = 64 * 1024 * 1024  # bigger worlds keep their reset snapshot in a temp file
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: money as integer minor units (1 is still imported)
 
 LOCATION_NAMES = ("Fabrikam Studio", "Tailspin Yoga", "Adatum Athletics", "Litware Nutrition", "Proseware Gym")
 
@@ -195,6 +196,8 @@ class Sandbox:
     def import_state(self, data: Any) -> dict[str, int]:
         if not isinstance(data, dict) or data.get("format") != STATE_FORMAT:
             raise ValueError(f"state.format must be {STATE_FORMAT!r}")
+        if data.get("version") == 1:  # money in major-unit floats: upgraded to minor units
+            data = state_files.upgrade_v1(data)
         if data.get("version") != STATE_VERSION:
             raise ValueError(f"state.version must be {STATE_VERSION}")
         # Checked before anything is replaced: a refused document leaves the state as it was.

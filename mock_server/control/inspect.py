@@ -18,6 +18,7 @@ from mock_server.clock import iso_ms
 from mock_server.control.common import body, invalid, not_found, sandbox, string
 from mock_server.control.webhooks import receiver_url
 from mock_server.ghl.models import Fulfillment, Order, Subscription, Transaction
+from mock_server.ghl.money import to_major, to_minor
 from mock_server.ghl.responses import shapes
 from mock_server.http.errors import json_response
 from mock_server.store import Condition
@@ -86,7 +87,7 @@ async def forge_webhook(request: Request) -> Response:
         headers = sb.signer.headers(raw)
     if kind == "tampered":  # signed first, then a field changed: the signature no longer matches
         payload["status"] = "refunded" if payload.get("status") != "refunded" else "completed"
-        payload["amount"] = round(float(payload.get("amount", 0)) + 100, 2)
+        payload["amount"] = to_major(order.amount_minor + to_minor(100, order.currency), order.currency)
         raw = jsjson.dumps(payload)
     started = time.perf_counter()
     status: int | None = None

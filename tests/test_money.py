@@ -4,19 +4,25 @@ major-unit floats) upgraded on import."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import random
 from decimal import Decimal
 from typing import Any
 
+import httpx
+import orjson
 import pytest
 
 from mock_server import jsjson
+from mock_server.app import build_app
 from mock_server.ghl import factories, money, state_files
-from mock_server.ghl.models import Order, Price, Subscription, Transaction
+from mock_server.ghl.models import Order, Price, Subscription, Token, Transaction
 from mock_server.ghl.responses import shapes
 from mock_server.ids import IdFactory
 from mock_server.sandbox import STATE_VERSION, Sandbox
 from mock_server.settings import Settings
+from mock_server.store import Condition
 
 # ==== to_minor / to_major ============================================================================
 
@@ -207,3 +213,56 @@ def test_a_version_1_upgrade_rounds_float_noise_and_reports_bad_money(exported: 
         with pytest.raises(ValueError, match=r"tables\.transactions\[0\]"):
             sandbox.import_state(doc)
     assert sandbox.export_state()["tables"]["transactions"] == []  # a refused document changed nothing
+
+
+# ==== seeded answers: the same bytes as when money was floats ========================================
+
+
+def _seeded_answers_digest(seed: int) -> str:
+    """sha256 over the API's answers for a seeded world, in-process through the real ASGI app: every
+    page (50 rows) of the three lists of both locations, and every 7th record by id (orders with their
+    fulfillments)."""
+    sandbox = Sandbox(Settings(seed=seed, rate_limit="off"))
+    digest = hashlib.sha256()
+
+    async def get(client: httpx.AsyncClient, token: Token, path: str, **extra: object) -> bytes:
+        r = await client.get(path, headers={"Authorization": f"Bearer {token.secret}", "Version": "2021-07-28"},
+                             params={"altId": token.location_id, "altType": "location", **extra})
+        assert r.status_code == 200, (path, r.status_code, r.text[:300])
+        digest.update(f"{path} {sorted(extra.items())}\n".encode() + r.content + b"\n")
+        return r.content
+
+    async def walk() -> None:
+        transport = httpx.ASGITransport(app=build_app(sandbox))
+        async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as client:
+            for location in sandbox.locations():
+                token = next(t for t in sandbox.store.table(Token).all([Condition("location_id", "=", location.id)])
+                             if t.token_class == "location")
+                for path in ("/payments/orders", "/payments/transactions", "/payments/subscriptions"):
+                    offset, ids = 0, []
+                    while True:
+                        page = orjson.loads(await get(client, token, path, limit=50, offset=offset))
+                        ids += [row["_id"] for row in page["data"]]
+                        offset += 50
+                        if offset >= page["totalCount"]:
+                            break
+                    for record_id in ids[::7]:
+                        await get(client, token, f"{path}/{record_id}")
+                        if path == "/payments/orders":
+                            await get(client, token, f"{path}/{record_id}/fulfillments")
+
+    asyncio.run(walk())
+    return digest.hexdigest()
+
+
+# Computed with this same function on commit 6bb283e, the last one that kept money as major-unit
+# floats. A deliberate change of the seeded data or of the API's shapes changes them: recompute then.
+SEEDED_DIGESTS = {
+    42: "e3a6f01a01635141ca3ae923d5ff913ec6c034a6e142aa78e505dddd84a22be4",
+    7: "d660f0a6da4f3aa2824c0422ad17c3775c059cce09b207eaefe5698221c03b40",
+}
+
+
+@pytest.mark.parametrize("seed", sorted(SEEDED_DIGESTS))
+def test_seeded_answers_are_byte_identical_to_the_float_era(seed: int) -> None:
+    assert _seeded_answers_digest(seed) == SEEDED_DIGESTS[seed]

@@ -41,7 +41,7 @@ from mock_server.webhooks.signing import Signer
 
 STATE_FORMAT = "ghl-sandbox-state"
 SNAPSHOT_IN_MEMORY_MAX = 64 * 1024 * 1024  # bigger worlds keep their reset snapshot in a temp file
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: money as integer minor units (older documents are upgraded by the services)
 TICK_SECONDS = 0.1  # how often the scheduler lets the sandbox clock drive renewals and settlements
 
 LOCATION_NAMES = ("Fabrikam Studio", "Tailspin Yoga", "Adatum Athletics", "Litware Nutrition", "Proseware Gym")
@@ -96,6 +96,8 @@ class Runtime:
         seed = settings.seed if existing is None else int(existing)
         if existing is None:
             self._seed_world(seed, settings.orders)
+        else:
+            self._upgrade_stored_state()
         # Webhook signing keys are made on first start and kept with the state.
         self.signer = Signer.load_or_create(self.store)
         self.signer.sign_ed25519, self.signer.sign_rsa = settings.sign_ed25519, settings.sign_rsa
@@ -184,6 +186,23 @@ class Runtime:
             if service.seed_world is not None:
                 service.seed_world(self.store, seed, orders)
         self.store.set_meta("seed", seed)
+        self.store.set_meta("state_version", STATE_VERSION)
+
+    def _upgraded(self, data: dict[str, Any], version: int) -> dict[str, Any]:
+        for service in self.services:
+            if service.upgrade_state is not None:
+                data = service.upgrade_state(data, version)
+        return {**data, "version": STATE_VERSION}
+
+    def _upgrade_stored_state(self) -> None:
+        """A `--state` file written by an older version (no `state_version`: version 1) is brought to
+        the current one in place, in one transaction, before anything reads its records."""
+        version = int(self.store.get_meta("state_version") or 1)
+        if version >= STATE_VERSION:
+            return
+        data = self._upgraded(self.store.export(), version)
+        data["meta"] = {**data["meta"], "state_version": STATE_VERSION}
+        self.store.import_(data)
 
     def _take_snapshot(self) -> sqlite3.Connection:
         snapshot = self.store.snapshot(on_disk=self.store.size_bytes() > SNAPSHOT_IN_MEMORY_MAX)
@@ -293,6 +312,12 @@ class Runtime:
     def import_state(self, data: Any) -> dict[str, int]:
         if not isinstance(data, dict) or data.get("format") != STATE_FORMAT:
             raise Invalid(f"state.format must be {STATE_FORMAT!r}")
+        version = data.get("version")
+        if type(version) is int and 1 <= version < STATE_VERSION:
+            try:
+                data = self._upgraded(data, version)
+            except ValueError as exc:  # the service names the bad row and field
+                raise Invalid(str(exc)) from None
         if data.get("version") != STATE_VERSION:
             raise Invalid(f"state.version must be {STATE_VERSION}")
         # Checked before anything is replaced: a refused document leaves the state as it was.
@@ -301,6 +326,8 @@ class Runtime:
         seed = data.get("seed", self.seed) if seed is None else seed
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise Invalid("state.meta.seed must be an integer")
+        if isinstance(meta, dict) or meta is None:  # the imported world is in this version's shape now
+            data = {**data, "meta": {**(meta or {}), "state_version": STATE_VERSION}}
         try:
             counts = self.store.import_(data)
         except ValueError as exc:  # the store names the bad table, row or field

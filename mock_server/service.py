@@ -84,3 +84,6 @@ class Service:
     seed_location: Callable[[Store, LocationSeed], Location] | None = None
     # Kinds of record whose writes change what the service's API answers (they empty the GET cache).
     visible_kinds: frozenset[str] = frozenset()
+    # A whole-state document of an older version (`/_sandbox/state`, a `--state` file) with the
+    # service's tables brought to the current version: (document, its version) -> document.
+    upgrade_state: Callable[[dict[str, Any], int], dict[str, Any]] | None = None

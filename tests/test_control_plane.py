@@ -257,7 +257,7 @@ def test_state_export_import_round_trip(ghl_sandbox: SandboxClient, two: list[di
     exported = ghl_sandbox.http.get("/_sandbox/state")
     assert exported.status_code == 200
     state = exported.json()
-    assert state["format"] == "ghl-sandbox-state" and state["version"] == 1
+    assert state["format"] == "ghl-sandbox-state" and state["version"] == 2
     before = orders(ghl_sandbox, loc, limit=100).content
 
     order_id, ful_id = fulfil(ghl_sandbox, loc)

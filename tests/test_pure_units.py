@@ -1,9 +1,9 @@
 """Unit tests for the pure pieces of the sandbox: derived order state and money rounding, seeded delivery
 chaos, fault path templates, rate-limit bucket arithmetic and project-file templates.
 
-They call the public entry points (`state.derive`, `state.money`, `chaos.decide`, `FaultInjector.pick`,
-`RateLimiter.consume`, `templates.problems`/`render`) so a redesign of the internals (money as integer
-minor units, ...) can keep them; record construction is gathered in small helpers for the same reason.
+They call the public entry points (`state.derive`, `seed.seeded_cents`, `money.to_minor`, `chaos.decide`,
+`FaultInjector.pick`, `RateLimiter.consume`, `templates.problems`/`render`) so a redesign of the internals
+can keep them; record construction is gathered in small helpers for the same reason (amounts in cents).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import pytest
 from mock_server import ratelimit
 from mock_server.app import build_app, new_runtime
 from mock_server.faults import FaultInjector
-from mock_server.ghl import state
-from mock_server.ghl.models import Fulfillment, Order, Transaction
+from mock_server.ghl import money, seed, state
+from mock_server.ghl.models import Fulfillment, Order, Transaction, TransactionStatus
 from mock_server.ratelimit import RateLimiter
 from mock_server.settings import Settings
 from mock_server.webhooks.chaos import Chaos, Decision, decide
@@ -34,20 +34,22 @@ from scenarios.templates import TemplateError, problems, render
 # ==== 1. derived order state ========================================================================
 
 
-def _order(amount: float, items: Sequence[tuple[str, float]] = (("price_a", 1),), *,
+def _order(amount: int, items: Sequence[tuple[str, float]] = (("price_a", 1),), *,
            cancelled: bool = False) -> Order:
+    """An order of `amount` cents (money is integer minor units in the records)."""
     return Order(id="order_1", location_id="loc_1", contact_id="contact_1", currency="USD",
                  items=[{"price_id": pid, "product_id": f"product_{pid}", "name": pid, "qty": qty,
-                         "unit_amount": 0.0} for pid, qty in items],
-                 subtotal=amount, discount=0.0, tax=0.0, shipping=0.0, amount=amount, live_mode=False,
-                 source={}, created_at=0.0, updated_at=0.0, cancelled=cancelled)
+                         "unit_amount_minor": 0} for pid, qty in items],
+                 subtotal_minor=amount, discount_minor=0, tax_minor=0, shipping_minor=0, amount_minor=amount,
+                 live_mode=False, source={}, created_at=0.0, updated_at=0.0, cancelled=cancelled)
 
 
-def _txn(amount: float, status: str = "succeeded", refunded: float = 0.0) -> Transaction:
+def _txn(amount: int, status: TransactionStatus = "succeeded", refunded: int = 0) -> Transaction:
+    """A transaction of `amount` cents, `refunded` of them refunded."""
     return Transaction(id=f"txn_{amount}_{status}", location_id="loc_1", contact_id="contact_1",
-                       order_id="order_1", currency="USD", amount=amount, status=status, live_mode=False,
+                       order_id="order_1", currency="USD", amount_minor=amount, status=status, live_mode=False,
                        charge_id="ch_1", provider_type="stripe", connected_account={}, payment_method={},
-                       source={}, created_at=0.0, updated_at=0.0, fulfilled_at=0.0, amount_refunded=refunded)
+                       source={}, created_at=0.0, updated_at=0.0, fulfilled_at=0.0, amount_refunded_minor=refunded)
 
 
 def _fulfillment(*items: tuple[str, float]) -> Fulfillment:
@@ -64,49 +66,49 @@ def _derived(order: Order, txns: Iterable[Transaction] = (),
 
 
 @pytest.mark.parametrize(("amount", "txns", "expected"), [
-    pytest.param(100.0, [], ("pending", "unpaid"), id="no_transactions_is_unpaid"),
-    pytest.param(100.0, [_txn(100.0, "pending")], ("pending", "unpaid"), id="pending_payment_is_not_money"),
-    pytest.param(100.0, [_txn(100.0, "failed")], ("pending", "unpaid"), id="failed_payment_is_not_money"),
-    pytest.param(100.0, [_txn(40.0)], ("pending", "partially_paid"), id="part_payment"),
-    pytest.param(100.0, [_txn(40.0), _txn(60.0, "pending")], ("pending", "partially_paid"),
+    pytest.param(10000, [], ("pending", "unpaid"), id="no_transactions_is_unpaid"),
+    pytest.param(10000, [_txn(10000, "pending")], ("pending", "unpaid"), id="pending_payment_is_not_money"),
+    pytest.param(10000, [_txn(10000, "failed")], ("pending", "unpaid"), id="failed_payment_is_not_money"),
+    pytest.param(10000, [_txn(4000)], ("pending", "partially_paid"), id="part_payment"),
+    pytest.param(10000, [_txn(4000), _txn(6000, "pending")], ("pending", "partially_paid"),
                  id="pending_rest_does_not_complete"),
-    pytest.param(100.0, [_txn(100.0, "failed"), _txn(100.0)], ("completed", "paid"), id="retry_after_failure"),
-    pytest.param(100.0, [_txn(100.0)], ("completed", "paid"), id="paid_in_one"),
-    pytest.param(100.0, [_txn(33.33), _txn(33.33), _txn(33.34)], ("completed", "paid"),
+    pytest.param(10000, [_txn(10000, "failed"), _txn(10000)], ("completed", "paid"), id="retry_after_failure"),
+    pytest.param(10000, [_txn(10000)], ("completed", "paid"), id="paid_in_one"),
+    pytest.param(10000, [_txn(3333), _txn(3333), _txn(3334)], ("completed", "paid"),
                  id="three_parts_adding_up_exactly"),
-    pytest.param(100.0, [_txn(33.33), _txn(33.33), _txn(33.33)], ("pending", "partially_paid"),
+    pytest.param(10000, [_txn(3333), _txn(3333), _txn(3333)], ("pending", "partially_paid"),
                  id="three_parts_one_cent_short"),
-    pytest.param(0.3, [_txn(0.1), _txn(0.2)], ("completed", "paid"), id="float_sum_0.1_plus_0.2"),
-    pytest.param(100.0, [_txn(99.99)], ("pending", "partially_paid"), id="one_cent_short"),
-    pytest.param(100.0, [_txn(100.01)], ("completed", "paid"), id="one_cent_over"),
-    pytest.param(100.0, [_txn(100.0, refunded=30.0)], ("completed", "paid"), id="partial_refund_stays_paid"),
-    pytest.param(100.0, [_txn(100.0, "refunded", refunded=100.0)], ("refunded", "refunded"), id="full_refund"),
-    pytest.param(100.0, [_txn(100.0, refunded=99.99)], ("completed", "paid"), id="refund_one_cent_short"),
-    pytest.param(0.3, [_txn(0.1, "refunded", 0.1), _txn(0.2, "refunded", 0.2)], ("refunded", "refunded"),
+    pytest.param(30, [_txn(10), _txn(20)], ("completed", "paid"), id="float_sum_0.1_plus_0.2"),
+    pytest.param(10000, [_txn(9999)], ("pending", "partially_paid"), id="one_cent_short"),
+    pytest.param(10000, [_txn(10001)], ("completed", "paid"), id="one_cent_over"),
+    pytest.param(10000, [_txn(10000, refunded=3000)], ("completed", "paid"), id="partial_refund_stays_paid"),
+    pytest.param(10000, [_txn(10000, "refunded", refunded=10000)], ("refunded", "refunded"), id="full_refund"),
+    pytest.param(10000, [_txn(10000, refunded=9999)], ("completed", "paid"), id="refund_one_cent_short"),
+    pytest.param(30, [_txn(10, "refunded", 10), _txn(20, "refunded", 20)], ("refunded", "refunded"),
                  id="full_refund_across_float_parts"),
-    pytest.param(100.0, [_txn(60.0, "refunded", 60.0), _txn(40.0, refunded=10.0)], ("completed", "paid"),
+    pytest.param(10000, [_txn(6000, "refunded", 6000), _txn(4000, refunded=1000)], ("completed", "paid"),
                  id="one_of_two_payments_refunded"),
-    pytest.param(100.0, [_txn(50.0, "refunded", 50.0)], ("refunded", "refunded"),
+    pytest.param(10000, [_txn(5000, "refunded", 5000)], ("refunded", "refunded"),
                  id="part_paid_then_fully_refunded"),
-    pytest.param(100.0, [_txn(50.0, refunded=20.0)], ("pending", "partially_paid"),
+    pytest.param(10000, [_txn(5000, refunded=2000)], ("pending", "partially_paid"),
                  id="part_paid_then_partly_refunded"),
 ])
-def test_payment_and_order_status_follow_the_transactions(amount: float, txns: list[Transaction],
+def test_payment_and_order_status_follow_the_transactions(amount: int, txns: list[Transaction],
                                                           expected: tuple[str, str]) -> None:
     status, payment, _ = _derived(_order(amount), txns)
     assert (status, payment) == expected
 
 
 @pytest.mark.parametrize(("txns", "payment"), [
-    ([], "unpaid"), ([_txn(100.0)], "paid"), ([_txn(100.0, "refunded", 100.0)], "refunded"),
+    ([], "unpaid"), ([_txn(10000)], "paid"), ([_txn(10000, "refunded", 10000)], "refunded"),
 ])
 def test_a_cancelled_order_reads_cancelled_whatever_its_payments(txns: list[Transaction], payment: str) -> None:
-    status, payment_status, _ = _derived(_order(100.0, cancelled=True), txns)
+    status, payment_status, _ = _derived(_order(10000, cancelled=True), txns)
     assert (status, payment_status) == ("cancelled", payment)
 
 
 def test_fulfillment_goes_unfulfilled_partially_fulfilled_fulfilled() -> None:
-    order = _order(10.0, items=[("price_a", 2), ("price_b", 1)])
+    order = _order(1000, items=[("price_a", 2), ("price_b", 1)])
     steps = [
         ([], "unfulfilled"),
         ([_fulfillment(("price_a", 1))], "partially_fulfilled"),
@@ -118,41 +120,42 @@ def test_fulfillment_goes_unfulfilled_partially_fulfilled_fulfilled() -> None:
 
 
 def test_fulfillment_sums_repeated_lines_of_the_same_price() -> None:
-    order = _order(10.0, items=[("price_a", 1), ("price_a", 2)])  # 3 units of one price over two lines
+    order = _order(1000, items=[("price_a", 1), ("price_a", 2)])  # 3 units of one price over two lines
     assert _derived(order, [], [_fulfillment(("price_a", 2))])[2] == "partially_fulfilled"
     assert _derived(order, [], [_fulfillment(("price_a", 2)), _fulfillment(("price_a", 1))])[2] == "fulfilled"
 
 
 def test_a_fulfillment_of_zero_units_leaves_the_order_unfulfilled() -> None:
-    assert _derived(_order(10.0), [], [_fulfillment(("price_a", 0))])[2] == "unfulfilled"
+    assert _derived(_order(1000), [], [_fulfillment(("price_a", 0))])[2] == "unfulfilled"
 
 
 def test_fulfillment_is_independent_of_payment() -> None:
-    assert _derived(_order(10.0), [], [_fulfillment(("price_a", 1))]) == ("pending", "unpaid", "fulfilled")
-    assert _derived(_order(10.0, cancelled=True), [_txn(10.0)], [_fulfillment(("price_a", 1))]) == (
+    assert _derived(_order(1000), [], [_fulfillment(("price_a", 1))]) == ("pending", "unpaid", "fulfilled")
+    assert _derived(_order(1000, cancelled=True), [_txn(1000)], [_fulfillment(("price_a", 1))]) == (
         "cancelled", "paid", "fulfilled")
 
 
 def test_derive_reports_whether_anything_changed() -> None:
-    order = _order(100.0)
+    order = _order(10000)
     assert state.derive(order, [], []) is False  # a new order already holds the derived defaults
-    assert state.derive(order, [_txn(40.0)], []) is True
-    assert state.derive(order, [_txn(40.0)], []) is False
-    assert state.derive(order, [_txn(40.0)], [_fulfillment(("price_a", 1))]) is True
-    assert state.derive(order, [_txn(40.0), _txn(60.0)], [_fulfillment(("price_a", 1))]) is True
+    assert state.derive(order, [_txn(4000)], []) is True
+    assert state.derive(order, [_txn(4000)], []) is False
+    assert state.derive(order, [_txn(4000)], [_fulfillment(("price_a", 1))]) is True
+    assert state.derive(order, [_txn(4000), _txn(6000)], [_fulfillment(("price_a", 1))]) is True
     assert (order.status, order.payment_status) == ("completed", "paid")
 
 
 def test_derive_accepts_one_shot_iterables() -> None:
     # The store hands generators around; payment and fulfilment must each see every record.
-    order = _order(100.0)
-    state.derive(order, (t for t in [_txn(100.0)]), (f for f in [_fulfillment(("price_a", 1))]))
+    order = _order(10000)
+    state.derive(order, (t for t in [_txn(10000)]), (f for f in [_fulfillment(("price_a", 1))]))
     assert (order.status, order.payment_status, order.fulfillment_status) == ("completed", "paid", "fulfilled")
 
 
-def _half_even_of_binary(value: float) -> float:
-    """The rule `money` follows: the float's exact binary value, rounded half-even to cents."""
-    return float(Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN))
+def _half_even_of_binary(value: float) -> int:
+    """The rule the seed's percentage shares follow: the float's exact binary value, rounded half-even
+    to cents (what `round(v, 2)` does), in cents."""
+    return int(Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN) * 100)
 
 
 @pytest.mark.parametrize(("value", "expected"), [
@@ -161,9 +164,11 @@ def _half_even_of_binary(value: float) -> float:
     (0.025, 0.03), (0.005, 0.01), (99.995, 100.0),  # ... and a hair above: up
     (0.1 + 0.2, 0.3), (33.33 + 33.33 + 33.34, 100.0), (1e-17, 0.0), (-0.0, 0.0),
 ])
-def test_money_rounds_the_binary_value_half_even_to_cents(value: float, expected: float) -> None:
-    assert state.money(value) == expected
-    assert state.money(value) == _half_even_of_binary(value)
+def test_seeded_shares_round_the_binary_value_half_even_to_cents(value: float, expected: float) -> None:
+    # The seed keeps its historical float rounding for its 10%/50%/30% shares, so a seed's data stay
+    # byte-identical; the rest of the sandbox uses exact integer cents (tests/test_money.py).
+    assert seed.seeded_cents(value) == round(expected * 100)
+    assert seed.seeded_cents(value) == _half_even_of_binary(value)
 
 
 def test_money_removes_float_noise_around_every_cent() -> None:
@@ -171,16 +176,20 @@ def test_money_removes_float_noise_around_every_cent() -> None:
     for cents in [*range(0, 2_000), *rng.sample(range(2_000, 10**9), 2_000)]:
         exact = cents / 100
         for noise in (-1e-9, -1e-12, 0.0, 1e-12, 1e-9):
-            assert state.money(exact + noise) == exact, (cents, noise)
-            assert state.money(-exact + noise) == -exact, (cents, noise)
+            assert seed.seeded_cents(exact + noise) == cents, (cents, noise)
+            assert seed.seeded_cents(-exact + noise) == -cents, (cents, noise)
+            assert money.to_minor(exact + noise, "USD") == cents, (cents, noise)
+            assert money.to_minor(-exact + noise, "USD") == -cents, (cents, noise)
 
 
-def test_epsilon_is_half_a_cent_so_amounts_compare_to_the_cent() -> None:
-    assert state.EPSILON == 0.005
-    # After rounding to cents the tolerance only forgives float noise, never a whole cent.
-    assert state.money(100.0 - 0.01) < 100.0 - state.EPSILON
-    assert state.money(100.0 - 0.004) >= 100.0 - state.EPSILON
-    assert state.paid_and_refunded([_txn(0.1), _txn(0.2, refunded=0.1), _txn(5.0, "pending")]) == (0.3, 0.1)
+def test_amounts_compare_exactly_to_the_cent() -> None:
+    # Integer cents: one cent short is short, nothing is forgiven, and sums carry no float noise.
+    assert _derived(_order(10000), [_txn(9999)])[1] == "partially_paid"
+    assert _derived(_order(10000), [_txn(10000, refunded=9999)])[1] == "paid"
+    assert _derived(_order(10000), [_txn(10000, refunded=10000)])[1] == "refunded"
+    assert state.paid_and_refunded([_txn(10), _txn(20, refunded=10), _txn(500, "pending")]) == (30, 10)
+    captured, refunded = state.paid_and_refunded([_txn(1), _txn(2), _txn(3, "refunded", 3)])
+    assert (type(captured), type(refunded)) == (int, int)
 
 
 # ==== 2. delivery chaos ============================================================================

@@ -21,6 +21,7 @@ from mock_server.control.webhooks import receiver_url
 from mock_server.errors import NotFound
 from mock_server.ghl import queries as ghl_queries
 from mock_server.ghl.models import Order
+from mock_server.ghl.money import to_major, to_minor
 from mock_server.ghl.responses import shapes
 from mock_server.ghl.world import ghl
 from mock_server.http.errors import json_response
@@ -80,7 +81,7 @@ async def forge_webhook(request: Request) -> Response:
         headers = sb.signer.headers(raw)
     if kind == "tampered":  # signed first, then a field changed: the signature no longer matches
         payload["status"] = "refunded" if payload.get("status") != "refunded" else "completed"
-        payload["amount"] = round(float(payload.get("amount", 0)) + 100, 2)
+        payload["amount"] = to_major(order.amount_minor + to_minor(100, order.currency), order.currency)
         raw = jsjson.dumps(payload)
     started = time.perf_counter()
     status: int | None = None

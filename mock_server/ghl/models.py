@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 # Every payments scope the real API knows; the first token of each location holds all of them.
 PAYMENTS_SCOPES: tuple[str, ...] = (
@@ -20,8 +20,24 @@ PAYMENTS_SCOPES: tuple[str, ...] = (
     "payments/custom-provider.write",
 )
 
-TOKEN_CLASSES = ("location", "agency")
-TOKEN_TYPES = ("oauth", "pit")
+# ---- statuses and kinds: the values each may take ----------------------------------------------------
+
+OrderStatus = Literal["pending", "completed", "refunded", "cancelled"]
+PaymentStatus = Literal["unpaid", "partially_paid", "paid", "refunded"]
+FulfillmentStatus = Literal["unfulfilled", "partially_fulfilled", "fulfilled"]
+TransactionStatus = Literal["succeeded", "failed", "pending", "refunded"]
+SettleOutcome = Literal["succeeded", "failed"]  # what a pending payment becomes
+SubscriptionStatus = Literal["active", "trialing", "past_due", "unpaid", "canceled", "incomplete"]
+EntityType = Literal["order", "subscription"]  # what a transaction pays for
+ProductType = Literal["PHYSICAL", "DIGITAL", "SERVICE"]
+PriceType = Literal["one_time", "recurring"]
+Interval = Literal["day", "week", "month", "year"]
+TokenClass = Literal["location", "agency"]
+TokenType = Literal["oauth", "pit"]
+GrantKind = Literal["code", "refresh"]
+
+TOKEN_CLASSES: tuple[TokenClass, ...] = get_args(TokenClass)
+TOKEN_TYPES: tuple[TokenType, ...] = get_args(TokenType)
 
 
 @dataclass(slots=True)
@@ -62,7 +78,7 @@ class Product:
     location_id: str
     name: str
     description: str
-    product_type: str  # PHYSICAL | DIGITAL | SERVICE
+    product_type: ProductType
     image: str
     slug: str
     available_in_store: bool
@@ -79,14 +95,14 @@ class Price:
     location_id: str
     product_id: str
     name: str
-    type: str  # one_time | recurring
+    type: PriceType
     currency: str
-    amount: float
+    amount_minor: int  # money fields hold integer minor units (cents), named *_minor
     created_at: float
     updated_at: float
     # {"interval": day|week|month|year, "interval_count": int} for recurring prices
     recurring: dict[str, Any] | None = None
-    compare_at_price: float | None = None
+    compare_at_price_minor: int | None = None
     track_inventory: bool = False
     available_quantity: int = 0
     allow_out_of_stock_purchases: bool = True
@@ -99,13 +115,13 @@ class Order:
     location_id: str
     contact_id: str
     currency: str
-    # [{"price_id", "product_id", "name", "qty", "unit_amount"}]
+    # [{"id", "price_id", "product_id", "name", "qty", "unit_amount_minor"}]
     items: list[dict[str, Any]]
-    subtotal: float
-    discount: float
-    tax: float
-    shipping: float
-    amount: float
+    subtotal_minor: int
+    discount_minor: int
+    tax_minor: int
+    shipping_minor: int
+    amount_minor: int
     live_mode: bool
     # {"type", "sub_type", "id", "name", "meta": {...}}
     source: dict[str, Any]
@@ -115,10 +131,10 @@ class Order:
     coupon_code: str = ""
     fingerprint: str = ""
     cancelled: bool = False
-    # Derived from transactions and fulfillments (see domain.orders.derive_order_state); never set by hand.
-    status: str = "pending"
-    payment_status: str = "unpaid"
-    fulfillment_status: str = "unfulfilled"
+    # Derived from transactions and fulfillments (see ghl.state.derive); never set by hand.
+    status: OrderStatus = "pending"
+    payment_status: PaymentStatus = "unpaid"
+    fulfillment_status: FulfillmentStatus = "unfulfilled"
     # The contact as it was when the order was placed (GHL keeps a snapshot on the order).
     contact_snapshot: dict[str, Any] = field(default_factory=dict)
 
@@ -134,8 +150,8 @@ class Transaction:
     contact_id: str
     order_id: str  # the API's entityId
     currency: str
-    amount: float
-    status: str  # succeeded | failed | pending | refunded
+    amount_minor: int
+    status: TransactionStatus
     live_mode: bool
     charge_id: str
     provider_type: str
@@ -145,8 +161,8 @@ class Transaction:
     created_at: float
     updated_at: float
     fulfilled_at: float
-    amount_refunded: float = 0.0
-    entity_type: str = "order"
+    amount_refunded_minor: int = 0
+    entity_type: EntityType = "order"
     subscription_id: str = ""  # GHL subscription _id, if a renewal
     provider_subscription_id: str = ""  # provider id (sub_...), the API's subscriptionId filter
     ip_address: str = ""
@@ -157,7 +173,7 @@ class Transaction:
     # A pending payment settles after N polls of its order, or when the sandbox clock reaches settle_at.
     settle_after_polls: int = 0
     settle_at: float | None = None
-    settle_outcome: str = "succeeded"  # succeeded | failed
+    settle_outcome: SettleOutcome = "succeeded"
 
 
 @dataclass(slots=True)
@@ -169,13 +185,13 @@ class Subscription:
     price_id: str
     product_id: str
     currency: str
-    amount: float
-    status: str  # active | trialing | past_due | unpaid | canceled | incomplete
+    amount_minor: int
+    status: SubscriptionStatus
     live_mode: bool
     provider_type: str
     provider_subscription_id: str
     connected_account: dict[str, Any]
-    interval: str  # day | week | month | year
+    interval: Interval
     interval_count: int
     source: dict[str, Any]
     created_at: float
@@ -235,8 +251,8 @@ class Token:
     location_id: str
     company_id: str
     app_id: str  # rate-limit bucket owner; a PIT is its own app
-    token_class: str  # location | agency
-    token_type: str  # oauth | pit
+    token_class: TokenClass
+    token_type: TokenType
     scopes: list[str]
     created_at: float
     expires_at: float | None = None
@@ -249,11 +265,11 @@ class Grant:
     """An authorization code or a refresh token: single use, then consumed."""
 
     id: str  # the code / refresh token value
-    kind: str  # code | refresh
+    kind: GrantKind
     app_id: str
     location_id: str
     company_id: str
-    token_class: str
+    token_class: TokenClass
     scopes: list[str]
     expires_at: float
     used: bool = False

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from mock_server.clock import SandboxClock
-from mock_server.ghl import state
+from mock_server.ghl import factories, state
 from mock_server.ghl.errors import InvalidOperation, NotFound
 from mock_server.ghl.models import (
     Fulfillment,
@@ -185,17 +185,10 @@ class Payments:
                     raise InvalidOperation(
                         f"Cannot fulfill {qty:g} of priceId {price_id}: only {remaining:g} left to fulfill"
                     )
-            now = self.clock.now()
-            fulfillment = Fulfillment(
-                id=self.ids.object_id(),
-                location_id=location_id,
-                order_id=order.id,
-                items=[{"price_id": k, "qty": v} for k, v in requested.items()],
-                trackings=trackings,
-                notify_customer=notify_customer,
-                created_at=now,
-                updated_at=now,
-            )
+            fulfillment = factories.fulfillment(self.ids, order,
+                                                items=[{"price_id": k, "qty": v} for k, v in requested.items()],
+                                                trackings=trackings, notify_customer=notify_customer,
+                                                at=self.clock.now())
             self.store.table(Fulfillment).put(fulfillment)
             self.refresh_order(order)
         return fulfillment

@@ -3,7 +3,7 @@ its state for one world (`world.Ghl`)."""
 
 from __future__ import annotations
 
-from mock_server.ghl import tables
+from mock_server.ghl import state_files, tables
 from mock_server.ghl.models import App
 from mock_server.ghl.seed import DEFAULT_ORDERS, seed_app, seed_location, seed_world
 from mock_server.ghl.urls import api_routes
@@ -36,4 +36,5 @@ SERVICE = Service(
     seed_location=_seed_location,
     visible_kinds=frozenset({"orders", "transactions", "subscriptions", "fulfillments", "providers", "prices",
                              "products", "contacts"}),
+    upgrade_state=state_files.upgrade_state,
 )

@@ -17,19 +17,27 @@ import orjson
 from faker import Faker
 
 from mock_server.clock import parse_iso
-from mock_server.ghl import state
+from mock_server.ghl import factories, money, state
 from mock_server.ghl.actions import PERIOD_DAYS
+from mock_server.ghl.factories import snapshot
 from mock_server.ghl.models import (
     PAYMENTS_SCOPES,
     App,
     Contact,
+    EntityType,
     Fulfillment,
+    Interval,
     Order,
     Price,
     Product,
+    ProductType,
     Subscription,
+    SubscriptionStatus,
     Token,
+    TokenClass,
+    TokenType,
     Transaction,
+    TransactionStatus,
     WhitelabelProvider,
 )
 from mock_server.ids import IdFactory
@@ -42,8 +50,8 @@ DEFAULT_ORDERS = 260
 SECOND_LOCATION_ORDERS = 40
 MAX_CONTACTS = 4000
 
-# name, product type, one-time price range (major units), recurring interval or None
-CATALOG: tuple[tuple[str, str, tuple[float, float], str | None], ...] = (
+# name, product type, one-time price range (whole major units), recurring interval or None
+CATALOG: tuple[tuple[str, ProductType, tuple[int, int], Interval | None], ...] = (
     ("Trail Running Shoes", "PHYSICAL", (89, 149), None),
     ("Merino Wool Hoodie", "PHYSICAL", (79, 129), None),
     ("Insulated Water Bottle", "PHYSICAL", (19, 39), None),
@@ -89,7 +97,7 @@ SOURCES: tuple[tuple[str, str, int], ...] = (
     ("communities", "service", 3),
 )
 
-SUBSCRIPTION_STATES: tuple[tuple[str, int], ...] = (
+SUBSCRIPTION_STATES: tuple[tuple[SubscriptionStatus, int], ...] = (
     ("active", 24), ("trialing", 3), ("past_due", 3), ("unpaid", 2), ("canceled", 6), ("incomplete", 2),
 )
 
@@ -130,7 +138,7 @@ def seed_app(store: Store, seed: int) -> tuple[App, str]:
     return app, company_id
 
 
-def token_claims(token_class: str, location_id: str, company_id: str, app_id: str, token_id: str,
+def token_claims(token_class: TokenClass, location_id: str, company_id: str, app_id: str, token_id: str,
                  issued_at: float | None = None, expires_at: float | None = None) -> dict[str, Any]:
     """The claims of an OAuth access token as GHL's look (seeded tokens carry no iat/exp)."""
     claims: dict[str, Any] = {"authClass": "Location" if token_class == "location" else "Company",
@@ -148,8 +156,8 @@ def issue_token(
     company_id: str,
     app_id: str,
     scopes: list[str],
-    token_class: str,
-    token_type: str,
+    token_class: TokenClass,
+    token_type: TokenType,
     created_at: float,
     expires_at: float | None,
 ) -> Token:
@@ -242,26 +250,22 @@ def seed_location(
         for price in chosen:
             qty = 1 if price.type == "recurring" or by_product[price.product_id].product_type != "PHYSICAL" \
                 else rng.choice((1, 1, 1, 2, 3))
-            items.append({"id": ids.object_id(), "price_id": price.id, "product_id": price.product_id, "name": price.name,
-                          "qty": qty, "unit_amount": price.amount})
-        subtotal = state.money(sum(i["qty"] * i["unit_amount"] for i in items))
+            items.append(factories.order_item(ids, price, qty))
+        subtotal = factories.subtotal_minor(items)
         coupon = rng.random() < 0.12
-        discount = state.money(subtotal * 0.1) if coupon else 0.0
+        discount = seeded_share(subtotal, 0.1) if coupon else 0
         physical = any(by_product[i["product_id"]].product_type == "PHYSICAL" for i in items)
-        shipping = 5.99 if physical and rng.random() < 0.6 else 0.0
-        tax = state.money((subtotal - discount) * 0.08) if rng.random() < 0.3 else 0.0
+        shipping = 599 if physical and rng.random() < 0.6 else 0
+        tax = seeded_share(subtotal - discount, 0.08) if rng.random() < 0.3 else 0
         live = rng.random() < 0.9
-        order = Order(
-            id=ids.object_id(), location_id=loc_id, contact_id=contact.id, currency="USD", items=items,
-            subtotal=subtotal, discount=discount, tax=tax, shipping=shipping,
-            amount=state.money(subtotal - discount + tax + shipping), live_mode=live,
-            source={"type": src_type, "sub_type": src_sub, "id": ids.object_id(),
-                    "name": _source_name(src_type, rng),
-                    "meta": {"domain": "shop.example.com", "page_id": ids.object_id(),
-                             "page_url": "/checkout", "step_id": ids.uuid()}},
-            created_at=created_at, updated_at=created_at, created_by="",
-            coupon_code=f"SAVE10-{rng.randint(100, 999)}" if coupon else "",
-            fingerprint=ids.uuid(), contact_snapshot=snapshot(contact),
+        # The random draws in the order they were always made: the source name, then the coupon number.
+        source_name = _source_name(src_type, rng)
+        coupon_code = f"SAVE10-{rng.randint(100, 999)}" if coupon else ""
+        order = factories.order(
+            ids, location_id=loc_id, contact_snapshot=snapshot(contact), currency="USD", items=items,
+            live_mode=live, source_type=src_type, source_sub_type=src_sub, source_name=source_name,
+            created_at=created_at, discount_minor=discount, tax_minor=tax, shipping_minor=shipping,
+            coupon_code=coupon_code,
         )
         txns = _order_payments(rng, ids, order, is_sub)
         if not txns and not is_sub and rng.random() < 0.35:
@@ -321,15 +325,16 @@ def seed_world(store: Store, seed: int, orders: int = DEFAULT_ORDERS) -> list[Se
 # ---- pieces ---------------------------------------------------------------------------------------
 
 
-def snapshot(contact: Contact) -> dict[str, Any]:
-    return {
-        "id": contact.id, "location_id": contact.location_id, "first_name": contact.first_name,
-        "last_name": contact.last_name, "email": contact.email, "phone": contact.phone,
-        "company_name": contact.company_name, "address1": contact.address1, "city": contact.city,
-        "state": contact.state, "postal_code": contact.postal_code, "country": contact.country,
-        "website": contact.website, "source": contact.source, "date_added": contact.date_added,
-        "date_of_birth": contact.date_of_birth, "tags": list(contact.tags), "dnd": False,
-    }
+def seeded_cents(value: float) -> int:
+    """A float amount in major units rounded to cents as the seed always has (the float's binary value,
+    half-even: `round(v, 2)`). Only the seed's percentage shares use it, so that a `--seed` keeps
+    producing byte-identical data; everything else is exact integer arithmetic."""
+    return round(round(value, 2) * 100)
+
+
+def seeded_share(minor: int, ratio: float) -> int:
+    """`ratio` of an amount of cents (a 10% coupon, a half payment ...), rounded as the seed always has."""
+    return seeded_cents(minor / 100 * ratio)
 
 
 def _contacts(fake: Faker, rng: random.Random, ids: IdFactory, loc_id: str, orders: int) -> list[Contact]:
@@ -361,13 +366,15 @@ def _catalog(rng: random.Random, ids: IdFactory, loc_id: str) -> tuple[list[Prod
                           available_in_store=ptype == "PHYSICAL", statement_descriptor=name[:22].upper(),
                           created_at=created, updated_at=created)
         products.append(product)
-        amount = float(rng.randint(int(lo), int(hi))) - 0.01
+        amount = rng.randint(lo, hi) * 100 - 1  # x.99
         recurring = {"interval": interval, "interval_count": 1} if interval else None
         prices.append(Price(id=ids.object_id(), location_id=loc_id, product_id=product.id,
                             name=name if not interval else f"{name} ({interval}ly)",
                             type="recurring" if interval else "one_time", currency="USD",
-                            amount=round(amount, 2), created_at=created, updated_at=created, recurring=recurring,
-                            compare_at_price=round(amount * 1.2, 2) if rng.random() < 0.3 else None,
+                            amount_minor=amount, created_at=created, updated_at=created, recurring=recurring,
+                            # x.99 * 1.2 ends in .8 of a cent, never a half: exact rounding agrees with the float one
+                            compare_at_price_minor=money.round_minor(money.scale(amount, "1.2"))
+                            if rng.random() < 0.3 else None,
                             track_inventory=ptype == "PHYSICAL", available_quantity=rng.randint(0, 500)))
     return products, prices
 
@@ -378,47 +385,41 @@ def _source_name(src_type: str, rng: random.Random) -> str:
     return rng.choice(names.get(src_type, (src_type.replace("_", " ").title(),)))
 
 
-def _charge(rng: random.Random, ids: IdFactory, order: Order, amount: float, at: float, status: str,
-            *, refunded: float = 0.0, entity_type: str = "order", entity_id: str | None = None,
-            subscription: Subscription | None = None) -> Transaction:
+def _charge(rng: random.Random, ids: IdFactory, order: Order, amount: int, at: float, status: TransactionStatus,
+            *, refunded: int = 0, entity_type: EntityType = "order",
+            entity_id: str | None = None, subscription: Subscription | None = None) -> Transaction:
+    # Random draws in the order they were always made: provider, brand, last4, IP address.
     provider = rng.choice(("stripe", "stripe", "stripe", "authorize-net", "nmi", "paypal"))
     brand = rng.choice(("visa", "mastercard", "amex", "discover"))
-    charge_prefix = {"stripe": "ch_", "paypal": "PAY-"}.get(provider, "txn_")
-    return Transaction(
-        id=ids.object_id(), location_id=order.location_id, contact_id=order.contact_id,
-        order_id=entity_id or order.id, entity_type=entity_type, currency=order.currency,
-        amount=state.money(amount), amount_refunded=state.money(refunded),
-        status="refunded" if refunded and refunded >= amount - state.EPSILON else status,
-        live_mode=order.live_mode, charge_id=ids.provider_ref(charge_prefix),
-        provider_type=provider, connected_account={"_id": ids.object_id(), "account_id": ids.provider_ref("acct_", 16)},
-        payment_method={"card": {"brand": brand, "last4": f"{rng.randint(0, 9999):04d}"}},
-        source=dict(order.source), created_at=at, updated_at=at + (60 if refunded else 0), fulfilled_at=at,
-        subscription_id=subscription.id if subscription else "",
-        provider_subscription_id=subscription.provider_subscription_id if subscription else "",
-        ip_address=f"{rng.randint(11, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
-        receipt_id=ids.object_id(), failure_reason="card_declined" if status == "failed" else "",
-        contact_snapshot=dict(order.contact_snapshot),
+    card = {"brand": brand, "last4": f"{rng.randint(0, 9999):04d}"}
+    ip_address = f"{rng.randint(11, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+    return factories.transaction(
+        ids, order, amount_minor=amount, status=status, at=at, provider=provider,
+        charge_prefix={"stripe": "ch_", "paypal": "PAY-"}.get(provider, "txn_"), card=card, ip_address=ip_address,
+        refunded_minor=refunded, updated_at=at + (60 if refunded else 0), entity_type=entity_type,
+        entity_id=entity_id, subscription=subscription,
     )
 
 
 def _order_payments(rng: random.Random, ids: IdFactory, order: Order, is_sub: bool) -> list[Transaction]:
     at = round(order.created_at + rng.uniform(1, 30), 3)
     r = 0.3 * rng.random() if is_sub else rng.random()
+    amount = order.amount_minor
     if r < 0.68:
-        return [_charge(rng, ids, order, order.amount, at, "succeeded")]
+        return [_charge(rng, ids, order, amount, at, "succeeded")]
     if r < 0.76:
-        return [_charge(rng, ids, order, state.money(order.amount * 0.5), at, "succeeded")]
+        return [_charge(rng, ids, order, seeded_share(amount, 0.5), at, "succeeded")]
     if r < 0.84:
-        failed = _charge(rng, ids, order, order.amount, at, "failed")
+        failed = _charge(rng, ids, order, amount, at, "failed")
         if rng.random() < 0.5:
-            return [failed, _charge(rng, ids, order, order.amount, at + 3600, "succeeded")]
+            return [failed, _charge(rng, ids, order, amount, at + 3600, "succeeded")]
         return [failed]
     if r < 0.90:
-        return [_charge(rng, ids, order, order.amount, at, "succeeded", refunded=order.amount)]
+        return [_charge(rng, ids, order, amount, at, "succeeded", refunded=amount)]
     if r < 0.94:
-        return [_charge(rng, ids, order, order.amount, at, "succeeded", refunded=state.money(order.amount * 0.3))]
+        return [_charge(rng, ids, order, amount, at, "succeeded", refunded=seeded_share(amount, 0.3))]
     if r < 0.97:
-        return [_charge(rng, ids, order, order.amount, at, "pending")]
+        return [_charge(rng, ids, order, amount, at, "pending")]
     return []
 
 
@@ -436,27 +437,19 @@ def _fulfil(rng: random.Random, ids: IdFactory, order: Order, by_product: dict[s
     at = order.created_at + rng.uniform(1, 5) * DAY
     carrier = rng.choice(("UPS", "USPS", "FedEx", "DHL"))
     number = f"1Z{rng.randint(10**9, 10**10 - 1)}"
-    return Fulfillment(id=ids.object_id(), location_id=order.location_id, order_id=order.id, items=items,
-                       trackings=[{"tracking_number": number, "shipping_carrier": carrier,
-                                   "tracking_url": f"https://track.example.com/{carrier.lower()}/{number}"}],
-                       notify_customer=rng.random() < 0.7, created_at=at, updated_at=at)
+    return factories.fulfillment(ids, order, items=items,
+                                 trackings=[{"tracking_number": number, "shipping_carrier": carrier,
+                                             "tracking_url": f"https://track.example.com/{carrier.lower()}/{number}"}],
+                                 notify_customer=rng.random() < 0.7, at=at)
 
 
-def _subscription(rng: random.Random, ids: IdFactory, order: Order, price: Price, status: str,
+def _subscription(rng: random.Random, ids: IdFactory, order: Order, price: Price, status: SubscriptionStatus,
                   order_txns: list[Transaction]) -> tuple[Subscription, list[Transaction]]:
-    interval = (price.recurring or {}).get("interval", "month")
-    period = PERIOD_DAYS[interval] * DAY
     provider = order_txns[0].provider_type if order_txns else "stripe"
-    sub = Subscription(
-        id=ids.object_id(), location_id=order.location_id, contact_id=order.contact_id, order_id=order.id,
-        price_id=price.id, product_id=price.product_id, currency=order.currency, amount=price.amount,
-        status=status, live_mode=order.live_mode, provider_type=provider,
-        provider_subscription_id=ids.provider_ref("sub_" if provider != "paypal" else "I-", 14),
-        connected_account={"_id": ids.object_id(), "account_id": ids.provider_ref("acct_", 16)},
-        interval=interval, interval_count=1, source=dict(order.source), created_at=order.created_at,
-        updated_at=order.created_at, current_period_start=order.created_at, next_billing_at=None,
-        ip_address=order_txns[0].ip_address if order_txns else "", contact_snapshot=dict(order.contact_snapshot),
-    )
+    sub = factories.subscription(ids, order, price, status=status, provider=provider,
+                                 provider_prefix="sub_" if provider != "paypal" else "I-", at=order.created_at,
+                                 next_billing_at=None, ip_address=order_txns[0].ip_address if order_txns else "")
+    period = PERIOD_DAYS[sub.interval] * DAY
     for t in order_txns:
         t.subscription_id = sub.id
         t.provider_subscription_id = sub.provider_subscription_id
@@ -468,7 +461,7 @@ def _subscription(rng: random.Random, ids: IdFactory, order: Order, price: Price
         failed = status in ("past_due", "unpaid") and k == min(periods, 2)
         if status in ("incomplete", "trialing"):
             break
-        renewals.append(_charge(rng, ids, order, price.amount, at, "failed" if failed else "succeeded",
+        renewals.append(_charge(rng, ids, order, price.amount_minor, at, "failed" if failed else "succeeded",
                                 entity_type="subscription", entity_id=sub.id, subscription=sub))
         paid_periods += 0 if failed else 1
     start = order.created_at + max(0, periods) * period
@@ -490,10 +483,11 @@ def _subscription(rng: random.Random, ids: IdFactory, order: Order, price: Price
     return sub, renewals
 
 
-def _spread(weights: tuple[tuple[str, int], ...], n: int, rng: random.Random) -> list[str]:
+def _spread(weights: tuple[tuple[SubscriptionStatus, int], ...], n: int,
+            rng: random.Random) -> list[SubscriptionStatus]:
     """n states in the given proportions (exact for the default 40), shuffled."""
     total = sum(w for _, w in weights)
-    out: list[str] = []
+    out: list[SubscriptionStatus] = []
     for name, w in weights:
         out += [name] * round(n * w / total)
     while len(out) < n:

@@ -12,17 +12,28 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from mock_server.ghl import state
+from mock_server.ghl import factories, money, state
 from mock_server.ghl.actions import ACTIONS, PERIOD_DAYS
 from mock_server.ghl.errors import InvalidOperation, NotFound
-from mock_server.ghl.models import Contact, Fulfillment, Order, Price, Subscription, Transaction
+from mock_server.ghl.factories import snapshot
+from mock_server.ghl.models import (
+    Contact,
+    EntityType,
+    Fulfillment,
+    Order,
+    Price,
+    PriceType,
+    Subscription,
+    SubscriptionStatus,
+    Transaction,
+    TransactionStatus,
+)
 from mock_server.ghl.payments import Payments
-from mock_server.ghl.seed import snapshot
 from mock_server.store import Condition
 from mock_server.webhooks.models import Event
 
 DAY = 86400.0
-RENEWABLE = ("active", "trialing")
+RENEWABLE: tuple[SubscriptionStatus, ...] = ("active", "trialing")
 
 
 def period_seconds(interval: str, count: int = 1) -> float:
@@ -39,7 +50,7 @@ class SimArgs:
     transaction_id: str | None = None
     contact_id: str | None = None
     price_id: str | None = None
-    amount: float | None = None
+    amount: float | None = None  # major units as received; `_amount` makes it the order's minor units
     items: list[dict[str, Any]] | None = None  # [{"price_id", "qty"}]
     qty: int | None = None  # order.create without items: this quantity of each catalog item picked
     trackings: list[dict[str, Any]] = field(default_factory=list)
@@ -48,7 +59,7 @@ class SimArgs:
     live_mode: bool = True
     pending_polls: int = 0  # order.pay: stay pending until the order was polled N times ...
     pending_seconds: float | None = None  # ... or T seconds passed on the sandbox clock
-    settle_outcome: str = "succeeded"  # ... then succeed or fail
+    settle_outcome: str = "succeeded"  # ... then "succeeded" or "failed" (the control plane checked which)
     notify_customer: bool = False
 
 
@@ -103,7 +114,7 @@ class Simulator:
             raise InvalidOperation("subscriptionId is required for this action")
         return self.payments.subscription(args.location_id, args.subscription_id)
 
-    def _prices(self, location_id: str, kind: str) -> list[Price]:
+    def _prices(self, location_id: str, kind: PriceType) -> list[Price]:
         prices = [p for p in self.store.table(Price).all([Condition("location_id", "=", location_id)]) if p.type == kind]
         if not prices:
             raise InvalidOperation(f"Location {location_id} has no {kind} prices")
@@ -131,45 +142,35 @@ class Simulator:
             contact = self.store.table(Contact).page(where, 1, total - 1 - index)[0][0]
         return snapshot(contact)
 
-    def _balance(self, order: Order) -> float:
-        captured, refunded = state.paid_and_refunded(self.payments.transactions_of(order.id))
-        return state.money(order.amount - captured)
+    def _balance(self, order: Order) -> int:
+        captured, _ = state.paid_and_refunded(self.payments.transactions_of(order.id))
+        return order.amount_minor - captured
 
-    def _transaction(self, order: Order, amount: float, status: str, *, entity_type: str = "order",
-                     entity_id: str | None = None, subscription: Subscription | None = None) -> Transaction:
-        now = self.clock.now()
-        provider = subscription.provider_type if subscription else "stripe"
-        return Transaction(
-            id=self.ids.object_id(), location_id=order.location_id, contact_id=order.contact_id,
-            order_id=entity_id or order.id, entity_type=entity_type, currency=order.currency,
-            amount=state.money(amount), status=status, live_mode=order.live_mode,
-            charge_id=self.ids.provider_ref("ch_"), provider_type=provider,
-            connected_account={"_id": self.ids.object_id(), "account_id": self.ids.provider_ref("acct_", 16)},
-            payment_method={"card": {"brand": self.rng.choice(("visa", "mastercard", "amex")),
-                                     "last4": f"{self.rng.randint(0, 9999):04d}"}},
-            source=dict(order.source), created_at=now, updated_at=now, fulfilled_at=now,
-            subscription_id=subscription.id if subscription else "",
-            provider_subscription_id=subscription.provider_subscription_id if subscription else "",
-            ip_address=f"10.{self.rng.randint(0, 255)}.{self.rng.randint(0, 255)}.{self.rng.randint(1, 254)}",
-            receipt_id=self.ids.object_id(), failure_reason="card_declined" if status == "failed" else "",
-            contact_snapshot=dict(order.contact_snapshot),
+    def _transaction(self, order: Order, amount: int, status: TransactionStatus, *,
+                     entity_type: EntityType = "order", entity_id: str | None = None,
+                     subscription: Subscription | None = None) -> Transaction:
+        # Random draws in the order they were always made: card brand, last4, IP address.
+        card = {"brand": self.rng.choice(("visa", "mastercard", "amex")), "last4": f"{self.rng.randint(0, 9999):04d}"}
+        ip_address = f"10.{self.rng.randint(0, 255)}.{self.rng.randint(0, 255)}.{self.rng.randint(1, 254)}"
+        return factories.transaction(
+            self.ids, order, amount_minor=amount, status=status, at=self.clock.now(),
+            provider=subscription.provider_type if subscription else "stripe", charge_prefix="ch_", card=card,
+            ip_address=ip_address, entity_type=entity_type, entity_id=entity_id, subscription=subscription,
         )
+
+    def _amount(self, args: SimArgs, order: Order) -> int | None:
+        """The request's amount (major units) in the order's minor units."""
+        return None if args.amount is None else money.to_minor(args.amount, order.currency)
 
     def _new_order(self, args: SimArgs, items: list[tuple[Price, float]], result: ActionResult) -> Order:
         now = self.clock.now()
         snap = self._contact_snapshot(args.location_id, args.contact_id)
-        order_items: list[dict[str, Any]] = [{"id": self.ids.object_id(), "price_id": p.id, "product_id": p.product_id, "name": p.name,
-                        "qty": qty, "unit_amount": p.amount} for p, qty in items]
-        subtotal = state.money(sum(i["qty"] * i["unit_amount"] for i in order_items))
-        order = Order(
-            id=self.ids.object_id(), location_id=args.location_id, contact_id=snap["id"], currency="USD",
-            items=order_items, subtotal=subtotal, discount=0.0, tax=0.0, shipping=0.0, amount=subtotal,
-            live_mode=args.live_mode,
-            source={"type": args.source_type or "funnel", "sub_type": args.source_sub_type or "one_step_order_form",
-                    "id": self.ids.object_id(), "name": "Sandbox Funnel",
-                    "meta": {"domain": "shop.example.com", "page_id": self.ids.object_id(), "page_url": "/checkout",
-                             "step_id": self.ids.uuid()}},
-            created_at=now, updated_at=now, fingerprint=self.ids.uuid(), contact_snapshot=snap,
+        order_items = [factories.order_item(self.ids, p, qty) for p, qty in items]
+        order = factories.order(
+            self.ids, location_id=args.location_id, contact_snapshot=snap, currency="USD", items=order_items,
+            live_mode=args.live_mode, source_type=args.source_type or "funnel",
+            source_sub_type=args.source_sub_type or "one_step_order_form", source_name="Sandbox Funnel",
+            created_at=now,
         )
         state.derive(order, [], [])
         self.store.table(Order).put(order)
@@ -201,20 +202,21 @@ class Simulator:
         if order.cancelled:
             raise InvalidOperation("Cannot pay a cancelled order")
         # A payment still pending counts against the balance, or settling it would overpay the order.
-        in_flight = sum(t.amount for t in self.payments.transactions_of(order.id) if t.status == "pending")
-        balance = state.money(self._balance(order) - in_flight)
-        amount = balance if args.amount is None else state.money(args.amount)
-        if balance <= state.EPSILON:
-            raise InvalidOperation("Order is already paid in full" if in_flight <= state.EPSILON
+        in_flight = sum(t.amount_minor for t in self.payments.transactions_of(order.id) if t.status == "pending")
+        balance = self._balance(order) - in_flight
+        requested = self._amount(args, order)
+        amount = balance if requested is None else requested
+        if balance <= 0:
+            raise InvalidOperation("Order is already paid in full" if in_flight <= 0
                                    else "The balance due is already covered by a pending payment")
-        if amount <= 0 or amount > balance + state.EPSILON:
-            raise InvalidOperation(f"amount must be between 0 and the balance due ({balance:.2f})")
+        if amount <= 0 or amount > balance:
+            raise InvalidOperation(f"amount must be between 0 and the balance due ({_shown(balance, order)})")
         pending = args.pending_polls > 0 or args.pending_seconds is not None
         txn = self._transaction(order, amount, "pending" if pending else "succeeded")
         if pending:
             txn.settle_after_polls = args.pending_polls
             txn.settle_at = None if args.pending_seconds is None else self.clock.now() + args.pending_seconds
-            txn.settle_outcome = args.settle_outcome
+            txn.settle_outcome = "failed" if args.settle_outcome == "failed" else "succeeded"
         self.store.table(Transaction).put(txn)
         result.resources.append(("transactions", txn))
         self._extension("SandboxTransactionCreate", "transactions", txn)
@@ -223,7 +225,8 @@ class Simulator:
     def order_fail_payment(self, args: SimArgs, result: ActionResult) -> None:
         order = self._order(args)
         balance = self._balance(order)
-        amount = args.amount if args.amount is not None else (balance if balance > 0 else order.amount)
+        requested = self._amount(args, order)
+        amount = requested if requested is not None else (balance if balance > 0 else order.amount_minor)
         if amount <= 0:
             raise InvalidOperation("amount must be positive")
         txn = self._transaction(order, amount, "failed")
@@ -235,28 +238,29 @@ class Simulator:
     def order_refund(self, args: SimArgs, result: ActionResult) -> None:
         order = self._order(args)
         txns = [t for t in self.payments.transactions_of(order.id) if t.status == "succeeded"
-                and t.amount - t.amount_refunded > state.EPSILON]
+                and t.amount_minor > t.amount_refunded_minor]
         if args.transaction_id:
             txns = [t for t in txns if t.id == args.transaction_id]
             if not txns:
                 raise InvalidOperation(f"Transaction {args.transaction_id} has nothing left to refund")
-        refundable = state.money(sum(t.amount - t.amount_refunded for t in txns))
-        if refundable <= state.EPSILON:
+        refundable = sum(t.amount_minor - t.amount_refunded_minor for t in txns)
+        if refundable <= 0:
             raise InvalidOperation("Order has no captured payment to refund")
-        amount = refundable if args.amount is None else state.money(args.amount)
-        if amount <= 0 or amount > refundable + state.EPSILON:
-            raise InvalidOperation(f"amount must be between 0 and the refundable amount ({refundable:.2f})")
+        requested = self._amount(args, order)
+        amount = refundable if requested is None else requested
+        if amount <= 0 or amount > refundable:
+            raise InvalidOperation(f"amount must be between 0 and the refundable amount ({_shown(refundable, order)})")
         remaining = amount
         now = self.clock.now()
         for txn in sorted(txns, key=lambda t: (t.created_at, t.id), reverse=True):
-            if remaining <= state.EPSILON:
+            if remaining <= 0:
                 break
-            part = min(remaining, state.money(txn.amount - txn.amount_refunded))
-            txn.amount_refunded = state.money(txn.amount_refunded + part)
-            if txn.amount_refunded >= txn.amount - state.EPSILON:
+            part = min(remaining, txn.amount_minor - txn.amount_refunded_minor)
+            txn.amount_refunded_minor += part
+            if txn.amount_refunded_minor >= txn.amount_minor:
                 txn.status = "refunded"
             txn.updated_at = now
-            remaining = state.money(remaining - part)
+            remaining -= part
             self.store.table(Transaction).put(txn)
             result.resources.append(("transactions", txn))
             self._extension("SandboxTransactionUpdate", "transactions", txn)
@@ -293,19 +297,13 @@ class Simulator:
             raise InvalidOperation(f"Price {price.id} is not a recurring price")
         order = self._new_order(args, [(price, 1)], result)
         now = self.clock.now()
-        interval = price.recurring["interval"]
-        count = int(price.recurring.get("interval_count", 1))
-        sub = Subscription(
-            id=self.ids.object_id(), location_id=order.location_id, contact_id=order.contact_id, order_id=order.id,
-            price_id=price.id, product_id=price.product_id, currency=order.currency, amount=price.amount,
-            status="active", live_mode=order.live_mode, provider_type="stripe",
-            provider_subscription_id=self.ids.provider_ref("sub_", 14),
-            connected_account={"_id": self.ids.object_id(), "account_id": self.ids.provider_ref("acct_", 16)},
-            interval=interval, interval_count=count, source=dict(order.source), created_at=now, updated_at=now,
-            current_period_start=now, next_billing_at=now + period_seconds(interval, count),
-            payments_collected=1, contact_snapshot=dict(order.contact_snapshot),
+        sub = factories.subscription(
+            self.ids, order, price, status="active", provider="stripe", provider_prefix="sub_", at=now,
+            next_billing_at=now + period_seconds(price.recurring["interval"],
+                                                 int(price.recurring.get("interval_count", 1))),
+            payments_collected=1,
         )
-        txn = self._transaction(order, price.amount, "succeeded", subscription=sub)
+        txn = self._transaction(order, price.amount_minor, "succeeded", subscription=sub)
         self.store.table(Subscription).put(sub)
         self.store.table(Transaction).put(txn)
         result.resources += [("subscriptions", sub), ("transactions", txn)]
@@ -317,7 +315,7 @@ class Simulator:
         order = self.store.table(Order).get(sub.order_id)
         if order is None:
             raise NotFound("Order", sub.order_id)
-        txn = self._transaction(order, sub.amount, "succeeded" if succeeded else "failed",
+        txn = self._transaction(order, sub.amount_minor, "succeeded" if succeeded else "failed",
                                 entity_type="subscription", entity_id=sub.id, subscription=sub)
         now = self.clock.now()
         if succeeded:
@@ -422,3 +420,8 @@ class Simulator:
                     self.store.table(Transaction).put(txn)
                     waiting = True
         return (self.payments.order(order.location_id, order.id) if settled else order), waiting
+
+
+def _shown(minor: int, order: Order) -> str:
+    """An amount in an error message, as it always read: major units with two decimals."""
+    return f"{money.to_major(minor, order.currency):.2f}"

@@ -1,36 +1,41 @@
 """Derived state: order status, payment status and fulfilment status always follow from the
-transactions and fulfillments of the order; nothing sets them by hand."""
+transactions and fulfillments of the order; nothing sets them by hand. Amounts are integer minor
+units, so every comparison here is exact."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from mock_server.ghl.models import Fulfillment, Order, Transaction
+from mock_server.ghl.models import (
+    Fulfillment,
+    FulfillmentStatus,
+    Order,
+    OrderStatus,
+    PaymentStatus,
+    Transaction,
+    TransactionStatus,
+)
 
-CAPTURED = ("succeeded", "refunded")
-EPSILON = 0.005
+CAPTURED: tuple[TransactionStatus, ...] = ("succeeded", "refunded")
 
 
-def money(value: float) -> float:
-    return round(value + 0.0, 2)
-
-
-def paid_and_refunded(transactions: Iterable[Transaction]) -> tuple[float, float]:
-    captured = refunded = 0.0
+def paid_and_refunded(transactions: Iterable[Transaction]) -> tuple[int, int]:
+    """(captured, refunded) minor units over the captured transactions."""
+    captured = refunded = 0
     for t in transactions:
         if t.status in CAPTURED:
-            captured += t.amount
-            refunded += t.amount_refunded
-    return money(captured), money(refunded)
+            captured += t.amount_minor
+            refunded += t.amount_refunded_minor
+    return captured, refunded
 
 
-def payment_status(order: Order, transactions: Iterable[Transaction]) -> str:
+def payment_status(order: Order, transactions: Iterable[Transaction]) -> PaymentStatus:
     captured, refunded = paid_and_refunded(transactions)
-    if captured <= EPSILON:
+    if captured <= 0:
         return "unpaid"
-    if refunded >= captured - EPSILON:
+    if refunded >= captured:
         return "refunded"
-    if captured >= order.amount - EPSILON:
+    if captured >= order.amount_minor:
         # A partial refund of a paid order keeps it `paid`; the refund shows on the transaction.
         return "paid"
     return "partially_paid"
@@ -51,7 +56,7 @@ def ordered_quantities(order: Order) -> dict[str, float]:
     return wanted
 
 
-def fulfillment_status(order: Order, fulfillments: Iterable[Fulfillment]) -> str:
+def fulfillment_status(order: Order, fulfillments: Iterable[Fulfillment]) -> FulfillmentStatus:
     done = fulfilled_quantities(fulfillments)
     wanted = ordered_quantities(order)
     if not any(done.values()):
@@ -61,7 +66,7 @@ def fulfillment_status(order: Order, fulfillments: Iterable[Fulfillment]) -> str
     return "partially_fulfilled"
 
 
-def order_status(order: Order, pay_status: str) -> str:
+def order_status(order: Order, pay_status: PaymentStatus) -> OrderStatus:
     if order.cancelled:
         return "cancelled"
     if pay_status == "refunded":

@@ -9,7 +9,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mock_server.ghl.models import Order, Token
+from mock_server.ghl.models import Order, PaymentStatus, Token
 from mock_server.ghl.payments import UNIQUE_NAME, ListFilter
 from mock_server.ghl.responses import shapes
 from mock_server.ghl.responses.guard import check_location, require_marketplace_token
@@ -18,7 +18,7 @@ from mock_server.ghl.world import Ghl, ghl_of
 from mock_server.http.cache import no_cache
 from mock_server.http.errors import bad_request, json_response
 
-PAYMENT_STATUSES = ("paid", "unpaid", "refunded", "partially_paid")
+PAYMENT_STATUSES: tuple[PaymentStatus, ...] = ("paid", "unpaid", "refunded", "partially_paid")  # in the order errors list them
 ALT_TYPES = ("location",)
 PROVIDERS = ("authorize-net", "nmi")
 

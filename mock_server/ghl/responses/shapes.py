@@ -1,6 +1,8 @@
 """Domain records -> the JSON shapes GHL answers. List items are flattened (`sourceType`,
 `entitySource*`, `paymentProviderType`); get-by-id nests (`source`, `entitySource`, `paymentProvider`,
-`contactSnapshot`). Keys are GHL's camelCase with `_id`."""
+`contactSnapshot`). Keys are GHL's camelCase with `_id`. Amounts are stored in minor units and rendered here in major
+units (`to_major`), except the provider snapshots (`chargeSnapshot`, `subscriptionSnapshot.plan`), which
+show minor units as Stripe does."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from mock_server.ghl.models import (
     Transaction,
     WhitelabelProvider,
 )
+from mock_server.ghl.money import to_major
 
 
 def _source_meta(meta: dict[str, Any]) -> dict[str, Any]:
@@ -76,7 +79,7 @@ def product(p: Product) -> dict[str, Any]:
 
 def price(p: Price) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "_id": p.id, "name": p.name, "type": p.type, "currency": p.currency, "amount": p.amount,
+        "_id": p.id, "name": p.name, "type": p.type, "currency": p.currency, "amount": to_major(p.amount_minor, p.currency),
         "locationId": p.location_id, "product": p.product_id, "membershipOffers": [],
         "variantOptionIds": list(p.variant_option_ids), "trackInventory": p.track_inventory,
         "availableQuantity": p.available_quantity, "allowOutOfStockPurchases": p.allow_out_of_stock_purchases,
@@ -84,8 +87,8 @@ def price(p: Price) -> dict[str, Any]:
     }
     if p.recurring:
         out["recurring"] = {"interval": p.recurring["interval"], "intervalCount": p.recurring["interval_count"]}
-    if p.compare_at_price is not None:
-        out["compareAtPrice"] = p.compare_at_price
+    if p.compare_at_price_minor is not None:
+        out["compareAtPrice"] = to_major(p.compare_at_price_minor, p.currency)
     return out
 
 
@@ -98,7 +101,8 @@ def order_list_item(o: Order, recurring_price_ids: frozenset[str] = frozenset())
     return {
         "_id": o.id, "altId": o.location_id, "altType": "location", "contactId": o.contact_id,
         "contactName": _name(o.contact_snapshot), "contactEmail": o.contact_snapshot.get("email", ""),
-        "currency": o.currency, "amount": o.amount, "subtotal": o.subtotal, "discount": o.discount,
+        "currency": o.currency, "amount": to_major(o.amount_minor, o.currency),
+        "subtotal": to_major(o.subtotal_minor, o.currency), "discount": to_major(o.discount_minor, o.currency),
         "status": o.status, "paymentStatus": o.payment_status, "liveMode": o.live_mode,
         "totalProducts": len(o.items), "sourceType": src.get("type", ""), "sourceName": src.get("name", ""),
         "sourceId": src.get("id", ""), "sourceMeta": _source_meta(src.get("meta", {})),
@@ -114,19 +118,25 @@ def order_item(item: dict[str, Any], o: Order, prices: dict[str, Price], product
     return {
         "_id": item.get("id", item["price_id"]), "locationId": o.location_id, "name": item["name"],
         "qty": item["qty"], "authorizeAmount": 0,
-        "price": price(pr) if pr else {"_id": item["price_id"], "name": item["name"], "amount": item["unit_amount"],
+        "price": price(pr) if pr else {"_id": item["price_id"], "name": item["name"], "amount": to_major(item["unit_amount_minor"], o.currency),
                                        "currency": o.currency, "type": "one_time"},
         "product": product(prod) if prod else {"_id": item["product_id"], "name": item["name"]},
     }
 
 
+def amount_summary(o: Order) -> dict[str, Any]:
+    return {"subtotal": to_major(o.subtotal_minor, o.currency), "discount": to_major(o.discount_minor, o.currency),
+            "tax": to_major(o.tax_minor, o.currency), "shipping": to_major(o.shipping_minor, o.currency)}
+
+
 def order_detail(o: Order, prices: dict[str, Price], products: dict[str, Product]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "_id": o.id, "altId": o.location_id, "altType": "location", "contactId": o.contact_id,
-        "currency": o.currency, "amount": o.amount, "status": o.status, "paymentStatus": o.payment_status,
+        "currency": o.currency, "amount": to_major(o.amount_minor, o.currency), "status": o.status,
+        "paymentStatus": o.payment_status,
         "liveMode": o.live_mode, "createdAt": iso_ms(o.created_at), "updatedAt": iso_ms(o.updated_at),
         "fulfillmentStatus": o.fulfillment_status, "contactSnapshot": contact_doc(o.contact_snapshot),
-        "amountSummary": {"subtotal": o.subtotal, "discount": o.discount, "tax": o.tax, "shipping": o.shipping},
+        "amountSummary": amount_summary(o),
         "source": source(o.source), "items": [order_item(i, o, prices, products) for i in o.items],
         "fingerprint": o.fingerprint, "meta": {}, "markAsTest": not o.live_mode,
         "automaticTaxesCalculated": False, "createdBy": o.created_by,
@@ -148,14 +158,15 @@ def order_webhook(o: Order, prices: dict[str, Price], products: dict[str, Produc
                         "availableInStore": prod.available_in_store if prod else False, "taxes": [], "variants": [],
                         "productType": prod.product_type if prod else ""},
             "price": {"_id": i["price_id"], "name": pr.name if pr else i["name"], "type": pr.type if pr else "one_time",
-                      "currency": o.currency, "amount": i["unit_amount"], "variantOptionIds": []},
+                      "currency": o.currency, "amount": to_major(i["unit_amount_minor"], o.currency),
+                      "variantOptionIds": []},
         })
     return {
         "_id": o.id, "altId": o.location_id, "altType": "location", "contactId": o.contact_id,
         "contactSnapshot": contact_webhook(o.contact_snapshot), "status": o.status,
         "paymentStatus": o.payment_status, "fulfillmentStatus": o.fulfillment_status, "currency": o.currency,
-        "amount": o.amount, "liveMode": o.live_mode, "items": items,
-        "amountSummary": {"subtotal": o.subtotal, "discount": o.discount, "tax": o.tax, "shipping": o.shipping},
+        "amount": to_major(o.amount_minor, o.currency), "liveMode": o.live_mode, "items": items,
+        "amountSummary": amount_summary(o),
         "taxSummary": [], "source": source(o.source), "createdAt": iso_ms(o.created_at),
         "updatedAt": iso_ms(o.updated_at),
     }
@@ -165,8 +176,8 @@ def order_webhook(o: Order, prices: dict[str, Price], products: dict[str, Produc
 
 
 def _charge_snapshot(t: Transaction) -> dict[str, Any]:
-    return {"id": t.charge_id, "object": "charge", "amount": round(t.amount * 100),
-            "amount_refunded": round(t.amount_refunded * 100), "currency": t.currency.lower(),
+    return {"id": t.charge_id, "object": "charge", "amount": t.amount_minor,
+            "amount_refunded": t.amount_refunded_minor, "currency": t.currency.lower(),
             "status": t.status, "paid": t.status in ("succeeded", "refunded"),
             "refunded": t.status == "refunded", "failure_code": t.failure_reason or None}
 
@@ -176,14 +187,15 @@ def transaction_list_item(t: Transaction) -> dict[str, Any]:
     return {
         "_id": t.id, "altId": t.location_id, "altType": "location", "contactId": t.contact_id,
         "contactName": _name(t.contact_snapshot), "contactEmail": t.contact_snapshot.get("email", ""),
-        "currency": t.currency, "amount": t.amount, "status": t.status, "liveMode": t.live_mode,
+        "currency": t.currency, "amount": to_major(t.amount_minor, t.currency), "status": t.status,
+        "liveMode": t.live_mode,
         "entityType": t.entity_type, "entityId": t.order_id, "entitySourceType": src.get("type", ""),
         "entitySourceSubType": src.get("sub_type", ""), "entitySourceName": src.get("name", ""),
         "entitySourceId": src.get("id", ""), "entitySourceMeta": _source_meta(src.get("meta", {})),
         "subscriptionId": t.provider_subscription_id, "chargeId": t.charge_id, "chargeSnapshot": _charge_snapshot(t),
         "paymentProviderType": t.provider_type,
         "paymentProviderConnectedAccount": t.connected_account.get("account_id", ""), "ipAddress": t.ip_address,
-        "createdAt": iso_ms(t.created_at), "updatedAt": iso_ms(t.updated_at), "amountRefunded": t.amount_refunded,
+        "createdAt": iso_ms(t.created_at), "updatedAt": iso_ms(t.updated_at), "amountRefunded": to_major(t.amount_refunded_minor, t.currency),
         "paymentMethod": t.payment_method, "fulfilledAt": iso_ms(t.fulfilled_at), "createdBy": t.created_by,
     }
 
@@ -191,7 +203,8 @@ def transaction_list_item(t: Transaction) -> dict[str, Any]:
 def transaction_detail(t: Transaction) -> dict[str, Any]:
     return {
         "_id": t.id, "altType": "location", "altId": t.location_id, "contactId": t.contact_id,
-        "contactSnapshot": contact_doc(t.contact_snapshot), "currency": t.currency, "amount": t.amount,
+        "contactSnapshot": contact_doc(t.contact_snapshot), "currency": t.currency,
+        "amount": to_major(t.amount_minor, t.currency),
         "status": t.status, "liveMode": t.live_mode, "createdAt": iso_ms(t.created_at),
         "updatedAt": iso_ms(t.updated_at), "entityType": t.entity_type, "entityId": t.order_id,
         "entitySource": source(t.source), "chargeId": t.charge_id, "chargeSnapshot": _charge_snapshot(t),
@@ -200,7 +213,7 @@ def transaction_detail(t: Transaction) -> dict[str, Any]:
                             "connectedAccount": {"_id": t.connected_account.get("_id", ""),
                                                  "accountId": t.connected_account.get("account_id", "")}},
         "ipAddress": t.ip_address, "meta": {}, "markAsTest": not t.live_mode, "isParent": False,
-        "amountRefunded": t.amount_refunded, "receiptId": t.receipt_id, "qboSynced": False,
+        "amountRefunded": to_major(t.amount_refunded_minor, t.currency), "receiptId": t.receipt_id, "qboSynced": False,
         "paymentMethod": t.payment_method, "fulfilledAt": iso_ms(t.fulfilled_at), "createdBy": t.created_by,
     }
 
@@ -214,7 +227,7 @@ def _subscription_snapshot(s: Subscription) -> dict[str, Any]:
     out: dict[str, Any] = {"id": s.provider_subscription_id, "object": "subscription", "status": s.status,
                            "current_period_start": int(s.current_period_start),
                            "plan": {"interval": s.interval, "interval_count": s.interval_count,
-                                    "amount": round(s.amount * 100), "currency": s.currency.lower()}}
+                                    "amount": s.amount_minor, "currency": s.currency.lower()}}
     if s.next_billing_at is not None:
         out["current_period_end"] = int(s.next_billing_at)
     if s.canceled_at is not None:
@@ -227,7 +240,8 @@ def subscription_list_item(s: Subscription, with_count: bool = False) -> dict[st
     out = {
         "_id": s.id, "altId": s.location_id, "altType": "location", "contactId": s.contact_id,
         "contactName": _name(s.contact_snapshot), "contactEmail": s.contact_snapshot.get("email", ""),
-        "currency": s.currency, "amount": s.amount, "status": s.status, "liveMode": s.live_mode,
+        "currency": s.currency, "amount": to_major(s.amount_minor, s.currency), "status": s.status,
+        "liveMode": s.live_mode,
         "entityType": "order", "entityId": s.order_id, "entitySourceType": src.get("type", ""),
         "entitySourceName": src.get("name", ""), "entitySourceId": src.get("id", ""),
         "entitySourceMeta": _source_meta(src.get("meta", {})), "subscriptionId": s.provider_subscription_id,
@@ -245,7 +259,8 @@ def subscription_detail(s: Subscription, prices: dict[str, Price], products: dic
     start = iso_ms(s.created_at)
     out: dict[str, Any] = {
         "_id": s.id, "altType": "location", "altId": s.location_id, "contactId": s.contact_id,
-        "contactSnapshot": contact_doc(s.contact_snapshot), "currency": s.currency, "amount": s.amount,
+        "contactSnapshot": contact_doc(s.contact_snapshot), "currency": s.currency,
+        "amount": to_major(s.amount_minor, s.currency),
         "status": s.status, "liveMode": s.live_mode, "entityType": "order", "entityId": s.order_id,
         "entitySource": source(s.source), "subscriptionId": s.provider_subscription_id,
         "subscriptionSnapshot": _subscription_snapshot(s),

@@ -64,7 +64,8 @@ def build_app(runtime: Runtime) -> Starlette:
     handlers: dict[Any, Callable[[Request, Exception], Any]] = {ApiError: _api_error, HTTPException: _http_error,
                                                             **EXCEPTION_HANDLERS}
     app = Starlette(
-        routes=[*(r for s in runtime.services for r in s.routes()), *control_routes(), *dashboard_routes()],
+        routes=[*(r for s in runtime.services for r in s.routes()), *control_routes(),
+                *(r for s in runtime.services for r in s.control_routes()), *dashboard_routes()],
         middleware=[Middleware(Gateway, runtime=runtime),
                     Middleware(AdminGuard, admin_token=runtime.settings.admin_token),
                     Middleware(FaultMiddleware, runtime=runtime)],

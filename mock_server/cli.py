@@ -17,6 +17,7 @@ from mock_server.ratelimit import PROFILES
 
 if TYPE_CHECKING:  # the client (and httpx) are imported only by the commands that use them: `serve` starts fast
     from mock_server.client import SandboxClient
+    from mock_server.runtime import Runtime
 
 
 class _Commands(click.Group):
@@ -143,28 +144,28 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _banner(sandbox: object, ready: bool = True) -> None:
+def _banner(sandbox: Runtime, ready: bool = True) -> None:
     """Print the banner; its last line, `GHL_SANDBOX_READY <url>`, only when `ready` (the port accepts)."""
     from mock_server.control.handlers import location_view
 
-    s = sandbox.settings  # type: ignore[attr-defined]
+    s = sandbox.settings
     host = f"[{s.host}]" if ":" in s.host else s.host
     base = f"http://{host}:{s.port}"
     lines = [
         f"ghl-sandbox {__version__}: GoHighLevel Payments API sandbox",
         f"  API base URL   {base}",
-        f"  Control plane  {base}/_sandbox   (seed {sandbox.seed}, rate limit {s.rate_limit})",  # type: ignore[attr-defined]
+        f"  Control plane  {base}/_sandbox   (seed {sandbox.seed}, rate limit {s.rate_limit})",
         f"  Dashboard      {base}/" + ("?token=<admin token>" if s.admin_token else ""),
     ]
-    for loc in sandbox.locations():  # type: ignore[attr-defined]
+    for loc in sandbox.locations():
         view = location_view(sandbox, loc.id)
         lines.append(f"  Location {view['name']}: {view['locationId']}")
         token = view["tokens"][0]
         lines.append(f"    token ({token['tokenClass']}, {token['tokenType']}): {token['token']}")
         lines.append(f"    scopes: {' '.join(token['scopes'])}")
-    for target in sandbox.webhooks.targets():  # type: ignore[attr-defined]
+    for target in sandbox.webhooks.targets():
         lines.append(f"  Webhook target {target.url} (policy {s.webhook_policy})")
-    signer = sandbox.signer  # type: ignore[attr-defined]
+    signer = sandbox.signer
     lines.append("  Webhook public key, Ed25519 (x-ghl-signature):")
     lines += ["    " + line for line in signer.ed25519_public_pem.strip().splitlines()]
     lines.append(f"  Webhook public key, RSA (x-wh-signature): GET {base}/_sandbox/keys")

@@ -150,6 +150,21 @@ class Runtime:
     def part(self, kind: type[W]) -> W:
         return self.world.part(kind)
 
+    @property
+    def actions(self) -> tuple[str, ...]:
+        return tuple(a for s in self.services for a in s.actions)
+
+    @property
+    def event_types(self) -> tuple[str, ...]:
+        return tuple(e for s in self.services for e in s.event_types)
+
+    def location_fields(self, location: Location) -> dict[str, Any]:
+        """Each service's facts about one location (its credentials, its accounts), in service order."""
+        fields: dict[str, Any] = {}
+        for part in self.world.parts.values():
+            fields.update(part.location_fields(location))
+        return fields
+
     def _on_store_write(self, kind: str) -> None:
         self.responses.clear(kind)
         world: World | None = getattr(self, "world", None)

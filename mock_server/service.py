@@ -63,6 +63,10 @@ class ServiceWorld:
         """The body fields of a webhook for `event`, or None if the event is not this service's."""
         return None
 
+    def location_fields(self, location: Location) -> dict[str, Any]:
+        """What the control plane lists for a location besides its own facts (credentials, accounts)."""
+        return {}
+
     def location_of_bearer(self, secret: str) -> str | None:
         """The location a bearer credential of this service belongs to (fault rules match on it)."""
         return None
@@ -77,6 +81,9 @@ class Service:
     tables: tuple[TableSpec[Any], ...]
     routes: Callable[[], Sequence[BaseRoute]]
     start: Callable[[WorldContext], ServiceWorld]
+    # Its part of the control plane under /_sandbox (simulated actions, credentials, inspection).
+    control_routes: Callable[[], Sequence[BaseRoute]] = tuple
+    actions: tuple[str, ...] = ()  # the simulated actions `POST /_sandbox/simulate/{action}` runs
     event_types: tuple[str, ...] = ()  # every webhook event type the service can send
     extension_event_types: frozenset[str] = frozenset()  # of those, the ones the real service never sends
     # Seeding: the whole default world, and one location (its own data, for a new or reset location).

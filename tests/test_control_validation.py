@@ -220,7 +220,9 @@ def test_the_mapping_covers_the_whole_family() -> None:
 
 def _operation_ids_in_code() -> set[str]:
     found: set[str] = set()
-    for path in [*(ROOT / "mock_server" / "control").glob("*.py"), ROOT / "mock_server" / "dashboard" / "views.py"]:
+    # The shared control plane, each service's part of it (`<service>/control.py`) and the dashboard's views.
+    for path in [*(ROOT / "mock_server" / "control").glob("*.py"), *(ROOT / "mock_server").glob("*/control.py"),
+                 ROOT / "mock_server" / "dashboard" / "views.py"]:
         # Every quoted operation id (`"sandbox-..."`) in the handler modules.
         found |= set(re.findall(r"\"(sandbox-[a-z-]+)\"", path.read_text()))
     return found

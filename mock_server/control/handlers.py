@@ -13,15 +13,11 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mock_server import jsjson
-from mock_server.clock import iso_ms
-from mock_server.control.common import body
 from mock_server.control.common import sandbox as sandbox_of
-from mock_server.control.validation import check_body, validated_body, validated_query
+from mock_server.control.validation import validated_body, validated_query
 from mock_server.errors import NotFound
-from mock_server.ghl.models import PAYMENTS_SCOPES, App, Token
-from mock_server.ghl.world import ghl
 from mock_server.http.errors import json_response
-from mock_server.rankr.accounts import account_view as rankr_account
+from mock_server.runtime import Runtime
 
 # Bounds live in contracts/sandbox-control.openapi.yaml (checked by control/validation.py): seeds are
 # stored as SQLite integers (64-bit); orders are seeded synchronously (~1.5 s per 2,000), so an added
@@ -35,23 +31,12 @@ def _int(data: dict[str, Any], name: str) -> int | None:
     return None if value is None else int(value)
 
 
-def token_view(t: Token) -> dict[str, Any]:
-    return {"token": t.secret, "tokenId": t.id, "locationId": t.location_id, "scopes": list(t.scopes),
-            "tokenClass": t.token_class, "tokenType": t.token_type, "revoked": t.revoked,
-            "expiresAt": iso_ms(t.expires_at) if t.expires_at is not None else None}
-
-
-def location_view(sandbox: Any, location_id: str) -> dict[str, Any]:
+def location_view(sandbox: Runtime, location_id: str) -> dict[str, Any]:
     loc = sandbox.location(location_id)
-    tokens = sorted(ghl(sandbox).auth.tokens_of(location_id), key=lambda t: (t.created_at, t.id))
-    # The first token listed holds every payments scope (the seeded marketplace-app token).
-    seeded = [t for t in tokens if t.token_type == "oauth" and t.token_class == "location"
-              and set(PAYMENTS_SCOPES) <= set(t.scopes) and not t.revoked and t.expires_at is None]
-    first = seeded[:1]
-    ordered = first + [t for t in tokens if t not in first]
+    if loc is None:
+        raise NotFound(f"Location {location_id} not found")
     return {"locationId": loc.id, "name": loc.name, "companyId": loc.company_id, "seed": loc.seed,
-            "orders": loc.orders, "tokens": [token_view(t) for t in ordered],
-            "rankr": rankr_account(sandbox.seed, loc.id)}
+            "orders": loc.orders, **sandbox.location_fields(loc)}
 
 
 async def health(request: Request) -> Response:
@@ -77,51 +62,6 @@ async def reset_location(request: Request) -> Response:
         raise NotFound(f"Location {location_id} not found")
     sandbox.reset_location(location_id)
     return json_response(location_view(sandbox, location_id))
-
-
-async def create_token(request: Request) -> Response:
-    data = await body(request)
-    sandbox = sandbox_of(request)
-    location_id = data.get("locationId")
-    # An unknown location is answered 404 before the other fields are looked at (as it always was).
-    if isinstance(location_id, str) and location_id and sandbox.location(location_id) is None:
-        raise NotFound(f"Location {location_id} not found")
-    check_body("sandbox-create-token", data)
-    token = ghl(sandbox).auth.issue(data["locationId"], scopes=data.get("scopes"), token_class=data.get("tokenClass", "location"),
-                               token_type=data.get("tokenType", "oauth"), expires_in=data.get("expiresIn"))
-    return json_response(token_view(token), status=201)
-
-
-async def revoke_token(request: Request) -> Response:
-    sandbox = sandbox_of(request)
-    value = request.path_params.get("token")
-    if value is None:
-        data = await validated_body(request, "sandbox-revoke-token-by-body")
-        names = [data[key] for key in ("token", "tokenId") if key in data]
-    else:
-        names = [value]
-    token = None
-    for name in names:  # the secret, else the id: either may name the token
-        token = ghl(sandbox).auth.revoke(name)
-        if token is not None:
-            break
-    if token is None:
-        raise NotFound("Token not found")
-    return json_response({"revoked": True, "tokenId": token.id})
-
-
-async def list_apps(request: Request) -> Response:
-    apps = sandbox_of(request).store.table(App).all(order="")
-    return json_response([{"appId": a.id, "clientId": a.client_id, "clientSecret": a.client_secret,
-                           "versionId": a.version_id, "companyId": a.company_id, "name": a.name,
-                           "redirectUri": a.redirect_uri} for a in apps])
-
-
-async def authorize(request: Request) -> Response:
-    data = await validated_body(request, "sandbox-authorize")
-    grant = ghl(sandbox_of(request)).auth.authorization_code(data["clientId"], data["locationId"], data.get("scopes"),
-                                                        data.get("userType", "Location"))
-    return json_response({"code": grant.id, "expiresAt": iso_ms(grant.expires_at)})
 
 
 async def reset(request: Request) -> Response:

@@ -156,3 +156,31 @@ async def wait(request: Request) -> Response:
     sb = sandbox(request)
     settled = await sb.webhooks.wait_settled(timeout)
     return json_response({"settled": settled, "counts": sb.webhooks.counts()}, status=200 if settled else 408)
+
+
+async def put_policy(request: Request) -> Response:
+    """`PUT /_sandbox/webhooks/policy {name?, retryIntervalS?, maxRetries?, factor?, timeoutS?}`."""
+    sb = sandbox(request)
+    data = await validated_body(request, "sandbox-set-webhook-policy")
+    policy = sb.webhooks.policy
+    name = data.get("name", policy.name)
+    # A null number keeps its value (WebhookPolicyRequest).
+    values = {key: data[key] for key in ("retryIntervalS", "maxRetries", "factor", "timeoutS")
+              if data.get(key) is not None}
+    policy.name = name
+    policy.interval_s = float(values.get("retryIntervalS", policy.interval_s))
+    policy.max_retries = int(values.get("maxRetries", policy.max_retries))
+    policy.factor = float(values.get("factor", policy.factor))
+    if "timeoutS" in values:
+        sb.webhooks.set_timeout(float(values["timeoutS"]))
+    return json_response(policy_view(sb))
+
+
+async def get_policy(request: Request) -> Response:
+    return json_response(policy_view(sandbox(request)))
+
+
+def policy_view(sb: Any) -> dict[str, Any]:
+    p = sb.webhooks.policy
+    return {"name": p.name, "retryIntervalS": p.interval_s, "maxRetries": p.max_retries, "factor": p.factor,
+            "timeoutS": sb.webhooks.timeout_s}

@@ -178,7 +178,7 @@ class EventBus:
         })
 
     def publish_action(self, view: dict[str, Any], location_id: str) -> None:
-        """A simulated action answered (control/simulation.py): a summary, not the whole resources."""
+        """A simulated action answered (a service's control plane): a summary, not the whole resources."""
         resources = []
         for r in view.get("resources", []):
             data = r.get("data") or {}

@@ -36,7 +36,6 @@ DASHBOARD_TABLE = (
     ("/_sandbox/dashboard/overview", ["GET"], views.overview),
     ("/_sandbox/dashboard/metrics", ["GET"], views.metrics),
     ("/_sandbox/dashboard/events", ["GET"], views.events),
-    ("/_sandbox/locations/{locationId}/resources/{kind}/{resourceId}", ["GET"], views.resource),
     ("/_sandbox/harness/latest", ["GET"], views.harness_latest),
 )
 

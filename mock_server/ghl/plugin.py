@@ -4,6 +4,8 @@ its state for one world (`world.Ghl`)."""
 from __future__ import annotations
 
 from mock_server.ghl import state_files, tables
+from mock_server.ghl.actions import ACTIONS
+from mock_server.ghl.control import ghl_control_routes
 from mock_server.ghl.models import App
 from mock_server.ghl.seed import DEFAULT_ORDERS, seed_app, seed_location, seed_world
 from mock_server.ghl.urls import api_routes
@@ -30,6 +32,8 @@ SERVICE = Service(
     tables=tables.TABLES,
     routes=api_routes,
     start=Ghl,
+    control_routes=ghl_control_routes,
+    actions=ACTIONS,
     event_types=EVENT_TYPES,
     extension_event_types=frozenset(EXTENSION_EVENTS),
     seed_world=_seed_world,

@@ -7,20 +7,24 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import HTTPConnection
 
+from mock_server.clock import iso_ms
 from mock_server.ghl.auth import AuthService
 from mock_server.ghl.models import (
     EXTENSION_EVENTS,
     ORDER_EVENTS,
+    PAYMENTS_SCOPES,
     Order,
     Price,
     Product,
     Subscription,
+    Token,
     Transaction,
 )
 from mock_server.ghl.payments import Payments
 from mock_server.ghl.responses import shapes
 from mock_server.ghl.simulation import Simulator
 from mock_server.http.context import runtime_of
+from mock_server.locations import Location
 from mock_server.service import ServiceWorld, WorldContext
 from mock_server.webhooks.models import Event
 
@@ -28,6 +32,12 @@ if TYPE_CHECKING:
     from mock_server.runtime import Runtime
 
 EVENT_TYPES = (*ORDER_EVENTS, *EXTENSION_EVENTS)
+
+
+def token_view(t: Token) -> dict[str, Any]:
+    return {"token": t.secret, "tokenId": t.id, "locationId": t.location_id, "scopes": list(t.scopes),
+            "tokenClass": t.token_class, "tokenType": t.token_type, "revoked": t.revoked,
+            "expiresAt": iso_ms(t.expires_at) if t.expires_at is not None else None}
 
 
 class Ghl(ServiceWorld):
@@ -40,6 +50,14 @@ class Ghl(ServiceWorld):
 
     def tick(self, since: float) -> None:
         self.simulator.tick(since)
+
+    def location_fields(self, location: Location) -> dict[str, Any]:
+        """The location's tokens; the first listed holds every payments scope (the seeded app token)."""
+        tokens = sorted(self.auth.tokens_of(location.id), key=lambda t: (t.created_at, t.id))
+        seeded = [t for t in tokens if t.token_type == "oauth" and t.token_class == "location"
+                  and set(PAYMENTS_SCOPES) <= set(t.scopes) and not t.revoked and t.expires_at is None]
+        first = seeded[:1]
+        return {"tokens": [token_view(t) for t in first + [t for t in tokens if t not in first]]}
 
     def location_of_bearer(self, secret: str) -> str | None:
         token = self.auth.lookup(secret)
@@ -54,16 +72,22 @@ class Ghl(ServiceWorld):
             return None
         snap = event.snapshot
         if event.resource_kind == "orders":
-            order = Order(**snap)
-            prices = self.store.table(Price).get_many([i["price_id"] for i in order.items])
-            products = self.store.table(Product).get_many([i["product_id"] for i in order.items])
-            fields = shapes.order_webhook(order, prices, products)
-        elif event.resource_kind == "transactions":
+            return self.order_webhook_fields(event.type, Order(**snap))
+        if event.resource_kind == "transactions":
             fields = shapes.transaction_list_item(Transaction(**snap))
         else:
             fields = shapes.subscription_list_item(Subscription(**snap), with_count=True)
+        return self._webhook_envelope(event.type, event.location_id, fields)
+
+    def order_webhook_fields(self, event_type: str, order: Order) -> dict[str, Any]:
+        """An order webhook's body (as sent, or as `POST /_sandbox/webhooks/forge` forges it)."""
+        prices = self.store.table(Price).get_many([i["price_id"] for i in order.items])
+        products = self.store.table(Product).get_many([i["product_id"] for i in order.items])
+        return self._webhook_envelope(event_type, order.location_id, shapes.order_webhook(order, prices, products))
+
+    def _webhook_envelope(self, event_type: str, location_id: str, fields: dict[str, Any]) -> dict[str, Any]:
         app = self.auth.app()
-        return {"type": event.type, "locationId": event.location_id, **fields,
+        return {"type": event_type, "locationId": location_id, **fields,
                 "appId": app.id if app else "", "versionId": app.version_id if app else ""}
 
 

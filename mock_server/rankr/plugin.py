@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mock_server.rankr import tables
+from mock_server.rankr.control import rankr_control_routes
 from mock_server.rankr.service import RankrService
 from mock_server.rankr.urls import rankr_routes
 from mock_server.service import Service, WorldContext
@@ -12,5 +13,6 @@ def _start(context: WorldContext) -> RankrService:
     return RankrService(context.store, context.clock, context.seed)
 
 
-SERVICE = Service(name="rankr", tables=tables.TABLES, routes=rankr_routes, start=_start)
+SERVICE = Service(name="rankr", tables=tables.TABLES, routes=rankr_routes, start=_start,
+                  control_routes=rankr_control_routes)
 

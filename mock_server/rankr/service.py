@@ -127,6 +127,9 @@ class RankrService(ServiceWorld):
 
     # ---- accounts -----------------------------------------------------------------------------
 
+    def location_fields(self, location: Location) -> dict[str, Any]:
+        return {"rankr": accounts.account_view(self.seed, location.id)}
+
     def account(self, location_id: str) -> Account | None:
         if self.store.table(Location).get(location_id) is None:
             return None

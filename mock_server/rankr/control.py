@@ -7,8 +7,10 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute
 
 from mock_server.control.common import sandbox
+from mock_server.control.routes import RouteTable, table_routes
 from mock_server.control.validation import validated_body
 from mock_server.control.webhooks import receiver_url
 from mock_server.errors import Invalid, NotFound
@@ -91,3 +93,15 @@ async def list_records(request: Request) -> Response:
         raise Invalid("locationId is required")
     data, total = _service(sandbox(request)).list(location_id, collection)
     return json_response({"data": data, "total": total})
+
+
+RANKR_CONTROL_TABLE: RouteTable = (
+    ("/_sandbox/rankr/events", ["POST"], send_event),
+    ("/_sandbox/rankr/events", ["GET"], list_events),
+    ("/_sandbox/rankr/writes", ["GET"], list_writes),
+    ("/_sandbox/rankr/records/{collection}", ["GET"], list_records),
+)
+
+
+def rankr_control_routes() -> list[BaseRoute]:
+    return table_routes(RANKR_CONTROL_TABLE)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 
 from mock_server.errors import Invalid
+from mock_server.http.bodies import json_object
 from mock_server.http.context import runtime_of
-from mock_server.http.errors import bad_request
 from mock_server.runtime import Runtime
 
 
@@ -21,16 +20,7 @@ def sandbox(request: Request) -> Runtime:
 async def body(request: Request) -> dict[str, Any]:
     """The JSON object the request carries (`{}` for an empty body); 400 when it is not one. The contract's
     schema is checked by control/validation.py `validated_body`."""
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise bad_request(f"Malformed JSON: {exc.msg} at position {exc.pos}") from None
-    if not isinstance(data, dict):
-        raise bad_request("Request body must be a JSON object")
-    return data
+    return await json_object(request, "Malformed JSON")
 
 
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

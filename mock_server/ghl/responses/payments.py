@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -15,8 +14,9 @@ from mock_server.ghl.responses import shapes
 from mock_server.ghl.responses.guard import check_location, require_marketplace_token
 from mock_server.ghl.responses.params import Validator, paging
 from mock_server.ghl.world import Ghl, ghl_of
+from mock_server.http.bodies import json_object
 from mock_server.http.cache import no_cache
-from mock_server.http.errors import bad_request, json_response
+from mock_server.http.errors import json_response
 
 PAYMENT_STATUSES: tuple[PaymentStatus, ...] = ("paid", "unpaid", "refunded", "partially_paid")  # in the order errors list them
 ALT_TYPES = ("location",)
@@ -34,16 +34,16 @@ _NO_MATCH: Any = "no-match"
 
 
 async def read_json(request: Request) -> dict[str, Any]:
-    body = await request.body()
-    if not body.strip():
-        return {}
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise bad_request(f"Unexpected token in JSON: {exc.msg} at position {exc.pos}") from None
-    if not isinstance(data, dict):
-        raise bad_request("Request body must be a JSON object")
-    return data
+    return await json_object(request, "Unexpected token in JSON")  # NestJS's wording
+
+
+def _location_of_read(request: Request, token: Token) -> str:
+    """The location of a read that takes `altId` and `altType` (both required) and nothing else."""
+    v = Validator(request.query_params)
+    alt_id = v.string("altId", required=True)
+    v.enum("altType", ALT_TYPES, required=True)
+    v.done()
+    return check_location(token, alt_id)
 
 
 def _common_filters(v: Validator, flt_kwargs: dict[str, Any]) -> None:
@@ -119,11 +119,7 @@ async def get_order(request: Request, token: Token) -> Response:
 
 
 async def list_fulfillments(request: Request, token: Token) -> Response:
-    v = Validator(request.query_params)
-    alt_id = v.string("altId", required=True)
-    v.enum("altType", ALT_TYPES, required=True)
-    v.done()
-    loc = check_location(token, alt_id)
+    loc = _location_of_read(request, token)
     service = ghl_of(request)
     order = service.payments.order(loc, request.path_params["orderId"])
     rows = service.payments.fulfillments(loc, order.id)
@@ -237,11 +233,7 @@ async def list_subscriptions(request: Request, token: Token) -> Response:
 
 
 async def get_subscription(request: Request, token: Token) -> Response:
-    v = Validator(request.query_params)
-    alt_id = v.string("altId", required=True)
-    v.enum("altType", ALT_TYPES, required=True)
-    v.done()
-    loc = check_location(token, alt_id)
+    loc = _location_of_read(request, token)
     service = ghl_of(request)
     sub = service.payments.subscription(loc, request.path_params["subscriptionId"])
     prices, products = service.payments.catalog([sub.price_id])

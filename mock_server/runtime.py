@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from mock_server import __version__
+from mock_server.bus import EventBus
 from mock_server.clock import SandboxClock
-from mock_server.dashboard.bus import EventBus
 from mock_server.errors import Invalid
 from mock_server.faults import FaultInjector
 from mock_server.http.cache import ResponseCache

@@ -19,9 +19,9 @@ import httpx
 import pytest
 from receiver import Receiver
 
+from mock_server.bus import EventBus
 from mock_server.control.handlers import AdminGuard
 from mock_server.dashboard import harness_results
-from mock_server.dashboard.bus import EventBus
 from mock_server.testing import SandboxClient, SandboxProcess
 
 ADMIN = "dash-admin-token"

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
 from mock_server.errors import Invalid
 from mock_server.http.bodies import json_object
 from mock_server.http.context import runtime_of
-from mock_server.runtime import Runtime
+
+if TYPE_CHECKING:
+    from mock_server.runtime import Runtime
 
 
 def sandbox(request: Request) -> Runtime:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 from http.cookies import CookieError, SimpleCookie
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
 from starlette.requests import Request
@@ -17,7 +17,9 @@ from mock_server.control.common import sandbox as sandbox_of
 from mock_server.control.validation import validated_body, validated_query
 from mock_server.errors import NotFound
 from mock_server.http.errors import json_response
-from mock_server.runtime import Runtime
+
+if TYPE_CHECKING:
+    from mock_server.runtime import Runtime
 
 # Bounds live in contracts/sandbox-control.openapi.yaml (checked by control/validation.py): seeds are
 # stored as SQLite integers (64-bit); orders are seeded synchronously (~1.5 s per 2,000), so an added

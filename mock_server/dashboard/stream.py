@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from mock_server import jsjson
-from mock_server.dashboard.bus import RECENT_EVENTS, EventBus
+from mock_server.bus import RECENT_EVENTS, EventBus
 from mock_server.errors import Invalid
 from mock_server.http.context import runtime_of
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from mock_server.bus import RECENT_EVENTS
 from mock_server.control.common import sandbox
 from mock_server.control.validation import validated_query
 from mock_server.control.webhooks import policy_view, target_view
 from mock_server.dashboard import harness_results
-from mock_server.dashboard.bus import RECENT_EVENTS
 from mock_server.dashboard.stream import metrics_data
 from mock_server.http.errors import json_response
 

@@ -1,4 +1,4 @@
-"""The live feed behind the dashboard (`sandbox.bus`): a small publish/subscribe bus with rolling
+"""The live feed behind the dashboard (`runtime.bus`): a small publish/subscribe bus with rolling
 metrics. HTTP-free.
 
 Producers: the request journal (every API request), the webhook worker (every delivery attempt), the

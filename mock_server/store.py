@@ -187,10 +187,6 @@ class Store:
         """Called with the kind after every write (used to invalidate caches outside the store)."""
         self._listeners.append(listener)
 
-    def off_write(self, listener: Callable[[str], None]) -> None:
-        if listener in self._listeners:
-            self._listeners.remove(listener)
-
     def _touched(self, kind: str) -> None:
         docs = self._docs.pop(kind, None)
         if docs:

@@ -82,6 +82,14 @@ clients     the example clients other teams wrote, gated unchanged through their
                         packages are installed with `npm ci` first when missing)
               own_db    `--project examples/clients/own_db/ghl-sandbox.toml` (SQLite, the sql adapter)
             No target: the reference client's library time above is the yardstick.
+soak        a fixed count of mixed requests (`benchmarks/soak.py`; 20,000, quick 4,000) from 8 threads
+            against one pinned sandbox (`--rate-limit off`, default data) while 4 live-feed clients
+            stay connected to `/_sandbox/stream`: the first half distinct list-orders pages only (50 to
+            100 orders, limit and offset vary; no write empties the GET cache), then per 20 requests 14
+            such pages, 3 get-order, 1 list-transactions
+            page, 1 simulated order.create write, 1 journal read. VmRSS sampled every 0.1 s. Number: peak RSS and its
+            growth over the RSS before the soak. Target: growth <= 96 MiB (the GET cache's byte budget,
+            the count cache, the journal and the live feed are all bounded).
 encoding    JSON bodies as JSON.stringify writes them (`mock_server/jsjson.py`) against plain orjson, on
             a list-orders answer of 20 orders and an order by id as the API renders them: microseconds
             per body (best of 7 batches) and the ratio. No target; the response cache keeps it off
@@ -119,7 +127,7 @@ from benchmarks.wrk import Wrk, WrkMissing, WrkResult, ensure_wrk
 from mock_server.client import SandboxClient
 
 SECTIONS = ("throughput", "granian", "scale", "startup", "memory", "webhooks", "faults", "harness", "clients",
-            "encoding")
+            "encoding", "soak")
 SERVER_CPU = 0
 WRK_CPU = 1
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "latest.json")
@@ -137,9 +145,11 @@ TARGETS = {
     "harness_library_s": ("<", 60.0),
     "harness_property_s": ("<", 90.0),
     "reset_ms": ("<", 50.0),
+    "soak_rss_growth_mib": ("<=", 96.0),
 }
 
 WEBHOOK_CLIENTS = 4  # concurrent control-plane clients creating the order events
+SOAK_SSE_CLIENTS = 4  # live-feed clients connected through the soak
 
 
 def _fault(method: str, path: str, effect: dict[str, Any]) -> dict[str, Any]:
@@ -196,6 +206,7 @@ class Options:
     webhook_events: int = 2000
     fault_rounds: int = 3
     examples: int = 50
+    soak_ops: int = 20_000
 
 
 class Target:
@@ -629,6 +640,19 @@ class Bench:
                  f"{out['order']['orjson_us']:.1f} us")
         self.results["encoding"] = out
 
+    def soak(self) -> None:
+        from benchmarks.soak import run_soak
+
+        server = self.start(procs.sandbox(["--rate-limit", "off"], cpu=SERVER_CPU, name="fake-soak"))
+        try:
+            location_id, token = first_location(server.url)
+            out = run_soak(server.url, token, location_id, server.rss_mib, self.opts.soak_ops, SOAK_SSE_CLIENTS)
+        finally:
+            self.stop(server)
+        self.log(f"    {out['ops']} requests in {out['seconds']} s, {out['sse_clients']} stream clients read "
+                 f"{out['sse_events_read']} events; RSS {out['rss_start_mib']} -> peak {out['rss_peak_mib']} MiB")
+        self.results["soak"] = out
+
     def _check(self, tmp: str, label: str, scenarios: list[str], examples: int,
                client_args: list[str] | None = None) -> dict[str, Any]:
         report = os.path.join(tmp, f"{label}.json")
@@ -811,6 +835,7 @@ def evaluate(results: dict[str, Any]) -> dict[str, Any]:
         "harness_property_s": _check("harness_property_s",
                                      ha["property"]["property_s"] if ha and ha["property"]["full"] else None),
         "reset_ms": _check("reset_ms", ha and ha["reset"]["same_seed"]["wall_ms_median"]),
+        "soak_rss_growth_mib": _check("soak_rss_growth_mib", (results.get("soak") or {}).get("rss_growth_mib")),
     }
 
 
@@ -930,6 +955,12 @@ def table(results: dict[str, Any], checks: dict[str, Any]) -> str:
             r = en[key]
             rows.append((f"JSON.stringify bytes: {label}", f"{r['jsjson_us']:.1f} us vs orjson {r['orjson_us']:.1f} us "
                          f"({r['ratio']:.1f}x)", "report", "-"))
+    so = results.get("soak")
+    if so:
+        rows.append((f"soak: {so['ops']:,} mixed requests, {so['sse_clients']} stream clients",
+                     f"RSS peak {so['rss_peak_mib']:.1f} MiB (start {so['rss_start_mib']:.1f}, +{so['rss_growth_mib']:.1f}; "
+                     f"{so['requests_per_s']} req/s; statuses {so['statuses']})",
+                     checks["soak_rss_growth_mib"]["target"] + " MiB", _mark(checks["soak_rss_growth_mib"])))
     widths = [max(len(r[i]) for r in rows + [("measure", "value", "target", "")]) for i in range(4)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(("measure", "value", "target", "met"), widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
@@ -953,6 +984,7 @@ def parse_args(argv: list[str]) -> Options:
     p.add_argument("--fault-rounds", type=int,
                    help="alternating no-rules/rules rounds for the faults section (default 3, quick 1)")
     p.add_argument("--examples", type=int, help="property-run examples for the harness section (default 50, quick 10)")
+    p.add_argument("--soak-ops", type=int, help="requests in the soak section (default 20000, quick 4000)")
     p.add_argument("--out", default=RESULTS, help="JSON results file")
     a = p.parse_args(argv)
     chosen = [s.strip() for item in a.only for s in item.split(",") if s.strip()]
@@ -967,7 +999,8 @@ def parse_args(argv: list[str]) -> Options:
                    startup_runs=a.startup_runs or (3 if q else 5), big_orders=a.big_orders,
                    small_orders=a.small_orders, out=a.out,
                    webhook_events=a.webhook_events or (300 if q else 2000),
-                   fault_rounds=a.fault_rounds or (1 if q else 3), examples=a.examples or (10 if q else 50))
+                   fault_rounds=a.fault_rounds or (1 if q else 3), examples=a.examples or (10 if q else 50),
+                   soak_ops=a.soak_ops or (4000 if q else 20_000))
 
 
 def main(argv: list[str] | None = None) -> int:

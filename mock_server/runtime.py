@@ -89,7 +89,7 @@ class Runtime:
         self.store = Store(settings.state_file,
                            (LOCATIONS, *outbox_tables.TABLES, *(t for s in self.services for t in s.tables)))
         visible = frozenset({"locations"}.union(*(s.visible_kinds for s in self.services)))
-        self.responses = ResponseCache(settings.response_cache, visible)
+        self.responses = ResponseCache(settings.response_cache, visible, settings.response_cache_mb * 1024 * 1024)
         self.journal = Journal(settings.journal_capacity)
         self.ratelimiter = RateLimiter(settings.rate_limit)
         existing = self.store.get_meta("seed")

@@ -74,6 +74,8 @@ def main() -> None:
               help="Also send sandbox-only transaction and subscription webhooks (not sent by GHL).")
 @click.option("--response-cache/--no-response-cache", default=True, show_default=True,
               help="Cache rendered GET answers until the next write (turn off to measure the store itself).")
+@click.option("--response-cache-mb", default=32, show_default=True, type=click.IntRange(0, 1_000_000), metavar="N",
+              help="Memory budget of the GET answer cache in MB (least recently used answers go first); 0 turns it off.")
 @click.option("--ghl-signature/--no-ghl-signature", default=True, show_default=True,
               help="Sign webhooks with Ed25519 in x-ghl-signature.")
 @click.option("--wh-signature/--no-wh-signature", default=True, show_default=True,
@@ -81,7 +83,8 @@ def main() -> None:
 def serve(host: str, port: int, seed: int, state_file: str | None, orders: int, admin_token: str | None,
           rate_limit: str, journal_capacity: int, server_kind: str, webhook_urls: tuple[str, ...],
           webhook_policy: str, webhook_retry_interval: float, webhook_max_retries: int, webhook_timeout: float,
-          extension_events: bool, ghl_signature: bool, wh_signature: bool, response_cache: bool) -> None:
+          extension_events: bool, ghl_signature: bool, wh_signature: bool, response_cache: bool,
+          response_cache_mb: int) -> None:
     """Start the sandbox and print a banner with the base URL, locations, tokens and webhook keys."""
     from mock_server.app import build_app, new_runtime
     from mock_server.settings import Settings
@@ -94,7 +97,8 @@ def serve(host: str, port: int, seed: int, state_file: str | None, orders: int, 
                         webhook_urls=list(webhook_urls), webhook_policy=webhook_policy,
                         webhook_retry_interval=webhook_retry_interval, webhook_max_retries=webhook_max_retries,
                         webhook_timeout=webhook_timeout, extension_events=extension_events,
-                        sign_ed25519=ghl_signature, sign_rsa=wh_signature, response_cache=response_cache)
+                        sign_ed25519=ghl_signature, sign_rsa=wh_signature, response_cache=response_cache,
+                        response_cache_mb=response_cache_mb)
     sock = _bind(host, port)
     settings.port = sock.getsockname()[1]
     if server_kind == "granian":

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from functools import lru_cache
 
@@ -34,6 +35,24 @@ class SandboxClock:
         self._offset = 0.0
         self._frozen_at: float | None = None
         self._lock = threading.Lock()
+        # Called after every change (the runtime keeps the clock with a `--state` file).
+        self.on_change: Callable[[], None] | None = None
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
+
+    def to_state(self) -> dict[str, float | None]:
+        """What a restart needs to go on with the same sandbox time (offset from real time, or frozen instant)."""
+        return {"offset": self._offset, "frozenAt": self._frozen_at}
+
+    def load_state(self, data: object) -> None:
+        if not isinstance(data, dict):
+            return
+        offset, frozen = data.get("offset"), data.get("frozenAt")
+        with self._lock:
+            self._offset = float(offset) if isinstance(offset, (int, float)) else 0.0
+            self._frozen_at = float(frozen) if isinstance(frozen, (int, float)) else None
 
     def now(self) -> float:
         frozen = self._frozen_at
@@ -51,12 +70,14 @@ class SandboxClock:
     def freeze(self, at: float | None = None) -> None:
         with self._lock:
             self._frozen_at = self.now() if at is None else at
+        self._changed()
 
     def unfreeze(self) -> None:
         with self._lock:
             if self._frozen_at is not None:
                 self._offset = self._frozen_at - time.time()
                 self._frozen_at = None
+        self._changed()
 
     def advance(self, seconds: float) -> None:
         if seconds < 0:
@@ -66,11 +87,13 @@ class SandboxClock:
                 self._frozen_at += seconds
             else:
                 self._offset += seconds
+        self._changed()
 
     def reset(self) -> None:
         with self._lock:
             self._offset = 0.0
             self._frozen_at = None
+        self._changed()
 
     def describe(self) -> dict[str, object]:
         frozen = self._frozen_at

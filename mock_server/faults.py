@@ -146,6 +146,8 @@ class FaultInjector:
         self.rules = []
         self._counter = 0
         self.reseed(seed)
+        # Called after a rule is added or removed (the runtime keeps the rules with a `--state` file).
+        self.on_change: Callable[[], None] | None = None
 
     @property
     def rules(self) -> list[Rule]:
@@ -213,19 +215,55 @@ class FaultInjector:
                         path_re=template_regex(path) if path else None)
             self.rules.append(rule)
             self._changed()
+        self._saved()
         return rule
 
     def remove(self, rule_id: str) -> bool:
         with self._lock:
             before = len(self.rules)
             self.rules = [r for r in self.rules if r.id != rule_id]
-            return len(self.rules) != before
+            removed = len(self.rules) != before
+        if removed:
+            self._saved()
+        return removed
 
     def clear(self) -> int:
         with self._lock:
             n = len(self.rules)
             self.rules = []
-            return n
+        self._saved()
+        return n
+
+    def _saved(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
+
+    def to_state(self) -> dict[str, Any]:
+        """The rules as `GET /_sandbox/faults` lists them (with their counts at this moment) and the id counter."""
+        with self._lock:
+            return {"counter": self._counter, "rules": [r.to_json() for r in self._rules]}
+
+    def load_state(self, data: Any) -> None:
+        """Rules saved by `to_state`, with their ids and counts; a rule this version refuses is skipped."""
+        if not isinstance(data, dict):
+            return
+        listener, self.on_change = self.on_change, None  # loading is not a change to save again
+        try:
+            self.clear()
+            for saved in data.get("rules") or []:
+                if not isinstance(saved, dict):
+                    continue
+                try:
+                    rule = self.add({k: saved[k] for k in ("match", "effect", "times", "after", "probability") if k in saved})
+                except Invalid:
+                    continue
+                rule.id = str(saved.get("id") or rule.id)
+                rule.matched, rule.applied = int(saved.get("matched") or 0), int(saved.get("applied") or 0)
+            counter = data.get("counter")
+            with self._lock:
+                self._counter = max(self._counter, counter if isinstance(counter, int) else 0)
+        finally:
+            self.on_change = listener
 
     @property
     def needs_body(self) -> bool:

@@ -42,6 +42,9 @@ from mock_server.webhooks.signing import Signer
 STATE_FORMAT = "ghl-sandbox-state"
 SNAPSHOT_IN_MEMORY_MAX = 64 * 1024 * 1024  # bigger worlds keep their reset snapshot in a temp file
 STATE_VERSION = 2  # 2: money as integer minor units (older documents are upgraded by the services)
+# The configuration a `--state` file keeps besides the data: the clock, the fault rules and the webhook
+# retry policy (kept under one meta key, left out of `GET /_sandbox/state`, which shows data only).
+CONFIG_META_KEY = "sandbox_config"
 TICK_SECONDS = 0.1  # how often the scheduler lets the sandbox clock drive renewals and settlements
 
 LOCATION_NAMES = ("Fabrikam Studio", "Tailspin Yoga", "Adatum Athletics", "Litware Nutrition", "Proseware Gym")
@@ -89,7 +92,7 @@ class Runtime:
         self.store = Store(settings.state_file,
                            (LOCATIONS, *outbox_tables.TABLES, *(t for s in self.services for t in s.tables)))
         visible = frozenset({"locations"}.union(*(s.visible_kinds for s in self.services)))
-        self.responses = ResponseCache(settings.response_cache, visible)
+        self.responses = ResponseCache(settings.response_cache, visible, settings.response_cache_mb * 1024 * 1024)
         self.journal = Journal(settings.journal_capacity)
         self.ratelimiter = RateLimiter(settings.rate_limit)
         existing = self.store.get_meta("seed")
@@ -106,6 +109,10 @@ class Runtime:
                              settings.webhook_backoff_factor)
         self.webhooks = WebhookService(self.store, self.clock, IdFactory(0), seed, self.signer, policy,
                                        settings.webhook_timeout, self._webhook_fields)
+        if existing is not None:
+            self._load_config()  # the clock first: the world below notes "now" as where renewals fire from
+        self.clock.on_change = self.faults.on_change = self._save_config
+        self.webhooks.policy.on_change = self.webhooks.on_config_change = self._save_config
         self.bus = EventBus()  # the dashboard's live feed: API requests, webhook attempts, simulated actions
         # Listeners are wired once, here, and reach the current world through `self.world`.
         self.store.on_write(self._on_store_write)
@@ -149,6 +156,29 @@ class Runtime:
 
     def part(self, kind: type[W]) -> W:
         return self.world.part(kind)
+
+    # ---- configuration kept with a `--state` file ---------------------------------------------
+
+    def _save_config(self) -> None:
+        """Called on every change of the clock, the fault rules or the retry policy: a restart after
+        `kill -9` goes on with them (in memory there is no restart to keep them for)."""
+        if self.settings.state_file is None:
+            return
+        self.store.set_meta(CONFIG_META_KEY, {
+            "clock": self.clock.to_state(), "faults": self.faults.to_state(),
+            "webhookPolicy": {**self.webhooks.policy.to_state(), "timeoutS": self.webhooks.timeout_s}})
+
+    def _load_config(self) -> None:
+        config = self.store.get_meta(CONFIG_META_KEY)
+        if not isinstance(config, dict):
+            return
+        self.clock.load_state(config.get("clock"))
+        self.faults.load_state(config.get("faults"))
+        policy = config.get("webhookPolicy")
+        self.webhooks.policy.load_state(policy)
+        timeout = policy.get("timeoutS") if isinstance(policy, dict) else None
+        if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0:
+            self.webhooks.set_timeout(float(timeout))
 
     @property
     def actions(self) -> tuple[str, ...]:
@@ -318,10 +348,12 @@ class Runtime:
         self.clock.reset()
         self.world = self._new_world(target_seed)
         self.ratelimiter.reset()
+        self._save_config()  # the restored snapshot's meta does not hold the policy, which a reset keeps
         return {"seed": self.seed, "orders": target_orders, "resetMs": round((time.perf_counter() - t0) * 1000, 2)}
 
     def export_state(self) -> dict[str, Any]:
         data = self.store.export()
+        data["meta"].pop(CONFIG_META_KEY, None)
         return {"format": STATE_FORMAT, "version": STATE_VERSION, "seed": self.seed, **data}
 
     def import_state(self, data: Any) -> dict[str, int]:
@@ -350,6 +382,7 @@ class Runtime:
         self.webhooks.epoch += 1
         self.world = self._new_world(seed, new_generation=True)
         self.ratelimiter.reset()
+        self._save_config()  # the import replaced the meta; the configuration is this server's, not the document's
         return counts
 
     def health(self) -> dict[str, Any]:

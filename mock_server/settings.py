@@ -17,6 +17,7 @@ class Settings:
     journal_capacity: int = 10_000
     max_body_bytes: int = 1024 * 1024
     response_cache: bool = True  # cache rendered GET answers until the next write (off: measure paging)
+    response_cache_mb: int = 32  # the GET cache's byte budget (least recently used answers go first); 0: off
     # webhooks out
     webhook_urls: list[str] = field(default_factory=list)
     webhook_policy: str = "ghl"  # ghl | exponential

@@ -94,6 +94,7 @@ def _record(spec: TableSpec[Any], row: Any, where: str) -> Any:
 
 
 DOC_CACHE_MAX = 20_000  # documents kept for reads by id (`get`, `get_many`); past it the cache starts over
+COUNT_CACHE_MAX = 1024  # list totals kept (one per distinct query); past it the least recently used goes
 
 
 @dataclass
@@ -290,10 +291,12 @@ class Store:
         where, params = self._where(conditions)
         key = (kind, where, tuple(params))
         with self._lock:
-            total = self._count_cache.get(key)
+            total = self._count_cache.pop(key, None)
             if total is None:
                 total = self._conn.execute(f"SELECT COUNT(*) FROM {kind}{where}", params).fetchone()[0]
-                self._count_cache[key] = total
+                if len(self._count_cache) >= COUNT_CACHE_MAX:  # every distinct search= is a key: bound them
+                    del self._count_cache[next(iter(self._count_cache))]
+            self._count_cache[key] = total  # (re)inserted last: the least recently used is first
             sql = f"SELECT doc FROM {kind}{where} ORDER BY created_at DESC, id DESC"
             if limit is None:
                 rows = self._conn.execute(sql + " LIMIT -1 OFFSET ?", (*params, offset)).fetchall()

@@ -2,7 +2,9 @@
 
 Fan-out runs inside the store transaction of the change (an EventLog subscriber), so a committed
 change always has its deliveries queued, also across `kill -9`. The worker, an asyncio task, sends
-what is due, one at a time per target in a deterministic order, and records every attempt.
+what is due, one at a time per target in a deterministic order, and records every attempt. Each
+target has its own lane (a task sending that target's due deliveries in order): a receiver that
+hangs until the timeout delays only what goes to it, never another target's deliveries.
 """
 
 from __future__ import annotations
@@ -45,16 +47,21 @@ class WebhookService:
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._in_flight = 0
+        self._lanes: dict[str, asyncio.Task[int]] = {}  # target id -> the task sending its due deliveries
         # Bumped when the state is replaced (reset, import): an attempt that started before must not
         # write its result into the new world.
         self.epoch = 0
         # Called after every attempt (the dashboard's live feed subscribes here).
         self.listeners: list[Callable[[Delivery, Attempt, dict[str, str]], None]] = []
+        # Called after the timeout changes (the runtime keeps it with a `--state` file).
+        self.on_config_change: Callable[[], None] | None = None
 
     def set_timeout(self, seconds: float) -> None:
         self.timeout_s = seconds
         if getattr(self, "_client", None) is not None:
             self._client.timeout = httpx.Timeout(seconds)
+        if self.on_config_change is not None:
+            self.on_config_change()
 
     def reseed(self, seed: int) -> None:
         self.chaos_rng = random.Random(f"chaos-{seed}")
@@ -203,6 +210,12 @@ class WebhookService:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        lanes = list(self._lanes.values())
+        for lane in lanes:
+            lane.cancel()
+        for lane in lanes:
+            with contextlib.suppress(asyncio.CancelledError):
+                await lane
         if getattr(self, "_client", None):
             await self._client.aclose()
 
@@ -257,17 +270,47 @@ class WebhookService:
         return by_target
 
     async def process_due(self) -> int:
+        """Start a lane for every target with due deliveries and no lane running; a busy target's
+        lane wakes the worker when it is done, so its next deliveries follow at once. Returns how
+        many deliveries the new lanes took."""
         groups = self.due()
+        groups = {tid: items for tid, items in groups.items() if tid not in self._lanes}
         if not groups:
             return 0
         targets = {t.id: t for t in self.targets()}
-        counts = await asyncio.gather(*(self._send_all(targets[tid], items) for tid, items in groups.items()))
-        return sum(counts)
+        taken = 0
+        for tid, items in groups.items():
+            target = targets.get(tid)
+            if target is None:  # removed since `due` looked
+                continue
+            self._lanes[tid] = asyncio.create_task(self._lane(target, items))
+            taken += len(items)
+        return taken
+
+    async def _lane(self, target: WebhookTarget, deliveries: list[Delivery]) -> int:
+        try:
+            return await self._send_all(target, deliveries)
+        except Exception:  # a lane must not die silently; the worker starts a new one for what is left
+            logging.getLogger("ghl_sandbox").exception("webhook delivery to %s failed", target.url)
+            await asyncio.sleep(0.2)
+            return 0
+        finally:
+            self._lanes.pop(target.id, None)
+            self.wake()
 
     async def _send_all(self, target: WebhookTarget, deliveries: list[Delivery]) -> int:
+        epoch = self.epoch
+        sent = 0
         for d in deliveries:
-            await self._attempt(target, d)
-        return len(deliveries)
+            if self.epoch != epoch:  # the state was replaced: these deliveries belong to the old world
+                break
+            # A lane may wait on a slow receiver while a delivery it holds changes (its target removed).
+            current = self.store.table(Delivery).get(d.id)
+            if current is None or current.status != "queued":
+                continue
+            await self._attempt(target, current)
+            sent += 1
+        return sent
 
     async def _attempt(self, target: WebhookTarget, delivery: Delivery) -> None:
         epoch = self.epoch
@@ -337,7 +380,7 @@ class WebhookService:
 
     def settled(self) -> bool:
         # One indexed row per status at most (not every pending delivery decoded): `wait` asks every 20 ms.
-        return (not self._in_flight
+        return (not self._in_flight and not self._lanes
                 and all(self.store.table(Delivery).find_one("status", status) is None for status in PENDING))
 
     async def wait_settled(self, timeout: float) -> bool:

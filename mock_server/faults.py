@@ -152,7 +152,16 @@ class PathTemplate:
                 prefix.append(char)
         self._any, self._not_slash, self._loop = any_char, not_slash, loop
         self._nullable, self._group_end = nullable, group_end
-        self.prefix = "".join(prefix)  # every matching path starts with it: most rules fail here at once
+        # Every matching path starts with the literal prefix and ends with the literal suffix (give or take
+        # the trailing slash): most rules fail on one of the two without running the automaton.
+        self.prefix = "".join(prefix)
+        suffix: list[str] = []
+        for kind, char in reversed(positions[:-1]):
+            if kind != "lit":
+                break
+            suffix.append(char)
+        self.suffix = "".join(reversed(suffix))
+        self.literal = len(self.prefix) == self.last - 1  # no parameter, star or `**`: a plain comparison
         self._start = self._close(1)
 
     @staticmethod
@@ -176,7 +185,11 @@ class PathTemplate:
             live = more
 
     def match(self, path: str) -> bool:
+        if self.literal:
+            return path == self.prefix or (path.endswith("/") and path[:-1] == self.prefix)
         if not path.startswith(self.prefix):
+            return False
+        if self.suffix and not (path.endswith(self.suffix) or path.endswith(self.suffix + "/")):
             return False
         live, literal, any_char, not_slash, loop = self._start, self._literal, self._any, self._not_slash, self._loop
         for char in path:

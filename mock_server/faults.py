@@ -203,7 +203,7 @@ class PathTemplate:
     def parse(cls, template: str) -> PathTemplate:
         if len(template) > PATH_MAX_LENGTH:
             raise Invalid(f"match.path must be at most {PATH_MAX_LENGTH} characters")
-        if template.count("/") + 1 > PATH_MAX_SEGMENTS:
+        if len(template.strip("/").split("/")) > PATH_MAX_SEGMENTS:
             raise Invalid(f"match.path must have at most {PATH_MAX_SEGMENTS} segments")
         return cls(template)
 

@@ -59,7 +59,7 @@ def _get_quietly(url: str) -> None:
 
 @pytest.mark.parametrize(("path", "problem"), [
     ("/payments/" + "x" * PATH_MAX_LENGTH, f"match.path must be at most {PATH_MAX_LENGTH} characters"),
-    ("/a" * PATH_MAX_SEGMENTS, f"match.path must have at most {PATH_MAX_SEGMENTS} segments"),
+    ("/a" * (PATH_MAX_SEGMENTS + 1), f"match.path must have at most {PATH_MAX_SEGMENTS} segments"),
 ])
 def test_a_too_long_template_is_refused_naming_the_field(server: SandboxProcess, path: str, problem: str) -> None:
     with control(server) as sb:
@@ -69,9 +69,10 @@ def test_a_too_long_template_is_refused_naming_the_field(server: SandboxProcess,
         assert sb.get("/faults").json() == []
 
 
-def test_the_longest_template_allowed_is_accepted(server: SandboxProcess) -> None:
+@pytest.mark.parametrize("path", ["/payments/" + "x" * (PATH_MAX_LENGTH - len("/payments/")),
+                                  "/a" * PATH_MAX_SEGMENTS])
+def test_the_largest_templates_allowed_are_accepted(server: SandboxProcess, path: str) -> None:
     with control(server) as sb:
-        path = "/payments" + "/" + "x" * (PATH_MAX_LENGTH - len("/payments/"))
         r = sb.post("/faults", json={"match": {"path": path}, "effect": {"status": 503}})
         assert r.status_code == 201, r.text
         sb.delete("/faults")

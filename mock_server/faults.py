@@ -97,17 +97,115 @@ class Effect:
         return out
 
 
-def template_regex(template: str) -> re.Pattern[str]:
-    """`/payments/orders/{orderId}` -> a regex; `*` matches any run of characters."""
-    pattern = ""
-    for part in re.split(r"(\{[^}/]+\}|\*)", template.rstrip("/")):
-        if part == "*":
-            pattern += ".*"
-        elif part.startswith("{") and part.endswith("}"):
-            pattern += "[^/]+"
-        else:
-            pattern += re.escape(part)
-    return re.compile(f"^{pattern}/?$")
+PATH_MAX_LENGTH = 256  # also `maxLength` of FaultMatch.path in contracts/sandbox-control.openapi.yaml
+PATH_MAX_SEGMENTS = 32
+
+
+class PathTemplate:
+    """A fault rule's path template, matched in time linear in the path's length whatever the template.
+
+    `{name}` is one non-empty segment; `*` any run of characters, slashes included (so `/payments/*`
+    covers everything under /payments); a whole segment `**` any number of segments, none included
+    (`/payments/**` also matches `/payments`); anything else is literal. A trailing slash on the template
+    or on the request is ignored. This is the language of the regex the templates used to become, but a
+    backtracking regex with several `.*` takes time exponential in their number (issue 10): the template
+    is a position automaton instead, run over the path with every live position as one bit of an int."""
+
+    def __init__(self, template: str) -> None:
+        self.template = template
+        # (kind, char): kind is lit, param, star, or for a `/**` segment: group (its slash), star, end (reads
+        # nothing: where skipping the whole group lands, so that skipping it never lets its star read on)
+        positions: list[tuple[str, str]] = []
+        run: list[str] = []  # segments since the last `**`, tokenized together as templates always were
+        for i, segment in enumerate(template.rstrip("/").split("/")):
+            if segment != "**":
+                run.append(("/" if i else "") + segment)
+                continue
+            positions += self._tokens("".join(run))
+            run = []
+            positions += [("group", "/"), ("star", ""), ("end", "")] if i else [("star", "")]
+        positions += self._tokens("".join(run))
+        positions.append(("slash?", "/"))  # an optional trailing slash on the request
+        self.last = len(positions)
+        self._literal: dict[str, int] = {}
+        any_char = not_slash = loop = nullable = group_end = 0
+        prefix: list[str] = []
+        literal_run = True
+        for bit, (kind, char) in enumerate(positions, start=1):
+            mask = 1 << bit
+            if kind in ("lit", "group", "slash?"):
+                self._literal[char] = self._literal.get(char, 0) | mask
+            elif kind == "param":
+                not_slash |= mask
+                loop |= mask
+            elif kind == "end":
+                nullable |= mask
+                group_end |= mask  # `/**` may be skipped as a whole
+            else:  # a star: any character, any number of times, or none
+                any_char |= mask
+                loop |= mask
+                nullable |= mask
+            if kind == "slash?":
+                nullable |= mask
+            literal_run = literal_run and kind == "lit"
+            if literal_run:
+                prefix.append(char)
+        self._any, self._not_slash, self._loop = any_char, not_slash, loop
+        self._nullable, self._group_end = nullable, group_end
+        # Every matching path starts with the literal prefix and ends with the literal suffix (give or take
+        # the trailing slash): most rules fail on one of the two without running the automaton.
+        self.prefix = "".join(prefix)
+        suffix: list[str] = []
+        for kind, char in reversed(positions[:-1]):
+            if kind != "lit":
+                break
+            suffix.append(char)
+        self.suffix = "".join(reversed(suffix))
+        self.literal = len(self.prefix) == self.last - 1  # no parameter, star or `**`: a plain comparison
+        self._start = self._close(1)
+
+    @staticmethod
+    def _tokens(text: str) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        for part in re.split(r"(\{[^}/]+\}|\*)", text):
+            if part == "*":
+                out.append(("star", ""))
+            elif part.startswith("{") and part.endswith("}"):  # also `{}` and `{a/b}`, as before
+                out.append(("param", ""))
+            else:
+                out += [("lit", c) for c in part]
+        return out
+
+    def _close(self, live: int) -> int:
+        """Add the positions reachable without reading a character (a star or a `/**` matching nothing)."""
+        while True:
+            more = live | ((live << 1) & self._nullable) | ((live << 3) & self._group_end)
+            if more == live:
+                return live
+            live = more
+
+    def match(self, path: str) -> bool:
+        if self.literal:
+            return path == self.prefix or (path.endswith("/") and path[:-1] == self.prefix)
+        if not path.startswith(self.prefix):
+            return False
+        if self.suffix and not (path.endswith(self.suffix) or path.endswith(self.suffix + "/")):
+            return False
+        live, literal, any_char, not_slash, loop = self._start, self._literal, self._any, self._not_slash, self._loop
+        for char in path:
+            accepts = literal.get(char, 0) | any_char | (not_slash if char != "/" else 0)
+            live = self._close(((live << 1) | (live & loop)) & accepts)
+            if not live:
+                return False
+        return bool(live >> self.last & 1)
+
+    @classmethod
+    def parse(cls, template: str) -> PathTemplate:
+        if len(template) > PATH_MAX_LENGTH:
+            raise Invalid(f"match.path must be at most {PATH_MAX_LENGTH} characters")
+        if len(template.strip("/").split("/")) > PATH_MAX_SEGMENTS:
+            raise Invalid(f"match.path must have at most {PATH_MAX_SEGMENTS} segments")
+        return cls(template)
 
 
 @dataclass
@@ -123,7 +221,7 @@ class Rule:
     probability: float | None = None
     matched: int = 0  # requests that matched the rule
     applied: int = 0  # requests the effect was injected into
-    path_re: re.Pattern[str] | None = field(default=None, repr=False)
+    matcher: PathTemplate | None = field(default=None, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         match: dict[str, Any] = {}
@@ -160,19 +258,14 @@ class FaultInjector:
 
     def _changed(self) -> None:
         """Forget what was derived from the rule list (after every add, remove, clear)."""
-        self._plans: dict[str, tuple[list[Rule], re.Pattern[str] | None]] = {}
+        self._plans: dict[str, list[Rule]] = {}
         self._needs_body: bool | None = None
 
-    def _plan(self, method: str) -> tuple[list[Rule], re.Pattern[str] | None]:
-        """The rules that can match `method`, in list order, and (when every one of them has a path)
-        one regex matching the union of their paths: a request no rule can match is then answered
-        by a single regex test instead of a scan. Call with the lock held."""
+    def _plan(self, method: str) -> list[Rule]:
+        """The rules that can match `method`, in list order. Call with the lock held."""
         plan = self._plans.get(method)
         if plan is None:
-            rules = [r for r in self._rules if not r.method or r.method in (method, "*")]
-            patterns = [r.path_re.pattern for r in rules if r.path_re is not None]
-            union = re.compile("|".join(f"(?:{p})" for p in patterns)) if rules and len(patterns) == len(rules) else None
-            plan = self._plans[method] = (rules, union)
+            plan = self._plans[method] = [r for r in self._rules if not r.method or r.method in (method, "*")]
         return plan
 
     def reseed(self, seed: int) -> None:
@@ -212,7 +305,7 @@ class FaultInjector:
             rule = Rule(id=f"fault_{self._counter}", method=(match.get("method") or "").upper() or None, path=path,
                         location_id=match.get("locationId"), body=body, effect=effect, times=times,
                         after=after or 0, probability=None if prob is None else float(prob),
-                        path_re=template_regex(path) if path else None)
+                        matcher=PathTemplate.parse(path) if path else None)
             self.rules.append(rule)
             self._changed()
         self._saved()
@@ -277,15 +370,12 @@ class FaultInjector:
         """The effect of the first rule that matches (counting it), or None. `locations` may be a
         function giving the request's locations: it is called only when a rule asks for a location."""
         with self._lock:
-            candidates, union = self._plan(method)
-            if union is not None and union.match(path) is None:
-                return None  # no rule's path matches: the scan below would skip every rule
-            for rule in candidates:
+            for rule in self._plan(method):
                 if rule.times is not None and rule.applied >= rule.times:
                     continue
                 if rule.method and rule.method not in (method, "*"):
                     continue
-                if rule.path_re and not rule.path_re.match(path):
+                if rule.matcher and not rule.matcher.match(path):
                     continue
                 if rule.location_id:
                     if callable(locations):

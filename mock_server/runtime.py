@@ -141,10 +141,12 @@ class Runtime:
         if new_generation:
             generation += 1
             self.store.set_meta("runtime_generation", generation)
-        ids = IdFactory(f"runtime-{seed}" if generation == 0 else f"runtime-{seed}-g{generation}")
+        stream = f"{seed}" if generation == 0 else f"{seed}-g{generation}"
+        ids = IdFactory(f"runtime-{stream}")
         events = EventLog(self.store, self.clock, ids, self.webhooks.on_event,
                           frozenset().union(*(s.extension_event_types for s in self.services)))
-        self.webhooks.ids = ids
+        # Deliveries draw from a stream of their own: the number of targets must not shift any data id.
+        self.webhooks.ids = IdFactory(f"webhooks-{stream}")
         self.webhooks.reseed(seed)
         self.faults.reseed(seed)
         world = World(seed=seed, ids=ids, events=events, traces=TraceIds(seed), tick_since=self.clock.now())

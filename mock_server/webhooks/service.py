@@ -37,7 +37,12 @@ class WebhookService:
                  policy: RetryPolicy, timeout_s: float, render: Callable[[Event], dict[str, Any]]) -> None:
         self.store = store
         self.clock = clock
+        # Delivery and webhook ids: the runtime gives each world its own stream, apart from the data's, so
+        # how many targets there are never shifts an order id while one seed still gives the same ids.
         self.ids = ids
+        # Targets are configuration and outlive a reset, which rewinds the world's streams: their ids come
+        # from a stream of their own that nothing rewinds (a new target must never take an old one's id).
+        self.target_ids = IdFactory(f"targets-{seed}")
         self.signer = signer
         self.policy = policy
         self.timeout_s = timeout_s
@@ -72,9 +77,13 @@ class WebhookService:
     def add_target(self, url: str, events: list[str] | None = None, location_id: str | None = None,
                    chaos: dict[str, Any] | None = None) -> WebhookTarget:
         parsed = Chaos.parse(chaos)
-        target = WebhookTarget(id=self.ids.object_id(), url=url, events=events, created_at=self.clock.now(),
+        table = self.store.table(WebhookTarget)
+        target_id = self.target_ids.object_id()
+        while table.get(target_id) is not None:  # a restart with --state starts the stream over
+            target_id = self.target_ids.object_id()
+        target = WebhookTarget(id=target_id, url=url, events=events, created_at=self.clock.now(),
                                location_id=location_id, chaos=parsed.to_json() if parsed.active else {})
-        self.store.table(WebhookTarget).put(target)
+        table.put(target)
         return target
 
     def targets(self) -> list[WebhookTarget]:

@@ -30,10 +30,14 @@ class BodyTooLarge(Exception):
     pass
 
 
+class ClientGone(OSError):
+    """The server's `send` failed: the caller is gone (ASGI 2.4 servers raise an OSError there)."""
+
+
 # How a caller that went away shows up: Starlette's ClientDisconnect (reading the body, or writing
-# through a closed transport), anyio's closed or broken streams, the OS's broken pipe or reset.
-# Nothing is wrong on our side and there is no one to answer.
-DISCONNECTS = (ClientDisconnect, anyio.ClosedResourceError, anyio.BrokenResourceError, BrokenPipeError,
+# through a closed transport), a failed send, anyio's closed or broken streams, the OS's broken pipe
+# or reset. Nothing is wrong on our side and there is no one to answer.
+DISCONNECTS = (ClientDisconnect, ClientGone, anyio.ClosedResourceError, anyio.BrokenResourceError, BrokenPipeError,
                ConnectionResetError)
 
 
@@ -80,7 +84,10 @@ class Gateway:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 response_started = True
-            await send(message)
+            try:
+                await send(message)
+            except OSError as exc:  # the transport's error, told apart from the application's own OSErrors
+                raise ClientGone(str(exc)) from exc
 
         received = 0
 

@@ -107,6 +107,7 @@ def _die_of(signum: int) -> NoReturn:
     clients.stop_all()
     print(f"ghl-sandbox check: interrupted by {signal.Signals(signum).name}; the client under test was stopped",
           file=sys.stderr, flush=True)
+    sys.stdout.flush()  # what the run printed so far: dying of a signal would drop a pipe's buffer
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)
     sys.exit(128 + signum)  # not reached: the signal ends the process

@@ -231,6 +231,7 @@ def test_a_signal_to_the_harness_stops_the_client(tmp_path: Path, sig: signal.Si
         # It ends as the signal would have ended it, says why, and shows no traceback.
         assert proc.returncode == -sig, (proc.returncode, out[-2000:], err[-2000:])
         assert f"interrupted by {sig.name}; the client under test was stopped" in err
+        assert "sandbox http://127.0.0.1:" in out  # what it printed before the signal is not lost
         assert "Traceback" not in out + err, err[-3000:]
     finally:
         run.kill_leftovers()

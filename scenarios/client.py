@@ -62,8 +62,10 @@ def _uninterrupted() -> Iterator[None]:
 
 
 def handle_signals() -> Callable[[], None]:
-    """Turn STOP_SIGNALS into `Interrupted` (main thread only); returns what restores the old handlers."""
-    previous = {sig: signal.signal(sig, _on_signal) for sig in STOP_SIGNALS}
+    """Turn STOP_SIGNALS into `Interrupted` (main thread only); returns what restores the old handlers.
+    A signal ignored at start stays ignored (`nohup`, a background job's SIGINT)."""
+    previous = {sig: signal.signal(sig, _on_signal) for sig in STOP_SIGNALS
+                if signal.getsignal(sig) is not signal.SIG_IGN}
 
     def restore() -> None:
         for sig, handler in previous.items():

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -181,12 +182,12 @@ class ClientRun:
         self.pgid: int | None = None
         self.proc: subprocess.Popen[str] | None = None
 
-    def start(self) -> subprocess.Popen[str]:
+    def start(self, preexec_fn: Callable[[], object] | None = None) -> subprocess.Popen[str]:
         cmd = [sys.executable, "-m", "mock_server.cli", "check", "--client",
                f"{sys.executable} {self.script} {self.pid_file}", "--scenarios", str(self.scenario),
                "--examples", "0", *self.extra]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
+                                     stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=preexec_fn)
         return self.proc
 
     def wait_for_client(self, timeout: float = 60) -> int:
@@ -233,6 +234,24 @@ def test_a_signal_to_the_harness_stops_the_client(tmp_path: Path, sig: signal.Si
         assert f"interrupted by {sig.name}; the client under test was stopped" in err
         assert "sandbox http://127.0.0.1:" in out  # what it printed before the signal is not lost
         assert "Traceback" not in out + err, err[-3000:]
+    finally:
+        run.kill_leftovers()
+
+
+def test_a_signal_ignored_at_start_stays_ignored(tmp_path: Path) -> None:
+    """Under `nohup` SIGHUP is ignored: the harness keeps it so (and still stops on SIGTERM)."""
+    run = ClientRun(tmp_path, WAITING)
+    proc = run.start(preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    try:
+        pgid = run.wait_for_client()
+        time.sleep(0.5)
+        os.kill(proc.pid, signal.SIGHUP)
+        time.sleep(1.5)
+        assert proc.poll() is None and group_members(pgid), "SIGHUP ended a run started under nohup"
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.communicate(timeout=30)
+        run.assert_client_gone()
+        assert proc.returncode == -signal.SIGTERM
     finally:
         run.kill_leftovers()
 

@@ -7,16 +7,18 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import signal
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from rich.console import Console
 from rich.markup import escape
 
+from scenarios import client as clients
 from scenarios import project as projects
 from scenarios.checks import REGISTRY
 from scenarios.loader import Scenario, ScenarioError, load_paths
@@ -76,18 +78,39 @@ def check(client_command: str | None, project_path: str | None, client_cwd: str 
           admin_token: str | None) -> None:
     """Drive an integration client through the scenario library and property-based runs."""
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
+    restore_signals = clients.handle_signals()
     try:
-        plan = make_plan(client_command, project_path, client_cwd, startup_timeout, list(plugins),
-                         list(scenario_paths), examples, seed, list(only_checks))
-    except (UsageProblem, projects.ProjectError, ScenarioError) as exc:
-        console.print(f"error: {exc}", markup=False)
-        sys.exit(2)
-    replay = replay_command(plan, project_path, client_command, client_cwd, plugins)
-    code = run_check(console, plan.client, plan.scenarios, plan.examples, plan.seed, plan.checks,
-                     Path(junit_path) if junit_path else None, Path(json_path) if json_path else None,
-                     Path(save_dir) if save_dir else None, sandbox_url, admin_token, shrink_seconds,
-                     destination=plan.destination, replay=replay)
+        try:
+            plan = make_plan(client_command, project_path, client_cwd, startup_timeout, list(plugins),
+                             list(scenario_paths), examples, seed, list(only_checks))
+        except (UsageProblem, projects.ProjectError, ScenarioError) as exc:
+            console.print(f"error: {exc}", markup=False)
+            sys.exit(2)
+        replay = replay_command(plan, project_path, client_command, client_cwd, plugins)
+        code = run_check(console, plan.client, plan.scenarios, plan.examples, plan.seed, plan.checks,
+                         Path(junit_path) if junit_path else None, Path(json_path) if json_path else None,
+                         Path(save_dir) if save_dir else None, sandbox_url, admin_token, shrink_seconds,
+                         destination=plan.destination, replay=replay)
+    except clients.Interrupted as exc:
+        _die_of(exc.signum)
+    finally:
+        clients.stop_all()  # whatever ended the run (an error in a plugin, say), no client outlives it
+        restore_signals()
     sys.exit(code)
+
+
+def _die_of(signum: int) -> NoReturn:
+    """After SIGTERM, SIGINT or SIGHUP: stop the clients, then end as that signal would have (the
+    exit status a parent or CI runner expects)."""
+    for sig in clients.STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)  # a second signal must not cut the cleanup short
+    clients.stop_all()
+    print(f"ghl-sandbox check: interrupted by {signal.Signals(signum).name}; the client under test was stopped",
+          file=sys.stderr, flush=True)
+    sys.stdout.flush()  # what the run printed so far: dying of a signal would drop a pipe's buffer
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+    sys.exit(128 + signum)  # not reached: the signal ends the process
 
 
 def make_plan(client_command: str | None, project_path: str | None, client_cwd: str | None,

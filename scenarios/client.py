@@ -1,17 +1,88 @@
 """The client under test: a real process started from the user's command with the contract's
-environment (contracts/CLIENT_CONTRACT.md), which scenarios may stop, restart or kill."""
+environment (contracts/CLIENT_CONTRACT.md), which scenarios may stop, restart or kill.
+
+The client runs in its own session (a terminal's Ctrl-C must not reach it mid-scenario), so nothing
+stops it when the harness goes away: every started client is kept in `_LIVE` until it is stopped,
+and `stop_all` (at exit, and on SIGTERM, SIGINT or SIGHUP once `handle_signals` is installed) ends
+what is left.
+"""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 
 import httpx
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+class Interrupted(BaseException):
+    """One of STOP_SIGNALS arrived: unwinds everything (a BaseException, so no `except Exception`
+    swallows it) and every `finally` stops what it started."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+_LIVE: set[ClientProcess] = set()  # started, not yet known to be stopped
+_critical = 0  # > 0 while a client is being spawned and registered
+_pending: int | None = None  # a signal that arrived meanwhile
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    global _pending
+    if _critical:
+        _pending = signum  # raised once the new client is registered, so it cannot be missed
+        return
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def _uninterrupted() -> Iterator[None]:
+    """Defer `Interrupted` while a client is spawned: between fork and registration it would leak."""
+    global _critical, _pending
+    _critical += 1
+    try:
+        yield
+    finally:
+        _critical -= 1
+    if not _critical and _pending is not None:
+        signum, _pending = _pending, None
+        raise Interrupted(signum)
+
+
+def handle_signals() -> Callable[[], None]:
+    """Turn STOP_SIGNALS into `Interrupted` (main thread only); returns what restores the old handlers.
+    A signal ignored at start stays ignored (`nohup`, a background job's SIGINT)."""
+    previous = {sig: signal.signal(sig, _on_signal) for sig in STOP_SIGNALS
+                if signal.getsignal(sig) is not signal.SIG_IGN}
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore
+
+
+def stop_all(grace: float = 2.0) -> None:
+    """Stop every client still running (SIGTERM to its group, SIGKILL after `grace`)."""
+    for client in list(_LIVE):
+        with contextlib.suppress(Exception):
+            client.stop(grace)
+        _LIVE.discard(client)
+
+
+atexit.register(stop_all)  # an uncaught exception or sys.exit: the client goes too
 
 
 def free_port() -> int:
@@ -40,9 +111,11 @@ class ClientProcess:
         log.write(f"\n--- start #{self.starts + 1}: {self.command}\n".encode())
         log.flush()
         try:
-            self.proc = subprocess.Popen(self.command, shell=True, env={**os.environ, **self.env}, stdout=log,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                                         cwd=self.cwd)
+            with _uninterrupted():
+                self.proc = subprocess.Popen(self.command, shell=True, env={**os.environ, **self.env}, stdout=log,
+                                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                             start_new_session=True, cwd=self.cwd)
+                _LIVE.add(self)
         except OSError as exc:  # a working directory that does not exist, say
             raise ClientError(f"the client could not be started: {exc}") from None
         finally:
@@ -79,6 +152,7 @@ class ClientProcess:
             self._wait_group(grace)
         except subprocess.TimeoutExpired:
             self._kill_group()
+        _LIVE.discard(self)
 
     def _group_alive(self) -> bool:
         """Any live (non-zombie) process left in the client's process group?"""
@@ -118,6 +192,7 @@ class ClientProcess:
         deadline = time.monotonic() + 5
         while self._group_alive() and time.monotonic() < deadline:
             time.sleep(0.02)
+        _LIVE.discard(self)
 
     def crash(self) -> None:
         """SIGKILL, as a crash: no chance to flush anything."""

@@ -14,8 +14,11 @@ from typing import Any
 import jsonschema
 import yaml
 
+from scenarios import safe_yaml
+
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
 LIBRARY = Path(__file__).with_name("library")
+MAX_FILE_BYTES = 1 << 20  # the library's largest scenario is ~2 KB; more is a mistake or an attack
 
 
 class ScenarioError(Exception):
@@ -82,12 +85,12 @@ def _line_of(node: yaml.Node | None, path: list[Any]) -> int | None:
 
 def parse(text: str, path: str) -> Scenario:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node, data = safe_yaml.load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark else "?"
-        raise ScenarioError(f"{path}:{line}: invalid YAML: {exc.problem}") from None
+        what = "" if isinstance(exc, safe_yaml.LimitExceeded) else "invalid YAML: "
+        raise ScenarioError(f"{path}:{line}: {what}{exc.problem}") from None
     except yaml.YAMLError as exc:
         raise ScenarioError(f"{path}: invalid YAML: {exc}") from None
     if not isinstance(data, dict):
@@ -125,9 +128,19 @@ def _check_refs(data: dict[str, Any], node: yaml.Node | None, path: str) -> None
 def load_file(path: str | Path) -> Scenario:
     p = Path(path)
     try:
-        text = p.read_text()
+        # At most one byte past the limit: a huge file (or /dev/zero) is refused without reading it all.
+        with p.open("rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise ScenarioError(f"{p}: cannot read: {exc.strerror}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ScenarioError(f"{p}:1: the file is larger than {MAX_FILE_BYTES >> 20} MiB, the limit for a scenario")
+    try:
+        # As `read_text` did: UTF-8 with universal newlines.
+        text = raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ScenarioError(f"{p}:{line}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     return parse(text, str(p))
 
 

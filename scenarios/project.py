@@ -245,6 +245,60 @@ def line_of(lines: dict[str, int], key: str) -> int:
 
 # ---- loading ---------------------------------------------------------------------------------------
 
+MAX_FILE_BYTES = 1 << 20  # a project file is a page of settings; a pyproject.toml a few pages
+MAX_DEPTH = 32  # arrays and inline tables inside each other: tomllib recurses once per level
+
+
+def read_bounded(path: Path) -> str:
+    """The file's text as `read_text` gives it (universal newlines), refused (ProjectError) past
+    MAX_FILE_BYTES without reading it all."""
+    with path.open("rb") as f:
+        raw = f.read(MAX_FILE_BYTES + 1)
+    if len(raw) > MAX_FILE_BYTES:
+        raise ProjectError(f"{path}:1: the file is larger than {MAX_FILE_BYTES >> 20} MiB, the limit for a project file")
+    return raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+
+
+_SPECIAL = re.compile(r"[\n#\"'\[\]{}]")
+
+
+def too_deep(text: str, limit: int = MAX_DEPTH) -> int | None:
+    """The 1-based line where arrays and inline tables nest more than `limit` deep, else None.
+    Brackets inside strings and comments do not count (TOML's four string forms are skipped)."""
+    depth = 0
+    line = 1
+    i, n = 0, len(text)
+    while (m := _SPECIAL.search(text, i)) is not None:
+        i = m.start()
+        c = text[i]
+        if c == "\n":
+            line += 1
+        elif c == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        elif c in "\"'":
+            quote = text[i:i + 3] if text[i:i + 3] in ('"""', "'''") else c
+            j = i + len(quote)
+            while j < n and not text.startswith(quote, j):
+                if text[j] == "\\" and c == '"':
+                    j += 1
+                elif text[j] == "\n" and len(quote) == 1:
+                    break  # an unterminated one-line string: tomllib reports it
+                j += 1
+            line += text.count("\n", i, j)
+            i = j if j < n and text[j] == "\n" else j + len(quote)
+            continue
+        elif c in "[{":
+            depth += 1
+            if depth > limit:
+                return line
+        else:
+            depth = max(0, depth - 1)
+        i += 1
+    return None
+
+
 def find(explicit: str | None = None, cwd: Path | None = None) -> Path | None:
     if explicit:
         return Path(explicit)
@@ -254,8 +308,11 @@ def find(explicit: str | None = None, cwd: Path | None = None) -> Path | None:
     pyproject = here / "pyproject.toml"
     if pyproject.is_file():
         try:
-            data = tomllib.loads(pyproject.read_text())
-        except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError):
+            text = read_bounded(pyproject)
+            if too_deep(text) is not None:
+                return pyproject  # load() reports it with its line
+            data = tomllib.loads(text)
+        except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError, ProjectError):
             return pyproject  # load() reports it with its line
         if isinstance(data.get("tool"), dict) and PYPROJECT_TABLE[1] in data["tool"]:
             return pyproject
@@ -267,11 +324,14 @@ def load(path: Path | None) -> Project:
     if path is None:
         return Project()
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bounded(path)
     except FileNotFoundError:
         raise ProjectError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ProjectError(f"{path}: cannot read it: {exc}") from None
+    deep = too_deep(text)
+    if deep is not None:
+        raise ProjectError(f"{path}:{deep}: arrays and inline tables are nested more than {MAX_DEPTH} levels deep")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -187,18 +187,24 @@ class Harness:
             result.error = f"destination: {exc}"
         finally:
             if ctx is not None:
-                try:
-                    ctx.client.stop()
-                except Exception as exc:  # noqa: BLE001 - never let a stuck client hide the verdict
-                    result.error = result.error or f"could not stop the client: {exc}"
-                finally:
-                    self.destination.stop()
+                problem = self._stop(ctx)
+                result.error = result.error or problem
                 if not result.ok and not result.client_log:
                     result.client_log = ctx.client.log_tail()
         if result.error:
             result.outcomes = []  # the scenario did not run to its verdict: an ERROR, not a column of FAILs
         result.seconds = round(time.monotonic() - started, 2)
         return result
+
+    def _stop(self, ctx: ScenarioContext) -> str:
+        """Stop the client and the destination adapter; why the client could not be stopped, or ""."""
+        try:
+            ctx.client.stop()
+        except Exception as exc:  # noqa: BLE001 - never let a stuck client hide the verdict
+            return f"could not stop the client: {exc}"
+        finally:
+            self.destination.stop()
+        return ""
 
     def _setup(self, scenario: Scenario) -> ScenarioContext:
         setup = scenario.setup
@@ -237,16 +243,22 @@ class Harness:
                               destination=self.destination, routes=self.spec.routes,
                               rate_interval_ms=RATE_INTERVALS.get(profile, 10_000), started_at=reset_at)
         ctx.baseline_fulfillments = {f["_id"] for f in ctx.ghl_state()["fulfillments"]}
-        # Fault rules are in place before the client starts: a rule meant for its first call must meet it.
-        for rule in setup.get("faults", []):
-            sandbox.add_fault(rule)
-        self.destination.start(Binding(values=values, env={**os.environ, **env}, cwd=self.spec.cwd,
-                                       location_id=location["locationId"], control=sandbox.control))
-        client.start()
-        if self.spec.routes.ghl_webhook is not None:
-            target = sandbox.webhook_target(client.url + self.spec.routes.ghl_webhook,
-                                            locationId=location["locationId"], chaos=setup.get("chaos"))
-            ctx.target_id = target["id"]
+        try:
+            # Fault rules are in place before the client starts: a rule meant for its first call must meet it.
+            for rule in setup.get("faults", []):
+                sandbox.add_fault(rule)
+            self.destination.start(Binding(values=values, env={**os.environ, **env}, cwd=self.spec.cwd,
+                                           location_id=location["locationId"], control=sandbox.control))
+            client.start()
+            if self.spec.routes.ghl_webhook is not None:
+                target = sandbox.webhook_target(client.url + self.spec.routes.ghl_webhook,
+                                                locationId=location["locationId"], chaos=setup.get("chaos"))
+                ctx.target_id = target["id"]
+        except BaseException:
+            # run() only stops what _setup returned: a client started before a failure here (the
+            # sandbox refusing the webhook target, say) would otherwise outlive the scenario.
+            self._stop(ctx)
+            raise
         return ctx
 
     def _safety(self, ctx: ScenarioContext, checks: list[str], result: ScenarioResult) -> None:

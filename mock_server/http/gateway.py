@@ -7,6 +7,8 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+import anyio
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_server import jsjson
@@ -26,6 +28,17 @@ CONTROL_MAX_BODY_BYTES = 1 << 30
 
 class BodyTooLarge(Exception):
     pass
+
+
+class ClientGone(OSError):
+    """The server's `send` failed: the caller is gone (ASGI 2.4 servers raise an OSError there)."""
+
+
+# How a caller that went away shows up: Starlette's ClientDisconnect (reading the body, or writing
+# through a closed transport), a failed send, anyio's closed or broken streams, the OS's broken pipe
+# or reset. Nothing is wrong on our side and there is no one to answer.
+DISCONNECTS = (ClientDisconnect, ClientGone, anyio.ClosedResourceError, anyio.BrokenResourceError, BrokenPipeError,
+               ConnectionResetError)
 
 
 class Gateway:
@@ -71,7 +84,10 @@ class Gateway:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 response_started = True
-            await send(message)
+            try:
+                await send(message)
+            except OSError as exc:  # the transport's error, told apart from the application's own OSErrors
+                raise ClientGone(str(exc)) from exc
 
         received = 0
 
@@ -95,6 +111,8 @@ class Gateway:
                 await _send_error(send, 413, "request entity too large", "Payload Too Large", trace)
         except ConnectionAbortedError:  # an injected fault dropped the connection on purpose
             pass
+        except DISCONNECTS:  # the caller went away mid-request: one quiet line, never a traceback
+            log.debug("client went away during %s %s", scope.get("method"), path)
         except Exception:  # never a traceback on the wire
             log.exception("unhandled error on %s %s", scope.get("method"), path)
             if not response_started:

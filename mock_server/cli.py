@@ -55,6 +55,9 @@ def main() -> None:
 @click.option("--orders", default=260, show_default=True, type=click.IntRange(0, 1_000_000),
               help="Orders to seed in the first location.")
 @click.option("--admin-token", default=None, help="Require this token on the /_sandbox control plane.")
+@click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
+              help="Also answer the control plane and dashboard when addressed by this host name "
+                   "(besides loopback names and --host; repeatable).")
 @click.option("--rate-limit", "rate_limit", default="default", show_default=True,
               type=click.Choice(sorted(PROFILES)), help="Rate-limit profile.")
 @click.option("--journal-capacity", default=10_000, show_default=True, type=click.IntRange(1, 10_000_000),
@@ -81,6 +84,7 @@ def main() -> None:
 @click.option("--wh-signature/--no-wh-signature", default=True, show_default=True,
               help="Sign webhooks with legacy RSA-SHA256 in x-wh-signature.")
 def serve(host: str, port: int, seed: int, state_file: str | None, orders: int, admin_token: str | None,
+          allowed_hosts: tuple[str, ...],
           rate_limit: str, journal_capacity: int, server_kind: str, webhook_urls: tuple[str, ...],
           webhook_policy: str, webhook_retry_interval: float, webhook_max_retries: int, webhook_timeout: float,
           extension_events: bool, ghl_signature: bool, wh_signature: bool, response_cache: bool,
@@ -93,6 +97,7 @@ def serve(host: str, port: int, seed: int, state_file: str | None, orders: int, 
         if not url.startswith(("http://", "https://")):
             raise click.BadParameter(f"{url!r} is not an http(s) URL", param_hint="--webhook-url")
     settings = Settings(host=host, port=port, seed=seed, state_file=state_file, orders=orders,
+                        allowed_hosts=list(allowed_hosts),
                         admin_token=admin_token, rate_limit=rate_limit, journal_capacity=journal_capacity,
                         webhook_urls=list(webhook_urls), webhook_policy=webhook_policy,
                         webhook_retry_interval=webhook_retry_interval, webhook_max_retries=webhook_max_retries,

@@ -48,7 +48,8 @@ class SandboxClient:
 
     def __init__(self, url: str, admin_token: str | None = None, timeout: float = 30.0) -> None:
         self.url = url.rstrip("/")
-        headers = {"Authorization": f"Bearer {admin_token}"} if admin_token else {}
+        # UTF-8 bytes: httpx would refuse a non-ASCII token in a str header.
+        headers = {b"Authorization": f"Bearer {admin_token}".encode()} if admin_token else {}
         # A malformed URL (`localhost:8080`) is not made a base: httpx would merge it into yet another
         # URL, and `request()` should fail on the URL as the user typed it.
         base = self.url if httpx.URL(self.url).is_absolute_url else ""

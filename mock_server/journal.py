@@ -5,6 +5,7 @@ Entries never hold a token secret, only the token's public id.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import deque
 from typing import Any
@@ -45,7 +46,9 @@ class Journal:
         since_ts: float | None = None
         if since:
             if since.isascii() and since.isdigit():  # str.isdigit alone takes `²`, which int() refuses
-                since_id = int(since)
+                digits = since.lstrip("0") or "0"
+                # An id too long for int() (4,300 digits) is past every entry: nothing, not a 500.
+                since_id = int(digits) if len(digits) <= 4000 else sys.maxsize
             else:
                 try:
                     since_ts = parse_iso(since)

@@ -13,6 +13,8 @@ class Settings:
     state_file: str | None = None
     orders: int = 260
     admin_token: str | None = None
+    # Host names the control plane and dashboard also answer, besides loopback ones (DNS rebinding).
+    allowed_hosts: list[str] = field(default_factory=list)
     rate_limit: str = "default"
     journal_capacity: int = 10_000
     max_body_bytes: int = 1024 * 1024

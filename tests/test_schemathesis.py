@@ -236,9 +236,10 @@ def control_schema(url: str) -> Any:
         "base-url": url,
         "workers": 1,
         "request-timeout": 30,
-        # Location ids must name a location (an unknown one is a documented 404 or 422).
+        # Location ids must name a location (an unknown one is a documented 404 or 422). The live stream
+        # runs until its `duration`: pinned, so that every generated call of it ends.
         "parameters": {"body.locationId": location_id, "query.locationId": location_id,
-                       "path.locationId": location_id},
+                       "path.locationId": location_id, "query.duration": 0},
         "generation": {"max-examples": 12, "deterministic": True},
         "operations": [
             {"include-path": CONTROL_EXCLUDED, "enabled": False},

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-import ipaddress
+from collections.abc import Iterable
 from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
@@ -16,7 +16,9 @@ from mock_server import jsjson
 from mock_server.control.common import sandbox as sandbox_of
 from mock_server.control.validation import validated_body, validated_query
 from mock_server.errors import NotFound
-from mock_server.http.errors import json_response
+from mock_server.http.context import context_of
+from mock_server.http.errors import error_body, json_response
+from mock_server.http.hosts import HostCheck, loopback_address, refused_message
 
 if TYPE_CHECKING:
     from mock_server.runtime import Runtime
@@ -114,23 +116,39 @@ def guarded(path: str) -> bool:
 
 
 class AdminGuard:
-    """Protects /_sandbox and the dashboard (`/`, `/dashboard*`, `/static*`): with --admin-token, the
-    token is required; without it, only loopback clients are served.
+    """Protects /_sandbox and the dashboard (`/`, `/dashboard*`, `/static*`): only requests addressed to a
+    loopback name, the bound address or an `--allowed-host` name are answered (http/hosts.py: DNS
+    rebinding); with --admin-token, the token is required; without it, only loopback clients are served.
 
     A browser cannot put the token in a header, so a dashboard page opened once with `?token=T` is
     answered with a redirect to itself without the token and an HttpOnly, SameSite=Strict session
     cookie, which then stands for the token on the page's own fetches and event stream. Writes
     authenticated by that cookie alone must also carry `X-Sandbox-Dashboard: 1` (which a cross-origin
-    page cannot send without a CORS preflight the sandbox never grants)."""
+    page cannot send without a CORS preflight the sandbox never grants).
 
-    def __init__(self, app: ASGIApp, admin_token: str | None) -> None:
+    Tokens are compared as bytes, as sent (headers) or percent-decoded (the query), against the token's
+    UTF-8 bytes (curl, browsers) or its Latin-1 bytes (what some HTTP libraries put in a header), so a
+    non-ASCII `--admin-token` works."""
+
+    def __init__(self, app: ASGIApp, admin_token: str | None, allowed_hosts: Iterable[str] = (),
+                 bound_host: str | None = None) -> None:
         self.app = app
         self.admin_token = admin_token
+        self.tokens = _encodings(admin_token) if admin_token else []
+        self.hosts = HostCheck(allowed_hosts, bound_host)
         self.session = (hmac.new(admin_token.encode(), b"ghl-sandbox-dashboard", "sha256").hexdigest()
                         if admin_token else "")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and guarded(scope["path"]):
+            refused = self.hosts.refuses(_header(scope, b"host"))
+            if refused is not None:
+                body = jsjson.dumps(error_body(403, refused_message(refused), "Forbidden", context_of(scope).trace))
+                await send({"type": "http.response.start", "status": 403,
+                            "headers": [(b"content-type", b"application/json; charset=utf-8"),
+                                        (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+                return
             if self.admin_token and not scope["path"].startswith("/_sandbox") and await self._token_login(scope, send):
                 return
             problem = self._problem(scope)
@@ -146,15 +164,20 @@ class AdminGuard:
 
     async def _token_login(self, scope: Scope, send: Send) -> bool:
         """`GET /?token=T`: a valid T sets the session cookie and redirects to the page without it."""
-        pairs = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        # Latin-1 both ways: each character is one byte of the query as sent (after percent-decoding),
+        # so the token compares as bytes and the rest of the query goes back unchanged.
+        pairs = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True,
+                          encoding="latin-1")
         given = [v for k, v in pairs if k == "token"]
-        if not given or not hmac.compare_digest(given[-1].encode(), self.admin_token.encode()):  # type: ignore[union-attr]
+        if not given or not self._token(given[-1].encode("latin-1")):
             return False
-        rest = urlencode([(k, v) for k, v in pairs if k != "token"])
-        location = scope["path"] + (f"?{rest}" if rest else "")
+        rest = urlencode([(k, v) for k, v in pairs if k != "token"], encoding="latin-1")
+        # The path as the client wrote it (percent-encoded): a decoded `/dashboard/\u2028` is no header value.
+        path = scope.get("raw_path") or scope["path"].encode("utf-8")
+        location = _percent_safe(path) + (f"?{rest}".encode("latin-1") if rest else b"")
         cookie = f"{DASHBOARD_COOKIE}={self.session}; Path=/; HttpOnly; SameSite=Strict"
         await send({"type": "http.response.start", "status": 303,
-                    "headers": [(b"location", location.encode("latin-1")), (b"set-cookie", cookie.encode()),
+                    "headers": [(b"location", location), (b"set-cookie", cookie.encode()),
                                 (b"cache-control", b"no-store"), (b"content-length", b"0")]})
         await send({"type": "http.response.body", "body": b""})
         return True
@@ -162,11 +185,11 @@ class AdminGuard:
     def _problem(self, scope: Scope) -> tuple[int, str] | None:
         headers = dict(scope.get("headers", ()))
         if self.admin_token:
-            given = headers.get(b"x-sandbox-admin-token", b"").decode("latin-1")
-            auth = headers.get(b"authorization", b"").decode("latin-1")
-            if auth.lower().startswith("bearer "):
+            given = headers.get(b"x-sandbox-admin-token", b"")
+            auth = headers.get(b"authorization", b"")
+            if auth[:7].lower() == b"bearer ":
                 given = given or auth[7:].strip()
-            if hmac.compare_digest(given.encode(), self.admin_token.encode()):
+            if self._token(given):
                 return None
             if self._has_session(headers.get(b"cookie", b"")):
                 if scope.get("method") not in SAFE_METHODS and headers.get(b"x-sandbox-dashboard") != b"1":
@@ -176,12 +199,15 @@ class AdminGuard:
                 return 401, "A valid admin token is required: open the dashboard once with ?token=<admin token>"
             return 401, "A valid admin token is required for the control plane"
         client = scope.get("client")
-        if client and not _loopback(client[0]):
+        if client and not loopback_address(client[0]):
             return 403, "The control plane only answers loopback clients unless --admin-token is set"
         if scope.get("method") not in SAFE_METHODS and _cross_site(headers):
             # A web page in the user's browser may not drive a loopback sandbox behind their back.
             return 403, "Cross-site requests to the control plane are refused (Origin does not match Host)"
         return None
+
+    def _token(self, given: bytes) -> bool:
+        return any([hmac.compare_digest(given, token) for token in self.tokens])  # a list: compare with each
 
     def _has_session(self, header: bytes) -> bool:
         cookies = SimpleCookie()
@@ -201,8 +227,17 @@ def _cross_site(headers: dict[bytes, bytes]) -> bool:
     return origin.split(b"://", 1)[-1].rstrip(b"/") != host
 
 
-def _loopback(host: str) -> bool:
+def _encodings(token: str) -> list[bytes]:
     try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host in ("localhost", "testclient")
+        return list(dict.fromkeys([token.encode(), token.encode("latin-1")]))
+    except UnicodeEncodeError:  # not Latin-1 at all (`キー`): UTF-8 is the only way to send it
+        return [token.encode()]
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    return next((value for key, value in scope.get("headers", ()) if key == name), None)
+
+
+def _percent_safe(path: bytes) -> bytes:
+    """Percent-encode what may not stand in a `Location` header (controls, spaces, non-ASCII bytes)."""
+    return b"".join(b"%%%02X" % c if c <= 0x20 or c >= 0x7F else bytes([c]) for c in path)

@@ -163,11 +163,25 @@ def validated_query(request: Request, operation_id: str) -> dict[str, Any]:
     return out
 
 
+def validated_value(operation_id: str, parameter: str, raw: str, shown: str | None = None) -> Any:
+    """`raw` checked against one query parameter's schema and read as its type, as `validated_query`
+    does; for a value from elsewhere (a header meaning the same thing), named `shown` in the 422."""
+    validator = operation(operation_id).query[parameter]
+    value = _coerce(raw, validator.schema)
+    problems = messages(validator.iter_errors(value), shown or parameter)
+    if problems:
+        raise Invalid(*problems)
+    return value
+
+
 def _coerce(raw: str, schema: Mapping[str, Any]) -> Any:
     kinds = schema.get("type")
     kinds = [kinds] if isinstance(kinds, str) else list(kinds or [])
     if "integer" in kinds and raw.isascii() and raw.isdigit():  # str.isdigit alone takes `²`, which int() refuses
-        return int(raw)
+        try:
+            return int(raw)
+        except ValueError:  # past int()'s 4,300-digit limit: stays text, and fails as not an integer
+            return raw
     if "number" in kinds:
         try:
             value = float(raw)

@@ -7,8 +7,9 @@ dropped), `action` (a simulated action). Unnumbered: `hello` first (server facts
 stream's queue overflowed, or the backlog no longer holds them), and a `: heartbeat` comment when
 nothing else was sent for `heartbeat` seconds.
 
-Query: `backlog` (recent events replayed on a fresh connect, default 200), `heartbeat` (default 10 s),
-`metrics` (default 2 s), `since` (an event id, as Last-Event-ID).
+Query (checked against contracts/sandbox-control.openapi.yaml, `sandbox-stream`): `backlog` (recent
+events replayed on a fresh connect, default 200), `heartbeat` (default 10 s), `metrics` (default 2 s),
+`since` (an event id, as Last-Event-ID), `duration` (end after this many seconds; default never).
 """
 
 from __future__ import annotations
@@ -22,25 +23,11 @@ from starlette.responses import Response, StreamingResponse
 
 from mock_server import jsjson
 from mock_server.bus import RECENT_EVENTS, EventBus
-from mock_server.errors import Invalid
+from mock_server.control.validation import validated_query, validated_value
 from mock_server.http.context import runtime_of
 
 POLL_S = 0.5
 MAX_BATCH = 200  # events written in one chunk
-
-
-def _number(request: Request, name: str, default: float, lo: float, hi: float) -> float:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = float("nan")
-    if not lo <= value <= hi:
-        # The stream is not in the contract (it never ends, so no generated test can call it): checked here.
-        raise Invalid(f"{name} must be a number from {lo:g} to {hi:g}")
-    return value
 
 
 def frame(event: str, data: Any, event_id: int | None = None) -> bytes:
@@ -62,14 +49,19 @@ def hello_data(sandbox: Any) -> dict[str, Any]:
 async def stream(request: Request) -> Response:
     sandbox = runtime_of(request)
     bus: EventBus = sandbox.bus
-    heartbeat = _number(request, "heartbeat", 10.0, 0.05, 300.0)
-    metrics_every = _number(request, "metrics", 2.0, 0.05, 300.0)
-    backlog = int(_number(request, "backlog", 200, 0, RECENT_EVENTS))
-    resume = request.headers.get("last-event-id") or request.query_params.get("since")
-    after = int(resume) if resume and resume.isdigit() else None
+    q = validated_query(request, "sandbox-stream")
+    heartbeat = float(q.get("heartbeat", 10.0))
+    metrics_every = float(q.get("metrics", 2.0))
+    backlog = int(min(q.get("backlog", 200), RECENT_EVENTS))
+    duration: float | None = q.get("duration")
+    # A reconnecting EventSource sends back the last `id:` it saw: an event id, like `since`.
+    resume = request.headers.get("last-event-id")
+    after: int | None = (validated_value("sandbox-stream", "since", resume, "Last-Event-ID") if resume
+                         else q.get("since"))
 
     async def events() -> AsyncIterator[bytes]:
         loop = asyncio.get_running_loop()
+        deadline = None if duration is None else loop.time() + duration
         last_id = after or 0
         # Subscribe before reading the backlog, so nothing falls between; ids drop the overlap.
         sub = bus.subscribe()
@@ -84,10 +76,13 @@ async def stream(request: Request) -> Response:
             yield chunk + frame("metrics", metrics_data(sandbox))
             last_sent = last_metrics = loop.time()
             while not bus.stopping():
+                wait = POLL_S if deadline is None else min(POLL_S, deadline - loop.time())
+                if wait <= 0:
+                    break
                 bus.tick()
                 parts: list[bytes] = []
                 try:
-                    first = await asyncio.wait_for(sub.queue.get(), timeout=POLL_S)
+                    first = await asyncio.wait_for(sub.queue.get(), timeout=wait)
                 except asyncio.TimeoutError:
                     first = None
                 batch = [first] if first is not None else []

@@ -84,7 +84,7 @@ def check(client_command: str | None, project_path: str | None, client_cwd: str 
             plan = make_plan(client_command, project_path, client_cwd, startup_timeout, list(plugins),
                              list(scenario_paths), examples, seed, list(only_checks))
         except (UsageProblem, projects.ProjectError, ScenarioError) as exc:
-            console.print(f"error: {exc}", markup=False)
+            console.print(f"error: {exc}", markup=False, soft_wrap=True)  # one line: the path stays whole
             sys.exit(2)
         replay = replay_command(plan, project_path, client_command, client_cwd, plugins)
         code = run_check(console, plan.client, plan.scenarios, plan.examples, plan.seed, plan.checks,

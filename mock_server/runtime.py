@@ -112,7 +112,6 @@ class Runtime:
         if existing is not None:
             self._load_config()  # the clock first: the world below notes "now" as where renewals fire from
         self.clock.on_change = self.faults.on_change = self._save_config
-        self.webhooks.policy.on_change = self.webhooks.on_config_change = self._save_config
         self.bus = EventBus()  # the dashboard's live feed: API requests, webhook attempts, simulated actions
         # Listeners are wired once, here, and reach the current world through `self.world`.
         self.store.on_write(self._on_store_write)
@@ -169,6 +168,15 @@ class Runtime:
         self.store.set_meta(CONFIG_META_KEY, {
             "clock": self.clock.to_state(), "faults": self.faults.to_state(),
             "webhookPolicy": {**self.webhooks.policy.to_state(), "timeoutS": self.webhooks.timeout_s}})
+
+    def set_webhook_policy(self, name: str, interval_s: float, max_retries: int, factor: float,
+                           timeout_s: float | None = None) -> None:
+        """The retry policy (and the attempt timeout) as the control plane sets it, kept with `--state`."""
+        policy = self.webhooks.policy
+        policy.name, policy.interval_s, policy.max_retries, policy.factor = name, interval_s, max_retries, factor
+        if timeout_s is not None:
+            self.webhooks.set_timeout(timeout_s)
+        self._save_config()
 
     def _load_config(self) -> None:
         config = self.store.get_meta(CONFIG_META_KEY)

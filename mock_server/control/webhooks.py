@@ -167,12 +167,9 @@ async def put_policy(request: Request) -> Response:
     # A null number keeps its value (WebhookPolicyRequest).
     values = {key: data[key] for key in ("retryIntervalS", "maxRetries", "factor", "timeoutS")
               if data.get(key) is not None}
-    policy.name = name
-    policy.interval_s = float(values.get("retryIntervalS", policy.interval_s))
-    policy.max_retries = int(values.get("maxRetries", policy.max_retries))
-    policy.factor = float(values.get("factor", policy.factor))
-    if "timeoutS" in values:
-        sb.webhooks.set_timeout(float(values["timeoutS"]))
+    sb.set_webhook_policy(name, float(values.get("retryIntervalS", policy.interval_s)),
+                          int(values.get("maxRetries", policy.max_retries)), float(values.get("factor", policy.factor)),
+                          float(values["timeoutS"]) if "timeoutS" in values else None)
     return json_response(policy_view(sb))
 
 

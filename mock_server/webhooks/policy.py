@@ -5,15 +5,13 @@ connection errors on a growing schedule. Intervals run on the sandbox clock and 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 POLICIES = ("ghl", "exponential")
 # At most 100 years between attempts: an exponential schedule (up to 86,400 s × 10^99) otherwise put the
 # next attempt past year 9999, which no timestamp can show (GET /_sandbox/webhooks/deliveries answered 500).
 MAX_DELAY_S = 100 * 365.25 * 86400
-FIELDS = ("name", "interval_s", "max_retries", "factor", "jitter")
 
 
 @dataclass
@@ -23,15 +21,6 @@ class RetryPolicy:
     max_retries: int = 6
     factor: float = 2.0  # exponential growth per retry
     jitter: float = 0.1  # up to this fraction of the interval is added at random
-    # Called after any field changes (the control plane sets them one by one; the runtime keeps the
-    # policy with a `--state` file).
-    on_change: Callable[[], None] | None = field(default=None, repr=False, compare=False)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        object.__setattr__(self, name, value)
-        listener = self.__dict__.get("on_change")
-        if listener is not None and name in FIELDS:
-            listener()
 
     def to_state(self) -> dict[str, Any]:
         return {"name": self.name, "intervalS": self.interval_s, "maxRetries": self.max_retries,

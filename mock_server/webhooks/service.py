@@ -59,14 +59,11 @@ class WebhookService:
         # Called after every attempt (the dashboard's live feed subscribes here).
         self.listeners: list[Callable[[Delivery, Attempt, dict[str, str]], None]] = []
         # Called after the timeout changes (the runtime keeps it with a `--state` file).
-        self.on_config_change: Callable[[], None] | None = None
 
     def set_timeout(self, seconds: float) -> None:
         self.timeout_s = seconds
         if getattr(self, "_client", None) is not None:
             self._client.timeout = httpx.Timeout(seconds)
-        if self.on_config_change is not None:
-            self.on_config_change()
 
     def reseed(self, seed: int) -> None:
         self.chaos_rng = random.Random(f"chaos-{seed}")

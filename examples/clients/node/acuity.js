@@ -240,13 +240,16 @@ class AcuityApi {
         });
         text = await response.text();
       } catch (err) {
+        // fetch rejects with a TypeError when the connection fails, a TimeoutError on our timeout.
         if (!['TypeError', 'TimeoutError', 'AbortError'].includes(err.name)) throw err;
         error = `${err.name}: ${err.cause?.code || err.message}`;
+      } finally {
         this.limiter.release();
+      }
+      if (response === undefined) {
         await this.pause(backoff(attempt), deadline);
         continue;
       }
-      this.limiter.release();
       const html = /text\/html/i.test(response.headers.get('content-type') || '') || /<\/html>\s*$/i.test(text);
       if (response.status === 429 || (response.status === 403 && html)) {
         // Everyone waits, not just this call: the limit is per IP.

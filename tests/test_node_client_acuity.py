@@ -223,3 +223,221 @@ def test_429_blocks_every_call_with_growing_jittered_backoff(node: str, recorder
     gaps = [times[i + 1] - times[i] for i in limited_at if i + 1 < len(times)]
     # After a 429 nothing at all is sent for at least the first backoff step (500 ms, plus jitter).
     assert gaps and all(gap >= 0.45 for gap in gaps), gaps
+
+
+# ---- end to end: the client as a real subprocess, the sandbox's fake Acuity and Rankr ------------------
+
+
+def eventually(probe: Any, timeout: float = 40.0, every: float = 0.25) -> Any:
+    """Poll until `probe()` returns something truthy and return it; fail with the last value."""
+    deadline = time.monotonic() + timeout
+    value = probe()
+    while not value and time.monotonic() < deadline:
+        time.sleep(every)
+        value = probe()
+    assert value, f"gave up after {timeout} s: {value!r}"
+    return value
+
+
+class Stack:
+    """A sandbox (3 orders: a small world) and the Node client started the way the harness starts it:
+    its own variable names rendered from its ghl-sandbox.toml."""
+
+    def __init__(self, sandbox: Any, client: Any, control: Any, location: dict[str, Any]) -> None:
+        self.sandbox, self.client, self.control, self.location = sandbox, client, control, location
+        self.location_id: str = location["locationId"]
+        self.acuity: dict[str, Any] = location["acuity"]
+        self.webhook_url = client.url + "/webhooks/acuity"
+
+    def rankr(self, kind: str) -> list[dict[str, Any]]:
+        answer = self.control.control("GET", f"/rankr/records/{kind}", params={"locationId": self.location_id})
+        return list(answer["data"] if isinstance(answer, dict) else answer)
+
+    def acuity_state(self) -> dict[str, Any]:
+        return dict(self.control.control("GET", "/acuity/state", params={"locationId": self.location_id}))
+
+    def simulate(self, action: str, **body: Any) -> dict[str, Any]:
+        return dict(self.control.simulate(action, locationId=self.location_id, **body))
+
+    def rankr_puts(self, kind: str, record_id: str) -> list[dict[str, Any]]:
+        from urllib.parse import quote
+
+        paths = {f"/rankr/v1/{kind}/{record_id}", f"/rankr/v1/{kind}/{quote(record_id, safe='')}"}
+        return [e for e in self.control.journal(path=f"/rankr/v1/{kind}") if e["method"] == "PUT" and e["path"] in paths]
+
+    def sign(self, body: str, key: str | None = None) -> str:
+        secret = (key or self.acuity["apiKey"]).encode()
+        return base64.b64encode(hmac.new(secret, body.encode(), hashlib.sha256).digest()).decode()
+
+    def post(self, body: str, signature: str | None) -> int:
+        import httpx
+
+        headers = {"content-type": "application/x-www-form-urlencoded"}
+        if signature is not None:
+            headers["x-acuity-signature"] = signature
+        return httpx.post(self.webhook_url, content=body.encode(), headers=headers, timeout=15).status_code
+
+
+@pytest.fixture(scope="module")
+def stack(node: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    from mock_server.testing import SandboxProcess
+    from scenarios import project as project_file
+    from scenarios import runner
+    from scenarios.client import ClientProcess, free_port
+
+    if not (NODE_CLIENT / "node_modules" / "express").exists():
+        pytest.skip("the Node client's packages are not installed (tests/test_node_client.py runs npm ci)")
+    work = tmp_path_factory.mktemp("node-acuity")
+    with SandboxProcess(["--orders", "3"]) as sb:
+        control = sb.client()
+        location = control.location(0)
+        if not isinstance(location.get("acuity"), dict):
+            pytest.skip("this sandbox has no fake Acuity")
+        spec = project_file.load(NODE_CLIENT / "ghl-sandbox.toml").client()
+        port = free_port()
+        values = runner.template_values(sb.url, location, control.keys(), control.apps()[0], port, work / "state", 1.0)
+        values.update(runner.acuity_values(sb.url, location["acuity"]))
+        env = runner.render_env(spec, values, {})
+        assert {"ACUITY_API_BASE_URL", "ACUITY_USER_ID", "ACUITY_API_KEY"} <= set(env), env.keys()
+        client = ClientProcess(spec.command, env, work / "client.log", port=port, cwd=spec.cwd,
+                               health=spec.routes.health)
+        client.start()
+        try:
+            s = Stack(sb, client, control, location)
+            control.control("PUT", "/acuity/webhooks/static", json={
+                "locationId": s.location_id, "actionStyle": "short",
+                "urls": dict.fromkeys(("scheduled", "rescheduled", "canceled", "changed", "order.completed"),
+                                      s.webhook_url)})
+            yield s
+        finally:
+            client.stop()
+            print((work / "client.log").read_text(errors="replace")[-4000:])
+
+
+def _normal(email: Any) -> str:
+    return str(email or "").strip().lower()
+
+
+def _reconciled(stack: Stack) -> list[str]:
+    """What is missing or wrong in Rankr against the sandbox's truth ([] when all is there)."""
+    truth, ghl = stack.acuity_state(), stack.control.state(stack.location_id)
+    currency = truth["account"]["currency"]
+    want: dict[tuple[str, str, str], float] = {}
+    for a in truth["appointments"]:
+        for p in a["payments"]:
+            want[("acuity", "appointment", str(p["transactionID"]))] = float(p["amount"])
+    for o in truth["orders"]:
+        if o["status"] in ("paid", "delivered"):
+            want[("acuity", "order", str(o["id"]))] = float(o["total"])
+    for t in ghl["transactions"]:
+        want[("ghl", "transaction", str(t["_id"]))] = float(t["amount"])
+    have: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for r in stack.rankr("payments"):
+        have.setdefault((r["source"], r["sourceKind"], r["sourceId"]), []).append(r)
+    problems = [f"missing {k}" for k in want if k not in have]
+    problems += [f"extra {k}" for k in have if k not in want]
+    problems += [f"{k} x{len(v)}" for k, v in have.items() if len(v) > 1]
+    problems += [f"{k} amount {v[0]['amount']} != {want[k]}" for k, v in have.items()
+                 if k in want and abs(float(v[0]["amount"]) - want[k]) > 0.001]
+    problems += [f"{k} currency {v[0]['currency']}" for k, v in have.items()
+                 if k[0] == "acuity" and v[0]["currency"] != currency]
+    emails = {_normal(a["email"]) for a in truth["appointments"]} | {_normal(o["email"]) for o in truth["orders"]}
+    emails |= {_normal(o.get("contactEmail")) for o in ghl["orders"]}
+    emails.discard("")
+    holders: dict[str, list[str]] = {}
+    for c in stack.rankr("customers"):
+        for e in c["emails"]:
+            holders.setdefault(e, []).append(c["customerId"])
+        if len(c["emails"]) != 1:
+            problems.append(f"customer {c['customerId']} spans {c['emails']}")
+    problems += [f"no customer for {e}" for e in emails if e not in holders]
+    problems += [f"{e} in customers {ids}" for e, ids in holders.items() if len(ids) > 1]
+    return problems
+
+
+def test_e2e_reconciliation_writes_every_payment_and_customer(stack: Stack) -> None:
+    truth = stack.acuity_state()
+    assert any(a["payments"] for a in truth["appointments"]), "the seed has paid appointments to reconcile"
+    last: list[str] = []
+
+    def done() -> bool:
+        nonlocal last
+        last = _reconciled(stack)
+        return not last
+
+    try:
+        eventually(done, timeout=60)
+    except AssertionError:
+        raise AssertionError(last) from None
+
+
+def _deliveries_for(stack: Stack, appointment_id: int) -> list[dict[str, Any]]:
+    found = stack.control.deliveries(service="acuity")
+    return [d for d in found if str(d.get("resourceId")) == str(appointment_id)]
+
+
+def test_e2e_paid_booking_answered_once_written_and_written_once(stack: Stack) -> None:
+    ghl_contact = stack.control.state(stack.location_id)["orders"][0]
+    email = str(ghl_contact["contactEmail"]).upper()  # the same person, the email in capitals
+    answer = stack.simulate("acuity.schedule", pay="full", email=email, firstName="Test", lastName="Person")
+    appointment = next(r for r in answer["resources"] if r["type"] == "appointment")
+    payment = next(r for r in answer["resources"] if r["type"] == "payment")
+    key = f"acuity:{payment['id']}"
+
+    def answered() -> list[dict[str, Any]] | None:
+        ds = _deliveries_for(stack, appointment["id"])
+        done = [d for d in ds if any(200 <= int(a.get("status") or 0) < 300 for a in d.get("attempts", []))]
+        return ds if len(ds) >= 2 and len(done) == len(ds) else None
+
+    deliveries = eventually(answered, timeout=30)
+    assert {d["event"] for d in deliveries} >= {"appointment.scheduled", "appointment.changed"}
+    payments = {r["paymentKey"]: r for r in stack.rankr("payments")}
+    assert key in payments, "answered 2xx before Rankr had the payment"
+    record = payments[key]
+    assert (record["source"], record["sourceKind"], record["sourceId"], record["parentId"]) == (
+        "acuity", "appointment", str(payment["id"]), str(appointment["id"]))
+    assert record["amount"] == float(payment["data"]["amount"]) and record["status"] == "paid"
+    assert record["customerEmail"] == _normal(email) and ":" in record["paidAt"][-6:]
+    customer = next(c for c in stack.rankr("customers") if c["customerId"] == _normal(email))
+    assert customer["emails"] == [_normal(email)]
+    assert email in customer["acuityEmails"] and ghl_contact["contactId"] in customer["ghlContactIds"]
+    time.sleep(3)  # a few reconciliations later: still written once (scheduled, changed and sweeps alike)
+    assert len(stack.rankr_puts("payments", key)) == 1
+
+
+def test_e2e_signatures(stack: Stack) -> None:
+    appt = next(a for a in stack.acuity_state()["appointments"] if a["payments"])
+    body = f"action=changed&id={appt['id']}&calendarID={appt['calendarID']}&appointmentTypeID={appt['appointmentTypeID']}"
+    other = "0" * 32 if stack.acuity["apiKey"] != "0" * 32 else "1" * 32
+    assert stack.post(body, None) == 401
+    assert stack.post(body, "") == 401
+    assert stack.post(body, stack.sign(body, other)) == 401
+    assert stack.post(body + "&x=1", stack.sign(body)) == 401  # tampered after signing
+    reordered = f"id={appt['id']}&action=changed&calendarID={appt['calendarID']}&appointmentTypeID={appt['appointmentTypeID']}"
+    assert stack.post(reordered, stack.sign(body)) == 401  # the signature is over bytes, not fields
+    assert stack.post(body, stack.sign(body)) == 200
+    odd = f"id={appt['id']}&action=appointment%2Echanged&calendarID={appt['calendarID']}"
+    assert stack.post(odd, stack.sign(odd)) == 200  # genuine: raw bytes as sent, the full action style
+    assert stack.post("action=changed", stack.sign("action=changed")) == 400
+
+
+def test_e2e_lost_webhook_repaired_by_reconciliation(stack: Stack) -> None:
+    stack.control.control("PUT", "/acuity/webhooks/static", json={
+        "locationId": stack.location_id,
+        "urls": dict.fromkeys(("scheduled", "rescheduled", "canceled", "changed", "order.completed"))})
+    try:
+        answer = stack.simulate("acuity.schedule", pay="deposit", email="lost.hook@example.com",
+                                firstName="Lost", lastName="Hook")
+        payment = next(r for r in answer["resources"] if r["type"] == "payment")
+        order = stack.simulate("acuity.order", kind="gift", email="gift.buyer@example.com",
+                               firstName="Gift", lastName="Buyer")
+        order_id = next(r["id"] for r in order["resources"] if r["type"] == "order")
+        eventually(lambda: {f"acuity:{payment['id']}", f"acuity-order:{order_id}"}
+                   <= {r["paymentKey"] for r in stack.rankr("payments")}, timeout=40)
+        customers = {c["customerId"] for c in stack.rankr("customers")}
+        assert {"lost.hook@example.com", "gift.buyer@example.com"} <= customers
+    finally:
+        stack.control.control("PUT", "/acuity/webhooks/static", json={
+            "locationId": stack.location_id,
+            "urls": dict.fromkeys(("scheduled", "rescheduled", "canceled", "changed", "order.completed"),
+                                  stack.webhook_url)})

@@ -458,7 +458,8 @@ class AcuitySync {
     return this.locks.run(`acuity-order:${id}`, async () => {
       const account = await this.me(priority, deadline);
       const email = normaliseEmail(order.email);
-      const fingerprint = digest([order.status, order.total, order.time, order.email, account]);
+      const fingerprint = digest([order.status, order.total, order.time, order.email, order.firstName, order.lastName,
+        account]);
       if (this.state.get('acuity-order', id)?.fingerprint === fingerprint) return false;
       if (String(order.status || '') !== 'unpaid') {
         await this.payment({
@@ -466,6 +467,10 @@ class AcuitySync {
           amount: toMajor(toMinor(order.total) ?? 0), currency: account.currency, status: String(order.status || 'paid'),
           customerEmail: email, paidAt: localToIso(order.time, account.timezone),
         }, deadline);
+      }
+      if (email) { // the buyer is a client of the account too (a gift certificate buyer may never book)
+        this.remember(email, { firstName: order.firstName, lastName: order.lastName,
+          acuityEmail: String(order.email).trim(), currency: account.currency });
         await this.flushCustomer(email, deadline);
       }
       this.state.put('acuity-order', id, { fingerprint }, { durable: priority === HIGH });
@@ -488,7 +493,7 @@ class AcuitySync {
       if (action === 'order.completed') {
         await this.order(await this.api.get(`/orders/${id}`, { priority: HIGH, deadline }), { priority: HIGH, deadline });
       } else {
-        const appt = await this.api.get(`/appointments/${id}`, { query: { excludeForms: 'true' }, priority: HIGH, deadline });
+        const appt = await this.api.get(`/appointments/${id}`, { priority: HIGH, deadline });
         await this.appointment(appt, { priority: HIGH, deadline });
       }
     } catch (err) {

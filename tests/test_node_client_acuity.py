@@ -225,6 +225,199 @@ def test_429_blocks_every_call_with_growing_jittered_backoff(node: str, recorder
     assert gaps and all(gap >= 0.45 for gap in gaps), gaps
 
 
+
+# ---- the sync logic against a scripted Acuity on loopback (Rankr calls captured) -----------------------
+
+APPOINTMENT_TEMPLATE = {"firstName": "Ann", "lastName": "Lee", "phone": "", "price": "50.00", "priceSold": "50.00",
+                        "calendarID": 7, "appointmentTypeID": 3, "canceled": False, "duration": "60"}
+
+
+class _ScriptedAcuity(BaseHTTPRequestHandler):
+    """GET /acuity/api/v1/...: /me, /appointments (minDate/maxDate/max honoured, no paging, as Acuity),
+    /appointments/:id, /appointments/:id/payments, /orders, /orders/:id. Records every request."""
+
+    appointments: dict[int, dict[str, Any]] = {}
+    payments: dict[int, list[dict[str, Any]]] = {}
+    orders: dict[int, dict[str, Any]] = {}
+    seen: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802
+        from urllib.parse import parse_qs, urlsplit
+
+        self.seen.append(self.path)
+        url = urlsplit(self.path)
+        q = {k: v[0] for k, v in parse_qs(url.query).items()}
+        parts = url.path.removeprefix("/acuity/api/v1/").split("/")
+        body: Any = None
+        if parts == ["me"]:
+            body = {"currency": "EUR", "timezone": "Europe/Berlin"}
+        elif parts == ["appointments"]:
+            assert q.get("showall") == "true"
+            found = sorted((a for a in self.appointments.values() if q["minDate"] <= a["_day"] <= q["maxDate"]),
+                           key=lambda a: a["id"])
+            body = [{k: v for k, v in a.items() if k != "_day"} for a in found][:int(q.get("max", "100"))]
+        elif parts[0] == "appointments" and int(parts[1]) in self.appointments:
+            a = self.appointments[int(parts[1])]
+            body = self.payments.get(a["id"], []) if parts[2:] == ["payments"] else {
+                k: v for k, v in a.items() if k != "_day"}
+        elif parts == ["orders"]:
+            body = list(self.orders.values())
+        elif parts[0] == "orders" and int(parts[1]) in self.orders:
+            body = self.orders[int(parts[1])]
+        data = json.dumps(body if body is not None else {"status_code": 404, "message": "Not Found",
+                                                         "error": "not_found"}).encode()
+        self.send_response(200 if body is not None else 404)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture()
+def scripted() -> Iterator[tuple[str, type[_ScriptedAcuity]]]:
+    handler = type("Scripted", (_ScriptedAcuity,), {"appointments": {}, "payments": {}, "orders": {}, "seen": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/acuity/api/v1", handler
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _sync_script(base: str, state_dir: Path, steps: str) -> str:
+    """A Node program: AcuitySync over a real State journal, its Rankr calls captured; `steps` runs
+    with `sync`, `sign` and `hook(body, signature?)` in scope and leaves its results in `out`."""
+    return f"""
+        const {{ AcuitySync, acuitySignature }} = require('./acuity');
+        const {{ State, KeyedLock }} = require('./index');
+        const puts = [];
+        const state = new State({json.dumps(str(state_dir))});
+        const service = {{
+          state, recordLocks: new KeyedLock(), stopping: false, log: () => {{}},
+          pauseWithin: (ms) => new Promise((r) => setTimeout(r, ms)),
+          waitOrStop: (ms) => new Promise((r) => setTimeout(() => r(false), ms)),
+          rankr: async (method, path, body) => {{ puts.push({{ method, path, body }}); return body; }},
+        }};
+        const key = 'k3y-of-the-account';
+        const sync = new AcuitySync(service, {{ baseUrl: '{base}', userId: '42', apiKey: key, anchor: '2026-10-01', months: 6 }});
+        const sign = (body) => acuitySignature(key, Buffer.from(body));
+        const hook = (body, sig = sign(body)) => sync.handleWebhook(Buffer.from(body), sig);
+        const out = {{}};
+        (async () => {{
+          {steps}
+          state.close();
+          console.log(JSON.stringify({{ out, puts }}));
+        }})().catch((err) => {{ console.error(err.stack); process.exit(1); }});
+    """
+
+
+def _appointment(handler: type[_ScriptedAcuity], aid: int, day: str, email: str, amount_paid: str,
+                 paid: str, payments: list[str]) -> None:
+    handler.appointments[aid] = {**APPOINTMENT_TEMPLATE, "id": aid, "email": email, "amountPaid": amount_paid,
+                                 "paid": paid, "datetime": f"{day}T10:00:00+0200", "_day": day}
+    handler.payments[aid] = [{"transactionID": f"pi_{aid}_{n}", "created": f"{day}T09:00:0{n}+0200",
+                              "processor": "stripe", "amount": amount} for n, amount in enumerate(payments)]
+
+
+def test_webhooks_fetch_write_then_answer_and_dedupe(node: str, scripted: tuple[str, type[_ScriptedAcuity]],
+                                                     tmp_path: Path) -> None:
+    base, handler = scripted
+    _appointment(handler, 1, "2026-10-05", " Ann.Lee@Example.COM ", "50.00", "yes", ["50.00"])
+    _appointment(handler, 2, "2026-10-06", "ann.lee@example.com", "20.00", "no", ["20.00"])  # a deposit: paid "no"
+    _appointment(handler, 3, "2026-10-07", "free@example.com", "0.00", "no", [])
+    handler.orders[9] = {"id": 9, "total": "80.00", "status": "paid", "time": "2026-07-01 14:22", "firstName": "Gift",
+                         "lastName": "Buyer", "email": "Gift@Example.com", "phone": "", "title": "Gift", "notes": ""}
+    got = run_node(node, _sync_script(base, tmp_path / "state", """
+        out.scheduled = await hook('action=scheduled&id=1&calendarID=7&appointmentTypeID=3');
+        out.changed = await hook('action=changed&id=1&calendarID=7&appointmentTypeID=3');
+        out.full = await hook('action=appointment.scheduled&id=2&calendarID=7&appointmentTypeID=3');
+        out.free = await hook('action=scheduled&id=3&calendarID=7&appointmentTypeID=3');
+        out.order = await hook('action=order.completed&id=9');
+        out.forged = await hook('action=scheduled&id=77&calendarID=7&appointmentTypeID=3', 'bm90IGEgc2lnbmF0dXJl');
+        out.unsigned = await hook('action=scheduled&id=77', null);
+        out.noId = await hook('action=scheduled');
+        out.unknown = await hook('action=scheduled&id=404');
+    """))
+    out, puts = got["out"], got["puts"]
+    assert out == {"scheduled": 200, "changed": 200, "full": 200, "free": 200, "order": 200, "forged": 401,
+                   "unsigned": 401, "noId": 400, "unknown": 200}
+    seen = handler.seen
+    assert not any("/77" in p for p in seen), "acted on a forged delivery"
+    assert seen.count("/acuity/api/v1/appointments/1") == 2  # scheduled and changed both fetch
+    assert seen.count("/acuity/api/v1/appointments/1/payments") == 1  # amountPaid unchanged: not again
+    assert "/acuity/api/v1/appointments/3/payments" not in seen  # amountPaid "0.00": nothing to fetch
+    assert seen.count("/acuity/api/v1/me") == 1
+    payments = {p["body"]["paymentKey"]: p["body"] for p in puts if p["path"].startswith("/v1/payments/")}
+    assert [p["path"] for p in puts].count("/v1/payments/acuity%3Api_1_0") == 1  # the changed duplicate wrote nothing
+    assert payments["acuity:pi_1_0"] == {
+        "paymentKey": "acuity:pi_1_0", "source": "acuity", "sourceKind": "appointment", "sourceId": "pi_1_0",
+        "parentId": "1", "amount": 50, "currency": "EUR", "status": "paid", "customerEmail": "ann.lee@example.com",
+        "paidAt": "2026-10-05T09:00:00+02:00"}
+    assert payments["acuity:pi_2_0"]["amount"] == 20 and payments["acuity:pi_2_0"]["parentId"] == "2"
+    assert payments["acuity-order:9"] == {
+        "paymentKey": "acuity-order:9", "source": "acuity", "sourceKind": "order", "sourceId": "9", "parentId": "9",
+        "amount": 80, "currency": "EUR", "status": "paid", "customerEmail": "gift@example.com",
+        "paidAt": "2026-07-01T14:22:00+02:00"}
+    assert set(payments) == {"acuity:pi_1_0", "acuity:pi_2_0", "acuity-order:9"}
+    customers: dict[str, dict[str, Any]] = {}
+    for p in puts:
+        if p["path"].startswith("/v1/customers/"):
+            customers[p["body"]["customerId"]] = p["body"]  # the last body written wins
+    ann = customers["ann.lee@example.com"]
+    assert ann["emails"] == ["ann.lee@example.com"] and ann["lifetimeValue"] == 70
+    assert ann["acuityEmails"] == ["Ann.Lee@Example.COM", "ann.lee@example.com"] and ann["ghlContactIds"] == []
+    assert customers["free@example.com"]["lifetimeValue"] == 0
+    assert customers["gift@example.com"]["lifetimeValue"] == 80
+    assert set(customers) == {"ann.lee@example.com", "free@example.com", "gift@example.com"}
+
+    # After a restart (the journal reopened), a `changed` for an unchanged appointment writes nothing at all.
+    before = len(handler.seen)
+    again = run_node(node, _sync_script(base, tmp_path / "state", """
+        out.changed = await hook('action=changed&id=1&calendarID=7&appointmentTypeID=3');
+    """))
+    assert again["out"] == {"changed": 200} and again["puts"] == []
+    assert "/acuity/api/v1/appointments/1/payments" not in handler.seen[before:]
+
+
+def test_reconciliation_splits_full_windows_and_finds_every_appointment(
+        node: str, scripted: tuple[str, type[_ScriptedAcuity]], tmp_path: Path) -> None:
+    base, handler = scripted
+    days = [f"2026-10-{d:02d}" for d in range(5, 11)]
+    for n in range(150):  # 150 in six days of one month: the month's list is cut at 100; every 5th one paid
+        paid = n % 5 == 0
+        _appointment(handler, 1000 + n, days[n % len(days)], f"p{n}@example.com", "10.00" if paid else "0.00",
+                     "yes" if paid else "no", ["10.00"] if paid else [])
+    for n in range(120):  # 120 on ONE day: a window that cannot be split; asked again with a larger max
+        _appointment(handler, 2000 + n, "2027-01-15", f"q{n}@example.com", "0.00", "no", [])
+    got = run_node(node, _sync_script(base, tmp_path / "state", """
+        out.changed = await sync.reconcileOnce();
+        out.again = await sync.reconcileOnce();
+    """), timeout=180)
+    written = {p["body"]["paymentKey"] for p in got["puts"] if p["path"].startswith("/v1/payments/")}
+    assert written == {f"acuity:pi_{1000 + n}_0" for n in range(0, 150, 5)}
+    customers = {p["body"]["customerId"] for p in got["puts"] if p["path"].startswith("/v1/customers/")}
+    assert customers == {f"p{n}@example.com" for n in range(150)} | {f"q{n}@example.com" for n in range(120)}
+    assert got["out"] == {"changed": 270, "again": 0}
+    from urllib.parse import parse_qs, urlsplit
+
+    lists = [{k: v[0] for k, v in parse_qs(urlsplit(p).query).items()} for p in handler.seen
+             if urlsplit(p).path == "/acuity/api/v1/appointments"]
+    assert all(q["showall"] == "true" for q in lists)
+    october = [q for q in lists if q["minDate"] <= "2026-10-05" <= q["maxDate"]]
+    assert any(q["minDate"] == "2026-10-01" and q["maxDate"] == "2026-10-31" for q in october)  # full: split
+    assert any(q["maxDate"] < "2026-10-31" for q in october)
+    assert any(q["minDate"] == q["maxDate"] == "2027-01-15" and int(q["max"]) > 120 for q in lists)
+    # The second sweep goes straight to the split windows: October is not asked whole again.
+    assert sum(1 for q in october if q["minDate"] == "2026-10-01" and q["maxDate"] == "2026-10-31") == 1
+    # Payments only where amountPaid is not "0.00", once each across both sweeps.
+    payment_calls = [p for p in handler.seen if p.endswith("/payments")]
+    assert len(payment_calls) == 30 and len(set(payment_calls)) == 30
+
+
 # ---- end to end: the client as a real subprocess, the sandbox's fake Acuity and Rankr ------------------
 
 

@@ -890,4 +890,4 @@ async function main() {
 
 if (require.main === module) main();
 
-module.exports = { SyncService, State, RateLimiter, loadConfig };
+module.exports = { SyncService, State, KeyedLock, RateLimiter, loadConfig };

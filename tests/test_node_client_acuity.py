@@ -634,3 +634,34 @@ def test_e2e_lost_webhook_repaired_by_reconciliation(stack: Stack) -> None:
             "locationId": stack.location_id,
             "urls": dict.fromkeys(("scheduled", "rescheduled", "canceled", "changed", "order.completed"),
                                   stack.webhook_url)})
+
+
+# ---- the harness's Acuity scenarios, as `ghl-sandbox check --project` runs them ---------------------------
+
+
+@pytest.mark.timeout(900)
+def test_node_client_passes_the_acuity_scenarios(node: str, tmp_path: Path) -> None:
+    import sys
+
+    library = sorted((ROOT / "scenarios" / "library").glob("*acuity*.yaml"))
+    if not library:
+        pytest.skip("this tree has no Acuity scenarios")
+    if not (NODE_CLIENT / "node_modules" / "express").exists():
+        pytest.skip("the Node client's packages are not installed (tests/test_node_client.py runs npm ci)")
+    report = tmp_path / "report.json"
+    command = [sys.executable, "-m", "mock_server.cli", "check", "--project", str(NODE_CLIENT / "ghl-sandbox.toml"),
+               "--examples", "0", "--json", str(report)]
+    for path in library:
+        command += ["--scenarios", str(path)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=840, cwd=ROOT)
+    assert report.exists(), result.stdout[-6000:] + result.stderr[-3000:]
+    data = json.loads(report.read_text())
+    assert len(data["scenarios"]) == len(library), [s["name"] for s in data["scenarios"]]
+    failing = [(s["name"], s["status"], c["check"], c["status"], c["summary"])
+               for s in data["scenarios"] for c in s["checks"] if s["status"] != "pass" or c["status"] != "pass"]
+    assert not failing, failing
+    assert result.returncode == 0 and data["passed"] is True, result.stdout[-6000:]
+    # Each scenario judged the Acuity checks it names, none skipped as not evaluated.
+    judged = {c["check"] for s in data["scenarios"] for c in s["checks"]}
+    assert {"payments_reconciled", "customers_merged", "respects_acuity_rate_limits",
+            "rejects_forged_acuity_webhooks", "accepts_genuine_acuity_webhooks"} <= judged

@@ -253,8 +253,9 @@ class _ScriptedAcuity(BaseHTTPRequestHandler):
             body = {"currency": "EUR", "timezone": "Europe/Berlin"}
         elif parts == ["appointments"]:
             assert q.get("showall") == "true"
-            found = sorted((a for a in self.appointments.values() if q["minDate"] <= a["_day"] <= q["maxDate"]),
-                           key=lambda a: a["id"])
+            found = sorted((a for a in self.appointments.values()
+                            if q.get("minDate", "0000") <= a["_day"] <= q.get("maxDate", "9999")),
+                           key=lambda a: (a["datetime"], a["id"]), reverse=q.get("direction", "DESC") == "DESC")
             body = [{k: v for k, v in a.items() if k != "_day"} for a in found][:int(q.get("max", "100"))]
         elif parts[0] == "appointments" and int(parts[1]) in self.appointments:
             a = self.appointments[int(parts[1])]
@@ -393,20 +394,26 @@ def test_reconciliation_splits_full_windows_and_finds_every_appointment(
                      "yes" if paid else "no", ["10.00"] if paid else [])
     for n in range(120):  # 120 on ONE day: a window that cannot be split; asked again with a larger max
         _appointment(handler, 2000 + n, "2027-01-15", f"q{n}@example.com", "0.00", "no", [])
+    # Far outside six months of today and of the anchor: found because the sweep widens to the edges.
+    _appointment(handler, 3000, "2024-02-10", "early@example.com", "15.00", "yes", ["15.00"])
+    _appointment(handler, 3001, "2029-11-20", "late@example.com", "0.00", "no", [])
     got = run_node(node, _sync_script(base, tmp_path / "state", """
         out.changed = await sync.reconcileOnce();
         out.again = await sync.reconcileOnce();
     """), timeout=180)
     written = {p["body"]["paymentKey"] for p in got["puts"] if p["path"].startswith("/v1/payments/")}
-    assert written == {f"acuity:pi_{1000 + n}_0" for n in range(0, 150, 5)}
+    assert written == {f"acuity:pi_{1000 + n}_0" for n in range(0, 150, 5)} | {"acuity:pi_3000_0"}
     customers = {p["body"]["customerId"] for p in got["puts"] if p["path"].startswith("/v1/customers/")}
-    assert customers == {f"p{n}@example.com" for n in range(150)} | {f"q{n}@example.com" for n in range(120)}
-    assert got["out"] == {"changed": 270, "again": 0}
+    assert customers == ({f"p{n}@example.com" for n in range(150)} | {f"q{n}@example.com" for n in range(120)}
+                         | {"early@example.com", "late@example.com"})
+    assert got["out"] == {"changed": 272, "again": 0}
     from urllib.parse import parse_qs, urlsplit
 
-    lists = [{k: v[0] for k, v in parse_qs(urlsplit(p).query).items()} for p in handler.seen
+    every = [{k: v[0] for k, v in parse_qs(urlsplit(p).query).items()} for p in handler.seen
              if urlsplit(p).path == "/acuity/api/v1/appointments"]
-    assert all(q["showall"] == "true" for q in lists)
+    assert all(q["showall"] == "true" for q in every)
+    lists = [q for q in every if "minDate" in q]
+    assert len(every) - len(lists) == 4 and all(q["max"] == "1" for q in every if "minDate" not in q)
     october = [q for q in lists if q["minDate"] <= "2026-10-05" <= q["maxDate"]]
     assert any(q["minDate"] == "2026-10-01" and q["maxDate"] == "2026-10-31" for q in october)  # full: split
     assert any(q["maxDate"] < "2026-10-31" for q in october)
@@ -415,7 +422,7 @@ def test_reconciliation_splits_full_windows_and_finds_every_appointment(
     assert sum(1 for q in october if q["minDate"] == "2026-10-01" and q["maxDate"] == "2026-10-31") == 1
     # Payments only where amountPaid is not "0.00", once each across both sweeps.
     payment_calls = [p for p in handler.seen if p.endswith("/payments")]
-    assert len(payment_calls) == 30 and len(set(payment_calls)) == 30
+    assert len(payment_calls) == 31 and len(set(payment_calls)) == 31
 
 
 # ---- end to end: the client as a real subprocess, the sandbox's fake Acuity and Rankr ------------------

@@ -547,6 +547,15 @@ class AcuitySync {
     let changed = 0;
     await this.me(LOW);
     const range = sweepRange(new Date().toISOString().slice(0, 10), this.cfg.anchor, this.cfg.months);
+    // And wider if the account has appointments further out (the earliest and the latest, one each).
+    for (const direction of ['ASC', 'DESC']) {
+      const edge = await this.api.get('/appointments', { query: { showall: 'true', max: 1, direction, excludeForms: 'true' } });
+      const day = /^\d{4}-\d{2}-\d{2}/.exec(String((Array.isArray(edge) && edge[0]?.datetime) || ''))?.[0];
+      if (day && !Number.isNaN(parseDay(day))) {
+        if (addDays(day, -1) < range.from) range.from = addDays(day, -1);
+        if (addDays(day, 1) > range.to) range.to = addDays(day, 1);
+      }
+    }
     for (const w of monthWindows(range)) {
       for await (const appt of this.listWindow(w)) changed += await this.skipRefused(() => this.appointment(appt));
     }

@@ -571,31 +571,24 @@ def test_e2e_reconciliation_writes_every_payment_and_customer(stack: Stack) -> N
         raise AssertionError(last) from None
 
 
-def _deliveries_for(stack: Stack, appointment_id: int) -> list[dict[str, Any]]:
-    found = stack.control.deliveries(service="acuity")
-    return [d for d in found if str(d.get("resourceId")) == str(appointment_id)]
-
-
 def test_e2e_paid_booking_answered_once_written_and_written_once(stack: Stack) -> None:
     ghl_contact = stack.control.state(stack.location_id)["orders"][0]
     email = str(ghl_contact["contactEmail"]).upper()  # the same person, the email in capitals
     answer = stack.simulate("acuity.schedule", pay="full", email=email, firstName="Test", lastName="Person")
     appointment = next(r for r in answer["resources"] if r["type"] == "appointment")
     payment = next(r for r in answer["resources"] if r["type"] == "payment")
-    key = f"acuity:{payment['id']}"
-
-    def answered() -> list[dict[str, Any]] | None:
-        ds = _deliveries_for(stack, appointment["id"])
-        done = [d for d in ds if any(200 <= int(a.get("status") or 0) < 300 for a in d.get("attempts", []))]
-        return ds if len(ds) >= 2 and len(done) == len(ds) else None
-
-    deliveries = eventually(answered, timeout=30)
-    assert {d["event"] for d in deliveries} >= {"appointment.scheduled", "appointment.changed"}
+    key = f"acuity:{payment['data']['transactionID']}"
+    ids = {d["id"] for w in answer["webhooks"] for d in w["deliveries"]}
+    assert stack.control.wait_for("deliveries-settled", 30).status_code == 200
+    deliveries = [d for d in stack.control.deliveries(locationId=stack.location_id, service="acuity") if d["id"] in ids]
+    assert {d["event"] for d in deliveries} >= {"appointment.scheduled", "appointment.changed"}, deliveries
+    assert all(d["status"] == "delivered" for d in deliveries), deliveries
+    # Read right after the answers, no waiting: the client answered 2xx only once Rankr had it.
     payments = {r["paymentKey"]: r for r in stack.rankr("payments")}
     assert key in payments, "answered 2xx before Rankr had the payment"
     record = payments[key]
     assert (record["source"], record["sourceKind"], record["sourceId"], record["parentId"]) == (
-        "acuity", "appointment", str(payment["id"]), str(appointment["id"]))
+        "acuity", "appointment", payment["data"]["transactionID"], str(appointment["id"]))
     assert record["amount"] == float(payment["data"]["amount"]) and record["status"] == "paid"
     assert record["customerEmail"] == _normal(email) and ":" in record["paidAt"][-6:]
     customer = next(c for c in stack.rankr("customers") if c["customerId"] == _normal(email))
@@ -628,11 +621,11 @@ def test_e2e_lost_webhook_repaired_by_reconciliation(stack: Stack) -> None:
     try:
         answer = stack.simulate("acuity.schedule", pay="deposit", email="lost.hook@example.com",
                                 firstName="Lost", lastName="Hook")
-        payment = next(r for r in answer["resources"] if r["type"] == "payment")
+        payment = next(r for r in answer["resources"] if r["type"] == "payment")["data"]
         order = stack.simulate("acuity.order", kind="gift", email="gift.buyer@example.com",
                                firstName="Gift", lastName="Buyer")
         order_id = next(r["id"] for r in order["resources"] if r["type"] == "order")
-        eventually(lambda: {f"acuity:{payment['id']}", f"acuity-order:{order_id}"}
+        eventually(lambda: {f"acuity:{payment['transactionID']}", f"acuity-order:{order_id}"}
                    <= {r["paymentKey"] for r in stack.rankr("payments")}, timeout=40)
         customers = {c["customerId"] for c in stack.rankr("customers")}
         assert {"lost.hook@example.com", "gift.buyer@example.com"} <= customers

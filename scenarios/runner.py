@@ -183,6 +183,13 @@ class Harness:
     def close(self) -> None:
         self.sandbox.close()
 
+    def has_acuity(self) -> bool:
+        """Whether the sandbox runs the Acuity service (its locations carry an `acuity` account)."""
+        try:
+            return isinstance(self.sandbox.location(0).get(ACUITY), dict)
+        except (HarnessError, httpx.HTTPError, IndexError):
+            return False
+
     def checks_for(self, scenario: Scenario) -> list[str]:
         defaults = [*DEFAULT_CHECKS, *(ACUITY_DEFAULT_CHECKS if uses_acuity(scenario) else ())]
         wanted = scenario.expect.get("checks") or scenario.setup.get("checks") or defaults

@@ -8,6 +8,7 @@ import base64
 import hashlib
 import hmac
 import random
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -239,6 +240,13 @@ def _ghl_order(ctx: ScenarioContext, value: str) -> dict[str, Any]:
     return found
 
 
+def email_case(email: str, case: str) -> str:
+    """`jane.doe@x.com` -> `JANE.DOE@X.COM` (upper) or `Jane.Doe@X.Com` (title): the same mailbox."""
+    if case == "upper":
+        return email.upper()
+    return re.sub(r"(^|[.@])([a-z])", lambda m: m.group(1) + m.group(2).upper(), email)
+
+
 def acuity_body(ctx: ScenarioContext, spec: dict[str, Any]) -> dict[str, Any]:
     """The `POST /_sandbox/simulate/acuity.*` body of an `acuity` step."""
     action = spec["acuity"]
@@ -249,7 +257,15 @@ def acuity_body(ctx: ScenarioContext, spec: dict[str, Any]) -> dict[str, Any]:
         if key in spec:
             body[key] = spec[key]
     if "contactOf" in spec:  # the very person of a GHL order: the sandbox copies its name, email and phone
-        body["contactId"] = _ghl_order(ctx, spec["contactOf"])["contactId"]
+        order = _ghl_order(ctx, spec["contactOf"])
+        case = spec.get("emailCase")
+        if case is None:
+            body["contactId"] = order["contactId"]
+        else:  # the same person booking with the email in other letter case: Jane.Doe@X.com
+            first, _, last = str(order.get("contactName", "")).partition(" ")
+            body.setdefault("firstName", first or "Sam")
+            body.setdefault("lastName", last or "Doe")
+            body.setdefault("email", email_case(str(order["contactEmail"]), case))
     if "sameNameAs" in spec:  # a different person who shares a GHL contact's name
         order = _ghl_order(ctx, spec["sameNameAs"])
         first, _, last = str(order.get("contactName", "")).partition(" ")

@@ -623,6 +623,9 @@ def respects_acuity_rate_limits(ctx: ScenarioContext) -> Verdict:
     if (skip := _uses_acuity(ctx)) is not None:
         return skip
     entries = ctx.acuity_requests()
+    if not entries and any(d.get("lastStatus") is not None and 200 <= d["lastStatus"] < 300 for d in ctx.acuity_deliveries()):
+        # The client acknowledged deliveries it must have fetched: the journal does not record Acuity calls.
+        return Verdict.not_evaluated("the sandbox's journal shows no Acuity calls (GET /_sandbox/journal?path=/acuity)")
     problems = acuity_rate_problems(entries)
     if problems:
         return Verdict.failed(f"{len(problems)} Acuity rate-limit violation(s) in {len(entries)} calls", problems)

@@ -143,7 +143,7 @@ def _check_services(data: dict[str, Any], node: yaml.Node | None, path: str) -> 
                                 "needs `services: [acuity]` at the top level of the scenario")
     for where in ("setup", "expect"):
         section = data.get(where, {})
-        for key in ("acuityChaos", "acuityRateLimit"):
+        for key in ("acuityChaos", "acuityRateLimit", "acuityBurst"):
             if key in section:
                 raise ScenarioError(f"{path}:{_line_of(node, [where, key])}: {where}.{key}: needs `services: [acuity]` "
                                     "at the top level of the scenario")

@@ -29,7 +29,7 @@ from scenarios.destinations import Binding, Destination, DestinationError
 from scenarios.destinations.rankr import RankrDestination
 from scenarios.loader import ACUITY_STEPS, Scenario
 from scenarios.project import ClientSpec, Table
-from scenarios.steps import run_step
+from scenarios.steps import acuity_burst, run_step
 
 DEFAULT_DEADLINE = 20.0
 DEFAULT_RECONCILE = 1.0
@@ -298,6 +298,8 @@ class Harness:
                 sandbox.add_fault(rule)
             if acuity is not None:  # Acuity's rate limit as the scenario asks (on, 10 per second, by default)
                 sandbox.control("PUT", "/acuity/ratelimit", json={**ACUITY_RATE_LIMIT, **setup.get("acuityRateLimit", {})})
+                if "acuityBurst" in setup:  # bookings that exist before the client starts (no webhooks yet)
+                    acuity_burst(ctx, {"acuityBurst": setup["acuityBurst"]})
             self.destination.start(Binding(values=values, env={**os.environ, **env}, cwd=self.spec.cwd,
                                            location_id=location["locationId"], control=sandbox.control))
             client.start()

@@ -178,6 +178,7 @@ class PropertyOutcome:
     replay_file: str
     seconds: float
     statuses: dict[str, set[str]] = field(default_factory=dict)  # check -> the statuses it had across examples
+    evaluated: dict[str, int] = field(default_factory=dict)  # check -> how many examples ran it (Acuity: some)
 
 
 def run_property(harness: Harness, examples: int, seed: int, save_dir: Path | None,
@@ -187,6 +188,7 @@ def run_property(harness: Harness, examples: int, seed: int, save_dir: Path | No
     first_failure_at: float | None = None
     last_failure: tuple[dict[str, Any], ScenarioResult] | None = None
     statuses: dict[str, set[str]] = {}
+    evaluated: dict[str, int] = {}
 
     def run_one(doc: dict[str, Any]) -> None:
         nonlocal runs, first_failure_at, last_failure
@@ -198,6 +200,7 @@ def run_property(harness: Harness, examples: int, seed: int, save_dir: Path | No
         result = harness.run(scenario)
         for o in result.outcomes:
             statuses.setdefault(o.check, set()).add(o.status)
+            evaluated[o.check] = evaluated.get(o.check, 0) + 1
         if result.status == "error":
             last_failure = (doc, result)
             raise _ClientDown
@@ -235,7 +238,8 @@ def run_property(harness: Harness, examples: int, seed: int, save_dir: Path | No
         if save_dir is not None and not aborted:
             replay = str(save_failure(save_dir, doc, seed))
             failure.replay_file = replay
-    return PropertyOutcome(runs, failure, replay, round(time.monotonic() - started, 2), statuses)
+    return PropertyOutcome(runs, failure, replay, round(time.monotonic() - started, 2), statuses,
+                           evaluated)
 
 
 def property_result(harness: Harness, outcome: PropertyOutcome) -> ScenarioResult:
@@ -254,7 +258,9 @@ def property_result(harness: Harness, outcome: PropertyOutcome) -> ScenarioResul
             result.outcomes.append(CheckOutcome(check, kind, False, "not evaluated in any example",
                                                 status="not_evaluated"))
         else:
-            result.outcomes.append(CheckOutcome(check, kind, True, f"held in all {n} examples"))
+            k = outcome.evaluated.get(check, n)
+            where = f"all {n} examples" if k >= n else f"the {k} of {n} examples that use it"
+            result.outcomes.append(CheckOutcome(check, kind, True, f"held in {where}"))
     return result
 
 

@@ -280,6 +280,7 @@ def test_the_library_has_one_acuity_scenario_per_trap_and_each_declares_acuity()
     ("name: x\nservices: [acuity]\nsteps:\n  - acuity: pay\n    appointment: $nope\n", 5, "$nope is not bound"),
     ("name: x\nservices: [calendly]\nsteps: []\n", 2, "services.0"),
     ("name: x\nservices: [acuity]\nsteps:\n  - acuityBurst: {count: 0}\n", 4, "steps.0.acuityBurst"),
+    ("name: x\nsetup:\n  acuityBurst: {count: 5}\nsteps: []\n", 3, "setup.acuityBurst: needs `services: [acuity]`"),
 ])
 def test_bad_acuity_scenarios_are_refused_with_their_line(text: str, line: int, fragment: str) -> None:
     with pytest.raises(ScenarioError) as err:
@@ -360,6 +361,17 @@ def test_generated_programs_with_acuity_are_valid_scenarios(doc: dict[str, Any])
 def test_generated_programs_without_acuity_have_no_acuity_steps(doc: dict[str, Any]) -> None:
     assert "services" not in doc
     assert not any(k.startswith("acuity") for step in doc["steps"] for k in step)
+
+
+def test_the_property_row_says_how_many_examples_ran_an_acuity_check() -> None:
+    from scenarios.property import PropertyOutcome, property_result
+
+    harness = Harness.__new__(Harness)
+    outcome = PropertyOutcome(5, None, "", 1.0, {"sync_complete": {"pass"}, "payments_reconciled": {"pass"}},
+                              {"sync_complete": 5, "payments_reconciled": 2})
+    summaries = {o.check: o.summary for o in property_result(harness, outcome).outcomes}
+    assert summaries == {"sync_complete": "held in all 5 examples",
+                         "payments_reconciled": "held in the 2 of 5 examples that use it"}
 
 
 # ---- `ghl-sandbox check`, a real subprocess ----------------------------------------------------------

@@ -83,12 +83,16 @@ def main() -> None:
               help="Sign webhooks with Ed25519 in x-ghl-signature.")
 @click.option("--wh-signature/--no-wh-signature", default=True, show_default=True,
               help="Sign webhooks with legacy RSA-SHA256 in x-wh-signature.")
+@click.option("--acuity-webhook-retries", default="none", show_default=True, type=click.Choice(["none", "exponential"]),
+              envvar="GHL_SANDBOX_ACUITY_WEBHOOK_RETRIES",
+              help="Acuity webhooks: one attempt (none), or up to 5 retries on a non-2xx answer or none at all "
+                   "(exponential, from --webhook-retry-interval). Acuity's real policy is undocumented.")
 def serve(host: str, port: int, seed: int, state_file: str | None, orders: int, admin_token: str | None,
           allowed_hosts: tuple[str, ...],
           rate_limit: str, journal_capacity: int, server_kind: str, webhook_urls: tuple[str, ...],
           webhook_policy: str, webhook_retry_interval: float, webhook_max_retries: int, webhook_timeout: float,
           extension_events: bool, ghl_signature: bool, wh_signature: bool, response_cache: bool,
-          response_cache_mb: int) -> None:
+          response_cache_mb: int, acuity_webhook_retries: str) -> None:
     """Start the sandbox and print a banner with the base URL, locations, tokens and webhook keys."""
     from mock_server.app import build_app, new_runtime
     from mock_server.settings import Settings
@@ -103,7 +107,7 @@ def serve(host: str, port: int, seed: int, state_file: str | None, orders: int, 
                         webhook_retry_interval=webhook_retry_interval, webhook_max_retries=webhook_max_retries,
                         webhook_timeout=webhook_timeout, extension_events=extension_events,
                         sign_ed25519=ghl_signature, sign_rsa=wh_signature, response_cache=response_cache,
-                        response_cache_mb=response_cache_mb)
+                        response_cache_mb=response_cache_mb, acuity_webhook_retries=acuity_webhook_retries)
     sock = _bind(host, port)
     settings.port = sock.getsockname()[1]
     if server_kind == "granian":

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mock_server import __version__
+from mock_server.acuity.actions import ACTIONS as ACUITY_ACTIONS
 from mock_server.ghl.actions import ACTIONS
 from mock_server.ratelimit import PROFILES
 
@@ -273,7 +274,7 @@ def _sandbox(url: str, admin_token: str | None) -> Iterator[SandboxClient]:
 
 
 @main.command()
-@click.argument("action", type=click.Choice(ACTIONS))
+@click.argument("action", type=click.Choice(ACTIONS + ACUITY_ACTIONS))
 @click.option("--location", "location_id", default=None, help="Location id (default: the first).")
 @click.option("--order", "order_id", default=None, help="Order id.")
 @click.option("--subscription", "subscription_id", default=None, help="Subscription id.")
@@ -285,19 +286,33 @@ def _sandbox(url: str, admin_token: str | None) -> Iterator[SandboxClient]:
 @click.option("--pending-polls", type=int, default=None, help="order.pay: stay pending for N polls of the order.")
 @click.option("--pending-seconds", type=float, default=None, help="order.pay: stay pending for T seconds.")
 @click.option("--settle", type=click.Choice(["succeeded", "failed"]), default="succeeded", show_default=True)
+@click.option("--appointment-id", type=click.IntRange(1), default=None, help="acuity.*: the Acuity appointment id.")
+@click.option("--kind", default=None, type=click.Choice(["full", "deposit", "tip", "package", "gift"]),
+              help="acuity.pay: full | deposit | tip; acuity.order: package | gift.")
+@click.option("--datetime", "when", default=None, metavar="ISO",
+              help="acuity.schedule / acuity.reschedule: the start, e.g. 2026-10-05T10:00:00-0400.")
+@click.option("--email", default=None, help="acuity.schedule / acuity.order: the client's email.")
+@click.option("--pay", default=None, type=click.Choice(["none", "full", "deposit"]),
+              help="acuity.schedule: pay at booking.")
+@click.option("--processor", default=None, type=click.Choice(["stripe", "square", "paypal"]),
+              help="acuity.schedule / acuity.pay: the payment processor.")
+@click.option("--no-show", is_flag=True, default=None, help="acuity.cancel: mark it a no-show.")
 @click.option("--json", "as_json", is_flag=True, help="Print the raw JSON answer.")
 @URL_OPTION
 @ADMIN_OPTION
 def trigger(action: str, location_id: str | None, order_id: str | None, subscription_id: str | None,
             transaction_id: str | None, contact_id: str | None, price_id: str | None, items: tuple[str, ...],
             amount: float | None, pending_polls: int | None, pending_seconds: float | None, settle: str,
-            as_json: bool, url: str, admin_token: str | None) -> None:
+            appointment_id: int | None, kind: str | None, when: str | None, email: str | None, pay: str | None,
+            processor: str | None, no_show: bool | None, as_json: bool, url: str, admin_token: str | None) -> None:
     """Run one simulated action on a running sandbox; print what changed and the webhooks queued."""
     import json
 
     body: dict = {k: v for k, v in {"locationId": location_id, "orderId": order_id,
                                     "subscriptionId": subscription_id, "transactionId": transaction_id,
-                                    "contactId": contact_id, "priceId": price_id, "amount": amount}.items()
+                                    "contactId": contact_id, "priceId": price_id, "amount": amount,
+                                    "appointmentId": appointment_id, "kind": kind, "datetime": when, "email": email,
+                                    "pay": pay, "processor": processor, "noShow": True if no_show else None}.items()
                   if v is not None}
     if items:
         parsed = []
@@ -317,12 +332,15 @@ def trigger(action: str, location_id: str | None, order_id: str | None, subscrip
         click.echo(json.dumps(data, indent=2))
         return
     click.echo(f"{data['action']}:")
+    acuity = action.startswith("acuity.")
+    shown = ("status", "paid", "amountPaid", "amount", "canceled", "datetime", "total") if acuity else (
+        "status", "paymentStatus", "fulfillmentStatus")
     for res in data["resources"]:
         d = res["data"]
-        status = ", ".join(f"{k}={d[k]}" for k in ("status", "paymentStatus", "fulfillmentStatus") if k in d)
+        status = ", ".join(f"{k}={d[k]}" for k in shown if k in d)
         click.echo(f"  {res['type']:<12} {res['id']}  {status}")
     if not data["webhooks"]:
-        click.echo("  no webhooks (GHL sends none for this change)")
+        click.echo(f"  no webhooks ({'Acuity' if acuity else 'GHL'} sends none for this change)")
     for hook in data["webhooks"]:
         targets = ", ".join(f"{d['targetId']}:{d['status']}" for d in hook["deliveries"]) or "no target registered"
         click.echo(f"  webhook      {hook['event']} for {hook['resourceId']} -> {targets}")

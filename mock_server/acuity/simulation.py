@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mock_server.acuity import booking_slots, queries, views
+from mock_server.acuity.actions import ACTIONS
 from mock_server.acuity.booking import BookingError, NewAppointment, Person, parse_datetime
 from mock_server.acuity.models import (
     Appointment,
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
     from mock_server.acuity.world import AcuityWorld
     from mock_server.runtime import Runtime
 
-ACTIONS = ("acuity.schedule", "acuity.reschedule", "acuity.cancel", "acuity.pay", "acuity.refund", "acuity.order")
 OPERATIONS = {  # the contract's operation (its request schema) of each action
     "acuity.schedule": "sandbox-simulate-acuity-schedule", "acuity.reschedule": "sandbox-simulate-acuity-reschedule",
     "acuity.cancel": "sandbox-simulate-acuity-cancel", "acuity.pay": "sandbox-simulate-acuity-pay",

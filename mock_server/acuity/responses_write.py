@@ -13,7 +13,16 @@ from starlette.responses import Response
 from mock_server.acuity import views
 from mock_server.acuity.booking import BookingError, Forbidden, NewAppointment, Person, parse_datetime
 from mock_server.acuity.models import Appointment, AppointmentType, Calendar
-from mock_server.acuity.responses import AcuityError, Call, bad_request, flag, forbidden, json, not_found, parse_json_body
+from mock_server.acuity.responses import (
+    AcuityError,
+    Call,
+    bad_request,
+    flag,
+    forbidden,
+    json,
+    not_found,
+    parse_json_body,
+)
 from mock_server.acuity.webhooks import EVENT_TYPES, WebhookLimit, dynamic_view
 from mock_server.control.webhooks import receiver_url
 from mock_server.errors import Invalid, NotFound
@@ -130,7 +139,7 @@ async def update_appointment(call: Call) -> Response:
     `certificate` with `admin=true`. Other fields are ignored."""
     appt = call.owned(Appointment, call.params["id"])
     data = await parse_json_body(call.request)
-    changes = {k: data[k] for k in ("firstName", "lastName", "email", "phone", "notes", "certificate", "fields",
+    changes: dict[str, Any] = {k: data[k] for k in ("firstName", "lastName", "email", "phone", "notes", "certificate", "fields",
                                     "labels") if k in data}
     if "fields" in changes:
         changes["fields"] = _fields(data)

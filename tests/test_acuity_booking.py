@@ -325,3 +325,29 @@ def test_simulated_action_refusals(sb: Sandbox) -> None:
     assert status("acuity.nothing", {}) == 404
     bad = sb.http.put("/_sandbox/acuity/webhooks/static", json={"urls": {"booked": "http://127.0.0.1:9/"}})
     assert bad.status_code == 422 and "booked" in bad.text
+
+
+def test_write_answers_match_the_contract(sb: Sandbox, api: httpx.Client) -> None:
+    from pathlib import Path
+
+    import yaml
+    from jsonschema import Draft202012Validator
+
+    doc = yaml.safe_load((Path(__file__).resolve().parent.parent / "contracts" / "acuity.openapi.yaml").read_text())
+
+    def problems(schema: str, body: Any) -> list[str]:
+        validator = Draft202012Validator({**doc, "$ref": f"#/components/schemas/{schema}"})
+        return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(body)]
+
+    atype = paid_type(api)
+    slot = open_slots(api, atype["id"])[0]["time"]
+    created = api.post("/appointments", json={"datetime": slot, "appointmentTypeID": atype["id"], "firstName": "Vi",
+                                              "lastName": "Ro", "email": "vi@example.com"}).json()
+    assert problems("Appointment", created) == []
+    canceled = api.put(f"/appointments/{created['id']}/cancel").json()
+    assert problems("Appointment", canceled) == [] and canceled["noShow"] is False
+    hook = api.post("/webhooks", json={"event": "order.completed", "target": "http://127.0.0.1:9/x"}).json()
+    assert problems("Webhook", hook) == []
+    assert problems("Webhook", {**hook, "id": str(hook["id"])})  # the schema bites
+    assert api.delete(f"/webhooks/{hook['id']}").status_code == 204
+    assert problems("Error", api.post("/appointments", json={}).json()) == []

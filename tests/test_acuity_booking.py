@@ -351,3 +351,28 @@ def test_write_answers_match_the_contract(sb: Sandbox, api: httpx.Client) -> Non
     assert problems("Webhook", {**hook, "id": str(hook["id"])})  # the schema bites
     assert api.delete(f"/webhooks/{hook['id']}").status_code == 204
     assert problems("Error", api.post("/appointments", json={}).json()) == []
+
+
+def test_trigger_cli_runs_acuity_actions(sb: Sandbox, api: httpx.Client) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    def trigger(*args: str) -> str:
+        env = {k: v for k, v in os.environ.items() if k not in ("GHL_SANDBOX_URL", "GHL_SANDBOX_ADMIN_TOKEN")}
+        done = subprocess.run([sys.executable, "-m", "mock_server.cli", "trigger", *args, "--url", sb.url],
+                              capture_output=True, text=True, timeout=60, env=env)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+        return done.stdout
+
+    data = json.loads(trigger("acuity.schedule", "--pay", "deposit", "--email", "cli@example.com", "--json"))
+    appt = data["resources"][0]["data"]
+    assert appt["email"] == "cli@example.com" and appt["paid"] == "no" and appt["amountPaid"] != "0.00"
+    out = trigger("acuity.pay", "--appointment-id", str(appt["id"]), "--kind", "tip", "--amount", "5")
+    assert "paid=yes" in out and "appointment.changed" in out
+    out = trigger("acuity.cancel", "--appointment-id", str(appt["id"]), "--no-show")
+    assert "canceled=True" in out and "appointment.canceled" in out
+    assert api.get(f"/appointments/{appt['id']}").json()["noShow"] is True
+    out = trigger("acuity.refund", "--appointment-id", str(appt["id"]))
+    assert "no webhooks (Acuity sends none for this change)" in out

@@ -113,7 +113,7 @@ def _schedule(sb: Runtime, world: AcuityWorld, data: dict[str, Any]) -> list[Any
         if appt_type is None:
             raise NotFound(f"Appointment type {data['appointmentTypeID']} not found in location {location_id}")
     else:  # a paid one-to-one service, so that `pay` has something to charge
-        paid = [t for t in types if t.type == "service" and t.price_minor > 0]
+        paid = [t for t in types if t.type == "service" and t.price_minor > 0 and t.active and not t.private]
         appt_type = (paid or types or [None])[0]  # type: ignore[list-item]
         if appt_type is None:
             raise NotFound(f"Location {location_id} has no appointment types")
@@ -149,7 +149,7 @@ def _reschedule(sb: Runtime, world: AcuityWorld, data: dict[str, Any]) -> list[A
             raise Invalid("datetime must be an ISO-8601 date-time, e.g. 2026-10-05T10:00:00-0400")
     else:
         start = appt.start + DAY
-    # As the admin moves it in Acuity's calendar (no availability rules), but never onto a taken slot.
+    # As the admin moves it in Acuity's calendar: no availability rules (a double booking is possible).
     return [world.booking.reschedule(None, appt.id, start, admin=True)]
 
 

@@ -270,19 +270,21 @@ class Slots:
         self.taken: set[tuple[int, int]] = set()
 
     def pick(self, rng: random.Random, cal: Calendar, minutes: int, day_from: float, day_to: float) -> float | None:
+        """A start in working hours, free on that calendar; once the window is too full to find one in 60
+        draws (a very big world), the next working-hours start even if it overlaps (an admin double booking)."""
         tz = zone(cal.timezone)
-        for _ in range(40):
+        halves = (cal.work_end_hour - cal.work_start_hour) * 2 - (minutes + 29) // 30
+        if halves < 0 or not cal.work_days:
+            return None
+        for attempt in range(1000):
             day = datetime.fromtimestamp(SEED_EPOCH + rng.uniform(day_from, day_to) * DAY, tz).date()
             if day.weekday() not in cal.work_days:
                 continue
-            halves = (cal.work_end_hour - cal.work_start_hour) * 2 - (minutes + 29) // 30
-            if halves < 0:
-                return None
             half = rng.randint(0, halves)
             start_local = datetime(day.year, day.month, day.day, cal.work_start_hour, tzinfo=tz) + timedelta(minutes=30 * half)
             start = start_local.timestamp()
             keys = {(cal.id, int(start // 1800) + k) for k in range((minutes + 29) // 30)}
-            if keys & self.taken:
+            if keys & self.taken and attempt < 60:
                 continue
             self.taken |= keys
             return start

@@ -549,7 +549,7 @@ def test_rate_limit_edge_403_and_settings(acuity: Acuity) -> None:
     assert codes[403] >= 1 and codes[429] >= 1, codes
     html = next(r for r in answers if r.status_code == 403)
     assert html.text.rstrip().endswith("</html>") and html.headers["content-type"].startswith("text/html")
-    for bad in ({"perSecond": 0}, {"enabled": "yes"}, {"burst": 5}):
+    for bad in ({"perSecond": 0}, {"enabled": "yes"}, {"burst": 5}, {}):
         r = acuity.sb.request("PUT", "/acuity/ratelimit", json=bad)
         assert r.status_code == 422, r.text
     assert acuity.sb.control("GET", "/acuity/ratelimit")["perSecond"] == 3

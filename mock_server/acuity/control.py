@@ -32,8 +32,8 @@ async def put_ratelimit(request: Request) -> Response:
     data = await validated_body(request, "sandbox-set-acuity-ratelimit")
     now = world.ratelimiter.config
     world.ratelimiter.configure(RateLimitConfig(
-        enabled=data.get("enabled", now.enabled), per_second=data.get("perSecond", now.per_second),
-        concurrent=data.get("concurrent", now.concurrent), edge403=data.get("edge403", now.edge403)))
+        enabled=data.get("enabled", now.enabled), per_second=int(data.get("perSecond", now.per_second)),
+        concurrent=int(data.get("concurrent", now.concurrent)), edge403=data.get("edge403", now.edge403)))
     return json_response(world.ratelimiter.config.view())
 
 

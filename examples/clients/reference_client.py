@@ -25,7 +25,7 @@ import signal
 import sqlite3
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -50,7 +50,9 @@ LISTS = (("orders", "/payments/orders"), ("transactions", "/payments/transaction
          ("subscriptions", "/payments/subscriptions"))
 
 # Acuity (only when ACUITY_API_BASE_URL is set)
-ACUITY_PER_SECOND = 8.0  # Acuity allows 10 requests/s per IP: keep clear of it, jitter included
+ACUITY_PER_SECOND = 8  # Acuity allows 10 requests/s per IP: at most 8 in any ACUITY_WINDOW_S
+ACUITY_WINDOW_S = 1.1
+ACUITY_MIN_GAP_S = 0.06
 ACUITY_CONNECTIONS = 4  # ... and 20 concurrent connections
 ACUITY_WEBHOOK_BUDGET_S = 7.0  # answer before the sender's 10 s timeout
 ACUITY_BACKOFF_BASE_S, ACUITY_BACKOFF_CAP_S = 0.25, 5.0
@@ -347,16 +349,21 @@ class RateLimiter:
 
 
 class AcuityLimiter:
-    """Acuity allows 10 requests per second (and 20 connections) per IP. Calls start at least
-    1/ACUITY_PER_SECOND s apart, across every thread; after a 429 (or the edge's HTML 403) nobody calls
-    until the backoff is over. Webhook work (`urgent`) goes before reconciliation polling."""
+    """Acuity allows 10 requests per second (and 20 connections) per IP. At most ACUITY_PER_SECOND calls
+    start in any ACUITY_WINDOW_S (a little over a second, so network jitter cannot squeeze nine into one
+    second at the server), spaced at least ACUITY_MIN_GAP_S apart, across every thread; after a 429 (or the
+    edge's HTML 403) nobody calls until the backoff is over. Webhook work (`urgent`) goes before polling."""
 
-    def __init__(self, per_second: float = ACUITY_PER_SECOND) -> None:
+    def __init__(self, per_second: int = ACUITY_PER_SECOND) -> None:
         self.cond = threading.Condition()
-        self.gap = 1.0 / per_second
+        self.starts: deque[float] = deque(maxlen=per_second)
         self.next_at = 0.0
         self.blocked_until = 0.0
         self.urgent_waiting = 0
+
+    def _wait(self, now: float) -> float:
+        full = self.starts[0] + ACUITY_WINDOW_S if len(self.starts) == self.starts.maxlen else 0.0
+        return max(self.next_at, self.blocked_until, full) - now
 
     def acquire(self, deadline: float | None = None, urgent: bool = False) -> None:
         with self.cond:
@@ -366,9 +373,10 @@ class AcuityLimiter:
                 while True:
                     now = time.monotonic()
                     yielding = not urgent and self.urgent_waiting > 0
-                    wait = 0.2 if yielding else max(self.next_at, self.blocked_until) - now
+                    wait = 0.2 if yielding else self._wait(now)
                     if not yielding and wait <= 0:
-                        self.next_at = now + self.gap
+                        self.starts.append(now)
+                        self.next_at = now + ACUITY_MIN_GAP_S
                         return
                     if deadline is not None and now + wait >= deadline:
                         raise Unavailable("Acuity rate limit: no budget before the deadline", "Acuity")

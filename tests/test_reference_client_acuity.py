@@ -5,13 +5,19 @@ subprocess against a real sandbox with its fake Acuity (real signed webhooks, re
 from __future__ import annotations
 
 import importlib
+import signal
+import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from test_reference_client import Client, eventually, free_port
+
+from mock_server.testing import SandboxProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = ROOT / "examples" / "clients"
@@ -257,3 +263,172 @@ def test_people_survive_a_restart(tmp_path: Path) -> None:
         assert again.customer_body("jane.doe@x.com")["lifetimeValue"] == 35.5
     finally:
         again.state.close()
+
+
+# ---- the client as a real subprocess against the sandbox's fake Acuity ------------------------------
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[SandboxProcess]:
+    with SandboxProcess(["--rate-limit", "default"]) as sb:
+        yield sb
+
+
+@pytest.fixture
+def live(sandbox: SandboxProcess, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """A fresh location (12 GHL orders, its Acuity account seeded to scale), and the reference client
+    started with the contract's environment plus ACUITY_*."""
+    control = sandbox.client()
+    location_id = control.new_location(orders=12)["locationId"]
+    view = next(loc for loc in control.locations() if loc["locationId"] == location_id)
+    keys, app, acuity = control.control("GET", "/keys"), control.control("GET", "/apps")[0], view["acuity"]
+    env = {
+        "GHL_API_BASE_URL": sandbox.url, "GHL_ACCESS_TOKEN": view["tokens"][0]["token"],
+        "GHL_LOCATION_ID": location_id, "GHL_API_VERSION": "2021-07-28", "GHL_APP_ID": app["appId"],
+        "GHL_WEBHOOK_PUBLIC_KEY": keys["ed25519PublicKey"], "GHL_WEBHOOK_RSA_PUBLIC_KEY": keys["rsaPublicKey"],
+        "RANKR_API_BASE_URL": sandbox.url + "/rankr", "RANKR_API_KEY": view["rankr"]["apiKey"],
+        "RANKR_WEBHOOK_SECRET": view["rankr"]["webhookSecret"], "CLIENT_PORT": str(free_port()),
+        "CLIENT_STATE_DIR": str(tmp_path / "state"), "CLIENT_RECONCILE_INTERVAL": "1",
+        "ACUITY_API_BASE_URL": sandbox.url + acuity["baseUrl"], "ACUITY_USER_ID": str(acuity["userId"]),
+        "ACUITY_API_KEY": acuity["apiKey"],
+    }
+    client = Client(env, tmp_path / "client.log")
+    client.start()
+    rankr = httpx.Client(base_url=sandbox.url + "/rankr", headers={"Authorization": f"Bearer {view['rankr']['apiKey']}"})
+    try:
+        yield {"control": control, "location_id": location_id, "client": client, "rankr": rankr,
+               "api_key": acuity["apiKey"], "hook": client.url + "/webhooks/acuity"}
+    finally:
+        if client.proc is not None and client.proc.poll() is None:
+            try:
+                client.signal(signal.SIGTERM)
+            except subprocess.TimeoutExpired:
+                client.signal(signal.SIGKILL)
+        rankr.close()
+        control.close()
+
+
+def rankr_all(rankr: httpx.Client, collection: str) -> list[dict[str, Any]]:
+    r = rankr.get(f"/v1/{collection}", params={"limit": 1000})
+    r.raise_for_status()
+    return r.json()["data"]
+
+
+def acuity_state(live: dict[str, Any]) -> dict[str, Any]:
+    return live["control"].control("GET", "/acuity/state", params={"locationId": live["location_id"]})
+
+
+def simulate(live: dict[str, Any], action: str, **body: Any) -> dict[str, Any]:
+    return live["control"].control("POST", f"/simulate/{action}", json={"locationId": live["location_id"], **body})
+
+
+def settle(live: dict[str, Any]) -> list[dict[str, Any]]:
+    control = live["control"]
+    settled = control.http.get("/_sandbox/wait", params={"for": "deliveries-settled", "timeout": "30"})
+    assert settled.status_code == 200, settled.text
+    return control.control("GET", "/webhooks/deliveries",
+                           params={"locationId": live["location_id"], "service": "acuity"})["deliveries"]
+
+
+def expected_payments(live: dict[str, Any]) -> dict[tuple[str, str, str], tuple[float, str]]:
+    """(source, sourceKind, sourceId) -> (amount, currency) of every payment of the location, both sources."""
+    state, ghl = acuity_state(live), live["control"].control("GET", f"/locations/{live['location_id']}/state")
+    currency = state["account"]["currency"]
+    out = {("acuity", "appointment", p["transactionID"]): (float(p["amount"]), currency)
+           for a in state["appointments"] for p in a.get("payments", [])}
+    out |= {("acuity", "order", str(o["id"])): (float(o["total"]), currency)
+            for o in state["orders"] if o["status"] == "paid"}
+    out |= {("ghl", "transaction", t["_id"]): (float(t["amount"]), t["currency"]) for t in ghl["transactions"]}
+    return out
+
+
+def payments_reconciled(live: dict[str, Any]) -> bool:
+    want = expected_payments(live)
+    have: dict[tuple[str, str, str], list[tuple[float, str]]] = {}
+    for p in rankr_all(live["rankr"], "payments"):
+        have.setdefault((p["source"], p["sourceKind"], p["sourceId"]), []).append((float(p["amount"]), p["currency"]))
+    return set(have) == set(want) and all(have[k] == [want[k]] for k in want)
+
+
+def test_signed_acuity_webhooks_reach_rankr_before_the_answer(live: dict[str, Any]) -> None:
+    control, rankr, hook = live["control"], live["rankr"], live["hook"]
+    control.control("PUT", "/acuity/webhooks/static", json={
+        "locationId": live["location_id"], "actionStyle": "short",
+        "urls": {e: hook for e in ("scheduled", "rescheduled", "canceled", "changed", "order.completed")}})
+    made = simulate(live, "acuity.schedule", pay="full", email="  Someone.New@Example.COM ")
+    appointment = next(r for r in made["resources"] if r["type"] == "appointment")["data"]
+    payment = next(r for r in made["resources"] if r["type"] == "payment")["data"]
+    deliveries = settle(live)
+    assert {d["event"] for d in deliveries} >= {"appointment.scheduled", "appointment.changed"}, deliveries
+    assert all(d["status"] == "delivered" for d in deliveries), (deliveries, live["client"].log())
+
+    # Acknowledged only once Rankr had it: read right after the deliveries settled, no waiting.
+    mine = [p for p in rankr_all(rankr, "payments") if p["sourceId"] == payment["transactionID"]]
+    assert len(mine) == 1, mine  # `scheduled` and its duplicate `changed`: one payment
+    assert mine[0] | {"paidAt": ""} == {
+        "paymentKey": f"acuity:{payment['transactionID']}", "source": "acuity", "sourceKind": "appointment",
+        "sourceId": payment["transactionID"], "parentId": str(appointment["id"]), "amount": float(payment["amount"]),
+        "currency": acuity_state(live)["account"]["currency"], "status": "paid",
+        "customerEmail": "someone.new@example.com", "paidAt": ""}
+    customer = rankr.get("/v1/customers/someone.new@example.com")
+    assert customer.status_code == 200, customer.text
+    assert customer.json()["emails"] == ["someone.new@example.com"]
+    assert customer.json()["lifetimeValue"] == float(payment["amount"])
+
+    # A reschedule fires `rescheduled` and `changed`: still one payment. A tip taken later: a second one.
+    simulate(live, "acuity.reschedule", appointmentId=appointment["id"])
+    tip = next(r for r in simulate(live, "acuity.pay", appointmentId=appointment["id"], kind="tip",
+                                   amount=5)["resources"] if r["type"] == "payment")["data"]
+    assert all(d["status"] == "delivered" for d in settle(live))
+    ids = sorted(p["sourceId"] for p in rankr_all(rankr, "payments") if p["parentId"] == str(appointment["id"]))
+    assert ids == sorted([payment["transactionID"], tip["transactionID"]])
+
+    # A store order: `order.completed`, one payment of kind order.
+    order = next(r for r in simulate(live, "acuity.order")["resources"] if r["type"] == "order")["data"]
+    assert all(d["status"] == "delivered" for d in settle(live))
+    got = rankr.get(f"/v1/payments/acuity-order:{order['id']}")
+    assert got.status_code == 200 and got.json()["sourceKind"] == "order" and got.json()["amount"] == float(order["total"])
+
+    # Forged (wrong key) and re-encoded (the same form in another field order, the genuine signature):
+    # 401, nothing written.
+    before = len(rankr_all(rankr, "payments"))
+    body = f"action=scheduled&id={appointment['id']}&calendarID={appointment['calendarID']}" \
+           f"&appointmentTypeID={appointment['appointmentTypeID']}".encode()
+    forged = httpx.post(hook, content=body, headers={"X-Acuity-Signature": rc.acuity_signature("wrong", body)})
+    assert forged.status_code == 401
+    reordered = b"&".join(reversed(body.split(b"&")))
+    signed = rc.acuity_signature(live["api_key"], body)
+    assert httpx.post(hook, content=reordered, headers={"X-Acuity-Signature": signed}).status_code == 401
+    assert httpx.post(hook, content=body, headers={"X-Acuity-Signature": signed}).status_code == 200
+    assert len(rankr_all(rankr, "payments")) == before
+
+
+def test_polling_alone_reconciles_payments_and_merges_customers_by_email(live: dict[str, Any]) -> None:
+    # No Acuity webhook is configured at all: every payment (seeded, and one made now) comes by polling.
+    simulate(live, "acuity.schedule", pay="deposit")
+    eventually(lambda: payments_reconciled(live), timeout=90, every=1)
+
+    state = acuity_state(live)
+    ghl = live["control"].control("GET", f"/locations/{live['location_id']}/state")
+    groups: dict[str, set[str]] = {}  # persons by normalised email: GHL contacts of orders, Acuity clients
+    for o in ghl["orders"]:
+        if o.get("contactEmail"):
+            groups.setdefault(rc.normalise_email(o["contactEmail"]), set()).add(o["contactId"])
+    for a in state["appointments"]:
+        groups.setdefault(rc.normalise_email(a["email"]), set())
+
+    def merged() -> bool:
+        customers = rankr_all(live["rankr"], "customers")
+        by_email = {e: c for c in customers for e in c["emails"]}
+        return all(e in by_email for e in groups) and all(
+            len({e for e in c["emails"] if e in groups}) <= 1 for c in customers)
+
+    eventually(merged, timeout=30, every=1)
+    customers = rankr_all(live["rankr"], "customers")
+    assert all(c["customerId"] == c["emails"][0] and len(c["emails"]) == 1 for c in customers)
+    # The same person in GHL and Acuity (the seed guarantees some): one customer with both sides.
+    both = [c for c in customers if c["ghlContactIds"] and c["acuityEmails"]]
+    assert both, customers[:3]
+    assert all(set(c["ghlContactIds"]) == groups[c["customerId"]] for c in customers if c["customerId"] in groups)
+    # Acuity's rate limit was never hit by the client.
+    assert "429" not in live["client"].log()

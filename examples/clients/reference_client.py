@@ -132,7 +132,7 @@ def money_minor(value: Any) -> int:
     """Acuity money is a decimal string ("10.00"); GHL's a JSON number. Both to integer cents."""
     try:
         return int((Decimal(str(value if value not in (None, "") else "0")) * 100).to_integral_value())
-    except (InvalidOperation, ValueError):
+    except (InvalidOperation, ValueError, OverflowError):
         return 0
 
 
@@ -1141,11 +1141,27 @@ class ReferenceClient:
                 found[appointment["id"]] = appointment
         return list(found.values())
 
+    def appointment_span(self) -> tuple[date | None, date | None]:
+        """The earliest and latest appointment dates (a day of margin each side), so that the windows also
+        cover an account whose appointments lie outside the usual range (2 calls, `max=1` each way)."""
+        days: list[date] = []
+        for direction in ("DESC", "ASC"):
+            page = self.acuity("/appointments", {"showall": "true", "max": 1, "direction": direction,
+                                                 "excludeForms": "true"})
+            for appointment in page if isinstance(page, list) else []:
+                with contextlib.suppress(ValueError, TypeError, AttributeError):
+                    days.append(date.fromisoformat(str(appointment.get("datetime"))[:10]))
+        if not days:
+            return None, None
+        return min(days) - timedelta(days=1), max(days) + timedelta(days=1)
+
     def reconcile_acuity_once(self) -> int:
         """Every appointment, its payments when `amountPaid` moved since we last wrote them, every paid
         order; then every customer whose record differs from what Rankr last got."""
         self.acuity_account()
         start, end = reconcile_range(datetime.now(timezone.utc).date())
+        first, last = self.appointment_span()
+        start, end = min(start, first or start), max(end, last or end)
         changed = 0
         for appointment in self.acuity_appointments(start, end):
             if self.stopping.is_set():

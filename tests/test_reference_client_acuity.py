@@ -365,11 +365,13 @@ def test_signed_acuity_webhooks_reach_rankr_before_the_answer(live: dict[str, An
     # Acknowledged only once Rankr had it: read right after the deliveries settled, no waiting.
     mine = [p for p in rankr_all(rankr, "payments") if p["sourceId"] == payment["transactionID"]]
     assert len(mine) == 1, mine  # `scheduled` and its duplicate `changed`: one payment
-    assert mine[0] | {"paidAt": ""} == {
+    expected = {
         "paymentKey": f"acuity:{payment['transactionID']}", "source": "acuity", "sourceKind": "appointment",
         "sourceId": payment["transactionID"], "parentId": str(appointment["id"]), "amount": float(payment["amount"]),
         "currency": acuity_state(live)["account"]["currency"], "status": "paid",
-        "customerEmail": "someone.new@example.com", "paidAt": ""}
+        "customerEmail": "someone.new@example.com"}
+    assert {k: mine[0][k] for k in expected} == expected
+    assert mine[0]["paidAt"] == rc.acuity_iso(payment["created"]) and mine[0]["paidAt"][-3] == ":"
     customer = rankr.get("/v1/customers/someone.new@example.com")
     assert customer.status_code == 200, customer.text
     assert customer.json()["emails"] == ["someone.new@example.com"]

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -434,3 +434,33 @@ def test_polling_alone_reconciles_payments_and_merges_customers_by_email(live: d
     assert all(set(c["ghlContactIds"]) == groups[c["customerId"]] for c in customers if c["customerId"] in groups)
     # Acuity's rate limit was never hit by the client.
     assert "429" not in live["client"].log()
+
+
+def test_throttled_by_acuity_it_backs_off_and_still_syncs(live: dict[str, Any]) -> None:
+    """Acuity limited to 3 requests/s with its edge's HTML 403 mixed in: the client is refused, waits
+    after each refusal (every thread), and still gets every payment to Rankr."""
+    control = live["control"]
+    start = max([e["id"] for e in control.journal(path="/acuity", limit=10_000)], default=0)
+    control.control("PUT", "/acuity/ratelimit", json={"enabled": True, "perSecond": 3, "concurrent": 20,
+                                                      "edge403": True})
+    try:
+        control.control("PUT", "/acuity/webhooks/static", json={
+            "locationId": live["location_id"], "actionStyle": "short",
+            "urls": {e: live["hook"] for e in ("scheduled", "rescheduled", "canceled", "changed", "order.completed")}})
+        for _ in range(5):
+            simulate(live, "acuity.schedule", pay="full")
+        deliveries = settle(live)
+        # A genuine delivery is never refused (a 503 asks for a retry; polling repairs what is not retried).
+        assert not [a for d in deliveries for a in d["attempts"] if 400 <= (a.get("status") or 0) < 500]
+        eventually(lambda: payments_reconciled(live), timeout=90, every=1)
+        calls = sorted((e for e in control.journal(path="/acuity", limit=10_000) if e["id"] > start),
+                       key=lambda e: e["id"])
+    finally:
+        control.control("PUT", "/acuity/ratelimit", json={"enabled": True, "perSecond": 10, "concurrent": 20,
+                                                          "edge403": False})
+    at = [datetime.fromisoformat(e["time"].replace("Z", "+00:00")).timestamp() for e in calls]
+    refused = [i for i, e in enumerate(calls) if e["status"] in (429, 403)]
+    assert refused and any(calls[i]["status"] == 403 for i in refused), "the limit was never reached"
+    for i in refused:  # nothing new starts within 200 ms of a refusal (requests already in flight aside)
+        assert not [t for t in at[i + 1:] if at[i] + 0.05 < t < at[i] + 0.2], (calls[i], calls[i + 1:i + 4])
+    assert max(sum(1 for t in at if a <= t < a + 1.0) for a in at) <= 8

@@ -464,3 +464,22 @@ def test_throttled_by_acuity_it_backs_off_and_still_syncs(live: dict[str, Any]) 
     for i in refused:  # nothing new starts within 200 ms of a refusal (requests already in flight aside)
         assert not [t for t in at[i + 1:] if at[i] + 0.05 < t < at[i] + 0.2], (calls[i], calls[i + 1:i + 4])
     assert max(sum(1 for t in at if a <= t < a + 1.0) for a in at) <= 8
+
+
+def test_rankr_failing_means_no_acknowledgement_and_polling_repairs_it(live: dict[str, Any]) -> None:
+    control, rankr = live["control"], live["rankr"]
+    eventually(lambda: payments_reconciled(live), timeout=60, every=1)  # the seed first
+    control.control("PUT", "/acuity/webhooks/static", json={
+        "locationId": live["location_id"], "actionStyle": "full",
+        "urls": {e: live["hook"] for e in ("scheduled", "rescheduled", "canceled", "changed", "order.completed")}})
+    control.fault({"method": "PUT", "path": "/rankr/v1/payments/{paymentKey}"}, {"status": 503})
+    try:
+        made = simulate(live, "acuity.schedule", pay="full")
+        payment = next(r for r in made["resources"] if r["type"] == "payment")["data"]
+        deliveries = settle(live)
+        mine = [d for d in deliveries if d["status"] != "delivered"]
+        assert mine and all(a["status"] == 503 for d in mine for a in d["attempts"]), deliveries
+        assert rankr.get(f"/v1/payments/acuity:{payment['transactionID']}").status_code == 404
+    finally:
+        control.control("DELETE", "/faults")
+    eventually(lambda: payments_reconciled(live), timeout=60, every=1)

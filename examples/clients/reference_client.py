@@ -691,7 +691,7 @@ class ReferenceClient:
         return self.state.get("fulfillment", event_id)
 
     @staticmethod
-    def quantities(items: list[dict[str, Any]], id_key: str) -> Counter[str]:
+    def quantities(items: list[dict[str, Any]] | None, id_key: str) -> Counter[str]:
         out: Counter[str] = Counter()
         for item in items or []:
             out[str(item.get(id_key) or (item.get("price") or {}).get("_id"))] += item.get("qty") or 0

@@ -414,3 +414,30 @@ def test_the_reference_client_passes_an_acuity_scenario_end_to_end(tmp_path: Pat
     assert result.returncode == 0, f"{summary}\n{result.stdout[-3000:]}"
     for s in data["scenarios"]:
         assert s["status"] == "pass" and all(c["status"] == "pass" for c in s["checks"]), summary
+
+
+# variant (examples/clients, H4's), the scenario that exposes its bug, the check that must fail
+BROKEN = [
+    ("broken_acuity_changed_twice", "19_acuity_changed_duplicates_once.yaml", "payments_reconciled"),
+    ("broken_acuity_merge_by_name", "22_acuity_same_person_merged.yaml", "customers_merged"),
+    ("broken_acuity_no_date_windows", "21_acuity_over_100_in_one_window.yaml", "payments_reconciled"),
+    ("broken_acuity_reencoded_signature", "24_acuity_forged_signature.yaml", "accepts_genuine_acuity_webhooks"),
+]
+
+
+@pytest.mark.skipif(not _sandbox_has_acuity(), reason="the fake Acuity service is not merged on this branch")
+@pytest.mark.parametrize(("variant", "scenario", "expected"), BROKEN, ids=[b[0] for b in BROKEN])
+def test_each_broken_acuity_variant_fails_the_check_you_would_expect(tmp_path: Path, variant: str, scenario: str,
+                                                                     expected: str) -> None:
+    path = ROOT / "examples" / "clients" / f"{variant}.py"
+    if not path.exists():
+        pytest.skip(f"{path.name} is not on this branch")
+    report = tmp_path / "r.json"
+    result = check("--client", f"{sys.executable} {path}", "--scenarios", str(LIBRARY / scenario), "--examples", "0",
+                   "--json", str(report), cwd=tmp_path, timeout=600)
+    assert result.returncode == 1, result.stdout[-3000:]
+    (data,) = json.loads(report.read_text())["scenarios"]
+    failed = {c["check"]: c for c in data["checks"] if c["status"] == "fail"}
+    assert expected in failed, [(c["check"], c["status"], c["summary"]) for c in data["checks"]]
+    # The failure names the record and shows the evidence.
+    assert failed[expected]["evidence"] and all(isinstance(e, str) and e for e in failed[expected]["evidence"])

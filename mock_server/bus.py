@@ -27,7 +27,6 @@ DELIVERY_BUCKET_S = 10  # delivery chart: ten-second buckets ...
 DELIVERY_WINDOW_S = 600  # ... over the last ten minutes
 OUTCOMES = ("delivered", "retry", "failed", "dropped")
 DATA_KINDS = frozenset({"orders", "transactions", "subscriptions", "fulfillments", "locations"})
-SIGNATURE_HEADERS = ("x-ghl-signature", "x-wh-signature")
 RATE_LIMITED_PREFIX = "/payments"  # not /oauth, not the fake Rankr
 
 
@@ -169,13 +168,16 @@ class EventBus:
         target = self._sandbox.webhooks.target(delivery.target_id) if self._sandbox is not None else None
         self.publish("delivery", {
             "deliveryId": delivery.id, "time": iso_ms(attempt.at), "event": delivery.event_type,
-            "targetId": delivery.target_id, "url": target.url if target else "", "attempt": attempt.n,
+            "service": self._service_name(delivery.service), "targetId": delivery.target_id, "url": target.url if target else "", "attempt": attempt.n,
             "status": attempt.status_code, "outcome": attempt.outcome, "error": attempt.error or None,
             "latencyMs": attempt.latency_ms, "webhookId": delivery.webhook_id, "locationId": delivery.location_id,
             "nextAttemptAt": iso_ms(attempt.next_attempt_at) if attempt.next_attempt_at is not None else None,
             "chaos": delivery.chaos or None, "duplicateOf": delivery.duplicate_of or None,
-            "signatures": {h: truncate(headers[h]) for h in SIGNATURE_HEADERS if headers.get(h)},
+            "signatures": {h: truncate(v) for h, v in headers.items() if "signature" in h.lower() and v},
         })
+
+    def _service_name(self, stored: str) -> str:
+        return self._sandbox.service_name(stored) if self._sandbox is not None else stored
 
     def publish_action(self, view: dict[str, Any], location_id: str) -> None:
         """A simulated action answered (a service's control plane): a summary, not the whole resources."""
@@ -218,7 +220,8 @@ class EventBus:
             self.metrics.delivery(d.created_at, "dropped")
             target = self._sandbox.webhooks.target(d.target_id)
             self.publish("delivery", {
-                "deliveryId": d.id, "time": iso_ms(d.created_at), "event": d.event_type, "targetId": d.target_id,
+                "deliveryId": d.id, "time": iso_ms(d.created_at), "event": d.event_type,
+                "service": self._service_name(d.service), "targetId": d.target_id,
                 "url": target.url if target else "", "attempt": 0, "status": None, "outcome": "dropped",
                 "error": None, "latencyMs": None, "webhookId": d.webhook_id, "locationId": d.location_id,
                 "nextAttemptAt": None, "chaos": d.chaos or None, "duplicateOf": d.duplicate_of or None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import sqlite3
@@ -34,7 +35,8 @@ from mock_server.store import Store
 from mock_server.webhooks import tables as outbox_tables
 from mock_server.webhooks.chaos import Chaos
 from mock_server.webhooks.events import EventLog
-from mock_server.webhooks.models import Event, WebhookTarget
+from mock_server.webhooks.message import WebhookMessage
+from mock_server.webhooks.models import Delivery, Event, WebhookTarget
 from mock_server.webhooks.policy import RetryPolicy
 from mock_server.webhooks.service import WebhookService
 from mock_server.webhooks.signing import Signer
@@ -108,7 +110,7 @@ class Runtime:
         policy = RetryPolicy(settings.webhook_policy, settings.webhook_retry_interval, settings.webhook_max_retries,
                              settings.webhook_backoff_factor)
         self.webhooks = WebhookService(self.store, self.clock, IdFactory(0), seed, self.signer, policy,
-                                       settings.webhook_timeout, self._webhook_fields)
+                                       settings.webhook_timeout, self._webhook_message)
         if existing is not None:
             self._load_config()  # the clock first: the world below notes "now" as where renewals fire from
         self.clock.on_change = self.faults.on_change = self._save_config
@@ -142,8 +144,10 @@ class Runtime:
             self.store.set_meta("runtime_generation", generation)
         stream = f"{seed}" if generation == 0 else f"{seed}-g{generation}"
         ids = IdFactory(f"runtime-{stream}")
+        # Events of the first service keep service "" (as stored before services were told apart).
+        senders = {t: s.name for s in self.services[1:] for t in s.event_types}
         events = EventLog(self.store, self.clock, ids, self.webhooks.on_event,
-                          frozenset().union(*(s.extension_event_types for s in self.services)))
+                          frozenset().union(*(s.extension_event_types for s in self.services)), senders)
         # Deliveries draw from a stream of their own: the number of targets must not shift any data id.
         self.webhooks.ids = IdFactory(f"webhooks-{stream}")
         self.webhooks.reseed(seed)
@@ -212,12 +216,19 @@ class Runtime:
             for part in world.parts.values():
                 part.on_store_write(kind)
 
-    def _webhook_fields(self, event: Event) -> dict[str, Any]:
+    def _webhook_message(self, event: Event, delivery: Delivery, target: WebhookTarget) -> WebhookMessage:
         for part in self.world.parts.values():
-            fields = part.webhook_fields(event)
-            if fields is not None:
-                return fields
+            message = part.webhook_message(event, delivery, target)
+            if message is not None:
+                return message
         raise LookupError(f"no service renders {event.type} events")
+
+    def service_name(self, stored: str) -> str:
+        """The service a stored event, delivery or target belongs to ("" is the first service)."""
+        return stored or self.services[0].name
+
+    def service_of_action(self, action: str) -> Service | None:
+        return next((s for s in self.services if action in s.actions), None)
 
     def location_of_bearer(self, secret: str) -> str | None:
         for part in self.world.parts.values():
@@ -298,7 +309,9 @@ class Runtime:
         seeded: Location | None = None
         for service in self.services:
             if service.seed_location is not None:
-                seeded = service.seed_location(self.store, spec)
+                # The first service to seed makes the location; the others seed their data for it.
+                seeded = service.seed_location(self.store, spec if seeded is None
+                                               else dataclasses.replace(spec, location_id=seeded.id))
         if seeded is None:
             raise LookupError("no service seeds locations")
         return seeded

@@ -8,10 +8,12 @@ dashboard) know services only through this interface.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from mock_server.clock import SandboxClock
@@ -20,7 +22,8 @@ from mock_server.locations import Location
 from mock_server.settings import Settings
 from mock_server.store import Store, TableSpec
 from mock_server.webhooks.events import EventLog
-from mock_server.webhooks.models import Event
+from mock_server.webhooks.message import WebhookMessage
+from mock_server.webhooks.models import Delivery, Event, WebhookTarget
 
 if TYPE_CHECKING:
     from mock_server.webhooks.service import WebhookService
@@ -59,8 +62,10 @@ class ServiceWorld:
     def tick(self, since: float) -> None:
         """The sandbox clock moved past `since`: apply what time does (renewals, settlements)."""
 
-    def webhook_fields(self, event: Event) -> dict[str, Any] | None:
-        """The body fields of a webhook for `event`, or None if the event is not this service's."""
+    def webhook_message(self, event: Event, delivery: Delivery, target: WebhookTarget) -> WebhookMessage | None:
+        """The exact wire message of one delivery attempt of `event` to `target` (body, headers with its
+        signatures, the service's retry policy if it has its own), or None if the event is not this
+        service's."""
         return None
 
     def location_fields(self, location: Location) -> dict[str, Any]:
@@ -84,6 +89,8 @@ class Service:
     # Its part of the control plane under /_sandbox (simulated actions, credentials, inspection).
     control_routes: Callable[[], Sequence[BaseRoute]] = tuple
     actions: tuple[str, ...] = ()  # the simulated actions `POST /_sandbox/simulate/{action}` runs
+    # Runs one of its `actions` for `POST /_sandbox/simulate/{action}`: (request, action) -> answer.
+    simulate: Callable[[Request, str], Awaitable[Response]] | None = None
     event_types: tuple[str, ...] = ()  # every webhook event type the service can send
     extension_event_types: frozenset[str] = frozenset()  # of those, the ones the real service never sends
     # Seeding: the whole default world, and one location (its own data, for a new or reset location).

@@ -43,6 +43,16 @@ def location_view(sandbox: Runtime, location_id: str) -> dict[str, Any]:
             "orders": loc.orders, **sandbox.location_fields(loc)}
 
 
+async def simulate(request: Request) -> Response:
+    """`POST /_sandbox/simulate/{action}`: run by the service whose action it is."""
+    sb = sandbox_of(request)
+    action = request.path_params["action"]
+    service = sb.service_of_action(action)
+    if service is None or service.simulate is None:
+        raise NotFound(f"Unknown action {action}; known: {', '.join(sb.actions)}")
+    return await service.simulate(request, action)
+
+
 async def health(request: Request) -> Response:
     return json_response(sandbox_of(request).health())
 

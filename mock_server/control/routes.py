@@ -29,6 +29,7 @@ CONTROL_TABLE: RouteTable = (
     ("/_sandbox/journal", ["DELETE"], h.clear_journal),
     ("/_sandbox/ratelimit", ["GET"], h.get_ratelimit),
     ("/_sandbox/ratelimit", ["PUT"], h.put_ratelimit),
+    ("/_sandbox/simulate/{action}", ["POST"], h.simulate),
     # the clock
     ("/_sandbox/clock", ["GET"], clock.get_clock),
     ("/_sandbox/clock", ["POST"], clock.post_clock),

@@ -21,9 +21,11 @@ from mock_server.webhooks.models import Attempt, Delivery, WebhookTarget
 from mock_server.webhooks.queries import DeliveryFilter
 
 
-def target_view(t: WebhookTarget) -> dict[str, Any]:
+def target_view(t: WebhookTarget, service: str) -> dict[str, Any]:
+    """`service`: the resolved name of the service whose events it receives (`Runtime.service_name`)."""
     return {"id": t.id, "url": t.url, "events": t.events, "locationId": t.location_id, "chaos": t.chaos or None,
-            "active": t.active, "createdAt": iso_ms(t.created_at)}
+            "active": t.active, "createdAt": iso_ms(t.created_at), "service": service,
+            "options": t.options or None}
 
 
 def attempt_view(a: Attempt, d: Delivery | None = None, url: str = "") -> dict[str, Any]:
@@ -35,8 +37,8 @@ def attempt_view(a: Attempt, d: Delivery | None = None, url: str = "") -> dict[s
     return out
 
 
-def delivery_view(d: Delivery, attempts: list[Attempt], url: str) -> dict[str, Any]:
-    return {"id": d.id, "seq": d.seq, "targetId": d.target_id, "url": url, "event": d.event_type,
+def delivery_view(d: Delivery, attempts: list[Attempt], url: str, service: str) -> dict[str, Any]:
+    return {"id": d.id, "seq": d.seq, "targetId": d.target_id, "url": url, "event": d.event_type, "service": service,
             "eventId": d.event_id, "webhookId": d.webhook_id, "locationId": d.location_id, "status": d.status,
             "attempts": [attempt_view(a) for a in attempts], "attemptCount": d.attempts,
             "lastStatus": d.last_status, "lastError": d.last_error or None,
@@ -78,11 +80,12 @@ async def add_target(request: Request) -> Response:
     if location_id is not None and sb.location(location_id) is None:
         raise Invalid("locationId must be the id of a sandbox location")
     target = sb.webhooks.add_target(url, data.get("events"), location_id, data.get("chaos"))
-    return json_response(target_view(target), status=201)
+    return json_response(target_view(target, sb.service_name(target.service)), status=201)
 
 
 async def list_targets(request: Request) -> Response:
-    return json_response([target_view(t) for t in sandbox(request).webhooks.targets()])
+    sb = sandbox(request)
+    return json_response([target_view(t, sb.service_name(t.service)) for t in sb.webhooks.targets()])
 
 
 async def delete_target(request: Request) -> Response:
@@ -101,7 +104,7 @@ async def put_target_chaos(request: Request) -> Response:
     target = sandbox(request).webhooks.set_target_chaos(target_id, data or None)
     if target is None:  # removed meanwhile
         raise NotFound(f"Webhook target {target_id} not found")
-    return json_response(target_view(target))
+    return json_response(target_view(target, sandbox(request).service_name(target.service)))
 
 
 async def get_chaos(request: Request) -> Response:
@@ -126,11 +129,15 @@ async def list_deliveries(request: Request) -> Response:
     deliveries = webhook_queries.deliveries(sb.store, DeliveryFilter(
         status=q.get("status"), target_id=q.get("targetId"), webhook_id=q.get("webhookId"),
         location_id=q.get("locationId"), event_id=q.get("eventId"), event_type=q.get("event")))
+    service = q.get("service")
+    if service:
+        deliveries = [d for d in deliveries if sb.service_name(d.service) == service]
     urls = {t.id: t.url for t in sb.webhooks.targets()}
     by_delivery: dict[str, list[Attempt]] = {}
     for a in sb.store.table(Attempt).all(order="created_at"):
         by_delivery.setdefault(a.delivery_id, []).append(a)
-    views = [delivery_view(d, by_delivery.get(d.id, []), urls.get(d.target_id, "")) for d in deliveries]
+    views = [delivery_view(d, by_delivery.get(d.id, []), urls.get(d.target_id, ""), sb.service_name(d.service))
+             for d in deliveries]
     flat = sorted((attempt_view(a, d, urls.get(d.target_id, "")) for d in deliveries for a in by_delivery.get(d.id, [])),
                   key=lambda a: a["time"])
     return json_response({"deliveries": views, "attempts": flat, "counts": sb.webhooks.counts()})
@@ -142,7 +149,8 @@ async def redeliver(request: Request) -> Response:
     if delivery is None:
         raise NotFound(f"Delivery {request.path_params['deliveryId']} not found")
     urls = {t.id: t.url for t in sb.webhooks.targets()}
-    return json_response(delivery_view(delivery, [], urls.get(delivery.target_id, "")), status=201)
+    return json_response(delivery_view(delivery, [], urls.get(delivery.target_id, ""), sb.service_name(delivery.service)),
+                         status=201)
 
 
 async def keys(request: Request) -> Response:

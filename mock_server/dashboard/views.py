@@ -26,7 +26,7 @@ async def overview(request: Request) -> Response:
     return json_response({
         "health": sb.health(),
         "locations": [{"locationId": loc.id, "name": loc.name} for loc in sb.locations()],
-        "targets": [target_view(t) for t in sb.webhooks.targets()],
+        "targets": [target_view(t, sb.service_name(t.service)) for t in sb.webhooks.targets()],
         "faults": [r.to_json() for r in sb.faults.rules],
         "chaos": sb.webhooks.global_chaos.to_json(),
         "policy": policy_view(sb),

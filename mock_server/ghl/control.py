@@ -121,9 +121,9 @@ def _deliveries_of(sb: Any, event_id: str) -> list[Any]:
     return webhook_queries.deliveries(sb.store, DeliveryFilter(event_id=event_id))
 
 
-async def simulate(request: Request) -> Response:
+async def simulate(request: Request, action: str) -> Response:
+    """`POST /_sandbox/simulate/{action}` for GHL's actions (the shared dispatcher calls it)."""
     sb = sandbox(request)
-    action = request.path_params["action"]
     data = await body(request)
     if action not in ghl(sb).simulator.actions:
         raise NotFound(f"Unknown action {action}; known: {', '.join(ghl(sb).simulator.actions)}")
@@ -272,7 +272,6 @@ GHL_CONTROL_TABLE: RouteTable = (
     ("/_sandbox/tokens/{token}", ["DELETE"], revoke_token),
     ("/_sandbox/apps", ["GET"], list_apps),
     ("/_sandbox/oauth/authorize", ["POST"], authorize),
-    ("/_sandbox/simulate/{action}", ["POST"], simulate),
     ("/_sandbox/webhooks/forge", ["POST"], forge_webhook),
     ("/_sandbox/locations/{locationId}/state", ["GET"], location_state),
     ("/_sandbox/locations/{locationId}/resources/{kind}/{resourceId}", ["GET"], resource),

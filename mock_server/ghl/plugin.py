@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from mock_server.ghl import state_files, tables
 from mock_server.ghl.actions import ACTIONS
-from mock_server.ghl.control import ghl_control_routes
+from mock_server.ghl.control import ghl_control_routes, simulate
 from mock_server.ghl.models import App
 from mock_server.ghl.seed import DEFAULT_ORDERS, seed_app, seed_location, seed_world
 from mock_server.ghl.urls import api_routes
@@ -34,6 +34,7 @@ SERVICE = Service(
     start=Ghl,
     control_routes=ghl_control_routes,
     actions=ACTIONS,
+    simulate=simulate,
     event_types=EVENT_TYPES,
     extension_event_types=frozenset(EXTENSION_EVENTS),
     seed_world=_seed_world,

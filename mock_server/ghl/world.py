@@ -3,10 +3,12 @@ and how its events become webhook bodies."""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import HTTPConnection
 
+from mock_server import jsjson
 from mock_server.clock import iso_ms
 from mock_server.ghl.auth import AuthService
 from mock_server.ghl.models import (
@@ -26,7 +28,8 @@ from mock_server.ghl.simulation import Simulator
 from mock_server.http.context import runtime_of
 from mock_server.locations import Location
 from mock_server.service import ServiceWorld, WorldContext
-from mock_server.webhooks.models import Event
+from mock_server.webhooks.message import WebhookMessage
+from mock_server.webhooks.models import Delivery, Event, WebhookTarget
 
 if TYPE_CHECKING:
     from mock_server.runtime import Runtime
@@ -43,6 +46,7 @@ def token_view(t: Token) -> dict[str, Any]:
 class Ghl(ServiceWorld):
     def __init__(self, context: WorldContext) -> None:
         self.store = context.store
+        self.signer = context.webhooks.signer
         self.auth = AuthService(context.store, context.clock, context.ids)
         self.payments = Payments(context.store, context.clock, context.ids, context.events)
         self.simulator = Simulator(self.payments, context.seed)
@@ -66,9 +70,18 @@ class Ghl(ServiceWorld):
     def on_store_write(self, kind: str) -> None:
         self.auth.on_store_write(kind)
 
+    def webhook_message(self, event: Event, delivery: Delivery, target: WebhookTarget) -> WebhookMessage | None:
+        """The exact body of one attempt, signed. `timestamp` is the real time of the attempt, so a
+        receiver's replay window works even when the sandbox clock was moved; `webhookId` never changes."""
+        fields = self.webhook_fields(event)
+        if fields is None:
+            return None
+        body = jsjson.dumps({**fields, "timestamp": iso_ms(time.time()), "webhookId": delivery.webhook_id})
+        return WebhookMessage(body, {"content-type": "application/json", **self.signer.headers(body)})
+
     def webhook_fields(self, event: Event) -> dict[str, Any] | None:
         """GHL's marketplace webhook body, but for `timestamp` and `webhookId` (the delivery adds those)."""
-        if event.type not in EVENT_TYPES:
+        if event.type not in EVENT_TYPES or event.service:
             return None
         snap = event.snapshot
         if event.resource_kind == "orders":

@@ -7,7 +7,7 @@ committed always has its deliveries queued, and a rolled-back change leaves neit
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -21,12 +21,13 @@ Subscriber = Callable[[Event], None]
 
 class EventLog:
     def __init__(self, store: Store, clock: SandboxClock, ids: IdFactory, outbox: Subscriber | None = None,
-                 extension_types: frozenset[str] = frozenset()) -> None:
+                 extension_types: frozenset[str] = frozenset(), services: Mapping[str, str] | None = None) -> None:
         self.store = store
         self.clock = clock
         self.ids = ids
         self._outbox = outbox
         self._extension_types = extension_types  # sandbox-only event types (not sent by the real service)
+        self._services = dict(services or {})  # event type -> the service that sends it (others: "")
         self._collectors: list[list[Event]] = []
 
     def _next_seq(self) -> int:
@@ -37,9 +38,10 @@ class EventLog:
     def record(self, event_type: str, kind: str, record: Any) -> Event:
         with self.store.transaction():
             event = Event(id=self.ids.object_id(), seq=self._next_seq(), type=event_type,
-                          location_id=record.location_id, resource_kind=kind, resource_id=record.id,
+                          location_id=record.location_id, resource_kind=kind, resource_id=str(record.id),
                           snapshot=dataclasses.asdict(record), created_at=self.clock.now(),
-                          extension=event_type in self._extension_types)
+                          extension=event_type in self._extension_types,
+                          service=self._services.get(event_type, ""))
             self.store.table(Event).put(event)
             if self._outbox is not None:
                 self._outbox(event)

@@ -20,6 +20,7 @@ class Event:
     snapshot: dict[str, Any]  # the record as it was right after the change
     created_at: float
     extension: bool = False
+    service: str = ""  # the service whose resource changed ("": the runtime's first service)
 
 
 @dataclass(slots=True)
@@ -32,6 +33,8 @@ class WebhookTarget:
     chaos: dict[str, Any] = field(default_factory=dict)
     active: bool = True
     fanout_count: int = 0  # deliveries made to it so far (positions for seeded reorder batches)
+    service: str = ""  # it receives this service's events only ("": the runtime's first service)
+    options: dict[str, Any] = field(default_factory=dict)  # what its service renders messages with
 
 
 @dataclass(slots=True)
@@ -56,6 +59,7 @@ class Delivery:
     last_error: str = ""
     duplicate_of: str = ""
     chaos: str = ""  # what delivery chaos did to it, for the record
+    service: str = ""  # the service of its event ("": the runtime's first service)
 
 
 @dataclass(slots=True)

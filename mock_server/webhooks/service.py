@@ -19,11 +19,11 @@ from typing import Any
 
 import httpx
 
-from mock_server import jsjson
-from mock_server.clock import SandboxClock, iso_ms
+from mock_server.clock import SandboxClock
 from mock_server.ids import IdFactory
 from mock_server.store import Condition, Store
 from mock_server.webhooks.chaos import Chaos, decide
+from mock_server.webhooks.message import WebhookMessage
 from mock_server.webhooks.models import Attempt, Delivery, Event, WebhookTarget
 from mock_server.webhooks.policy import RetryPolicy
 from mock_server.webhooks.signing import Signer
@@ -34,7 +34,8 @@ USER_AGENT = "GHL-Sandbox-Webhooks/1.0"
 
 class WebhookService:
     def __init__(self, store: Store, clock: SandboxClock, ids: IdFactory, seed: int, signer: Signer,
-                 policy: RetryPolicy, timeout_s: float, render: Callable[[Event], dict[str, Any]]) -> None:
+                 policy: RetryPolicy, timeout_s: float,
+                 render: Callable[[Event, Delivery, WebhookTarget], WebhookMessage]) -> None:
         self.store = store
         self.clock = clock
         # Delivery and webhook ids: the runtime gives each world its own stream, apart from the data's, so
@@ -46,7 +47,7 @@ class WebhookService:
         self.signer = signer
         self.policy = policy
         self.timeout_s = timeout_s
-        self.render = render  # an event's body fields, from the service that owns its resource
+        self.render = render  # an attempt's wire message, from the service that owns the event
         self.global_chaos = Chaos()
         self.reseed(seed)
         self._wake: asyncio.Event | None = None
@@ -72,14 +73,17 @@ class WebhookService:
     # ---- targets ------------------------------------------------------------------------------
 
     def add_target(self, url: str, events: list[str] | None = None, location_id: str | None = None,
-                   chaos: dict[str, Any] | None = None) -> WebhookTarget:
+                   chaos: dict[str, Any] | None = None, service: str = "",
+                   options: dict[str, Any] | None = None) -> WebhookTarget:
+        """A target for one service's events (`service` "": the runtime's first service)."""
         parsed = Chaos.parse(chaos)
         table = self.store.table(WebhookTarget)
         target_id = self.target_ids.object_id()
         while table.get(target_id) is not None:  # a restart with --state starts the stream over
             target_id = self.target_ids.object_id()
         target = WebhookTarget(id=target_id, url=url, events=events, created_at=self.clock.now(),
-                               location_id=location_id, chaos=parsed.to_json() if parsed.active else {})
+                               location_id=location_id, chaos=parsed.to_json() if parsed.active else {},
+                               service=service, options=dict(options or {}))
         table.put(target)
         return target
 
@@ -122,7 +126,7 @@ class WebhookService:
 
     def on_event(self, event: Event) -> None:
         for target in self.targets():
-            if not target.active:
+            if not target.active or target.service != event.service:
                 continue
             if target.location_id and target.location_id != event.location_id:
                 continue
@@ -159,7 +163,7 @@ class WebhookService:
                 webhook_id=webhook_id, event_type=event.type, location_id=event.location_id, created_at=now,
                 status="dropped" if decision.dropped else "queued", next_attempt_at=self.clock.now(),
                 not_before=now + decision.delay_s, batch=decision.batch, rank=decision.rank,
-                duplicate_of=original, chaos=", ".join(notes),
+                duplicate_of=original, chaos=", ".join(notes), service=event.service,
             )
             original = original or delivery.id
             self.store.table(Delivery).put(delivery)
@@ -173,18 +177,11 @@ class WebhookService:
             delivery = Delivery(id=self.ids.object_id(), seq=self._next_seq(), event_id=source.event_id,
                                 target_id=source.target_id, webhook_id=source.webhook_id,
                                 event_type=source.event_type, location_id=source.location_id, created_at=time.time(),
-                                next_attempt_at=self.clock.now(), batch=-1, duplicate_of=source.id, chaos="redelivery")
+                                next_attempt_at=self.clock.now(), batch=-1, duplicate_of=source.id, chaos="redelivery",
+                                service=source.service)
             self.store.table(Delivery).put(delivery)
         self.wake()
         return delivery
-
-    # ---- payloads -----------------------------------------------------------------------------
-
-    def payload(self, event: Event, delivery: Delivery) -> bytes:
-        """The exact body of one attempt. `timestamp` is the real time of the attempt, so a receiver's
-        replay window works even when the sandbox clock was moved; `webhookId` never changes."""
-        body = {**self.render(event), "timestamp": iso_ms(time.time()), "webhookId": delivery.webhook_id}
-        return jsjson.dumps(body)
 
     # ---- the worker ---------------------------------------------------------------------------
 
@@ -327,13 +324,14 @@ class WebhookService:
             self.store.table(Delivery).put(delivery)
             return
         try:
-            body = self.payload(event, delivery)
+            message = self.render(event, delivery, target)
         except Exception as exc:  # e.g. a snapshot from an incompatible state file: fail it, do not wedge
             delivery.status = "failed"
             delivery.last_error = f"cannot build the payload: {type(exc).__name__}: {exc}"
             self.store.table(Delivery).put(delivery)
             return
-        headers = {"content-type": "application/json", **self.signer.headers(body)}
+        body, headers = message.body, message.headers
+        policy = message.policy or self.policy
         delivery.status = "in_flight"
         self.store.table(Delivery).put(delivery)
         self._in_flight += 1
@@ -358,8 +356,8 @@ class WebhookService:
         next_at: float | None = None
         if status is not None and 200 <= status < 300:
             outcome = delivery.status = "delivered"
-        elif self.policy.retryable(status, error) and delivery.attempts <= self.policy.max_retries:
-            next_at = self.clock.now() + self.policy.next_delay(delivery.attempts, self.retry_rng)
+        elif policy.retryable(status, error) and delivery.attempts <= policy.max_retries:
+            next_at = self.clock.now() + policy.next_delay(delivery.attempts, self.retry_rng)
             delivery.status = "queued"
             delivery.next_attempt_at = next_at
             outcome = "retry"

@@ -1,0 +1,14 @@
+"""One delivery attempt's wire message, as the service that owns the event renders it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mock_server.webhooks.policy import RetryPolicy
+
+
+@dataclass(frozen=True)
+class WebhookMessage:
+    body: bytes  # the exact bytes sent (and signed)
+    headers: dict[str, str]  # content-type and signatures included
+    policy: RetryPolicy | None = None  # the service's own retry policy, when it is not the sandbox's

@@ -13,6 +13,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
+from mock_server.acuity.plugin import SERVICE as ACUITY
 from mock_server.control.handlers import AdminGuard
 from mock_server.control.routes import control_routes
 from mock_server.dashboard.routes import dashboard_routes
@@ -27,7 +28,7 @@ from mock_server.service import Service
 from mock_server.settings import Settings
 
 # The fake services this sandbox serves; a new one is a package with a `plugin.SERVICE`, added here.
-SERVICES: tuple[Service, ...] = (GHL, RANKR)
+SERVICES: tuple[Service, ...] = (GHL, RANKR, ACUITY)
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:

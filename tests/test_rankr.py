@@ -24,6 +24,12 @@ TRANSACTION = {"transactionId": "txn_1", "orderId": "ord_1", "status": "succeede
                "amountRefunded": 0, "currency": "USD", "updatedAt": "2024-05-01T10:00:00.000Z"}
 SUBSCRIPTION = {"subscriptionId": "sub_1", "status": "active", "amount": 19, "currency": "USD",
                 "updatedAt": "2024-05-01T10:00:00.000Z"}
+PAYMENT = {"paymentKey": "acuity:pi_3Nabc", "source": "acuity", "sourceKind": "appointment", "sourceId": "pi_3Nabc",
+           "parentId": "1048576", "amount": 75.5, "currency": "USD", "status": "paid",
+           "customerEmail": "jane.doe@example.com", "paidAt": "2026-10-02T09:15:00-0400"}
+CUSTOMER = {"customerId": "jane.doe@example.com", "firstName": "Jane", "lastName": "Doe",
+            "emails": ["jane.doe@example.com"], "ghlContactIds": ["con_1"], "acuityEmails": ["Jane.Doe@Example.com"],
+            "lifetimeValue": 125.5, "currency": "USD", "updatedAt": "2026-10-02T13:15:00.000Z"}
 EVENT = {"eventId": "wh_1", "eventType": "OrderCreate", "orderId": "ord_1", "source": "ghl",
          "timestamp": "2024-05-01T10:00:00.000Z"}
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -90,7 +96,8 @@ def test_every_location_has_a_derived_rankr_account(ghl_sandbox: SandboxClient) 
         loc["rankr"]["apiKey"] for loc in locations}
 
 
-@pytest.mark.parametrize("collection", ["orders", "transactions", "subscriptions", "events", "alerts"])
+@pytest.mark.parametrize("collection", ["orders", "transactions", "subscriptions", "payments", "customers", "events",
+                                        "alerts"])
 def test_every_call_needs_the_api_key(rankr: Rankr, ghl_sandbox: SandboxClient, collection: str) -> None:
     assert_rankr_error(rankr.call("GET", f"/v1/{collection}", key=None), 401, "unauthorized")
     assert_rankr_error(rankr.call("GET", f"/v1/{collection}", key="rk_wrong"), 401, "unauthorized")
@@ -108,6 +115,9 @@ def test_every_call_needs_the_api_key(rankr: Rankr, ghl_sandbox: SandboxClient, 
     ("orders", ORDER, "orderId", {"fulfillmentStatus": "fulfilled"}),
     ("transactions", TRANSACTION, "transactionId", {"amountRefunded": 10, "status": "partially_refunded"}),
     ("subscriptions", SUBSCRIPTION, "subscriptionId", {"status": "canceled"}),
+    ("payments", PAYMENT, "paymentKey", {"amount": 100, "customerEmail": "jane@example.com"}),
+    ("customers", CUSTOMER, "customerId", {"emails": ["jane.doe@example.com", "jd@example.org"],
+                                           "ghlContactIds": [], "lifetimeValue": 0}),
 ])
 def test_upsert_creates_then_updates_idempotently(rankr: Rankr, collection: str, body: dict[str, Any],
                                                   id_field: str, changed: dict[str, Any]) -> None:
@@ -164,6 +174,117 @@ def test_unknown_paths_wrong_methods_and_bad_paging(rankr: Rankr) -> None:
     assert_rankr_error(rankr.call("POST", "/v1/orders", json=ORDER), 405, "method_not_allowed")
     assert_rankr_error(rankr.call("PUT", "/v1/events/x", json=EVENT), 405, "method_not_allowed")
     assert_rankr_error(rankr.call("GET", "/v1/orders", params={"limit": "-1"}), 400, "invalid_parameter")
+
+
+# ---- payments and customers (Acuity design §4) ---------------------------------------------------
+
+
+@pytest.mark.parametrize(("collection", "body", "field", "value", "issue"), [
+    ("payments", PAYMENT, "amount", "75.50", "must be a number"),
+    ("payments", PAYMENT, "amount", True, "must be a number"),
+    ("payments", PAYMENT, "sourceId", 123, "must be a string"),
+    ("payments", PAYMENT, "parentId", 1048576, "must be a string"),
+    ("payments", PAYMENT, "customerEmail", None, "must not be null"),
+    ("payments", PAYMENT, "paidAt", ["2026-10-02"], "must be a string"),
+    ("payments", PAYMENT, "source", "stripe", "must be one of ghl, acuity"),
+    ("payments", PAYMENT, "sourceKind", "refund", "must be one of transaction, appointment, order"),
+    ("payments", PAYMENT, "paymentKey", "acuity:other", "must equal the id in the path (acuity:pi_3Nabc)"),
+    ("customers", CUSTOMER, "emails", "jane.doe@example.com", "must be an array of strings"),
+    ("customers", CUSTOMER, "emails", {"0": "jane.doe@example.com"}, "must be an array of strings"),
+    ("customers", CUSTOMER, "emails", ["jane.doe@example.com", 7], "must be an array of strings (item 1 is a number)"),
+    ("customers", CUSTOMER, "ghlContactIds", [None], "must be an array of strings (item 0 is null)"),
+    ("customers", CUSTOMER, "ghlContactIds", ["con_1", {"id": "con_2"}],
+     "must be an array of strings (item 1 is an object)"),
+    ("customers", CUSTOMER, "acuityEmails", [["a@x.com"]], "must be an array of strings (item 0 is an array)"),
+    ("customers", CUSTOMER, "acuityEmails", [True], "must be an array of strings (item 0 is a boolean)"),
+    ("customers", CUSTOMER, "lifetimeValue", "125.50", "must be a number"),
+    ("customers", CUSTOMER, "firstName", 1, "must be a string"),
+    ("customers", CUSTOMER, "updatedAt", None, "must not be null"),
+])
+def test_payment_and_customer_fields_are_type_checked(rankr: Rankr, collection: str, body: dict[str, Any],
+                                                      field: str, value: Any, issue: str) -> None:
+    id_field = "paymentKey" if collection == "payments" else "customerId"
+    refused = assert_rankr_error(rankr.put(collection, body[id_field], {**body, field: value}), 422,
+                                 "validation_failed")
+    assert refused["fields"] == [{"field": field, "issue": issue}]
+    assert field in refused["message"]
+    assert rankr.list(collection)["total"] == 0
+    assert_rankr_error(rankr.call("GET", f"/v1/{collection}/{body[id_field]}"), 404, "not_found")
+    # Missing altogether is refused too, naming the field.
+    missing = assert_rankr_error(rankr.put(collection, body[id_field], {k: v for k, v in body.items() if k != field}),
+                                 422, "validation_failed")
+    assert missing["fields"] == [{"field": field, "issue": "missing"}]
+
+
+def test_every_bad_field_is_listed_once(rankr: Rankr) -> None:
+    bad = {**CUSTOMER, "emails": [1, 2], "ghlContactIds": "con_1", "lifetimeValue": None}
+    del bad["currency"]
+    refused = assert_rankr_error(rankr.put("customers", CUSTOMER["customerId"], bad), 422, "validation_failed")
+    assert refused["fields"] == [
+        {"field": "emails", "issue": "must be an array of strings (item 0 is a number)"},
+        {"field": "ghlContactIds", "issue": "must be an array of strings"},
+        {"field": "lifetimeValue", "issue": "must not be null"},
+        {"field": "currency", "issue": "missing"}]
+    assert refused["message"] == "Invalid or missing field(s): emails, ghlContactIds, lifetimeValue, currency"
+
+
+def test_customers_take_empty_arrays_and_payments_every_source_kind(rankr: Rankr) -> None:
+    lone = {**CUSTOMER, "customerId": "bob@example.com", "emails": ["bob@example.com"], "ghlContactIds": [],
+            "acuityEmails": [], "lifetimeValue": 0, "extra": "ignored"}
+    created = rankr.put("customers", "bob@example.com", lone)
+    assert created.status_code == 201, created.text
+    stored = created.json()
+    assert stored["ghlContactIds"] == [] and stored["acuityEmails"] == [] and "extra" not in stored
+    # Array order is part of the body: reordered emails are an update, the same order again is not.
+    two = {**lone, "emails": ["bob@example.com", "robert@example.com"]}
+    assert rankr.put("customers", "bob@example.com", two).json()["version"] == 2
+    assert rankr.put("customers", "bob@example.com", two).json()["version"] == 2
+    swapped = rankr.put("customers", "bob@example.com", {**two, "emails": two["emails"][::-1]})
+    assert swapped.status_code == 200 and swapped.json()["version"] == 3
+
+    keys = {"ghl:txn_1": ("ghl", "transaction", "txn_1", "ord_1", "succeeded"),
+            "acuity:pi_3Nabc": ("acuity", "appointment", "pi_3Nabc", "1048576", "paid"),
+            "acuity-order:8811": ("acuity", "order", "8811", "8811", "paid")}
+    for key, (source, kind, source_id, parent_id, status) in keys.items():
+        body = {**PAYMENT, "paymentKey": key, "source": source, "sourceKind": kind, "sourceId": source_id,
+                "parentId": parent_id, "status": status}
+        r = rankr.put("payments", key, body)
+        assert r.status_code == 201, r.text
+        assert rankr.call("GET", f"/v1/payments/{key}").json() == r.json()
+    listed = rankr.list("payments")
+    assert listed["total"] == 3 and [p["paymentKey"] for p in listed["data"]] == list(keys)
+    assert [p["sourceKind"] for p in rankr.list("payments", limit=1, offset=2)["data"]] == ["order"]
+    assert_rankr_error(rankr.call("GET", "/v1/payments/acuity:nope"), 404, "not_found")
+    assert_rankr_error(rankr.call("POST", "/v1/payments", json=PAYMENT), 405, "method_not_allowed")
+    assert_rankr_error(rankr.call("PUT", "/v1/customers/bob@example.com", content=b"{"), 400, "invalid_json")
+
+
+def test_payments_and_customers_through_the_control_plane(rankr: Rankr, ghl_sandbox: SandboxClient) -> None:
+    other = Rankr(ghl_sandbox, 1)
+    rankr.put("payments", PAYMENT["paymentKey"], PAYMENT)
+    rankr.put("payments", PAYMENT["paymentKey"], PAYMENT)
+    rankr.put("payments", PAYMENT["paymentKey"], {**PAYMENT, "amount": 80})
+    rankr.put("customers", CUSTOMER["customerId"], {**CUSTOMER, "emails": [None]})
+    rankr.put("customers", CUSTOMER["customerId"], CUSTOMER)
+    other.put("customers", CUSTOMER["customerId"], {**CUSTOMER, "lifetimeValue": 1})
+
+    for collection, expected in (("payments", [{**PAYMENT, "amount": 80}]), ("customers", [CUSTOMER])):
+        records = ghl_sandbox.control("GET", f"/rankr/records/{collection}", params={"locationId": rankr.location_id})
+        assert records["total"] == 1
+        assert [{k: r[k] for k in expected[0]} for r in records["data"]] == expected
+        assert records["data"] == rankr.list(collection)["data"]  # what the account itself reads
+    theirs = ghl_sandbox.control("GET", "/rankr/records/customers", params={"locationId": other.location_id})
+    assert [c["lifetimeValue"] for c in theirs["data"]] == [1]
+
+    history = ghl_sandbox.control("GET", "/rankr/writes", params={"locationId": rankr.location_id})
+    assert [(w["collection"], w["key"], w["status"], w["outcome"]) for w in history["data"]] == [
+        ("payments", "acuity:pi_3Nabc", 201, "created"), ("payments", "acuity:pi_3Nabc", 200, "unchanged"),
+        ("payments", "acuity:pi_3Nabc", 200, "updated"), ("customers", "jane.doe@example.com", 422, "invalid"),
+        ("customers", "jane.doe@example.com", 201, "created")]
+
+    unknown = ghl_sandbox.http.get("/_sandbox/rankr/records/refunds", params={"locationId": rankr.location_id})
+    assert unknown.status_code == 404 and "payments, customers" in unknown.text
+    assert ghl_sandbox.http.get("/_sandbox/rankr/records/payments").status_code == 422  # locationId required
 
 
 # ---- events and alerts ---------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from mock_server.errors import Invalid, NotFound
 from mock_server.http.errors import json_response
 from mock_server.rankr import accounts, sender
 from mock_server.rankr.models import RankrSend
-from mock_server.rankr.service import RankrService, rankr
+from mock_server.rankr.service import POSTS, RECORDS, RankrService, rankr
 from mock_server.rankr.views import send_view, write_view
 
 
@@ -79,7 +79,7 @@ async def list_writes(request: Request) -> Response:
     return json_response({"data": [write_view(w) for w in writes], "total": len(writes), "countsByPath": counts})
 
 
-RANKR_COLLECTIONS = ("orders", "transactions", "subscriptions", "events", "alerts")
+RANKR_COLLECTIONS = (*RECORDS, *POSTS)  # orders, transactions, subscriptions, payments, customers, events, alerts
 
 
 async def list_records(request: Request) -> Response:

@@ -22,12 +22,12 @@ class Account:
 
 @dataclass
 class RankrRecord:
-    """An upserted order, transaction or subscription."""
+    """An upserted order, transaction, subscription, payment or customer."""
 
     id: str  # storage key "<locationId>:<collection>:<recordId>"
     location_id: str
-    collection: str  # orders | transactions | subscriptions
-    record_id: str  # the id in the path (= the body's orderId / transactionId / subscriptionId)
+    collection: str  # orders | transactions | subscriptions | payments | customers
+    record_id: str  # the id in the path (= the body's orderId / transactionId / ... / customerId)
     body: dict[str, Any]  # the contract fields, as last written
     created_at: float  # first stored
     stored_at: float  # last time the body changed

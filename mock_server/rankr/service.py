@@ -22,7 +22,7 @@ from mock_server.store import Condition, Store
 
 SEQ_META = "rankr_seq"
 
-NUMBER, STRING = "number", "string"
+NUMBER, STRING, STRINGS = "number", "string", "array of strings"
 
 
 if TYPE_CHECKING:
@@ -37,8 +37,16 @@ class Field:
     choices: tuple[str, ...] = ()
 
 
-def _fields(*names: str, numbers: tuple[str, ...] = ()) -> tuple[Field, ...]:
-    return tuple(Field(n, NUMBER if n in numbers else STRING) for n in names)
+def _fields(*names: str, numbers: tuple[str, ...] = (), arrays: tuple[str, ...] = (),
+            choices: dict[str, tuple[str, ...]] | None = None) -> tuple[Field, ...]:
+    def kind(name: str) -> str:
+        return NUMBER if name in numbers else STRINGS if name in arrays else STRING
+
+    return tuple(Field(n, kind(n), choices=(choices or {}).get(n, ())) for n in names)
+
+
+PAYMENT_SOURCES = ("ghl", "acuity")
+PAYMENT_SOURCE_KINDS = ("transaction", "appointment", "order")
 
 
 # Upserted records: collection -> (id field, fields). Every field is required.
@@ -49,6 +57,15 @@ RECORDS: dict[str, tuple[str, tuple[Field, ...]]] = {
                                               "currency", "updatedAt", numbers=("amount", "amountRefunded"))),
     "subscriptions": ("subscriptionId", _fields("subscriptionId", "status", "amount", "currency", "updatedAt",
                                                 numbers=("amount",))),
+    # One per payment from either source (GHL transaction, Acuity appointment payment, Acuity order).
+    "payments": ("paymentKey", _fields("paymentKey", "source", "sourceKind", "sourceId", "parentId", "amount",
+                                       "currency", "status", "customerEmail", "paidAt", numbers=("amount",),
+                                       choices={"source": PAYMENT_SOURCES, "sourceKind": PAYMENT_SOURCE_KINDS})),
+    # The 360 view of one person, merged across GHL contacts and Acuity clients.
+    "customers": ("customerId", _fields("customerId", "firstName", "lastName", "emails", "ghlContactIds",
+                                        "acuityEmails", "lifetimeValue", "currency", "updatedAt",
+                                        numbers=("lifetimeValue",),
+                                        arrays=("emails", "ghlContactIds", "acuityEmails"))),
 }
 
 SEVERITIES = ("info", "warning", "critical")
@@ -94,17 +111,40 @@ def validate(fields: tuple[Field, ...], data: Any) -> tuple[dict[str, Any], list
             if f.required:
                 problems.append({"field": f.name, "issue": "missing" if f.name not in data else "must not be null"})
             continue
-        if f.type == NUMBER:
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        else:
-            ok = isinstance(value, str)
-        if not ok:
-            problems.append({"field": f.name, "issue": f"must be a {f.type}"})
+        issue = _type_issue(f.type, value)
+        if issue is not None:
+            problems.append({"field": f.name, "issue": issue})
         elif f.choices and value not in f.choices:
             problems.append({"field": f.name, "issue": f"must be one of {', '.join(f.choices)}"})
         else:
             clean[f.name] = value
     return clean, problems
+
+
+def _type_issue(kind: str, value: Any) -> str | None:
+    """What is wrong with a non-null value of a field of this type, or None."""
+    if kind == NUMBER:
+        return None if isinstance(value, (int, float)) and not isinstance(value, bool) else "must be a number"
+    if kind == STRINGS:
+        if not isinstance(value, list):
+            return "must be an array of strings"
+        bad = [i for i, item in enumerate(value) if not isinstance(item, str)]
+        if bad:
+            return f"must be an array of strings (item {bad[0]} is {_json_kind(value[bad[0]])})"
+        return None
+    return None if isinstance(value, str) else "must be a string"
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
 
 
 def _invalid(problems: list[dict[str, str]]) -> RankrError:

@@ -44,6 +44,8 @@ async def overview(request: Request) -> Response:
         "policy": policy_view(sb),
         "deliveryCounts": sb.webhooks.counts(),
         "actions": list(sb.actions),
+        "services": [s.name for s in sb.services],
+        "actionServices": {a: s.name for s in sb.services for a in s.actions},
         "adminToken": bool(sb.settings.admin_token),
         "dataVersion": sb.bus.data_version,
         "lastEventId": sb.bus.last_id,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mock_server import __version__
+from mock_server.acuity.actions import ACTIONS as ACUITY_ACTIONS
 from mock_server.ghl.actions import ACTIONS
 from mock_server.ratelimit import PROFILES
 
@@ -83,12 +84,16 @@ def main() -> None:
               help="Sign webhooks with Ed25519 in x-ghl-signature.")
 @click.option("--wh-signature/--no-wh-signature", default=True, show_default=True,
               help="Sign webhooks with legacy RSA-SHA256 in x-wh-signature.")
+@click.option("--acuity-webhook-retries", default="none", show_default=True, type=click.Choice(["none", "exponential"]),
+              envvar="GHL_SANDBOX_ACUITY_WEBHOOK_RETRIES",
+              help="Acuity webhooks: one attempt (none), or up to 5 retries on a non-2xx answer or none at all "
+                   "(exponential, from --webhook-retry-interval). Acuity's real policy is undocumented.")
 def serve(host: str, port: int, seed: int, state_file: str | None, orders: int, admin_token: str | None,
           allowed_hosts: tuple[str, ...],
           rate_limit: str, journal_capacity: int, server_kind: str, webhook_urls: tuple[str, ...],
           webhook_policy: str, webhook_retry_interval: float, webhook_max_retries: int, webhook_timeout: float,
           extension_events: bool, ghl_signature: bool, wh_signature: bool, response_cache: bool,
-          response_cache_mb: int) -> None:
+          response_cache_mb: int, acuity_webhook_retries: str) -> None:
     """Start the sandbox and print a banner with the base URL, locations, tokens and webhook keys."""
     from mock_server.app import build_app, new_runtime
     from mock_server.settings import Settings
@@ -103,7 +108,7 @@ def serve(host: str, port: int, seed: int, state_file: str | None, orders: int, 
                         webhook_retry_interval=webhook_retry_interval, webhook_max_retries=webhook_max_retries,
                         webhook_timeout=webhook_timeout, extension_events=extension_events,
                         sign_ed25519=ghl_signature, sign_rsa=wh_signature, response_cache=response_cache,
-                        response_cache_mb=response_cache_mb)
+                        response_cache_mb=response_cache_mb, acuity_webhook_retries=acuity_webhook_retries)
     sock = _bind(host, port)
     settings.port = sock.getsockname()[1]
     if server_kind == "granian":
@@ -269,7 +274,7 @@ def _sandbox(url: str, admin_token: str | None) -> Iterator[SandboxClient]:
 
 
 @main.command()
-@click.argument("action", type=click.Choice(ACTIONS))
+@click.argument("action", type=click.Choice(ACTIONS + ACUITY_ACTIONS))
 @click.option("--location", "location_id", default=None, help="Location id (default: the first).")
 @click.option("--order", "order_id", default=None, help="Order id.")
 @click.option("--subscription", "subscription_id", default=None, help="Subscription id.")
@@ -281,19 +286,33 @@ def _sandbox(url: str, admin_token: str | None) -> Iterator[SandboxClient]:
 @click.option("--pending-polls", type=int, default=None, help="order.pay: stay pending for N polls of the order.")
 @click.option("--pending-seconds", type=float, default=None, help="order.pay: stay pending for T seconds.")
 @click.option("--settle", type=click.Choice(["succeeded", "failed"]), default="succeeded", show_default=True)
+@click.option("--appointment-id", type=click.IntRange(1), default=None, help="acuity.*: the Acuity appointment id.")
+@click.option("--kind", default=None, type=click.Choice(["full", "deposit", "tip", "package", "gift"]),
+              help="acuity.pay: full | deposit | tip; acuity.order: package | gift.")
+@click.option("--datetime", "when", default=None, metavar="ISO",
+              help="acuity.schedule / acuity.reschedule: the start, e.g. 2026-10-05T10:00:00-0400.")
+@click.option("--email", default=None, help="acuity.schedule / acuity.order: the client's email.")
+@click.option("--pay", default=None, type=click.Choice(["none", "full", "deposit"]),
+              help="acuity.schedule: pay at booking.")
+@click.option("--processor", default=None, type=click.Choice(["stripe", "square", "paypal"]),
+              help="acuity.schedule / acuity.pay: the payment processor.")
+@click.option("--no-show", is_flag=True, default=None, help="acuity.cancel: mark it a no-show.")
 @click.option("--json", "as_json", is_flag=True, help="Print the raw JSON answer.")
 @URL_OPTION
 @ADMIN_OPTION
 def trigger(action: str, location_id: str | None, order_id: str | None, subscription_id: str | None,
             transaction_id: str | None, contact_id: str | None, price_id: str | None, items: tuple[str, ...],
             amount: float | None, pending_polls: int | None, pending_seconds: float | None, settle: str,
-            as_json: bool, url: str, admin_token: str | None) -> None:
+            appointment_id: int | None, kind: str | None, when: str | None, email: str | None, pay: str | None,
+            processor: str | None, no_show: bool | None, as_json: bool, url: str, admin_token: str | None) -> None:
     """Run one simulated action on a running sandbox; print what changed and the webhooks queued."""
     import json
 
     body: dict = {k: v for k, v in {"locationId": location_id, "orderId": order_id,
                                     "subscriptionId": subscription_id, "transactionId": transaction_id,
-                                    "contactId": contact_id, "priceId": price_id, "amount": amount}.items()
+                                    "contactId": contact_id, "priceId": price_id, "amount": amount,
+                                    "appointmentId": appointment_id, "kind": kind, "datetime": when, "email": email,
+                                    "pay": pay, "processor": processor, "noShow": True if no_show else None}.items()
                   if v is not None}
     if items:
         parsed = []
@@ -313,12 +332,15 @@ def trigger(action: str, location_id: str | None, order_id: str | None, subscrip
         click.echo(json.dumps(data, indent=2))
         return
     click.echo(f"{data['action']}:")
+    acuity = action.startswith("acuity.")
+    shown = ("status", "paid", "amountPaid", "amount", "canceled", "datetime", "total") if acuity else (
+        "status", "paymentStatus", "fulfillmentStatus")
     for res in data["resources"]:
         d = res["data"]
-        status = ", ".join(f"{k}={d[k]}" for k in ("status", "paymentStatus", "fulfillmentStatus") if k in d)
+        status = ", ".join(f"{k}={d[k]}" for k in shown if k in d)
         click.echo(f"  {res['type']:<12} {res['id']}  {status}")
     if not data["webhooks"]:
-        click.echo("  no webhooks (GHL sends none for this change)")
+        click.echo(f"  no webhooks ({'Acuity' if acuity else 'GHL'} sends none for this change)")
     for hook in data["webhooks"]:
         targets = ", ".join(f"{d['targetId']}:{d['status']}" for d in hook["deliveries"]) or "no target registered"
         click.echo(f"  webhook      {hook['event']} for {hook['resourceId']} -> {targets}")

@@ -30,3 +30,4 @@ class Settings:
     extension_events: bool = False  # sandbox-only transaction/subscription events
     sign_ed25519: bool = True  # x-ghl-signature
     sign_rsa: bool = True  # x-wh-signature (legacy)
+    acuity_webhook_retries: str = "none"  # none | exponential (Acuity's policy is unverified)

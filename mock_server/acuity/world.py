@@ -17,6 +17,7 @@ from mock_server.acuity.models import (
     ProcessorEntry,
 )
 from mock_server.acuity.ratelimit import AcuityRateLimiter
+from mock_server.acuity.writes import AcuityWrites
 from mock_server.clock import SandboxClock
 from mock_server.ids import IdFactory
 from mock_server.locations import Location
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from mock_server.runtime import Runtime
 
 
-class AcuityWorld(ServiceWorld):
+class AcuityWorld(AcuityWrites, ServiceWorld):
     def __init__(self, context: WorldContext) -> None:
         self.store: Store = context.store
         self.clock: SandboxClock = context.clock
@@ -38,6 +39,7 @@ class AcuityWorld(ServiceWorld):
         self.seed = context.seed
         self.context = context
         self.ratelimiter = AcuityRateLimiter()
+        self.init_writes(context)  # booking, webhooks (writes.py)
 
     # ---- accounts -----------------------------------------------------------------------------
 

@@ -38,7 +38,7 @@ class EventLog:
     def record(self, event_type: str, kind: str, record: Any) -> Event:
         with self.store.transaction():
             event = Event(id=self.ids.object_id(), seq=self._next_seq(), type=event_type,
-                          location_id=record.location_id, resource_kind=kind, resource_id=record.id,
+                          location_id=record.location_id, resource_kind=kind, resource_id=str(record.id),
                           snapshot=dataclasses.asdict(record), created_at=self.clock.now(),
                           extension=event_type in self._extension_types,
                           service=self._services.get(event_type, ""))

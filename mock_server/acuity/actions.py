@@ -1,0 +1,5 @@
+"""Acuity's simulated actions, named once (the plugin, the control plane and the CLI read this list)."""
+
+from __future__ import annotations
+
+ACTIONS = ("acuity.schedule", "acuity.reschedule", "acuity.cancel", "acuity.pay", "acuity.refund", "acuity.order")

@@ -21,10 +21,11 @@ import psycopg
 import pytest
 from pg_support import PostgresServer, postgres_server  # noqa: F401  (the fixture)
 
+from mock_server.testing import SandboxClient
 from scenarios import project as projects
 from scenarios.destinations import Binding, Destination, KindRead, NotExposed, build
-from scenarios.destinations.base import DestinationError
-from scenarios.destinations.mapping import parse_amount
+from scenarios.destinations.base import KINDS, DestinationError
+from scenarios.destinations.mapping import parse_amount, parse_strings
 from scenarios.project import ProjectError
 
 
@@ -68,6 +69,66 @@ def test_amounts_parse_to_major_units(stored: Any, unit: str, expected: Any) -> 
 @pytest.mark.parametrize("stored", ["", "ten", "1e999999", "nan", True, [1], {"v": 1}])
 def test_unparsable_amounts_are_not_numbers(stored: Any) -> None:
     assert not isinstance(parse_amount(stored, "major"), (int, float, type(None)))
+
+
+@pytest.mark.parametrize(("stored", "expected"), [
+    (["a@x.com", "b@x.com"], ["a@x.com", "b@x.com"]), (("a",), ["a"]), ([], []), (None, []), ("", []),
+    ('["a@x.com", "B@X.com"]', ["a@x.com", "B@X.com"]), ("  []  ", []), ("a@x.com", ["a@x.com"]),
+    ("a@x.com, b@x.com,,  c@x.com ,", ["a@x.com", "b@x.com", "c@x.com"]), ([7, 2.0, "x"], ["7", "2", "x"]),
+])
+def test_list_fields_parse_to_lists_of_strings(stored: Any, expected: list[str]) -> None:
+    assert parse_strings(stored) == expected
+
+
+@pytest.mark.parametrize("stored", ['["a@x.com", ', "[1, {", '[["a"]]', '[{"a": 1}]', [None], [True], 5, 2.5,
+                                    {"a": 1}, b"a@x.com"])
+def test_unparsable_list_fields_are_not_lists(stored: Any) -> None:
+    assert not isinstance(parse_strings(stored), list)
+
+
+# ---- rankr (default): through the sandbox's control plane -----------------------------------------
+
+PAYMENT: dict[str, Any] = {
+    "paymentKey": "acuity:pi_1", "source": "acuity", "sourceKind": "appointment", "sourceId": "pi_1",
+    "parentId": "1048576", "amount": 75.5, "currency": "USD", "status": "paid", "customerEmail": "jane@x.com",
+    "paidAt": "2026-10-02T09:15:00-0400"}
+CUSTOMER: dict[str, Any] = {
+    "customerId": "jane@x.com", "firstName": "Jane", "lastName": "Doe", "emails": ["jane@x.com"],
+    "ghlContactIds": ["con_1"], "acuityEmails": ["Jane@X.com"], "lifetimeValue": 75.5, "currency": "USD",
+    "updatedAt": "2026-10-02T13:15:00.000Z"}
+
+
+def test_rankr_destination_reads_payments_and_customers(tmp_path: Path, ghl_sandbox: SandboxClient) -> None:
+    mine, theirs = ghl_sandbox.location(0), ghl_sandbox.location(1)
+
+    def put(location: dict[str, Any], collection: str, record_id: str, body: dict[str, Any]) -> None:
+        r = ghl_sandbox.http.put(f"/rankr/v1/{collection}/{record_id}", json=body,
+                                 headers={"Authorization": f"Bearer {location['rankr']['apiKey']}"})
+        assert r.status_code in (200, 201), r.text
+
+    order = {**PAYMENT, "paymentKey": "acuity-order:8811", "sourceKind": "order", "sourceId": "8811",
+             "parentId": "8811", "amount": 25}
+    put(mine, "payments", PAYMENT["paymentKey"], PAYMENT)
+    put(mine, "payments", order["paymentKey"], order)
+    put(mine, "customers", CUSTOMER["customerId"], CUSTOMER)
+    put(mine, "customers", CUSTOMER["customerId"], {**CUSTOMER, "lifetimeValue": 100.5})  # an update
+    put(theirs, "payments", "ghl:txn_9", {**PAYMENT, "paymentKey": "ghl:txn_9"})  # another location's
+
+    dest = make(tmp_path, '[destination]\nadapter = "rankr"\n')
+    assert {"payments", "customers"} <= dest.kinds()
+    dest.start(Binding(values={}, env={}, cwd=tmp_path, location_id=mine["locationId"], control=ghl_sandbox.control))
+    try:
+        payments = read(dest, "payments")
+        assert payments.problems == []
+        assert [{k: r[k] for k in KINDS["payments"]} for r in payments.records] == [
+            {k: body[k] for k in KINDS["payments"]} for body in (PAYMENT, order)]
+        customers = read(dest, "customers")
+        assert customers.problems == []
+        assert [{k: r[k] for k in KINDS["customers"]} for r in customers.records] == [
+            {**{k: CUSTOMER[k] for k in KINDS["customers"]}, "lifetimeValue": 100.5}]
+        assert read(dest, "orders") == KindRead([], [])
+    finally:
+        dest.stop()
 
 
 # ---- sql: SQLite -----------------------------------------------------------------------------------
@@ -240,6 +301,87 @@ def test_sqlite_bad_query_is_a_problem_not_an_exception(tmp_path: Path) -> None:
         dest.stop()
 
 
+ACUITY_SQLITE_TOML = """\
+[destination]
+adapter = "sql"
+url = "sqlite:///{client.state_dir}/app.db"
+
+[destination.payments]
+table = "payments"
+[destination.payments.fields]
+paymentKey = "key"
+sourceId = "source_id"
+parentId = "parent_id"
+amount = { column = "amount_cents", unit = "cents" }
+customerEmail = "email"
+
+[destination.customers]
+query = "SELECT id AS customerId, first_name AS firstName, last_name AS lastName, emails, contact_ids, acuity_emails, ltv_cents, currency FROM customers ORDER BY rowid"
+[destination.customers.fields]
+ghlContactIds = { column = "contact_ids", map = { legacy_1 = "con_1" } }
+acuityEmails = "acuity_emails"
+lifetimeValue = { column = "ltv_cents", unit = "cents" }
+"""
+
+
+def test_sqlite_payments_and_customers_with_list_columns(tmp_path: Path) -> None:
+    dest = make(tmp_path, ACUITY_SQLITE_TOML)
+    assert dest.kinds() == {"payments", "customers"}
+    db = sqlite3.connect(tmp_path / "app.db")
+    db.executescript("""
+        CREATE TABLE payments (key TEXT, source TEXT, sourceKind TEXT, source_id, parent_id, amount_cents INTEGER,
+                               currency TEXT, status TEXT, email TEXT, paid_at TEXT);
+        CREATE TABLE customers (id TEXT, first_name TEXT, last_name TEXT, emails TEXT, contact_ids TEXT,
+                                acuity_emails TEXT, ltv_cents INTEGER, currency TEXT);
+    """)
+    db.executemany("INSERT INTO payments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+        ("acuity:pi_1", "acuity", "appointment", "pi_1", 1048576, 7550, "USD", "paid", "jane@x.com", "2026-10-02"),
+        ("ghl:txn_1", "ghl", "transaction", "txn_1", "ord_1", 1000, "USD", "succeeded", "bob@x.com", "2026-10-01"),
+        ("acuity-order:8811", "acuity", "order", 8811, 8811, 2500, "USD", "paid", "jane@x.com", "2026-10-03")])
+    db.executemany("INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
+        # A JSON array, comma-separated text (with a mapped item), a JSON array as Acuity shows the email.
+        ("jane@x.com", "Jane", "Doe", '["jane@x.com", "jane.doe@y.org"]', "legacy_1, con_2", '["Jane@X.com"]',
+         12550, "USD"),
+        # One email as plain text; NULL and '' are empty lists.
+        ("bob@x.com", "Bob", "Roe", "bob@x.com", None, "", 0, "USD"),
+        # Malformed JSON and a nested list are problems; numbers in a list are their text.
+        ("ann@x.com", "Ann", "Poe", '["ann@x.com", ', "[1, 2]", '[["Ann@x.com"]]', 500, "EUR"),
+    ])
+    db.commit()
+    dest.start(binding(tmp_path))
+    try:
+        payments = read(dest, "payments")
+        assert payments.problems == []
+        assert payments.records == [
+            {"paymentKey": "acuity:pi_1", "source": "acuity", "sourceKind": "appointment", "sourceId": "pi_1",
+             "parentId": "1048576", "amount": 75.5, "currency": "USD", "status": "paid", "customerEmail": "jane@x.com"},
+            {"paymentKey": "ghl:txn_1", "source": "ghl", "sourceKind": "transaction", "sourceId": "txn_1",
+             "parentId": "ord_1", "amount": 10, "currency": "USD", "status": "succeeded",
+             "customerEmail": "bob@x.com"},
+            {"paymentKey": "acuity-order:8811", "source": "acuity", "sourceKind": "order", "sourceId": "8811",
+             "parentId": "8811", "amount": 25, "currency": "USD", "status": "paid", "customerEmail": "jane@x.com"}]
+        customers = read(dest, "customers")
+        assert customers.records == [
+            {"customerId": "jane@x.com", "firstName": "Jane", "lastName": "Doe",
+             "emails": ["jane@x.com", "jane.doe@y.org"], "ghlContactIds": ["con_1", "con_2"],
+             "acuityEmails": ["Jane@X.com"], "lifetimeValue": 125.5, "currency": "USD"},
+            {"customerId": "bob@x.com", "firstName": "Bob", "lastName": "Roe", "emails": ["bob@x.com"],
+             "ghlContactIds": [], "acuityEmails": [], "lifetimeValue": 0, "currency": "USD"},
+            {"customerId": "ann@x.com", "firstName": "Ann", "lastName": "Poe", "ghlContactIds": ["1", "2"],
+             "lifetimeValue": 5, "currency": "EUR"}]
+        list_problem = "is not a list of strings (a list, a JSON array or comma-separated text)"
+        assert customers.problems == [
+            f"customers record customerId=ann@x.com: destination.customers.fields.emails: column 'emails': "
+            f"'[\"ann@x.com\", ' {list_problem}",
+            f"customers record customerId=ann@x.com: destination.customers.fields.acuityEmails: column "
+            f"'acuity_emails': '[[\"Ann@x.com\"]]' {list_problem}"]
+        with pytest.raises(NotExposed):
+            dest.read("orders")
+    finally:
+        dest.stop()
+        db.close()
+
+
 # ---- sql: PostgreSQL -------------------------------------------------------------------------------
 
 PG_TOML = """\
@@ -364,6 +506,35 @@ def test_postgres_connection_refused_is_a_problem(tmp_path: Path) -> None:
         dest.start(binding(tmp_path))
 
 
+def test_postgres_array_and_jsonb_columns_are_list_fields(tmp_path: Path, pg: PostgresServer) -> None:
+    url = pg.create_database("acuity_lists")
+    pg.execute("CREATE TABLE customers (customerId text, firstName text, lastName text, emails text[],"
+               " ghlContactIds jsonb, acuityEmails text, lifetimeValue numeric(12, 2), currency text)", db="acuity_lists")
+    pg.execute("""INSERT INTO customers VALUES
+        ('jane@x.com', 'Jane', 'Doe', ARRAY['jane@x.com', 'jd@y.org'], '["con_1"]', 'Jane@X.com', 125.50, 'USD'),
+        ('bob@x.com', 'Bob', 'Roe', '{}', NULL, NULL, 0, 'USD'),
+        ('ann@x.com', 'Ann', 'Poe', ARRAY['ann@x.com'], '{"id": "con_9"}', '["a@x.com"]', 5, 'USD')""",
+               db="acuity_lists")
+    dest = make(tmp_path, f'[destination]\nadapter = "sql"\nurl = "{url}"\n[destination.customers]\n'
+                          'table = "customers"\n')
+    dest.start(binding(tmp_path))
+    try:
+        got = read(dest, "customers")
+        assert got.records == [
+            {"customerId": "jane@x.com", "firstName": "Jane", "lastName": "Doe", "emails": ["jane@x.com", "jd@y.org"],
+             "ghlContactIds": ["con_1"], "acuityEmails": ["Jane@X.com"], "lifetimeValue": 125.5, "currency": "USD"},
+            {"customerId": "bob@x.com", "firstName": "Bob", "lastName": "Roe", "emails": [], "ghlContactIds": [],
+             "acuityEmails": [], "lifetimeValue": 0, "currency": "USD"},
+            {"customerId": "ann@x.com", "firstName": "Ann", "lastName": "Poe", "emails": ["ann@x.com"],
+             "acuityEmails": ["a@x.com"], "lifetimeValue": 5, "currency": "USD"}]
+        # PostgreSQL folds the unquoted names: the problem names the column the mapping looked for.
+        assert got.problems == ["customers record customerId=ann@x.com: destination.customers.fields.ghlContactIds: "
+                                "column 'ghlContactIds': {'id': 'con_9'} is not a list of strings (a list, a JSON "
+                                "array or comma-separated text)"]
+    finally:
+        dest.stop()
+
+
 # ---- configuration errors: file, line, key ---------------------------------------------------------
 
 BAD_CONFIGS: list[tuple[str, str, str]] = [
@@ -378,12 +549,12 @@ BAD_CONFIGS: list[tuple[str, str, str]] = [
     (SQLITE_TOML.replace('table = "orders"', 'table = "orders"\nwhere = "x"'), 'where = "x"',
      "destination.orders.where: unknown key (known: fields, query, table)"),
     (SQLITE_TOML.replace("[destination.orders", "[destination.order"), "[destination.order]",
-     "destination.order: unknown key (known: adapter, alerts, create_database, events, fulfillment_requests, "
-     "orders, subscriptions, transactions, url)"),
+     "destination.order: unknown key (known: adapter, alerts, create_database, customers, events, "
+     "fulfillment_requests, orders, payments, subscriptions, transactions, url)"),
     (SQLITE_TOML.replace('unit = "cents"', 'unit = "pennies"'), 'unit = "pennies"',
      "destination.orders.fields.amount.unit: must be one of major, cents, not 'pennies'"),
     (SQLITE_TOML.replace('column = "state",', 'column = "state", unit = "cents",'), 'column = "state"',
-     "destination.orders.fields.status.unit: applies to amount fields only (amount, amountRefunded)"),
+     "destination.orders.fields.status.unit: applies to amount fields only (amount, amountRefunded, lifetimeValue)"),
     (SQLITE_TOML.replace('unit = "cents" }', 'unit = "cents", colum = "x" }'), 'colum = "x"',
      "destination.orders.fields.amount.colum: unknown key (known: column, map, path, unit)"),
     (SQLITE_TOML.replace('orderId = "ghl_id"', "orderId = 3"), "orderId = 3",
@@ -394,9 +565,17 @@ BAD_CONFIGS: list[tuple[str, str, str]] = [
     (SQLITE_TOML.replace("{client.state_dir}", "{client.statedir}"), "url =",
      "destination.url: unknown template name {client.statedir}"),
     ('[destination]\nadapter = "sql"\n', "[destination]", "destination.url: is required"),
+    ('[destination]\nadapter = "sql"\nurl = "sqlite:///a.db"\n[destination.customers]\ntable = "c"\n'
+     '[destination.customers.fields]\nemails = { column = "e", unit = "cents" }\n', "emails =",
+     "destination.customers.fields.emails.unit: applies to amount fields only (amount, amountRefunded, "
+     "lifetimeValue)"),
+    ('[destination]\nadapter = "sql"\nurl = "sqlite:///a.db"\n[destination.payments]\ntable = "p"\n'
+     '[destination.payments.fields]\npaidAt = "paid_at"\n', "paidAt =",
+     "destination.payments.fields.paidAt: unknown field of payments (known: paymentKey, source, sourceKind, "
+     "sourceId, parentId, amount, currency, status, customerEmail)"),
     ('[destination]\nadapter = "http"\ntimout = 3\n', "timout",
-     "destination.timout: unknown key (known: adapter, alerts, events, fulfillment_requests, headers, orders, "
-     "subscriptions, timeout, transactions)"),
+     "destination.timout: unknown key (known: adapter, alerts, customers, events, fulfillment_requests, headers, "
+     "orders, payments, subscriptions, timeout, transactions)"),
     ('[destination]\nadapter = "http"\n[destination.events]\nlist = "data"\n', "[destination.events]",
      "destination.events.url: is required"),
     ('[destination]\nadapter = "http"\n[destination.events]\nurl = "http://x/e"\n[destination.events.fields]\n'
@@ -407,7 +586,7 @@ BAD_CONFIGS: list[tuple[str, str, str]] = [
     ('[destination]\nadapter = "command"\n', "[destination]", "destination.command: is required"),
     ('[destination]\nadapter = "command"\ncommand = "x"\nkinds = ["orders", "order"]\n', "kinds",
      "destination.kinds[1]: unknown kind 'order' (known: orders, transactions, subscriptions, events, alerts, "
-     "fulfillment_requests)"),
+     "fulfillment_requests, payments, customers)"),
     ('[destination]\nadapter = "command"\ncommand = "x"\ntimeout = "5"\n', "timeout",
      "destination.timeout: must be a number, not the string '5'"),
 ]
@@ -545,6 +724,39 @@ def test_http_connection_refused_is_a_problem(tmp_path: Path, site: Site) -> Non
         dest.stop()
 
 
+def test_http_customers_list_fields_from_json(tmp_path: Path, site: Site) -> None:
+    dest = make(tmp_path, """\
+[destination]
+adapter = "http"
+[destination.customers]
+url = "{rankr.base_url}/people"
+list = "data"
+[destination.customers.fields]
+customerId = "id"
+emails = "contact.emails"
+ghlContactIds = "links.ghl"
+lifetimeValue = { path = "ltv.cents", unit = "cents" }
+""")
+    assert dest.kinds() == {"customers"}
+    site.json("/people", {"data": [
+        {"id": 1, "firstName": "Jane", "lastName": "Doe", "contact": {"emails": ["jane@x.com", "jd@y.org"]},
+         "links": {"ghl": "con_1,con_2"}, "acuityEmails": [], "ltv": {"cents": 12550}, "currency": "USD"},
+        {"id": "bob@x.com", "contact": {"emails": {"primary": "bob@x.com"}}, "links": {"ghl": None},
+         "ltv": {"cents": 0}}]})
+    dest.start(binding(tmp_path, values={"rankr.base_url": site.url}))
+    try:
+        got = read(dest, "customers")
+        assert got.records == [
+            {"customerId": "1", "firstName": "Jane", "lastName": "Doe", "emails": ["jane@x.com", "jd@y.org"],
+             "ghlContactIds": ["con_1", "con_2"], "acuityEmails": [], "lifetimeValue": 125.5, "currency": "USD"},
+            {"customerId": "bob@x.com", "ghlContactIds": [], "lifetimeValue": 0}]
+        assert got.problems == ["customers record id=bob@x.com: destination.customers.fields.emails: path "
+                                "'contact.emails': {'primary': 'bob@x.com'} is not a list of strings (a list, a JSON "
+                                "array or comma-separated text)"]
+    finally:
+        dest.stop()
+
+
 # ---- command ---------------------------------------------------------------------------------------
 
 DUMP = """\
@@ -607,6 +819,25 @@ def test_command_view_kinds_present_are_exposed_one_run_per_round(tmp_path: Path
         dest.start(bind())  # the next scenario never gets the previous one's cached run
         read(dest, "orders")
         assert runs(tmp_path) == 3
+    finally:
+        dest.stop()
+
+
+def test_command_view_payments_and_customers(tmp_path: Path) -> None:
+    view = {"payments": [{**{k: v for k, v in PAYMENT.items() if k != "paidAt"}, "amount": "75.50", "parentId": 1048576,
+                          "paidAt": "kept out"},
+                         {"source": "ghl", "amount": 10}],
+            "customers": [{**CUSTOMER, "ghlContactIds": "con_1, con_2", "acuityEmails": None}]}
+    dest, bind = command_dest(tmp_path, view)
+    dest.start(bind())
+    try:
+        payments = read(dest, "payments")
+        assert payments.records == [{k: PAYMENT[k] for k in KINDS["payments"]}, {"source": "ghl", "amount": 10}]
+        assert payments.problems == ["payments record #1: destination.command: field 'paymentKey' is missing"]
+        assert read(dest, "customers") == KindRead([{**{k: CUSTOMER[k] for k in KINDS["customers"]},
+                                                     "ghlContactIds": ["con_1", "con_2"], "acuityEmails": []}], [])
+        with pytest.raises(NotExposed):
+            dest.read("orders")
     finally:
         dest.stop()
 

@@ -24,12 +24,14 @@ TRANSACTION = {"transactionId": "txn_1", "orderId": "ord_1", "status": "succeede
                "amountRefunded": 0, "currency": "USD", "updatedAt": "2024-05-01T10:00:00.000Z"}
 SUBSCRIPTION = {"subscriptionId": "sub_1", "status": "active", "amount": 19, "currency": "USD",
                 "updatedAt": "2024-05-01T10:00:00.000Z"}
-PAYMENT = {"paymentKey": "acuity:pi_3Nabc", "source": "acuity", "sourceKind": "appointment", "sourceId": "pi_3Nabc",
-           "parentId": "1048576", "amount": 75.5, "currency": "USD", "status": "paid",
-           "customerEmail": "jane.doe@example.com", "paidAt": "2026-10-02T09:15:00-0400"}
-CUSTOMER = {"customerId": "jane.doe@example.com", "firstName": "Jane", "lastName": "Doe",
-            "emails": ["jane.doe@example.com"], "ghlContactIds": ["con_1"], "acuityEmails": ["Jane.Doe@Example.com"],
-            "lifetimeValue": 125.5, "currency": "USD", "updatedAt": "2026-10-02T13:15:00.000Z"}
+PAYMENT: dict[str, Any] = {
+    "paymentKey": "acuity:pi_3Nabc", "source": "acuity", "sourceKind": "appointment", "sourceId": "pi_3Nabc",
+    "parentId": "1048576", "amount": 75.5, "currency": "USD", "status": "paid", "customerEmail": "jane.doe@example.com",
+    "paidAt": "2026-10-02T09:15:00-0400"}
+CUSTOMER: dict[str, Any] = {
+    "customerId": "jane.doe@example.com", "firstName": "Jane", "lastName": "Doe", "emails": ["jane.doe@example.com"],
+    "ghlContactIds": ["con_1"], "acuityEmails": ["Jane.Doe@Example.com"], "lifetimeValue": 125.5, "currency": "USD",
+    "updatedAt": "2026-10-02T13:15:00.000Z"}
 EVENT = {"eventId": "wh_1", "eventType": "OrderCreate", "orderId": "ord_1", "source": "ghl",
          "timestamp": "2024-05-01T10:00:00.000Z"}
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")

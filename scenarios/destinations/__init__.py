@@ -1,6 +1,6 @@
 """Destination adapters: they build the canonical view of what the client wrote (its orders,
-transactions, subscriptions, processed events, alerts and fulfilment requests) from wherever the
-client writes it. The checks judge that view, never a destination directly.
+transactions, subscriptions, processed events, alerts, fulfilment requests, and the payments and
+customers of GHL and Acuity) from wherever the client writes it. The checks judge that view, never a destination directly.
 Contract: contracts/PROJECT_FILE.md."""
 
 from __future__ import annotations

@@ -21,11 +21,19 @@ KINDS: dict[str, tuple[str, ...]] = {
     "events": ("eventId", "eventType", "orderId"),
     "alerts": ("severity", "message", "orderId"),
     "fulfillment_requests": ("eventId", "orderId"),
+    # One per payment from GHL or Acuity, and the merged view of each person (issue 11, Acuity).
+    "payments": ("paymentKey", "source", "sourceKind", "sourceId", "parentId", "amount", "currency", "status",
+                 "customerEmail"),
+    "customers": ("customerId", "firstName", "lastName", "emails", "ghlContactIds", "acuityEmails",
+                  "lifetimeValue", "currency"),
 }
 ID_FIELDS: dict[str, str | None] = {"orders": "orderId", "transactions": "transactionId",
                                     "subscriptions": "subscriptionId", "events": "eventId", "alerts": None,
-                                    "fulfillment_requests": "eventId"}
-AMOUNT_FIELDS = frozenset({"amount", "amountRefunded"})
+                                    "fulfillment_requests": "eventId", "payments": "paymentKey",
+                                    "customers": "customerId"}
+AMOUNT_FIELDS = frozenset({"amount", "amountRefunded", "lifetimeValue"})
+# Lists of strings: read from a list, a JSON array or a comma-separated string (mapping.parse_strings).
+ARRAY_FIELDS = frozenset({"emails", "ghlContactIds", "acuityEmails"})
 # Modules of adapters that need extra libraries: imported when a project names them.
 LAZY: dict[str, str] = {"sql": "scenarios.destinations.sql", "http": "scenarios.destinations.http",
                         "command": "scenarios.destinations.command"}

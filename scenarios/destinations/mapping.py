@@ -10,23 +10,30 @@ mapping key), never an exception:
 - a field mapped explicitly whose column/path a record lacks;
 - the kind's id field (orderId, transactionId, ...) missing, mapped or not: such a record cannot be
   matched at all;
-- an amount that is not a number.
+- an amount that is not a number;
+- a list field (customers' `emails`, ...) that is not a list of strings.
 A record that lacks the same-named column of any other unmapped field simply has no such field:
 the checks then show the difference ("GHL 'unfulfilled' vs destination None"), and a destination
 that does not store, say, fulfillmentStatus can still be judged on everything else.
 
-Values are as stored, except ids (`...Id` fields), which are strings, and amounts, which are numbers in
-major units (`cents` divides by 100)."""
+Values are as stored, except ids (`...Id` fields and the kind's id field), which are strings, amounts,
+which are numbers in major units (`cents` divides by 100), and the list fields of customers (`emails`,
+`ghlContactIds`, `acuityEmails`), which are lists of strings read from a list (a JSON array, a PostgreSQL
+array), a string holding a JSON array (`'["a@x.com", "b@x.com"]'`) or a comma-separated string
+(`"a@x.com, b@x.com"`; items trimmed, empty ones dropped); a stored NULL is an empty list, numbers in a
+list become their text, and anything else (an object, a nested list, malformed JSON) is a problem. A `map`
+applies to each item of a list field."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from scenarios.destinations.base import AMOUNT_FIELDS, ID_FIELDS, KINDS, KindRead
+from scenarios.destinations.base import AMOUNT_FIELDS, ARRAY_FIELDS, ID_FIELDS, KINDS, KindRead
 from scenarios.project import ConfigError, Table
 
 UNITS = ("major", "cents")
@@ -88,6 +95,14 @@ class KindMapping:
                 if spec.explicit or spec.name == id_field:
                     wrong.append((spec.key, f"{self.what} {spec.source!r} is missing"))
                 continue
+            if spec.name in ARRAY_FIELDS:
+                items = parse_strings(value)
+                if items is _MISSING:
+                    wrong.append((spec.key, f"{self.what} {spec.source!r}: {_short(value)} is not a list of strings "
+                                            "(a list, a JSON array or comma-separated text)"))
+                    continue
+                canonical[spec.name] = [map_value(item, spec.values) for item in items]
+                continue
             value = map_value(value, spec.values)
             if spec.name in AMOUNT_FIELDS:
                 number = parse_amount(value, spec.unit)
@@ -95,7 +110,8 @@ class KindMapping:
                     wrong.append((spec.key, f"{self.what} {spec.source!r}: {value!r} is not a number"))
                     continue
                 value = number
-            elif spec.name.endswith("Id") and value is not None and not isinstance(value, str):
+            elif (spec.name.endswith("Id") or spec.name == id_field) and value is not None \
+                    and not isinstance(value, str):
                 value = _text(value)
             canonical[spec.name] = value
         return canonical, wrong
@@ -147,6 +163,37 @@ def parse_amount(value: Any, unit: str) -> Any:
         return int(number)
     result = float(number)
     return result if math.isfinite(result) else _MISSING
+
+
+def parse_strings(value: Any) -> Any:
+    """A list of strings from a stored list, a JSON array in a string, or comma-separated text; [] for a
+    stored NULL; _MISSING when it is none of these (or holds something other than strings and numbers)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.startswith("["):
+            return [part.strip() for part in text.split(",") if part.strip()]
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return _MISSING
+    if not isinstance(value, (list, tuple)):
+        return _MISSING
+    items: list[str] = []
+    for item in value:
+        if isinstance(item, str):
+            items.append(item)
+        elif isinstance(item, (int, float, Decimal)) and not isinstance(item, bool):
+            items.append(_text(item))
+        else:
+            return _MISSING
+    return items
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _text(value: Any) -> str:

@@ -10,7 +10,7 @@ from scenarios.destinations.base import KINDS, Destination, KindRead, adapter
 from scenarios.project import Table
 
 COLLECTIONS = {"orders": "orders", "transactions": "transactions", "subscriptions": "subscriptions",
-               "events": "events", "alerts": "alerts"}
+               "events": "events", "alerts": "alerts", "payments": "payments", "customers": "customers"}
 
 
 def rankr_records(control: Callable[..., Any], location_id: str, collection: str) -> list[dict[str, Any]]:

@@ -9,6 +9,10 @@
     table = "orders"                              # or query = "SELECT ..."; "schema.table" works
     [destination.orders.fields]
     amount = { column = "total_cents", unit = "cents" }
+    [destination.customers]
+    table = "customers"
+    [destination.customers.fields]
+    emails = "emails_json"                        # a JSON array ('["a@x.com"]'), "a@x.com, b@x.com" or an array column
 
 The client writes while we read: SQLite is opened read-only with a short busy timeout and no pooled
 connections; a table (or database file) the client has not created yet reads as empty; any other

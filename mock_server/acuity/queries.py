@@ -21,6 +21,7 @@ from mock_server.acuity.models import (
     ProcessorEntry,
     Product,
 )
+from mock_server.ghl.models import Contact
 from mock_server.store import Condition, Store
 
 T = TypeVar("T")
@@ -83,7 +84,8 @@ def appointments(store: Store, location_id: str, f: AppointmentFilter) -> list[A
         where.append(Condition("canceled", "=", 0))
     elif f.canceled == "canceled":
         where.append(Condition("canceled", "=", 1))
-    found = store.table(Appointment).all(where, order="start ASC" if f.ascending else "start DESC")
+    found = store.table(Appointment).all(where, order="start")
+    found.sort(key=lambda a: (a.start, a.id), reverse=not f.ascending)  # ties by id, mirrored by direction
     out: list[Appointment] = []
     for a in found:
         if f.first_name is not None and a.first_name != f.first_name:
@@ -142,6 +144,11 @@ def orders(store: Store, location_id: str) -> list[Order]:
 
 def clients(store: Store, location_id: str) -> list[Client]:
     return of_location(store, Client, location_id)
+
+
+def ghl_contacts(store: Store, location_id: str) -> list[Contact]:
+    """The location's GHL contacts (the seed makes Acuity clients that overlap them)."""
+    return store.table(Contact).all(_loc(location_id))
 
 
 def grant(store: Store, code: str) -> OAuthGrant | None:

@@ -197,7 +197,8 @@ class Booking:
                 addon_ids=list(req.addon_ids), location=calendar.location,
                 notes=req.notes if admin else "", timezone=req.timezone or calendar.timezone,
                 calendar_timezone=calendar.timezone, labels=list(req.labels[:1]),
-                forms=self._forms(location_id, appt_type, req.fields), scheduled_by=req.scheduled_by,
+                forms=self._forms(location_id, appt_type, req.fields),
+                scheduled_by=req.scheduled_by or (calendar.email.split(",")[0].strip() or None if admin else None),
                 updated_at=now)
             if cert is not None:
                 self._apply_certificate(appt, cert)

@@ -1,7 +1,7 @@
 """When an appointment type can be booked on a calendar: the calendar's working days and hours (in its
-own zone), slots every `SLOT_STEP_MIN` minutes that end by closing time, not in the past, not overlapping
-another non-canceled appointment on that calendar (padding included). Classes take up to `class_size`
-bookings at one start. HTTP-free; `POST /appointments` (client mode) and the simulator use it."""
+own zone), slots every `SLOT_STEP_MIN` minutes from opening that end by closing time, not in the past, not
+overlapping another non-canceled appointment on that calendar. HTTP-free; `POST /appointments` (client
+mode), `PUT .../reschedule` and the simulator use it; it is the rule `GET /availability/times` lists by."""
 
 from __future__ import annotations
 
@@ -28,17 +28,14 @@ def _in_hours(calendar: Calendar, appt_type: AppointmentType, start: float) -> b
 
 def is_free(store: Store, clock: SandboxClock, appt_type: AppointmentType, calendar: Calendar, start: float,
             ignore: Sequence[int] = ()) -> bool:
+    """The same rule as `GET /availability/times` lists (responses.open_slots): a slot of the type's length
+    inside working hours, in the future, overlapping no non-canceled appointment of the calendar."""
     if start <= clock.now() or calendar.id not in appt_type.calendar_ids or not _in_hours(calendar, appt_type, start):
         return False
-    before, after = appt_type.padding_before * 60, appt_type.padding_after * 60
     end = start + appt_type.duration * 60
-    taken = [a for a in queries.appointments_between(store, calendar.location_id, [calendar.id], start - before,
-                                                     end + after) if a.id not in ignore]
-    if appt_type.type == "class":
-        same = [a for a in taken if a.appointment_type_id == appt_type.id and a.start == start]
-        others = [a for a in taken if a not in same and a.start < end + after and a.start + a.duration * 60 > start - before]
-        return not others and len(same) < (appt_type.class_size or 1)
-    return not any(a.start < end + after and a.start + a.duration * 60 > start - before for a in taken)
+    return not any(a.start < end and start < a.start + a.duration * 60
+                   for a in queries.appointments_between(store, calendar.location_id, [calendar.id], start, end)
+                   if a.id not in ignore)
 
 
 def next_free(store: Store, clock: SandboxClock, appt_type: AppointmentType, calendars: Sequence[Calendar],

@@ -24,6 +24,7 @@ from starlette.routing import Route
 from mock_server.acuity import responses as api
 from mock_server.acuity.models import AcuityAccount
 from mock_server.acuity.ratelimit import EDGE_403_HTML
+from mock_server.acuity.responses_write import WRITE_TABLE
 from mock_server.acuity.world import AcuityWorld
 from mock_server.http.cache import no_cache
 from mock_server.http.context import context_of
@@ -48,6 +49,7 @@ ACUITY_TABLE: list[tuple[str, str, Handler]] = [
     ("GET", "/products", api.list_products),
     ("GET", "/forms", api.list_forms),
     ("GET", "/me", api.me),
+    *WRITE_TABLE,  # responses_write: POST/PUT appointments, cancel, reschedule, dynamic webhooks
 ]
 # Answered without credentials.
 PUBLIC: dict[str, Callable[[Request], Awaitable[Response]]] = {"/meta": api.meta}

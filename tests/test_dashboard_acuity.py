@@ -259,6 +259,7 @@ def test_timeline_events_name_their_service(sb: SandboxClient) -> None:
     assert r.status_code == 200, r.text
     call = _wait(sb, start, lambda e: e["kind"] == "request" and e["data"]["path"].startswith("/acuity/api/v1"))
     assert call["data"]["service"] == "acuity" and call["data"]["status"] == 200
+    assert call["data"]["locationId"] == location_id
     assert call["data"]["path"] == "/acuity/api/v1/appointments" and call["data"]["query"] == "max=1"
 
 

@@ -11,12 +11,15 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+import yaml
+from jsonschema import Draft202012Validator
 
 from mock_server.testing import SandboxClient
 
@@ -553,3 +556,77 @@ def test_a_reset_puts_the_rate_limit_back_on(ghl_sandbox: SandboxClient) -> None
     set_limit(ghl_sandbox, enabled=False)
     ghl_sandbox.reset()
     assert ghl_sandbox.control("GET", "/acuity/ratelimit")["enabled"] is True
+
+
+# ---- the contract ------------------------------------------------------------------------------------
+
+CONTRACT = Path(__file__).resolve().parent.parent / "contracts" / "acuity.openapi.yaml"
+
+
+def _contract() -> dict[str, Any]:
+    return yaml.safe_load(CONTRACT.read_text())
+
+
+def test_the_contract_documents_every_served_path() -> None:
+    from mock_server.acuity.urls import ACUITY_TABLE, PUBLIC
+
+    doc = _contract()
+    documented = {(method.upper(), path.replace("{id}", "{id:number}")) for path, item in doc["paths"].items()
+                  for method in item if method in ("get", "post", "put", "delete") and not path.startswith("/oauth2")}
+    served = {(m, p) for m, p, _ in ACUITY_TABLE} | {("GET", p) for p in PUBLIC}
+    assert documented == served
+
+
+def test_every_get_answer_matches_the_contract(acuity: Acuity) -> None:
+    doc = _contract()
+    appt = acuity.get("/appointments", max=1)[0]
+    order = acuity.get("/orders")[0]
+    type_id = acuity.get("/appointment-types")[1]["id"]
+    ids = {"/appointments/{id}": appt["id"], "/appointments/{id}/payments": appt["id"], "/orders/{id}": order["id"]}
+    params: dict[str, dict[str, Any]] = {
+        "/availability/dates": {"month": "2027-01", "appointmentTypeID": type_id},
+        "/availability/times": {"date": "2027-01-12", "appointmentTypeID": type_id},
+        "/appointments": {"showall": "true", "max": 1000},
+    }
+    checked = 0
+    for path, item in doc["paths"].items():
+        if "get" not in item or path.startswith("/oauth2"):
+            continue
+        pointer = "/".join(("#/paths", path.replace("~", "~0").replace("/", "~1"), "get/responses/200/content",
+                            "application~1json/schema"))
+        validator = Draft202012Validator({**doc, "$ref": pointer})
+        body = acuity.get(path.replace("{id}", str(ids.get(path, 0))), **params.get(path, {}))
+        errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(body)]
+        assert not errors, (path, errors[:5])
+        checked += 1
+    assert checked >= 15
+    # The schemas bite: a boolean `paid` or a colon in the offset is refused.
+    one = Draft202012Validator({**doc, "$ref": "#/components/schemas/Appointment"})
+    assert list(one.iter_errors({**appt, "paid": True}))
+    assert list(one.iter_errors({**appt, "datetime": appt["datetime"][:-2] + ":" + appt["datetime"][-2:]}))
+    times = acuity.get("/availability/times", date="2027-01-12", appointmentTypeID=type_id)
+    assert times, "a weekday in January 2027 has open slots"
+
+
+def test_acuity_calls_are_journaled_with_their_account(acuity: Acuity) -> None:
+    acuity.sb.clear_journal()
+    acuity.get("/appointments", max=1)
+    acuity.call("GET", "/me", auth=None)
+    entries = acuity.sb.journal(path="/acuity")
+    assert [(e["path"], e["status"]) for e in entries] == [("/acuity/api/v1/appointments", 200),
+                                                            ("/acuity/api/v1/me", 401)]
+    assert entries[0]["locationId"] == acuity.location_id and entries[1]["locationId"] is None
+
+
+def test_the_rate_limiter_counts_concurrent_requests() -> None:
+    from mock_server.acuity.ratelimit import AcuityRateLimiter, RateLimitConfig
+
+    limiter = AcuityRateLimiter()
+    limiter.configure(RateLimitConfig(per_second=1000, concurrent=20))
+    assert [limiter.acquire("1.2.3.4") for _ in range(20)] == [None] * 20
+    assert limiter.acquire("1.2.3.4") == "429"  # 20 still open
+    assert limiter.acquire("5.6.7.8") is None  # per IP
+    limiter.release("1.2.3.4")
+    assert limiter.acquire("1.2.3.4") is None
+    limiter.configure(RateLimitConfig(per_second=2, concurrent=20))
+    assert [limiter.acquire("9.9.9.9") for _ in range(3)] == [None, None, "429"]

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ghl_sandbox")
 
-JOURNALED_PREFIXES = ("/payments", "/oauth", "/rankr", "/acuity")  # the API calls the dashboard and checks see
+JOURNALED_PREFIXES = ("/payments", "/oauth", "/rankr", "/acuity")
 # The control plane takes whole-state documents (`PUT /_sandbox/state`): an export of the default
 # seed is already past the API's 1 MiB body limit, so control requests get a far larger one.
 CONTROL_MAX_BODY_BYTES = 1 << 30

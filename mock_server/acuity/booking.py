@@ -361,7 +361,7 @@ class Booking:
                    calendar_id: int | None = None, admin: bool = False) -> Appointment:
         appt = self.appointment(location_id, appointment_id)
         if appt.canceled:
-            raise BookingError("appointment_canceled", "A canceled appointment can not be rescheduled.", 409)
+            raise BookingError("appointment_canceled", "A canceled appointment can not be rescheduled.")
         appt_type = queries.by_id(self.store, AppointmentType, appt.appointment_type_id)
         calendar = self._calendar(appt.location_id, calendar_id if calendar_id is not None else appt.calendar_id)
         if not admin and appt_type is not None and not slots.is_free(self.store, self.clock, appt_type, calendar, start,
@@ -384,7 +384,7 @@ class Booking:
         plus a tip (default 20 % of the price), so `amountPaid` ends above the price."""
         appt = self.appointment(location_id, appointment_id)
         if appt.canceled:
-            raise BookingError("appointment_canceled", "A canceled appointment can not be paid.", 409)
+            raise BookingError("appointment_canceled", "A canceled appointment can not be paid.")
         with self.store.transaction():
             payment = self._charge(appt, kind, amount_minor, processor)
             self._changed(appt)
@@ -400,11 +400,11 @@ class Booking:
         elif kind == "deposit":
             amount = amount_minor if amount_minor is not None else appt.price_minor * DEPOSIT_PERCENT // 100
             if amount >= balance:
-                raise BookingError("deposit_too_large", "A deposit must be less than the balance.", 409)
+                raise BookingError("deposit_too_large", "A deposit must be less than the balance.")
         else:
             amount = amount_minor if amount_minor is not None else balance
         if amount <= 0:
-            raise BookingError("nothing_to_pay", "Nothing to pay: the appointment is paid in full.", 409)
+            raise BookingError("nothing_to_pay", "Nothing to pay: the appointment is paid in full.")
         txn = self.transaction_id(processor)
         payment = AppointmentPayment(id=txn, location_id=appt.location_id, appointment_id=appt.id,
                                      created=self.clock.now(), processor=processor, amount_minor=amount,
@@ -424,10 +424,10 @@ class Booking:
         refunded = sum(e.amount_minor for e in entries if e.kind == "refund")
         left = charged - refunded
         if left <= 0:
-            raise BookingError("nothing_to_refund", "Nothing to refund: no charge left on this appointment.", 409)
+            raise BookingError("nothing_to_refund", "Nothing to refund: no charge left on this appointment.")
         amount = left if amount_minor is None else amount_minor
         if not 0 < amount <= left:
-            raise BookingError("refund_too_large", f"A refund must be more than 0 and at most {left / 100:.2f}.", 409)
+            raise BookingError("refund_too_large", f"A refund must be more than 0 and at most {left / 100:.2f}.")
         charge = next(e for e in reversed(entries) if e.kind == "charge")
         with self.store.transaction():
             return self._ledger("refund", appt.location_id, amount, charge.processor,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import sqlite3
@@ -308,7 +309,9 @@ class Runtime:
         seeded: Location | None = None
         for service in self.services:
             if service.seed_location is not None:
-                seeded = service.seed_location(self.store, spec)
+                # The first service to seed makes the location; the others seed their data for it.
+                seeded = service.seed_location(self.store, spec if seeded is None
+                                               else dataclasses.replace(spec, location_id=seeded.id))
         if seeded is None:
             raise LookupError("no service seeds locations")
         return seeded

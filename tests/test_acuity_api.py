@@ -459,12 +459,15 @@ def test_availability_skips_booked_slots_and_converts_time_zones(acuity: Acuity)
 
 
 def test_same_seed_same_data_other_seed_other_data(acuity: Acuity) -> None:
-    before = acuity.state()
-    acuity.sb.reset()
-    assert acuity.state() == before
+    seed = acuity.sb.health()["seed"]
+    first = acuity.state()
+    acuity.sb.reset(seed=7)  # seeded afresh (the reset snapshot holds the other seed)
+    seven = Acuity(acuity.sb).state()
+    assert seven["appointments"] != first["appointments"] and seven["account"] != first["account"]
+    acuity.sb.reset(seed=seed)
+    assert Acuity(acuity.sb).state() == first
     acuity.sb.reset(seed=7)
-    other = Acuity(acuity.sb)
-    assert other.state()["appointments"] != before["appointments"]
+    assert Acuity(acuity.sb).state() == seven
 
 
 def test_clients_overlap_the_ghl_contacts_in_every_way(acuity: Acuity) -> None:
@@ -546,7 +549,7 @@ def test_rate_limit_edge_403_and_settings(acuity: Acuity) -> None:
     assert codes[403] >= 1 and codes[429] >= 1, codes
     html = next(r for r in answers if r.status_code == 403)
     assert html.text.rstrip().endswith("</html>") and html.headers["content-type"].startswith("text/html")
-    for bad in ({"perSecond": 0}, {"enabled": "yes"}, {"burst": 5}):
+    for bad in ({"perSecond": 0}, {"enabled": "yes"}, {"burst": 5}, {}):
         r = acuity.sb.request("PUT", "/acuity/ratelimit", json=bad)
         assert r.status_code == 422, r.text
     assert acuity.sb.control("GET", "/acuity/ratelimit")["perSecond"] == 3
@@ -630,3 +633,16 @@ def test_the_rate_limiter_counts_concurrent_requests() -> None:
     assert limiter.acquire("1.2.3.4") is None
     limiter.configure(RateLimitConfig(per_second=2, concurrent=20))
     assert [limiter.acquire("9.9.9.9") for _ in range(3)] == [None, None, "429"]
+
+
+def test_reads_are_never_stale_after_the_data_changes(acuity: Acuity) -> None:
+    appt = acuity.get("/appointments", max=1)[0]
+    assert acuity.get(f"/appointments/{appt['id']}")["notes"] == appt["notes"]  # read (and cacheable) once
+    doc = acuity.sb.control("GET", "/state")
+    row = next(r for r in doc["tables"]["acuity_appointments"] if r["id"] == appt["id"])
+    row["notes"], row["amount_paid_minor"] = "Changed behind the API's back", row["amount_paid_minor"] + 1234
+    acuity.sb.control("PUT", "/state", json=doc)
+    fresh = acuity.get(f"/appointments/{appt['id']}")
+    assert fresh["notes"] == "Changed behind the API's back"
+    assert cents(fresh["amountPaid"]) == cents(appt["amountPaid"]) + 1234
+    assert acuity.get("/appointments", max=1)[0]["notes"] == "Changed behind the API's back"

@@ -3,16 +3,15 @@ the account's whole state (`GET /_sandbox/acuity/state`)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from mock_server.acuity.ratelimit import RateLimitConfig
 from mock_server.acuity.world import AcuityWorld, acuity
-from mock_server.control.common import body, sandbox
+from mock_server.control.common import sandbox
 from mock_server.control.routes import RouteTable, table_routes
+from mock_server.control.validation import validated_body
 from mock_server.errors import Invalid, NotFound
 from mock_server.http.errors import json_response
 
@@ -25,35 +24,13 @@ async def get_ratelimit(request: Request) -> Response:
     return json_response(_world(request).ratelimiter.config.view())
 
 
-def _parse_config(data: Any, current: RateLimitConfig) -> RateLimitConfig:
-    if not isinstance(data, dict):
-        raise Invalid("body must be a JSON object")
-    problems: list[str] = []
-    unknown = sorted(set(data) - {"enabled", "perSecond", "concurrent", "edge403"})
-    problems += [f"{name} is not a known property" for name in unknown]
-    out = RateLimitConfig(current.enabled, current.per_second, current.concurrent, current.edge403)
-    for name, attr in (("enabled", "enabled"), ("edge403", "edge403")):
-        if name in data:
-            if not isinstance(data[name], bool):
-                problems.append(f"{name} must be a boolean")
-            else:
-                setattr(out, attr, data[name])
-    for name, attr in (("perSecond", "per_second"), ("concurrent", "concurrent")):
-        if name in data:
-            value = data[name]
-            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100_000:
-                problems.append(f"{name} must be an integer from 1 to 100000")
-            else:
-                setattr(out, attr, value)
-    if problems:
-        raise Invalid(*problems)
-    return out
-
-
 async def put_ratelimit(request: Request) -> Response:
     world = _world(request)
-    data = await body(request)
-    world.ratelimiter.configure(_parse_config(data, world.ratelimiter.config))
+    data = await validated_body(request, "sandbox-set-acuity-ratelimit")
+    now = world.ratelimiter.config
+    world.ratelimiter.configure(RateLimitConfig(
+        enabled=data.get("enabled", now.enabled), per_second=int(data.get("perSecond", now.per_second)),
+        concurrent=int(data.get("concurrent", now.concurrent)), edge403=data.get("edge403", now.edge403)))
     return json_response(world.ratelimiter.config.view())
 
 

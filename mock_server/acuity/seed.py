@@ -35,7 +35,6 @@ from mock_server.acuity.models import (
 from mock_server.acuity.views import zone
 from mock_server.ghl.models import Contact
 from mock_server.ghl.seed import SEED_EPOCH
-from mock_server.ids import IdFactory
 from mock_server.locations import Location
 from mock_server.service import LocationSeed
 from mock_server.store import Store
@@ -270,19 +269,21 @@ class Slots:
         self.taken: set[tuple[int, int]] = set()
 
     def pick(self, rng: random.Random, cal: Calendar, minutes: int, day_from: float, day_to: float) -> float | None:
+        """A start in working hours, free on that calendar; once the window is too full to find one in 60
+        draws (a very big world), the next working-hours start even if it overlaps (an admin double booking)."""
         tz = zone(cal.timezone)
-        for _ in range(40):
+        halves = (cal.work_end_hour - cal.work_start_hour) * 2 - (minutes + 29) // 30
+        if halves < 0 or not cal.work_days:
+            return None
+        for attempt in range(1000):
             day = datetime.fromtimestamp(SEED_EPOCH + rng.uniform(day_from, day_to) * DAY, tz).date()
             if day.weekday() not in cal.work_days:
                 continue
-            halves = (cal.work_end_hour - cal.work_start_hour) * 2 - (minutes + 29) // 30
-            if halves < 0:
-                return None
             half = rng.randint(0, halves)
             start_local = datetime(day.year, day.month, day.day, cal.work_start_hour, tzinfo=tz) + timedelta(minutes=30 * half)
             start = start_local.timestamp()
             keys = {(cal.id, int(start // 1800) + k) for k in range((minutes + 29) // 30)}
-            if keys & self.taken:
+            if keys & self.taken and attempt < 60:
                 continue
             self.taken |= keys
             return start
@@ -507,14 +508,9 @@ def seed_world(store: Store, seed: int, orders: int) -> None:
 
 
 def seeded_location(store: Store, spec: LocationSeed) -> Location:
-    """The location GHL's seeding (which runs first) just made or re-made for `spec`."""
-    if spec.location_id is not None:
-        found = store.table(Location).get(spec.location_id)
-    else:  # GHL names a fresh location by the first id of its (seed, index) stream
-        found = store.table(Location).get(IdFactory(f"{spec.seed}-{spec.index}").short_id())
-        if found is None:
-            named = [loc for loc in store.table(Location).all() if loc.name == spec.name]
-            found = named[-1] if named else None
+    """The location GHL's seeding (which runs first) just made or re-made for `spec` (the runtime
+    passes its id on to the services seeding after the first)."""
+    found = store.table(Location).get(spec.location_id) if spec.location_id is not None else None
     if found is None:
         raise LookupError(f"no seeded location for {spec.name!r}")
     return found

@@ -85,6 +85,17 @@ def error_of(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
     return body
 
 
+def test_datetimes_are_read_as_acuity_documents_them() -> None:
+    from mock_server.acuity.booking import parse_datetime
+
+    new_york = parse_datetime("2026-12-02T08:00:00-0500", "UTC")
+    assert new_york == parse_datetime("2026-12-02T08:00:00-05:00", "UTC") == parse_datetime("2026-12-02 13:00", "UTC")
+    assert new_york == parse_datetime("2026-12-02T08:00", "America/New_York")  # no offset: the calendar's zone
+    assert parse_datetime("2026-12-02T13:00:00Z", "Asia/Tokyo") == new_york
+    for bad in ("tomorrow", "2026-02-30T08:00", "2026-12-02T25:00", "9999-12-31T23:30:00-1400", ""):
+        assert parse_datetime(bad, "UTC") is None, bad
+
+
 # ---- POST /appointments ----------------------------------------------------------------------------
 
 
@@ -146,6 +157,10 @@ def test_booking_refusals_in_acuitys_envelope(api: httpx.Client) -> None:
                                              "certificate": "NOSUCHCODE"}), 400, "invalid_certificate")
     error_of(api.post("/appointments", json={"datetime": slot, "appointmentTypeID": atype["id"],
                                              "firstName": "Ana", "lastName": "Bell"}), 400, "invalid_email")
+    error_of(api.post("/appointments", json={"datetime": "9999-12-31T23:30:00-1400", "appointmentTypeID": atype["id"],
+                                             **person}), 400, "invalid_datetime")
+    error_of(api.post("/appointments", json={"datetime": slot, "appointmentTypeID": atype["id"], **person,
+                                             "firstName": {"a": 1}}), 400, "invalid_first_name")
     # In the past: not available.
     error_of(api.post("/appointments", json={"datetime": "2020-01-06T10:00:00-0500", "appointmentTypeID": atype["id"],
                                              **person}), 400, "no_available_calendar")
@@ -183,6 +198,7 @@ def test_update_whitelist_invalid_name_and_admin_only_fields(sb: Sandbox, api: h
     assert updated["datetime"] == appt["datetime"]
     assert api.put(f"{path}?admin=true", json={"notes": "admin note"}).json()["notes"] == "admin note"
     error_of(api.put(path, content=b"[1,2"), 400, "bad_request")
+    error_of(api.put(path, json={"email": ["x"]}), 400, "invalid_email")
     error_of(api.put("/appointments/99999999", json={"firstName": "X"}), 404, "not_found")
 
 

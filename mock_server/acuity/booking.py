@@ -89,6 +89,7 @@ class NewAppointment:
     scheduled_by: str | None = None
 
 
+LATEST = datetime(3000, 1, 1).timestamp()
 _ISO = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{1,2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?\s*(Z|[+-]\d{2}:?\d{2})?$")
 
 
@@ -104,15 +105,18 @@ def parse_datetime(text: str, tz: str) -> float | None:
     except ValueError:
         return None
     if offset is None:
-        return local.replace(tzinfo=zone(tz)).timestamp()
-    if offset == "Z":
-        offset = "+00:00"
-    elif ":" not in offset:
-        offset = f"{offset[:3]}:{offset[3:]}"
-    try:
-        return datetime.fromisoformat(f"{local.isoformat()}{offset}").timestamp()
-    except ValueError:
-        return None
+        ts = local.replace(tzinfo=zone(tz)).timestamp()
+    else:
+        if offset == "Z":
+            offset = "+00:00"
+        elif ":" not in offset:
+            offset = f"{offset[:3]}:{offset[3:]}"
+        try:
+            ts = datetime.fromisoformat(f"{local.isoformat()}{offset}").timestamp()
+        except ValueError:
+            return None
+    # Years 1970 to 2999 only: every later rendering (end time, human date in any zone) stays printable.
+    return ts if 0 <= ts < LATEST else None
 
 
 class Booking:

@@ -1,5 +1,6 @@
-"""Acuity's part of the control plane: the rate limit switch (`GET/PUT /_sandbox/acuity/ratelimit`) and
-the account's whole state (`GET /_sandbox/acuity/state`)."""
+"""Acuity's part of the control plane: the rate limit switch (`GET/PUT /_sandbox/acuity/ratelimit`),
+the account's whole state (`GET /_sandbox/acuity/state`), the static webhook settings
+(`GET/PUT /_sandbox/acuity/webhooks/static`) and the simulated actions `acuity.*`."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from mock_server.acuity import simulation
 from mock_server.acuity.ratelimit import RateLimitConfig
 from mock_server.acuity.world import AcuityWorld, acuity
-from mock_server.control.common import sandbox
+from mock_server.control.common import body, sandbox
 from mock_server.control.routes import RouteTable, table_routes
-from mock_server.control.validation import validated_body
+from mock_server.control.validation import check_body, validated_body, validated_query
+from mock_server.control.webhooks import receiver_url
 from mock_server.errors import Invalid, NotFound
 from mock_server.http.errors import json_response
 
@@ -47,10 +50,55 @@ async def get_state(request: Request) -> Response:
     return json_response(_world(request).state_view(location_id))
 
 
+# ---- the write side: simulated actions and static webhooks ----------------------------------------------
+
+SIMULATE_OPERATIONS = {  # the contract's operation (its request schema) of each action
+    "acuity.schedule": "sandbox-simulate-acuity-schedule", "acuity.reschedule": "sandbox-simulate-acuity-reschedule",
+    "acuity.cancel": "sandbox-simulate-acuity-cancel", "acuity.pay": "sandbox-simulate-acuity-pay",
+    "acuity.refund": "sandbox-simulate-acuity-refund", "acuity.order": "sandbox-simulate-acuity-order"}
+
+
+async def simulate(request: Request, action: str) -> Response:
+    """`POST /_sandbox/simulate/acuity.*` (the shared dispatcher calls it): see `simulation.run`."""
+    sb = sandbox(request)
+    data = await body(request)
+    operation = SIMULATE_OPERATIONS.get(action)
+    if operation is None:
+        raise NotFound(f"Unknown action {action}; known: {', '.join(SIMULATE_OPERATIONS)}")
+    check_body(operation, data)
+    return json_response(simulation.run(sb, action, data))
+
+
+def _location(request: Request, location_id: str | None) -> str:
+    sb = sandbox(request)
+    if not location_id:
+        locations = sb.locations()
+        if not locations:
+            raise Invalid("locationId is required (the sandbox has no locations)")
+        return locations[0].id
+    if sb.location(location_id) is None:
+        raise NotFound(f"Location {location_id} not found")
+    return location_id
+
+
+async def get_static_webhooks(request: Request) -> Response:
+    query = validated_query(request, "sandbox-acuity-get-static-webhooks")
+    return json_response(_world(request).hooks.static(_location(request, query.get("locationId"))).view())
+
+
+async def put_static_webhooks(request: Request) -> Response:
+    data = await validated_body(request, "sandbox-acuity-put-static-webhooks")
+    location_id = _location(request, data.get("locationId"))
+    urls = {key: (None if url is None else receiver_url(url)) for key, url in (data.get("urls") or {}).items()}
+    return json_response(_world(request).hooks.set_static(location_id, urls, data.get("actionStyle")).view())
+
+
 ACUITY_CONTROL_TABLE: RouteTable = (
     ("/_sandbox/acuity/ratelimit", ["GET"], get_ratelimit),
     ("/_sandbox/acuity/ratelimit", ["PUT"], put_ratelimit),
     ("/_sandbox/acuity/state", ["GET"], get_state),
+    ("/_sandbox/acuity/webhooks/static", ["GET"], get_static_webhooks),
+    ("/_sandbox/acuity/webhooks/static", ["PUT"], put_static_webhooks),
 )
 
 

@@ -3,28 +3,20 @@ location's GHL contacts) and its per-world state (`world.AcuityWorld`)."""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
-
 from mock_server.acuity import seed, tables
-from mock_server.acuity.control import acuity_control_routes
-from mock_server.acuity.hooks_control import hooks_control_routes
-from mock_server.acuity.simulation import ACTIONS, simulate
+from mock_server.acuity.actions import ACTIONS
+from mock_server.acuity.control import acuity_control_routes, simulate
 from mock_server.acuity.urls import acuity_routes
 from mock_server.acuity.webhooks import EVENT_TYPES
 from mock_server.acuity.world import AcuityWorld
 from mock_server.service import Service
-
-
-def _control_routes() -> list[BaseRoute]:
-    return [*acuity_control_routes(), *hooks_control_routes()]
-
 
 SERVICE = Service(
     name="acuity",
     tables=tables.TABLES,
     routes=acuity_routes,
     start=AcuityWorld,
-    control_routes=_control_routes,
+    control_routes=acuity_control_routes,
     actions=ACTIONS,
     simulate=simulate,
     event_types=EVENT_TYPES,

@@ -141,6 +141,9 @@ async def update_appointment(call: Call) -> Response:
     data = await parse_json_body(call.request)
     changes: dict[str, Any] = {k: data[k] for k in ("firstName", "lastName", "email", "phone", "notes", "certificate", "fields",
                                     "labels") if k in data}
+    for name in ("firstName", "lastName", "email", "phone", "notes", "certificate"):
+        if changes.get(name) is not None:
+            changes[name] = _str(data, name)
     if "fields" in changes:
         changes["fields"] = _fields(data)
     try:

@@ -1,16 +1,13 @@
 """Acuity's simulated actions (`POST /_sandbox/simulate/acuity.*`, design §3.3): what a client or an admin
 does in Acuity's own screens (book, move, cancel, charge), a refund at the processor, a store order.
-Bodies are checked against contracts/sandbox-control.openapi.yaml; the answer is the shared envelope
-`{action, resources, webhooks}`."""
+The control plane (`control.simulate`) checks bodies against contracts/sandbox-control.openapi.yaml; the
+answer is the shared envelope `{action, resources, webhooks}`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
-
-from starlette.requests import Request
-from starlette.responses import Response
 
 from mock_server.acuity import booking_slots, queries, views
 from mock_server.acuity.actions import ACTIONS
@@ -23,11 +20,8 @@ from mock_server.acuity.models import (
     Order,
     ProcessorEntry,
 )
-from mock_server.control.common import body, sandbox
-from mock_server.control.validation import check_body
 from mock_server.errors import Conflict, Invalid, NotFound
 from mock_server.ghl.models import Contact
-from mock_server.http.errors import json_response
 from mock_server.locations import Location
 from mock_server.webhooks import queries as webhook_queries
 from mock_server.webhooks.models import Event
@@ -37,10 +31,6 @@ if TYPE_CHECKING:
     from mock_server.acuity.world import AcuityWorld
     from mock_server.runtime import Runtime
 
-OPERATIONS = {  # the contract's operation (its request schema) of each action
-    "acuity.schedule": "sandbox-simulate-acuity-schedule", "acuity.reschedule": "sandbox-simulate-acuity-reschedule",
-    "acuity.cancel": "sandbox-simulate-acuity-cancel", "acuity.pay": "sandbox-simulate-acuity-pay",
-    "acuity.refund": "sandbox-simulate-acuity-refund", "acuity.order": "sandbox-simulate-acuity-order"}
 DEFAULT_PEOPLE = (("Avery", "Quinn"), ("Jordan", "Ellis"), ("Morgan", "Reyes"), ("Riley", "Chen"), ("Casey", "Novak"),
                   ("Taylor", "Brooks"), ("Jamie", "Ortiz"), ("Drew", "Patel"))
 DAY = 86400.0
@@ -123,7 +113,7 @@ def _schedule(sb: Runtime, world: AcuityWorld, data: dict[str, Any]) -> list[Any
         if appt_type is None:
             raise NotFound(f"Appointment type {data['appointmentTypeID']} not found in location {location_id}")
     else:  # a paid one-to-one service, so that `pay` has something to charge
-        paid = [t for t in types if t.type == "service" and t.price_minor > 0]
+        paid = [t for t in types if t.type == "service" and t.price_minor > 0 and t.active and not t.private]
         appt_type = (paid or types or [None])[0]  # type: ignore[list-item]
         if appt_type is None:
             raise NotFound(f"Location {location_id} has no appointment types")
@@ -159,7 +149,7 @@ def _reschedule(sb: Runtime, world: AcuityWorld, data: dict[str, Any]) -> list[A
             raise Invalid("datetime must be an ISO-8601 date-time, e.g. 2026-10-05T10:00:00-0400")
     else:
         start = appt.start + DAY
-    # As the admin moves it in Acuity's calendar (no availability rules), but never onto a taken slot.
+    # As the admin moves it in Acuity's calendar: no availability rules (a double booking is possible).
     return [world.booking.reschedule(None, appt.id, start, admin=True)]
 
 
@@ -204,14 +194,11 @@ def result_view(sb: Runtime, world: AcuityWorld, action: str, records: list[Any]
     return {"action": action, "resources": [_resource(world, r) for r in records], "webhooks": webhooks}
 
 
-async def simulate(request: Request, action: str) -> Response:
-    """`POST /_sandbox/simulate/acuity.*` (the shared dispatcher calls it). Unknown records 404; a change
-    Acuity would refuse (a canceled appointment moved or paid, a taken slot) 409; a bad field 422."""
-    sb = sandbox(request)
-    data = await body(request)
+def run(sb: Runtime, action: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Run one action on a body the contract's schema admitted; the answer's view. Unknown records 404; a
+    change Acuity would refuse (a canceled appointment moved or paid, a taken slot) 409."""
     if action not in RUNNERS:
         raise NotFound(f"Unknown action {action}; known: {', '.join(ACTIONS)}")
-    check_body(OPERATIONS[action], data)
     world = _world(sb)
     try:
         with world.events.collect() as events:
@@ -224,4 +211,4 @@ async def simulate(request: Request, action: str) -> Response:
     view = result_view(sb, world, action, records, events)
     location_id = records[0].location_id if records else _location(sb, data)
     sb.bus.publish_action(view, location_id)  # the dashboard's live feed
-    return json_response(view)
+    return view

@@ -88,12 +88,16 @@ def main() -> None:
               envvar="GHL_SANDBOX_ACUITY_WEBHOOK_RETRIES",
               help="Acuity webhooks: one attempt (none), or up to 5 retries on a non-2xx answer or none at all "
                    "(exponential, from --webhook-retry-interval). Acuity's real policy is undocumented.")
+@click.option("--acuity-rate-limit", default="on", show_default=True, type=click.Choice(["on", "off", "edge403"]),
+              envvar="GHL_SANDBOX_ACUITY_RATE_LIMIT",
+              help="The fake Acuity's limit (10 requests/s and 20 at once per client IP): on, off, or on with every "
+                   "third refusal a 403 HTML page as Acuity's edge sometimes answers. A reset comes back to it.")
 def serve(host: str, port: int, seed: int, state_file: str | None, orders: int, admin_token: str | None,
           allowed_hosts: tuple[str, ...],
           rate_limit: str, journal_capacity: int, server_kind: str, webhook_urls: tuple[str, ...],
           webhook_policy: str, webhook_retry_interval: float, webhook_max_retries: int, webhook_timeout: float,
           extension_events: bool, ghl_signature: bool, wh_signature: bool, response_cache: bool,
-          response_cache_mb: int, acuity_webhook_retries: str) -> None:
+          response_cache_mb: int, acuity_webhook_retries: str, acuity_rate_limit: str) -> None:
     """Start the sandbox and print a banner with the base URL, locations, tokens and webhook keys."""
     from mock_server.app import build_app, new_runtime
     from mock_server.settings import Settings
@@ -108,7 +112,8 @@ def serve(host: str, port: int, seed: int, state_file: str | None, orders: int, 
                         webhook_retry_interval=webhook_retry_interval, webhook_max_retries=webhook_max_retries,
                         webhook_timeout=webhook_timeout, extension_events=extension_events,
                         sign_ed25519=ghl_signature, sign_rsa=wh_signature, response_cache=response_cache,
-                        response_cache_mb=response_cache_mb, acuity_webhook_retries=acuity_webhook_retries)
+                        response_cache_mb=response_cache_mb, acuity_webhook_retries=acuity_webhook_retries,
+                        acuity_rate_limit=acuity_rate_limit)
     sock = _bind(host, port)
     settings.port = sock.getsockname()[1]
     if server_kind == "granian":

@@ -31,3 +31,4 @@ class Settings:
     sign_ed25519: bool = True  # x-ghl-signature
     sign_rsa: bool = True  # x-wh-signature (legacy)
     acuity_webhook_retries: str = "none"  # none | exponential (Acuity's policy is unverified)
+    acuity_rate_limit: str = "on"  # on | off | edge403: the fake Acuity's limit after a start or a reset

@@ -561,6 +561,20 @@ def test_a_reset_puts_the_rate_limit_back_on(ghl_sandbox: SandboxClient) -> None
     assert ghl_sandbox.control("GET", "/acuity/ratelimit")["enabled"] is True
 
 
+def test_the_serve_flag_sets_the_limit_a_reset_comes_back_to() -> None:
+    from mock_server.testing import SandboxProcess
+
+    with SandboxProcess(["--orders", "0", "--acuity-rate-limit", "off"]) as proc:
+        client = proc.client()
+        assert client.control("GET", "/acuity/ratelimit")["enabled"] is False
+        set_limit(client, enabled=True)
+        client.reset()
+        assert client.control("GET", "/acuity/ratelimit")["enabled"] is False
+    with SandboxProcess(["--orders", "0"], env={"GHL_SANDBOX_ACUITY_RATE_LIMIT": "edge403"}) as proc:
+        assert proc.client().control("GET", "/acuity/ratelimit") == {"enabled": True, "perSecond": 10,
+                                                                   "concurrent": 20, "edge403": True}
+
+
 # ---- the contract ------------------------------------------------------------------------------------
 
 CONTRACT = Path(__file__).resolve().parent.parent / "contracts" / "acuity.openapi.yaml"

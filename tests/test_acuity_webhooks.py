@@ -210,10 +210,19 @@ def test_dynamic_webhooks_api_full_style_and_delete(sb: Sandbox) -> None:
         assert len(rx.requests) == 1
         deleted = api.delete(f"/webhooks/{hook['id']}")
         assert deleted.status_code == 204 and deleted.content == b""
+        # The sandbox extension `actionStyle` picks the short names for one webhook; a bad one is a 400.
+        assert api.post("/webhooks", json={"event": "appointment.canceled", "target": rx.url,
+                                           "actionStyle": "loud"}).json()["error"] == "invalid_action_style"
+        short = api.post("/webhooks", json={"event": "appointment.canceled", "target": rx.url,
+                                            "actionStyle": "short"}).json()
+        sb.sim("acuity.cancel", appointmentId=appt["id"])
+        sb.settle()
+        assert dict(form(rx.requests[-1].body))["action"] == "canceled"
+        assert api.delete(f"/webhooks/{short['id']}").status_code == 204
         assert api.get("/webhooks").json() == []
         sb.sim("acuity.schedule")
         sb.settle()
-        assert len(rx.requests) == 1
+        assert len(rx.requests) == 2  # nothing more once both were deleted
         bad = api.post("/webhooks", json={"event": "appointment.booked", "target": rx.url})
         assert bad.status_code == 400 and bad.json()["error"] == "invalid_event"
         bad = api.post("/webhooks", json={"event": "order.completed", "target": "ftp://example.com/x"})

@@ -245,6 +245,9 @@ def control_schema(url: str) -> Any:
             {"include-path": CONTROL_EXCLUDED, "enabled": False},
             {"include-operation-id": "sandbox-simulate",
              "checks": {"positive_data_acceptance": {"expected-statuses": [*POSITIVE_DEFAULT, "422"]}}},
+            # A date-time of the right pattern may still name no instant (February 30): 422.
+            {"include-operation-id": ["sandbox-simulate-acuity-schedule", "sandbox-simulate-acuity-reschedule"],
+             "checks": {"positive_data_acceptance": {"expected-statuses": [*POSITIVE_DEFAULT, "422"]}}},
             # A location reset (documented: it discards the location's extra tokens) between creating a
             # token and revoking it makes the revocation a legitimate 404.
             {"include-operation-id": ["sandbox-revoke-token", "sandbox-revoke-token-by-body"],
@@ -301,6 +304,10 @@ def control_schema(url: str) -> Any:
         body = case.body
         if isinstance(body, dict) and isinstance(body.get("url"), str) and url_pattern.fullmatch(body["url"]):
             body["url"] = "http://127.0.0.1:9/hook"
+        if isinstance(body, dict) and isinstance(body.get("urls"), dict):  # Acuity's static webhook URLs
+            for key, value in body["urls"].items():
+                if isinstance(value, str) and url_pattern.fullmatch(value):
+                    body["urls"][key] = "http://127.0.0.1:9/hook"
         return case
 
     return schema

@@ -1,5 +1,8 @@
 """Reference integration client: keeps GoHighLevel (GHL) orders, transactions and subscriptions in sync
 with Rankr, and turns Rankr `fulfillment.requested` events into exactly one GHL fulfillment each.
+When `ACUITY_API_BASE_URL` is set it also takes Acuity Scheduling webhooks and keeps Rankr `payments`
+(every GHL transaction, every Acuity appointment payment and store order) and `customers` (one per
+person, merged by normalised email) in sync with both sources.
 
 Built to contracts/CLIENT_CONTRACT.md; configured only by the environment variables of its §1.
 Run: `python examples/clients/reference_client.py`. Dependencies: stdlib, httpx, cryptography.
@@ -22,11 +25,14 @@ import signal
 import sqlite3
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qsl, quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 from cryptography.exceptions import InvalidSignature
@@ -42,6 +48,22 @@ BACKOFF_BASE_S, BACKOFF_CAP_S = 0.2, 5.0
 WEBHOOK_BUDGET_S = 4.0  # answer (429 if need be) well before the sender gives up on the attempt
 LISTS = (("orders", "/payments/orders"), ("transactions", "/payments/transactions"),
          ("subscriptions", "/payments/subscriptions"))
+
+# Acuity (only when ACUITY_API_BASE_URL is set)
+ACUITY_PER_SECOND = 8  # Acuity allows 10 requests/s per IP: at most 8 in any ACUITY_WINDOW_S
+ACUITY_WINDOW_S = 1.1
+ACUITY_MIN_GAP_S = 0.06
+ACUITY_CONNECTIONS = 4  # ... and 20 concurrent connections
+ACUITY_WEBHOOK_BUDGET_S = 7.0  # answer before the sender's 10 s timeout
+ACUITY_BACKOFF_BASE_S, ACUITY_BACKOFF_CAP_S = 0.25, 5.0
+ACUITY_MAX = 100  # Acuity's default `max`; a window that returns this many is split
+ACUITY_WINDOW_DAYS = 61
+ACUITY_ORDERS_MAX = 1000
+ACUITY_POLL_SHARE = 0.5  # polling averages at most half the request budget
+ACUITY_SEED_EPOCH = date(2026, 10, 1)  # the sandbox seeds around this date as well as around today
+ACUITY_ACTIONS = ("scheduled", "rescheduled", "canceled", "changed")
+ACUITY_PAID_ORDERS = ("paid", "delivered")
+GHL_COUNTED_STATUSES = ("succeeded", "refunded")  # a transaction that took money (minus its refunds)
 
 
 class Unavailable(Exception):
@@ -76,6 +98,9 @@ class Config:
     port: int
     state_dir: str
     reconcile_interval: float
+    acuity_base: str = ""  # "" = no Acuity: the client then behaves exactly as before
+    acuity_user_id: str = ""
+    acuity_api_key: str = ""
 
     @classmethod
     def from_env(cls, env: Any = os.environ) -> Config:
@@ -86,7 +111,97 @@ class Config:
             rsa_pem=env.get("GHL_WEBHOOK_RSA_PUBLIC_KEY", ""), rankr_base=env["RANKR_API_BASE_URL"].rstrip("/"),
             rankr_key=env["RANKR_API_KEY"], rankr_secret=env["RANKR_WEBHOOK_SECRET"],
             port=int(env["CLIENT_PORT"]), state_dir=env["CLIENT_STATE_DIR"],
-            reconcile_interval=float(env.get("CLIENT_RECONCILE_INTERVAL", "60")))
+            reconcile_interval=float(env.get("CLIENT_RECONCILE_INTERVAL", "60")),
+            acuity_base=env.get("ACUITY_API_BASE_URL", "").rstrip("/"),
+            acuity_user_id=env.get("ACUITY_USER_ID", ""), acuity_api_key=env.get("ACUITY_API_KEY", ""))
+
+
+# ---- Acuity helpers (pure) ------------------------------------------------------------------------
+
+
+def acuity_signature(key: str, body: bytes) -> str:
+    """`X-Acuity-Signature`: base64 of HMAC-SHA256 over the exact body bytes, keyed by the API key."""
+    return base64.b64encode(hmac.new(key.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def normalise_email(email: Any) -> str:
+    return str(email or "").strip().lower()
+
+
+def money_minor(value: Any) -> int:
+    """Acuity money is a decimal string ("10.00"); GHL's a JSON number. Both to integer cents."""
+    try:
+        return int((Decimal(str(value if value not in (None, "") else "0")) * 100).to_integral_value())
+    except (InvalidOperation, ValueError, OverflowError):
+        return 0
+
+
+def minor_to_major(minor: int) -> float:
+    return round(minor / 100, 2)
+
+
+def acuity_iso(value: Any) -> str:
+    """Acuity's `2016-01-22T09:27:51-0800` (colon-less offset) as strict ISO-8601."""
+    text = str(value or "")
+    for fmt in ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"):
+        with contextlib.suppress(ValueError):
+            return datetime.strptime(text, fmt).isoformat()
+    return text
+
+
+def acuity_order_time(value: Any, zone: str) -> str:
+    """An order's `time` ("2014-09-23 14:22", local, no zone) as ISO-8601 in the account's zone."""
+    try:
+        at = datetime.strptime(str(value or ""), "%Y-%m-%d %H:%M")
+    except ValueError:
+        return str(value or "")
+    with contextlib.suppress(ZoneInfoNotFoundError, ValueError):
+        at = at.replace(tzinfo=ZoneInfo(zone)) if zone else at
+    return at.isoformat()
+
+
+def acuity_action(value: Any) -> str:
+    """Static webhooks say `scheduled`, dynamic ones (may) say `appointment.scheduled`: one vocabulary."""
+    return str(value or "").removeprefix("appointment.")
+
+
+def add_months(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    for last in (31, 30, 29, 28):
+        with contextlib.suppress(ValueError):
+            return date(year, month, min(day.day, last))
+    raise ValueError(day)
+
+
+def reconcile_range(today: date) -> tuple[date, date]:
+    """6 months either side of today AND of the sandbox's seed epoch (its seed spreads around both)."""
+    anchors = (today, ACUITY_SEED_EPOCH)
+    return min(add_months(a, -6) for a in anchors), max(add_months(a, 6) for a in anchors)
+
+
+def date_windows(start: date, end: date, days: int = ACUITY_WINDOW_DAYS) -> list[tuple[date, date]]:
+    """Contiguous inclusive windows [lo, hi] covering start..end (Acuity's minDate/maxDate are inclusive)."""
+    windows, lo = [], start
+    while lo <= end:
+        hi = min(end, lo + timedelta(days=days - 1))
+        windows.append((lo, hi))
+        lo = hi + timedelta(days=1)
+    return windows
+
+
+def split_window(lo: date, hi: date) -> list[tuple[date, date]]:
+    """Two halves of a window that came back full; [] for a single day (it cannot be split)."""
+    if lo >= hi:
+        return []
+    mid = lo + timedelta(days=(hi - lo).days // 2)
+    return [(lo, mid), (mid + timedelta(days=1), hi)]
+
+
+def is_edge_403(response: httpx.Response) -> bool:
+    """Acuity's undocumented edge throttle: a 403 whose body is an HTML page, not the JSON envelope."""
+    return response.status_code == 403 and ("html" in response.headers.get("content-type", "")
+                                             or response.text.rstrip().lower().endswith("</html>"))
 
 
 # ---- durable state --------------------------------------------------------------------------------
@@ -124,6 +239,41 @@ class State:
     def close(self) -> None:
         with self.lock:
             self.db.close()
+
+
+class People:
+    """What the client knows about each person, durably (table `people` in the state file): one row per
+    GHL contact, Acuity client email (as Acuity shows it) and payment, each filed under the person it
+    belongs to (the merge key: the normalised email). A Rankr customer is computed from its rows."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+        with state.lock:
+            state.db.execute("CREATE TABLE IF NOT EXISTS people (kind TEXT, ref TEXT, person TEXT, data TEXT, "
+                             "PRIMARY KEY (kind, ref))")
+            state.db.execute("CREATE INDEX IF NOT EXISTS people_person ON people (person)")
+
+    def note(self, kind: str, ref: str, person: str, data: dict[str, Any]) -> set[str]:
+        """Record a row; return the persons whose customer record may have changed (none if nothing did)."""
+        value = json.dumps(data, sort_keys=True)
+        with self.state.lock:
+            row = self.state.db.execute("SELECT person, data FROM people WHERE kind = ? AND ref = ?",
+                                        (kind, ref)).fetchone()
+            if row and row[0] == person and row[1] == value:
+                return set()
+            self.state.db.execute("INSERT OR REPLACE INTO people (kind, ref, person, data) VALUES (?, ?, ?, ?)",
+                                  (kind, ref, person, value))
+        return {person} | ({row[0]} if row else set())
+
+    def rows(self, person: str) -> list[tuple[str, str, dict[str, Any]]]:
+        with self.state.lock:
+            found = self.state.db.execute("SELECT kind, ref, data FROM people WHERE person = ? ORDER BY kind, ref",
+                                          (person,)).fetchall()
+        return [(kind, ref, json.loads(data)) for kind, ref, data in found]
+
+    def persons(self) -> list[str]:
+        with self.state.lock:
+            return [r[0] for r in self.state.db.execute("SELECT DISTINCT person FROM people ORDER BY person")]
 
 
 # ---- GHL rate limits ------------------------------------------------------------------------------
@@ -195,6 +345,54 @@ class RateLimiter:
                 self.cond.wait(left)
 
 
+# ---- Acuity rate limits ---------------------------------------------------------------------------
+
+
+class AcuityLimiter:
+    """Acuity allows 10 requests per second (and 20 connections) per IP. At most ACUITY_PER_SECOND calls
+    start in any ACUITY_WINDOW_S (a little over a second, so network jitter cannot squeeze nine into one
+    second at the server), spaced at least ACUITY_MIN_GAP_S apart, across every thread; after a 429 (or the
+    edge's HTML 403) nobody calls until the backoff is over. Webhook work (`urgent`) goes before polling."""
+
+    def __init__(self, per_second: int = ACUITY_PER_SECOND) -> None:
+        self.cond = threading.Condition()
+        self.starts: deque[float] = deque(maxlen=per_second)
+        self.next_at = 0.0
+        self.blocked_until = 0.0
+        self.urgent_waiting = 0
+
+    def _wait(self, now: float) -> float:
+        full = self.starts[0] + ACUITY_WINDOW_S if len(self.starts) == self.starts.maxlen else 0.0
+        return max(self.next_at, self.blocked_until, full) - now
+
+    def acquire(self, deadline: float | None = None, urgent: bool = False) -> None:
+        with self.cond:
+            if urgent:
+                self.urgent_waiting += 1
+            try:
+                while True:
+                    now = time.monotonic()
+                    yielding = not urgent and self.urgent_waiting > 0
+                    wait = 0.2 if yielding else self._wait(now)
+                    if not yielding and wait <= 0:
+                        self.starts.append(now)
+                        self.next_at = now + ACUITY_MIN_GAP_S
+                        return
+                    if deadline is not None and now + wait >= deadline:
+                        raise Unavailable("Acuity rate limit: no budget before the deadline", "Acuity")
+                    self.cond.wait(wait)
+            finally:
+                if urgent:
+                    self.urgent_waiting -= 1
+                    self.cond.notify_all()
+
+    def throttled(self, seconds: float) -> None:
+        """The server said slow down: every caller waits `seconds`."""
+        with self.cond:
+            self.blocked_until = max(self.blocked_until, time.monotonic() + seconds)
+            self.cond.notify_all()
+
+
 # ---- the client -----------------------------------------------------------------------------------
 
 
@@ -217,12 +415,26 @@ class ReferenceClient:
         self.server: ThreadingHTTPServer | None = None
         self.active = 0  # requests being handled
         self.active_lock = threading.Lock()
+        # Acuity, payments and customers (only with ACUITY_API_BASE_URL)
+        self.acuity_enabled = bool(config.acuity_base)
+        self.acuity_limiter = self.make_acuity_limiter()
+        self.acuity_http = httpx.Client(
+            base_url=config.acuity_base or "http://127.0.0.1", auth=(config.acuity_user_id, config.acuity_api_key),
+            timeout=10.0, limits=httpx.Limits(max_connections=ACUITY_CONNECTIONS))
+        self.acuity_calls = 0
+        self.acuity_me: dict[str, Any] | None = None
+        self.people = People(self.state)
+        self.appointment_locks = [threading.Lock() for _ in range(64)]
+        self.person_locks = [threading.Lock() for _ in range(64)]
 
     def make_state(self) -> State:
         return State(os.path.join(self.cfg.state_dir, "client.sqlite3"))
 
     def make_limiter(self) -> RateLimiter:
         return RateLimiter()
+
+    def make_acuity_limiter(self) -> AcuityLimiter:
+        return AcuityLimiter()
 
     @staticmethod
     def _load_key(pem: str, kind: type) -> Any:
@@ -375,9 +587,13 @@ class ReferenceClient:
 
     def sync_order(self, order_id: str, deadline: float | None = None) -> None:
         """The fresh order from GHL and its transactions (no webhooks for those: poll them)."""
-        self.upsert("orders", self.get_order(order_id, deadline), deadline)
-        for txn in self.list_all("/payments/transactions", {"entityId": order_id}, deadline):
+        order = self.get_order(order_id, deadline)
+        self.upsert("orders", order, deadline)
+        transactions = self.list_all("/payments/transactions", {"entityId": order_id}, deadline)
+        for txn in transactions:
             self.upsert("transactions", txn, deadline)
+        if self.acuity_enabled:
+            self.sync_people_ghl([order], transactions, deadline)
 
     def alert(self, severity: str, message: str, key: str, order_id: str | None = None) -> None:
         body = {"severity": severity, "message": message, **({"orderId": order_id} if order_id else {})}
@@ -475,7 +691,7 @@ class ReferenceClient:
         return self.state.get("fulfillment", event_id)
 
     @staticmethod
-    def quantities(items: list[dict[str, Any]], id_key: str) -> Counter[str]:
+    def quantities(items: list[dict[str, Any]] | None, id_key: str) -> Counter[str]:
         out: Counter[str] = Counter()
         for item in items or []:
             out[str(item.get(id_key) or (item.get("price") or {}).get("_id"))] += item.get("qty") or 0
@@ -560,9 +776,13 @@ class ReferenceClient:
     def reconcile_once(self) -> int:
         """Page every list to the end; PUT whatever differs from what Rankr last got from us."""
         changed = 0
+        lists: dict[str, list[dict[str, Any]]] = {}
         for kind, path in LISTS:
-            for record in self.list_all(path):
+            lists[kind] = self.list_all(path)
+            for record in lists[kind]:
                 changed += self.upsert(kind, record)
+        if self.acuity_enabled:  # payments and customers: GHL's side (Acuity's has its own loop)
+            changed += self.sync_people_ghl(lists["orders"], lists["transactions"])
         return changed
 
     def reconcile_loop(self) -> None:
@@ -609,9 +829,371 @@ class ReferenceClient:
             self.state.delete("meta", "outage")
 
     def start_background(self) -> list[threading.Thread]:
-        thread = threading.Thread(target=self.reconcile_loop, name="reconcile", daemon=True)
-        thread.start()
-        return [thread]
+        threads = [threading.Thread(target=self.reconcile_loop, name="reconcile", daemon=True)]
+        if self.acuity_enabled:
+            threads.append(threading.Thread(target=self.acuity_reconcile_loop, name="reconcile-acuity", daemon=True))
+        for thread in threads:
+            thread.start()
+        return threads
+
+    # ---- Rankr payments and customers (with Acuity) -----------------------------------------------
+
+    def put_if_changed(self, kind: str, record_id: str, body: dict[str, Any], deadline: float | None = None) -> bool:
+        """PUT a Rankr payment or customer unless Rankr already has this body (`updatedAt` aside). This,
+        not the delivery, is what dedupes Acuity webhooks: they carry no delivery id, and `changed` after
+        `scheduled` (or a second `changed` after an edit) must still be looked at, so every delivery is
+        fetched and only what differs from the durable record of the last write is written."""
+        key = f"{kind}:{record_id}"
+        digest = hashlib.sha256(json.dumps({k: v for k, v in body.items() if k != "updatedAt"},
+                                           sort_keys=True).encode()).hexdigest()
+        with self.lock_for(self.record_locks, key):
+            last = self.state.get("written", key)
+            if last and last.get("hash") == digest:
+                return False
+            self.rankr("PUT", f"/v1/{kind}/{quote(record_id, safe='')}", body, deadline=deadline)
+            self.state.put("written", key, {"hash": digest, "updatedAt": ""})
+            return True
+
+    def merge_key(self, email: Any, first: Any, last: Any) -> str:
+        """The customer a contact, client or payment belongs to: its normalised email ("" = none)."""
+        return normalise_email(email)
+
+    def note_person(self, kind: str, ref: str, email: Any, first: Any, last: Any, **extra: Any) -> set[str]:
+        data = {"email": normalise_email(email), "first": str(first or "").strip(), "last": str(last or "").strip(),
+                **extra}
+        return self.people.note(kind, ref, self.merge_key(email, first, last), data)
+
+    def default_currency(self) -> str:
+        return str((self.acuity_me or {}).get("currency") or "USD")
+
+    def customer_body(self, person: str) -> dict[str, Any] | None:
+        rows = self.people.rows(person)
+        if not person or not rows:
+            return None
+        contacts = [d for kind, _, d in rows if kind == "ghl_contact"]
+        clients = [d for kind, _, d in rows if kind == "acuity_client"]
+        payments = [d for kind, _, d in rows if kind == "payment"]
+        named = next(d for d in (*contacts, *clients, *payments))
+        currencies = Counter(d["currency"] for d in payments if d.get("currency"))
+        return {"customerId": person, "firstName": named["first"], "lastName": named["last"],
+                "emails": sorted({d["email"] for _, _, d in rows if d.get("email")}),
+                "ghlContactIds": sorted(ref for kind, ref, _ in rows if kind == "ghl_contact"),
+                "acuityEmails": sorted({ref for kind, ref, _ in rows if kind == "acuity_client"}),
+                "lifetimeValue": minor_to_major(sum(int(d.get("value") or 0) for d in payments)),
+                "currency": currencies.most_common(1)[0][0] if currencies else self.default_currency(),
+                "updatedAt": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")}
+
+    def flush_customers(self, persons: set[str], deadline: float | None = None) -> int:
+        """PUT the customer record of each person whose rows changed (or whose last PUT failed)."""
+        changed = 0
+        for person in sorted(p for p in persons if p):
+            with self.lock_for(self.person_locks, person):  # compute and write in one go: last writer is newest
+                body = self.customer_body(person)
+                if body is not None:
+                    changed += self.put_if_changed("customers", person, body, deadline)
+        return changed
+
+    @staticmethod
+    def ghl_contact(order: dict[str, Any]) -> tuple[str, str, str, str]:
+        """(contactId, email, first, last) of a GHL order, from its detail or its list item."""
+        snap = order.get("contactSnapshot")
+        if isinstance(snap, dict) and (snap.get("email") or snap.get("first_name") or snap.get("firstName")):
+            return (str(order.get("contactId") or snap.get("_id") or snap.get("id") or ""), str(snap.get("email") or ""),
+                    str(snap.get("first_name") or snap.get("firstName") or ""),
+                    str(snap.get("last_name") or snap.get("lastName") or ""))
+        first, _, last = str(order.get("contactName") or "").strip().partition(" ")
+        return str(order.get("contactId") or ""), str(order.get("contactEmail") or ""), first, last
+
+    @staticmethod
+    def ghl_payment(txn: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        key = f"ghl:{txn['_id']}"
+        return key, {"paymentKey": key, "source": "ghl", "sourceKind": "transaction", "sourceId": str(txn["_id"]),
+                     "parentId": str(txn.get("entityId") or ""), "amount": txn.get("amount", 0),
+                     "currency": str(txn.get("currency") or ""), "status": str(txn.get("status") or ""),
+                     "customerEmail": normalise_email(txn.get("contactEmail")),
+                     "paidAt": str(txn.get("createdAt") or "")}
+
+    def sync_people_ghl(self, orders: list[dict[str, Any]], transactions: list[dict[str, Any]],
+                        deadline: float | None = None) -> int:
+        """GHL's side of payments and customers: the contacts of the orders, one payment per transaction."""
+        changed, touched = 0, set()
+        for order in orders:
+            contact_id, email, first, last = self.ghl_contact(order)
+            if contact_id:
+                touched |= self.note_person("ghl_contact", contact_id, email, first, last)
+        for txn in transactions:
+            if not txn.get("_id"):
+                continue
+            key, body = self.ghl_payment(txn)
+            changed += self.put_if_changed("payments", key, body, deadline)
+            first, _, last = str(txn.get("contactName") or "").strip().partition(" ")
+            value = (money_minor(txn.get("amount")) - money_minor(txn.get("amountRefunded"))
+                     if txn.get("status") in GHL_COUNTED_STATUSES else 0)
+            touched |= self.note_person("payment", key, txn.get("contactEmail"), first, last,
+                                        value=value, currency=body["currency"])
+        return changed + self.flush_customers(touched, deadline)
+
+    # ---- Acuity API -----------------------------------------------------------------------------
+
+    def acuity_backoff(self, attempt: int, retry_after: str | None = None) -> float:
+        """250 ms, 500 ms, 1 s ... capped at 5 s, with up to +50% jitter; never shorter than a Retry-After."""
+        wait = min(ACUITY_BACKOFF_CAP_S, ACUITY_BACKOFF_BASE_S * 2 ** attempt * random.uniform(1.0, 1.5))
+        with contextlib.suppress(TypeError, ValueError):
+            wait = max(wait, min(float(retry_after or ""), 30.0))
+        return wait
+
+    def acuity(self, path: str, params: dict[str, Any] | None = None, deadline: float | None = None,
+               urgent: bool = False, attempts: int = 6) -> Any:
+        """One Acuity GET (Basic auth `userId:apiKey`), its JSON. Retried with backoff and jitter on 429,
+        on the edge's HTML 403, on 5xx and connection errors; any other 4xx raises Refused."""
+        error = ""
+        for attempt in range(attempts):
+            self.acuity_limiter.acquire(deadline, urgent)
+            self.acuity_calls += 1
+            try:
+                response = self.acuity_http.get(path, params=params, timeout=self.timeout(deadline))
+            except httpx.TransportError as exc:
+                error = f"{type(exc).__name__}: {exc}"
+            else:
+                if response.status_code == 429 or is_edge_403(response):
+                    error = f"{response.status_code} {response.text[:200]}"
+                    # Throttled: nobody calls Acuity until the backoff is over (acquire waits for it).
+                    self.acuity_limiter.throttled(self.acuity_backoff(attempt, response.headers.get("retry-after")))
+                    continue
+                if response.status_code < 400:
+                    try:
+                        return response.json()
+                    except ValueError:
+                        error = f"{response.status_code} not JSON: {response.text[:200]}"
+                elif response.status_code < 500:
+                    raise Refused("Acuity", response)
+                else:
+                    error = f"{response.status_code} {response.text[:200]}"
+            if attempt + 1 < attempts:
+                self.pause(self.acuity_backoff(attempt), deadline)
+        raise Unavailable(f"Acuity GET {path}: {error}", "Acuity")
+
+    def acuity_account(self, deadline: float | None = None, urgent: bool = False) -> dict[str, Any]:
+        """`GET /me`, once: the account's currency (nowhere else) and time zone."""
+        if self.acuity_me is None:
+            me = self.acuity("/me", deadline=deadline, urgent=urgent)
+            if not isinstance(me, dict):
+                raise Unavailable(f"Acuity GET /me: unexpected answer {str(me)[:200]}", "Acuity")
+            self.acuity_me = me
+        return self.acuity_me
+
+    # ---- Acuity records -> Rankr ------------------------------------------------------------------
+
+    def acuity_payment_key(self, payment: dict[str, Any], appointment: dict[str, Any], action: str) -> str:
+        """One Rankr payment per Acuity transaction, whichever webhook (or poll) brought it."""
+        return f"acuity:{payment['transactionID']}"
+
+    def acuity_payment(self, appointment: dict[str, Any], payment: dict[str, Any], currency: str,
+                       action: str = "") -> tuple[str, dict[str, Any]]:
+        key = self.acuity_payment_key(payment, appointment, action)
+        return key, {"paymentKey": key, "source": "acuity", "sourceKind": "appointment",
+                     "sourceId": str(payment["transactionID"]), "parentId": str(appointment["id"]),
+                     "amount": minor_to_major(money_minor(payment.get("amount"))), "currency": currency,
+                     "status": "paid", "customerEmail": normalise_email(appointment.get("email")),
+                     "paidAt": acuity_iso(payment.get("created"))}
+
+    @staticmethod
+    def acuity_order_payment(order: dict[str, Any], currency: str, zone: str) -> tuple[str, dict[str, Any]]:
+        key = f"acuity-order:{order['id']}"
+        return key, {"paymentKey": key, "source": "acuity", "sourceKind": "order", "sourceId": str(order["id"]),
+                     "parentId": str(order["id"]), "amount": minor_to_major(money_minor(order.get("total"))),
+                     "currency": currency, "status": "paid", "customerEmail": normalise_email(order.get("email")),
+                     "paidAt": acuity_order_time(order.get("time"), zone)}
+
+    @staticmethod
+    def appointment_mark(appointment: dict[str, Any]) -> dict[str, Any]:
+        """What decides an appointment's payments in Rankr: refunds never show in Acuity, so its
+        `/payments` can only have changed if `amountPaid` (or the payer) did."""
+        return {f: appointment.get(f) for f in ("amountPaid", "email", "firstName", "lastName")}
+
+    def record_acuity_appointment(self, appointment: dict[str, Any], payments: list[dict[str, Any]] | None,
+                                  action: str = "", deadline: float | None = None) -> int:
+        """The appointment's client and (when fetched: not None) its payments, to Rankr."""
+        currency = str(self.acuity_account(deadline, urgent=deadline is not None).get("currency") or "USD")
+        email, first, last = appointment.get("email"), appointment.get("firstName"), appointment.get("lastName")
+        changed, touched = 0, set()
+        if str(email or "").strip():
+            touched |= self.note_person("acuity_client", str(email), email, first, last)
+        for payment in payments or []:
+            if not isinstance(payment, dict) or not payment.get("transactionID"):
+                continue
+            key, body = self.acuity_payment(appointment, payment, currency, action)
+            changed += self.put_if_changed("payments", key, body, deadline)
+            touched |= self.note_person("payment", key, email, first, last,
+                                        value=money_minor(payment.get("amount")), currency=currency)
+        changed += self.flush_customers(touched, deadline)
+        if payments is not None:
+            self.state.put("acuity_appt", str(appointment["id"]), self.appointment_mark(appointment))
+        return changed
+
+    def record_acuity_order(self, order: dict[str, Any], deadline: float | None = None) -> int:
+        if not isinstance(order, dict) or "id" not in order or order.get("status") not in ACUITY_PAID_ORDERS:
+            return 0
+        account = self.acuity_account(deadline, urgent=deadline is not None)
+        key, body = self.acuity_order_payment(order, str(account.get("currency") or "USD"),
+                                              str(account.get("timezone") or ""))
+        changed = self.put_if_changed("payments", key, body, deadline)
+        email, first, last = order.get("email"), order.get("firstName"), order.get("lastName")
+        touched = self.note_person("payment", key, email, first, last, value=money_minor(order.get("total")),
+                                   currency=body["currency"])
+        if str(email or "").strip():
+            touched |= self.note_person("acuity_client", str(email), email, first, last)
+        return changed + self.flush_customers(touched, deadline)
+
+    def sync_acuity_appointment(self, appointment_id: int, action: str = "", deadline: float | None = None) -> int:
+        """Fetch the appointment (webhooks carry ids only) and, if anything was paid, its payments."""
+        urgent = deadline is not None
+        with self.lock_for(self.appointment_locks, str(appointment_id)):
+            appointment = self.acuity(f"/appointments/{appointment_id}", deadline=deadline, urgent=urgent)
+            if not isinstance(appointment, dict) or "id" not in appointment:
+                raise Unavailable(f"Acuity appointment {appointment_id}: unexpected answer", "Acuity")
+            return self.sync_payments_of(appointment, action, deadline)
+
+    def sync_payments_of(self, appointment: dict[str, Any], action: str = "", deadline: float | None = None) -> int:
+        payments: list[dict[str, Any]] = []
+        if money_minor(appointment.get("amountPaid")) != 0:  # a string: "0.00" is not "nothing"
+            answer = self.acuity(f"/appointments/{appointment['id']}/payments", deadline=deadline,
+                                 urgent=deadline is not None)
+            if not isinstance(answer, list):
+                raise Unavailable(f"Acuity payments of {appointment['id']}: unexpected answer", "Acuity")
+            payments = answer
+        return self.record_acuity_appointment(appointment, payments, action, deadline)
+
+    def sync_acuity_order(self, order_id: int, deadline: float | None = None) -> int:
+        order = self.acuity(f"/orders/{order_id}", deadline=deadline, urgent=deadline is not None)
+        return self.record_acuity_order(order, deadline)
+
+    # ---- Acuity webhooks ------------------------------------------------------------------------
+
+    def verify_acuity_signature(self, raw: bytes, headers: Any) -> bool:
+        """`X-Acuity-Signature` over the RAW body bytes (never a re-encoding of the parsed form)."""
+        given = str(headers.get("x-acuity-signature") or "").strip()
+        if not given or not self.cfg.acuity_api_key:
+            return False
+        return hmac.compare_digest(given.encode(), acuity_signature(self.cfg.acuity_api_key, raw).encode())
+
+    @staticmethod
+    def parse_acuity_form(raw: bytes) -> dict[str, str]:
+        form: dict[str, str] = {}
+        with contextlib.suppress(UnicodeDecodeError, ValueError):
+            for name, value in parse_qsl(raw.decode("utf-8"), keep_blank_values=True):
+                form.setdefault(name, value)
+        return form
+
+    def handle_acuity_webhook(self, raw: bytes, headers: Any) -> int:
+        if not self.acuity_enabled:
+            return 404
+        if not self.verify_acuity_signature(raw, headers):
+            return 401
+        form = self.parse_acuity_form(raw)
+        action, record_id = acuity_action(form.get("action")), form.get("id", "")  # ids are strings here
+        if not re.fullmatch(r"[0-9]{1,18}", record_id):
+            return 400
+        deadline = time.monotonic() + ACUITY_WEBHOOK_BUDGET_S
+        try:
+            if action == "order.completed":
+                self.sync_acuity_order(int(record_id), deadline)
+            elif action in ACUITY_ACTIONS:
+                self.sync_acuity_appointment(int(record_id), action, deadline)
+            else:
+                log.info("Acuity webhook %r ignored", form.get("action"))
+        except Refused as exc:
+            if exc.service == "Acuity" and exc.response.status_code in (403, 404):
+                log.warning("Acuity webhook %s %s: nothing to sync: %s", action, record_id, exc)
+                return 200  # not this account's, or gone: a retry would not change that
+            log.warning("Acuity webhook %s %s not synced: %s", action, record_id, exc)
+            return 503
+        except Unavailable as exc:
+            log.warning("Acuity webhook %s %s not synced: %s", action, record_id, exc)
+            return 503  # Rankr (or Acuity) failing: ask for a retry; reconciliation repairs the rest
+        return 200
+
+    # ---- Acuity reconciliation ------------------------------------------------------------------
+
+    def list_appointment_window(self, lo: date, hi: date, limit: int) -> list[dict[str, Any]]:
+        page = self.acuity("/appointments", {"minDate": lo.isoformat(), "maxDate": hi.isoformat(),
+                                             "showall": "true", "max": limit, "excludeForms": "true"})
+        if not isinstance(page, list):
+            raise Unavailable(f"Acuity GET /appointments: unexpected answer {str(page)[:200]}", "Acuity")
+        return [a for a in page if isinstance(a, dict) and "id" in a]
+
+    def acuity_appointments(self, start: date, end: date) -> list[dict[str, Any]]:
+        """Every appointment (canceled too) from start to end. There is no paging, and `max` silently
+        truncates: list in date windows and split any window that comes back full."""
+        found: dict[Any, dict[str, Any]] = {}
+        todo = list(reversed(date_windows(start, end)))
+        while todo:
+            lo, hi = todo.pop()
+            limit = ACUITY_MAX
+            page = self.list_appointment_window(lo, hi, limit)
+            if len(page) >= limit and lo < hi:
+                todo.extend(reversed(split_window(lo, hi)))
+                continue
+            while len(page) >= limit and limit < 100_000:  # one day with more than `max`: ask for more
+                limit *= 10
+                page = self.list_appointment_window(lo, hi, limit)
+            for appointment in page:
+                found[appointment["id"]] = appointment
+        return list(found.values())
+
+    def appointment_span(self) -> tuple[date | None, date | None]:
+        """The earliest and latest appointment dates (a day of margin each side), so that the windows also
+        cover an account whose appointments lie outside the usual range (2 calls, `max=1` each way)."""
+        days: list[date] = []
+        for direction in ("DESC", "ASC"):
+            page = self.acuity("/appointments", {"showall": "true", "max": 1, "direction": direction,
+                                                 "excludeForms": "true"})
+            for appointment in page if isinstance(page, list) else []:
+                with contextlib.suppress(ValueError, TypeError, AttributeError):
+                    days.append(date.fromisoformat(str(appointment.get("datetime"))[:10]))
+        if not days:
+            return None, None
+        return min(days) - timedelta(days=1), max(days) + timedelta(days=1)
+
+    def reconcile_acuity_once(self) -> int:
+        """Every appointment, its payments when `amountPaid` moved since we last wrote them, every paid
+        order; then every customer whose record differs from what Rankr last got."""
+        self.acuity_account()
+        start, end = reconcile_range(datetime.now(timezone.utc).date())
+        first, last = self.appointment_span()
+        start, end = min(start, first or start), max(end, last or end)
+        changed = 0
+        for appointment in self.acuity_appointments(start, end):
+            if self.stopping.is_set():
+                raise Unavailable("shutting down")
+            fresh = self.state.get("acuity_appt", str(appointment["id"])) == self.appointment_mark(appointment)
+            if fresh or money_minor(appointment.get("amountPaid")) == 0:
+                changed += self.record_acuity_appointment(appointment, None if fresh else [])
+                continue
+            with self.lock_for(self.appointment_locks, str(appointment["id"])):
+                changed += self.sync_payments_of(appointment)
+        orders = self.acuity("/orders", {"max": ACUITY_ORDERS_MAX})
+        if not isinstance(orders, list):
+            raise Unavailable(f"Acuity GET /orders: unexpected answer {str(orders)[:200]}", "Acuity")
+        for order in orders:
+            changed += self.record_acuity_order(order)
+        return changed + self.flush_customers(set(self.people.persons()))
+
+    def acuity_reconcile_loop(self) -> None:
+        while not self.stopping.is_set():
+            calls, started = self.acuity_calls, time.monotonic()
+            try:
+                changed = self.reconcile_acuity_once()
+                if changed:
+                    log.info("Acuity reconciled: %d record(s) written", changed)
+            except (Unavailable, Refused) as exc:
+                log.warning("Acuity reconciliation failed: %s", exc)
+            except Exception:
+                log.exception("Acuity reconciliation crashed")
+            # Polling averages at most ACUITY_POLL_SHARE of the request budget, whatever the interval.
+            spent = (max(0, self.acuity_calls - calls) / (ACUITY_PER_SECOND * ACUITY_POLL_SHARE)
+                     - (time.monotonic() - started))
+            self.stopping.wait(max(self.cfg.reconcile_interval, spent))
 
     # ---- process --------------------------------------------------------------------------------
 
@@ -636,6 +1218,7 @@ class ReferenceClient:
             thread.join(1)
         self.ghl_http.close()
         self.rankr_http.close()
+        self.acuity_http.close()
         self.state.close()
 
 
@@ -667,6 +1250,8 @@ class Handler(BaseHTTPRequestHandler):
                 status = app.handle_ghl_webhook(raw, self.headers)
             elif path == "/webhooks/rankr":
                 status = app.handle_rankr_event(raw, self.headers)
+            elif path == "/webhooks/acuity":
+                status = app.handle_acuity_webhook(raw, self.headers)
             else:
                 status = 404
         except Exception:

@@ -204,8 +204,12 @@ async def create_webhook(call: Call) -> Response:
         url = receiver_url(target)
     except Invalid:
         raise bad_request("The target must be an http:// or https:// URL.", "invalid_target") from None
+    # Sandbox extension: which `action` names its deliveries carry (Acuity's own choice is unverified).
+    style = data.get("actionStyle")
+    if style is not None and style not in ("short", "full"):
+        raise bad_request("The actionStyle must be short or full.", "invalid_action_style")
     try:
-        hook = call.world.hooks.add_dynamic(call.location_id, event, url)
+        hook = call.world.hooks.add_dynamic(call.location_id, event, url, style)
     except WebhookLimit as exc:
         raise bad_request(str(exc), "too_many_webhooks") from None
     return json(dynamic_view(hook))

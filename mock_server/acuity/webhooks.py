@@ -119,7 +119,7 @@ class AcuityWebhooks:
     def dynamic(self, location_id: str) -> list[WebhookTarget]:
         return sorted(self._targets(location_id, "dynamic"), key=lambda t: int(t.options["acuityId"]))
 
-    def add_dynamic(self, location_id: str, event: str, url: str) -> WebhookTarget:
+    def add_dynamic(self, location_id: str, event: str, url: str, action_style: str | None = None) -> WebhookTarget:
         if event not in EVENT_TYPES:
             raise Invalid(f"event must be one of {', '.join(EVENT_TYPES)}")
         if len(self.dynamic(location_id)) >= MAX_DYNAMIC:
@@ -129,7 +129,7 @@ class AcuityWebhooks:
         used = [int(t.options.get("acuityId") or 0) for t in self.webhooks.targets() if t.service == SERVICE]
         acuity_id = max(used, default=0) + 1
         return self.webhooks.add_target(url, [event], location_id, service=SERVICE, options={
-            "acuityId": acuity_id, "kind": "dynamic", "actionStyle": DEFAULT_DYNAMIC_STYLE})
+            "acuityId": acuity_id, "kind": "dynamic", "actionStyle": action_style or DEFAULT_DYNAMIC_STYLE})
 
     def remove_dynamic(self, location_id: str, acuity_id: int) -> None:
         for t in self.dynamic(location_id):

@@ -16,7 +16,7 @@ from mock_server.acuity.models import (
     Order,
     ProcessorEntry,
 )
-from mock_server.acuity.ratelimit import AcuityRateLimiter
+from mock_server.acuity.ratelimit import AcuityRateLimiter, RateLimitConfig
 from mock_server.acuity.writes import AcuityWrites
 from mock_server.clock import SandboxClock
 from mock_server.ids import IdFactory
@@ -39,6 +39,8 @@ class AcuityWorld(AcuityWrites, ServiceWorld):
         self.seed = context.seed
         self.context = context
         self.ratelimiter = AcuityRateLimiter()
+        profile = context.settings.acuity_rate_limit  # the --acuity-rate-limit a start or a reset comes back to
+        self.ratelimiter.configure(RateLimitConfig(enabled=profile != "off", edge403=profile == "edge403"))
         self.init_writes(context)  # booking, webhooks (writes.py)
 
     # ---- accounts -----------------------------------------------------------------------------

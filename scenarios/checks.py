@@ -9,6 +9,7 @@ pass. Plugins register their own checks with the same `check` decorator (scenari
 from __future__ import annotations
 
 import functools
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -362,3 +363,332 @@ def alerts_on_permanent_failure(ctx: ScenarioContext) -> Verdict:
     if not alerts:
         return Verdict.failed("no alert raised while GHL is down", [f"alerts: {every!r}"[:300]])
     return Verdict.passed(f"{len(alerts)} alert(s): {alerts[0].get('message', '')[:80]}")
+
+
+# ---- Acuity (scenarios that declare `services: [acuity]`; design §6) --------------------------------
+
+ACUITY_DEFAULT_CHECKS = ("payments_reconciled", "customers_merged", "respects_acuity_rate_limits",
+                         "rejects_forged_acuity_webhooks", "accepts_genuine_acuity_webhooks")
+ACUITY_CHECKS = frozenset(ACUITY_DEFAULT_CHECKS)
+PAID_ORDER_STATUSES = ("paid", "delivered")
+PaymentKey = tuple[str, str, str]  # (source, sourceKind, sourceId)
+
+
+def _money(value: Any) -> float | None:
+    """A decimal string ("10.00") or a number, as a float; None when it is neither."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def normal_email(value: Any) -> str:
+    """The merge key of design §5: trimmed and lower-cased."""
+    return str(value or "").strip().lower()
+
+
+def expected_payments(acuity: dict[str, Any], ghl: dict[str, Any]) -> dict[PaymentKey, tuple[float, str, str]]:
+    """Every payment a Rankr `payments` record must exist for: (source, sourceKind, sourceId) -> (amount,
+    currency, what it is). Acuity: every appointment payment (canceled and rescheduled appointments too:
+    refunds are processor-side and change nothing) and every paid order; GHL: every transaction."""
+    currency = str(acuity.get("account", {}).get("currency", "USD"))
+    out: dict[PaymentKey, tuple[float, str, str]] = {}
+    for a in acuity.get("appointments", []):
+        for p in a.get("payments", []):
+            out[("acuity", "appointment", str(p["transactionID"]))] = (
+                _money(p.get("amount")) or 0.0, currency, f"Acuity payment {p['transactionID']} of appointment {a['id']}")
+    for o in acuity.get("orders", []):
+        if o.get("status") in PAID_ORDER_STATUSES:
+            out[("acuity", "order", str(o["id"]))] = (_money(o.get("total")) or 0.0, currency, f"Acuity order {o['id']}")
+    for t in ghl.get("transactions", []):
+        out[("ghl", "transaction", str(t["_id"]))] = (_money(t.get("amount")) or 0.0, str(t.get("currency", "")),
+                                                      f"GHL transaction {t['_id']} (order {t.get('entityId')})")
+    return out
+
+
+def payment_problems(expected: dict[PaymentKey, tuple[float, str, str]], records: list[dict[str, Any]]) -> list[str]:
+    """What is wrong with the destination's payments against `expected` (pure: unit-tested on crafted data)."""
+    have: dict[PaymentKey, list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        have[(str(r.get("source")), str(r.get("sourceKind")), str(r.get("sourceId")))].append(r)
+    problems = []
+    for key, (amount, currency, what) in expected.items():
+        got = have.get(key, [])
+        if not got:
+            problems.append(f"{what}: no payment in the destination (source={key[0]}, sourceKind={key[1]}, "
+                            f"sourceId={key[2]}, amount {amount:.2f} {currency})")
+            continue
+        if len(got) > 1:
+            problems.append(f"{what}: {len(got)} payments in the destination "
+                            f"(paymentKeys {', '.join(str(r.get('paymentKey')) for r in got)}): counted more than once")
+        r = got[0]
+        diffs = []
+        if not _same(amount, _money(r.get("amount"))):
+            diffs.append(f"amount: source {amount:.2f} vs destination {r.get('amount')!r}")
+        if currency and r.get("currency") != currency:
+            diffs.append(f"currency: source {currency!r} vs destination {r.get('currency')!r}")
+        if diffs:
+            problems.append(f"{what} (paymentKey {r.get('paymentKey')}): " + "; ".join(diffs))
+    for key, rs in have.items():
+        if key not in expected:
+            problems += [f"payment {r.get('paymentKey')!r} (source={key[0]}, sourceKind={key[1]}, sourceId={key[2]}, "
+                         f"amount {r.get('amount')!r}) has no such source payment" for r in rs]
+    return problems
+
+
+def _uses_acuity(ctx: ScenarioContext) -> Verdict | None:
+    if ctx.acuity is None:
+        return Verdict.not_evaluated("the scenario does not use Acuity (services: [acuity])")
+    return None
+
+
+@check("payments_reconciled", "eventual",
+       hint="upsert one Rankr payment per Acuity payment (key: its transactionID), per paid Acuity order and per "
+            "GHL transaction; reconcile by listing appointments in date windows so a lost webhook is repaired")
+def payments_reconciled(ctx: ScenarioContext) -> Verdict:
+    """Every Acuity payment, paid Acuity order and GHL transaction has exactly one Rankr payment with its
+    (source, sourceKind, sourceId), amount and currency; no Rankr payment without such a source."""
+    if (skip := _uses_acuity(ctx)) is not None:
+        return skip
+    records = ctx.records("payments")
+    expected = expected_payments(ctx.acuity_state(), ctx.ghl_state())
+    problems = payment_problems(expected, records)
+    if problems:
+        return Verdict.failed(f"{len(problems)} of {len(expected)} payments not reconciled", problems)
+    return Verdict.passed(f"{len(expected)} payments reconciled")
+
+
+@dataclass
+class Person:
+    """Everyone with one normalised email: the GHL contacts and Acuity clients that share it."""
+
+    email: str
+    names: set[str] = field(default_factory=set)
+    seen_as: list[str] = field(default_factory=list)
+    acuity_total: float = 0.0  # Acuity payments and paid orders under this email
+    ghl_total: float = 0.0  # GHL transactions (every status) of contacts with this email
+
+
+def persons(acuity: dict[str, Any], ghl: dict[str, Any]) -> dict[str, Person]:
+    """Design §6: the GHL contacts of the location's orders and the Acuity appointments' clients (and
+    order buyers), grouped by normalised email."""
+    out: dict[str, Person] = {}
+
+    def add(email: Any, name: str, what: str) -> Person | None:
+        key = normal_email(email)
+        if not key:
+            return None
+        person = out.setdefault(key, Person(key))
+        person.names.add(" ".join(name.split()))
+        if len(person.seen_as) < 6:
+            person.seen_as.append(what)
+        return person
+
+    for o in ghl.get("orders", []):
+        add(o.get("contactEmail"), str(o.get("contactName", "")), f"GHL contact {o.get('contactId')} ({o.get('contactEmail')})")
+    for t in ghl.get("transactions", []):
+        p = out.get(normal_email(t.get("contactEmail")))
+        if p is not None:
+            p.ghl_total += _money(t.get("amount")) or 0.0
+    for a in acuity.get("appointments", []):
+        p = add(a.get("email"), f"{a.get('firstName', '')} {a.get('lastName', '')}", f"Acuity appointment {a.get('id')} "
+                f"({a.get('email')})")
+        if p is not None:
+            p.acuity_total += sum(_money(x.get("amount")) or 0.0 for x in a.get("payments", []))
+    for o in acuity.get("orders", []):
+        p = add(o.get("email"), f"{o.get('firstName', '')} {o.get('lastName', '')}", f"Acuity order {o.get('id')} "
+                f"({o.get('email')})")
+        if p is not None and o.get("status") in PAID_ORDER_STATUSES:
+            p.acuity_total += _money(o.get("total")) or 0.0
+    return out
+
+
+def _emails(record: dict[str, Any]) -> list[str]:
+    value = record.get("emails")
+    if isinstance(value, str):  # a mapped destination may keep them in one comma-separated column
+        return [e.strip() for e in value.split(",") if e.strip()]
+    return [str(e) for e in value] if isinstance(value, list) else []
+
+
+def customer_problems(people: dict[str, Person], customers: list[dict[str, Any]]) -> list[str]:
+    """What is wrong with the destination's customers against `people` (pure: unit-tested on crafted data)."""
+    problems = []
+    holders: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    loose: dict[str, list[dict[str, Any]]] = defaultdict(list)  # by normalised email, for the evidence
+    for c in customers:
+        for e in _emails(c):
+            holders[e].append(c)
+            loose[normal_email(e)].append(c)
+    for email, person in sorted(people.items()):
+        got = holders.get(email, [])
+        who = f"{' / '.join(sorted(person.names))} <{email}> ({'; '.join(person.seen_as[:3])})"
+        if not got:
+            near = loose.get(email)
+            problems.append(f"{who}: no customer has this email" + (
+                f" (customer {near[0].get('customerId')!r} has it un-normalised: {_emails(near[0])})" if near else ""))
+        elif len({id(c) for c in got}) > 1:
+            problems.append(f"{who}: split over {len(got)} customers "
+                            f"({', '.join(repr(c.get('customerId')) for c in got)})")
+    for c in customers:
+        spanned = sorted({normal_email(e) for e in _emails(c)} & set(people))
+        if len(spanned) > 1:
+            names = "; ".join(f"{' / '.join(sorted(people[e].names))} <{e}>" for e in spanned)
+            problems.append(f"customer {c.get('customerId')!r} merges {len(spanned)} different people: {names}")
+        ltv = _money(c.get("lifetimeValue"))
+        if ltv is None or not spanned:
+            continue
+        low = sum(people[e].acuity_total for e in spanned)
+        high = low + sum(people[e].ghl_total for e in spanned)
+        if ltv < low - 0.005 or ltv > high + 0.005:
+            problems.append(f"customer {c.get('customerId')!r}: lifetimeValue {ltv:.2f} is outside "
+                            f"[{low:.2f}, {high:.2f}] (its Acuity payments, plus at most its GHL transactions): "
+                            "a payment counted twice or missed")
+    return problems
+
+
+@check("customers_merged", "eventual",
+       hint="merge customers by normalised email only (trim + lower-case): never by name, and keep a person's "
+            "second email a second customer; count each payment once in lifetimeValue")
+def customers_merged(ctx: ScenarioContext) -> Verdict:
+    """Every person (GHL order contacts, Acuity clients, grouped by normalised email) is exactly one customer;
+    no customer spans two people; each lifetimeValue is at least the person's Acuity payments and at most
+    those plus their GHL transactions."""
+    if (skip := _uses_acuity(ctx)) is not None:
+        return skip
+    customers = ctx.records("customers")
+    people = persons(ctx.acuity_state(), ctx.ghl_state())
+    problems = customer_problems(people, customers)
+    if problems:
+        return Verdict.failed(f"{len(problems)} customer problem(s) over {len(people)} people", problems)
+    return Verdict.passed(f"{len(people)} people, each exactly one customer")
+
+
+ACUITY_PER_SECOND = 10
+ACUITY_CONCURRENT = 20
+ACUITY_WINDOW_S = 0.95  # a second, less a little for the journal's and the client's clocks
+ACUITY_MIN_PAUSE_MS = 100  # after a 429: at least one slot of a 10-per-second limit
+
+
+def _started(e: dict[str, Any]) -> float:
+    return parse_time(e["time"]) - e.get("latencyMs", 0) / 1000
+
+
+def acuity_rate_problems(entries: list[dict[str, Any]], per_second: int = ACUITY_PER_SECOND,
+                         concurrent: int = ACUITY_CONCURRENT) -> list[str]:
+    """Journal entries of Acuity calls -> violations of 10 per second (counted in any 0.95 s, for clock
+    jitter), 20 at once, and pausing at least 100 ms after a 429 (pure: unit-tested on crafted data)."""
+    entries = sorted(entries, key=_started)
+    starts = [_started(e) for e in entries]
+    problems = []
+    first = 0
+    reported_until = float("-inf")
+    for i, s in enumerate(starts):
+        while starts[first] <= s - ACUITY_WINDOW_S:
+            first += 1
+        n = i - first + 1
+        if n > per_second and s > reported_until:
+            e0 = entries[first]
+            problems.append(f"{n} Acuity calls within {(s - starts[first]) * 1000:.0f} ms (limit {per_second} per second): "
+                            f"request #{e0['id']} {e0['method']} {e0['path']} to #{entries[i]['id']} at {entries[i]['time']}")
+            reported_until = s + 1.0  # one line per second of excess
+    edges = sorted([(s, 1) for s in starts] + [(parse_time(e["time"]), -1) for e in entries], key=lambda x: (x[0], x[1]))
+    live = peak = 0
+    for _, step in edges:
+        live += step
+        peak = max(peak, live)
+    if peak > concurrent:
+        problems.append(f"{peak} Acuity calls in flight at once (limit {concurrent})")
+    for e in entries:
+        if e["status"] != 429 or e.get("fault"):
+            continue
+        answered = parse_time(e["time"])
+        later = [n for n in entries if n["id"] != e["id"] and _started(n) >= answered - 0.0005]
+        if later:
+            nxt = min(later, key=_started)
+            gap = (_started(nxt) - answered) * 1000
+            if gap < ACUITY_MIN_PAUSE_MS:
+                problems.append(f"after the 429 on request #{e['id']} {e['path']} at {e['time']}, request #{nxt['id']} "
+                                f"came {gap:.0f} ms later (no back-off)")
+    return problems
+
+
+@check("respects_acuity_rate_limits", "safety",
+       hint="throttle Acuity calls to at most 10 in any second and 20 at once (Acuity limits per IP); after a 429 "
+            "(or an HTML 403 from the edge) wait and retry with growing delays")
+def respects_acuity_rate_limits(ctx: ScenarioContext) -> Verdict:
+    """Never more than 10 Acuity calls in any second (nor 20 at once); after a 429 the client pauses before
+    its next call."""
+    if (skip := _uses_acuity(ctx)) is not None:
+        return skip
+    entries = ctx.acuity_requests()
+    if not entries and any(d.get("lastStatus") is not None and 200 <= d["lastStatus"] < 300 for d in ctx.acuity_deliveries()):
+        # The client acknowledged deliveries it must have fetched: the journal does not record Acuity calls.
+        return Verdict.not_evaluated("the sandbox's journal shows no Acuity calls (GET /_sandbox/journal?path=/acuity)")
+    problems = acuity_rate_problems(entries)
+    if problems:
+        return Verdict.failed(f"{len(problems)} Acuity rate-limit violation(s) in {len(entries)} calls", problems)
+    throttled = sum(1 for e in entries if e["status"] == 429)
+    return Verdict.passed(f"{len(entries)} Acuity calls within limits" + (f" ({throttled} answered 429)" if throttled else ""))
+
+
+GENUINE_ACUITY = ("valid", "reserialised")
+
+
+def _acted_on(ctx: ScenarioContext, sent: dict[str, Any]) -> dict[str, Any] | None:
+    """The client's first Acuity call for the id only a forged delivery named, made after it was sent."""
+    bogus = sent.get("bogusId")
+    if bogus is None:
+        return None
+    pattern = re.compile(rf"/(appointments|orders)/{bogus}(\.json)?(/|$)")
+    return next((e for e in ctx.acuity_requests() if pattern.search(e["path"]) and _started(e) >= sent["sentAt"] - 0.01),
+                None)
+
+
+@check("rejects_forged_acuity_webhooks", "safety",
+       hint="verify X-Acuity-Signature: base64 HMAC-SHA256 of the raw body bytes with ACUITY_API_KEY, compared "
+            "in constant time, before parsing or acting on anything")
+def rejects_forged_acuity_webhooks(ctx: ScenarioContext) -> Verdict:
+    """Acuity deliveries signed with another key, tampered after signing, unsigned or forged get a non-2xx
+    answer, and the client never fetches the appointment only they named."""
+    if (skip := _uses_acuity(ctx)) is not None:
+        return skip
+    bad = [f for f in ctx.acuity_forged if f["kind"] not in GENUINE_ACUITY]
+    problems = []
+    for f in bad:
+        if isinstance(f.get("status"), int) and 200 <= f["status"] < 300:
+            problems.append(f"{f['kind']} Acuity delivery ({f['body']}) was accepted with {f['status']}")
+        acted = _acted_on(ctx, f)
+        if acted is not None:
+            problems.append(f"{f['kind']} Acuity delivery for appointment {f['bogusId']} was acted on: request "
+                            f"#{acted['id']} {acted['method']} {acted['path']} at {acted['time']}")
+    if problems:
+        return Verdict.failed(f"{len(problems)} forged Acuity deliveries accepted", problems)
+    return Verdict.passed(f"{len(bad)} forged Acuity deliveries rejected" if bad else "no forged Acuity deliveries sent")
+
+
+@check("accepts_genuine_acuity_webhooks", "safety",
+       hint="hash the raw body bytes as received (not a re-encoded form or JSON of the parsed fields) and accept "
+            "both action styles (`scheduled` and `appointment.scheduled`)")
+def accepts_genuine_acuity_webhooks(ctx: ScenarioContext) -> Verdict:
+    """No genuine Acuity delivery (the sandbox's, or a validly signed one with unusual but valid form encoding)
+    is refused with a 4xx other than 429."""
+    if (skip := _uses_acuity(ctx)) is not None:
+        return skip
+    problems = []
+    attempts = 0
+    for d in ctx.acuity_deliveries():
+        for a in d["attempts"]:
+            attempts += 1
+            if _refusal(a.get("status")):
+                problems.append(f"genuine Acuity {d['event']} delivery {d['id']} (attempt {a['attempt']} at {a['time']}) "
+                                f"refused with {a['status']}")
+    for f in ctx.acuity_forged:
+        if f["kind"] in GENUINE_ACUITY:
+            attempts += 1
+            if _refusal(f.get("status")):
+                problems.append(f"{f['kind']} Acuity delivery, validly signed ({f['body']}), refused with {f['status']}")
+    if problems:
+        return Verdict.failed(f"{len(problems)} genuine Acuity deliveries refused", problems)
+    return Verdict.passed(f"{attempts} genuine Acuity deliveries, none refused")

@@ -28,6 +28,15 @@ class HarnessSandbox(SandboxClient):
             raise HarnessError(str(exc)) from None
 
 
+ACUITY = "acuity"
+ACUITY_PREFIX = "/acuity"
+
+
+def is_ghl(view: dict[str, Any]) -> bool:
+    """A delivery or target view of GHL: `service` "ghl", or no `service` at all (older sandboxes)."""
+    return view.get("service") in (None, "", "ghl")
+
+
 def parse_time(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
@@ -56,6 +65,12 @@ class ScenarioContext:
     target_id: str = ""
     notes: list[str] = field(default_factory=list)
     last_verdicts: dict[str, Any] = field(default_factory=dict)  # safety check -> its latest Verdict
+    # Acuity (only in scenarios that declare `services: [acuity]`): the location's account as
+    # `GET /_sandbox/locations` shows it, what the steps made, and the deliveries the harness forged.
+    acuity: dict[str, Any] | None = None
+    acuity_appointments: list[int] = field(default_factory=list)  # scheduled by the scenario's steps
+    acuity_forged: list[dict[str, Any]] = field(default_factory=list)  # answers to Acuity deliveries we sent
+    other_acuity_keys: list[str] = field(default_factory=list)  # API keys of the other locations' accounts
 
     # ---- control plane ------------------------------------------------------------------------
 
@@ -70,8 +85,39 @@ class ScenarioContext:
     def ghl_state(self) -> dict[str, Any]:
         return self.sandbox.state(self.location_id)
 
-    def deliveries(self) -> list[dict[str, Any]]:
+    def all_deliveries(self) -> list[dict[str, Any]]:
         return self.sandbox.deliveries(locationId=self.location_id)
+
+    def deliveries(self) -> list[dict[str, Any]]:
+        """GHL's webhook deliveries of the location (a delivery without `service` is GHL's)."""
+        return [d for d in self.all_deliveries() if is_ghl(d)]
+
+    def acuity_deliveries(self) -> list[dict[str, Any]]:
+        return [d for d in self.all_deliveries() if d.get("service") == ACUITY]
+
+    # ---- Acuity -------------------------------------------------------------------------------
+
+    def require_acuity(self) -> dict[str, Any]:
+        """The location's Acuity account; a HarnessError when the scenario does not declare Acuity."""
+        if self.acuity is None:
+            raise HarnessError("this step needs Acuity: declare `services: [acuity]` in the scenario")
+        return self.acuity
+
+    def acuity_state(self) -> dict[str, Any]:
+        """The Acuity account as the harness sees the truth (`GET /_sandbox/acuity/state`)."""
+        state: dict[str, Any] = self.control("GET", "/acuity/state", params={"locationId": self.location_id})
+        return state
+
+    def acuity_targets(self) -> list[dict[str, Any]]:
+        """The location's Acuity webhook targets (the static ones the runner set, dynamic ones the client made)."""
+        return [t for t in self.sandbox.targets()
+                if t.get("service") == ACUITY and t.get("locationId") in (self.location_id, None)]
+
+    def acuity_requests(self) -> list[dict[str, Any]]:
+        """Acuity API calls made during this scenario (the harness makes none: it reads the control plane).
+        A request that started before this scenario's reset belongs to the previous one."""
+        return [e for e in self.journal(ACUITY_PREFIX) if e.get("locationId") in (self.location_id, None)
+                and parse_time(e["time"]) - e.get("latencyMs", 0) / 1000 >= self.started_at - 0.001]
 
     def journal(self, prefix: str = "/payments") -> list[dict[str, Any]]:
         return self.sandbox.journal(since=str(self.journal_since), path=prefix)

@@ -19,6 +19,9 @@ from scenarios import safe_yaml
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
 LIBRARY = Path(__file__).with_name("library")
 MAX_FILE_BYTES = 1 << 20  # the library's largest scenario is ~2 KB; more is a mistake or an attack
+# Steps that need the Acuity service: a scenario using one must declare `services: [acuity]`.
+ACUITY_STEPS = frozenset({"acuity", "acuityWebhook", "acuityChaos", "acuityBurst"})
+REF_KEYS = ("order", "subscription", "appointment", "contactOf", "sameNameAs")
 
 
 class ScenarioError(Exception):
@@ -104,6 +107,7 @@ def parse(text: str, path: str) -> Scenario:
         dotted = ".".join(str(p) for p in where) or "(top level)"
         raise ScenarioError(f"{path}:{line}: {dotted}: {err.message}")
     _check_refs(data, node, path)
+    _check_services(data, node, path)
     return Scenario(name=data["name"], path=path, data=data)
 
 
@@ -111,7 +115,7 @@ def _check_refs(data: dict[str, Any], node: yaml.Node | None, path: str) -> None
     """`$name` references must name something an earlier step bound with `as`."""
     bound: set[str] = set()
     for i, step in enumerate(data.get("steps", [])):
-        for key in ("order", "subscription"):
+        for key in REF_KEYS:
             ref = step.get(key)
             if isinstance(ref, str) and ref.startswith("$") and ref[1:] not in bound:
                 line = _line_of(node, ["steps", i, key])
@@ -123,6 +127,30 @@ def _check_refs(data: dict[str, Any], node: yaml.Node | None, path: str) -> None
         if isinstance(ref, str) and ref.startswith("$") and ref[1:] not in bound:
             line = _line_of(node, ["expect", "assert", i, "order"])
             raise ScenarioError(f"{path}:{line}: expect.assert.{i}.order: {ref} is not bound by a step's `as`")
+
+
+def _check_services(data: dict[str, Any], node: yaml.Node | None, path: str) -> None:
+    """Acuity steps, Acuity checks and Acuity setup keys need `services: [acuity]`: the runner passes the
+    client its Acuity settings, and sets the account's webhooks, only for a scenario that declares it."""
+    from scenarios.checks import ACUITY_CHECKS
+
+    if "acuity" in data.get("services", []):
+        return
+    for i, step in enumerate(data.get("steps", [])):
+        used = sorted(ACUITY_STEPS & set(step))
+        if used:
+            raise ScenarioError(f"{path}:{_line_of(node, ['steps', i, used[0]])}: steps.{i}.{used[0]}: an Acuity step "
+                                "needs `services: [acuity]` at the top level of the scenario")
+    for where in ("setup", "expect"):
+        section = data.get(where, {})
+        for key in ("acuityChaos", "acuityRateLimit", "acuityBurst"):
+            if key in section:
+                raise ScenarioError(f"{path}:{_line_of(node, [where, key])}: {where}.{key}: needs `services: [acuity]` "
+                                    "at the top level of the scenario")
+        for j, name in enumerate(section.get("checks", [])):
+            if name in ACUITY_CHECKS:
+                raise ScenarioError(f"{path}:{_line_of(node, [where, 'checks', j])}: {where}.checks.{j}: {name} is an "
+                                    "Acuity check: it needs `services: [acuity]` at the top level of the scenario")
 
 
 def load_file(path: str | Path) -> Scenario:

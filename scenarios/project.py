@@ -149,6 +149,7 @@ class Routes:
     health: str = "/healthz"
     ghl_webhook: str | None = "/webhooks/ghl"
     rankr_events: str | None = "/webhooks/rankr"
+    acuity_webhook: str | None = "/webhooks/acuity"  # None: the client takes no Acuity webhooks
 
 
 @dataclass
@@ -370,7 +371,8 @@ def _read(project: Project, root: Table) -> None:
     routes = client.table("routes")
     project.routes = Routes(health=_route(routes, "health", "/healthz", allow_none=False) or "/healthz",
                             ghl_webhook=_route(routes, "ghl_webhook", "/webhooks/ghl"),
-                            rankr_events=_route(routes, "rankr_events", "/webhooks/rankr"))
+                            rankr_events=_route(routes, "rankr_events", "/webhooks/rankr"),
+                            acuity_webhook=_route(routes, "acuity_webhook", "/webhooks/acuity"))
     routes.reject_unknown()
     client.reject_unknown()
 
@@ -416,6 +418,7 @@ command = "python my_sync_service.py"
 # {ghl.base_url} {ghl.access_token} {ghl.location_id} {ghl.api_version} {ghl.app_id}
 # {ghl.client_id} {ghl.client_secret} {ghl.webhook_public_key} {ghl.webhook_rsa_public_key}
 # {rankr.base_url} {rankr.api_key} {rankr.webhook_secret}
+# {acuity.base_url} {acuity.user_id} {acuity.api_key}   (set only in scenarios that use Acuity)
 # {client.port} {client.url} {client.state_dir} {client.reconcile_interval} {scenario.id} {env.NAME}
 # GHL_BASE_URL = "{ghl.base_url}"
 # GHL_TOKEN = "{ghl.access_token}"
@@ -426,6 +429,7 @@ command = "python my_sync_service.py"
 # health = "/healthz"            # answers 200 when ready
 # ghl_webhook = "/webhooks/ghl"  # "" if your integration takes no GHL webhooks (it polls)
 # rankr_events = "/webhooks/rankr"  # "" if it takes no Rankr fulfilment requests
+# acuity_webhook = "/webhooks/acuity"  # "" if it takes no Acuity webhooks (Acuity scenarios are skipped)
 
 [harness]
 # scenarios = ["scenarios/"]     # default: the built-in library

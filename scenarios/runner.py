@@ -22,14 +22,14 @@ import httpx
 
 from scenarios import templates
 from scenarios.assertions import evaluate as evaluate_assertion
-from scenarios.checks import DEFAULT_CHECKS, REGISTRY, Verdict
+from scenarios.checks import ACUITY_DEFAULT_CHECKS, DEFAULT_CHECKS, REGISTRY, Verdict
 from scenarios.client import ClientError, ClientProcess, free_port
-from scenarios.context import HarnessError, HarnessSandbox, NotApplicable, ScenarioContext
+from scenarios.context import ACUITY, HarnessError, HarnessSandbox, NotApplicable, ScenarioContext
 from scenarios.destinations import Binding, Destination, DestinationError
 from scenarios.destinations.rankr import RankrDestination
-from scenarios.loader import Scenario
+from scenarios.loader import ACUITY_STEPS, Scenario
 from scenarios.project import ClientSpec, Table
-from scenarios.steps import run_step
+from scenarios.steps import acuity_burst, run_step
 
 DEFAULT_DEADLINE = 20.0
 DEFAULT_RECONCILE = 1.0
@@ -38,6 +38,9 @@ GRACE_S = 0.35  # after the eventual checks hold, before the last safety evaluat
 SETTLED_GRACE_S = 2.0  # after deliveries settle, for the eventual checks to hold again
 HARNESS_RETRY_INTERVAL = 0.5  # GHL retries 429s ~10 minutes apart; the harness compresses that
 RATE_INTERVALS = {"default": 10_000, "sandbox-account": 10_000, "off": 10_000}
+# Acuity: the static webhooks the runner sets for a scenario that uses it, and the rate limit it restores.
+ACUITY_EVENTS = ("scheduled", "rescheduled", "canceled", "changed", "order.completed")
+ACUITY_RATE_LIMIT = {"enabled": True, "perSecond": 10, "concurrent": 20, "edge403": False}
 
 
 @dataclass
@@ -105,11 +108,35 @@ def template_values(sandbox_url: str, location: dict[str, Any], keys: dict[str, 
     }
 
 
+def acuity_values(sandbox_url: str, account: dict[str, Any]) -> dict[str, str]:
+    """The `acuity.*` template values, from the `acuity` object of a `GET /locations` item (design §1:
+    `baseUrl` is relative to the sandbox)."""
+    base = str(account.get("baseUrl") or "/acuity/api/v1")
+    return {"acuity.base_url": base if base.startswith("http") else sandbox_url + base,
+            "acuity.user_id": str(account["userId"]), "acuity.api_key": str(account["apiKey"])}
+
+
+def acuity_env(values: dict[str, str]) -> dict[str, str]:
+    """contracts/CLIENT_CONTRACT.md's Acuity variables (passed only in scenarios that use Acuity)."""
+    return {"ACUITY_API_BASE_URL": values["acuity.base_url"], "ACUITY_USER_ID": values["acuity.user_id"],
+            "ACUITY_API_KEY": values["acuity.api_key"]}
+
+
 def render_env(spec: ClientSpec, values: dict[str, str], contract: dict[str, str]) -> dict[str, str]:
-    """The client's environment: the contract's variables (unless switched off) and the project's own names."""
+    """The client's environment: the contract's variables (unless switched off) and the project's own names.
+    A name whose template uses `acuity.*` is left out of scenarios that do not use Acuity (no values)."""
     env = dict(contract) if spec.contract_env else {}
-    env.update({name: templates.render(value, values) for name, value in spec.env.items()})
+    for name, value in spec.env.items():
+        if any(n.startswith("acuity.") and n not in values for n in templates.names(value)):
+            continue
+        env[name] = templates.render(value, values)
     return env
+
+
+def uses_acuity(scenario: Scenario) -> bool:
+    """A scenario uses Acuity when it declares it: top-level `services: [acuity]` (the loader refuses
+    Acuity steps or checks in a scenario that does not)."""
+    return ACUITY in scenario.data.get("services", [])
 
 
 def client_env(sandbox_url: str, location: dict[str, Any], keys: dict[str, Any], app: dict[str, Any], port: int,
@@ -133,6 +160,8 @@ def needs(scenario: Scenario, spec: ClientSpec) -> str:
         return "the client takes no Rankr fulfilment requests (client.routes.rankr_events is empty)"
     if "webhook" in kinds and spec.routes.ghl_webhook is None:
         return "the client takes no GHL webhooks (client.routes.ghl_webhook is empty)"
+    if (uses_acuity(scenario) or kinds & ACUITY_STEPS) and spec.routes.acuity_webhook is None:
+        return "the client takes no Acuity webhooks (client.routes.acuity_webhook is empty)"
     return ""
 
 
@@ -154,8 +183,16 @@ class Harness:
     def close(self) -> None:
         self.sandbox.close()
 
+    def has_acuity(self) -> bool:
+        """Whether the sandbox runs the Acuity service (its locations carry an `acuity` account)."""
+        try:
+            return isinstance(self.sandbox.location(0).get(ACUITY), dict)
+        except (HarnessError, httpx.HTTPError, IndexError):
+            return False
+
     def checks_for(self, scenario: Scenario) -> list[str]:
-        wanted = scenario.expect.get("checks") or scenario.setup.get("checks") or list(DEFAULT_CHECKS)
+        defaults = [*DEFAULT_CHECKS, *(ACUITY_DEFAULT_CHECKS if uses_acuity(scenario) else ())]
+        wanted = scenario.expect.get("checks") or scenario.setup.get("checks") or defaults
         if self.only_checks:
             wanted = [c for c in wanted if c in self.only_checks]
         return wanted
@@ -218,7 +255,11 @@ class Harness:
         for target in sandbox.targets():
             sandbox.delete_target(target["id"])
         sandbox.clear_journal()
-        location = sandbox.location(0)
+        locations = sandbox.locations()
+        location = locations[0]
+        acuity = location.get(ACUITY) if uses_acuity(scenario) else None
+        if uses_acuity(scenario) and not isinstance(acuity, dict):
+            raise NotApplicable("the sandbox has no Acuity service (no `acuity` account in GET /_sandbox/locations)")
         token = location["tokens"][0]
         keys = sandbox.keys()
         app = sandbox.apps()[0]
@@ -232,6 +273,10 @@ class Harness:
         values = template_values(self.sandbox_url, location, keys, app, port, state_dir, reconcile,
                                  scenario_id=f"ghls_{os.getpid()}_{self._counter:03d}")
         contract = client_env(self.sandbox_url, location, keys, app, port, state_dir, reconcile)
+        if acuity is not None:
+            extra = acuity_values(self.sandbox_url, acuity)
+            values.update(extra)
+            contract.update(acuity_env(extra))
         env = render_env(self.spec, values, contract)
         client = ClientProcess(self.client_command, env, self.work_dir / f"{self._counter:03d}-client.log", port=port,
                                cwd=self.spec.cwd, health=self.spec.routes.health,
@@ -243,10 +288,18 @@ class Harness:
                               destination=self.destination, routes=self.spec.routes,
                               rate_interval_ms=RATE_INTERVALS.get(profile, 10_000), started_at=reset_at)
         ctx.baseline_fulfillments = {f["_id"] for f in ctx.ghl_state()["fulfillments"]}
+        if acuity is not None:
+            ctx.acuity = acuity
+            ctx.other_acuity_keys = [str(loc[ACUITY]["apiKey"]) for loc in locations[1:]
+                                     if isinstance(loc.get(ACUITY), dict) and loc[ACUITY].get("apiKey")]
         try:
             # Fault rules are in place before the client starts: a rule meant for its first call must meet it.
             for rule in setup.get("faults", []):
                 sandbox.add_fault(rule)
+            if acuity is not None:  # Acuity's rate limit as the scenario asks (on, 10 per second, by default)
+                sandbox.control("PUT", "/acuity/ratelimit", json={**ACUITY_RATE_LIMIT, **setup.get("acuityRateLimit", {})})
+                if "acuityBurst" in setup:  # bookings that exist before the client starts (no webhooks yet)
+                    acuity_burst(ctx, {"acuityBurst": setup["acuityBurst"]})
             self.destination.start(Binding(values=values, env={**os.environ, **env}, cwd=self.spec.cwd,
                                            location_id=location["locationId"], control=sandbox.control))
             client.start()
@@ -254,12 +307,25 @@ class Harness:
                 target = sandbox.webhook_target(client.url + self.spec.routes.ghl_webhook,
                                                 locationId=location["locationId"], chaos=setup.get("chaos"))
                 ctx.target_id = target["id"]
+            if acuity is not None:
+                self._setup_acuity(ctx, setup)
         except BaseException:
             # run() only stops what _setup returned: a client started before a failure here (the
             # sandbox refusing the webhook target, say) would otherwise outlive the scenario.
             self._stop(ctx)
             raise
         return ctx
+
+    def _setup_acuity(self, ctx: ScenarioContext, setup: dict[str, Any]) -> None:
+        """The account's static webhooks: all five events to the client's Acuity route, short actions
+        (so `changed` duplicates arrive), and the scenario's chaos on its targets."""
+        assert self.spec.routes.acuity_webhook is not None  # needs() skipped the scenario otherwise
+        url = ctx.client.url + self.spec.routes.acuity_webhook
+        self.sandbox.control("PUT", "/acuity/webhooks/static", json={
+            "locationId": ctx.location_id, "urls": dict.fromkeys(ACUITY_EVENTS, url), "actionStyle": "short"})
+        if setup.get("acuityChaos"):
+            for target in ctx.acuity_targets():
+                self.sandbox.control("PUT", f"/webhooks/targets/{target['id']}/chaos", json=setup["acuityChaos"])
 
     def _safety(self, ctx: ScenarioContext, checks: list[str], result: ScenarioResult) -> None:
         for name in checks:

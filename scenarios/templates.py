@@ -11,6 +11,7 @@ NAMES = frozenset({
     "ghl.base_url", "ghl.access_token", "ghl.location_id", "ghl.api_version", "ghl.app_id", "ghl.client_id",
     "ghl.client_secret", "ghl.webhook_public_key", "ghl.webhook_rsa_public_key",
     "rankr.base_url", "rankr.api_key", "rankr.webhook_secret",
+    "acuity.base_url", "acuity.user_id", "acuity.api_key",
     "client.port", "client.url", "client.state_dir", "client.reconcile_interval",
     "scenario.id",
 })
@@ -37,6 +38,11 @@ def problems(template: str) -> list[str]:
         elif name not in NAMES:
             found.append(f"unknown template name {{{name}}} (known: {', '.join(sorted(NAMES))}, env.NAME)")
     return found
+
+
+def names(template: str) -> set[str]:
+    """The template names (`ghl.base_url`, `env.HOME` ...) a template uses."""
+    return {m.group(1) for m in _TOKEN.finditer(template) if m.group(1) is not None}
 
 
 def render(template: str, values: Mapping[str, str], environ: Mapping[str, str] | None = None) -> str:

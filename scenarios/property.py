@@ -97,11 +97,6 @@ def programs(draw: st.DrawFn, rankr_events: bool = True, webhooks: bool = True, 
     uses_acuity = False
     steps: list[dict[str, Any]] = []
     for _ in range(draw(st.integers(min_value=1, max_value=6))):
-        if acuity and draw(st.booleans()):
-            op = draw(st.sampled_from(_acuity_choices(appointments, acuity_webhooks)))
-            steps.append(_acuity_step(draw, op, appointments))
-            uses_acuity = True
-            continue
         live = [i for i, o in enumerate(orders) if not o["cancelled"]]
         choices = ["create"]
         if any(not orders[i]["paid"] for i in live):
@@ -154,6 +149,19 @@ def programs(draw: st.DrawFn, rankr_events: bool = True, webhooks: bool = True, 
             steps.append({"client": "crash"})
         elif op == "forged":
             steps.append({"webhook": draw(st.sampled_from(["forged", "tampered", "replayed"])), "order": ref})
+    if acuity:
+        # Drawn after the GHL steps (which one seed thus draws as it did before Acuity existed), then
+        # interleaved with them in their own order (an appointment is booked before it is used).
+        acuity_steps = []
+        for _ in range(draw(st.integers(min_value=0, max_value=4))):
+            op = draw(st.sampled_from(_acuity_choices(appointments, acuity_webhooks)))
+            acuity_steps.append(_acuity_step(draw, op, appointments))
+        if acuity_steps:
+            uses_acuity = True
+            positions = sorted(draw(st.lists(st.integers(min_value=0, max_value=len(steps)),
+                                             min_size=len(acuity_steps), max_size=len(acuity_steps))))
+            for offset, (at, acuity_step) in enumerate(zip(positions, acuity_steps, strict=True)):
+                steps.insert(at + offset, acuity_step)
     setup: dict[str, Any] = {"orders": 3, "reconcileInterval": 0.5, "deadline": 12}
     if chaos:
         setup["chaos"] = CHAOS[chaos]

@@ -8,6 +8,9 @@ STAMP_DEV := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 8080
 ARGS ?=
+# Most of the suite waits on real processes (sandboxes, clients under test, browsers), not on the CPU:
+# three workers (pytest-xdist), each taking whole files, keep it well inside its budget on 2 cores.
+PYTEST_ARGS ?= -n 3 --dist loadfile
 
 .PHONY: run test lint bench clean demo chromium node postgresql
 

@@ -8,6 +8,7 @@ pass. Plugins register their own checks with the same `check` decorator (scenari
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from collections import Counter, defaultdict
@@ -575,6 +576,17 @@ def _started(e: dict[str, Any]) -> float:
     return parse_time(e["time"]) - e.get("latencyMs", 0) / 1000
 
 
+def calls_by_process(entries: list[dict[str, Any]], started_at: list[float]) -> list[list[dict[str, Any]]]:
+    """Journal entries grouped by the client process that made them (by the start times of the client):
+    a process restarted after a crash cannot know how many calls its predecessor made in the last second,
+    so each is judged on its own."""
+    starts = sorted(started_at)
+    groups: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for e in entries:
+        groups[bisect.bisect_right(starts, _started(e))].append(e)
+    return [groups[k] for k in sorted(groups)]
+
+
 def acuity_rate_problems(entries: list[dict[str, Any]], per_second: int = ACUITY_PER_SECOND,
                          concurrent: int = ACUITY_CONCURRENT) -> list[str]:
     """Journal entries of Acuity calls -> violations of 10 per second (counted in any 0.95 s, for clock
@@ -626,7 +638,7 @@ def respects_acuity_rate_limits(ctx: ScenarioContext) -> Verdict:
     if not entries and any(d.get("lastStatus") is not None and 200 <= d["lastStatus"] < 300 for d in ctx.acuity_deliveries()):
         # The client acknowledged deliveries it must have fetched: the journal does not record Acuity calls.
         return Verdict.not_evaluated("the sandbox's journal shows no Acuity calls (GET /_sandbox/journal?path=/acuity)")
-    problems = acuity_rate_problems(entries)
+    problems = [p for calls in calls_by_process(entries, ctx.client.started_at) for p in acuity_rate_problems(calls)]
     if problems:
         return Verdict.failed(f"{len(problems)} Acuity rate-limit violation(s) in {len(entries)} calls", problems)
     throttled = sum(1 for e in entries if e["status"] == 429)

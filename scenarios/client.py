@@ -104,12 +104,14 @@ class ClientProcess:
         self.ready_timeout = ready_timeout
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.started_at: list[float] = []  # wall time of each start (a check counts each process's calls apart)
 
     def start(self, ready_timeout: float | None = None) -> None:
         timeout = self.ready_timeout if ready_timeout is None else ready_timeout
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child keeps it open
         log.write(f"\n--- start #{self.starts + 1}: {self.command}\n".encode())
         log.flush()
+        self.started_at.append(time.time())
         try:
             with _uninterrupted():
                 self.proc = subprocess.Popen(self.command, shell=True, env={**os.environ, **self.env}, stdout=log,

@@ -25,6 +25,7 @@ from scenarios.checks import (
     ACUITY_DEFAULT_CHECKS,
     REGISTRY,
     acuity_rate_problems,
+    calls_by_process,
     customer_problems,
     expected_payments,
     payment_problems,
@@ -193,6 +194,18 @@ def _iso(ts: float) -> str:
     from datetime import datetime, timezone
 
     return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def test_a_restarted_client_is_judged_apart_from_the_process_it_replaced() -> None:
+    # 6 calls, a crash and a restart 300 ms later, 6 more: 12 in under a second, but 6 per process.
+    calls = entries([i * 50.0 for i in range(6)] + [600 + i * 50.0 for i in range(6)])
+    assert acuity_rate_problems(calls) != []
+    restart = 1_800_000_000 + 0.55
+    groups = calls_by_process(calls, [1_800_000_000 - 5, restart])
+    assert [len(g) for g in groups] == [6, 6]
+    assert [p for g in groups for p in acuity_rate_problems(g)] == []
+    # One process making all 12 is still caught.
+    assert [p for g in calls_by_process(calls, [1_800_000_000 - 5]) for p in acuity_rate_problems(g)] != []
 
 
 def test_acuity_rate_holds_at_ten_per_second_evenly_spaced() -> None:

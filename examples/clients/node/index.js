@@ -12,17 +12,15 @@
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
-const { performance } = require('node:perf_hooks');
 const express = require('express');
 const { HighLevel, GHLError } = require('@gohighlevel/api-client');
+const { Unavailable, Refused, now, sleep, backoff, callTimeout, BACKOFF_CAP_MS } = require('./common');
+const { AcuitySync, DEFAULT_ANCHOR, SWEEP_MONTHS } = require('./acuity');
 
 const REPLAY_WINDOW_MS = 5 * 60 * 1000; // GHL's recommended window, both directions
 const ORDER_EVENTS = new Set(['OrderCreate', 'OrderStatusUpdate']);
 const PAGE_SIZE = 100;
-const BACKOFF_BASE_MS = 200;
-const BACKOFF_CAP_MS = 5000;
 const HANDLER_BUDGET_MS = 4000; // answer (429 if need be) well before the sender gives up on the attempt
-const CALL_TIMEOUT_MS = 10000;
 
 // ---- configuration ---------------------------------------------------------------------------
 
@@ -53,12 +51,34 @@ function loadConfig(env = process.env) {
       health: env.HEALTH_PATH || '/health',
       ghlWebhooks: env.GHL_WEBHOOK_PATH || '/ghl/webhooks',
       rankrEvents: env.RANKR_EVENTS_PATH || '/rankr/events',
+      acuityWebhook: env.ACUITY_WEBHOOK_PATH || '/webhooks/acuity',
     },
+    // Acuity Scheduling: on only when its base URL is set (then its user id and API key are required).
+    acuity: env.ACUITY_API_BASE_URL ? {
+      baseUrl: env.ACUITY_API_BASE_URL.replace(/\/+$/, ''),
+      userId: need('ACUITY_USER_ID'),
+      apiKey: need('ACUITY_API_KEY'),
+      anchor: env.ACUITY_SYNC_ANCHOR_DATE || DEFAULT_ANCHOR,
+      months: Number(env.ACUITY_SYNC_MONTHS || SWEEP_MONTHS),
+    } : null,
     logLevel: (env.LOG_LEVEL || 'info').toLowerCase(),
     sdkLogLevel: (env.GHL_SDK_LOG_LEVEL || 'none').toLowerCase(),
   };
   if (missing.length) throw new Error(`missing environment variable(s): ${missing.join(', ')}`);
   if (!Number.isInteger(cfg.port) || cfg.port <= 0 || cfg.port > 65535) throw new Error(`PORT is not a port: ${env.PORT}`);
+  if (cfg.acuity) {
+    try {
+      new URL(cfg.acuity.baseUrl); // eslint-disable-line no-new
+    } catch {
+      throw new Error(`ACUITY_API_BASE_URL is not a URL: ${cfg.acuity.baseUrl}`);
+    }
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(cfg.acuity.anchor) || Number.isNaN(Date.parse(cfg.acuity.anchor))) {
+      throw new Error(`ACUITY_SYNC_ANCHOR_DATE is not a date (YYYY-MM-DD): ${cfg.acuity.anchor}`);
+    }
+    if (!Number.isInteger(cfg.acuity.months) || cfg.acuity.months < 1) {
+      throw new Error(`ACUITY_SYNC_MONTHS must be a whole number of months: ${env.ACUITY_SYNC_MONTHS}`);
+    }
+  }
   if (!(cfg.syncIntervalMs > 0)) throw new Error(`SYNC_INTERVAL_SECONDS must be a positive number: ${env.SYNC_INTERVAL_SECONDS}`);
   if (!isEd25519Key(cfg.webhookPublicKey)) {
     throw new Error('WEBHOOK_SIGNATURE_PUBLIC_KEY is not an Ed25519 public key (PEM, or 32 bytes as base64 or hex)');
@@ -89,37 +109,6 @@ function log(level, message, ...rest) {
   if (LEVELS[level] < logThreshold) return;
   const line = `${new Date().toISOString()} ghl-rankr-sync ${level.toUpperCase()} ${message}`;
   (level === 'error' || level === 'warn' ? console.error : console.log)(line, ...rest);
-}
-
-// ---- errors ----------------------------------------------------------------------------------
-
-/** GHL or Rankr failed (5xx, 429, no answer, budget spent): try again later. */
-class Unavailable extends Error {
-  constructor(message, service = '') {
-    super(message);
-    this.service = service;
-  }
-}
-
-/** A non-retryable 4xx answer. */
-class Refused extends Error {
-  constructor(message, service = '') {
-    super(message);
-    this.service = service;
-  }
-}
-
-const now = () => performance.now(); // monotonic milliseconds
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** 200 ms, 400 ms, 800 ms ... capped at 5 s, with up to +50% jitter (the gaps still grow). */
-function backoff(attempt) {
-  return Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt * (1 + Math.random() * 0.5));
-}
-
-function callTimeout(deadline) {
-  return deadline === undefined ? CALL_TIMEOUT_MS
-    : Math.max(100, Math.min(CALL_TIMEOUT_MS, Math.floor(deadline - now())));
 }
 
 // ---- durable state ---------------------------------------------------------------------------
@@ -347,6 +336,9 @@ class SyncService {
     this.failedSyncs = 0;
     this.lastRateLimit = undefined;
     this.stopWaiters = new Set();
+    this.log = log;
+    // Acuity payments, and GHL transactions and order contacts, into Rankr payments and customers.
+    this.acuity = cfg.acuity ? new AcuitySync(this, cfg.acuity) : null;
 
     this.ghl = new HighLevel({
       clientId: cfg.clientId,
@@ -549,9 +541,12 @@ class SyncService {
 
   /** The fresh order from GHL and its transactions (GHL sends no webhooks for those: poll them). */
   async syncOrder(orderId, deadline) {
-    await this.upsert('orders', await this.getOrder(orderId, deadline), deadline);
+    const order = await this.getOrder(orderId, deadline);
+    await this.upsert('orders', order, deadline);
+    if (this.acuity) await this.acuity.ghlOrder(order, deadline);
     for (const txn of await this.listTransactions({ entityId: orderId }, deadline)) {
       await this.upsert('transactions', txn, deadline);
+      if (this.acuity) await this.acuity.ghlTransaction(txn, deadline);
     }
   }
 
@@ -732,8 +727,14 @@ class SyncService {
   /** Page every list to the end; PUT whatever differs from what Rankr last got from us. */
   async reconcileOnce() {
     let changed = 0;
-    for (const order of await this.listOrders()) changed += await this.upsert('orders', order);
-    for (const txn of await this.listTransactions({})) changed += await this.upsert('transactions', txn);
+    for (const order of await this.listOrders()) {
+      changed += await this.upsert('orders', order);
+      if (this.acuity) await this.acuity.ghlOrder(order);
+    }
+    for (const txn of await this.listTransactions({})) {
+      changed += await this.upsert('transactions', txn);
+      if (this.acuity) await this.acuity.ghlTransaction(txn);
+    }
     for (const sub of await this.listSubscriptions()) changed += await this.upsert('subscriptions', sub);
     return changed;
   }
@@ -809,6 +810,15 @@ class SyncService {
         .then((status) => res.status(status).json({ status }), next);
     });
 
+    // Acuity signs the raw form-encoded body: the bytes as received, never a re-encoded form.
+    if (this.acuity) {
+      app.post(this.cfg.routes.acuityWebhook, express.raw({ type: () => true, limit: '1mb' }), (req, res, next) => {
+        const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+        this.acuity.handleWebhook(raw, req.get('x-acuity-signature'))
+          .then((status) => res.status(status).json({ status }), next);
+      });
+    }
+
     app.use(express.json({ limit: '1mb' }));
 
     // The SDK's middleware verifies x-ghl-signature and the appId, and flags the request.
@@ -831,8 +841,10 @@ class SyncService {
     const app = this.buildApp();
     return new Promise((resolve, reject) => {
       this.server = app.listen(this.cfg.port, this.cfg.host, () => {
-        log('info', `listening on ${this.cfg.host}:${this.cfg.port} (GHL ${this.cfg.apiUrl}, location ${this.cfg.locationId})`);
+        log('info', `listening on ${this.cfg.host}:${this.cfg.port} (GHL ${this.cfg.apiUrl}, location ${this.cfg.locationId}`
+          + `${this.acuity ? `, Acuity ${this.cfg.acuity.baseUrl}` : ''})`);
         this.reconciling = this.reconcileLoop();
+        this.acuityReconciling = this.acuity ? this.acuity.reconcileLoop(this.cfg.syncIntervalMs) : Promise.resolve();
         resolve();
       });
       this.server.on('error', reject);
@@ -847,7 +859,7 @@ class SyncService {
     this.server.close(); // no new connections; idle keep-alive ones are closed
     const deadline = now() + 2000; // the supervisor sends SIGKILL 5 s after SIGTERM
     while (this.activeRequests() > 0 && now() < deadline) await sleep(50);
-    await Promise.race([this.reconciling, sleep(Math.max(0, deadline - now()))]);
+    await Promise.race([Promise.all([this.reconciling, this.acuityReconciling]), sleep(Math.max(0, deadline - now()))]);
     this.state.close();
   }
 }
@@ -878,4 +890,4 @@ async function main() {
 
 if (require.main === module) main();
 
-module.exports = { SyncService, State, RateLimiter, loadConfig };
+module.exports = { SyncService, State, KeyedLock, RateLimiter, loadConfig };

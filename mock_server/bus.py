@@ -16,8 +16,10 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 from mock_server.clock import iso_ms
+from mock_server.webhooks.message import WebhookMessage
 from mock_server.webhooks.queries import dropped_since
 
 RECENT_EVENTS = 500  # kept for new and reconnecting streams (Last-Event-ID)
@@ -119,6 +121,8 @@ class EventBus:
         self._dropped_since = 0.0
         self._dropped_seen: OrderedDict[str, None] = OrderedDict()
         self._last_tick = 0.0
+        self._data_kinds = DATA_KINDS
+        self._prefixes: tuple[tuple[str, str], ...] = ()  # (first path segment, service name)
         # The server sets this (cli.py): open streams end themselves when it shuts down, instead of
         # holding the shutdown until its graceful timeout cancels them.
         self.stopping: Callable[[], bool] = lambda: False
@@ -128,6 +132,17 @@ class EventBus:
     def attach(self, sandbox: Any) -> None:
         """Listen to the sandbox's journal, webhook worker and store."""
         self._sandbox = sandbox
+        services = getattr(sandbox, "services", ())
+        # Writes to what a service's API shows (its visible kinds) make the page's tables stale too.
+        self._data_kinds = DATA_KINDS.union(*(s.visible_kinds for s in services))
+        # A request belongs to the service whose routes start with its first path segment.
+        prefixes: dict[str, str] = {}
+        for service in services:
+            for route in service.routes():
+                segment = _first_segment(str(getattr(route, "path", "")))
+                if segment:
+                    prefixes.setdefault(segment, service.name)
+        self._prefixes = tuple(prefixes.items())
         sandbox.journal.listeners.append(self.on_request)
         sandbox.webhooks.listeners.append(self.on_attempt)
         sandbox.store.on_write(self.on_store_write)
@@ -161,9 +176,17 @@ class EventBus:
         if entry["path"].startswith(RATE_LIMITED_PREFIX):  # the chart sets GHL's API against its rate limit
             self.metrics.request(entry["ts"], entry.get("locationId"), int(entry.get("status") or 0),
                                  bool(entry.get("fault")))
-        self.publish("request", None, entry, request_view)
+        self.publish("request", None, entry, self._request_view)
 
-    def on_attempt(self, delivery: Any, attempt: Any, headers: dict[str, str]) -> None:
+    def service_of_path(self, path: str) -> str:
+        segment = _first_segment(path)
+        return next((name for prefix, name in self._prefixes if prefix == segment), "")
+
+    def _request_view(self, entry: dict[str, Any]) -> dict[str, Any]:
+        return {**request_view(entry), "service": self.service_of_path(entry["path"])}
+
+    def on_attempt(self, delivery: Any, attempt: Any, message: WebhookMessage) -> None:
+        headers = message.headers
         self.metrics.delivery(attempt.at, attempt.outcome)
         target = self._sandbox.webhooks.target(delivery.target_id) if self._sandbox is not None else None
         self.publish("delivery", {
@@ -174,6 +197,7 @@ class EventBus:
             "nextAttemptAt": iso_ms(attempt.next_attempt_at) if attempt.next_attempt_at is not None else None,
             "chaos": delivery.chaos or None, "duplicateOf": delivery.duplicate_of or None,
             "signatures": {h: truncate(v) for h, v in headers.items() if "signature" in h.lower() and v},
+            "form": form_fields(message),
         })
 
     def _service_name(self, stored: str) -> str:
@@ -197,7 +221,7 @@ class EventBus:
     def on_store_write(self, kind: str) -> None:
         if kind == "deliveries":
             self._deliveries_dirty = True
-        elif kind in DATA_KINDS:
+        elif kind in self._data_kinds:
             self.data_version += 1
 
     def tick(self, min_interval: float = 0.5) -> None:
@@ -225,7 +249,7 @@ class EventBus:
                 "url": target.url if target else "", "attempt": 0, "status": None, "outcome": "dropped",
                 "error": None, "latencyMs": None, "webhookId": d.webhook_id, "locationId": d.location_id,
                 "nextAttemptAt": None, "chaos": d.chaos or None, "duplicateOf": d.duplicate_of or None,
-                "signatures": {},
+                "signatures": {}, "form": None,
             })
 
     # ---- consumers ------------------------------------------------------------------------------
@@ -270,6 +294,24 @@ def rendered(event: dict[str, Any]) -> dict[str, Any]:
     if data is None and event.get("render") is not None:
         data = event["data"] = event["render"](event["raw"])
     return {"id": event["id"], "kind": event["kind"], "data": data}
+
+
+def _first_segment(path: str) -> str:
+    """`/acuity/api/v1/appointments` -> `/acuity`; "" for a path without one (or a path parameter)."""
+    segment = path.split("/", 2)[1] if path.startswith("/") and len(path) > 1 else ""
+    return "" if not segment or "{" in segment else "/" + segment
+
+
+MAX_FORM_FIELDS = 8
+
+
+def form_fields(message: WebhookMessage) -> dict[str, str] | None:
+    """A form-encoded webhook body's fields (Acuity's `action`, `id`, ...), for the timeline; None for others."""
+    content_type = next((v for k, v in message.headers.items() if k.lower() == "content-type"), "")
+    if "x-www-form-urlencoded" not in content_type.lower():
+        return None
+    pairs = parse_qsl(message.body[:2048].decode("utf-8", "replace"), keep_blank_values=True)
+    return {k: truncate(v, 64) for k, v in pairs[:MAX_FORM_FIELDS]}
 
 
 def request_view(entry: dict[str, Any]) -> dict[str, Any]:

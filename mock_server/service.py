@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute
 from mock_server.clock import SandboxClock
 from mock_server.ids import IdFactory
 from mock_server.locations import Location
+from mock_server.panels import PersonMatch, Query, Table, Who
 from mock_server.settings import Settings
 from mock_server.store import Store, TableSpec
 from mock_server.webhooks.events import EventLog
@@ -78,6 +79,20 @@ class ServiceWorld:
 
     def on_store_write(self, kind: str) -> None:
         """Called after every store write, with the kind of record written (for caches)."""
+
+    # ---- the dashboard (mock_server.panels): plain rows, never HTTP ------------------------------
+
+    def dashboard_tables(self, location_id: str) -> list[Table]:
+        """The service's state tables for one location (the dashboard's State panel)."""
+        return []
+
+    def dashboard_people(self, location_id: str, query: Query) -> list[PersonMatch]:
+        """The people of the location this service knows that match a customer search."""
+        return []
+
+    def dashboard_customer(self, location_id: str, who: Who) -> list[Table]:
+        """The service's records of these people (the dashboard's customer panel)."""
+        return []
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hmac
 from typing import TYPE_CHECKING, Any
 
-from mock_server.acuity import accounts, queries, views
+from mock_server.acuity import accounts, dashboard, queries, views
 from mock_server.acuity.models import (
     AcuityAccount,
     Appointment,
@@ -21,6 +21,7 @@ from mock_server.acuity.writes import AcuityWrites
 from mock_server.clock import SandboxClock
 from mock_server.ids import IdFactory
 from mock_server.locations import Location
+from mock_server.panels import PersonMatch, Query, Table, Who
 from mock_server.service import ServiceWorld, WorldContext
 from mock_server.store import Store
 from mock_server.webhooks.events import EventLog
@@ -126,6 +127,17 @@ class AcuityWorld(AcuityWrites, ServiceWorld):
             "clients": [views.client_view(c) for c in queries.clients(store, location_id)],
             "processor": [views.processor_view(e, acct.timezone) for e in queries.processor_entries(store, location_id)],
         }
+
+    # ---- the dashboard (acuity/dashboard.py renders the state view) --------------------------
+
+    def dashboard_tables(self, location_id: str) -> list[Table]:
+        return dashboard.tables(self.state_view(location_id))
+
+    def dashboard_people(self, location_id: str, query: Query) -> list[PersonMatch]:
+        return dashboard.people(self.state_view(location_id), query)
+
+    def dashboard_customer(self, location_id: str, who: Who) -> list[Table]:
+        return dashboard.customer(self.state_view(location_id), who)
 
 
 def acuity(runtime: Runtime) -> AcuityWorld:

@@ -36,6 +36,8 @@ DASHBOARD_TABLE = (
     ("/_sandbox/dashboard/overview", ["GET"], views.overview),
     ("/_sandbox/dashboard/metrics", ["GET"], views.metrics),
     ("/_sandbox/dashboard/events", ["GET"], views.events),
+    ("/_sandbox/dashboard/tables", ["GET"], views.tables),
+    ("/_sandbox/dashboard/customer", ["GET"], views.customer),
     ("/_sandbox/harness/latest", ["GET"], views.harness_latest),
 )
 

@@ -25,6 +25,7 @@ from mock_server.control.webhooks import receiver_url
 from mock_server.errors import Invalid, NotFound
 from mock_server.ghl import queries as ghl_queries
 from mock_server.ghl.actions import REQUIRED_ID
+from mock_server.ghl.dashboard import state_rows
 from mock_server.ghl.models import App, Fulfillment, Order, Subscription, Transaction
 from mock_server.ghl.money import to_major, to_minor
 from mock_server.ghl.responses import shapes
@@ -193,18 +194,8 @@ async def location_state(request: Request) -> Response:
     location_id = request.path_params["locationId"]
     if sb.location(location_id) is None:
         raise NotFound(f"Location {location_id} not found")
-    records = ghl_queries.location_state(sb.store, location_id)
-    orders, txns, subs, fulfillments = records.orders, records.transactions, records.subscriptions, records.fulfillments
-    return json_response({
-        "locationId": location_id,
-        "orders": [{**shapes.order_list_item(o),
-                    "items": [{"priceId": i["price_id"], "qty": i["qty"]} for i in o.items]} for o in orders],
-        "transactions": [shapes.transaction_list_item(t) for t in txns],
-        "subscriptions": [shapes.subscription_list_item(s, with_count=True) for s in subs],
-        "fulfillments": [{"_id": f.id, "orderId": f.order_id, "createdAt": iso_ms(f.created_at),
-                          "items": [{"priceId": i["price_id"], "qty": i["qty"]} for i in f.items]}
-                         for f in fulfillments],
-    })
+    return json_response({"locationId": location_id,
+                          **state_rows(ghl_queries.location_state(sb.store, location_id))})
 
 
 async def forge_webhook(request: Request) -> Response:

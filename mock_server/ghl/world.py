@@ -10,6 +10,7 @@ from starlette.requests import HTTPConnection
 
 from mock_server import jsjson
 from mock_server.clock import iso_ms
+from mock_server.ghl import dashboard
 from mock_server.ghl.auth import AuthService
 from mock_server.ghl.models import (
     EXTENSION_EVENTS,
@@ -27,6 +28,7 @@ from mock_server.ghl.responses import shapes
 from mock_server.ghl.simulation import Simulator
 from mock_server.http.context import runtime_of
 from mock_server.locations import Location
+from mock_server.panels import PersonMatch, Query, Table, Who
 from mock_server.service import ServiceWorld, WorldContext
 from mock_server.webhooks.message import WebhookMessage
 from mock_server.webhooks.models import Delivery, Event, WebhookTarget
@@ -69,6 +71,15 @@ class Ghl(ServiceWorld):
 
     def on_store_write(self, kind: str) -> None:
         self.auth.on_store_write(kind)
+
+    def dashboard_tables(self, location_id: str) -> list[Table]:
+        return dashboard.tables(self.store, location_id)
+
+    def dashboard_people(self, location_id: str, query: Query) -> list[PersonMatch]:
+        return dashboard.people(self.store, location_id, query)
+
+    def dashboard_customer(self, location_id: str, who: Who) -> list[Table]:
+        return dashboard.customer(self.store, location_id, who)
 
     def webhook_message(self, event: Event, delivery: Delivery, target: WebhookTarget) -> WebhookMessage | None:
         """The exact body of one attempt, signed. `timestamp` is the real time of the attempt, so a

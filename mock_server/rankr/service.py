@@ -14,7 +14,8 @@ import orjson
 
 from mock_server.clock import SandboxClock
 from mock_server.locations import Location
-from mock_server.rankr import accounts
+from mock_server.panels import Table, Who
+from mock_server.rankr import accounts, dashboard
 from mock_server.rankr.models import Account, RankrPost, RankrRecord, RankrSend, RankrWrite
 from mock_server.rankr.views import post_view, record_view
 from mock_server.service import ServiceWorld
@@ -301,6 +302,11 @@ class RankrService(ServiceWorld):
     def sends(self, location_id: str | None = None) -> builtins.list[RankrSend]:
         conditions = [Condition("location_id", "=", location_id)] if location_id else []
         return self.store.table(RankrSend).all(conditions, order="seq")
+
+    def dashboard_customer(self, location_id: str, who: Who) -> builtins.list[Table]:
+        """What the destination holds for these people (rankr/dashboard.py)."""
+        records = {c: self.list(location_id, c)[0] for c in ("customers", "payments", "orders")}
+        return dashboard.customer(records, who)
 
 
 def rankr(runtime: Runtime) -> RankrService:

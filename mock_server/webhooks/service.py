@@ -58,7 +58,7 @@ class WebhookService:
         # write its result into the new world.
         self.epoch = 0
         # Called after every attempt (the dashboard's live feed subscribes here).
-        self.listeners: list[Callable[[Delivery, Attempt, dict[str, str]], None]] = []
+        self.listeners: list[Callable[[Delivery, Attempt, WebhookMessage], None]] = []
         # Called after the timeout changes (the runtime keeps it with a `--state` file).
 
     def set_timeout(self, seconds: float) -> None:
@@ -372,7 +372,7 @@ class WebhookService:
             self.store.table(Delivery).put(delivery)
             self.store.table(Attempt).put(attempt)
         for listener in self.listeners:
-            listener(delivery, attempt, headers)
+            listener(delivery, attempt, message)
 
     # ---- inspection ---------------------------------------------------------------------------
 

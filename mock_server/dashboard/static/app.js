@@ -5,7 +5,6 @@
 (function () {
   const MAX_ROWS = 400;
   const MAX_TABLE_ROWS = 300;
-  const STATE_KINDS = ["orders", "transactions", "subscriptions", "fulfillments"];
   const OUTCOME_COLORS = { delivered: "#16a34a", retry: "#d97706", failed: "#dc2626", dropped: "#94a3b8" };
 
   const S = {
@@ -13,7 +12,9 @@
     location: localStorage.getItem("ghl-sandbox.location") || "",
     names: {},
     state: null,
-    stateKind: "orders",
+    stateKind: "ghl:orders",
+    customerQuery: "",
+    actionServices: {},
     dataVersion: null,
     stateLoadedVersion: null,
     metrics: null,
@@ -124,6 +125,14 @@
     S.overviewEventId = o.lastEventId;
     S.names = {};
     for (const loc of o.locations) S.names[loc.locationId] = loc.name;
+    S.actionServices = o.actionServices || {};
+    const serviceSel = $("#timeline-service");
+    const services = o.services || [];
+    if (Array.from(serviceSel.options).slice(1).map((x) => x.value).join(",") !== services.join(",")) {
+      const chosen = serviceSel.value;
+      serviceSel.replaceChildren(el("option", { value: "", text: "all services" }), ...services.map((n) => el("option", { value: n, text: n })));
+      serviceSel.value = services.includes(chosen) ? chosen : "";
+    }
     const select = $("#location");
     const known = o.locations.map((l) => l.locationId);
     if (!known.includes(S.location)) S.location = known[0] || "";
@@ -236,6 +245,15 @@
 
   // ---- the live timeline ---------------------------------------------------------------------------
 
+  function serviceOf(ev) {
+    if (ev.kind === "action") return S.actionServices[ev.data.action] || "";
+    return ev.data.service || "";
+  }
+
+  function serviceTag(service) {
+    return service ? el("span", { class: "svc svc-" + service, text: service }) : "";
+  }
+
   function statusClass(code) {
     if (!code) return "s-bad";
     if (code < 300) return "s-ok";
@@ -259,7 +277,7 @@
     if (ev.kind === "request") {
       const query = d.query ? "?" + d.query : "";
       main = el("div", { class: "main" },
-        el("b", { text: d.method }), " ", el("span", { class: "mono", text: d.path }),
+        serviceTag(d.service), el("b", { text: d.method }), " ", el("span", { class: "mono", text: d.path }),
         el("span", { class: "muted mono", text: query.length > 90 ? query.slice(0, 90) + "…" : query }),
         d.fault ? el("span", { class: "tag fault", "data-testid": "fault-mark", text: "fault: " + d.fault }) : "",
         el("div", { class: "sub" },
@@ -270,8 +288,9 @@
       if (d.fault) cls += " fault";
     } else if (ev.kind === "delivery") {
       const sigs = Object.entries(d.signatures || {}).map(([k, v]) => `${k}: ${v}`).join("  ");
+      const form = d.form ? Object.entries(d.form).map(([k, v]) => `${k}=${v}`).join("&") : "";
       main = el("div", { class: "main" },
-        el("b", { text: d.event }), " → ", el("span", { class: "mono", text: d.url || d.targetId }),
+        serviceTag(d.service), el("b", { text: d.event }), " → ", el("span", { class: "mono", text: d.url || d.targetId }),
         d.attempt ? el("span", { class: "tag", text: `attempt ${d.attempt}` }) : "",
         d.chaos ? el("span", { class: "tag chaos", text: d.chaos }) : "",
         el("div", { class: "sub" },
@@ -280,6 +299,7 @@
             (d.nextAttemptAt ? ` · next retry ${d.nextAttemptAt}` : ""),
           d.locationId ? ` · ${locationName(d.locationId)}` : "",
           ` · webhookId ${shortId(d.webhookId)}`),
+        form ? el("div", { class: "sub mono form", text: form }) : "",
         sigs ? el("div", { class: "sub mono", text: sigs }) : "");
       const label = d.outcome === "delivered" ? String(d.status) : d.outcome === "dropped" ? "dropped" : `${d.status || "—"} ${d.outcome}`;
       status = el("span", { class: "st " + (d.outcome === "delivered" ? "s-ok" : d.outcome === "retry" ? "s-warn" : d.outcome === "dropped" ? "s-grey" : "s-bad"), text: label });
@@ -288,7 +308,7 @@
         (r.paymentStatus ? `/${r.paymentStatus}` : "") + (r.fulfillmentStatus ? `/${r.fulfillmentStatus}` : ""));
       const hooks = (d.webhooks || []).map((w) => w.event);
       main = el("div", { class: "main" },
-        el("b", { text: d.action }), el("span", { class: "muted", text: " · " + locationName(d.locationId) }),
+        serviceTag(serviceOf(ev)), el("b", { text: d.action }), el("span", { class: "muted", text: " · " + locationName(d.locationId) }),
         el("div", { class: "sub", text: res.join(" · ") }),
         hooks.length ? el("div", { class: "sub", text: "webhooks queued: " + hooks.join(", ") }) : "");
       status = el("span", { class: "st s-ok", text: "ok" });
@@ -306,6 +326,8 @@
     }
     if (ev.kind === "delivery") row.dataset.event = d.event;
     if (ev.kind === "delivery") row.dataset.outcome = d.outcome;
+    if (ev.kind === "delivery" && d.form && d.form.action) row.dataset.action = d.form.action;
+    if (ev.kind !== "gap") row.dataset.service = serviceOf(ev);
     return row;
   }
 
@@ -313,6 +335,8 @@
     if (ev.kind !== "gap" && !$("#show-" + ev.kind).checked) return false;
     if ($("#only-problems").checked && !isProblem(ev)) return false;
     if ($("#only-location").checked && ev.data.locationId && ev.data.locationId !== S.location) return false;
+    const service = $("#timeline-service").value;
+    if (service && ev.kind !== "gap" && serviceOf(ev) !== service) return false;
     const q = $("#timeline-filter").value.trim().toLowerCase();
     if (q && !JSON.stringify(ev.data).toLowerCase().includes(q)) return false;
     return true;
@@ -583,41 +607,40 @@
     drawDeliveries();
   }
 
-  // ---- state tables ------------------------------------------------------------------------------
+  // ---- state tables (every service's, from GET /_sandbox/dashboard/tables) ------------------------
 
   function pill(value) {
-    const good = ["completed", "paid", "succeeded", "fulfilled", "active", "trialing", "delivered"];
-    const mid = ["pending", "partially_paid", "partially_fulfilled", "partially_refunded", "past_due", "unpaid", "incomplete", "unfulfilled"];
-    const bad = ["failed", "refunded", "cancelled", "canceled", "incomplete_expired"];
+    const good = ["completed", "paid", "succeeded", "fulfilled", "active", "trialing", "delivered", "scheduled", "charge"];
+    const mid = ["pending", "partially_paid", "partially_fulfilled", "partially_refunded", "past_due", "unpaid", "incomplete",
+      "unfulfilled", "deposit", "certificate"];
+    const bad = ["failed", "refunded", "cancelled", "canceled", "incomplete_expired", "no-show", "refund"];
     const cls = good.includes(value) ? "good" : bad.includes(value) ? "bad" : mid.includes(value) ? "mid" : "";
     return el("span", { class: "pill " + cls, text: value });
   }
 
-  const COLUMNS = {
-    orders: [
-      ["_id", "order", "id"], ["createdAt", "created"], ["contactName", "contact"],
-      ["amount", "amount", "num"], ["status", "status", "pill"], ["paymentStatus", "payment", "pill"],
-      ["fulfillmentStatus", "fulfilment", "pill"], ["sourceName", "source"],
-    ],
-    transactions: [
-      ["_id", "transaction", "id"], ["createdAt", "created"], ["contactName", "contact"], ["amount", "amount", "num"],
-      ["amountRefunded", "refunded", "num"], ["status", "status", "pill"], ["entityId", "order", "id"],
-      ["paymentProviderType", "provider"],
-    ],
-    subscriptions: [
-      ["_id", "subscription", "id"], ["createdAt", "created"], ["contactName", "contact"], ["amount", "amount", "num"],
-      ["status", "status", "pill"], ["paymentsCollectedCount", "payments", "num"], ["entityId", "order", "id"],
-    ],
-    fulfillments: [
-      ["_id", "fulfillment", "id"], ["createdAt", "created"], ["orderId", "order", "id"], ["itemsText", "items"],
-    ],
-  };
-  const STATUS_FIELDS = {
-    orders: ["status", "paymentStatus", "fulfillmentStatus"],
-    transactions: ["status"],
-    subscriptions: ["status"],
-    fulfillments: [],
-  };
+  function tableKey(t) {
+    return `${t.service}:${t.kind}`;
+  }
+
+  function cell(column, row) {
+    const v = row[column.key];
+    if (column.type === "pill") return el("td", {}, v ? pill(String(v)) : "");
+    if (column.type === "money") return el("td", { class: "num", text: v === undefined || v === null || v === "" ? "" : money(v, row.currency) });
+    if (column.type === "num") return el("td", { class: "num", text: v ?? "" });
+    if (column.type === "id") return el("td", { class: "id", title: v ?? "", text: v ?? "" });
+    if (column.type === "time") return el("td", { text: String(v || "").replace("T", " ").slice(0, 19) });
+    return el("td", { text: v ?? "" });
+  }
+
+  // One table (head and rows) into `table`; clicking a row opens its record.
+  function fillTable(table, t, rows) {
+    table.tHead.replaceChildren(el("tr", {}, ...t.columns.map((c) => el("th", { text: c.label }))));
+    table.tBodies[0].replaceChildren(...rows.map((r) => {
+      const tr = el("tr", { dataset: { id: r[t.idKey] ?? "" } }, ...t.columns.map((c) => cell(c, r)));
+      tr.addEventListener("click", () => openRow(t, r));
+      return tr;
+    }));
+  }
 
   let stateTimer = null;
   let stateLoading = false;
@@ -627,6 +650,7 @@
     stateTimer = setTimeout(() => {
       stateTimer = null;
       loadState().catch(() => {});
+      if (S.customerQuery) loadCustomer(S.customerQuery, true).catch(() => {});
     }, 1200);
   }
 
@@ -635,9 +659,8 @@
     stateLoading = true;
     try {
       const location = S.location;
-      const data = await api("GET", `/_sandbox/locations/${encodeURIComponent(location)}/state`);
+      const data = await api("GET", `/_sandbox/dashboard/tables?locationId=${encodeURIComponent(location)}`);
       if (location !== S.location) return;
-      for (const f of data.fulfillments) f.itemsText = f.items.map((i) => `${shortId(i.priceId)}×${i.qty}`).join(", ");
       S.state = data;
       renderState();
     } finally {
@@ -645,59 +668,148 @@
     }
   }
 
+  function renderStateTabs(tables) {
+    const nav = $("#state-tabs");
+    const wanted = tables.map(tableKey).join(",");
+    if (Array.from(nav.children).map((b) => b.dataset.kind).join(",") !== wanted) {
+      const services = new Set(tables.map((t) => t.service));
+      nav.replaceChildren(...tables.map((t) => el("button", { type: "button", dataset: { kind: tableKey(t), service: t.service } },
+        services.size > 1 ? el("span", { class: "svc svc-" + t.service, text: t.service }) : "", ` ${t.title} `,
+        el("span", { class: "count" }))));
+    }
+    for (const b of nav.children) {
+      const t = tables.find((x) => tableKey(x) === b.dataset.kind);
+      b.classList.toggle("active", b.dataset.kind === S.stateKind);
+      b.querySelector(".count").textContent = t ? `(${t.count})` : "";
+    }
+  }
+
   function renderState() {
     const data = S.state;
     if (!data) return;
-    for (const k of STATE_KINDS) $("#count-" + k).textContent = `(${data[k].length})`;
-    const kind = S.stateKind;
-    const rows = data[kind];
+    if (!data.tables.some((t) => tableKey(t) === S.stateKind)) S.stateKind = data.tables.length ? tableKey(data.tables[0]) : "";
+    renderStateTabs(data.tables);
+    const t = data.tables.find((x) => tableKey(x) === S.stateKind);
+    const table = $("#state-table");
+    if (!t) {
+      table.tHead.replaceChildren();
+      table.tBodies[0].replaceChildren();
+      return;
+    }
+    const rows = t.rows;
     const statusSel = $("#state-status");
     const statuses = new Set();
-    for (const r of rows) for (const f of STATUS_FIELDS[kind]) if (r[f]) statuses.add(r[f]);
+    for (const r of rows) for (const f of t.statusFields) if (r[f]) statuses.add(String(r[f]));
     const chosen = statusSel.value;
     const wanted = ["", ...Array.from(statuses).sort()];
     if (Array.from(statusSel.options).map((o) => o.value).join(",") !== wanted.join(",")) {
-      statusSel.replaceChildren(...wanted.map((s) => el("option", { value: s, text: s || "any status" })));
+      statusSel.replaceChildren(...wanted.map((v) => el("option", { value: v, text: v || "any status" })));
     }
     statusSel.value = statuses.has(chosen) ? chosen : "";
-    statusSel.disabled = !STATUS_FIELDS[kind].length;
+    statusSel.disabled = !t.statusFields.length;
     const q = $("#state-filter").value.trim().toLowerCase();
     const status = statusSel.value;
     const matching = rows.filter((r) =>
-      (!status || STATUS_FIELDS[kind].some((f) => r[f] === status)) &&
+      (!status || t.statusFields.some((f) => String(r[f]) === status)) &&
       (!q || JSON.stringify(r).toLowerCase().includes(q)));
-    const cols = COLUMNS[kind];
-    const table = $("#state-table");
-    table.tHead.replaceChildren(el("tr", {}, ...cols.map(([, label]) => el("th", { text: label }))));
-    const body = matching.slice(0, MAX_TABLE_ROWS).map((r) => {
-      const tr = el("tr", { dataset: { id: r._id } }, ...cols.map(([key, , type]) => {
-        const v = r[key];
-        if (type === "pill") return el("td", {}, v ? pill(v) : "");
-        if (type === "num") return el("td", { class: "num", text: key === "amount" || key === "amountRefunded" ? money(v, r.currency) : v ?? "" });
-        if (type === "id") return el("td", { class: "id", title: v || "", text: v || "" });
-        if (key === "createdAt") return el("td", { text: (v || "").replace("T", " ").slice(0, 19) });
-        return el("td", { text: v ?? "" });
-      }));
-      tr.addEventListener("click", () => openResource(kind, r._id));
-      return tr;
-    });
-    table.tBodies[0].replaceChildren(...body);
+    table.dataset.table = tableKey(t);
+    fillTable(table, t, matching.slice(0, MAX_TABLE_ROWS));
     $("#state-shown").textContent = matching.length > MAX_TABLE_ROWS
-      ? `showing ${MAX_TABLE_ROWS} of ${matching.length} (newest first)`
+      ? `showing ${MAX_TABLE_ROWS} of ${matching.length}`
       : `${matching.length} of ${rows.length}`;
   }
 
-  async function openResource(kind, id) {
+  // A row's full record: read from the service's resource path, or the row itself.
+  async function openRow(t, row) {
+    const id = row[t.idKey];
+    const title = `${t.service} ${t.kind.replace(/s$/, "")} ${id ?? ""}`;
+    if (!t.resourcePath) {
+      openDrawer(title, row, customerUse(row));
+      return;
+    }
     try {
-      const data = await api("GET", `/_sandbox/locations/${encodeURIComponent(S.location)}/resources/${kind}/${encodeURIComponent(id)}`);
+      const path = t.resourcePath.replace("{locationId}", encodeURIComponent(S.location)).replace("{id}", encodeURIComponent(id));
+      const data = await api("GET", path);
       let use = null;
-      if (kind === "orders") use = () => { $("#order-id").value = id; selectTab("actions", "orders"); };
-      if (kind === "subscriptions") use = () => { $("#subscription-id").value = id; selectTab("actions", "subscriptions"); };
-      if (kind === "transactions" && data.entityId) use = () => { $("#order-id").value = data.entityId; selectTab("actions", "orders"); };
-      openDrawer(`${kind.slice(0, -1)} ${id}`, data, use);
+      if (t.service === "ghl") {
+        if (t.kind === "orders") use = () => { $("#order-id").value = id; selectTab("actions", "orders"); };
+        if (t.kind === "subscriptions") use = () => { $("#subscription-id").value = id; selectTab("actions", "subscriptions"); };
+        if (t.kind === "transactions" && data.entityId) use = () => { $("#order-id").value = data.entityId; selectTab("actions", "orders"); };
+      }
+      openDrawer(title, data, use);
     } catch (err) {
       showResult(false, errorText(err));
     }
+  }
+
+  // A record with an email opens that person in the customer panel.
+  function customerUse(row) {
+    const email = row.email || row.customerEmail || row.contactEmail;
+    if (!email) return null;
+    return { label: "Show customer", run: () => showCustomer(email) };
+  }
+
+  // ---- the customer panel (GET /_sandbox/dashboard/customer) ---------------------------------------
+
+  function showCustomer(q) {
+    $("#customer-q").value = q;
+    loadCustomer(q).catch((err) => showResult(false, errorText(err)));
+    $("#customer-panel").scrollIntoView({ block: "start" });
+  }
+
+  let customerSeq = 0;
+
+  async function loadCustomer(q, quiet) {
+    if (!S.location || !q) return;
+    const seq = ++customerSeq;
+    const location = S.location;
+    let data;
+    try {
+      data = await api("GET", `/_sandbox/dashboard/customer?locationId=${encodeURIComponent(location)}&q=${encodeURIComponent(q)}`);
+    } catch (err) {
+      if (!quiet) $("#customer-sections").replaceChildren(el("p", { class: "s-bad", text: errorText(err) }));
+      throw err;
+    }
+    if (seq !== customerSeq || location !== S.location) return;
+    S.customerQuery = q;
+    renderCustomer(data);
+  }
+
+  function renderCustomer(data) {
+    const people = data.people;
+    const total = data.sections.reduce((n, t) => n + t.count, 0);
+    $("#customer-summary").textContent = people.length
+      ? `${people.length} ${people.length === 1 ? "person" : "people"} · ${total} record(s)`
+      : data.byEmail ? `no source knows ${data.query}` : `nobody named “${data.query}”`;
+    $("#customer-people").replaceChildren(...people.map((p) => el("div", {
+      class: "person" + (data.byEmail ? " chosen" : ""), dataset: { email: p.email }, title: "Show only this person",
+      onclick: () => showCustomer(p.email) },
+      el("b", { text: p.names.join(" / ") || "(no name)" }), " ", el("span", { class: "mono", text: p.email }),
+      p.phones.length ? el("span", { class: "muted", text: " · " + p.phones.join(", ") }) : "",
+      ...Object.entries(p.services).map(([service, records]) => el("span", {
+        class: "svc svc-" + service, title: records.map((r) => `${r.firstName} ${r.lastName} <${r.email}>`).join("\n"),
+        text: `${service}${records.length > 1 ? " ×" + records.length : ""}` })))));
+    const byService = new Map();
+    for (const t of data.sections) {
+      if (!byService.has(t.service)) byService.set(t.service, []);
+      byService.get(t.service).push(t);
+    }
+    const blocks = [];
+    for (const [service, tables] of byService) {
+      const parts = [el("h3", {}, el("span", { class: "svc svc-" + service, text: service }))];
+      for (const t of tables) {
+        const head = el("h4", { text: `${t.title} (${t.count})` });
+        if (!t.rows.length) {
+          parts.push(el("div", { class: "customer-table empty", dataset: { table: tableKey(t) } }, head, el("span", { class: "muted", text: "none" })));
+          continue;
+        }
+        const table = el("table", { dataset: { table: tableKey(t) } }, el("thead"), el("tbody"));
+        fillTable(table, t, t.rows.slice(0, MAX_TABLE_ROWS));
+        parts.push(el("div", { class: "customer-table", dataset: { table: tableKey(t) } }, head, el("div", { class: "table-wrap short" }, table)));
+      }
+      blocks.push(el("div", { class: "customer-service", dataset: { service } }, ...parts));
+    }
+    $("#customer-sections").replaceChildren(...blocks);
   }
 
   // ---- the JSON drawer ---------------------------------------------------------------------------
@@ -723,8 +835,10 @@
     $("#drawer-title").textContent = title;
     $("#drawer-json").replaceChildren(highlighted(data));
     $("#drawer").dataset.json = JSON.stringify(data, null, 2);
-    S.drawerUse = use || null;
-    $("#drawer-use").hidden = !use;
+    const action = typeof use === "function" ? { label: "Use in actions", run: use } : use;
+    S.drawerUse = action ? action.run : null;
+    $("#drawer-use").textContent = action ? action.label : "";
+    $("#drawer-use").hidden = !action;
     $("#drawer").hidden = false;
   }
 
@@ -974,12 +1088,13 @@
       localStorage.setItem("ghl-sandbox.location", S.location);
       S.state = null;
       loadState().catch((err) => showResult(false, errorText(err)));
+      if (S.customerQuery) loadCustomer(S.customerQuery).catch(() => {});
       drawCharts();
       rerenderTimeline();
     });
     $("#state-filter").addEventListener("input", renderState);
     $("#state-status").addEventListener("change", renderState);
-    for (const id of ["#show-request", "#show-delivery", "#show-action", "#only-problems", "#only-location"]) {
+    for (const id of ["#show-request", "#show-delivery", "#show-action", "#only-problems", "#only-location", "#timeline-service"]) {
       $(id).addEventListener("change", rerenderTimeline);
     }
     $("#timeline-filter").addEventListener("input", rerenderTimeline);
@@ -1005,6 +1120,11 @@
       if (navigator.clipboard) navigator.clipboard.writeText(text).catch(() => {});
     });
     $("#harness-refresh").addEventListener("click", () => loadHarness());
+    $("#form-customer").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const q = $("#customer-q").value.trim();
+      if (q) run(submitter(e), () => loadCustomer(q));
+    });
     window.addEventListener("resize", drawCharts);
   }
 

@@ -307,3 +307,59 @@ def test_customer_panel_in_a_browser(sb: SandboxClient) -> None:
         finally:
             browser.close()
     assert not errors, errors
+
+
+def test_acuity_actions_in_a_browser(sb: SandboxClient) -> None:
+    """Book an appointment with a deposit through the Acuity form, pick it in the State panel, pay its
+    balance through the change form: the account's truth (`GET /_sandbox/acuity/state`) shows it paid."""
+    sync_playwright = _chromium_or_skip()
+    location_id = sb.location(0)["locationId"]
+    if "acuity" not in sb.control("GET", "/dashboard/overview")["services"]:
+        pytest.skip("the fake Acuity is not merged on this branch")
+    email = "dash.booker@example.com"
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=120_000)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1100})
+            page.set_default_timeout(15_000)
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(sb.url + "/")
+            page.locator("#live.on").wait_for()
+            page.select_option("#location", location_id)
+
+            page.click("nav[data-tabs=actions] button[data-tab=acuity]")
+            page.fill("[data-testid=acuity-email]", email)
+            page.select_option("[data-testid=acuity-pay]", "deposit")
+            page.select_option("[data-testid=acuity-processor]", "square")
+            page.click("[data-testid=acuity-schedule]")
+            result = page.locator("[data-testid=action-result].ok", has_text="acuity.schedule")
+            result.wait_for()
+            appointment_id = page.input_value("[data-testid=acuity-appointment-id]")
+            assert appointment_id.isdigit(), appointment_id
+            assert f"appointment {appointment_id}" in result.inner_text()
+
+            # Picking the appointment's row in the State panel fills the change form.
+            page.fill("[data-testid=acuity-appointment-id]", "")
+            page.locator("#state-tabs button[data-kind='acuity:appointments']").click()
+            row = page.locator(f"#state-table[data-table='acuity:appointments'] tbody tr[data-id='{appointment_id}']")
+            row.wait_for()
+            row.click()
+            page.click("#drawer-close")
+            assert page.input_value("[data-testid=acuity-appointment-id]") == appointment_id
+
+            page.click("[data-testid=acuity-pay-balance]")
+            page.locator("[data-testid=action-result].ok", has_text="acuity.pay").wait_for()
+        finally:
+            browser.close()
+    assert not errors, errors
+
+    r = httpx.get(sb.url + "/_sandbox/acuity/state", params={"locationId": location_id})
+    assert r.status_code == 200, r.text
+    [appointment] = [a for a in r.json()["appointments"] if str(a["id"]) == appointment_id]
+    assert appointment["email"] == email and appointment["canceled"] is False
+    assert appointment["paid"] == "yes" and appointment["amountPaid"] == appointment["price"]
+    payments = appointment["payments"]
+    assert len(payments) == 2
+    assert sorted(p["processor"] for p in payments) == ["square", "stripe"]  # the booking form's, then the default
+    assert sum(float(p["amount"]) for p in payments) == pytest.approx(float(appointment["price"]))

@@ -722,6 +722,7 @@
   // A row's full record: read from the service's resource path, or the row itself.
   async function openRow(t, row) {
     const id = row[t.idKey];
+    pickAcuityAppointment(t, row);
     const title = `${t.service} ${t.kind.replace(/s$/, "")} ${id ?? ""}`;
     if (!t.resourcePath) {
       openDrawer(title, row, customerUse(row));
@@ -740,6 +741,16 @@
     } catch (err) {
       showResult(false, errorText(err));
     }
+  }
+
+  // Picking an Acuity appointment (or one of its payments or ledger entries) fills the change form.
+  function pickAcuityAppointment(t, row) {
+    if (t.service !== "acuity") return;
+    let appointmentId = null;
+    if (t.kind === "appointments") appointmentId = row.id;
+    else if (t.kind === "payments" && row.sourceKind === "appointment") appointmentId = row.parentId;
+    else if (t.kind === "processor") appointmentId = row.appointmentID;
+    if (appointmentId !== null && appointmentId !== undefined && appointmentId !== "") $("#acuity-appointment-id").value = appointmentId;
   }
 
   // A record with an email opens that person in the customer panel.
@@ -914,11 +925,23 @@
     return items;
   }
 
+  // A simulated resource's state in a few words: GHL's statuses, or what an Acuity resource says.
+  function resourceState(r) {
+    const d = r.data || {};
+    if (r.type === "appointment") {
+      const state = d.canceled ? (d.noShow ? "no-show" : "canceled") : "scheduled";
+      return `${state}, paid ${d.amountPaid ?? "0.00"} of ${d.price ?? "?"}` + (d.paid === "yes" ? " ✓" : "");
+    }
+    if (r.type === "payment" || r.type === "refund") return [d.amount, d.processor].filter(Boolean).join(" via ");
+    if (r.type === "order") return [d.title, d.total, d.status].filter(Boolean).join(", ");
+    if (r.type === "certificate") return d.certificate ? `code ${d.certificate}` : "";
+    return [d.status, d.paymentStatus, d.fulfillmentStatus].filter(Boolean).join("/");
+  }
+
   function describeAction(result) {
     const parts = [el("b", { text: result.action }), " ✓ "];
     for (const r of result.resources) {
-      const d = r.data || {};
-      const st = [d.status, d.paymentStatus, d.fulfillmentStatus].filter(Boolean).join("/");
+      const st = resourceState(r);
       parts.push(el("span", { class: "mono", text: `${r.type} ${r.id}` }), st ? ` (${st}) ` : " ");
     }
     const hooks = result.webhooks.map((w) => `${w.event} → ${w.deliveries.length} target(s)`);
@@ -931,6 +954,7 @@
     for (const r of result.resources) {
       if (r.type === "order" && (action === "order.create" || action === "subscription.create")) $("#order-id").value = r.id;
       if (r.type === "subscription" && action === "subscription.create") $("#subscription-id").value = r.id;
+      if (r.type === "appointment" && action === "acuity.schedule") $("#acuity-appointment-id").value = r.id;
     }
     showResult(true, describeAction(result));
     scheduleStateRefresh();
@@ -965,6 +989,33 @@
       e.preventDefault();
       const button = submitter(e);
       run(button, () => simulate(button.dataset.action, { subscriptionId: e.target.subscriptionId.value.trim() }));
+    });
+
+    // Acuity: only the fields filled in are sent; the control plane's defaults do the rest.
+    $("#form-acuity-schedule").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const f = e.target;
+      const body = { pay: f.pay.value, processor: f.processor.value };
+      if (f.email.value.trim()) body.email = f.email.value.trim();
+      run(submitter(e), () => simulate("acuity.schedule", body));
+    });
+    $("#form-acuity-appointment").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const button = submitter(e);
+      const action = button.dataset.action;
+      const body = { appointmentId: Number(e.target.appointmentId.value) };
+      const amount = e.target.amount.value.trim();
+      if (amount && (action === "acuity.pay" || action === "acuity.refund")) body.amount = Number(amount);
+      if (action === "acuity.pay") body.kind = button.dataset.kind;
+      if (action === "acuity.cancel" && button.dataset.noShow) body.noShow = true;
+      run(button, () => simulate(action, body));
+    });
+    $("#form-acuity-order").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const f = e.target;
+      const body = { kind: f.kind.value };
+      if (f.email.value.trim()) body.email = f.email.value.trim();
+      run(submitter(e), () => simulate("acuity.order", body));
     });
 
     $("#form-fault").addEventListener("submit", (e) => {

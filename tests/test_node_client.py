@@ -5,54 +5,24 @@ subprocess, with its own command, variable names and routes taken from its ghl-s
 from __future__ import annotations
 
 import json
-import re
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from node_support import ensure_node_client
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_CLIENT = ROOT / "examples" / "clients" / "node"
 PROJECT = NODE_CLIENT / "ghl-sandbox.toml"
 LIBRARY = ROOT / "scenarios" / "library"
 EXAMPLES = 5
-# npm failing for these reasons means the registry cannot be reached: the packages cannot be had.
-OFFLINE = re.compile(r"ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ETIMEDOUT|ECONNRESET|ENETUNREACH")
-
-
-def installed_matches_lock() -> bool:
-    """node_modules holds exactly what package-lock.json pins (npm's hidden lockfile mirrors the install)."""
-    hidden = NODE_CLIENT / "node_modules" / ".package-lock.json"
-    if not hidden.exists():
-        return False
-
-    def versions(path: Path) -> dict[str, str]:
-        packages = json.loads(path.read_text()).get("packages", {})
-        return {name: entry.get("version", "") for name, entry in packages.items() if name}
-
-    return versions(hidden) == versions(NODE_CLIENT / "package-lock.json")
 
 
 @pytest.fixture(scope="module")
 def node_client() -> Path:
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        pytest.skip("node and npm are not installed: the Node client cannot run")
-    major = int(subprocess.run([node, "--version"], capture_output=True, text=True, check=True).stdout
-                .strip().lstrip("v").split(".")[0])
-    if major < 20:
-        pytest.skip(f"the Node client needs Node 20 or later, this machine has Node {major}")
-    if not installed_matches_lock():
-        done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_CLIENT, capture_output=True,
-                              text=True, timeout=300)
-        if done.returncode != 0 and OFFLINE.search(done.stdout + done.stderr):
-            pytest.skip(f"npm ci cannot reach the registry: {(done.stdout + done.stderr)[-500:]}")
-        assert done.returncode == 0, f"npm ci failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
-        assert installed_matches_lock(), "npm ci left node_modules different from package-lock.json"
-    return NODE_CLIENT
+    return ensure_node_client()
 
 
 @pytest.mark.timeout(900)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from node_support import ensure_node_client
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_CLIENT = ROOT / "examples" / "clients" / "node"
@@ -33,9 +34,9 @@ VECTORS = [
 
 @pytest.fixture(scope="module")
 def node() -> str:
+    ensure_node_client()  # node, npm and the client's packages (acuity.js and index.js require them)
     found = shutil.which("node")
-    if found is None:
-        pytest.skip("node is not installed")
+    assert found is not None
     return found
 
 
@@ -485,8 +486,6 @@ def stack(node: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack
     from scenarios import runner
     from scenarios.client import ClientProcess, free_port
 
-    if not (NODE_CLIENT / "node_modules" / "express").exists():
-        pytest.skip("the Node client's packages are not installed (tests/test_node_client.py runs npm ci)")
     work = tmp_path_factory.mktemp("node-acuity")
     with SandboxProcess(["--orders", "3"]) as sb:
         control = sb.client()
@@ -646,8 +645,6 @@ def test_node_client_passes_the_acuity_scenarios(node: str, tmp_path: Path) -> N
     library = sorted((ROOT / "scenarios" / "library").glob("*acuity*.yaml"))
     if not library:
         pytest.skip("this tree has no Acuity scenarios")
-    if not (NODE_CLIENT / "node_modules" / "express").exists():
-        pytest.skip("the Node client's packages are not installed (tests/test_node_client.py runs npm ci)")
     report = tmp_path / "report.json"
     command = [sys.executable, "-m", "mock_server.cli", "check", "--project", str(NODE_CLIENT / "ghl-sandbox.toml"),
                "--examples", "0", "--json", str(report)]

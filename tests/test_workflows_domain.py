@@ -243,6 +243,12 @@ def test_the_contact_is_read_at_fire_time_else_from_the_snapshot() -> None:
     assert now_contact.context["contact"]["email"] == "new@example.com"
     gone = one(signal("payment.received", transaction=txn(o), order=o), FakeLookup([]))
     assert gone.context["contact"]["email"] == "ada@example.com" and gone.contact_id == "c_1"
+    given = one(signal("payment.received", transaction=txn(o), order=o, contact=snap(contact(email="old@x.test"))),
+                FakeLookup([moved]))
+    assert given.context["contact"]["email"] == "new@example.com"  # the store's contact wins over the snapshot
+    only_given = one(signal("payment.received", transaction=txn(o), order=o, contact=snap(contact(email="old@x.test"))),
+                     FakeLookup([]))
+    assert only_given.context["contact"]["email"] == "old@x.test"
 
 
 # ---- orders -----------------------------------------------------------------------------------------
@@ -354,6 +360,17 @@ def test_refund_trigger_amount_in_major_units_and_type() -> None:
     full = one(signal("refund.issued", transaction=txn(o, amount_refunded_minor=500, status="refunded"),
                       order=dataclasses.replace(o, payment_status="refunded"), refund={"amount_minor": 250}))
     assert full.facts["type"] == "full" and full.facts["amount"] == 2.5
+    # the refund record GHL's simulator publishes decides: how much, full or not, succeeded or not
+    told = one(signal("refund.issued", transaction=t, order=o, refund={
+        "amount_minor": 500, "currency": "USD", "full": True, "transaction_ids": ["txn_9"], "status": "succeeded",
+        "created_at": T0 + 99}))
+    assert told.facts["type"] == "full" and told.facts["amount"] == 5
+    assert told.context["refund"]["created_on"] == iso_ms(T0 + 99) and told.context["refund"]["amount"] == "5.00"
+    failed = one(signal("refund.issued", transaction=t, order=o, refund={"amount_minor": 100, "full": False,
+                                                                         "status": "failed"}))
+    assert failed.facts["status"] == "failed" and failed.facts["type"] == "partial"
+    assert matches(trigger("refund", ("status", "is", "failed")), failed)
+    assert not matches(trigger("refund", ("status", "is", "successful")), failed)
     assert full.context["refund"]["amount"] == "2.50" and full.context["refund"]["transaction_id"] == "txn_1"
     assert full.context["refund"]["order_id"] == "ord_1"
 

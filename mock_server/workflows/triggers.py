@@ -246,12 +246,11 @@ class _Base:
 
 def _base(location_id: str, contact_id: str, records: Mapping[str, Any], snapshot: Mapping[str, Any] | None,
           lookup: Lookup) -> _Base:
-    """The contact as the signal gave it, else as the store has it now, else the order's snapshot."""
-    raw: Mapping[str, Any] | None = records.get("contact") or None
-    if raw is None and contact_id:
-        found = lookup.contact(location_id, contact_id)
-        raw = dataclasses.asdict(found) if found is not None else None
-    contact = contact_context(raw or snapshot)
+    """The contact as the store has it now (at fire time), else as the signal gave it, else the
+    record's own snapshot."""
+    found = lookup.contact(location_id, contact_id) if contact_id else None
+    raw = dataclasses.asdict(found) if found is not None else records.get("contact") or snapshot
+    contact = contact_context(raw)
     location = lookup.location(location_id)
     context: dict[str, Any] = {
         "contact": contact, "location": location_context(location, location_id),
@@ -400,8 +399,8 @@ def _refund(signal: Signal, lookup: Lookup) -> list[Firing]:
     refund = signal.records.get("refund") or {}
     currency = str(txn.get("currency") or order.get("currency") or "USD")
     amount = int(refund.get("amount_minor", txn.get("amount_refunded_minor", 0)))
-    if refund.get("type") in ("full", "partial"):
-        kind = str(refund["type"])
+    if isinstance(refund.get("full"), bool):
+        kind = "full" if refund["full"] else "partial"
     elif order:
         kind = "full" if order.get("payment_status") == "refunded" else "partial"
     else:

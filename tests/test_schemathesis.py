@@ -18,7 +18,8 @@ What is configured, and why:
   (DEV-F), a reused `uniqueName` (DEV-W). (Schemathesis itself lets the token endpoint refuse
   credentials with 400/422.) On the control plane it also accepts 422 for
   `POST /_sandbox/simulate/{action}`, whose required id depends on the path (`orderId` for `order.pay`,
-  ...), which one request schema cannot express.
+  ...), which one request schema cannot express, and for `PUT /_sandbox/rankr/providers`, whose time
+  zones must exist and whose windows must end after they start.
 * Control plane: location ids are pinned to a real location; `PUT /_sandbox/state` and
   `POST /_sandbox/reset` are left out (they swap the whole world under the run); a body hook keeps valid
   values valid but cheap (few seeded orders, short clock moves) and names real records in simulated
@@ -248,6 +249,10 @@ def control_schema(url: str) -> Any:
             # A date-time of the right pattern may still name no instant (February 30): 422.
             {"include-operation-id": ["sandbox-simulate-acuity-schedule", "sandbox-simulate-acuity-reschedule"],
              "checks": {"positive_data_acceptance": {"expected-statuses": [*POSITIVE_DEFAULT, "422"]}}},
+            # A provider set's time zones must exist and its windows end after they start, which the schema
+            # cannot say (documented 422).
+            {"include-operation-id": "sandbox-put-rankr-providers",
+             "checks": {"positive_data_acceptance": {"expected-statuses": [*POSITIVE_DEFAULT, "422"]}}},
             # A location reset (documented: it discards the location's extra tokens) between creating a
             # token and revoking it makes the revocation a legitimate 404.
             {"include-operation-id": ["sandbox-revoke-token", "sandbox-revoke-token-by-body"],
@@ -282,6 +287,8 @@ def control_schema(url: str) -> Any:
             holders = [(body, "times"), (body, "after"), (body.get("effect"), "status")]
         if path == "/_sandbox/rankr/events" and isinstance(body.get("items"), list):
             holders = [(item, "qty") for item in body["items"]]
+        if path == "/_sandbox/rankr/providers" and isinstance(body.get("providers"), list):
+            holders = [(p, "dailyCapacity") for p in body["providers"]]
         for holder, key in holders:
             if isinstance(holder, dict) and isinstance(holder.get(key), float) and holder[key].is_integer():
                 holder[key] = int(holder[key])

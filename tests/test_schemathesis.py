@@ -328,3 +328,46 @@ def _whole(value: Any, low: int, high: int) -> bool:
 def test_control_plane_contract_holds_against_the_live_sandbox(server: SandboxProcess) -> None:
     result = run(control_schema(server.url))
     assert_clean(result, minimum_cases=100)
+
+
+# ---- the fake Rankr -------------------------------------------------------------------------------------
+
+
+def rankr_schema(url: str) -> Any:
+    """The Rankr contract with the first location's API key; the account has providers (one roomy and
+    always available, one full, one switched off), so that assignments reach 201, 200, 404 and both 409s."""
+    with httpx.Client(base_url=url, timeout=30) as http:
+        location = http.get("/_sandbox/locations").json()[0]
+        r = http.put("/_sandbox/rankr/providers", params={"locationId": location["locationId"]}, json={"providers": [
+            {"providerId": "roomy", "dailyCapacity": 100000},
+            {"providerId": "full", "dailyCapacity": 0},
+            {"providerId": "off", "dailyCapacity": 5, "available": False}]})
+        r.raise_for_status()
+    config = schemathesis.Config.from_dict({
+        "seed": SEED,
+        "base-url": url + "/rankr",
+        "workers": 1,
+        "request-timeout": 30,
+        "headers": {"Authorization": f"Bearer {location['rankr']['apiKey']}"},
+        "generation": {"max-examples": 25, "deterministic": True},
+        # The routing endpoints (design i12 §3); the older record and post endpoints are not run here.
+        "operations": [{"exclude-tag": "Routing", "enabled": False}],
+    })
+    schema = schemathesis.openapi.from_path(CONTRACTS / "rankr.openapi.yaml", config=config)
+
+    @schema.hook.apply_to(lambda ctx: ctx.operation.path == "/v1/assignments/{orderId}" and bool(ctx.operation.body))
+    def map_body(context: Any, body: Any) -> Any:
+        # Most assignments name one of the account's providers (the rest: the documented 404).
+        if isinstance(body, dict) and isinstance(body.get("providerId"), str) and len(body["providerId"]) % 4:
+            body["providerId"] = ("roomy", "full", "off")[len(body["providerId"]) % 3]
+        return body
+
+    return schema
+
+
+@pytest.mark.timeout(300)
+def test_rankr_contract_holds_against_the_live_sandbox(server: SandboxProcess) -> None:
+    result = run(rankr_schema(server.url))
+    assert_clean(result, minimum_cases=100)
+    assignments = result.statuses.get("PUT /v1/assignments/{orderId}", Counter())
+    assert assignments[201] > 0 and assignments[409] > 0 and assignments[404] > 0, result.summary()

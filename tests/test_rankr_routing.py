@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import os
+import subprocess
+import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -439,3 +443,19 @@ def test_order_create_takes_the_order_form_address(sb: SandboxClient) -> None:
     r = sb.http.post("/_sandbox/simulate/order.create", json={"address": {"state": "CA", "postalCode": "1",
                                                                           "country": "US", "zip": "2"}})
     ghl_422(r)
+
+
+def test_trigger_order_create_takes_an_address_json(server: SandboxProcess) -> None:
+    command = [sys.executable, "-m", "mock_server.cli", "trigger", "order.create", "--url", server.url]
+    env = {k: v for k, v in os.environ.items() if k not in ("GHL_SANDBOX_URL", "GHL_SANDBOX_ADMIN_TOKEN")}
+    address = {"city": "Austin", "state": "TX", "postalCode": "78701", "country": "US"}
+    done = subprocess.run([*command, "--json", "--address-json", json.dumps(address)], capture_output=True,
+                          text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    snap = json.loads(done.stdout)["resources"][0]["data"]["contactSnapshot"]
+    assert (snap["city"], snap["state"], snap["postal_code"], snap["country"]) == ("Austin", "TX", "78701", "US")
+    bad = subprocess.run([*command, "--address-json", "{state"], capture_output=True, text=True, timeout=60, env=env)
+    assert bad.returncode != 0 and "--address-json" in bad.stderr and "Traceback" not in bad.stderr
+    refused = subprocess.run([*command, "--address-json", '{"state": "TX"}'], capture_output=True, text=True,
+                             timeout=60, env=env)
+    assert refused.returncode != 0 and "address.postalCode should not be empty" in refused.stderr

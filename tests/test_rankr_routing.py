@@ -459,3 +459,22 @@ def test_trigger_order_create_takes_an_address_json(server: SandboxProcess) -> N
     refused = subprocess.run([*command, "--address-json", '{"state": "TX"}'], capture_output=True, text=True,
                              timeout=60, env=env)
     assert refused.returncode != 0 and "address.postalCode should not be empty" in refused.stderr
+
+
+def test_the_dashboard_state_tables_show_providers_and_assignments(acct: Account, sb: SandboxClient) -> None:
+    acct.set_providers([provider("p1", 2, serviceAreas=[{"country": "US", "state": "CA", "postalCodePrefixes": ["94"]}],
+                                 availability=[{"days": list(DAYS), "from": "00:00", "to": "24:00"}]),
+                        provider("p2", 1, available=False)])
+    assert acct.assign("o1", "p1").status_code == 201
+    answer = sb.control("GET", "/dashboard/tables", params={"locationId": acct.location_id})
+    tables = {(t["service"], t["kind"]): t for t in answer["tables"]}
+    providers, assignments = tables[("rankr", "providers")], tables[("rankr", "assignments")]
+    rows = {r["providerId"]: r for r in providers["rows"]}
+    assert providers["count"] == 2 and rows["p1"]["areasText"] == "US/CA 94*"
+    assert rows["p1"]["windowsText"] == "mon,tue,wed,thu,fri,sat,sun 00:00-24:00"
+    assert (rows["p1"]["assignedToday"], rows["p1"]["remainingToday"], rows["p1"]["availableNowText"]) == (1, 1, "yes")
+    assert (rows["p2"]["availableText"], rows["p2"]["availableNowText"], rows["p2"]["windowsText"]) == ("off", "no",
+                                                                                                     "always")
+    assert [(r["orderId"], r["providerId"]) for r in assignments["rows"]] == [("o1", "p1")]
+    for table in (providers, assignments):
+        assert {c["key"] for c in table["columns"]} <= set().union(*(r.keys() for r in table["rows"]))

@@ -208,6 +208,16 @@ def test_accounts_are_isolated_and_a_location_reset_clears_routing(acct: Account
     assert acct.records()["history"] == []
 
 
+def test_a_world_reset_leaves_no_providers(sb: SandboxClient) -> None:
+    first = Account(sb, sb.location(0))
+    first.set_providers([provider("p1", 2)])
+    assert first.assign("o1", "p1").status_code == 201
+    sb.reset()
+    first = Account(sb, sb.location(0))
+    assert first.providers() == {} and first.records() == {"locationId": first.location_id, "data": [], "total": 0,
+                                                             "history": []}
+
+
 # ---- assignments: idempotent PUT, moves, deletes, capacity --------------------------------------------
 
 

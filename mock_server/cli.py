@@ -302,6 +302,9 @@ def _sandbox(url: str, admin_token: str | None) -> Iterator[SandboxClient]:
 @click.option("--processor", default=None, type=click.Choice(["stripe", "square", "paypal"]),
               help="acuity.schedule / acuity.pay: the payment processor.")
 @click.option("--no-show", is_flag=True, default=None, help="acuity.cancel: mark it a no-show.")
+@click.option("--address-json", "address_json", default=None, metavar="JSON",
+              help='order.create: the order form\'s address, e.g. \'{"state": "CA", "postalCode": "94105", '
+                   '"country": "US"}\' (also address1, city).')
 @click.option("--json", "as_json", is_flag=True, help="Print the raw JSON answer.")
 @URL_OPTION
 @ADMIN_OPTION
@@ -309,7 +312,8 @@ def trigger(action: str, location_id: str | None, order_id: str | None, subscrip
             transaction_id: str | None, contact_id: str | None, price_id: str | None, items: tuple[str, ...],
             amount: float | None, pending_polls: int | None, pending_seconds: float | None, settle: str,
             appointment_id: int | None, kind: str | None, when: str | None, email: str | None, pay: str | None,
-            processor: str | None, no_show: bool | None, as_json: bool, url: str, admin_token: str | None) -> None:
+            processor: str | None, no_show: bool | None, address_json: str | None, as_json: bool, url: str,
+            admin_token: str | None) -> None:
     """Run one simulated action on a running sandbox; print what changed and the webhooks queued."""
     import json
 
@@ -328,6 +332,11 @@ def trigger(action: str, location_id: str | None, order_id: str | None, subscrip
             except ValueError:
                 raise click.BadParameter(f"{item!r}: QTY must be a number", param_hint="--item") from None
         body["items"] = parsed
+    if address_json is not None:
+        try:
+            body["address"] = json.loads(address_json)
+        except ValueError:
+            raise click.BadParameter("must be a JSON object", param_hint="--address-json") from None
     if pending_polls is not None or pending_seconds is not None:
         body["pending"] = {k: v for k, v in {"polls": pending_polls, "seconds": pending_seconds,
                                              "outcome": settle}.items() if v is not None}

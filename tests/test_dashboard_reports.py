@@ -46,6 +46,12 @@ def _activity(sb: SandboxClient, rx: Receiver) -> dict[str, Any]:
             "updatedAt": order["updatedAt"]}
     r = sb.http.put(f"{location['rankr']['basePath']}/v1/orders/{order_id}", json=body, headers=headers)
     assert r.status_code in (200, 201), r.text
+    r = sb.http.put("/_sandbox/rankr/providers", params={"locationId": lid}, json={"providers": [
+        {"providerId": "north", "name": "North crew", "dailyCapacity": 4}, {"providerId": "south", "dailyCapacity": 2}]})
+    assert r.status_code == 200, r.text
+    for oid in (order_id, "walk-in-1"):
+        r = sb.http.put(f"/rankr/v1/assignments/{oid}", json={"providerId": "north"}, headers=headers)
+        assert r.status_code == 201, r.text
     return {"locationId": lid, "orderId": order_id}
 
 
@@ -111,6 +117,13 @@ def test_reports_panel_draws_the_apis_numbers(sb: SandboxClient) -> None:
                 assert lag["pairs"] >= 1
                 [delivered] = _attr_values(page, "svg[data-chart='webhook-delivery'] rect[data-series='delivered']")
                 assert delivered == api["webhook-delivery"]["rows"][0]["delivered"] > 0
+
+                # Routing load: assigned today against the capacity mark, per provider.
+                for row in api["routing-load"]["rows"]:
+                    [today] = _attr_values(page, f"svg[data-chart='routing-load'] rect[data-key='{row['providerId']}']")
+                    [capacity] = _attr_values(page, f"svg[data-chart='routing-load'] line[data-key='{row['providerId']}']")
+                    assert (today, capacity) == (row["assignedToday"], row["dailyCapacity"])
+                assert [r["assignedToday"] for r in api["routing-load"]["rows"]] == [2, 0]
 
                 csv = page.evaluate("u => fetch(u).then(r => r.text())",
                                     page.locator("figure[data-report='revenue-by-day'] a[data-csv]").get_attribute("href"))

@@ -394,9 +394,36 @@ def test_webhook_delivery_by_target(world: World) -> None:
     assert len([d for d in deliveries if d["locationId"] == world.location_id]) == rows[ok]["deliveries"]
 
 
-def test_routing_load_is_empty_without_providers(world: World) -> None:
+def test_routing_load_counts_assignments_against_capacity(world: World) -> None:
     data = world.report("routing-load")
-    assert data["rows"] == [] and data["summary"]["assignments"] == 0
+    assert data["rows"] == [] and data["summary"] == {"providers": 0, "assignments": 0}
+    location = next(x for x in world.sb.locations() if x["locationId"] == world.location_id)
+    r = world.sb.http.put("/_sandbox/rankr/providers", params={"locationId": world.location_id}, json={"providers": [
+        {"providerId": "p1", "name": "First", "dailyCapacity": 2, "timezone": "UTC"},
+        {"providerId": "p2", "name": "Second", "dailyCapacity": 3, "timezone": "UTC"}]})
+    assert r.status_code == 200, r.text
+    headers = {"Authorization": f"Bearer {location['rankr']['apiKey']}"}
+
+    def assign(order_id: str, provider_id: str) -> int:
+        return world.sb.http.put(f"/rankr/v1/assignments/{order_id}", json={"providerId": provider_id},
+                                 headers=headers).status_code
+
+    assert [assign(world.orders["A"], "p1"), assign(world.orders["B"], "p1"), assign(world.orders["C"], "p2")] == \
+        [201, 201, 201]
+    assert assign("one-too-many", "p1") == 409  # p1 is full today
+    assert assign(world.orders["A"], "p1") == 200  # the same provider again counts once
+    rows = {r["providerId"]: r for r in world.report("routing-load")["rows"]}
+    assert list(rows) == ["p1", "p2"]
+    assert {k: rows["p1"][k] for k in ("name", "dailyCapacity", "assignedToday", "remainingToday", "assigned",
+                                        "days", "peakDay", "peakDayCount", "peakUtilisation")} == {
+        "name": "First", "dailyCapacity": 2, "assignedToday": 2, "remainingToday": 0, "assigned": 2, "days": 1,
+        "peakDay": world.next_day, "peakDayCount": 2, "peakUtilisation": 1.0}
+    assert (rows["p2"]["assignedToday"], rows["p2"]["remainingToday"], rows["p2"]["peakUtilisation"]) == (1, 2, 0.3333)
+    # The day before the assignments: none in the window (today's counts stay what they are).
+    rows = {r["providerId"]: r for r in world.report("routing-load", **{"from": world.day, "to": world.day})["rows"]}
+    assert rows["p1"]["assigned"] == 0 and rows["p1"]["assignedToday"] == 2
+    truth = world.sb.control("GET", "/rankr/records/assignments", params={"locationId": world.location_id})
+    assert sorted(a["orderId"] for a in truth["data"]) == sorted(world.orders.values())
 
 
 def test_dates_are_days_of_the_sandbox_clock(world: World) -> None:

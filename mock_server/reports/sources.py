@@ -1,13 +1,11 @@
 """What reports read, from each service's own queries (the one module of the package that reads the store):
 GHL's orders, transactions and subscriptions, Acuity's appointment payments, store orders and processor
 ledger, Rankr's records and write history, the outbox's events, deliveries and attempts, and Rankr's
-providers and assignments when the running build has them. Everything comes back as the typed facts of
+providers and assignments. Everything comes back as the typed facts of
 `model.py`; nothing here computes a report."""
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +14,7 @@ from mock_server.acuity import tables as acuity_tables
 from mock_server.acuity.world import AcuityWorld
 from mock_server.clock import parse_iso
 from mock_server.ghl import queries as ghl_queries
+from mock_server.rankr import routing
 from mock_server.rankr.service import RECORDS, RankrService
 from mock_server.reports.model import (
     Assignment,
@@ -224,11 +223,23 @@ class Sources:
 
     @cached_property
     def providers(self) -> list[Provider]:
-        return [Provider(**p) for p in _routing_rows(self, "providers")]
+        rankr = self._rankr
+        if rankr is None:
+            return []
+        now = self.now()
+        return [Provider(p.provider_id, p.name, p.daily_capacity, routing.available_now(p, now), p.timezone)
+                for p in rankr.routing.providers(self.location_id)]
 
     @cached_property
     def assignments(self) -> list[Assignment]:
-        return [Assignment(**a) for a in _routing_rows(self, "assignments")]
+        """The orders assigned now, each on its provider's day (a moved order counts for its new provider)."""
+        rankr = self._rankr
+        if rankr is None:
+            return []
+        zones = {p.provider_id: p.timezone for p in rankr.routing.providers(self.location_id)}
+        return [Assignment(a.order_id, a.provider_id, a.assigned_at,
+                           routing.day_of(a.assigned_at, zones.get(a.provider_id, "UTC")))
+                for a in rankr.routing.assignments(self.location_id)]
 
 
 def _copies(e: Event) -> tuple[Copy, ...]:
@@ -246,14 +257,3 @@ def _copies(e: Event) -> tuple[Copy, ...]:
     if e.resource_kind == acuity_tables.ORDERS.kind:
         return (Copy("payments", (("source", "acuity"), ("sourceKind", "order"), ("sourceId", rid))),)
     return ()
-
-
-def _routing_rows(src: Sources, what: str) -> list[dict[str, Any]]:
-    """Rankr's providers or assignments of the location as plain fields of `Provider` / `Assignment`, read
-    through the routing query module when this build has one; nothing when it does not (yet)."""
-    try:
-        module = importlib.import_module("mock_server.rankr.routing_queries")
-    except ImportError:
-        return []
-    reader: Callable[[Any, str], list[dict[str, Any]]] | None = getattr(module, f"report_{what}", None)
-    return reader(src.store, src.location_id) if reader is not None else []

@@ -282,7 +282,8 @@
       const bins = 12;
       const counts = new Array(bins).fill(0);
       for (const v of lags) counts[Math.min(bins - 1, Math.floor((v / top) * bins))] += 1;
-      const points = counts.map((n, i) => ({ key: String(i), label: ((top * i) / bins).toFixed(1) + "s",
+      const digits = top < 1 ? 2 : top < 10 ? 1 : 0;
+      const points = counts.map((n, i) => ({ key: String(i), label: ((top * i) / bins).toFixed(digits) + "s",
         parts: [{ series: "pairs", value: n, color: COLORS.ghl }] }));
       const svg = stackedColumns(r.report, points, (v) => (Number.isInteger(v) ? String(v) : v.toFixed(1)), null, 4);
       for (const [label, v, color] of [["p50", sm.p50, COLORS.ok], ["p95", sm.p95, COLORS.bad]]) {

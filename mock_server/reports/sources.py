@@ -125,8 +125,9 @@ class Sources:
 
     @cached_property
     def subscriptions(self) -> list[Subscription]:
+        # A canceled subscription without its cancellation time ended at its last update.
         return [Subscription(s.id, s.currency, s.amount_minor, s.interval, s.interval_count, s.created_at,
-                             s.canceled_at if s.status == "canceled" or s.canceled_at is not None else None,
+                             s.canceled_at if s.canceled_at is not None or s.status != "canceled" else s.updated_at,
                              s.status)
                 for s in self._ghl.subscriptions]
 

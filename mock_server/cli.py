@@ -287,6 +287,9 @@ def _sandbox(url: str, admin_token: str | None) -> Iterator[SandboxClient]:
 @click.option("--contact", "contact_id", default=None, help="Contact id (order.create).")
 @click.option("--price", "price_id", default=None, help="Recurring price id (subscription.create).")
 @click.option("--item", "items", multiple=True, metavar="PRICE_ID[:QTY]", help="Order item (repeatable).")
+@click.option("--address-json", "address_json", default=None, metavar="JSON",
+              help='order.create: the order form\'s address, e.g. \'{"state": "CA", "postalCode": "94105", '
+                   '"country": "US"}\' (also address1, city).')
 @click.option("--amount", type=float, default=None, help="Amount in major units (pay, fail, refund).")
 @click.option("--pending-polls", type=int, default=None, help="order.pay: stay pending for N polls of the order.")
 @click.option("--pending-seconds", type=float, default=None, help="order.pay: stay pending for T seconds.")
@@ -302,18 +305,15 @@ def _sandbox(url: str, admin_token: str | None) -> Iterator[SandboxClient]:
 @click.option("--processor", default=None, type=click.Choice(["stripe", "square", "paypal"]),
               help="acuity.schedule / acuity.pay: the payment processor.")
 @click.option("--no-show", is_flag=True, default=None, help="acuity.cancel: mark it a no-show.")
-@click.option("--address-json", "address_json", default=None, metavar="JSON",
-              help='order.create: the order form\'s address, e.g. \'{"state": "CA", "postalCode": "94105", '
-                   '"country": "US"}\' (also address1, city).')
 @click.option("--json", "as_json", is_flag=True, help="Print the raw JSON answer.")
 @URL_OPTION
 @ADMIN_OPTION
 def trigger(action: str, location_id: str | None, order_id: str | None, subscription_id: str | None,
             transaction_id: str | None, contact_id: str | None, price_id: str | None, items: tuple[str, ...],
+            address_json: str | None,
             amount: float | None, pending_polls: int | None, pending_seconds: float | None, settle: str,
             appointment_id: int | None, kind: str | None, when: str | None, email: str | None, pay: str | None,
-            processor: str | None, no_show: bool | None, address_json: str | None, as_json: bool, url: str,
-            admin_token: str | None) -> None:
+            processor: str | None, no_show: bool | None, as_json: bool, url: str, admin_token: str | None) -> None:
     """Run one simulated action on a running sandbox; print what changed and the webhooks queued."""
     import json
 

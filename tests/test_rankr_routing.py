@@ -208,6 +208,16 @@ def test_accounts_are_isolated_and_a_location_reset_clears_routing(acct: Account
     assert acct.records()["history"] == []
 
 
+def test_a_world_reset_leaves_no_providers(sb: SandboxClient) -> None:
+    first = Account(sb, sb.location(0))
+    first.set_providers([provider("p1", 2)])
+    assert first.assign("o1", "p1").status_code == 201
+    sb.reset()
+    first = Account(sb, sb.location(0))
+    assert first.providers() == {} and first.records() == {"locationId": first.location_id, "data": [], "total": 0,
+                                                             "history": []}
+
+
 # ---- assignments: idempotent PUT, moves, deletes, capacity --------------------------------------------
 
 
@@ -462,7 +472,8 @@ def test_trigger_order_create_takes_an_address_json(server: SandboxProcess) -> N
 
 
 def test_the_dashboard_state_tables_show_providers_and_assignments(acct: Account, sb: SandboxClient) -> None:
-    acct.set_providers([provider("p1", 2, serviceAreas=[{"country": "US", "state": "CA", "postalCodePrefixes": ["94"]}],
+    acct.set_providers([provider("p1", 2, serviceAreas=[{"country": "US", "state": "CA", "postalCodePrefixes": ["94", "950"]},
+                                                        {"country": "CA"}],
                                  availability=[{"days": list(DAYS), "from": "00:00", "to": "24:00"}]),
                         provider("p2", 1, available=False)])
     assert acct.assign("o1", "p1").status_code == 201
@@ -470,7 +481,7 @@ def test_the_dashboard_state_tables_show_providers_and_assignments(acct: Account
     tables = {(t["service"], t["kind"]): t for t in answer["tables"]}
     providers, assignments = tables[("rankr", "providers")], tables[("rankr", "assignments")]
     rows = {r["providerId"]: r for r in providers["rows"]}
-    assert providers["count"] == 2 and rows["p1"]["areasText"] == "US/CA 94*"
+    assert providers["count"] == 2 and rows["p1"]["areasText"] == "US/CA 94* 950*; CA"
     assert rows["p1"]["windowsText"] == "mon,tue,wed,thu,fri,sat,sun 00:00-24:00"
     assert (rows["p1"]["assignedToday"], rows["p1"]["remainingToday"], rows["p1"]["availableNowText"]) == (1, 1, "yes")
     assert (rows["p2"]["availableText"], rows["p2"]["availableNowText"], rows["p2"]["windowsText"]) == ("off", "no",

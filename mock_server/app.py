@@ -23,6 +23,7 @@ from mock_server.http.context import context_of
 from mock_server.http.errors import EXCEPTION_HANDLERS, ApiError, error_response, reason
 from mock_server.http.gateway import Gateway
 from mock_server.rankr.plugin import SERVICE as RANKR
+from mock_server.reports.routes import report_routes
 from mock_server.runtime import Runtime
 from mock_server.service import Service
 from mock_server.settings import Settings
@@ -66,7 +67,8 @@ def build_app(runtime: Runtime) -> Starlette:
                                                             **EXCEPTION_HANDLERS}
     app = Starlette(
         routes=[*(r for s in runtime.services for r in s.routes()), *control_routes(),
-                *(r for s in runtime.services for r in s.control_routes()), *dashboard_routes()],
+                *(r for s in runtime.services for r in s.control_routes()), *report_routes(),
+                *dashboard_routes()],
         middleware=[Middleware(Gateway, runtime=runtime),
                     Middleware(AdminGuard, admin_token=runtime.settings.admin_token,
                                allowed_hosts=runtime.settings.allowed_hosts, bound_host=runtime.settings.host),

@@ -249,6 +249,9 @@ def control_schema(url: str) -> Any:
             # A date-time of the right pattern may still name no instant (February 30): 422.
             {"include-operation-id": ["sandbox-simulate-acuity-schedule", "sandbox-simulate-acuity-reschedule"],
              "checks": {"positive_data_acceptance": {"expected-statuses": [*POSITIVE_DEFAULT, "422"]}}},
+            # Two valid dates may still be in the wrong order (`from` after `to`): 422.
+            {"include-operation-id": "sandbox-get-report",
+             "checks": {"positive_data_acceptance": {"expected-statuses": [*POSITIVE_DEFAULT, "422"]}}},
             # A provider set's time zones must exist and its windows end after they start, which the schema
             # cannot say (documented 422).
             {"include-operation-id": "sandbox-put-rankr-providers",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mock_server.store import Condition, Store
-from mock_server.webhooks.models import Delivery
+from mock_server.webhooks.models import Attempt, Delivery, Event
 
 
 @dataclass(frozen=True)
@@ -35,3 +35,16 @@ def dropped_since(store: Store, since: float) -> list[Delivery]:
     """Deliveries that delivery chaos dropped, created at or after `since`, in queue order."""
     return store.table(Delivery).all([Condition("status", "=", "dropped"), Condition("created_at", ">=", since)],
                                      order="seq")
+
+
+def events_of_location(store: Store, location_id: str) -> list[Event]:
+    """Every event recorded for one location, oldest first (`seq`)."""
+    return store.table(Event).all([Condition("location_id", "=", location_id)], order="seq")
+
+
+def attempts_of(store: Store, delivery_ids: list[str]) -> list[Attempt]:
+    """The attempts of these deliveries, in the order they were made."""
+    if not delivery_ids:
+        return []
+    found = store.table(Attempt).all([Condition("delivery_id", "IN", delivery_ids)], order="created_at")
+    return found

@@ -651,6 +651,7 @@
       stateTimer = null;
       loadState().catch(() => {});
       if (S.customerQuery) loadCustomer(S.customerQuery, true).catch(() => {});
+      document.dispatchEvent(new CustomEvent("sandbox:refresh")); // reports.js (and other panels) reload
     }, 1200);
   }
 

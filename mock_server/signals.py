@@ -1,31 +1,32 @@
-"""Signals: what one service tells the others happened, inside the change's own store transaction.
+"""In-process domain signals: a service announces what happened to its records ("a payment was
+received"), and other parts of the sandbox (the workflows service) react to it.
 
-A service publishes a `Signal` (its name, e.g. `payment.received`, the location, and the records the change
-touched as plain dicts) while its store transaction is open; subscribers run right there, so whatever they
-record (events, deliveries, runs) commits with the change or rolls back with it. Names no service: the
-publisher and the subscribers agree on signal names, never on each other's modules.
+A signal is published INSIDE the store transaction of the change that caused it, so whatever a
+subscriber records (runs, webhook events) commits or rolls back with the change. Shared: names no
+service; `source` and `name` are the publishing service's vocabulary, `records` hold snapshots of
+its records as plain dicts (`dataclasses.asdict`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Signal:
     source: str  # the publishing service, e.g. "ghl"
     name: str  # what happened, e.g. "payment.received"
     location_id: str
-    records: dict[str, dict[str, Any]] = field(default_factory=dict)  # role -> the record as a plain dict
+    records: dict[str, dict[str, Any]]  # role -> record snapshot, e.g. {"transaction": {...}, "order": {...}}
 
 
 Subscriber = Callable[[Signal], None]
 
 
 class Signals:
-    """One world's signal bus: built anew with every world, so a reset drops the old world's subscribers."""
+    """Synchronous fan-out: `publish` calls every subscriber in subscription order."""
 
     def __init__(self) -> None:
         self._subscribers: list[Subscriber] = []
@@ -34,11 +35,5 @@ class Signals:
         self._subscribers.append(fn)
 
     def publish(self, signal: Signal) -> None:
-        """Call every subscriber now, in subscription order (call it inside the change's transaction:
-        an exception rolls the change back with whatever the subscribers wrote)."""
         for fn in list(self._subscribers):
             fn(signal)
-
-    @property
-    def subscribed(self) -> bool:
-        return bool(self._subscribers)

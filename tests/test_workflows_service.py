@@ -365,3 +365,17 @@ def test_managed_oauth2_token_is_fetched_and_used(sb: Sandbox) -> None:
     assert [t["name"] for t in sb.ok("GET", "/_sandbox/workflows/tokens")["tokens"]] == ["rankr"]
     sb.ok("DELETE", "/_sandbox/workflows/tokens/rankr")
     assert sb.ok("GET", "/_sandbox/workflows/tokens")["total"] == 0
+
+
+def test_per_product_order_submitted_and_no_payload_objects() -> None:
+    env = {**os.environ, "GHL_SANDBOX_WORKFLOW_ORDER_SUBMITTED": "product"}
+    with running("--workflow-payload-objects", "none", "--workflow-user-agent", "axios/0.21.4", env=env) as sb, \
+            Receiver() as rx:
+        sb.workflow("order_submitted", [std_action(rx.url + "/o")])
+        order = resource(sb.sim("order.create", qty=1), "order")["data"]
+        assert len(order["items"]) == 2
+        sb.sim("order.pay", orderId=order["_id"])
+        sb.settle()
+        assert len(rx.requests) == 2  # one run per product line
+        assert all("order" not in r.json and r.headers["user-agent"] == "axios/0.21.4" for r in rx.requests)
+        assert len(sb.ok("GET", "/_sandbox/workflows/runs")["runs"]) == 2

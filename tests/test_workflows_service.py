@@ -201,7 +201,8 @@ def test_bad_documents_are_refused_at_save_naming_the_field(sb: Sandbox, doc: di
 def test_a_failed_delivery_is_retried_then_delivered(sb: Sandbox) -> None:
     with Receiver() as rx:
         rx.script(503)
-        sb.workflow("order_form_submission", [std_action(rx.url + "/r")])
+        sb.workflow("order_form_submission", [std_action("{{custom_values.hook}}")])
+        sb.ok("PUT", "/_sandbox/workflows/custom-values", json={"values": {"hook": rx.url + "/r"}})
         sb.sim("order.create")
         sb.settle()
         assert [r.path for r in rx.requests] == ["/webhooks/r", "/webhooks/r"]
@@ -209,6 +210,11 @@ def test_a_failed_delivery_is_retried_then_delivered(sb: Sandbox) -> None:
     [d] = sb.deliveries()
     assert d["status"] == "delivered" and [a["status"] for a in d["attempts"]] == [503, 200]
     assert [a["outcome"] for a in d["attempts"]] == ["retry", "delivered"]
+    # the dashboard's live feed shows both attempts, at the URL the action rendered
+    feed = [e["data"] for e in sb.ok("GET", "/_sandbox/dashboard/events", params={"limit": 200})["events"]
+            if e["kind"] == "delivery" and e["data"]["deliveryId"] == d["id"]]
+    assert [(e["service"], e["url"], e["outcome"]) for e in feed] == [
+        ("workflows", rx.url + "/r", "retry"), ("workflows", rx.url + "/r", "delivered")]
 
 
 def test_retries_none_fails_then_skips() -> None:

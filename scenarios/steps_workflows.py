@@ -135,9 +135,10 @@ def render(text: str, context: Mapping[str, str]) -> str:
     return _MERGE.sub(lambda m: context.get(m.group(1), "0"), text)
 
 
-def fake_context(location_id: str, bogus_txn: str, bogus_order: str, custom: Mapping[str, str],
+def fake_context(location_id: str, bogus_txn: str, bogus_order: str, custom: Mapping[str, str], secret: str,
                  n: int) -> dict[str, str]:
-    """Merge-field values of a made-up payment (the secret custom value is a marker, see `forged_request`)."""
+    """Merge-field values of a made-up payment; wherever a custom value holds the workflow secret, a marker
+    stands for it (see `forged_request`)."""
     now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     out = {"payment.transaction_id": bogus_txn, "payment.order_id": bogus_order, "payment.total_amount": "12.34",
            "payment.sub_total_amount": "12.34", "payment.currency_code": "USD", "payment.currency_symbol": "$",
@@ -145,7 +146,7 @@ def fake_context(location_id: str, bogus_txn: str, bogus_order: str, custom: Map
            "payment.customer.name": "Forged Payer", "payment.created_on": now, "payment.source": "funnel",
            "contact.email": f"forged{n}@example.org", "location.id": location_id, "right_now.iso": now}
     for key, value in custom.items():
-        out[f"custom_values.{key}"] = _MARK if key == "workflow_secret" else value
+        out[f"custom_values.{key}"] = value.replace(secret, _MARK) if secret else value
     return out
 
 
@@ -233,7 +234,7 @@ def workflow_webhook(ctx: ScenarioContext, spec: dict[str, Any]) -> str:
     known = {str(t["_id"]) for t in state["transactions"]} | {str(o["_id"]) for o in state["orders"]}
     n = len(run.posts)
     txn, order = bogus_id(ctx, known, 2 * n), bogus_id(ctx, known, 2 * n + 1)
-    context = fake_context(ctx.location_id, txn, order, run.custom_values, n)
+    context = fake_context(ctx.location_id, txn, order, run.custom_values, run.secret, n)
     action = client_action(run.documents, run.url, context)
     wrong = secrets.token_urlsafe(max(8, len(run.secret) * 3 // 4))
     method, url, headers, body = forged_request(kind, action, context, wrong)

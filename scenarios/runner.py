@@ -164,6 +164,8 @@ def client_env(sandbox_url: str, location: dict[str, Any], keys: dict[str, Any],
 def needs(scenario: Scenario, spec: ClientSpec) -> str:
     """Why the scenario cannot run against this client (a route it lacks), or ""."""
     kinds = {k for step in scenario.steps for k in step}
+    if spec.workflows.only and not uses_workflows(scenario):
+        return "the client sees GHL only through workflows (workflows.only) and the scenario uses none"
     if "rankr" in kinds and spec.routes.rankr_events is None:
         return "the client takes no Rankr fulfilment requests (client.routes.rankr_events is empty)"
     if "webhook" in kinds and spec.routes.ghl_webhook is None:
@@ -172,8 +174,6 @@ def needs(scenario: Scenario, spec: ClientSpec) -> str:
         return "the client takes no Acuity webhooks (client.routes.acuity_webhook is empty)"
     if uses_workflows(scenario) and spec.routes.workflow_webhook is None:
         return "the client takes no GHL workflow webhooks (client.routes.workflow_webhook is empty)"
-    if spec.workflows.only and not uses_workflows(scenario):
-        return "the client sees GHL only through workflows (workflows.only) and the scenario uses none"
     return ""
 
 

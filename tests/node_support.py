@@ -28,11 +28,14 @@ def installed_matches_lock(directory: Path = NODE_CLIENT) -> bool:
     if not hidden.exists():
         return False
 
-    def versions(path: Path) -> dict[str, str]:
-        packages = json.loads(path.read_text()).get("packages", {})
-        return {name: entry.get("version", "") for name, entry in packages.items() if name}
+    def packages(path: Path) -> dict[str, dict[str, str]]:
+        return {name: entry for name, entry in json.loads(path.read_text()).get("packages", {}).items() if name}
 
-    return versions(hidden) == versions(directory / "package-lock.json")
+    installed, locked = packages(hidden), packages(directory / "package-lock.json")
+    # Optional packages for other platforms (Node-RED's bcrypt builds for darwin, win32 ...) are not installed.
+    wanted = {name for name, entry in locked.items() if not entry.get("optional")}
+    return wanted <= set(installed) and all(name in locked and locked[name].get("version", "") == entry.get("version", "")
+                                            for name, entry in installed.items())
 
 
 def ensure_node_client(directory: Path = NODE_CLIENT, minimum: int = 20) -> Path:

@@ -300,7 +300,7 @@ class Simulator:
         # One refund attempt issued inside GHL: `refund` says how much of what (minor units).
         self._signal("refund.issued", order.location_id, transaction=refunded[0], order=order, refund={
             "amount_minor": amount, "currency": order.currency,
-            "type": "full" if order.payment_status == "refunded" else "partial",
+            "full": amount == refundable,  # it took everything still refundable
             "transaction_ids": [t.id for t in refunded], "status": "succeeded", "created_at": now})
 
     def order_fulfill(self, args: SimArgs, result: ActionResult) -> None:

@@ -355,3 +355,18 @@ def test_a_client_without_a_workflow_route_skips_the_workflow_scenarios(tmp_path
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     ((name, status, why, checks),) = summary(report)
     assert status == "skipped" and "workflow_webhook is empty" in why and checks == []
+
+
+@pytest.mark.skipif(not _sandbox_has_workflows(), reason="the workflows service (i12-wfsvc) is not merged")
+def test_the_node_client_passes_the_workflow_scenarios(tmp_path: Path) -> None:
+    from node_support import ensure_node_client
+
+    project = ensure_node_client() / "ghl-sandbox.toml"
+    report = tmp_path / "r.json"
+    args = ["--project", str(project), "--examples", "0", "--json", str(report)]
+    for p in WORKFLOW_FILES:
+        args += ["--scenarios", str(p)]
+    result = check(*args, cwd=tmp_path)
+    rows = summary(report)
+    assert result.returncode == 0, f"{rows}\n{result.stdout[-3000:]}"
+    assert [r[1] for r in rows] == ["pass"] * 4 and all(c[1] == "pass" for r in rows for c in r[3]), rows

@@ -165,7 +165,7 @@ def needs(scenario: Scenario, spec: ClientSpec) -> str:
     """Why the scenario cannot run against this client (a route it lacks), or ""."""
     kinds = {k for step in scenario.steps for k in step}
     if spec.workflows.only and not uses_workflows(scenario):
-        return "the client sees GHL only through workflows (workflows.only) and the scenario uses none"
+        return "workflows.only: the scenario uses no GHL workflows"
     if "rankr" in kinds and spec.routes.rankr_events is None:
         return "the client takes no Rankr fulfilment requests (client.routes.rankr_events is empty)"
     if "webhook" in kinds and spec.routes.ghl_webhook is None:

@@ -370,3 +370,11 @@ def test_the_node_client_passes_the_workflow_scenarios(tmp_path: Path) -> None:
     rows = summary(report)
     assert result.returncode == 0, f"{rows}\n{result.stdout[-3000:]}"
     assert [r[1] for r in rows] == ["pass"] * 4 and all(c[1] == "pass" for r in rows for c in r[3]), rows
+
+
+def test_an_unset_environment_variable_in_a_workflow_custom_value_stops_check_before_any_scenario(tmp_path: Path) -> None:
+    (tmp_path / "ghl-sandbox.toml").write_text(f'[client]\ncommand = "{REFERENCE}"\n[workflows.custom_values]\n'
+                                               'token = "{{env.GHL_SANDBOX_SURELY_UNSET_VAR}}"\n')
+    result = check("--examples", "0", cwd=tmp_path, timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert ":4: workflows.custom_values.token: {env.GHL_SANDBOX_SURELY_UNSET_VAR}: the environment variable" in result.stdout

@@ -12,7 +12,7 @@ ARGS ?=
 # three workers (pytest-xdist), each taking whole files, keep it well inside its budget on 2 cores.
 PYTEST_ARGS ?= -n 3 --dist loadfile
 
-.PHONY: run test lint bench clean demo chromium node postgresql
+.PHONY: run test lint bench clean demo chromium node postgresql nocode
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ node:
 				|| echo "warning: could not install nodejs" >&2; \
 		fi; \
 	fi
+
+# The Node-RED recipe (examples/nocode): Node-RED as its package-lock.json pins it.
+nocode: node
+	cd examples/nocode && npm ci --no-audit --no-fund
 
 # The sql destination adapter is tested on a real PostgreSQL server that the tests start themselves.
 postgresql:

@@ -704,3 +704,7 @@ def accepts_genuine_acuity_webhooks(ctx: ScenarioContext) -> Verdict:
     if problems:
         return Verdict.failed(f"{len(problems)} genuine Acuity deliveries refused", problems)
     return Verdict.passed(f"{attempts} genuine Acuity deliveries, none refused")
+
+
+# The workflow checks (scenarios that declare `services: [workflows]`) live in their own module.
+from scenarios import checks_workflows  # noqa: E402, F401

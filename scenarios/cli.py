@@ -166,7 +166,8 @@ def _strings(value: Any, key: str) -> Iterator[tuple[str, str]]:
 
 def _check_environment(project: projects.Project) -> None:
     """Every `{env.NAME}` the project uses is set, before any scenario starts."""
-    values = [*_strings(project.env, "client.env"), *_strings(project.destination, "destination")]
+    values = [*_strings(project.env, "client.env"), *_strings(project.destination, "destination"),
+              *_strings(project.workflows.custom_values, "workflows.custom_values")]
     for key, value in values:
         for name in _ENV_NAME.findall(value):
             if name not in os.environ:

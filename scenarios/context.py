@@ -42,6 +42,19 @@ def parse_time(text: str) -> float:
 
 
 @dataclass
+class WorkflowRun:
+    """What a workflow scenario (`services: [workflows]`) set up and sent (scenarios.steps_workflows)."""
+
+    secret: str
+    url: str  # the client's workflow route
+    baseline_transactions: set[str] = field(default_factory=set)  # GHL transactions before the first step
+    workflow_ids: list[str] = field(default_factory=list)
+    custom_values: dict[str, str] = field(default_factory=dict)  # what the harness set
+    documents: list[dict[str, Any]] = field(default_factory=list)  # the workflow documents it loaded
+    posts: list[dict[str, Any]] = field(default_factory=list)  # workflow-shaped posts the harness made
+
+
+@dataclass
 class ScenarioContext:
     sandbox_url: str
     sandbox: HarnessSandbox
@@ -71,6 +84,7 @@ class ScenarioContext:
     acuity_appointments: list[int] = field(default_factory=list)  # scheduled by the scenario's steps
     acuity_forged: list[dict[str, Any]] = field(default_factory=list)  # answers to Acuity deliveries we sent
     other_acuity_keys: list[str] = field(default_factory=list)  # API keys of the other locations' accounts
+    workflow: WorkflowRun | None = None  # only in scenarios that declare `services: [workflows]`
 
     # ---- control plane ------------------------------------------------------------------------
 

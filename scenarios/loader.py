@@ -108,6 +108,11 @@ def parse(text: str, path: str) -> Scenario:
         raise ScenarioError(f"{path}:{line}: {dotted}: {err.message}")
     _check_refs(data, node, path)
     _check_services(data, node, path)
+    from scenarios.steps_workflows import check_services as check_workflow_services
+
+    problem = check_workflow_services(data, node, path)
+    if problem:
+        raise ScenarioError(problem)
     return Scenario(name=data["name"], path=path, data=data)
 
 

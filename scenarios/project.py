@@ -150,6 +150,18 @@ class Routes:
     ghl_webhook: str | None = "/webhooks/ghl"
     rankr_events: str | None = "/webhooks/rankr"
     acuity_webhook: str | None = "/webhooks/acuity"  # None: the client takes no Acuity webhooks
+    workflow_webhook: str | None = "/webhooks/ghl-workflow"  # None: the client takes no GHL workflow webhooks
+
+
+@dataclass
+class WorkflowsSpec:
+    """`[workflows]` of the project file: the GHL workflows a workflow scenario loads (None: the library's
+    default), custom values to set (templates), and whether GHL reaches the client only through workflows."""
+
+    files: list[Path] | None = None
+    documents: list[dict[str, Any]] = field(default_factory=list)  # the files' workflow documents, parsed
+    custom_values: dict[str, str] = field(default_factory=dict)
+    only: bool = False
 
 
 @dataclass
@@ -162,6 +174,7 @@ class ClientSpec:
     routes: Routes = field(default_factory=Routes)
     startup_timeout: float = 30.0
     contract_env: bool = True
+    workflows: WorkflowsSpec = field(default_factory=WorkflowsSpec)
 
 
 @dataclass
@@ -181,6 +194,7 @@ class Project:
     destination: dict[str, Any] = field(default_factory=lambda: {"adapter": "rankr"})
     lines: dict[str, int] = field(default_factory=dict)
     key_prefix: str = ""
+    workflows: WorkflowsSpec = field(default_factory=WorkflowsSpec)
 
     @property
     def base_dir(self) -> Path:
@@ -191,7 +205,8 @@ class Project:
         if not cmd:
             raise ProjectError("no client command: pass --client CMD or set client.command in a project file")
         return ClientSpec(command=cmd, cwd=self.cwd, env=dict(self.env), routes=self.routes,
-                          startup_timeout=self.startup_timeout, contract_env=self.contract_env)
+                          startup_timeout=self.startup_timeout, contract_env=self.contract_env,
+                          workflows=self.workflows)
 
     def where(self, key: str) -> str:
         """`path:line: key` for an error about a dotted key of this file."""
@@ -372,7 +387,8 @@ def _read(project: Project, root: Table) -> None:
     project.routes = Routes(health=_route(routes, "health", "/healthz", allow_none=False) or "/healthz",
                             ghl_webhook=_route(routes, "ghl_webhook", "/webhooks/ghl"),
                             rankr_events=_route(routes, "rankr_events", "/webhooks/rankr"),
-                            acuity_webhook=_route(routes, "acuity_webhook", "/webhooks/acuity"))
+                            acuity_webhook=_route(routes, "acuity_webhook", "/webhooks/acuity"),
+                            workflow_webhook=_route(routes, "workflow_webhook", "/webhooks/ghl-workflow"))
     routes.reject_unknown()
     client.reject_unknown()
 
@@ -383,6 +399,10 @@ def _read(project: Project, root: Table) -> None:
     project.seed = harness.integer("seed", None, minimum=-(2**63), maximum=2**63 - 1)
     project.plugins = harness.strings("plugins") or []
     harness.reject_unknown()
+
+    from scenarios.project_workflows import read_workflows
+
+    project.workflows = read_workflows(root.table("workflows"), project.base_dir)
 
     destination = root.table("destination")
     adapter = destination.string("adapter", "rankr")
@@ -419,6 +439,7 @@ command = "python my_sync_service.py"
 # {ghl.client_id} {ghl.client_secret} {ghl.webhook_public_key} {ghl.webhook_rsa_public_key}
 # {rankr.base_url} {rankr.api_key} {rankr.webhook_secret}
 # {acuity.base_url} {acuity.user_id} {acuity.api_key}   (set only in scenarios that use Acuity)
+# {workflow.secret}   (set only in scenarios that use GHL workflows)
 # {client.port} {client.url} {client.state_dir} {client.reconcile_interval} {scenario.id} {env.NAME}
 # GHL_BASE_URL = "{ghl.base_url}"
 # GHL_TOKEN = "{ghl.access_token}"
@@ -430,6 +451,7 @@ command = "python my_sync_service.py"
 # ghl_webhook = "/webhooks/ghl"  # "" if your integration takes no GHL webhooks (it polls)
 # rankr_events = "/webhooks/rankr"  # "" if it takes no Rankr fulfilment requests
 # acuity_webhook = "/webhooks/acuity"  # "" if it takes no Acuity webhooks (Acuity scenarios are skipped)
+# workflow_webhook = "/webhooks/ghl-workflow"  # "" if it takes no GHL workflow webhooks (workflow scenarios are skipped)
 
 [harness]
 # scenarios = ["scenarios/"]     # default: the built-in library
@@ -437,6 +459,13 @@ command = "python my_sync_service.py"
 # examples = 10                  # property-based examples after the scenarios
 # seed = 42
 # plugins = ["./ghl_checks.py"]  # modules or files that register checks and steps
+
+# [workflows]
+# files = ["ghl-workflow.json"]   # the GHL workflows of workflow scenarios (default: the library's
+#                                 # Payment Received -> Custom Webhook to workflow_webhook)
+# only = false                    # true: GHL reaches the integration only through workflows
+# [workflows.custom_values]       # location custom values the workflows use ({workflow.secret} ...)
+# my_secret = "{workflow.secret}"
 
 [destination]
 # Where the checks read what your integration wrote: rankr (the sandbox's fake Rankr), sql, http

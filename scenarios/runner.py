@@ -20,9 +20,11 @@ from typing import Any
 
 import httpx
 
+from scenarios import steps_workflows as workflows
 from scenarios import templates
 from scenarios.assertions import evaluate as evaluate_assertion
 from scenarios.checks import ACUITY_DEFAULT_CHECKS, DEFAULT_CHECKS, REGISTRY, Verdict
+from scenarios.checks_workflows import WORKFLOW_DEFAULT_CHECKS
 from scenarios.client import ClientError, ClientProcess, free_port
 from scenarios.context import ACUITY, HarnessError, HarnessSandbox, NotApplicable, ScenarioContext
 from scenarios.destinations import Binding, Destination, DestinationError
@@ -124,10 +126,11 @@ def acuity_env(values: dict[str, str]) -> dict[str, str]:
 
 def render_env(spec: ClientSpec, values: dict[str, str], contract: dict[str, str]) -> dict[str, str]:
     """The client's environment: the contract's variables (unless switched off) and the project's own names.
-    A name whose template uses `acuity.*` is left out of scenarios that do not use Acuity (no values)."""
+    A name whose template uses `acuity.*` (`workflow.*`) is left out of scenarios that do not use Acuity
+    (GHL workflows): there are no values."""
     env = dict(contract) if spec.contract_env else {}
     for name, value in spec.env.items():
-        if any(n.startswith("acuity.") and n not in values for n in templates.names(value)):
+        if any(n.startswith(("acuity.", "workflow.")) and n not in values for n in templates.names(value)):
             continue
         env[name] = templates.render(value, values)
     return env
@@ -137,6 +140,11 @@ def uses_acuity(scenario: Scenario) -> bool:
     """A scenario uses Acuity when it declares it: top-level `services: [acuity]` (the loader refuses
     Acuity steps or checks in a scenario that does not)."""
     return ACUITY in scenario.data.get("services", [])
+
+
+def uses_workflows(scenario: Scenario) -> bool:
+    """A scenario uses GHL workflows when it declares `services: [workflows]`."""
+    return workflows.WORKFLOWS in scenario.data.get("services", [])
 
 
 def client_env(sandbox_url: str, location: dict[str, Any], keys: dict[str, Any], app: dict[str, Any], port: int,
@@ -156,12 +164,16 @@ def client_env(sandbox_url: str, location: dict[str, Any], keys: dict[str, Any],
 def needs(scenario: Scenario, spec: ClientSpec) -> str:
     """Why the scenario cannot run against this client (a route it lacks), or ""."""
     kinds = {k for step in scenario.steps for k in step}
+    if spec.workflows.only and not uses_workflows(scenario):
+        return "workflows.only: the scenario uses no GHL workflows"
     if "rankr" in kinds and spec.routes.rankr_events is None:
         return "the client takes no Rankr fulfilment requests (client.routes.rankr_events is empty)"
     if "webhook" in kinds and spec.routes.ghl_webhook is None:
         return "the client takes no GHL webhooks (client.routes.ghl_webhook is empty)"
     if (uses_acuity(scenario) or kinds & ACUITY_STEPS) and spec.routes.acuity_webhook is None:
         return "the client takes no Acuity webhooks (client.routes.acuity_webhook is empty)"
+    if uses_workflows(scenario) and spec.routes.workflow_webhook is None:
+        return "the client takes no GHL workflow webhooks (client.routes.workflow_webhook is empty)"
     return ""
 
 
@@ -179,6 +191,7 @@ class Harness:
         self.sandbox = HarnessSandbox(self.sandbox_url, admin_token=admin_token, timeout=60.0)
         self.progress = progress or (lambda _msg: None)
         self._counter = 0
+        self._workflows_loaded = False  # workflows survive a reset: the next scenario deletes them
 
     def close(self) -> None:
         self.sandbox.close()
@@ -191,7 +204,8 @@ class Harness:
             return False
 
     def checks_for(self, scenario: Scenario) -> list[str]:
-        defaults = [*DEFAULT_CHECKS, *(ACUITY_DEFAULT_CHECKS if uses_acuity(scenario) else ())]
+        defaults = [*DEFAULT_CHECKS, *(ACUITY_DEFAULT_CHECKS if uses_acuity(scenario) else ()),
+                    *(WORKFLOW_DEFAULT_CHECKS if uses_workflows(scenario) else ())]
         wanted = scenario.expect.get("checks") or scenario.setup.get("checks") or defaults
         if self.only_checks:
             wanted = [c for c in wanted if c in self.only_checks]
@@ -252,6 +266,11 @@ class Harness:
                                    maxRetries=6, timeoutS=5)
         reset_at = time.time()
         sandbox.reset(seed=int(setup.get("seed", self.seed)), orders=int(setup.get("orders", DEFAULT_ORDERS)))
+        if uses_workflows(scenario) and not workflows.has_workflows(sandbox):
+            raise NotApplicable("the sandbox has no workflows service (GET /_sandbox/workflows)")
+        if self._workflows_loaded:  # before the targets: a workflow's actions are webhook targets
+            workflows.clear(sandbox)
+            self._workflows_loaded = False
         for target in sandbox.targets():
             sandbox.delete_target(target["id"])
         sandbox.clear_journal()
@@ -277,6 +296,8 @@ class Harness:
             extra = acuity_values(self.sandbox_url, acuity)
             values.update(extra)
             contract.update(acuity_env(extra))
+        if uses_workflows(scenario):
+            values["workflow.secret"] = contract["GHL_WORKFLOW_SECRET"] = workflows.new_secret()
         env = render_env(self.spec, values, contract)
         client = ClientProcess(self.client_command, env, self.work_dir / f"{self._counter:03d}-client.log", port=port,
                                cwd=self.spec.cwd, health=self.spec.routes.health,
@@ -309,6 +330,9 @@ class Harness:
                 ctx.target_id = target["id"]
             if acuity is not None:
                 self._setup_acuity(ctx, setup)
+            if uses_workflows(scenario):
+                self._workflows_loaded = True
+                workflows.setup(ctx, self.spec, setup, values)
         except BaseException:
             # run() only stops what _setup returned: a client started before a failure here (the
             # sandbox refusing the webhook target, say) would otherwise outlive the scenario.

@@ -392,3 +392,7 @@ def acuity_webhook(ctx: ScenarioContext, spec: dict[str, Any]) -> str:
         sent["error"] = f"{type(exc).__name__}: {exc}"
     ctx.acuity_forged.append(sent)
     return f"{kind} Acuity delivery ({sent['body']}) -> {sent['status'] or sent['error']}"
+
+
+# The workflow steps (scenarios that declare `services: [workflows]`) live in their own module.
+from scenarios import steps_workflows  # noqa: E402, F401

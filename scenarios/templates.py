@@ -12,6 +12,7 @@ NAMES = frozenset({
     "ghl.client_secret", "ghl.webhook_public_key", "ghl.webhook_rsa_public_key",
     "rankr.base_url", "rankr.api_key", "rankr.webhook_secret",
     "acuity.base_url", "acuity.user_id", "acuity.api_key",
+    "workflow.secret",
     "client.port", "client.url", "client.state_dir", "client.reconcile_interval",
     "scenario.id",
 })

@@ -2,7 +2,10 @@
 with Rankr, and turns Rankr `fulfillment.requested` events into exactly one GHL fulfillment each.
 When `ACUITY_API_BASE_URL` is set it also takes Acuity Scheduling webhooks and keeps Rankr `payments`
 (every GHL transaction, every Acuity appointment payment and store order) and `customers` (one per
-person, merged by normalised email) in sync with both sources.
+person, merged by normalised email) in sync with both sources. When `GHL_WORKFLOW_SECRET` is set it
+also takes GHL workflow webhooks (contracts/CLIENT_CONTRACT.md §7: a Payment Received workflow's Custom
+Webhook, unsigned, carrying the shared secret in `X-Workflow-Secret`) and keeps a Rankr payment per GHL
+transaction, polling GHL's transactions too (a workflow never redelivers a lost delivery).
 
 Built to contracts/CLIENT_CONTRACT.md; configured only by the environment variables of its §1.
 Run: `python examples/clients/reference_client.py`. Dependencies: stdlib, httpx, cryptography.
@@ -101,6 +104,7 @@ class Config:
     acuity_base: str = ""  # "" = no Acuity: the client then behaves exactly as before
     acuity_user_id: str = ""
     acuity_api_key: str = ""
+    workflow_secret: str = ""  # "" = no GHL workflow webhooks (the client then behaves exactly as before)
 
     @classmethod
     def from_env(cls, env: Any = os.environ) -> Config:
@@ -113,7 +117,8 @@ class Config:
             port=int(env["CLIENT_PORT"]), state_dir=env["CLIENT_STATE_DIR"],
             reconcile_interval=float(env.get("CLIENT_RECONCILE_INTERVAL", "60")),
             acuity_base=env.get("ACUITY_API_BASE_URL", "").rstrip("/"),
-            acuity_user_id=env.get("ACUITY_USER_ID", ""), acuity_api_key=env.get("ACUITY_API_KEY", ""))
+            acuity_user_id=env.get("ACUITY_USER_ID", ""), acuity_api_key=env.get("ACUITY_API_KEY", ""),
+            workflow_secret=env.get("GHL_WORKFLOW_SECRET", ""))
 
 
 # ---- Acuity helpers (pure) ------------------------------------------------------------------------
@@ -426,6 +431,7 @@ class ReferenceClient:
         self.people = People(self.state)
         self.appointment_locks = [threading.Lock() for _ in range(64)]
         self.person_locks = [threading.Lock() for _ in range(64)]
+        self.workflows_enabled = bool(config.workflow_secret)
 
     def make_state(self) -> State:
         return State(os.path.join(self.cfg.state_dir, "client.sqlite3"))
@@ -783,6 +789,10 @@ class ReferenceClient:
                 changed += self.upsert(kind, record)
         if self.acuity_enabled:  # payments and customers: GHL's side (Acuity's has its own loop)
             changed += self.sync_people_ghl(lists["orders"], lists["transactions"])
+        elif self.workflows_enabled:  # payments only: what the workflow deliveries write, polled
+            for txn in lists["transactions"]:
+                if txn.get("_id"):
+                    changed += self.record_ghl_payment(txn)
         return changed
 
     def reconcile_loop(self) -> None:
@@ -906,11 +916,13 @@ class ReferenceClient:
 
     @staticmethod
     def ghl_payment(txn: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """A GHL transaction (a list item, or the detail with its `contactSnapshot`) as a Rankr payment."""
         key = f"ghl:{txn['_id']}"
+        snap = txn.get("contactSnapshot") if isinstance(txn.get("contactSnapshot"), dict) else {}
         return key, {"paymentKey": key, "source": "ghl", "sourceKind": "transaction", "sourceId": str(txn["_id"]),
                      "parentId": str(txn.get("entityId") or ""), "amount": txn.get("amount", 0),
                      "currency": str(txn.get("currency") or ""), "status": str(txn.get("status") or ""),
-                     "customerEmail": normalise_email(txn.get("contactEmail")),
+                     "customerEmail": normalise_email(txn.get("contactEmail") or snap.get("email")),
                      "paidAt": str(txn.get("createdAt") or "")}
 
     def sync_people_ghl(self, orders: list[dict[str, Any]], transactions: list[dict[str, Any]],
@@ -932,6 +944,50 @@ class ReferenceClient:
             touched |= self.note_person("payment", key, txn.get("contactEmail"), first, last,
                                         value=value, currency=body["currency"])
         return changed + self.flush_customers(touched, deadline)
+
+    # ---- GHL workflow webhooks (with GHL_WORKFLOW_SECRET) ----------------------------------------
+
+    def record_ghl_payment(self, txn: dict[str, Any], deadline: float | None = None) -> bool:
+        """One Rankr payment per GHL transaction (the same body whether a delivery or a poll brought it)."""
+        key, body = self.ghl_payment(txn)
+        return self.put_if_changed("payments", key, body, deadline)
+
+    def workflow_secret_ok(self, headers: Any) -> bool:
+        """Workflow deliveries are unsigned: the shared secret the workflow sends is the only proof."""
+        given = str(headers.get("X-Workflow-Secret") or "")
+        return hmac.compare_digest(given.encode(), self.cfg.workflow_secret.encode())
+
+    def get_transaction(self, transaction_id: str, deadline: float | None = None) -> dict[str, Any]:
+        answer: dict[str, Any] = self.ghl("GET", f"/payments/transactions/{transaction_id}", params=self.alt(),
+                                          deadline=deadline).json()
+        return answer
+
+    def handle_workflow_webhook(self, raw: bytes, headers: Any) -> int:
+        """A Payment Received workflow's delivery: check the secret, then treat it as a notification only and
+        read the transaction back from GHL (the body is typed by whoever built the workflow), PUT its
+        payment, answer 2xx; 503 while GHL or Rankr fail (the workflow retries)."""
+        if not self.workflows_enabled:
+            return 404
+        if not self.workflow_secret_ok(headers):
+            return 401
+        try:
+            payload = json.loads(raw)
+        except ValueError:
+            return 400
+        transaction_id = str(payload.get("transactionId") or "") if isinstance(payload, dict) else ""
+        if not re.fullmatch(r"[0-9A-Za-z_-]{1,64}", transaction_id):
+            return 400
+        deadline = time.monotonic() + WEBHOOK_BUDGET_S
+        try:
+            txn = self.get_transaction(transaction_id, deadline)
+            self.record_ghl_payment(txn, deadline)
+        except Refused as exc:
+            log.warning("workflow delivery for transaction %s not synced: %s", transaction_id, exc)
+            return 404 if exc.service == "GHL" and exc.response.status_code in (400, 404) else 503
+        except Unavailable as exc:
+            log.warning("workflow delivery for transaction %s not synced: %s", transaction_id, exc)
+            return 503  # ask for a retry; reconciliation repairs the rest
+        return 200
 
     # ---- Acuity API -----------------------------------------------------------------------------
 
@@ -1252,6 +1308,8 @@ class Handler(BaseHTTPRequestHandler):
                 status = app.handle_rankr_event(raw, self.headers)
             elif path == "/webhooks/acuity":
                 status = app.handle_acuity_webhook(raw, self.headers)
+            elif path == "/webhooks/ghl-workflow":
+                status = app.handle_workflow_webhook(raw, self.headers)
             else:
                 status = 404
         except Exception:

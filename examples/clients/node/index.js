@@ -16,6 +16,7 @@ const express = require('express');
 const { HighLevel, GHLError } = require('@gohighlevel/api-client');
 const { Unavailable, Refused, now, sleep, backoff, callTimeout, BACKOFF_CAP_MS } = require('./common');
 const { AcuitySync, DEFAULT_ANCHOR, SWEEP_MONTHS } = require('./acuity');
+const { WorkflowSync } = require('./workflow');
 
 const REPLAY_WINDOW_MS = 5 * 60 * 1000; // GHL's recommended window, both directions
 const ORDER_EVENTS = new Set(['OrderCreate', 'OrderStatusUpdate']);
@@ -52,7 +53,10 @@ function loadConfig(env = process.env) {
       ghlWebhooks: env.GHL_WEBHOOK_PATH || '/ghl/webhooks',
       rankrEvents: env.RANKR_EVENTS_PATH || '/rankr/events',
       acuityWebhook: env.ACUITY_WEBHOOK_PATH || '/webhooks/acuity',
+      workflowWebhook: env.GHL_WORKFLOW_PATH || '/webhooks/ghl-workflow',
     },
+    // GHL workflow deliveries (a Payment Received workflow's Custom Webhook): on only with their shared secret.
+    workflowSecret: env.GHL_WORKFLOW_SECRET || '',
     // Acuity Scheduling: on only when its base URL is set (then its user id and API key are required).
     acuity: env.ACUITY_API_BASE_URL ? {
       baseUrl: env.ACUITY_API_BASE_URL.replace(/\/+$/, ''),
@@ -339,6 +343,8 @@ class SyncService {
     this.log = log;
     // Acuity payments, and GHL transactions and order contacts, into Rankr payments and customers.
     this.acuity = cfg.acuity ? new AcuitySync(this, cfg.acuity) : null;
+    // GHL workflow deliveries and polled transactions into Rankr payments (the Acuity part writes those too).
+    this.workflow = cfg.workflowSecret ? new WorkflowSync(this, cfg.workflowSecret) : null;
 
     this.ghl = new HighLevel({
       clientId: cfg.clientId,
@@ -547,6 +553,7 @@ class SyncService {
     for (const txn of await this.listTransactions({ entityId: orderId }, deadline)) {
       await this.upsert('transactions', txn, deadline);
       if (this.acuity) await this.acuity.ghlTransaction(txn, deadline);
+      else if (this.workflow) await this.workflow.transaction(txn, deadline);
     }
   }
 
@@ -734,6 +741,7 @@ class SyncService {
     for (const txn of await this.listTransactions({})) {
       changed += await this.upsert('transactions', txn);
       if (this.acuity) await this.acuity.ghlTransaction(txn);
+      else if (this.workflow) changed += await this.workflow.transaction(txn);
     }
     for (const sub of await this.listSubscriptions()) changed += await this.upsert('subscriptions', sub);
     return changed;
@@ -816,6 +824,14 @@ class SyncService {
         const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
         this.acuity.handleWebhook(raw, req.get('x-acuity-signature'))
           .then((status) => res.status(status).json({ status }), next);
+      });
+    }
+
+    // GHL workflow deliveries: unsigned JSON with the shared secret in X-Workflow-Secret.
+    if (this.workflow) {
+      app.post(this.cfg.routes.workflowWebhook, express.raw({ type: () => true, limit: '1mb' }), (req, res, next) => {
+        const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+        this.workflow.handle(raw, req.headers).then((status) => res.status(status).json({ status }), next);
       });
     }
 

@@ -704,3 +704,7 @@ def accepts_genuine_acuity_webhooks(ctx: ScenarioContext) -> Verdict:
     if problems:
         return Verdict.failed(f"{len(problems)} genuine Acuity deliveries refused", problems)
     return Verdict.passed(f"{attempts} genuine Acuity deliveries, none refused")
+
+
+# Order routing's check (`routed_correctly`) lives in its own module; importing it registers it.
+from scenarios import checks_routing  # noqa: E402, F401

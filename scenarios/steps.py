@@ -67,6 +67,8 @@ def simulate(ctx: ScenarioContext, spec: dict[str, Any]) -> str:
         body["items"] = spec["items"]
     if "pending" in spec:
         body["pending"] = spec["pending"]
+    if "address" in spec:  # order.create: the address typed on the order form (routing, design §3)
+        body["address"] = spec["address"]
     answer = ctx.sandbox.simulate(action, **body)
     resources = answer["resources"]
     primary = "subscription" if action.startswith("subscription.") else "order"
@@ -392,3 +394,7 @@ def acuity_webhook(ctx: ScenarioContext, spec: dict[str, Any]) -> str:
         sent["error"] = f"{type(exc).__name__}: {exc}"
     ctx.acuity_forged.append(sent)
     return f"{kind} Acuity delivery ({sent['body']}) -> {sent['status'] or sent['error']}"
+
+
+# Order routing steps (`providers`, `providerEvent`) live in their own module; importing it registers them.
+from scenarios import steps_routing  # noqa: E402, F401

@@ -61,6 +61,16 @@ def _trackings(data: dict[str, Any]) -> list[dict[str, Any]]:
              "tracking_url": str(t.get("trackingUrl", ""))} for t in raw]
 
 
+ADDRESS_FIELDS = (("address1", "address1"), ("city", "city"), ("state", "state"), ("postalCode", "postal_code"),
+                  ("country", "country"))
+
+
+def _address(data: dict[str, Any]) -> dict[str, str] | None:
+    """order.create's `address` as contactSnapshot keys: the five address fields, an omitted one empty."""
+    raw = data.get("address")
+    return None if raw is None else {key: str(raw.get(name) or "") for name, key in ADDRESS_FIELDS}
+
+
 def parse_args(sb: Any, data: dict[str, Any]) -> SimArgs:
     """SimArgs from a body `validated_body` checked against the contract's SimulationRequest."""
     location_id = data.get("locationId")
@@ -81,7 +91,7 @@ def parse_args(sb: Any, data: dict[str, Any]) -> SimArgs:
                    source_type=data.get("sourceType"), source_sub_type=data.get("sourceSubType"),
                    live_mode=data.get("liveMode", True), pending_polls=polls, pending_seconds=seconds,
                    settle_outcome=outcome, notify_customer=data.get("notifyCustomer", False),
-                   qty=None if qty is None else int(qty))
+                   qty=None if qty is None else int(qty), address=_address(data))
 
 
 def _float(data: dict[str, Any], name: str) -> float | None:

@@ -61,6 +61,9 @@ class SimArgs:
     pending_seconds: float | None = None  # ... or T seconds passed on the sandbox clock
     settle_outcome: str = "succeeded"  # ... then "succeeded" or "failed" (the control plane checked which)
     notify_customer: bool = False
+    # order.create: the address typed on the order form, snapshot keys (address1, city, state, postal_code,
+    # country); it replaces the contact's address in the order's contactSnapshot.
+    address: dict[str, str] | None = None
 
 
 @dataclass
@@ -165,6 +168,8 @@ class Simulator:
     def _new_order(self, args: SimArgs, items: list[tuple[Price, float]], result: ActionResult) -> Order:
         now = self.clock.now()
         snap = self._contact_snapshot(args.location_id, args.contact_id)
+        if args.address is not None:
+            snap.update(args.address)
         order_items = [factories.order_item(self.ids, p, qty) for p, qty in items]
         order = factories.order(
             self.ids, location_id=args.location_id, contact_snapshot=snap, currency="USD", items=order_items,

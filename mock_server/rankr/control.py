@@ -1,5 +1,7 @@
 """Control plane for the fake Rankr: send a Rankr event to a client (signed, or forged on request)
-and list what was sent, and the write history of the Rankr accounts (for the harness)."""
+and list what was sent, the write history of the Rankr accounts (for the harness), and routing: set a
+location's providers, read them and the assignments as they truly are (with their histories), and flip a
+provider with a provider event."""
 
 from __future__ import annotations
 
@@ -9,13 +11,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from mock_server.clock import iso_ms
 from mock_server.control.common import sandbox
 from mock_server.control.routes import RouteTable, table_routes
-from mock_server.control.validation import validated_body
+from mock_server.control.validation import validated_body, validated_query
 from mock_server.control.webhooks import receiver_url
 from mock_server.errors import Invalid, NotFound
 from mock_server.http.errors import json_response
-from mock_server.rankr import accounts, sender
+from mock_server.rankr import accounts, routing, sender
+from mock_server.rankr.assignments import RoutingRefused
 from mock_server.rankr.models import RankrSend
 from mock_server.rankr.service import POSTS, RECORDS, RankrService, rankr
 from mock_server.rankr.views import send_view, write_view
@@ -44,8 +48,10 @@ async def send_event(request: Request) -> Response:
     elif sb.location(location_id) is None:
         raise NotFound(f"Location {location_id} not found")
     url = receiver_url(data["url"])  # what webhook targets accept
-    order_id = data["orderId"]
     event_type = data.get("eventType") or "fulfillment.requested"
+    if event_type in PROVIDER_EVENTS:
+        return await _send_provider_event(sb, data, location_id, url, str(event_type))
+    order_id = data["orderId"]
     trackings = data.get("trackings", [])
     notify = data.get("notifyCustomer", False)
     forge = data.get("forge")
@@ -64,6 +70,38 @@ async def send_event(request: Request) -> Response:
     return json_response({"id": record.id, "locationId": location_id, "eventId": event_id, "status": outcome.status,
                           "body": outcome.body, "latencyMs": outcome.latency_ms, "error": outcome.error,
                           "forge": forge})
+
+
+PROVIDER_EVENTS = ("provider.unavailable", "provider.available")
+
+
+async def _send_provider_event(sb: Any, data: dict[str, Any], location_id: str, url: str, event_type: str
+                               ) -> Response:
+    """`provider.unavailable` / `provider.available`: flip the provider (a state change, recorded with
+    its time), then send `{eventId, eventType, providerId, occurredAt}`. A forged send changes nothing:
+    the real Rankr never sent it."""
+    provider_id = data["providerId"]
+    forge = data.get("forge")
+    svc = _service(sb)
+    event_id = data.get("eventId") or "evt_" + sb.world.ids.object_id()
+    at = sb.clock.now()
+    try:
+        if forge is None:
+            svc.routing.set_available(location_id, provider_id, event_type == "provider.available", event_id)
+        elif svc.routing.provider(location_id, provider_id) is None:
+            raise RoutingRefused("not_found", "")
+    except RoutingRefused:
+        raise NotFound(f"Provider {provider_id} not found in the Rankr account of location {location_id}") from None
+    payload = {"eventId": event_id, "eventType": event_type, "providerId": provider_id, "occurredAt": iso_ms(at)}
+    account = accounts.account(sb.seed, location_id)
+    outcome = await sender.send(url, payload, account.webhook_secret, forge, sb.settings.webhook_timeout)
+    record = svc.record_send(RankrSend(
+        id="", location_id=location_id, seq=0, event_id=event_id, event_type=event_type, order_id="", url=url,
+        at=at, items=[], status=outcome.status, error=outcome.error, latency_ms=outcome.latency_ms, forge=forge,
+        provider_id=provider_id))
+    return json_response({"id": record.id, "locationId": location_id, "eventId": event_id, "status": outcome.status,
+                          "body": outcome.body, "latencyMs": outcome.latency_ms, "error": outcome.error,
+                          "forge": forge, "providerId": provider_id})
 
 
 async def list_events(request: Request) -> Response:
@@ -95,10 +133,50 @@ async def list_records(request: Request) -> Response:
     return json_response({"data": data, "total": total})
 
 
+# ---- routing (design i12 §3) ----------------------------------------------------------------------
+
+
+def _location_required(request: Request, operation_id: str) -> str:
+    location_id = str(validated_query(request, operation_id)["locationId"])
+    if sandbox(request).location(location_id) is None:
+        raise NotFound(f"Location {location_id} not found")
+    return location_id
+
+
+def _providers_answer(svc: RankrService, location_id: str) -> Response:
+    data = svc.providers_truth(location_id)
+    return json_response({"locationId": location_id, "data": data, "total": len(data)})
+
+
+async def put_providers(request: Request) -> Response:
+    """`PUT /_sandbox/rankr/providers?locationId=` `{"providers": [...]}`: the location's set, replaced."""
+    location_id = _location_required(request, "sandbox-put-rankr-providers")
+    data = await validated_body(request, "sandbox-put-rankr-providers")
+    problems = routing.problems(data["providers"])
+    if problems:
+        raise Invalid(*problems)
+    svc = _service(sandbox(request))
+    svc.set_providers(location_id, routing.specs(data["providers"]))
+    return _providers_answer(svc, location_id)
+
+
+async def get_providers(request: Request) -> Response:
+    location_id = _location_required(request, "sandbox-get-rankr-providers")
+    return _providers_answer(_service(sandbox(request)), location_id)
+
+
+async def list_assignments(request: Request) -> Response:
+    location_id = _location_required(request, "sandbox-list-rankr-assignments")
+    return json_response({"locationId": location_id, **_service(sandbox(request)).assignments_truth(location_id)})
+
+
 RANKR_CONTROL_TABLE: RouteTable = (
     ("/_sandbox/rankr/events", ["POST"], send_event),
     ("/_sandbox/rankr/events", ["GET"], list_events),
     ("/_sandbox/rankr/writes", ["GET"], list_writes),
+    ("/_sandbox/rankr/providers", ["PUT"], put_providers),
+    ("/_sandbox/rankr/providers", ["GET"], get_providers),
+    ("/_sandbox/rankr/records/assignments", ["GET"], list_assignments),
     ("/_sandbox/rankr/records/{collection}", ["GET"], list_records),
 )
 

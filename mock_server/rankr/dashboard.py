@@ -50,3 +50,36 @@ def customer(records: dict[str, list[dict[str, Any]]], who: Who) -> list[Table]:
               status_fields=("source",)),
         Table(SERVICE, "orders", "Orders", ORDER_COLUMNS, orders, id_key="orderId", status_fields=("status",)),
     ]
+
+
+PROVIDER_COLUMNS = (
+    Column("providerId", "provider", "id"), Column("name", "name"), Column("areasText", "service areas"),
+    Column("timezone", "timezone"), Column("windowsText", "availability"), Column("availableText", "available", "pill"),
+    Column("availableNowText", "available now", "pill"), Column("dailyCapacity", "capacity / day", "num"),
+    Column("assignedToday", "assigned today", "num"), Column("remainingToday", "left today", "num"))
+ASSIGNMENT_COLUMNS = (
+    Column("orderId", "order", "id"), Column("providerId", "provider", "id"), Column("assignedAt", "assigned", "time"),
+    Column("day", "counts on"), Column("previousProviderId", "moved from", "id"))
+
+
+def _area_text(area: dict[str, Any]) -> str:
+    prefixes = ",".join(_strings(area.get("postalCodePrefixes")))
+    return "/".join(str(x) for x in (area.get("country"), area.get("state")) if x) + (f" {prefixes}*" if prefixes else "")
+
+
+def _window_text(window: dict[str, Any]) -> str:
+    return f"{','.join(_strings(window.get('days')))} {window.get('from', '')}-{window.get('to', '')}"
+
+
+def routing_tables(providers: list[dict[str, Any]], assignments: list[dict[str, Any]]) -> list[Table]:
+    """The State tabs: providers as `GET /rankr/v1/providers` shows them now, and the current assignments."""
+    rows = [{**p, "areasText": "; ".join(_area_text(a) for a in p.get("serviceAreas", [])) or "(none)",
+             "windowsText": "; ".join(_window_text(w) for w in p.get("availability", [])) or "always",
+             "availableText": "on" if p.get("available") else "off",
+             "availableNowText": "yes" if p.get("availableNow") else "no"} for p in providers]
+    return [
+        Table(SERVICE, "providers", "Providers", PROVIDER_COLUMNS, rows, id_key="providerId",
+              status_fields=("availableText", "availableNowText")),
+        Table(SERVICE, "assignments", "Assignments", ASSIGNMENT_COLUMNS, list(assignments), id_key="orderId",
+              status_fields=("providerId",)),
+    ]

@@ -83,3 +83,60 @@ class RankrSend:
     error: str | None = None
     latency_ms: float = 0.0
     forge: str | None = None
+    provider_id: str | None = None  # provider.unavailable / provider.available: the provider (no order, no items)
+
+
+# ---- routing: providers and the orders assigned to them (design i12 §3) --------------------------------
+
+
+@dataclass
+class RankrProvider:
+    """One provider of an account, as the control plane set it (`PUT /_sandbox/rankr/providers`).
+
+    `service_areas`: `[{"country", "state"?, "postalCodePrefixes"?}]`; `availability`: windows
+    `[{"days": ["mon", ...], "from": "08:00", "to": "18:00"}]` in `timezone` (empty: always);
+    `available`: the on/off switch provider events flip; `history`: every change of `available`
+    `[{"available", "at", "source": "setup" | "event", "eventId"?}]`."""
+
+    id: str  # storage key "<locationId>:<providerId>"
+    location_id: str
+    provider_id: str
+    name: str
+    service_areas: list[dict[str, Any]]
+    daily_capacity: int
+    availability: list[dict[str, Any]]
+    timezone: str
+    available: bool
+    position: int  # its place in the set as last PUT
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class RankrAssignment:
+    """An order assigned to a provider (`PUT /rankr/v1/assignments/{orderId}`): at most one per order."""
+
+    id: str  # storage key "<locationId>:<orderId>"
+    location_id: str
+    order_id: str
+    provider_id: str
+    assigned_at: float  # when it was assigned to this provider (a move sets it anew)
+    previous_provider_id: str | None
+    seq: int  # when the order was first assigned (list order)
+
+
+@dataclass
+class RankrAssignmentChange:
+    """One assignment call that reached Rankr, whatever its outcome: the history the harness judges.
+
+    `action`: assigned (new) | moved | unchanged | deleted | refused (`reason`: provider_full,
+    provider_unavailable, not_found)."""
+
+    id: str
+    location_id: str
+    seq: int
+    order_id: str
+    action: str
+    provider_id: str | None
+    previous_provider_id: str | None
+    reason: str | None
+    at: float

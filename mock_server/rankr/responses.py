@@ -120,3 +120,50 @@ async def create_post(request: Request, collection: str) -> Response:
 
 async def not_found(request: Request) -> Response:
     return error(RankrError(404, "not_found", f"No such endpoint: {request.method} {request.url.path}"))
+
+
+# ---- routing (design i12 §3): (request, _) -> Response ----------------------------------------------
+
+async def list_providers(request: Request, _: str) -> Response:
+    svc = service(request)
+    account = authenticate(request, svc)
+    data = svc.providers(account.location_id)
+    return json({"data": data, "total": len(data)})
+
+
+async def list_assignments(request: Request, _: str) -> Response:
+    svc = service(request)
+    account = authenticate(request, svc)
+    limit, offset = _window(request)
+    provider_id = request.query_params.get("providerId") or None
+    data, total = svc.assignments(account.location_id, provider_id, limit, offset)
+    return json({"data": data, "total": total})
+
+
+async def get_assignment(request: Request, _: str) -> Response:
+    svc = service(request)
+    account = authenticate(request, svc)
+    order_id = request.path_params["orderId"]
+    found = svc.assignment(account.location_id, order_id)
+    if found is None:
+        raise RankrError(404, "not_found", f"Order {order_id} is not assigned in this account")
+    return json(found)
+
+
+async def put_assignment(request: Request, _: str) -> Response:
+    svc = service(request)
+    account = authenticate(request, svc)
+    data = await parse_json(request)
+    if data is MISSING:
+        raise _malformed(not (await request.body()).strip())
+    answer = svc.assign(account.location_id, request.path_params["orderId"], data)
+    return json(answer.body, answer.status)
+
+
+async def delete_assignment(request: Request, _: str) -> Response:
+    svc = service(request)
+    account = authenticate(request, svc)
+    order_id = request.path_params["orderId"]
+    if not svc.unassign(account.location_id, order_id):
+        raise RankrError(404, "not_found", f"Order {order_id} is not assigned in this account")
+    return Response(status_code=204)

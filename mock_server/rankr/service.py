@@ -15,9 +15,17 @@ import orjson
 from mock_server.clock import SandboxClock
 from mock_server.locations import Location
 from mock_server.panels import Table, Who
-from mock_server.rankr import accounts, dashboard
-from mock_server.rankr.models import Account, RankrPost, RankrRecord, RankrSend, RankrWrite
-from mock_server.rankr.views import post_view, record_view
+from mock_server.rankr import accounts, dashboard, routing
+from mock_server.rankr.assignments import Routing, RoutingRefused
+from mock_server.rankr.models import Account, RankrPost, RankrProvider, RankrRecord, RankrSend, RankrWrite
+from mock_server.rankr.views import (
+    assignment_view,
+    change_view,
+    post_view,
+    provider_truth,
+    provider_view,
+    record_view,
+)
 from mock_server.service import ServiceWorld
 from mock_server.store import Condition, Store
 
@@ -165,6 +173,7 @@ class RankrService(ServiceWorld):
         self.store = store
         self.clock = clock
         self.seed = seed
+        self.routing = Routing(store, clock, self._seq)
 
     # ---- accounts -----------------------------------------------------------------------------
 
@@ -302,6 +311,75 @@ class RankrService(ServiceWorld):
     def sends(self, location_id: str | None = None) -> builtins.list[RankrSend]:
         conditions = [Condition("location_id", "=", location_id)] if location_id else []
         return self.store.table(RankrSend).all(conditions, order="seq")
+
+    # ---- routing: providers and assignments (design i12 §3) ---------------------------------------
+
+    def _provider_now(self, provider: RankrProvider, now: float) -> tuple[bool, int, str]:
+        today = routing.day_of(now, provider.timezone)
+        return routing.available_now(provider, now), self.routing.assigned_on(provider, today), today
+
+    def providers(self, location_id: str) -> builtins.list[dict[str, Any]]:
+        """`GET /rankr/v1/providers`: each provider as it stands now on the sandbox clock."""
+        now = self.clock.now()
+        out = []
+        for p in self.routing.providers(location_id):
+            available_now, assigned, _ = self._provider_now(p, now)
+            out.append(provider_view(p, available_now, assigned))
+        return out
+
+    def providers_truth(self, location_id: str) -> builtins.list[dict[str, Any]]:
+        """The control plane's view: availability history and per-day counts besides."""
+        now = self.clock.now()
+        out = []
+        for p in self.routing.providers(location_id):
+            available_now, assigned, today = self._provider_now(p, now)
+            out.append(provider_truth(p, available_now, assigned, today, self.routing.by_day(p)))
+        return out
+
+    def set_providers(self, location_id: str, specs: builtins.list[routing.ProviderSpec]) -> None:
+        self.routing.replace_providers(location_id, specs)
+
+    def assign(self, location_id: str, order_id: str, data: Any) -> Answer:
+        """`PUT /rankr/v1/assignments/{orderId}` `{"providerId"}`: 201 new, 200 moved or unchanged."""
+        provider_id = data.get("providerId") if isinstance(data, dict) else None
+        if not isinstance(data, dict):
+            raise _invalid([{"field": "(body)", "issue": "must be a JSON object"}])
+        if not isinstance(provider_id, str) or not provider_id:
+            issue = ("missing" if "providerId" not in data else "must not be null" if provider_id is None
+                     else "must be a non-empty string")
+            raise _invalid([{"field": "providerId", "issue": issue}])
+        try:
+            done = self.routing.assign(location_id, order_id, provider_id)
+        except RoutingRefused as exc:
+            raise RankrError(404 if exc.code == "not_found" else 409, exc.code, exc.message) from None
+        return Answer(201 if done.action == "assigned" else 200, assignment_view(done.assignment))
+
+    def assignment(self, location_id: str, order_id: str) -> dict[str, Any] | None:
+        found = self.routing.assignment(location_id, order_id)
+        return assignment_view(found) if found is not None else None
+
+    def assignments(self, location_id: str, provider_id: str | None = None, limit: int | None = None,
+                    offset: int = 0) -> tuple[builtins.list[dict[str, Any]], int]:
+        found = self.routing.assignments(location_id, provider_id)
+        end = None if limit is None else offset + limit
+        return [assignment_view(a) for a in found[offset:end]], len(found)
+
+    def unassign(self, location_id: str, order_id: str) -> bool:
+        return self.routing.unassign(location_id, order_id) is not None
+
+    def assignments_truth(self, location_id: str) -> dict[str, Any]:
+        """`GET /_sandbox/rankr/records/assignments`: the current assignments (with the provider-timezone
+        day each counts on) and the history of every assignment call."""
+        zones = {p.provider_id: p.timezone for p in self.routing.providers(location_id)}
+        data = [{**assignment_view(a), "day": routing.day_of(a.assigned_at, zones.get(a.provider_id, "UTC"))}
+                for a in self.routing.assignments(location_id)]
+        history = [change_view(c) for c in self.routing.changes(location_id)]
+        return {"data": data, "total": len(data), "history": history}
+
+    def dashboard_tables(self, location_id: str) -> builtins.list[Table]:
+        """Providers and assignments (rankr/dashboard.py)."""
+        return dashboard.routing_tables(self.providers(location_id),
+                                        self.assignments_truth(location_id)["data"])
 
     def dashboard_customer(self, location_id: str, who: Who) -> builtins.list[Table]:
         """What the destination holds for these people (rankr/dashboard.py)."""

@@ -1,4 +1,5 @@
-"""The fake Rankr's tables: records, posts, write history, events sent to clients."""
+"""The fake Rankr's tables: records, posts, write history, events sent to clients, providers and
+assignments (routing) with the assignment history."""
 
 from __future__ import annotations
 
@@ -23,4 +24,16 @@ SENDS = TableSpec("rankr_sends", rk.RankrSend,
                   (column("location_id", "TEXT", by_location), column("seq", "INTEGER", lambda r: r.seq)),
                   ("location_id, seq",), location_scoped=True)
 
-TABLES: tuple[TableSpec[Any], ...] = (RECORDS, POSTS, WRITES, SENDS)
+# Routing (design i12 §3): data of the location, reset with it; seeded: none.
+PROVIDERS = TableSpec("rankr_providers", rk.RankrProvider,
+                      (column("location_id", "TEXT", by_location), column("position", "INTEGER", lambda r: r.position)),
+                      ("location_id, position",), location_scoped=True)
+ASSIGNMENTS = TableSpec("rankr_assignments", rk.RankrAssignment,
+                        (column("location_id", "TEXT", by_location), column("seq", "INTEGER", lambda r: r.seq),
+                         column("provider_id", "TEXT", lambda r: r.provider_id)),
+                        ("location_id, seq", "location_id, provider_id"), location_scoped=True)
+ASSIGNMENT_CHANGES = TableSpec("rankr_assignment_changes", rk.RankrAssignmentChange,
+                               (column("location_id", "TEXT", by_location), column("seq", "INTEGER", lambda r: r.seq)),
+                               ("location_id, seq",), location_scoped=True)
+
+TABLES: tuple[TableSpec[Any], ...] = (RECORDS, POSTS, WRITES, SENDS, PROVIDERS, ASSIGNMENTS, ASSIGNMENT_CHANGES)

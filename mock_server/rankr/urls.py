@@ -24,6 +24,12 @@ RANKR_TABLE: tuple[tuple[str, str, Handler, str], ...] = (
     *((f"{PREFIX}/{c}/{{itemId}}", "GET", api.get_item, c) for c in (*RECORDS, *POSTS)),
     *((f"{PREFIX}/{c}/{{itemId}}", "PUT", api.put_record, c) for c in RECORDS),
     *((f"{PREFIX}/{c}", "POST", api.create_post, c) for c in POSTS),
+    # Routing (design i12 §3).
+    (f"{PREFIX}/providers", "GET", api.list_providers, "providers"),
+    (f"{PREFIX}/assignments", "GET", api.list_assignments, "assignments"),
+    (f"{PREFIX}/assignments/{{orderId}}", "GET", api.get_assignment, "assignments"),
+    (f"{PREFIX}/assignments/{{orderId}}", "PUT", api.put_assignment, "assignments"),
+    (f"{PREFIX}/assignments/{{orderId}}", "DELETE", api.delete_assignment, "assignments"),
 )
 
 

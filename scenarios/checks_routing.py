@@ -198,9 +198,9 @@ def routing_problems(orders: list[RoutedOrder], providers: list[dict[str, Any]],
 
 
 def _day_counts(provider: dict[str, Any]) -> dict[str, int]:
-    """Rankr's per-day assignment counts of a provider (the truth endpoint's `countsByDay`, or a list of
+    """Rankr's per-day assignment counts of a provider (the truth endpoint's `assignmentsByDay`, or a list of
     `{day, count}`), when it shows them."""
-    raw = provider.get("countsByDay", provider.get("dayCounts", provider.get("assignedByDay")))
+    raw = provider.get("assignmentsByDay", provider.get("countsByDay"))
     if isinstance(raw, dict):
         return {str(k): _int(v) for k, v in raw.items()}
     if isinstance(raw, list):
@@ -272,6 +272,7 @@ def routed_correctly(ctx: ScenarioContext) -> Verdict:
     if problems:
         return Verdict.failed(f"{len(problems)} routing problem(s) over {paid} paid order(s) and "
                               f"{len(providers)} provider(s)", problems)
-    routed = len({str(a.get("orderId")) for a in assignments})
-    return Verdict.passed(f"{paid} paid order(s), {routed} assigned over {len(providers)} provider(s), "
-                          "the rest alerted")
+    needing = {o.order_id for o in orders if o.needs_routing}
+    routed = len(needing & {str(a.get("orderId")) for a in assignments})
+    return Verdict.passed(f"{paid} paid order(s) over {len(providers)} provider(s): {routed} assigned"
+                          + (f", {paid - routed} with a routing alert (nobody eligible)" if paid > routed else ""))

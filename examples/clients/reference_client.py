@@ -3,7 +3,7 @@ with Rankr, and turns Rankr `fulfillment.requested` events into exactly one GHL 
 When `ACUITY_API_BASE_URL` is set it also takes Acuity Scheduling webhooks and keeps Rankr `payments`
 (every GHL transaction, every Acuity appointment payment and store order) and `customers` (one per
 person, merged by normalised email) in sync with both sources. When the Rankr account has providers it
-routes every paid order to one of them (contract §7: order routing).
+routes every paid order to one of them (contract §8: order routing).
 
 Built to contracts/CLIENT_CONTRACT.md; configured only by the environment variables of its §1.
 Run: `python examples/clients/reference_client.py`. Dependencies: stdlib, httpx, cryptography.
@@ -67,7 +67,7 @@ ACUITY_PAID_ORDERS = ("paid", "delivered")
 GHL_COUNTED_STATUSES = ("succeeded", "refunded")  # a transaction that took money (minus its refunds)
 
 
-# Order routing (contract §7)
+# Order routing (contract §8)
 ROUTING_PROVIDER_EVENTS = ("provider.unavailable", "provider.available")
 
 
@@ -821,7 +821,7 @@ class ReferenceClient:
     def mark_fulfilled(self, event_id: str, record: dict[str, Any]) -> None:
         self.state.put("fulfillment", event_id, {**record, "done": True})
 
-    # ---- order routing (contract §7) -------------------------------------------------------------
+    # ---- order routing (contract §8) -------------------------------------------------------------
 
     def list_providers(self, deadline: float | None = None, attempts: int = 4) -> list[dict[str, Any]]:
         """The account's providers ([] when it has none, or its Rankr has no providers API: no routing)."""

@@ -287,6 +287,9 @@ def _sandbox(url: str, admin_token: str | None) -> Iterator[SandboxClient]:
 @click.option("--contact", "contact_id", default=None, help="Contact id (order.create).")
 @click.option("--price", "price_id", default=None, help="Recurring price id (subscription.create).")
 @click.option("--item", "items", multiple=True, metavar="PRICE_ID[:QTY]", help="Order item (repeatable).")
+@click.option("--address-json", "address_json", default=None, metavar="JSON",
+              help='order.create: the order form\'s address, e.g. \'{"state": "CA", "postalCode": "94105", '
+                   '"country": "US"}\' (also address1, city).')
 @click.option("--amount", type=float, default=None, help="Amount in major units (pay, fail, refund).")
 @click.option("--pending-polls", type=int, default=None, help="order.pay: stay pending for N polls of the order.")
 @click.option("--pending-seconds", type=float, default=None, help="order.pay: stay pending for T seconds.")
@@ -307,6 +310,7 @@ def _sandbox(url: str, admin_token: str | None) -> Iterator[SandboxClient]:
 @ADMIN_OPTION
 def trigger(action: str, location_id: str | None, order_id: str | None, subscription_id: str | None,
             transaction_id: str | None, contact_id: str | None, price_id: str | None, items: tuple[str, ...],
+            address_json: str | None,
             amount: float | None, pending_polls: int | None, pending_seconds: float | None, settle: str,
             appointment_id: int | None, kind: str | None, when: str | None, email: str | None, pay: str | None,
             processor: str | None, no_show: bool | None, as_json: bool, url: str, admin_token: str | None) -> None:
@@ -328,6 +332,11 @@ def trigger(action: str, location_id: str | None, order_id: str | None, subscrip
             except ValueError:
                 raise click.BadParameter(f"{item!r}: QTY must be a number", param_hint="--item") from None
         body["items"] = parsed
+    if address_json is not None:
+        try:
+            body["address"] = json.loads(address_json)
+        except ValueError:
+            raise click.BadParameter("must be a JSON object", param_hint="--address-json") from None
     if pending_polls is not None or pending_seconds is not None:
         body["pending"] = {k: v for k, v in {"polls": pending_polls, "seconds": pending_seconds,
                                              "outcome": settle}.items() if v is not None}

@@ -18,7 +18,8 @@ What is configured, and why:
   (DEV-F), a reused `uniqueName` (DEV-W). (Schemathesis itself lets the token endpoint refuse
   credentials with 400/422.) On the control plane it also accepts 422 for
   `POST /_sandbox/simulate/{action}`, whose required id depends on the path (`orderId` for `order.pay`,
-  ...), which one request schema cannot express.
+  ...), which one request schema cannot express, and for `PUT /_sandbox/rankr/providers`, whose time
+  zones must exist and whose windows must end after they start.
 * Control plane: location ids are pinned to a real location; `PUT /_sandbox/state` and
   `POST /_sandbox/reset` are left out (they swap the whole world under the run); a body hook keeps valid
   values valid but cheap (few seeded orders, short clock moves) and names real records in simulated
@@ -248,6 +249,10 @@ def control_schema(url: str) -> Any:
             # A date-time of the right pattern may still name no instant (February 30): 422.
             {"include-operation-id": ["sandbox-simulate-acuity-schedule", "sandbox-simulate-acuity-reschedule"],
              "checks": {"positive_data_acceptance": {"expected-statuses": [*POSITIVE_DEFAULT, "422"]}}},
+            # A provider set's time zones must exist and its windows end after they start, which the schema
+            # cannot say (documented 422).
+            {"include-operation-id": "sandbox-put-rankr-providers",
+             "checks": {"positive_data_acceptance": {"expected-statuses": [*POSITIVE_DEFAULT, "422"]}}},
             # A location reset (documented: it discards the location's extra tokens) between creating a
             # token and revoking it makes the revocation a legitimate 404.
             {"include-operation-id": ["sandbox-revoke-token", "sandbox-revoke-token-by-body"],
@@ -282,6 +287,8 @@ def control_schema(url: str) -> Any:
             holders = [(body, "times"), (body, "after"), (body.get("effect"), "status")]
         if path == "/_sandbox/rankr/events" and isinstance(body.get("items"), list):
             holders = [(item, "qty") for item in body["items"]]
+        if path == "/_sandbox/rankr/providers" and isinstance(body.get("providers"), list):
+            holders = [(p, "dailyCapacity") for p in body["providers"]]
         for holder, key in holders:
             if isinstance(holder, dict) and isinstance(holder.get(key), float) and holder[key].is_integer():
                 holder[key] = int(holder[key])
@@ -321,3 +328,46 @@ def _whole(value: Any, low: int, high: int) -> bool:
 def test_control_plane_contract_holds_against_the_live_sandbox(server: SandboxProcess) -> None:
     result = run(control_schema(server.url))
     assert_clean(result, minimum_cases=100)
+
+
+# ---- the fake Rankr -------------------------------------------------------------------------------------
+
+
+def rankr_schema(url: str) -> Any:
+    """The Rankr contract with the first location's API key; the account has providers (one roomy and
+    always available, one full, one switched off), so that assignments reach 201, 200, 404 and both 409s."""
+    with httpx.Client(base_url=url, timeout=30) as http:
+        location = http.get("/_sandbox/locations").json()[0]
+        r = http.put("/_sandbox/rankr/providers", params={"locationId": location["locationId"]}, json={"providers": [
+            {"providerId": "roomy", "dailyCapacity": 100000},
+            {"providerId": "full", "dailyCapacity": 0},
+            {"providerId": "off", "dailyCapacity": 5, "available": False}]})
+        r.raise_for_status()
+    config = schemathesis.Config.from_dict({
+        "seed": SEED,
+        "base-url": url + "/rankr",
+        "workers": 1,
+        "request-timeout": 30,
+        "headers": {"Authorization": f"Bearer {location['rankr']['apiKey']}"},
+        "generation": {"max-examples": 25, "deterministic": True},
+        # The routing endpoints (design i12 §3); the older record and post endpoints are not run here.
+        "operations": [{"exclude-tag": "Routing", "enabled": False}],
+    })
+    schema = schemathesis.openapi.from_path(CONTRACTS / "rankr.openapi.yaml", config=config)
+
+    @schema.hook.apply_to(lambda ctx: ctx.operation.path == "/v1/assignments/{orderId}" and bool(ctx.operation.body))
+    def map_body(context: Any, body: Any) -> Any:
+        # Most assignments name one of the account's providers (the rest: the documented 404).
+        if isinstance(body, dict) and isinstance(body.get("providerId"), str) and len(body["providerId"]) % 4:
+            body["providerId"] = ("roomy", "full", "off")[len(body["providerId"]) % 3]
+        return body
+
+    return schema
+
+
+@pytest.mark.timeout(300)
+def test_rankr_contract_holds_against_the_live_sandbox(server: SandboxProcess) -> None:
+    result = run(rankr_schema(server.url))
+    assert_clean(result, minimum_cases=100)
+    assignments = result.statuses.get("PUT /v1/assignments/{orderId}", Counter())
+    assert assignments[201] > 0 and assignments[409] > 0 and assignments[404] > 0, result.summary()

@@ -63,8 +63,8 @@ ASSIGNMENT_COLUMNS = (
 
 
 def _area_text(area: dict[str, Any]) -> str:
-    prefixes = ",".join(_strings(area.get("postalCodePrefixes")))
-    return "/".join(str(x) for x in (area.get("country"), area.get("state")) if x) + (f" {prefixes}*" if prefixes else "")
+    prefixes = "".join(f" {p}*" for p in _strings(area.get("postalCodePrefixes")))
+    return "/".join(str(x) for x in (area.get("country"), area.get("state")) if x) + prefixes
 
 
 def _window_text(window: dict[str, Any]) -> str:

@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LIBRARY = ROOT / "scenarios" / "library"
 REFERENCE_PATH = ROOT / "examples" / "clients" / "reference_client.py"
 REFERENCE = f"{sys.executable} {REFERENCE_PATH}"
-ACUITY_FILES = sorted(p for p in LIBRARY.glob("*.yaml") if int(p.name.split("_")[0]) >= 17)
+ACUITY_FILES = sorted(p for p in LIBRARY.glob("*.yaml") if 17 <= int(p.name.split("_")[0]) <= 25)  # 26 on: routing, workflows
 
 
 # ---- signatures the harness makes ----------------------------------------------------------------

@@ -708,3 +708,5 @@ def accepts_genuine_acuity_webhooks(ctx: ScenarioContext) -> Verdict:
 
 # The workflow checks (scenarios that declare `services: [workflows]`) live in their own module.
 from scenarios import checks_workflows  # noqa: E402, F401
+# Order routing's check (`routed_correctly`) lives in its own module; importing it registers it.
+from scenarios import checks_routing  # noqa: E402, F401

@@ -83,13 +83,78 @@ def _acuity_step(draw: st.DrawFn, op: str, appointments: list[dict[str, bool]]) 
     return step
 
 
+# Order routing (design §3): service areas and order-form addresses drawn from small pools, so that
+# providers and orders meet (and sometimes do not: nobody eligible).
+ROUTING_AREAS: tuple[dict[str, Any], ...] = (
+    {"country": "US", "state": "CA", "postalCodePrefixes": ["940", "941"]},
+    {"country": "US", "state": "CA"},
+    {"country": "US", "state": "NY", "postalCodePrefixes": ["100"]},
+    {"country": "US", "state": "TX", "postalCodePrefixes": ["787", "750"]},
+    {"country": "US", "postalCodePrefixes": ["9"]},
+)
+ROUTING_ADDRESSES: tuple[dict[str, str], ...] = (
+    {"city": "San Francisco", "state": "CA", "postalCode": "94105", "country": "US"},
+    {"city": "Sacramento", "state": "CA", "postalCode": "95814", "country": "US"},
+    {"city": "New York", "state": "NY", "postalCode": "10001", "country": "US"},
+    {"city": "Austin", "state": "TX", "postalCode": "78701", "country": "US"},
+    {"city": "Portland", "state": "OR", "postalCode": "97205", "country": "US"},
+    {"city": "Boston", "state": "MA", "postalCode": "02108", "country": "US"},
+)
+
+
+@st.composite
+def provider_sets(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """One to three providers, each with one or two service areas from ROUTING_AREAS, a small daily
+    capacity (0 included: always full) and, now and then, switched off."""
+    out = []
+    for i in range(draw(st.integers(min_value=1, max_value=3))):
+        areas = draw(st.lists(st.sampled_from(range(len(ROUTING_AREAS))), min_size=1, max_size=2, unique=True))
+        provider: dict[str, Any] = {"providerId": f"prov-{i + 1}", "name": f"Provider {i + 1}",
+                                    "serviceAreas": [ROUTING_AREAS[a] for a in areas],
+                                    "dailyCapacity": draw(st.integers(min_value=0, max_value=3))}
+        if draw(st.integers(min_value=0, max_value=4)) == 0:
+            provider["available"] = False
+        out.append(provider)
+    return out
+
+
+def addresses() -> st.SearchStrategy[dict[str, str]]:
+    """An order-form address from ROUTING_ADDRESSES (some are in no provider's area)."""
+    return st.sampled_from(ROUTING_ADDRESSES)
+
+
+def _routing_draws(draw: st.DrawFn, steps: list[dict[str, Any]], setup: dict[str, Any]) -> bool:
+    """Maybe give the program providers (setup), an address for every order it creates, and provider
+    events between its steps; True when it did. Drawn after everything else, so a seed draws the rest of
+    its program as it did before routing existed."""
+    if not draw(st.booleans()):
+        return False
+    providers = draw(provider_sets())
+    setup["providers"] = providers
+    for s in steps:
+        if s.get("simulate") == "order.create":
+            s["address"] = dict(draw(addresses()))
+    ids = [p["providerId"] for p in providers]
+    events = [{"providerEvent": {"providerId": draw(st.sampled_from(ids)),
+                                 "eventType": draw(st.sampled_from(["provider.unavailable", "provider.available"]))}}
+              for _ in range(draw(st.integers(min_value=0, max_value=2)))]
+    if events:
+        positions = sorted(draw(st.lists(st.integers(min_value=0, max_value=len(steps)), min_size=len(events),
+                                         max_size=len(events))))
+        for offset, (at, event) in enumerate(zip(positions, events, strict=True)):
+            steps.insert(at + offset, event)
+    return True
+
+
 @st.composite
 def programs(draw: st.DrawFn, rankr_events: bool = True, webhooks: bool = True, acuity: bool = False,
-             acuity_webhooks: bool = True) -> dict[str, Any]:
+             acuity_webhooks: bool = True, routing: bool = False) -> dict[str, Any]:
     """A scenario document: setup (chaos, faults) and steps that are always valid for the state they
     meet (the generator keeps a small model of each order and appointment). Steps the client has no
     route for (Rankr requests, forged webhooks) are not generated; Acuity actions only when `acuity`
-    (the client takes Acuity webhooks and the sandbox has Acuity), and then the program declares it."""
+    (the client takes Acuity webhooks and the sandbox has Acuity), and then the program declares it;
+    routing (providers, order addresses, provider events) only when `routing` (the client takes Rankr
+    events and the sandbox's Rankr has providers)."""
     chaos = draw(st.one_of(st.none(), st.sampled_from(sorted(CHAOS))))
     faults = draw(st.lists(st.sampled_from(sorted(FAULTS)), max_size=2, unique=True))
     orders: list[dict[str, bool]] = []
@@ -171,7 +236,18 @@ def programs(draw: st.DrawFn, rankr_events: bool = True, webhooks: bool = True, 
     if uses_acuity:
         doc["services"] = ["acuity"]
         setup["deadline"] = 20
+    if routing and _routing_draws(draw, steps, setup):
+        setup["deadline"] = max(setup["deadline"], 20)
     return {**doc, "setup": setup, "steps": steps}
+
+
+def serves_routing(harness: Harness) -> bool:
+    """Whether the sandbox's Rankr has providers (`GET /_sandbox/rankr/providers` answers)."""
+    try:
+        harness.sandbox.control("GET", "/rankr/providers", params={"locationId": harness.sandbox.location(0)["locationId"]})
+    except Exception:  # noqa: BLE001 - an older sandbox (404), or none at all: no routing in the programs
+        return False
+    return True
 
 
 class _ClientDown(BaseException):
@@ -224,7 +300,8 @@ def run_property(harness: Harness, examples: int, seed: int, save_dir: Path | No
     @hypothesis_seed(seed)
     @given(programs(rankr_events=harness.spec.routes.rankr_events is not None,
                     webhooks=harness.spec.routes.ghl_webhook is not None,
-                    acuity=harness.spec.routes.acuity_webhook is not None and harness.has_acuity()))
+                    acuity=harness.spec.routes.acuity_webhook is not None and harness.has_acuity(),
+                    routing=harness.spec.routes.rankr_events is not None and serves_routing(harness)))
     def property_test(doc: dict[str, Any]) -> None:
         run_one(doc)
 

@@ -24,6 +24,7 @@ from scenarios import steps_workflows as workflows
 from scenarios import templates
 from scenarios.assertions import evaluate as evaluate_assertion
 from scenarios.checks import ACUITY_DEFAULT_CHECKS, DEFAULT_CHECKS, REGISTRY, Verdict
+from scenarios.checks_routing import ROUTING_CHECKS
 from scenarios.checks_workflows import WORKFLOW_DEFAULT_CHECKS
 from scenarios.client import ClientError, ClientProcess, free_port
 from scenarios.context import ACUITY, HarnessError, HarnessSandbox, NotApplicable, ScenarioContext
@@ -32,6 +33,7 @@ from scenarios.destinations.rankr import RankrDestination
 from scenarios.loader import ACUITY_STEPS, Scenario
 from scenarios.project import ClientSpec, Table
 from scenarios.steps import acuity_burst, run_step
+from scenarios.steps_routing import setup_routing, uses_routing
 
 DEFAULT_DEADLINE = 20.0
 DEFAULT_RECONCILE = 1.0
@@ -168,6 +170,9 @@ def needs(scenario: Scenario, spec: ClientSpec) -> str:
         return "workflows.only: the scenario uses no GHL workflows"
     if "rankr" in kinds and spec.routes.rankr_events is None:
         return "the client takes no Rankr fulfilment requests (client.routes.rankr_events is empty)"
+    if uses_routing(scenario.data) and spec.routes.rankr_events is None:
+        return ("the client takes no Rankr events, so it routes no orders (client.routes.rankr_events is empty; "
+                "routing scenarios send provider events there)")
     if "webhook" in kinds and spec.routes.ghl_webhook is None:
         return "the client takes no GHL webhooks (client.routes.ghl_webhook is empty)"
     if (uses_acuity(scenario) or kinds & ACUITY_STEPS) and spec.routes.acuity_webhook is None:
@@ -205,7 +210,8 @@ class Harness:
 
     def checks_for(self, scenario: Scenario) -> list[str]:
         defaults = [*DEFAULT_CHECKS, *(ACUITY_DEFAULT_CHECKS if uses_acuity(scenario) else ()),
-                    *(WORKFLOW_DEFAULT_CHECKS if uses_workflows(scenario) else ())]
+                    *(WORKFLOW_DEFAULT_CHECKS if uses_workflows(scenario) else ()),
+                    *(ROUTING_CHECKS if uses_routing(scenario.data) else ())]
         wanted = scenario.expect.get("checks") or scenario.setup.get("checks") or defaults
         if self.only_checks:
             wanted = [c for c in wanted if c in self.only_checks]
@@ -317,6 +323,7 @@ class Harness:
             # Fault rules are in place before the client starts: a rule meant for its first call must meet it.
             for rule in setup.get("faults", []):
                 sandbox.add_fault(rule)
+            setup_routing(ctx, setup)  # the location's Rankr providers, before the client lists them
             if acuity is not None:  # Acuity's rate limit as the scenario asks (on, 10 per second, by default)
                 sandbox.control("PUT", "/acuity/ratelimit", json={**ACUITY_RATE_LIMIT, **setup.get("acuityRateLimit", {})})
                 if "acuityBurst" in setup:  # bookings that exist before the client starts (no webhooks yet)

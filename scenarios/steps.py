@@ -67,6 +67,8 @@ def simulate(ctx: ScenarioContext, spec: dict[str, Any]) -> str:
         body["items"] = spec["items"]
     if "pending" in spec:
         body["pending"] = spec["pending"]
+    if "address" in spec:  # order.create: the address typed on the order form (routing, design §3)
+        body["address"] = spec["address"]
     answer = ctx.sandbox.simulate(action, **body)
     resources = answer["resources"]
     primary = "subscription" if action.startswith("subscription.") else "order"
@@ -396,3 +398,5 @@ def acuity_webhook(ctx: ScenarioContext, spec: dict[str, Any]) -> str:
 
 # The workflow steps (scenarios that declare `services: [workflows]`) live in their own module.
 from scenarios import steps_workflows  # noqa: E402, F401
+# Order routing steps (`providers`, `providerEvent`) live in their own module; importing it registers them.
+from scenarios import steps_routing  # noqa: E402, F401

@@ -67,9 +67,12 @@ def failed_checks(scenario: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def needs_rankr_route(path: Path) -> bool:
-    """A scenario that sends Rankr fulfilment requests: the service has no route for them."""
-    steps = (yaml.safe_load(path.read_text()) or {}).get("steps") or []
-    return any(isinstance(s, dict) and "rankr" in s for s in steps)
+    """A scenario that sends Rankr fulfilment requests, or routes orders (providers, provider events): the
+    service has no route for Rankr events."""
+    doc = yaml.safe_load(path.read_text()) or {}
+    steps = doc.get("steps") or []
+    return "providers" in (doc.get("setup") or {}) or any(
+        isinstance(s, dict) and {"rankr", "providers", "providerEvent"} & set(s) for s in steps)
 
 
 def uses_acuity(path: Path) -> bool:

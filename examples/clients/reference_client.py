@@ -5,7 +5,8 @@ When `ACUITY_API_BASE_URL` is set it also takes Acuity Scheduling webhooks and k
 person, merged by normalised email) in sync with both sources. When `GHL_WORKFLOW_SECRET` is set it
 also takes GHL workflow webhooks (contracts/CLIENT_CONTRACT.md §7: a Payment Received workflow's Custom
 Webhook, unsigned, carrying the shared secret in `X-Workflow-Secret`) and keeps a Rankr payment per GHL
-transaction, polling GHL's transactions too (a workflow never redelivers a lost delivery).
+transaction, polling GHL's transactions too (a workflow never redelivers a lost delivery). When the Rankr account has providers it
+routes every paid order to one of them (contract §8: order routing).
 
 Built to contracts/CLIENT_CONTRACT.md; configured only by the environment variables of its §1.
 Run: `python examples/clients/reference_client.py`. Dependencies: stdlib, httpx, cryptography.
@@ -67,6 +68,47 @@ ACUITY_SEED_EPOCH = date(2026, 10, 1)  # the sandbox seeds around this date as w
 ACUITY_ACTIONS = ("scheduled", "rescheduled", "canceled", "changed")
 ACUITY_PAID_ORDERS = ("paid", "delivered")
 GHL_COUNTED_STATUSES = ("succeeded", "refunded")  # a transaction that took money (minus its refunds)
+
+
+# Order routing (contract §8)
+ROUTING_PROVIDER_EVENTS = ("provider.unavailable", "provider.available")
+
+
+def routing_address(snapshot: Any) -> dict[str, str]:
+    """The order's address as routing compares it (an order's `contactSnapshot`: `postal_code`, or a
+    webhook's `postalCode`): upper-case, no spaces."""
+    snap = snapshot if isinstance(snapshot, dict) else {}
+
+    def norm(value: Any) -> str:
+        return "".join(str(value or "").split()).upper()
+
+    return {"country": norm(snap.get("country")), "state": norm(snap.get("state")),
+            "postalCode": norm(snap.get("postal_code", snap.get("postalCode")))}
+
+
+def area_covers(area: Any, address: dict[str, str]) -> bool:
+    """Country equal; state equal when the area names one; the postal code starts with one of the prefixes
+    when the area lists any."""
+    if not isinstance(area, dict) or not address.get("country"):
+        return False
+    norm = routing_address({"country": area.get("country"), "state": area.get("state")})
+    if norm["country"] != address["country"] or (norm["state"] and norm["state"] != address["state"]):
+        return False
+    prefixes = ["".join(str(p).split()).upper() for p in area.get("postalCodePrefixes") or [] if str(p).strip()]
+    return not prefixes or any(address["postalCode"].startswith(p) for p in prefixes)
+
+
+def provider_covers(provider: dict[str, Any], address: dict[str, str]) -> bool:
+    return any(area_covers(a, address) for a in provider.get("serviceAreas") or [])
+
+
+def provider_takes_orders(provider: dict[str, Any]) -> bool:
+    """Switched on, inside an availability window now, capacity left today (as Rankr reports it)."""
+    try:
+        remaining = int(provider.get("remainingToday", 0))
+    except (TypeError, ValueError):
+        remaining = 0
+    return provider.get("available") is not False and provider.get("availableNow") is not False and remaining > 0
 
 
 class Unavailable(Exception):
@@ -415,6 +457,7 @@ class ReferenceClient:
         self.webhook_locks = [threading.Lock() for _ in range(64)]
         self.record_locks = [threading.Lock() for _ in range(64)]
         self.fulfillment_lock = threading.Lock()
+        self.routing_lock = threading.RLock()  # one routing decision at a time: capacity is read, then taken
         self.ghl_calls = 0
         self.failed_reconciles = 0
         self.server: ThreadingHTTPServer | None = None
@@ -511,7 +554,7 @@ class ReferenceClient:
     def idempotency_headers(self, key: str | None) -> dict[str, str]:
         return {"Idempotency-Key": key} if key else {}
 
-    def rankr(self, method: str, path: str, body: dict[str, Any], key: str | None = None,
+    def rankr(self, method: str, path: str, body: dict[str, Any] | None, key: str | None = None,
               deadline: float | None = None, attempts: int = 4) -> httpx.Response:
         """One Rankr call. PUTs are idempotent and POSTs carry an Idempotency-Key, so both are retried."""
         headers = {"Authorization": f"Bearer {self.cfg.rankr_key}", **self.idempotency_headers(key)}
@@ -591,8 +634,8 @@ class ReferenceClient:
             self.state.put("written", key, {"hash": digest, "updatedAt": body["updatedAt"]})
             return True
 
-    def sync_order(self, order_id: str, deadline: float | None = None) -> None:
-        """The fresh order from GHL and its transactions (no webhooks for those: poll them)."""
+    def sync_order(self, order_id: str, deadline: float | None = None) -> dict[str, Any]:
+        """The fresh order from GHL and its transactions (no webhooks for those: poll them); the order."""
         order = self.get_order(order_id, deadline)
         self.upsert("orders", order, deadline)
         transactions = self.list_all("/payments/transactions", {"entityId": order_id}, deadline)
@@ -600,10 +643,12 @@ class ReferenceClient:
             self.upsert("transactions", txn, deadline)
         if self.acuity_enabled:
             self.sync_people_ghl([order], transactions, deadline)
+        return order
 
-    def alert(self, severity: str, message: str, key: str, order_id: str | None = None) -> None:
+    def alert(self, severity: str, message: str, key: str, order_id: str | None = None,
+              deadline: float | None = None) -> None:
         body = {"severity": severity, "message": message, **({"orderId": order_id} if order_id else {})}
-        self.rankr("POST", "/v1/alerts", body, key=key)
+        self.rankr("POST", "/v1/alerts", body, key=key, deadline=deadline)
 
     # ---- GHL webhooks ---------------------------------------------------------------------------
 
@@ -675,15 +720,18 @@ class ReferenceClient:
         with self.lock_for(self.webhook_locks, webhook_id):
             if self.webhook_seen(webhook_id):
                 return 200
+            order = None
             try:
                 if payload.get("type") in ORDER_EVENTS and isinstance(payload.get("_id"), str):
-                    self.sync_order(payload["_id"], deadline)
+                    order = self.sync_order(payload["_id"], deadline)
                 event = self.event_for(webhook_id, payload)
                 self.rankr("POST", "/v1/events", event, key=webhook_id, deadline=deadline)
             except (Unavailable, Refused) as exc:
                 log.warning("webhook %s not synced: %s", webhook_id, exc)
                 return self.sync_failed_status(exc)
             self.mark_webhook_seen(webhook_id, event)
+        if order is not None:
+            self.route_after_sync(order, deadline)
         return 200
 
     # ---- Rankr fulfillment.requested ------------------------------------------------------------
@@ -720,6 +768,8 @@ class ReferenceClient:
             return 400
         if not isinstance(event, dict) or not isinstance(event.get("eventId"), str):
             return 400
+        if event.get("eventType") in ROUTING_PROVIDER_EVENTS:
+            return self.handle_provider_event(event)
         if event.get("eventType") != "fulfillment.requested":
             return 200  # nothing to do for other event types
         if not re.fullmatch(r"[0-9a-f]{24}", str(event.get("orderId"))) or not isinstance(event.get("items"), list):
@@ -777,6 +827,166 @@ class ReferenceClient:
     def mark_fulfilled(self, event_id: str, record: dict[str, Any]) -> None:
         self.state.put("fulfillment", event_id, {**record, "done": True})
 
+    # ---- order routing (contract §8) -------------------------------------------------------------
+
+    def list_providers(self, deadline: float | None = None, attempts: int = 4) -> list[dict[str, Any]]:
+        """The account's providers ([] when it has none, or its Rankr has no providers API: no routing)."""
+        try:
+            answer = self.rankr("GET", "/v1/providers", None, deadline=deadline, attempts=attempts).json()
+        except Refused as exc:
+            if exc.response.status_code == 404:
+                return []
+            raise
+        return [p for p in answer.get("data") or [] if isinstance(p, dict) and p.get("providerId")]
+
+    def list_assignments(self, deadline: float | None = None) -> dict[str, dict[str, Any]]:
+        answer = self.rankr("GET", "/v1/assignments", None, deadline=deadline).json()
+        return {str(a["orderId"]): a for a in answer.get("data") or [] if isinstance(a, dict) and a.get("orderId")}
+
+    def order_address(self, order_id: str, order: dict[str, Any] | None = None,
+                      deadline: float | None = None) -> dict[str, str]:
+        """The address typed on the order form (its `contactSnapshot`), kept durably: it never changes."""
+        known = self.state.get("route_address", order_id)
+        if known is not None:
+            return dict(known)
+        if order is None or not isinstance(order.get("contactSnapshot"), dict):
+            order = self.get_order(order_id, deadline)  # list items carry no address
+        address = routing_address(order.get("contactSnapshot"))
+        self.state.put("route_address", order_id, address)
+        return address
+
+    def candidates(self, providers: list[dict[str, Any]], address: dict[str, str]) -> list[dict[str, Any]]:
+        """The providers that can take an order at `address` now, in the order Rankr lists them."""
+        return [p for p in providers if provider_covers(p, address) and provider_takes_orders(p)]
+
+    def try_next_after_refusal(self, exc: Refused) -> bool:
+        """A 409 (provider_full, provider_unavailable: our list was stale) or a 404: try the next provider."""
+        return True
+
+    def route_order(self, order_id: str, address: dict[str, str], providers: list[dict[str, Any]],
+                    deadline: float | None = None) -> str:
+        """Assign the order to the first eligible provider that Rankr accepts; none: one warning alert.
+        Returns the provider id ("" when nobody took it). Call with `routing_lock` held."""
+        for provider in self.candidates(providers, address):
+            provider_id = str(provider["providerId"])
+            try:
+                self.rankr("PUT", f"/v1/assignments/{order_id}", {"providerId": provider_id}, deadline=deadline)
+            except Refused as exc:
+                if exc.service != "Rankr" or exc.response.status_code not in (404, 409):
+                    raise
+                log.info("order %s: provider %s refused: %s", order_id, provider_id, exc)
+                provider["remainingToday"] = 0  # stale: do not offer it this order's successors either
+                if not self.try_next_after_refusal(exc):
+                    return ""
+                continue
+            with contextlib.suppress(TypeError, ValueError):
+                provider["remainingToday"] = int(provider.get("remainingToday", 1)) - 1
+            self.state.delete("route_alerted", order_id)
+            log.info("order %s routed to provider %s", order_id, provider_id)
+            return provider_id
+        if self.state.get("route_alerted", order_id) is None:
+            where = " ".join(v for v in (address.get("state"), address.get("postalCode"), address.get("country")) if v)
+            self.alert("warning", f"routing: no eligible provider for order {order_id} ({where or 'no address'}): "
+                       "no provider covering the address is available with capacity left today",
+                       key=f"routing-none-{order_id}", order_id=order_id, deadline=deadline)
+            self.state.put("route_alerted", order_id, True)
+        return ""
+
+    def well_placed(self, assignment: dict[str, Any] | None, providers: list[dict[str, Any]],
+                    address: dict[str, str]) -> bool:
+        """An existing assignment stays while its provider is switched on and covers the address."""
+        if assignment is None:
+            return False
+        provider = next((p for p in providers if p["providerId"] == assignment.get("providerId")), None)
+        return provider is not None and provider.get("available") is not False and provider_covers(provider, address)
+
+    def unassign(self, order_id: str, deadline: float | None = None) -> None:
+        try:
+            self.rankr("DELETE", f"/v1/assignments/{order_id}", None, deadline=deadline)
+        except Refused as exc:
+            if exc.response.status_code != 404:
+                raise
+
+    def assignment_of(self, order_id: str, deadline: float | None = None) -> dict[str, Any] | None:
+        try:
+            answer: dict[str, Any] = self.rankr("GET", f"/v1/assignments/{order_id}", None, deadline=deadline).json()
+        except Refused as exc:
+            if exc.response.status_code == 404:
+                return None
+            raise
+        return answer
+
+    def route_after_sync(self, order: dict[str, Any], deadline: float | None = None) -> None:
+        """After a webhook: route a paid order, or drop a cancelled order's assignment (best effort:
+        reconciliation repairs whatever fails here)."""
+        order_id = str(order.get("_id") or "")
+        cancelled = order.get("status") == "cancelled"
+        if not order_id or not (cancelled or order.get("paymentStatus") == "paid"):
+            return
+        try:
+            providers = self.list_providers(deadline, attempts=2)
+            if not providers:
+                return  # no providers: routing does nothing
+            with self.routing_lock:
+                if cancelled:
+                    self.unassign(order_id, deadline)
+                    return
+                address = self.order_address(order_id, order, deadline)
+                if not self.well_placed(self.assignment_of(order_id, deadline), providers, address):
+                    self.route_order(order_id, address, providers, deadline)
+        except (Unavailable, Refused) as exc:
+            log.warning("routing of order %s after its webhook failed: %s", order_id, exc)
+
+    def reconcile_routing(self, orders: list[dict[str, Any]]) -> int:
+        """Every paid, uncancelled order with one well-placed assignment; none for cancelled orders."""
+        try:
+            providers = self.list_providers(attempts=1)
+        except (Unavailable, Refused) as exc:
+            log.warning("routing: cannot list providers: %s", exc)
+            return 0
+        if not providers:
+            return 0  # no providers: routing does nothing
+        changed = 0
+        assignments = self.list_assignments()
+        with self.routing_lock:
+            for order in orders:
+                order_id = str(order.get("_id") or "")
+                if order.get("status") == "cancelled":
+                    if order_id in assignments:
+                        self.unassign(order_id)
+                        changed += 1
+                    continue
+                if order.get("paymentStatus") != "paid":
+                    continue
+                address = self.order_address(order_id)
+                if self.well_placed(assignments.get(order_id), providers, address):
+                    continue
+                changed += bool(self.route_order(order_id, address, providers))
+        return changed
+
+    def handle_provider_event(self, event: dict[str, Any]) -> int:
+        """`provider.unavailable`: move that provider's orders; `provider.available`: route what waits."""
+        provider_id = str(event.get("providerId") or "")
+        if not provider_id:
+            return 400
+        if event.get("eventType") != "provider.unavailable":
+            return 200  # provider.available: the next reconciliation routes the orders still waiting
+        deadline = time.monotonic() + WEBHOOK_BUDGET_S
+        try:
+            providers = self.list_providers(deadline)
+            for p in providers:  # Rankr may not have flipped it in the list we read yet: the event says so
+                if p["providerId"] == provider_id:
+                    p["available"] = False
+            with self.routing_lock:
+                for order_id, assignment in self.list_assignments(deadline).items():
+                    if assignment.get("providerId") == provider_id:
+                        self.route_order(order_id, self.order_address(order_id, deadline=deadline), providers,
+                                         deadline)
+        except (Unavailable, Refused) as exc:
+            log.warning("%s %s: orders not moved: %s", event.get("eventType"), provider_id, exc)
+            return 503
+        return 200
+
     # ---- reconciliation -------------------------------------------------------------------------
 
     def reconcile_once(self) -> int:
@@ -793,7 +1003,7 @@ class ReferenceClient:
             for txn in lists["transactions"]:
                 if txn.get("_id"):
                     changed += self.record_ghl_payment(txn)
-        return changed
+        return changed + self.reconcile_routing(lists["orders"])
 
     def reconcile_loop(self) -> None:
         while not self.stopping.is_set():

@@ -1,7 +1,8 @@
 'use strict';
 /**
  * ghl-rankr-sync: keeps GoHighLevel (GHL) orders, transactions and subscriptions in sync with Rankr,
- * and turns Rankr `fulfillment.requested` events into exactly one GHL fulfillment each.
+ * and turns Rankr `fulfillment.requested` events into exactly one GHL fulfillment each. When the Rankr
+ * account has providers, it routes every paid order to one of them (routing.js).
  *
  * Every GHL call goes through GHL's official SDK (@gohighlevel/api-client); GHL webhooks are
  * verified by the SDK's own middleware. Rankr has no SDK: plain fetch.
@@ -17,6 +18,7 @@ const { HighLevel, GHLError } = require('@gohighlevel/api-client');
 const { Unavailable, Refused, now, sleep, backoff, callTimeout, BACKOFF_CAP_MS } = require('./common');
 const { AcuitySync, DEFAULT_ANCHOR, SWEEP_MONTHS } = require('./acuity');
 const { WorkflowSync } = require('./workflow');
+const { Routing, PROVIDER_EVENTS } = require('./routing');
 
 const REPLAY_WINDOW_MS = 5 * 60 * 1000; // GHL's recommended window, both directions
 const ORDER_EVENTS = new Set(['OrderCreate', 'OrderStatusUpdate']);
@@ -345,6 +347,8 @@ class SyncService {
     this.acuity = cfg.acuity ? new AcuitySync(this, cfg.acuity) : null;
     // GHL workflow deliveries and polled transactions into Rankr payments (the Acuity part writes those too).
     this.workflow = cfg.workflowSecret ? new WorkflowSync(this, cfg.workflowSecret) : null;
+    // Paid orders to Rankr providers (a no-op while the account has none).
+    this.routing = new Routing(this);
 
     this.ghl = new HighLevel({
       clientId: cfg.clientId,
@@ -460,7 +464,8 @@ class SyncService {
       // 409: this key was used before, with an earlier delivery's body: it is recorded.
       if (response.status === 409 && key) return null;
       if (response.status >= 400) {
-        throw new Refused(`Rankr ${method} ${urlPath} -> ${response.status} ${text.slice(0, 300)}`, 'Rankr');
+        throw new Refused(`Rankr ${method} ${urlPath} -> ${response.status} ${text.slice(0, 300)}`, 'Rankr',
+          response.status);
       }
       return text ? JSON.parse(text) : null;
     }
@@ -545,7 +550,7 @@ class SyncService {
     });
   }
 
-  /** The fresh order from GHL and its transactions (GHL sends no webhooks for those: poll them). */
+  /** The fresh order from GHL and its transactions (GHL sends no webhooks for those: poll them); the order. */
   async syncOrder(orderId, deadline) {
     const order = await this.getOrder(orderId, deadline);
     await this.upsert('orders', order, deadline);
@@ -555,11 +560,12 @@ class SyncService {
       if (this.acuity) await this.acuity.ghlTransaction(txn, deadline);
       else if (this.workflow) await this.workflow.transaction(txn, deadline);
     }
+    return order;
   }
 
-  alert(severity, message, key, orderId) {
+  alert(severity, message, key, orderId, deadline) {
     const body = { severity, message, ...(orderId ? { orderId } : {}) };
-    return this.rankr('POST', '/v1/alerts', body, { key });
+    return this.rankr('POST', '/v1/alerts', body, { key, deadline });
   }
 
   // ---- GHL webhooks ----------------------------------------------------------------------------
@@ -599,8 +605,11 @@ class SyncService {
       const seen = this.state.get('webhook', webhookId);
       if (seen && seen.done) return 200;
       let event;
+      let order = null;
       try {
-        if (ORDER_EVENTS.has(payload.type) && typeof payload._id === 'string') await this.syncOrder(payload._id, deadline);
+        if (ORDER_EVENTS.has(payload.type) && typeof payload._id === 'string') {
+          order = await this.syncOrder(payload._id, deadline);
+        }
         event = this.eventFor(webhookId, payload);
         await this.rankr('POST', '/v1/events', event, { key: webhookId, deadline });
       } catch (err) {
@@ -609,6 +618,7 @@ class SyncService {
         return 429; // GHL retries only a 429; reconciliation repairs the rest
       }
       this.state.put('webhook', webhookId, { event, done: true });
+      if (order) await this.routing.afterSync(order, deadline); // best effort: reconciliation repairs it
       return 200;
     });
   }
@@ -654,6 +664,7 @@ class SyncService {
       return 400;
     }
     if (!event || typeof event !== 'object' || typeof event.eventId !== 'string') return 400;
+    if (PROVIDER_EVENTS.has(event.eventType)) return this.routing.handleEvent(event, now() + HANDLER_BUDGET_MS);
     if (event.eventType !== 'fulfillment.requested') return 200; // nothing to do for other event types
     if (!/^[0-9a-f]{24}$/.test(String(event.orderId)) || !Array.isArray(event.items)) return 400;
     const deadline = now() + HANDLER_BUDGET_MS;
@@ -734,7 +745,8 @@ class SyncService {
   /** Page every list to the end; PUT whatever differs from what Rankr last got from us. */
   async reconcileOnce() {
     let changed = 0;
-    for (const order of await this.listOrders()) {
+    const orders = await this.listOrders();
+    for (const order of orders) {
       changed += await this.upsert('orders', order);
       if (this.acuity) await this.acuity.ghlOrder(order);
     }
@@ -744,7 +756,7 @@ class SyncService {
       else if (this.workflow) changed += await this.workflow.transaction(txn);
     }
     for (const sub of await this.listSubscriptions()) changed += await this.upsert('subscriptions', sub);
-    return changed;
+    return changed + await this.routing.reconcile(orders);
   }
 
   async reconcileLoop() {

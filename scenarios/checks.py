@@ -706,7 +706,5 @@ def accepts_genuine_acuity_webhooks(ctx: ScenarioContext) -> Verdict:
     return Verdict.passed(f"{attempts} genuine Acuity deliveries, none refused")
 
 
-# The workflow checks (scenarios that declare `services: [workflows]`) live in their own module.
-from scenarios import checks_workflows  # noqa: E402, F401
-# Order routing's check (`routed_correctly`) lives in its own module; importing it registers it.
-from scenarios import checks_routing  # noqa: E402, F401
+# The workflow and order-routing checks live in their own modules; importing them registers them.
+from scenarios import checks_routing, checks_workflows  # noqa: E402, F401

@@ -396,7 +396,5 @@ def acuity_webhook(ctx: ScenarioContext, spec: dict[str, Any]) -> str:
     return f"{kind} Acuity delivery ({sent['body']}) -> {sent['status'] or sent['error']}"
 
 
-# The workflow steps (scenarios that declare `services: [workflows]`) live in their own module.
-from scenarios import steps_workflows  # noqa: E402, F401
-# Order routing steps (`providers`, `providerEvent`) live in their own module; importing it registers them.
-from scenarios import steps_routing  # noqa: E402, F401
+# The workflow and order-routing steps live in their own modules; importing them registers them.
+from scenarios import steps_routing, steps_workflows  # noqa: E402, F401

@@ -80,6 +80,11 @@ def uses_acuity(path: Path) -> bool:
     return "acuity" in ((yaml.safe_load(path.read_text()) or {}).get("services") or [])
 
 
+def uses_workflows(path: Path) -> bool:
+    """A GHL workflow scenario: the service takes no workflow deliveries (`workflow_webhook = ""`)."""
+    return "workflows" in ((yaml.safe_load(path.read_text()) or {}).get("services") or [])
+
+
 VARIANTS: dict[str, dict[str, Any]] = {
     "double_write": {"command": "python3 broken_double_write.py",
                      "scenarios": [OWN / "scenarios" / "duplicate_webhooks.yaml"],
@@ -142,7 +147,8 @@ def test_service_passes_the_library_on_sqlite(sqlite_runs: dict[str, Run]) -> No
     for path in [*sorted(LIBRARY.glob("*.yaml")), *sorted((OWN / "scenarios").glob("*.yaml"))]:
         scenario = by_path.get(path.name)
         assert scenario is not None, f"{path.name} was not run:\n{summary}"
-        skipped_for = "acuity_webhook" if uses_acuity(path) else "rankr_events" if needs_rankr_route(path) else None
+        skipped_for = ("acuity_webhook" if uses_acuity(path) else "workflow_webhook" if uses_workflows(path)
+                       else "rankr_events" if needs_rankr_route(path) else None)
         expected = "skipped" if skipped_for else "pass"
         assert scenario["status"] == expected, f"{path.name}: {scenario['status']}, expected {expected}:\n{summary}\n" \
                                                f"{out[-4000:]}"

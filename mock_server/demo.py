@@ -6,7 +6,9 @@ simulated payment activity, with the dashboard URL printed. Ctrl-C (or SIGTERM) 
   retry shows in a demo; the generator drives it through mock_server.client.SandboxClient;
 - the client: `examples/clients/reference_client.py` (or `--client CMD`) with the environment of
   contracts/CLIENT_CONTRACT.md §1, built by scenarios.runner.client_env as the harness does, and
-  registered as the location's webhook target;
+  registered as the location's webhook target; when it has a workflow route, the location gets its GHL
+  workflows (the project's `[workflows]`, else the library's Payment Received workflow) as a workflow
+  scenario would;
 - the generator: orders, payments (full and partial), refunds, subscriptions, fulfilments requested
   through Rankr events (`POST /_sandbox/rankr/events`, so the client creates them), and now and then
   a fault rule on the API.
@@ -32,6 +34,7 @@ import httpx
 from mock_server.client import SandboxClient, SandboxError
 from mock_server.testing import SandboxProcess
 from scenarios import project as projects
+from scenarios import steps_workflows as workflows
 from scenarios import templates
 from scenarios.client import ClientError, ClientProcess, free_port
 from scenarios.runner import client_env, render_env, template_values
@@ -207,6 +210,18 @@ class Generator:
 # ---- main ------------------------------------------------------------------------------------------
 
 
+def load_workflows(control: SandboxClient, spec: projects.ClientSpec, values: dict[str, str], client_url: str,
+                   location_id: str) -> None:
+    """The client's GHL workflows, as a workflow scenario of the harness installs them: the location's custom
+    values (its workflow URL and secret, the project's `[workflows.custom_values]`), then the project's
+    `[workflows] files`, else the library's Payment Received workflow posting to the client."""
+    control.control("PUT", "/workflows/custom-values", params={"locationId": location_id},
+                    json={"values": workflows.custom_values(spec, values, client_url)})
+    for document in workflows.documents(spec):
+        made = control.control("POST", "/workflows", json={**document, "locationId": location_id})
+        say(f"GHL workflow {made.get('name')!r} ({made.get('trigger', {}).get('type')}) loaded: it posts to the client")
+
+
 def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
@@ -265,13 +280,18 @@ def main(argv: list[str] | None = None) -> int:
             state.mkdir()
             port = free_port()
             values = template_values(url, location, keys, app, port, state, args.reconcile_interval, "demo")
-            env = render_env(spec, values, client_env(url, location, keys, app, port, state, args.reconcile_interval))
+            contract = client_env(url, location, keys, app, port, state, args.reconcile_interval)
+            if spec.routes.workflow_webhook is not None:  # it takes GHL workflow deliveries: it gets their secret
+                values["workflow.secret"] = contract["GHL_WORKFLOW_SECRET"] = workflows.new_secret()
+            env = render_env(spec, values, contract)
             say(f"starting the client: {spec.command}")
             client = ClientProcess(spec.command, env, work / "client.log", port=port, cwd=spec.cwd,
                                    health=spec.routes.health, ready_timeout=spec.startup_timeout)
             client.start()
             if spec.routes.ghl_webhook is not None:
                 control.webhook_target(client.url + spec.routes.ghl_webhook, locationId=location["locationId"])
+            if spec.routes.workflow_webhook is not None:
+                load_workflows(control, spec, values, client.url, location["locationId"])
             dashboard = url + "/" + (f"?token={args.admin_token}" if args.admin_token else "")
             assert sandbox.proc is not None and client.proc is not None
             print(f"\n  Dashboard   {dashboard}\n"

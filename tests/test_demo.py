@@ -63,11 +63,15 @@ def test_demo_generates_activity_and_ctrl_c_stops_everything() -> None:
                 counts = http.get("/webhooks/deliveries").json()["counts"]
                 journal = http.get("/journal").json()["entries"]
                 faults = http.get("/faults").json()
-                if counts["delivered"] >= 2 and any(e["locationId"] for e in journal) and faults:
+                # The reference client takes GHL workflow deliveries: the demo gave it the library's workflow.
+                workflow = http.get("/webhooks/deliveries", params={"service": "workflows"}).json()["deliveries"]
+                if (counts["delivered"] >= 2 and any(e["locationId"] for e in journal) and faults
+                        and any(d["status"] == "delivered" for d in workflow)):
                     break
                 time.sleep(0.3)
             else:
-                raise AssertionError(f"no activity: {counts}, {len(journal)} requests, {faults}\n{''.join(lines)}")
+                raise AssertionError(f"no activity: {counts}, {len(journal)} requests, {faults}, workflow deliveries "
+                                     f"{[d['status'] for d in workflow]}\n{''.join(lines)}")
             kinds = {e["kind"] for e in http.get("/dashboard/events").json()["events"]}
             assert {"request", "delivery", "action"} <= kinds
 

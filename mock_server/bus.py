@@ -191,7 +191,8 @@ class EventBus:
         target = self._sandbox.webhooks.target(delivery.target_id) if self._sandbox is not None else None
         self.publish("delivery", {
             "deliveryId": delivery.id, "time": iso_ms(attempt.at), "event": delivery.event_type,
-            "service": self._service_name(delivery.service), "targetId": delivery.target_id, "url": target.url if target else "", "attempt": attempt.n,
+            "service": self._service_name(delivery.service), "targetId": delivery.target_id,
+            "url": message.url or (target.url if target else ""), "attempt": attempt.n,
             "status": attempt.status_code, "outcome": attempt.outcome, "error": attempt.error or None,
             "latencyMs": attempt.latency_ms, "webhookId": delivery.webhook_id, "locationId": delivery.location_id,
             "nextAttemptAt": iso_ms(attempt.next_attempt_at) if attempt.next_attempt_at is not None else None,

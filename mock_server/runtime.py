@@ -31,6 +31,7 @@ from mock_server.locations import LOCATIONS, Location
 from mock_server.ratelimit import RateLimiter
 from mock_server.service import LocationSeed, Service, ServiceWorld, WorldContext
 from mock_server.settings import Settings
+from mock_server.signals import Signals
 from mock_server.store import Store
 from mock_server.webhooks import tables as outbox_tables
 from mock_server.webhooks.chaos import Chaos
@@ -76,6 +77,7 @@ class World:
     # Renewals fire for billing dates the clock passes from the world's start on; seeded history stays history.
     tick_since: float
     parts: dict[type[ServiceWorld], ServiceWorld] = field(default_factory=dict)
+    signals: Signals = field(default_factory=Signals)  # what the services tell each other, this world only
 
     def part(self, kind: type[W]) -> W:
         """A service's state in this world, by its type."""
@@ -153,7 +155,7 @@ class Runtime:
         self.webhooks.reseed(seed)
         self.faults.reseed(seed)
         world = World(seed=seed, ids=ids, events=events, traces=TraceIds(seed), tick_since=self.clock.now())
-        context = WorldContext(self.settings, self.store, self.clock, ids, events, seed, self.webhooks)
+        context = WorldContext(self.settings, self.store, self.clock, ids, events, seed, self.webhooks, world.signals)
         for service in self.services:
             part = service.start(context)
             world.parts[type(part)] = part
@@ -345,9 +347,11 @@ class Runtime:
         t0 = time.perf_counter()
         target_seed = self.seed if seed is None else seed
         target_orders = self.settings.orders if orders is None else orders
-        # Webhook targets and signing keys are configuration, not data: they survive a reset.
-        # Fault rules and global delivery chaos are cleared; queued deliveries go with the data.
-        targets = self.webhooks.targets()
+        # Webhook targets, signing keys and every table that `survives_reset` are configuration, not data:
+        # they survive a reset. Fault rules and global delivery chaos are cleared; queued deliveries go
+        # with the data.
+        kept = [(spec, self.store.table(spec.record_type).all())
+                for spec in self.store.specs() if spec.survives_reset]
         if self._snapshot is not None and self._snapshot_of == (target_seed, target_orders):
             self.store.restore(self._snapshot)
         else:
@@ -358,12 +362,14 @@ class Runtime:
         self.settings.orders = target_orders
         with self.store.transaction():
             self.signer.save(self.store)
-            table = self.store.table(WebhookTarget)
-            for stale in self.webhooks.targets():
-                table.delete(stale.id)
-            for target in targets:
-                target.fanout_count = 0
-                table.put(target)
+            for spec, rows in kept:
+                table = self.store.table(spec.record_type)
+                for stale in table.all(order=""):
+                    table.delete(stale.id)
+                for row in rows:
+                    if isinstance(row, WebhookTarget):
+                        row.fanout_count = 0  # chaos positions (reorder windows) count from the reset on
+                table.put_many(rows)
         self.faults.clear()
         self.webhooks.global_chaos = Chaos()
         self.webhooks.epoch += 1

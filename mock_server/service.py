@@ -9,7 +9,7 @@ dashboard) know services only through this interface.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -21,6 +21,7 @@ from mock_server.ids import IdFactory
 from mock_server.locations import Location
 from mock_server.panels import PersonMatch, Query, Table, Who
 from mock_server.settings import Settings
+from mock_server.signals import Signals
 from mock_server.store import Store, TableSpec
 from mock_server.webhooks.events import EventLog
 from mock_server.webhooks.message import WebhookMessage
@@ -42,6 +43,8 @@ class WorldContext:
     events: EventLog
     seed: int
     webhooks: WebhookService
+    # What services tell each other inside a change's transaction (mock_server.signals); one per world.
+    signals: Signals = field(default_factory=Signals)
 
 
 @dataclass(frozen=True)

@@ -31,13 +31,15 @@ class Column:
 class TableSpec(Generic[T]):
     """One kind of record, declared by the service that owns it: its table name, record type, the
     columns it is filtered and paged by, and whether it belongs to one location (reset and deleted
-    with it; such records have a `location_id`)."""
+    with it; such records have a `location_id`). A table that `survives_reset` holds configuration, not
+    data: a reset of the sandbox or of a location keeps every row of it (like webhook targets)."""
 
     kind: str
     record_type: type[T]
     columns: tuple[Column, ...]
     indexes: tuple[str, ...] = ()
     location_scoped: bool = False
+    survives_reset: bool = False
 
 
 def column(name: str, sql_type: str, value: Callable[[Any], Any]) -> Column:
@@ -148,6 +150,9 @@ class Store:
     @property
     def kinds(self) -> tuple[str, ...]:
         return tuple(self._specs)
+
+    def specs(self) -> tuple[TableSpec[Any], ...]:
+        return tuple(self._specs.values())
 
     # ---- schema -------------------------------------------------------------------------------
 
@@ -341,8 +346,9 @@ class Store:
     # ---- whole-state operations ---------------------------------------------------------------
 
     def delete_location(self, location_id: str) -> None:
+        """Delete the location's data (its location-scoped tables), not its configuration (`survives_reset`)."""
         with self.transaction():
-            for kind in (k for k, spec in self._specs.items() if spec.location_scoped):
+            for kind in (k for k, spec in self._specs.items() if spec.location_scoped and not spec.survives_reset):
                 self._conn.execute(f"DELETE FROM {kind} WHERE location_id = ?", (location_id,))
                 self._touched(kind)
 

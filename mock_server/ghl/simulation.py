@@ -6,6 +6,7 @@ Action names are part of the public contract (`POST /_sandbox/simulate/{action}`
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ from mock_server.ghl.models import (
     TransactionStatus,
 )
 from mock_server.ghl.payments import Payments
+from mock_server.signals import Signal, Signals
 from mock_server.store import Condition
 from mock_server.webhooks.models import Event
 
@@ -78,6 +80,9 @@ class Simulator:
         self.ids = payments.ids
         self.rng = random.Random(f"simulate-{seed}")
         self.extension_events = False
+        # What the other services hear of payment activity (mock_server.signals), inside each change's
+        # transaction; the world hands its own bus in.
+        self.signals = Signals()
         # order.fail_payment -> self.order_fail_payment, and so on for every action of the one list.
         self.actions: dict[str, Callable[[SimArgs, ActionResult], None]] = {
             name: getattr(self, name.replace(".", "_")) for name in ACTIONS}
@@ -97,6 +102,28 @@ class Simulator:
         with self.payments.events.collect() as events:
             result.events = events
             yield
+
+    # ---- signals (published inside the change's transaction) ------------------------------------------
+
+    def _signal(self, name: str, location_id: str, **records: Any) -> None:
+        """Publish `name` with the given records (dataclasses or dicts; None ones left out)."""
+        self.signals.publish(Signal("ghl", name, location_id, {
+            role: dataclasses.asdict(r) if dataclasses.is_dataclass(r) and not isinstance(r, type) else dict(r)
+            for role, r in records.items() if r is not None}))
+
+    def _payment_signals(self, txn: Transaction, order: Order, subscription: Subscription | None = None) -> None:
+        """`payment.received` for a payment that succeeded or failed; `order.submitted` the first time one
+        of the order's own payments succeeds. Call after the order was refreshed."""
+        if txn.status not in ("succeeded", "failed"):
+            return
+        if subscription is None and txn.subscription_id:
+            subscription = self.store.table(Subscription).get(txn.subscription_id)
+        self._signal("payment.received", order.location_id, transaction=txn, order=order,
+                     contact=order.contact_snapshot or None, subscription=subscription)
+        if txn.status == "succeeded" and txn.entity_type == "order":
+            paid = [t for t in self.payments.transactions_of(order.id) if t.status in ("succeeded", "refunded")]
+            if [t.id for t in paid] == [txn.id]:
+                self._signal("order.submitted", order.location_id, order=order, transaction=txn)
 
     def _extension(self, event_type: str, kind: str, record: Any) -> None:
         if self.extension_events:
@@ -195,7 +222,8 @@ class Simulator:
             picked = self.rng.sample(prices, k=min(2, len(prices)))
             chosen = [(p, float(args.qty if args.qty else self.rng.choice((1, 1, 2)))) for p in picked]
         chosen = [(p, int(q) if q == int(q) else q) for p, q in chosen]
-        self._new_order(args, chosen, result)
+        order = self._new_order(args, chosen, result)
+        self._signal("order.form_submitted", order.location_id, order=order)
 
     def order_pay(self, args: SimArgs, result: ActionResult) -> None:
         order = self._order(args)
@@ -221,6 +249,7 @@ class Simulator:
         result.resources.append(("transactions", txn))
         self._extension("SandboxTransactionCreate", "transactions", txn)
         self._settle_refresh(order, result)
+        self._payment_signals(txn, order)
 
     def order_fail_payment(self, args: SimArgs, result: ActionResult) -> None:
         order = self._order(args)
@@ -234,6 +263,7 @@ class Simulator:
         result.resources.append(("transactions", txn))
         self._extension("SandboxTransactionCreate", "transactions", txn)
         self._settle_refresh(order, result)
+        self._payment_signals(txn, order)
 
     def order_refund(self, args: SimArgs, result: ActionResult) -> None:
         order = self._order(args)
@@ -252,6 +282,7 @@ class Simulator:
             raise InvalidOperation(f"amount must be between 0 and the refundable amount ({_shown(refundable, order)})")
         remaining = amount
         now = self.clock.now()
+        refunded: list[Transaction] = []
         for txn in sorted(txns, key=lambda t: (t.created_at, t.id), reverse=True):
             if remaining <= 0:
                 break
@@ -262,9 +293,14 @@ class Simulator:
             txn.updated_at = now
             remaining -= part
             self.store.table(Transaction).put(txn)
+            refunded.append(txn)
             result.resources.append(("transactions", txn))
             self._extension("SandboxTransactionUpdate", "transactions", txn)
         self._settle_refresh(order, result)
+        # One refund attempt issued inside GHL: `refund` says how much of what (minor units).
+        self._signal("refund.issued", order.location_id, transaction=refunded[0], order=order, refund={
+            "amount_minor": amount, "currency": order.currency, "full": amount == refundable,
+            "transaction_ids": [t.id for t in refunded], "status": "succeeded", "created_at": now})
 
     def order_fulfill(self, args: SimArgs, result: ActionResult) -> None:
         order = self._order(args)
@@ -310,6 +346,8 @@ class Simulator:
         self._extension("SandboxSubscriptionCreate", "subscriptions", sub)
         self._extension("SandboxTransactionCreate", "transactions", txn)
         self._settle_refresh(order, result)
+        self._signal("subscription.changed", order.location_id, subscription=sub, change={"kind": "created"})
+        self._payment_signals(txn, order, sub)
 
     def _renewal(self, sub: Subscription, succeeded: bool, result: ActionResult) -> None:
         order = self.store.table(Order).get(sub.order_id)
@@ -318,6 +356,7 @@ class Simulator:
         txn = self._transaction(order, sub.amount_minor, "succeeded" if succeeded else "failed",
                                 entity_type="subscription", entity_id=sub.id, subscription=sub)
         now = self.clock.now()
+        before = sub.status
         if succeeded:
             start = sub.next_billing_at if sub.next_billing_at is not None else now
             sub.current_period_start = start
@@ -334,6 +373,10 @@ class Simulator:
         result.resources += [("transactions", txn), ("subscriptions", sub)]
         self._extension("SandboxTransactionCreate", "transactions", txn)
         self._extension("SandboxSubscriptionUpdate", "subscriptions", sub)
+        if sub.status != before:
+            self._signal("subscription.changed", sub.location_id, subscription=sub,
+                         change={"kind": "status", "from": before})
+        self._payment_signals(txn, order, sub)
 
     def subscription_renew(self, args: SimArgs, result: ActionResult) -> None:
         sub = self._subscription(args)
@@ -360,6 +403,7 @@ class Simulator:
         self.store.table(Subscription).put(sub)
         result.resources.append(("subscriptions", sub))
         self._extension("SandboxSubscriptionUpdate", "subscriptions", sub)
+        self._signal("subscription.changed", sub.location_id, subscription=sub, change={"kind": "cancelled"})
 
     # ---- time-driven transitions ----------------------------------------------------------------
 
@@ -401,6 +445,7 @@ class Simulator:
             order = self.store.table(Order).get(txn.order_id)
             if order is not None:
                 self._settle_refresh(order, result)
+                self._payment_signals(txn, order)
         return result
 
     def observe_order(self, order: Order) -> tuple[Order, bool]:

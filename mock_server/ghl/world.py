@@ -53,6 +53,7 @@ class Ghl(ServiceWorld):
         self.payments = Payments(context.store, context.clock, context.ids, context.events)
         self.simulator = Simulator(self.payments, context.seed)
         self.simulator.extension_events = context.settings.extension_events
+        self.simulator.signals = context.signals  # payment activity the other services hear of
 
     def tick(self, since: float) -> None:
         self.simulator.tick(since)

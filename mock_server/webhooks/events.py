@@ -35,13 +35,17 @@ class EventLog:
         self.store.set_meta("event_seq", seq)
         return seq
 
-    def record(self, event_type: str, kind: str, record: Any) -> Event:
+    def record(self, event_type: str, kind: str, record: Any, *, service: str | None = None,
+               target_id: str = "") -> Event:
+        """Record one event of `record` (a dataclass with `id` and `location_id`). `service` overrides the
+        service its type maps to; `target_id` addresses it to that one webhook target only."""
         with self.store.transaction():
             event = Event(id=self.ids.object_id(), seq=self._next_seq(), type=event_type,
                           location_id=record.location_id, resource_kind=kind, resource_id=str(record.id),
                           snapshot=dataclasses.asdict(record), created_at=self.clock.now(),
                           extension=event_type in self._extension_types,
-                          service=self._services.get(event_type, ""))
+                          service=self._services.get(event_type, "") if service is None else service,
+                          target_id=target_id)
             self.store.table(Event).put(event)
             if self._outbox is not None:
                 self._outbox(event)

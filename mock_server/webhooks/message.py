@@ -12,3 +12,5 @@ class WebhookMessage:
     body: bytes  # the exact bytes sent (and signed)
     headers: dict[str, str]  # content-type and signatures included
     policy: RetryPolicy | None = None  # the service's own retry policy, when it is not the sandbox's
+    method: str = "POST"  # the HTTP method of the attempt
+    url: str | None = None  # where to send it (None: the target's URL); a service may render it per event

@@ -21,6 +21,7 @@ class Event:
     created_at: float
     extension: bool = False
     service: str = ""  # the service whose resource changed ("": the runtime's first service)
+    target_id: str = ""  # set: the event is addressed to this one target only (e.g. one workflow action)
 
 
 @dataclass(slots=True)

@@ -128,6 +128,8 @@ class WebhookService:
         for target in self.targets():
             if not target.active or target.service != event.service:
                 continue
+            if event.target_id and target.id != event.target_id:
+                continue
             if target.location_id and target.location_id != event.location_id:
                 continue
             if target.events is not None and event.type not in target.events:
@@ -339,7 +341,8 @@ class WebhookService:
         status: int | None = None
         error = ""
         try:
-            response = await self._client.post(target.url, content=body, headers=headers)
+            response = await self._client.request(message.method, message.url or target.url, content=body or None,
+                                                  headers=headers)
             status = response.status_code
         except httpx.TimeoutException:
             error = f"timeout after {self.timeout_s:g} s"

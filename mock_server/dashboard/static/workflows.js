@@ -290,6 +290,19 @@
     }
   }
 
+  // The list again (workflows loaded by the CLI or a project file, runs cleared by a reset), every few
+  // seconds while the page is visible; the forms are left alone.
+  async function refreshList() {
+    if (!W.available || !W.location || document.hidden) return;
+    const seq = W.loadSeq;
+    const location = W.location;
+    const listed = await api("GET", `${BASE}${q({ locationId: location })}`);
+    await loadRuns(seq);
+    if (seq !== W.loadSeq || location !== W.location) return;
+    W.workflows = (listed && listed.workflows) || [];
+    renderList();
+  }
+
   let runsTimer = null;
 
   function refreshRunsSoon() {
@@ -859,6 +872,7 @@
     document.addEventListener("sandbox:event", (e) => onEvent(e.detail));
     const select = $("#location");
     if (select && select.value) onLocation(select.value);
+    setInterval(() => refreshList().catch(() => {}), 10000);
   }
 
   document.addEventListener("DOMContentLoaded", main);

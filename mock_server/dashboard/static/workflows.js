@@ -236,6 +236,7 @@
       if (seq !== W.loadSeq) return;
       if (err.status === 404 && !(err.data && err.data.workflows)) {
         W.available = false;
+        $("#workflows-panel .wf-side").hidden = true;
         $("#wf-list").replaceChildren(el("p", { class: "muted", text: "This sandbox serves no workflows (no /_sandbox/workflows)." }));
         return;
       }
@@ -248,6 +249,7 @@
     ]);
     if (seq !== W.loadSeq || location !== W.location) return;
     W.available = true;
+    $("#workflows-panel .wf-side").hidden = false;
     W.workflows = (listed && listed.workflows) || [];
     W.customValues = valuesOf(values);
     if (templates) W.templates = Array.isArray(templates) ? templates : templates.templates || [];

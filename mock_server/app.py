@@ -26,9 +26,10 @@ from mock_server.rankr.plugin import SERVICE as RANKR
 from mock_server.runtime import Runtime
 from mock_server.service import Service
 from mock_server.settings import Settings
+from mock_server.workflows.plugin import SERVICE as WORKFLOWS
 
 # The fake services this sandbox serves; a new one is a package with a `plugin.SERVICE`, added here.
-SERVICES: tuple[Service, ...] = (GHL, RANKR, ACUITY)
+SERVICES: tuple[Service, ...] = (GHL, RANKR, ACUITY, WORKFLOWS)
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:

@@ -15,6 +15,7 @@ from mock_server import __version__
 from mock_server.acuity.actions import ACTIONS as ACUITY_ACTIONS
 from mock_server.ghl.actions import ACTIONS
 from mock_server.ratelimit import PROFILES
+from mock_server.workflows.actions import ACTIONS as WORKFLOW_ACTIONS
 
 if TYPE_CHECKING:  # the client (and httpx) are imported only by the commands that use them: `serve` starts fast
     from mock_server.client import SandboxClient
@@ -92,12 +93,28 @@ def main() -> None:
               envvar="GHL_SANDBOX_ACUITY_RATE_LIMIT",
               help="The fake Acuity's limit (10 requests/s and 20 at once per client IP): on, off, or on with every "
                    "third refusal a 403 HTML page as Acuity's edge sometimes answers. A reset comes back to it.")
+@click.option("--workflow-webhook-retries", default="exponential", show_default=True,
+              type=click.Choice(["exponential", "none"]), envvar="GHL_SANDBOX_WORKFLOW_WEBHOOK_RETRIES",
+              help="Workflow Webhook / Custom Webhook actions: retry 429, 5xx, timeouts and no answer up to 5 times "
+                   "(exponential, from --webhook-retry-interval, doubling), or fail then skip (none). GHL's real "
+                   "policy is undocumented.")
+@click.option("--workflow-order-submitted", default="order", show_default=True, type=click.Choice(["order", "product"]),
+              envvar="GHL_SANDBOX_WORKFLOW_ORDER_SUBMITTED",
+              help="The Order Submitted trigger fires once per order, or once per product line (sources disagree).")
+@click.option("--workflow-payload-objects", default="nested", show_default=True, type=click.Choice(["nested", "none"]),
+              envvar="GHL_SANDBOX_WORKFLOW_PAYLOAD_OBJECTS",
+              help="The standard Webhook body carries the trigger's object (payment, order, ...) at its root, or "
+                   "contact and location data only (no capture of a payment trigger's body exists).")
+@click.option("--workflow-user-agent", default="axios/1.13.2", show_default=True, metavar="UA",
+              envvar="GHL_SANDBOX_WORKFLOW_USER_AGENT",
+              help="The user-agent header of workflow webhook deliveries (captures show several axios versions).")
 def serve(host: str, port: int, seed: int, state_file: str | None, orders: int, admin_token: str | None,
           allowed_hosts: tuple[str, ...],
           rate_limit: str, journal_capacity: int, server_kind: str, webhook_urls: tuple[str, ...],
           webhook_policy: str, webhook_retry_interval: float, webhook_max_retries: int, webhook_timeout: float,
           extension_events: bool, ghl_signature: bool, wh_signature: bool, response_cache: bool,
-          response_cache_mb: int, acuity_webhook_retries: str, acuity_rate_limit: str) -> None:
+          response_cache_mb: int, acuity_webhook_retries: str, acuity_rate_limit: str, workflow_webhook_retries: str,
+          workflow_order_submitted: str, workflow_payload_objects: str, workflow_user_agent: str) -> None:
     """Start the sandbox and print a banner with the base URL, locations, tokens and webhook keys."""
     from mock_server.app import build_app, new_runtime
     from mock_server.settings import Settings
@@ -113,7 +130,9 @@ def serve(host: str, port: int, seed: int, state_file: str | None, orders: int, 
                         webhook_timeout=webhook_timeout, extension_events=extension_events,
                         sign_ed25519=ghl_signature, sign_rsa=wh_signature, response_cache=response_cache,
                         response_cache_mb=response_cache_mb, acuity_webhook_retries=acuity_webhook_retries,
-                        acuity_rate_limit=acuity_rate_limit)
+                        acuity_rate_limit=acuity_rate_limit, workflow_webhook_retries=workflow_webhook_retries,
+                        workflow_order_submitted=workflow_order_submitted,
+                        workflow_payload_objects=workflow_payload_objects, workflow_user_agent=workflow_user_agent)
     sock = _bind(host, port)
     settings.port = sock.getsockname()[1]
     if server_kind == "granian":
@@ -279,7 +298,7 @@ def _sandbox(url: str, admin_token: str | None) -> Iterator[SandboxClient]:
 
 
 @main.command()
-@click.argument("action", type=click.Choice(ACTIONS + ACUITY_ACTIONS))
+@click.argument("action", type=click.Choice(ACTIONS + ACUITY_ACTIONS + WORKFLOW_ACTIONS))
 @click.option("--location", "location_id", default=None, help="Location id (default: the first).")
 @click.option("--order", "order_id", default=None, help="Order id.")
 @click.option("--subscription", "subscription_id", default=None, help="Subscription id.")
@@ -302,6 +321,10 @@ def _sandbox(url: str, admin_token: str | None) -> Iterator[SandboxClient]:
 @click.option("--processor", default=None, type=click.Choice(["stripe", "square", "paypal"]),
               help="acuity.schedule / acuity.pay: the payment processor.")
 @click.option("--no-show", is_flag=True, default=None, help="acuity.cancel: mark it a no-show.")
+@click.option("--status", "invoice_status", default=None, type=click.Choice(["sent", "paid", "partially_paid", "void"]),
+              help="invoice.update: the invoice's new status.")
+@click.option("--invoice", "invoice_id", default=None, help="invoice.update: the invoice id (default: a new invoice).")
+@click.option("--currency", default=None, help="invoice.update: a three-letter currency code.")
 @click.option("--json", "as_json", is_flag=True, help="Print the raw JSON answer.")
 @URL_OPTION
 @ADMIN_OPTION
@@ -309,7 +332,8 @@ def trigger(action: str, location_id: str | None, order_id: str | None, subscrip
             transaction_id: str | None, contact_id: str | None, price_id: str | None, items: tuple[str, ...],
             amount: float | None, pending_polls: int | None, pending_seconds: float | None, settle: str,
             appointment_id: int | None, kind: str | None, when: str | None, email: str | None, pay: str | None,
-            processor: str | None, no_show: bool | None, as_json: bool, url: str, admin_token: str | None) -> None:
+            processor: str | None, no_show: bool | None, invoice_status: str | None, invoice_id: str | None,
+            currency: str | None, as_json: bool, url: str, admin_token: str | None) -> None:
     """Run one simulated action on a running sandbox; print what changed and the webhooks queued."""
     import json
 
@@ -317,7 +341,8 @@ def trigger(action: str, location_id: str | None, order_id: str | None, subscrip
                                     "subscriptionId": subscription_id, "transactionId": transaction_id,
                                     "contactId": contact_id, "priceId": price_id, "amount": amount,
                                     "appointmentId": appointment_id, "kind": kind, "datetime": when, "email": email,
-                                    "pay": pay, "processor": processor, "noShow": True if no_show else None}.items()
+                                    "pay": pay, "processor": processor, "noShow": True if no_show else None,
+                                    "status": invoice_status, "invoiceId": invoice_id, "currency": currency}.items()
                   if v is not None}
     if items:
         parsed = []
@@ -339,16 +364,116 @@ def trigger(action: str, location_id: str | None, order_id: str | None, subscrip
     click.echo(f"{data['action']}:")
     acuity = action.startswith("acuity.")
     shown = ("status", "paid", "amountPaid", "amount", "canceled", "datetime", "total") if acuity else (
-        "status", "paymentStatus", "fulfillmentStatus")
+        "status", "paymentStatus", "fulfillmentStatus", "amount", "currency")
     for res in data["resources"]:
         d = res["data"]
         status = ", ".join(f"{k}={d[k]}" for k in shown if k in d)
         click.echo(f"  {res['type']:<12} {res['id']}  {status}")
     if not data["webhooks"]:
-        click.echo(f"  no webhooks ({'Acuity' if acuity else 'GHL'} sends none for this change)")
+        sender = "Acuity" if acuity else "no workflow" if action in WORKFLOW_ACTIONS else "GHL"
+        click.echo(f"  no webhooks ({sender} sends none for this change)")
     for hook in data["webhooks"]:
         targets = ", ".join(f"{d['targetId']}:{d['status']}" for d in hook["deliveries"]) or "no target registered"
         click.echo(f"  webhook      {hook['event']} for {hook['resourceId']} -> {targets}")
+
+
+@main.group()
+def workflows() -> None:
+    """Load and list the no-code workflows of a running sandbox."""
+
+
+def _set_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
+    values = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r}: use KEY=VALUE", param_hint="--set")
+        values[key] = value
+    return values
+
+
+@workflows.command("load")
+@click.argument("source")
+@click.option("--location", "location_id", default=None, help="Location id (default: the first).")
+@click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE",
+              help="Set this custom value of the location first (repeatable).")
+@URL_OPTION
+@ADMIN_OPTION
+def workflows_load(source: str, location_id: str | None, pairs: tuple[str, ...], url: str,
+                   admin_token: str | None) -> None:
+    """Create workflows from SOURCE: a shipped template's name or a JSON file (one document or a list).
+    `rankr_base_url` and `rankr_api_key` are filled from the sandbox when a template needs them and they
+    are not set."""
+    import json
+    import re
+
+    values = _set_pairs(pairs)
+    path = Path(source)
+    documents: list[Any] = []
+    if path.is_file():
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise click.BadParameter(f"{source}: {exc}", param_hint="SOURCE") from None
+        documents = loaded if isinstance(loaded, list) else [loaded]
+    with _sandbox(url, admin_token) as sandbox:
+        locations = sandbox.locations()
+        location = next((loc for loc in locations if loc["locationId"] == location_id), None) if location_id \
+            else (locations[0] if locations else None)
+        if location is None:
+            raise click.ClickException(f"no location {location_id or ''} in the sandbox at {url}".replace("  ", " "))
+        loc = location["locationId"]
+        if not documents:
+            names = {t["name"]: t for t in sandbox.control("GET", "/workflows/templates")["templates"]}
+            if source not in names:
+                raise click.ClickException(f"{source!r} is neither a file nor a template; templates: {', '.join(names)}")
+            needed = names[source]["needs"]
+        else:
+            needed = sorted(set(re.findall(r"\{\{\s*custom_values\.([A-Za-z0-9_.-]+)\s*\}\}", json.dumps(documents))))
+        current = sandbox.control("GET", "/workflows/custom-values", params={"locationId": loc})["values"]
+        rankr = location.get("rankr") or {}
+        known = {"rankr_base_url": url.rstrip("/") + str(rankr.get("basePath") or "/rankr"),
+                 "rankr_api_key": str(rankr.get("apiKey") or "")}
+        for key, value in known.items():
+            if key in needed and key not in current and key not in values and value:
+                values[key] = value
+        if values:
+            sandbox.control("PUT", "/workflows/custom-values", json={"locationId": loc, "values": values})
+        created = []
+        if documents:
+            for doc in documents:
+                if not isinstance(doc, dict):
+                    raise click.ClickException(f"{source}: each workflow must be a JSON object")
+                created.append(sandbox.control("POST", "/workflows", json={**doc, "locationId": loc}))
+        else:
+            created.append(sandbox.control("POST", f"/workflows/templates/{source}", json={"locationId": loc}))
+        missing = [k for k in needed if k not in current and k not in values]
+    for w in created:
+        inbound = (w.get("trigger") or {}).get("inboundUrl")
+        click.echo(f"{w['id']}  {w['status']:<9} {w['trigger']['type']:<22} {w['name']}" + (f"  {inbound}" if inbound else ""))
+    if missing:
+        click.echo(f"warning: custom values not set: {', '.join(missing)} (they render empty)")
+
+
+@workflows.command("list")
+@click.option("--location", "location_id", default=None, help="Only this location's workflows.")
+@click.option("--json", "as_json", is_flag=True, help="Print the raw JSON answer.")
+@URL_OPTION
+@ADMIN_OPTION
+def workflows_list(location_id: str | None, as_json: bool, url: str, admin_token: str | None) -> None:
+    """List the workflows of a running sandbox."""
+    import json
+
+    with _sandbox(url, admin_token) as sandbox:
+        data = sandbox.control("GET", "/workflows", params={"locationId": location_id} if location_id else {})
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    if not data["workflows"]:
+        click.echo("no workflows")
+    for w in data["workflows"]:
+        click.echo(f"{w['id']}  {w['locationId']}  {w['status']:<9} {w['trigger']['type']:<22} "
+                   f"{len(w['actions'])} action(s)  {w['name']}")
 
 
 @main.group()

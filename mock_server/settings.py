@@ -32,3 +32,9 @@ class Settings:
     sign_rsa: bool = True  # x-wh-signature (legacy)
     acuity_webhook_retries: str = "none"  # none | exponential (Acuity's policy is unverified)
     acuity_rate_limit: str = "on"  # on | off | edge403: the fake Acuity's limit after a start or a reset
+    # No-code workflows (unverified GHL behaviour, see DEVIATIONS): retries of workflow webhook actions,
+    # one Order Submitted firing per order or per product line, trigger objects in the standard body.
+    workflow_webhook_retries: str = "exponential"  # exponential | none
+    workflow_order_submitted: str = "order"  # order | product
+    workflow_payload_objects: str = "nested"  # nested | none
+    workflow_user_agent: str = "axios/1.13.2"  # the user-agent of workflow webhook deliveries

@@ -83,7 +83,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    do_POST = do_PUT = do_GET = _handle
+    do_POST = do_PUT = do_GET = do_DELETE = _handle
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
         pass

@@ -9,7 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "mock_server"
-SERVICES = ("mock_server.ghl", "mock_server.rankr", "mock_server.acuity")
+SERVICES = ("mock_server.ghl", "mock_server.rankr", "mock_server.acuity", "mock_server.workflows")
 # Where the services are named on purpose: the composition root, and the CLI's choices of actions.
 COMPOSITION = {"mock_server.app", "mock_server.cli"}
 

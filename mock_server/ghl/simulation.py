@@ -299,7 +299,8 @@ class Simulator:
         self._settle_refresh(order, result)
         # One refund attempt issued inside GHL: `refund` says how much of what (minor units).
         self._signal("refund.issued", order.location_id, transaction=refunded[0], order=order, refund={
-            "amount_minor": amount, "currency": order.currency, "full": amount == refundable,
+            "amount_minor": amount, "currency": order.currency,
+            "full": amount == refundable,  # it took everything still refundable
             "transaction_ids": [t.id for t in refunded], "status": "succeeded", "created_at": now})
 
     def order_fulfill(self, args: SimArgs, result: ActionResult) -> None:

@@ -197,6 +197,18 @@ def test_workflows_panel_in_a_browser(sb: SandboxClient) -> None:
             page.locator(f"[data-testid=wf-card][data-workflow-id='{created['id']}'][data-status=published]").wait_for()
             assert sb.control("GET", f"/workflows/{created['id']}")["status"] == "published"
 
+            # Edit: the form gets the workflow back; a save replaces it and keeps its action's id.
+            card.locator("[data-testid=wf-edit]").click()
+            assert form.locator("[data-testid=wf-body]").input_value() == GOOD_BODY
+            assert form.locator("[data-kv-set=headers] [data-part=value]").input_value() == secret
+            form.locator("[data-testid=wf-name]").fill("Payments to the receiver (PUT)")
+            form.locator("[data-testid=wf-save]").click()
+            card = panel.locator("[data-testid=wf-card]", has_text="Payments to the receiver (PUT)")
+            card.wait_for()
+            edited = sb.control("GET", f"/workflows/{created['id']}")
+            assert edited["name"] == "Payments to the receiver (PUT)"
+            assert [a["id"] for a in edited["actions"]] == [put["id"]] and edited["actions"][0]["body"] == GOOD_BODY
+
             # An Inbound Webhook workflow with a standard Webhook action: its URL is shown once saved.
             panel.locator("[data-testid=wf-tab-editor]").click()
             form.locator("[data-testid=wf-name]").fill("Inbound to the receiver")
@@ -226,6 +238,11 @@ def test_workflows_panel_in_a_browser(sb: SandboxClient) -> None:
             assert "payment-received-to-catch-hook" in shipped
             needs = shipped["payment-received-to-catch-hook"]["needs"]
             panel.locator("[data-testid=wf-tab-templates]").click()
+            # A Rankr template offers the location's own Rankr account (as `ghl-sandbox workflows load` does).
+            rankr = sb.location(0)["rankr"]
+            to_rankr = panel.locator("[data-testid=wf-template][data-template='order-submitted-to-rankr']")
+            assert to_rankr.locator("input[name=rankr_api_key]").input_value() == rankr["apiKey"]
+            assert to_rankr.locator("input[name=rankr_base_url]").input_value() == sb.url + rankr["basePath"]
             template = panel.locator("[data-testid=wf-template][data-template='payment-received-to-catch-hook']")
             entered = {}
             for key in needs:
@@ -235,7 +252,7 @@ def test_workflows_panel_in_a_browser(sb: SandboxClient) -> None:
             panel.locator("[data-testid=wf-result].ok", has_text="payment-received-to-catch-hook").wait_for()
             values = custom_values(sb, location_id)
             assert {k: values[k] for k in needs} == entered
-            names_before = {"Payments to the receiver", "Inbound to the receiver"}
+            names_before = {"Payments to the receiver (PUT)", "Inbound to the receiver"}
             [loaded] = [w for w in workflows(sb, location_id) if w["name"] not in names_before]
             loaded_card = page.locator(f"[data-testid=wf-card][data-workflow-id='{loaded['id']}']")
             loaded_card.wait_for()
@@ -243,8 +260,8 @@ def test_workflows_panel_in_a_browser(sb: SandboxClient) -> None:
             assert panel.locator("[data-testid=wf-card]").count() == 3
 
             page.wait_for_timeout(2200)  # one more metrics event, so the charts show the traffic
-            panel.scroll_into_view_if_needed()
             ARTIFACTS.mkdir(exist_ok=True)
+            page.evaluate("window.scrollTo(0, 0)")
             page.screenshot(path=str(ARTIFACTS / "workflows.png"), full_page=True)
 
             # Delete (a second click confirms).

@@ -99,6 +99,7 @@
     actionNames: new Map(), // targetId -> {workflowId, actionId}
     templates: [],
     customValues: {},
+    suggested: {}, // template values the sandbox knows (the location's Rankr account)
     tokens: [],
     editing: null, // the document being edited (null: a new one)
     loadSeq: 0,
@@ -242,19 +243,21 @@
       }
       throw err;
     }
-    const [values, templates, tokens] = await Promise.all([
+    const [values, templates, tokens, locations] = await Promise.all([
       api("GET", `${BASE}/custom-values${q({ locationId: location })}`).catch(() => null),
       W.templates.length ? Promise.resolve(null) : api("GET", `${BASE}/templates`).catch(() => null),
       api("GET", `${BASE}/tokens`).catch(() => null),
+      api("GET", "/_sandbox/locations").catch(() => null),
     ]);
     if (seq !== W.loadSeq || location !== W.location) return;
     W.available = true;
     $("#workflows-panel .wf-side").hidden = false;
     W.workflows = (listed && listed.workflows) || [];
     W.customValues = valuesOf(values);
+    W.suggested = suggestions((Array.isArray(locations) ? locations : []).find((l) => l.locationId === location));
     if (templates) W.templates = Array.isArray(templates) ? templates : templates.templates || [];
     if (tokens) W.tokens = (Array.isArray(tokens) ? tokens : tokens.tokens || []).map((t) => t.name).filter(Boolean);
-    await loadRuns(seq);
+    await loadRuns(seq, W.workflows);
     if (seq !== W.loadSeq) return;
     renderList();
     renderTemplates();
@@ -269,18 +272,34 @@
     return v && typeof v === "object" ? { ...v } : {};
   }
 
+  // What `ghl-sandbox workflows load` fills in when a template needs it and the location has no such
+  // custom value: the location's own Rankr account on this sandbox.
+  function suggestions(loc) {
+    const rankr = (loc && loc.rankr) || {};
+    const out = { rankr_base_url: window.location.origin + (rankr.basePath || "/rankr") };
+    if (rankr.apiKey) out.rankr_api_key = rankr.apiKey;
+    return out;
+  }
+
   // Runs: each action is a webhook target of service `workflows` (options workflowId, actionId);
   // its deliveries are the action's runs.
-  async function loadRuns(seq) {
+  // A workflow's view names its actions' targets (`targetIds`: action id -> target id); without it, the
+  // targets' own options say whose they are.
+  async function loadRuns(seq, listed) {
+    const shown = listed || W.workflows;
+    const named = shown.every((w) => w.targetIds);
     const [targets, deliveries] = await Promise.all([
-      api("GET", "/_sandbox/webhooks/targets"),
+      named ? Promise.resolve([]) : api("GET", "/_sandbox/webhooks/targets"),
       api("GET", `/_sandbox/webhooks/deliveries${q({ service: "workflows", locationId: W.location })}`),
     ]);
     if (seq !== undefined && seq !== W.loadSeq) return;
     W.actionNames = new Map();
+    for (const w of shown) {
+      for (const [actionId, targetId] of Object.entries(w.targetIds || {})) W.actionNames.set(targetId, { workflowId: w.id, actionId });
+    }
     for (const t of targets || []) {
       const o = t.options || {};
-      if (o.workflowId) W.actionNames.set(t.id, { workflowId: o.workflowId, actionId: o.actionId });
+      if (o.workflowId && !W.actionNames.has(t.id)) W.actionNames.set(t.id, { workflowId: o.workflowId, actionId: o.actionId });
     }
     W.runs = new Map();
     const list = (deliveries && deliveries.deliveries) || [];
@@ -299,9 +318,10 @@
     const seq = W.loadSeq;
     const location = W.location;
     const listed = await api("GET", `${BASE}${q({ locationId: location })}`);
-    await loadRuns(seq);
+    const found = (listed && listed.workflows) || [];
+    await loadRuns(seq, found);
     if (seq !== W.loadSeq || location !== W.location) return;
-    W.workflows = (listed && listed.workflows) || [];
+    W.workflows = found;
     renderList();
   }
 
@@ -405,10 +425,14 @@
       d.attemptCount > 1 ? el("span", { class: "muted", text: ` (${d.attemptCount} attempts)` }) : "");
   }
 
+  // The document the control plane takes back (its view adds read-only parts: targetIds, inboundUrl, times).
+  function documentOf(w) {
+    const trigger = { type: w.trigger.type, filters: w.trigger.filters || [] };
+    return { id: w.id, locationId: w.locationId, name: w.name, status: w.status, trigger, actions: w.actions || [] };
+  }
+
   async function setStatus(w, status) {
-    const doc = { ...w, status };
-    delete doc.createdAt;
-    delete doc.updatedAt;
+    const doc = { ...documentOf(w), status };
     const saved = await api("PUT", `${BASE}/${encodeURIComponent(w.id)}`, doc);
     say(true, `Workflow “${saved.name}” is now ${saved.status}.`);
     await loadAll();
@@ -750,9 +774,10 @@
     box.replaceChildren(el("p", { class: "hint", text: "A template becomes a workflow of this location; it reads the custom values it needs (set here first)." }),
       ...W.templates.map((t) => {
         const needs = t.needs || [];
+        const current = (key) => W.customValues[key] !== undefined && W.customValues[key] !== null ? String(W.customValues[key])
+          : (W.suggested || {})[key] || "";
         const inputs = needs.map((key) => el("label", { class: "wf-field grow" }, el("span", { class: "mono", text: `custom_values.${key}` }),
-          el("input", { name: key, value: W.customValues[key] !== undefined && W.customValues[key] !== null ? String(W.customValues[key]) : "",
-            placeholder: "required", "data-testid": "wf-template-value" })));
+          el("input", { name: key, value: current(key), placeholder: "required", "data-testid": "wf-template-value" })));
         const form = el("form", { class: "form wf-template", dataset: { template: t.name }, "data-testid": "wf-template" },
           el("h3", {}, t.title || t.name, " ", el("span", { class: "tag", text: triggerLabel(t.trigger && t.trigger.type ? t.trigger.type : t.trigger) })),
           t.description ? el("p", { class: "hint", text: t.description }) : "",

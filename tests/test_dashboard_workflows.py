@@ -143,6 +143,7 @@ def test_workflows_panel_in_a_browser(sb: SandboxClient) -> None:
             card = panel.locator("[data-testid=wf-card]", has_text="Payments to the receiver")
             card.wait_for()
             assert form.locator("[data-testid=wf-problem]").count() == 0
+            assert panel.locator("[data-testid=wf-unset]").count() == 0  # rx_token is set
             [created] = workflows(sb, location_id)
             assert created["name"] == "Payments to the receiver" and created["status"] == "published"
             assert created["trigger"]["type"] == "payment_received"
@@ -221,7 +222,13 @@ def test_workflows_panel_in_a_browser(sb: SandboxClient) -> None:
             hook.locator("[data-add=customData]").click()
             hook.locator("[data-kv-set=customData] [data-part=key]").fill("pet")
             hook.locator("[data-kv-set=customData] [data-part=value]").fill("{{inboundWebhookRequest.body.pet}}")
+            hook.locator("[data-add=customData]").click()
+            hook.locator("[data-kv-set=customData] [data-part=key]").last.fill("tag")
+            hook.locator("[data-kv-set=customData] [data-part=value]").last.fill("{{custom_values.inbound_tag}}")
             form.locator("[data-testid=wf-save]").click()
+            warning = panel.locator("[data-testid=wf-unset]")
+            warning.wait_for()
+            assert "custom_values.inbound_tag" in warning.inner_text() and "rx_token" not in warning.inner_text()
             inbound_card = panel.locator("[data-testid=wf-card]", has_text="Inbound to the receiver")
             inbound_card.wait_for()
             [inbound] = [w for w in workflows(sb, location_id) if w["name"] == "Inbound to the receiver"]
@@ -231,7 +238,7 @@ def test_workflows_panel_in_a_browser(sb: SandboxClient) -> None:
             answer = httpx.post(inbound_url if inbound_url.startswith("http") else sb.url + inbound_url, json={"pet": "snowy"})
             assert answer.status_code == 200 and answer.json()["id"], answer.text
             got = wait_until(lambda: [r for r in rx.requests if r.path.startswith("/webhooks/inbound")], what="the inbound run")[0]
-            assert got.method == "POST" and json.loads(got.body)["customData"] == {"pet": "snowy"}
+            assert got.method == "POST" and json.loads(got.body)["customData"] == {"pet": "snowy", "tag": ""}
 
             # A shipped template, with the custom values it needs.
             shipped = {t["name"]: t for t in templates(sb)}

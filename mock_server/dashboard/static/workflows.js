@@ -676,10 +676,19 @@
       }
       throw err;
     }
+    const unset = unsetValues(doc);
     say(true, `Workflow “${saved.name}” ${W.editing ? "saved" : "created"} (${saved.status}).`,
-      saved.trigger && saved.trigger.inboundUrl ? [" Inbound URL: ", el("code", { text: saved.trigger.inboundUrl })] : "");
+      saved.trigger && saved.trigger.inboundUrl ? [" Inbound URL: ", el("code", { text: saved.trigger.inboundUrl })] : "",
+      unset.length ? el("div", { class: "s-warn", "data-testid": "wf-unset", text: `Not set in this location (they render empty): ${unset.map((k) => `custom_values.${k}`).join(", ")}.` }) : "");
     resetEditor();
     await loadAll();
+  }
+
+  // The custom values a document names that the location does not have.
+  function unsetValues(doc) {
+    const keys = new Set();
+    for (const m of JSON.stringify(doc.actions).matchAll(/\{\{\s*custom_values\.([A-Za-z0-9_.-]+?)\s*\}\}/g)) keys.add(m[1]);
+    return Array.from(keys).filter((k) => W.customValues[k] === undefined || W.customValues[k] === null || W.customValues[k] === "").sort();
   }
 
   // ---- problems next to their fields ------------------------------------------------------------------

@@ -248,6 +248,12 @@ def control_schema(url: str) -> Any:
             # A date-time of the right pattern may still name no instant (February 30): 422.
             {"include-operation-id": ["sandbox-simulate-acuity-schedule", "sandbox-simulate-acuity-reschedule"],
              "checks": {"positive_data_acceptance": {"expected-statuses": [*POSITIVE_DEFAULT, "422"]}}},
+            # A workflow document is checked in full when saved (the trigger's filters and merge fields, JSON
+            # bodies), past what a schema says; a managed token's endpoint (sent to a refused port below)
+            # fails its fetch: documented 422s.
+            {"include-operation-id": ["sandbox-workflows-create", "sandbox-workflows-replace",
+                                      "sandbox-workflows-create-token"],
+             "checks": {"positive_data_acceptance": {"expected-statuses": [*POSITIVE_DEFAULT, "422"]}}},
             # A location reset (documented: it discards the location's extra tokens) between creating a
             # token and revoking it makes the revocation a legitimate 404.
             {"include-operation-id": ["sandbox-revoke-token", "sandbox-revoke-token-by-body"],
@@ -285,6 +291,12 @@ def control_schema(url: str) -> Any:
         for holder, key in holders:
             if isinstance(holder, dict) and isinstance(holder.get(key), float) and holder[key].is_integer():
                 holder[key] = int(holder[key])
+        if path in ("/_sandbox/workflows", "/_sandbox/workflows/{workflowId}") and isinstance(body.get("actions"), list):
+            for action in body["actions"]:  # a workflow that happens to be valid sends nowhere real
+                if isinstance(action, dict) and "url" in action:
+                    action["url"] = "http://127.0.0.1:9/hook"
+        if path == "/_sandbox/workflows/tokens" and "tokenUrl" in body:
+            body["tokenUrl"] = "http://127.0.0.1:9/token"
         if path in ("/_sandbox/simulate/{action}", "/_sandbox/webhooks/forge"):
             # Most simulated actions and forged webhooks name real records (the rest: the documented 404).
             for name, choices in (("orderId", real["orderId"]), ("subscriptionId", real["subscriptionId"]),

@@ -12,6 +12,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mock_server.clock import iso_ms
 from mock_server.ghl.models import Contact, Order, Price, Product, Subscription, Transaction
@@ -437,6 +439,16 @@ def test_always_available_groups_render() -> None:
     # NOW is 2026-09-21 14:13:20 UTC, 10:13:20 in New York (the location's timezone)
     assert out == "2026-09-21 10:13:20 My WF Gym One s3 vip,gym 15550001111"
     assert f.context["workflow"]["id"].startswith("id-")
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.dictionaries(st.sampled_from(["a", "b", "c"]), st.text(max_size=20), min_size=3, max_size=3),
+       keys=st.lists(st.text(alphabet="xyz_ -\"\\", min_size=1, max_size=5), min_size=3, max_size=3, unique=True))
+def test_a_json_template_renders_valid_json_for_any_string_values(values: dict[str, str], keys: list[str]) -> None:
+    template = "{" + ", ".join(f"{json.dumps(k)}: \"{{{{v.{name}}}}}\"" for k, name in zip(keys, "abc", strict=True)) + ', "n": {{n}}}'
+    assert merge.json_problem(template) is None
+    rendered = json.loads(merge.render(template, {"v": values, "n": 7}, escape="json"))
+    assert rendered == {**{k: values[name] for k, name in zip(keys, "abc", strict=True)}, "n": 7}
 
 
 # ---- documents --------------------------------------------------------------------------------------

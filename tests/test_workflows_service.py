@@ -201,7 +201,8 @@ def test_bad_documents_are_refused_at_save_naming_the_field(sb: Sandbox, doc: di
 def test_a_failed_delivery_is_retried_then_delivered(sb: Sandbox) -> None:
     with Receiver() as rx:
         rx.script(503)
-        sb.workflow("order_form_submission", [std_action(rx.url + "/r")])
+        sb.workflow("order_form_submission", [std_action("{{custom_values.hook}}")])
+        sb.ok("PUT", "/_sandbox/workflows/custom-values", json={"values": {"hook": rx.url + "/r"}})
         sb.sim("order.create")
         sb.settle()
         assert [r.path for r in rx.requests] == ["/webhooks/r", "/webhooks/r"]
@@ -209,6 +210,11 @@ def test_a_failed_delivery_is_retried_then_delivered(sb: Sandbox) -> None:
     [d] = sb.deliveries()
     assert d["status"] == "delivered" and [a["status"] for a in d["attempts"]] == [503, 200]
     assert [a["outcome"] for a in d["attempts"]] == ["retry", "delivered"]
+    # the dashboard's live feed shows both attempts, at the URL the action rendered
+    feed = [e["data"] for e in sb.ok("GET", "/_sandbox/dashboard/events", params={"limit": 200})["events"]
+            if e["kind"] == "delivery" and e["data"]["deliveryId"] == d["id"]]
+    assert [(e["service"], e["url"], e["outcome"]) for e in feed] == [
+        ("workflows", rx.url + "/r", "retry"), ("workflows", rx.url + "/r", "delivered")]
 
 
 def test_retries_none_fails_then_skips() -> None:
@@ -365,3 +371,17 @@ def test_managed_oauth2_token_is_fetched_and_used(sb: Sandbox) -> None:
     assert [t["name"] for t in sb.ok("GET", "/_sandbox/workflows/tokens")["tokens"]] == ["rankr"]
     sb.ok("DELETE", "/_sandbox/workflows/tokens/rankr")
     assert sb.ok("GET", "/_sandbox/workflows/tokens")["total"] == 0
+
+
+def test_per_product_order_submitted_and_no_payload_objects() -> None:
+    env = {**os.environ, "GHL_SANDBOX_WORKFLOW_ORDER_SUBMITTED": "product"}
+    with running("--workflow-payload-objects", "none", "--workflow-user-agent", "axios/0.21.4", env=env) as sb, \
+            Receiver() as rx:
+        sb.workflow("order_submitted", [std_action(rx.url + "/o")])
+        order = resource(sb.sim("order.create", qty=1), "order")["data"]
+        assert len(order["items"]) == 2
+        sb.sim("order.pay", orderId=order["_id"])
+        sb.settle()
+        assert len(rx.requests) == 2  # one run per product line
+        assert all("order" not in r.json and r.headers["user-agent"] == "axios/0.21.4" for r in rx.requests)
+        assert len(sb.ok("GET", "/_sandbox/workflows/runs")["runs"]) == 2

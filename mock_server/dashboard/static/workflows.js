@@ -235,7 +235,7 @@
       listed = await api("GET", `${BASE}${q({ locationId: location })}`);
     } catch (err) {
       if (seq !== W.loadSeq) return;
-      if (err.status === 404 && !(err.data && err.data.workflows)) {
+      if (err.status === 404 && /Cannot GET/.test(errorText(err))) { // no such route: no workflows service
         W.available = false;
         $("#workflows-panel .wf-side").hidden = true;
         $("#wf-list").replaceChildren(el("p", { class: "muted", text: "This sandbox serves no workflows (no /_sandbox/workflows)." }));
@@ -732,8 +732,14 @@
       }
       const holder = anchor.matches("input, select, textarea") ? anchor.closest("label, .wf-row") || anchor : anchor;
       const note = el("div", { class: "wf-problem", "data-testid": "wf-problem", dataset: { path: p.path }, text: p.message });
-      if (holder.matches("fieldset")) holder.append(note);
-      else holder.after(note);
+      if (holder.matches("fieldset")) {
+        holder.append(note);
+      } else {
+        // Under the field; for a field in a row of fields, under the row (after its other problems).
+        let after = holder.parentElement && holder.parentElement.classList.contains("row") ? holder.parentElement : holder;
+        while (after.nextElementSibling && after.nextElementSibling.classList.contains("wf-problem")) after = after.nextElementSibling;
+        after.after(note);
+      }
       for (const c of (anchor.matches("input, select, textarea") ? [anchor] : $$("input, select, textarea", anchor))) c.classList.add("invalid");
     }
     $("#wf-problems").replaceChildren(...loose.map((p) => el("div", { class: "wf-problem", "data-testid": "wf-problem", dataset: { path: p.path }, text: p.message })));
@@ -864,7 +870,7 @@
         continue;
       }
       if (original && original !== key) values[original] = null;
-      if (key) values[key] = value;
+      if (key && value !== "") values[key] = value;
     }
     const answer = await api("PUT", `${BASE}/custom-values${q({ locationId: W.location })}`, { values });
     W.customValues = valuesOf(answer);

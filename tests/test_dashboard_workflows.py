@@ -21,6 +21,7 @@ from receiver import Receiver
 from test_dashboard import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _chromium_or_skip
 
 from mock_server.testing import SandboxClient, SandboxProcess
+from mock_server.workflows.triggers import TRIGGERS
 
 BAD_BODY = '{"transactionId": "{{payment.transaction_id}}", "amount": {{payment.amount}}, "status": "{{ payment.payment_status }}"}'
 GOOD_BODY = BAD_BODY.replace("{{payment.amount}}", "{{payment.total_amount}}")
@@ -283,3 +284,44 @@ def test_workflows_panel_in_a_browser(sb: SandboxClient) -> None:
             browser.close()
             sb.http.delete("/_sandbox/workflows", params={"locationId": location_id})
     assert not errors, errors
+
+
+def test_the_form_offers_each_triggers_filters(sb: SandboxClient) -> None:
+    """The form's trigger list, filter fields, operators and fixed values are the domain's (triggers.TRIGGERS)."""
+    sync_playwright = _chromium_or_skip()
+    if "workflows" not in sb.control("GET", "/dashboard/overview")["services"]:
+        pytest.skip("the workflows service is not merged on this branch")
+    errors: list[str] = []
+    offered: dict[str, dict[str, Any]] = {}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=120_000)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1100})
+            page.set_default_timeout(15_000)
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(sb.url + "/")
+            form = page.locator("[data-testid=wf-form]")
+            form.locator("[data-testid=wf-trigger-type]").wait_for()
+            kinds = form.locator("[data-testid=wf-trigger-type] option").evaluate_all("os => os.map(o => o.value)")
+            for kind in kinds:
+                form.locator("[data-testid=wf-trigger-type]").select_option(kind)
+                offered[kind] = {}
+                if form.locator("[data-testid=wf-add-filter]").is_hidden():
+                    continue
+                form.locator("[data-testid=wf-add-filter]").click()
+                row = form.locator(".wf-filter").first
+                for name in row.locator("[data-part=field] option").evaluate_all("os => os.map(o => o.value)"):
+                    row.locator("[data-part=field]").select_option(name)
+                    operators = row.locator("[data-part=operator] option").evaluate_all("os => os.map(o => o.value)")
+                    value = row.locator("[data-part=value]")
+                    tag = value.evaluate("v => v.tagName + ':' + (v.type || '')")
+                    values = value.locator("option").evaluate_all("os => os.map(o => o.value)") if tag.startswith("SELECT") \
+                        else None
+                    offered[kind][name] = (tuple(operators), tuple(values) if values else None, tag == "INPUT:number")
+                row.locator("button.link").click()
+        finally:
+            browser.close()
+    assert not errors, errors
+    expected = {kind: {name: (f.operators, f.values, f.numeric) for name, f in spec.filters.items()}
+                for kind, spec in TRIGGERS.items()}
+    assert offered == expected

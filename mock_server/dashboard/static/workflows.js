@@ -19,7 +19,8 @@
   const AUTH_LABELS = { none: "None", basic: "Basic", bearer: "Bearer token", api_key: "API key (header)", oauth2: "OAuth2 (managed token)" };
   const IS = ["is", "is_not"];
   const NUMERIC = ["gt", "lt", "eq"];
-  // Each trigger's filters (design i12 §1.1): operators, and the values a field takes (none: free text).
+  // Each trigger's filters (mock_server/workflows/triggers.py TRIGGERS; the browser test holds them equal):
+  // operators, and the values a field takes (none: free text).
   const TRIGGERS = {
     payment_received: {
       label: "Payment Received",
@@ -79,7 +80,7 @@
       filters: {
         status: { ops: IS, values: ["successful", "failed"] },
         amount: { ops: NUMERIC, number: true, placeholder: "major units" },
-        source: { ops: IS },
+        source: { ops: IS, values: ["calendar", "communities", "external", "form", "funnel", "invoice", "manual", "membership", "payment_link", "website"] },
         type: { ops: IS, values: ["full", "partial"] },
       },
     },

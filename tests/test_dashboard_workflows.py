@@ -9,6 +9,7 @@ state) and from what the receiver got, never from the page's code."""
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from receiver import Receiver
 from test_dashboard import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _chromium_or_skip
 
 from mock_server.testing import SandboxClient, SandboxProcess
+from mock_server.workflows.merge import template_problems
 from mock_server.workflows.triggers import TRIGGERS
 
 BAD_BODY = '{"transactionId": "{{payment.transaction_id}}", "amount": {{payment.amount}}, "status": "{{ payment.payment_status }}"}'
@@ -306,6 +308,10 @@ def test_the_form_offers_each_triggers_filters(sb: SandboxClient) -> None:
             for kind in kinds:
                 form.locator("[data-testid=wf-trigger-type]").select_option(kind)
                 offered[kind] = {}
+                # The merge fields listed under the form are ones this trigger offers (placeholders aside).
+                hint = form.locator("#wf-merge-hint").inner_text()
+                named = [t for t in re.findall(r"\{\{[^}]*\}\}", hint) if "<" not in t]
+                assert len(named) >= 4 and template_problems(" ".join(named), kind) == [], (kind, hint)
                 if form.locator("[data-testid=wf-add-filter]").is_hidden():
                     continue
                 form.locator("[data-testid=wf-add-filter]").click()

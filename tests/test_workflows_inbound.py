@@ -126,6 +126,7 @@ def test_replacing_keeps_the_trigger_url_and_deleting_ends_it(sb: Sandbox) -> No
         replaced = sb.ok("PUT", f"/_sandbox/workflows/{flow['id']}", json={**doc, "name": "renamed"})
         assert replaced["trigger"]["inboundUrl"] == url
         assert sb.http.post(url, json={}).json()["status"] == LIVE
+        sb.settle()  # deleting the workflow drops what its actions still have queued
         sb.ok("DELETE", f"/_sandbox/workflows/{flow['id']}")
         assert sb.http.post(url, json={}).json() == {"status": TEST}
         sb.settle()

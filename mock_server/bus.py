@@ -199,6 +199,7 @@ class EventBus:
             "chaos": delivery.chaos or None, "duplicateOf": delivery.duplicate_of or None,
             "signatures": {h: truncate(v) for h, v in headers.items() if "signature" in h.lower() and v},
             "form": form_fields(message),
+            "method": message.method,
         })
 
     def _service_name(self, stored: str) -> str:

@@ -142,6 +142,7 @@
     }
     select.value = S.location;
     select.title = S.location;
+    announceLocation();
     $("#seed").textContent = o.health.seed;
     renderClock(o.health.clock);
     renderRateLimit(o.health.rateLimit);
@@ -152,6 +153,14 @@
     const p = o.policy;
     $("#policy").textContent = `Retry policy: ${p.name}, up to ${p.maxRetries} retries, ${p.retryIntervalS} s apart (sandbox clock), ${p.timeoutS} s timeout per attempt.`;
     return o;
+  }
+
+  // Other panels (static/workflows.js) hear the chosen location and the live feed as DOM events.
+  let announcedLocation = null;
+  function announceLocation() {
+    if (S.location === announcedLocation) return;
+    announcedLocation = S.location;
+    document.dispatchEvent(new CustomEvent("sandbox:location", { detail: S.location }));
   }
 
   function maybeRefreshOverview(lastEventId) {
@@ -212,7 +221,7 @@
     } else {
       list.replaceChildren(...targets.map((t) => el("div", { class: "item" },
         el("span", { class: "grow" },
-          el("b", { class: "mono", text: t.url }),
+          serviceTag(t.service), el("b", { class: "mono", text: t.url }),
           el("span", { class: "muted", text: ` · ${t.events ? t.events.join(", ") : "all events"}` +
             (t.locationId ? ` · ${locationName(t.locationId)}` : " · all locations") }),
           t.chaos ? el("span", { class: "tag chaos", text: "chaos " + chaosText(t.chaos) }) : ""),
@@ -290,7 +299,9 @@
       const sigs = Object.entries(d.signatures || {}).map(([k, v]) => `${k}: ${v}`).join("  ");
       const form = d.form ? Object.entries(d.form).map(([k, v]) => `${k}=${v}`).join("&") : "";
       main = el("div", { class: "main" },
-        serviceTag(d.service), el("b", { text: d.event }), " → ", el("span", { class: "mono", text: d.url || d.targetId }),
+        serviceTag(d.service), el("b", { text: d.event }), " → ",
+        d.method && d.method !== "POST" ? el("b", { class: "method", text: d.method + " " }) : "",
+        el("span", { class: "mono", text: d.url || d.targetId }),
         d.attempt ? el("span", { class: "tag", text: `attempt ${d.attempt}` }) : "",
         d.chaos ? el("span", { class: "tag chaos", text: d.chaos }) : "",
         el("div", { class: "sub" },
@@ -399,6 +410,7 @@
         S.lastEventId = Math.max(S.lastEventId, id);
         const data = JSON.parse(e.data);
         queueEvent({ id, kind, data });
+        document.dispatchEvent(new CustomEvent("sandbox:event", { detail: { id, kind, data } }));
         if (kind === "action" || (kind === "request" && data.method !== "GET")) scheduleStateRefresh();
       });
     }
@@ -1139,6 +1151,7 @@
       e.target.title = S.location;
       localStorage.setItem("ghl-sandbox.location", S.location);
       S.state = null;
+      announceLocation();
       loadState().catch((err) => showResult(false, errorText(err)));
       if (S.customerQuery) loadCustomer(S.customerQuery).catch(() => {});
       drawCharts();

@@ -29,26 +29,7 @@
 
   // ---- small helpers ------------------------------------------------------------------------------
 
-  const $ = (sel, root) => (root || document).querySelector(sel);
-  const $$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
-
-  function el(tag, props, ...children) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(props || {})) {
-      if (v === undefined || v === null || v === false) continue;
-      if (k === "class") node.className = v;
-      else if (k === "text") node.textContent = v;
-      else if (k === "title") node.title = v;
-      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-      else if (k === "dataset") Object.assign(node.dataset, v);
-      else node.setAttribute(k, v === true ? "" : String(v));
-    }
-    for (const c of children.flat()) {
-      if (c === undefined || c === null || c === false) continue;
-      node.append(c instanceof Node ? c : document.createTextNode(String(c)));
-    }
-    return node;
-  }
+  const { $, $$, el, errorText, api } = window.SandboxDom; // dom.js
 
   function shortId(id) {
     return id && id.length > 12 ? id.slice(0, 6) + "…" + id.slice(-4) : id || "";
@@ -64,32 +45,6 @@
   function money(amount, currency) {
     if (amount === undefined || amount === null) return "";
     return Number(amount).toFixed(2) + (currency ? " " + currency : "");
-  }
-
-  function errorText(err) {
-    return err && err.message ? err.message : String(err);
-  }
-
-  async function api(method, path, body) {
-    const opts = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
-    if (method !== "GET") {
-      opts.headers["Content-Type"] = "application/json";
-      opts.headers["X-Sandbox-Dashboard"] = "1"; // the admin guard wants it on cookie-authenticated writes
-      opts.body = JSON.stringify(body || {});
-    }
-    const response = await fetch(path, opts);
-    const text = await response.text();
-    let data = null;
-    try { data = text ? JSON.parse(text) : null; } catch (_) { data = text; }
-    if (!response.ok) {
-      let message = response.statusText;
-      if (data && data.message) message = Array.isArray(data.message) ? data.message.join("; ") : data.message;
-      const err = new Error(response.status + " " + message);
-      err.status = response.status;
-      err.data = data;
-      throw err;
-    }
-    return data;
   }
 
   function locationName(id) {

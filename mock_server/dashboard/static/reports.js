@@ -14,20 +14,7 @@
   const H = 190;
   const R = { loading: false, timer: null, data: {} };
 
-  const $ = (sel, root) => (root || document).querySelector(sel);
-
-  function h(tag, props, ...children) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(props || {})) {
-      if (v === undefined || v === null || v === false) continue;
-      if (k === "class") node.className = v;
-      else if (k === "text") node.textContent = v;
-      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-      else node.setAttribute(k, v === true ? "" : String(v));
-    }
-    for (const c of children.flat()) if (c !== undefined && c !== null && c !== false) node.append(c instanceof Node ? c : String(c));
-    return node;
-  }
+  const { $, el: h } = window.SandboxDom; // dom.js
 
   function s(tag, attrs, ...children) {
     const node = document.createElementNS(SVG, tag);

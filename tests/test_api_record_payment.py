@@ -266,3 +266,31 @@ def test_simulate_action_and_trigger_cli(ghl_sandbox: SandboxClient, loc: dict) 
     done = subprocess.run([*COMMAND, "trigger", "order.record_payment", "--order", oid, "--url", ghl_sandbox.url],
                           capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode != 0 and "already paid in full" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_dashboard_records_a_manual_payment(ghl_sandbox: SandboxClient, loc: dict) -> None:
+    from test_dashboard import CHROMIUM, CHROMIUM_ARGS, _chromium_or_skip
+
+    sync_playwright = _chromium_or_skip()
+    oid = new_order(ghl_sandbox)
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=120_000)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            page.set_default_timeout(15_000)
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(ghl_sandbox.url + "/")
+            page.click("nav[data-tabs=actions] button[data-tab=orders]")
+            page.fill("[data-testid=order-id]", oid)
+            page.select_option("[data-testid=record-mode]", "bank_transfer")
+            page.fill("[data-testid=record-notes]", "wired from the dashboard")
+            page.click("[data-testid=record-payment]")
+            page.locator("[data-testid=action-result]", has_text="order.record_payment").wait_for()
+        finally:
+            browser.close()
+    assert not errors, errors
+    assert statuses(ghl_sandbox, loc, oid) == ("completed", "paid")
+    [txn] = transactions_of(ghl_sandbox, loc, oid)
+    assert txn["paymentMethod"] == {"type": "bank_transfer"}
+    assert [n["notes"] for n in ok(notes(ghl_sandbox, loc, oid))["data"]] == ["wired from the dashboard"]

@@ -309,7 +309,17 @@ def _sandbox(url: str, admin_token: str | None) -> Iterator[SandboxClient]:
 @click.option("--address-json", "address_json", default=None, metavar="JSON",
               help='order.create: the order form\'s address, e.g. \'{"state": "CA", "postalCode": "94105", '
                    '"country": "US"}\' (also address1, city).')
-@click.option("--amount", type=float, default=None, help="Amount in major units (pay, fail, refund).")
+@click.option("--amount", type=float, default=None,
+              help="Amount in major units (pay, fail, refund, record_payment).")
+@click.option("--mode", default=None, type=click.Choice(["cash", "card", "cheque", "bank_transfer", "other"]),
+              help="order.record_payment: the manual payment method (default cash).")
+@click.option("--card-type", default=None, type=click.Choice(["visa", "mastercard", "other"]),
+              help="order.record_payment --mode card: the card's type.")
+@click.option("--last4", default=None, help="order.record_payment --mode card: the card's last four digits.")
+@click.option("--cheque", "cheque_number", default=None, help="order.record_payment --mode cheque: the number.")
+@click.option("--notes", default=None, help="order.record_payment: a note recorded with the payment.")
+@click.option("--partial/--no-partial", "partial", default=None,
+              help="order.record_payment: isPartialPayment (default: on when --amount is given).")
 @click.option("--pending-polls", type=int, default=None, help="order.pay: stay pending for N polls of the order.")
 @click.option("--pending-seconds", type=float, default=None, help="order.pay: stay pending for T seconds.")
 @click.option("--settle", type=click.Choice(["succeeded", "failed"]), default="succeeded", show_default=True)
@@ -334,7 +344,8 @@ def _sandbox(url: str, admin_token: str | None) -> Iterator[SandboxClient]:
 def trigger(action: str, location_id: str | None, order_id: str | None, subscription_id: str | None,
             transaction_id: str | None, contact_id: str | None, price_id: str | None, items: tuple[str, ...],
             address_json: str | None,
-            amount: float | None, pending_polls: int | None, pending_seconds: float | None, settle: str,
+            amount: float | None, mode: str | None, card_type: str | None, last4: str | None,
+            cheque_number: str | None, notes: str | None, partial: bool | None, pending_polls: int | None, pending_seconds: float | None, settle: str,
             appointment_id: int | None, kind: str | None, when: str | None, email: str | None, pay: str | None,
             processor: str | None, no_show: bool | None, invoice_status: str | None, invoice_id: str | None,
             currency: str | None, as_json: bool, url: str, admin_token: str | None) -> None:
@@ -348,6 +359,11 @@ def trigger(action: str, location_id: str | None, order_id: str | None, subscrip
                                     "pay": pay, "processor": processor, "noShow": True if no_show else None,
                                     "status": invoice_status, "invoiceId": invoice_id, "currency": currency}.items()
                   if v is not None}
+    if action == "order.record_payment":
+        manual = {"mode": mode or "cash", "notes": notes, "isPartialPayment": partial,
+                  "card": {"type": card_type or "visa", "last4": last4 or ""} if (mode == "card") else None,
+                  "cheque": {"number": cheque_number or ""} if mode == "cheque" else None}
+        body.update({k: v for k, v in manual.items() if v is not None})
     if items:
         parsed = []
         for item in items:

@@ -15,7 +15,8 @@ What is configured, and why:
   target; `client_credentials` token requests carry the real client id and secret.
 * `positive_data_acceptance` also accepts 400 where the contract documents a 400 for schema-valid input:
   unknown ids (`Order/Transaction/Subscription not found`, DEV-D), a fulfilment the order cannot take
-  (DEV-F), a reused `uniqueName` (DEV-W). (Schemathesis itself lets the token endpoint refuse
+  (DEV-F), a reused `uniqueName` (DEV-W), a manual payment the order cannot take (paid, cancelled,
+  refunded, over-payment: DEV-R13). (Schemathesis itself lets the token endpoint refuse
   credentials with 400/422.) On the control plane it also accepts 422 for
   `POST /_sandbox/simulate/{action}`, whose required id depends on the path (`orderId` for `order.pay`,
   ...), which one request schema cannot express, and for `PUT /_sandbox/rankr/providers`, whose time
@@ -54,7 +55,8 @@ SEED = 20240601
 
 # Where a 400 is the documented answer to schema-valid input (see the module docstring).
 DOCUMENTED_400 = ["get-order-by-id", "list-order-fulfillment", "create-order-fulfillment", "get-transaction-by-id",
-                  "get-subscription-by-id", "create-integration-provider"]
+                  "get-subscription-by-id", "create-integration-provider", "record-order-payment",
+                  "list-order-notes"]
 POSITIVE_DEFAULT = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 
 

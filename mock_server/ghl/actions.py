@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-ORDER_ACTIONS = ("order.create", "order.pay", "order.fail_payment", "order.refund", "order.fulfill", "order.cancel")
+ORDER_ACTIONS = ("order.create", "order.pay", "order.fail_payment", "order.refund", "order.fulfill", "order.cancel",
+                 "order.record_payment")
 SUBSCRIPTION_ACTIONS = ("subscription.create", "subscription.renew", "subscription.fail_renewal",
                         "subscription.cancel")
 ACTIONS = ORDER_ACTIONS + SUBSCRIPTION_ACTIONS

@@ -81,7 +81,7 @@ class AuthService:
     def authorize(token: Token, scope: str, token_class: str = "location") -> None:
         if token.token_class != token_class:
             raise AuthFailure(401, WRONG_CLASS)
-        if scope not in token.scopes:
+        if scope and scope not in token.scopes:  # "" : any token of the class (Location-Access, no scope)
             raise AuthFailure(401, MISSING_SCOPE)
 
     @staticmethod

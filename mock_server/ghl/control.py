@@ -26,6 +26,7 @@ from mock_server.errors import Invalid, NotFound
 from mock_server.ghl import queries as ghl_queries
 from mock_server.ghl.actions import REQUIRED_ID
 from mock_server.ghl.dashboard import state_rows
+from mock_server.ghl.manual_payments import ManualPayment
 from mock_server.ghl.models import App, Fulfillment, Order, Subscription, Transaction
 from mock_server.ghl.money import to_major, to_minor
 from mock_server.ghl.responses import shapes
@@ -91,7 +92,22 @@ def parse_args(sb: Any, data: dict[str, Any]) -> SimArgs:
                    source_type=data.get("sourceType"), source_sub_type=data.get("sourceSubType"),
                    live_mode=data.get("liveMode", True), pending_polls=polls, pending_seconds=seconds,
                    settle_outcome=outcome, notify_customer=data.get("notifyCustomer", False),
-                   qty=None if qty is None else int(qty), address=_address(data))
+                   qty=None if qty is None else int(qty), address=_address(data),
+                   payment=_manual_payment(data, amount))
+
+
+def _manual_payment(data: dict[str, Any], amount: float | None) -> ManualPayment | None:
+    """order.record_payment: the manual payment of the body (the contract checked its fields)."""
+    mode = data.get("mode")
+    if mode is None:
+        return None
+    card = data.get("card")
+    cheque = data.get("cheque") or {}
+    partial = data.get("isPartialPayment")
+    return ManualPayment(mode=mode, amount=amount,
+                         is_partial=amount is not None if partial is None else bool(partial),
+                         notes=data.get("notes") or "", card=dict(card) if card else None,
+                         cheque_number=cheque.get("number", ""), meta=dict(data.get("meta") or {}))
 
 
 def _float(data: dict[str, Any], name: str) -> float | None:

@@ -218,6 +218,22 @@ class Fulfillment:
 
 
 @dataclass(slots=True)
+class OrderNote:
+    """A note recorded with something done to an order (today: a manual payment), listed by
+    `GET /payments/orders/{orderId}/notes`."""
+
+    id: str
+    location_id: str
+    order_id: str
+    kind: str  # what the note was recorded with: "payment"
+    text: str
+    created_at: float
+    updated_at: float
+    transaction_id: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
 class WhitelabelProvider:
     id: str
     location_id: str

@@ -13,10 +13,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from mock_server.ghl import factories, money, state
+from mock_server.ghl import factories, manual_payments, money, state
 from mock_server.ghl.actions import ACTIONS, PERIOD_DAYS
 from mock_server.ghl.errors import InvalidOperation, NotFound
 from mock_server.ghl.factories import snapshot
+from mock_server.ghl.manual_payments import ManualPayment
 from mock_server.ghl.models import (
     Contact,
     EntityType,
@@ -66,6 +67,8 @@ class SimArgs:
     # order.create: the address typed on the order form, snapshot keys (address1, city, state, postal_code,
     # country); it replaces the contact's address in the order's contactSnapshot.
     address: dict[str, str] | None = None
+    # order.record_payment: the manual payment (mode, card, cheque, notes, meta, isPartialPayment).
+    payment: ManualPayment | None = None
 
 
 @dataclass
@@ -255,6 +258,11 @@ class Simulator:
         self._extension("SandboxTransactionCreate", "transactions", txn)
         self._settle_refresh(order, result)
         self._payment_signals(txn, order)
+
+    def order_record_payment(self, args: SimArgs, result: ActionResult) -> None:
+        """A manual payment (cash, card, cheque, bank transfer, other) recorded on the order."""
+        manual_payments.record(self, self._order(args), args.payment or ManualPayment(
+            mode="cash", amount=args.amount, is_partial=args.amount is not None), result)
 
     def order_fail_payment(self, args: SimArgs, result: ActionResult) -> None:
         order = self._order(args)

@@ -56,9 +56,14 @@ FULFILLMENTS = TableSpec(
     (column("location_id", "TEXT", by_location), column("order_id", "TEXT", lambda r: r.order_id),
      column("created_at", "REAL", by_created)),
     ("order_id, created_at",), location_scoped=True)
+ORDER_NOTES = TableSpec(
+    "order_notes", m.OrderNote,
+    (column("location_id", "TEXT", by_location), column("order_id", "TEXT", lambda r: r.order_id),
+     column("created_at", "REAL", by_created)),
+    ("order_id, created_at",), location_scoped=True)
 PROVIDERS = TableSpec("providers", m.WhitelabelProvider,
                       (column("location_id", "TEXT", by_location), column("created_at", "REAL", by_created)),
                       ("location_id, created_at",), location_scoped=True)
 
 TABLES: tuple[TableSpec[Any], ...] = (APPS, TOKENS, GRANTS, CONTACTS, PRODUCTS, PRICES, ORDERS, TRANSACTIONS,
-                                      SUBSCRIPTIONS, FULFILLMENTS, PROVIDERS)
+                                      SUBSCRIPTIONS, FULFILLMENTS, PROVIDERS, ORDER_NOTES)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from mock_server.ghl.responses import oauth, payments
+from mock_server.ghl.responses import oauth, order_payments, payments
 from mock_server.ghl.responses.guard import guarded
 
 # (path, method, handler, scope)
@@ -18,6 +18,9 @@ PAYMENTS_TABLE = (
     ("/payments/orders/{orderId}", "GET", payments.get_order, "payments/orders.readonly"),
     ("/payments/orders/{orderId}/fulfillments", "GET", payments.list_fulfillments, "payments/orders.readonly"),
     ("/payments/orders/{orderId}/fulfillments", "POST", payments.create_fulfillment, "payments/orders.write"),
+    ("/payments/orders/{orderId}/record-payment", "POST", order_payments.record_payment,
+     "payments/orders.collectPayment"),
+    ("/payments/orders/{orderId}/notes", "GET", order_payments.list_notes, ""),  # Location-Access, no scope
     ("/payments/transactions", "GET", payments.list_transactions, "payments/transactions.readonly"),
     ("/payments/transactions/{transactionId}", "GET", payments.get_transaction, "payments/transactions.readonly"),
     ("/payments/subscriptions", "GET", payments.list_subscriptions, "payments/subscriptions.readonly"),

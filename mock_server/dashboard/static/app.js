@@ -945,7 +945,13 @@
       const action = button.dataset.action;
       const body = { orderId: e.target.orderId.value.trim() };
       const amount = e.target.amount.value.trim();
-      if (amount && (action === "order.pay" || action === "order.refund" || action === "order.fail_payment")) body.amount = Number(amount);
+      if (amount && (action === "order.pay" || action === "order.refund" || action === "order.fail_payment"
+                     || action === "order.record_payment")) body.amount = Number(amount);
+      if (action === "order.record_payment") {
+        body.mode = e.target.mode.value;
+        const notes = e.target.notes.value.trim();
+        if (notes) body.notes = notes;
+      }
       run(button, () => simulate(action, body));
     });
     $("#form-sub-create").addEventListener("submit", (e) => {

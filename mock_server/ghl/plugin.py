@@ -39,7 +39,7 @@ SERVICE = Service(
     extension_event_types=frozenset(EXTENSION_EVENTS),
     seed_world=_seed_world,
     seed_location=_seed_location,
-    visible_kinds=frozenset({"orders", "transactions", "subscriptions", "fulfillments", "providers", "prices",
+    visible_kinds=frozenset({"orders", "transactions", "subscriptions", "fulfillments", "order_notes", "providers", "prices",
                              "products", "contacts"}),
     upgrade_state=state_files.upgrade_state,
 )

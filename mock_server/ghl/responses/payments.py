@@ -156,20 +156,19 @@ def _fulfil_item(v: Validator, i: int, raw: Any) -> dict[str, Any]:
         ok = False
     # A positive whole number of units (issue 13): JSON `1.0` is the integer 1, as JavaScript's
     # Number.isInteger (class-validator's IsInt) reads it; `0.5` is refused.
+    units = 0
     if isinstance(qty, bool) or not isinstance(qty, (int, float)):
         v.errors += [f"items.{i}.qty must be a number conforming to the specified constraints",
                      f"items.{i}.qty must be an integer number"]
-        ok = False
     elif not math.isfinite(qty) or qty != int(qty):
         v.errors.append(f"items.{i}.qty must be an integer number")
-        ok = False
     elif qty <= 0:
         v.errors.append(f"items.{i}.qty must be a positive number")
-        ok = False
     elif qty > MAX_PAGING:
         v.errors.append(f"items.{i}.qty must not be greater than {MAX_PAGING}")
-        ok = False
-    return {"price_id": price_id, "qty": int(qty)} if ok else {}
+    else:
+        units = int(qty)
+    return {"price_id": price_id, "qty": units} if ok and units else {}
 
 
 async def create_fulfillment(request: Request, token: Token) -> Response:

@@ -3,6 +3,8 @@ running sandbox serves its own OpenAPI documents under `/_sandbox/openapi/`."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -183,3 +185,25 @@ def test_admin_token_guards_the_contracts(admin_server: SandboxProcess) -> None:
         assert r.status_code == 200 and r.content == CONTRACTS["ghl-payments"].read_bytes()
         r = http.get("/_sandbox/openapi/nope", headers={"Authorization": f"Bearer {ADMIN}"})
         assert r.status_code == 404
+
+
+@pytest.mark.timeout(300)
+def test_a_built_package_serves_the_same_documents(tmp_path: Path) -> None:
+    """What a wheel holds: setuptools' build_py copies the package data (the packages' symlinks into
+    contracts/ become regular files). A sandbox run from that tree alone, with no contracts/ beside it,
+    serves every document byte for byte."""
+    build = tmp_path / "build"
+    subprocess.run([sys.executable, "-c", "from setuptools import setup; setup()", "-q", "egg_info", "--egg-base", str(tmp_path), "build_py",
+                    "--build-lib", str(build)], cwd=ROOT, check=True, capture_output=True, timeout=240)
+    assert not (build / "contracts").exists()
+    env = {"PYTHONPATH": str(build)}
+    with SandboxProcess(["--orders", "3"], env=env, cwd=str(tmp_path)) as proc, \
+            httpx.Client(base_url=proc.url, timeout=30) as http:
+        listed = ok(http.get("/_sandbox/openapi/"))["contracts"]
+        assert [c["name"] for c in listed][0] == "sandbox-control" and {c["name"] for c in listed} == set(CONTRACTS)
+        for name, file in CONTRACTS.items():
+            r = http.get(f"/_sandbox/openapi/{name}")
+            assert r.status_code == 200 and r.content == file.read_bytes(), name
+    shipped = {p.name for p in build.rglob("*.openapi.yaml")}
+    assert shipped == {f.name for f in CONTRACTS.values()}
+    assert not any(p.is_symlink() for p in build.rglob("*.openapi.yaml"))

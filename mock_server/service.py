@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -119,3 +120,6 @@ class Service:
     # A whole-state document of an older version (`/_sandbox/state`, a `--state` file) with the
     # service's tables brought to the current version: (document, its version) -> document.
     upgrade_state: Callable[[dict[str, Any], int], dict[str, Any]] | None = None
+    # Its OpenAPI documents (package data), served by the control plane under `/_sandbox/openapi/{name}`,
+    # the name being the file's without `.openapi.yaml`.
+    contracts: tuple[Path, ...] = ()

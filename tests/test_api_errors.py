@@ -101,12 +101,12 @@ def test_missing_version_header(caller: Caller) -> None:
 
 
 def test_unknown_version_header(caller: Caller) -> None:
-    for version in ("2020-01-01", "v2", "V3", "2021-7-28", "", "latest", "legacy", "2021-07-28,v3"):
+    for version in ("2020-01-01", "v2", "V3", "2021-7-28", "", "latest", "Legacy", "2021-07-28,v3"):
         for _, method, template, _ in ENDPOINTS:
             assert_ghl_error(caller.call(method, template, version=version), 401, "version header is invalid")
 
 
-@pytest.mark.parametrize("version", ["2021-04-15", "2021-07-28", "2023-02-21", "v3"])
+@pytest.mark.parametrize("version", ["2021-04-15", "2021-07-28", "2023-02-21", "v3", "legacy"])
 def test_accepted_versions(caller: Caller, version: str) -> None:
     for _, method, template, _ in GETS:
         assert caller.call(method, template, version=version).status_code == 200

@@ -176,6 +176,7 @@ INVALID = [
     ([{"priceId": "{price}", "qty": -2}], {}, "items.0.qty must be a positive number"),
     ([{"priceId": "{price}", "qty": "1"}], {}, "items.0.qty must be a number conforming to the specified constraints"),
     ([{"priceId": "{price}", "qty": True}], {}, "items.0.qty must be a number conforming to the specified constraints"),
+    ([{"priceId": "{price}", "qty": 0.5}], {}, "items.0.qty must be an integer number"),
     ([{"priceId": "", "qty": 1}], {}, "items.0.priceId should not be empty"),
     ([{"priceId": 12, "qty": 1}], {}, "items.0.priceId must be a string"),
     (["{price}"], {}, "items.0 must be an object"),

@@ -3,6 +3,8 @@ location's GHL contacts) and its per-world state (`world.AcuityWorld`)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from mock_server.acuity import seed, tables
 from mock_server.acuity.actions import ACTIONS
 from mock_server.acuity.control import acuity_control_routes, simulate
@@ -23,4 +25,5 @@ SERVICE = Service(
     seed_world=seed.seed_world,
     seed_location=seed.seed_location,
     visible_kinds=tables.VISIBLE_KINDS,
+    contracts=(Path(__file__).with_name("acuity.openapi.yaml"),),
 )

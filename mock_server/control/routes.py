@@ -12,6 +12,7 @@ from starlette.routing import BaseRoute, Route
 from mock_server.control import clock
 from mock_server.control import faults as f
 from mock_server.control import handlers as h
+from mock_server.control import openapi as oa
 from mock_server.control import webhooks as wh
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -30,6 +31,9 @@ CONTROL_TABLE: RouteTable = (
     ("/_sandbox/ratelimit", ["GET"], h.get_ratelimit),
     ("/_sandbox/ratelimit", ["PUT"], h.put_ratelimit),
     ("/_sandbox/simulate/{action}", ["POST"], h.simulate),
+    # its own contracts (the control plane's and each service's)
+    ("/_sandbox/openapi/", ["GET"], oa.list_contracts),
+    ("/_sandbox/openapi/{name}", ["GET"], oa.get_contract),
     # the clock
     ("/_sandbox/clock", ["GET"], clock.get_clock),
     ("/_sandbox/clock", ["POST"], clock.post_clock),

@@ -3,6 +3,8 @@ its state for one world (`world.Ghl`)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from mock_server.ghl import state_files, tables
 from mock_server.ghl.actions import ACTIONS
 from mock_server.ghl.control import ghl_control_routes, simulate
@@ -42,4 +44,5 @@ SERVICE = Service(
     visible_kinds=frozenset({"orders", "transactions", "subscriptions", "fulfillments", "order_notes", "providers", "prices",
                              "products", "contacts"}),
     upgrade_state=state_files.upgrade_state,
+    contracts=(Path(__file__).with_name("ghl-payments.openapi.yaml"),),
 )

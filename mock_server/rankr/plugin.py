@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from mock_server.rankr import tables
 from mock_server.rankr.control import rankr_control_routes
 from mock_server.rankr.service import RankrService
@@ -14,5 +16,6 @@ def _start(context: WorldContext) -> RankrService:
 
 
 SERVICE = Service(name="rankr", tables=tables.TABLES, routes=rankr_routes, start=_start,
-                  control_routes=rankr_control_routes)
+                  control_routes=rankr_control_routes,
+                  contracts=(Path(__file__).with_name("rankr.openapi.yaml"),))
 

@@ -5,6 +5,8 @@ signals."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from mock_server.service import Service
 from mock_server.workflows import tables
 from mock_server.workflows.actions import ACTIONS
@@ -21,4 +23,5 @@ SERVICE = Service(
     actions=ACTIONS,
     simulate=simulate,
     event_types=EVENT_TYPES,
+    contracts=(Path(__file__).with_name("workflows.openapi.yaml"),),
 )

@@ -18,7 +18,7 @@ from mock_server.ghl.world import Ghl
 from mock_server.http.context import context_of, runtime_of
 from mock_server.http.errors import ApiError, bad_request, error_response, forbidden, unauthorized
 
-SUPPORTED_VERSIONS = frozenset({"2021-04-15", "2021-07-28", "2023-02-21", "v3"})
+SUPPORTED_VERSIONS = frozenset({"2021-04-15", "2021-07-28", "2023-02-21", "v3", "legacy"})  # ref §1.3
 
 Handler = Callable[[Request, Token], Awaitable[Response]]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -12,7 +13,7 @@ from mock_server.ghl.models import Order, PaymentStatus, Token
 from mock_server.ghl.payments import UNIQUE_NAME, ListFilter
 from mock_server.ghl.responses import shapes
 from mock_server.ghl.responses.guard import check_location, require_marketplace_token
-from mock_server.ghl.responses.params import Validator, paging
+from mock_server.ghl.responses.params import MAX_PAGING, Validator, paging
 from mock_server.ghl.world import Ghl, ghl_of
 from mock_server.http.bodies import json_object
 from mock_server.http.cache import no_cache
@@ -153,13 +154,21 @@ def _fulfil_item(v: Validator, i: int, raw: Any) -> dict[str, Any]:
     if not isinstance(price_id, str) or not price_id:
         v.errors += [f"items.{i}.priceId should not be empty", f"items.{i}.priceId must be a string"]
         ok = False
+    # A positive whole number of units (issue 13): JSON `1.0` is the integer 1, as JavaScript's
+    # Number.isInteger (class-validator's IsInt) reads it; `0.5` is refused.
+    units = 0
     if isinstance(qty, bool) or not isinstance(qty, (int, float)):
-        v.errors.append(f"items.{i}.qty must be a number conforming to the specified constraints")
-        ok = False
-    elif qty <= 0 or qty != qty or qty in (float("inf"),):
+        v.errors += [f"items.{i}.qty must be a number conforming to the specified constraints",
+                     f"items.{i}.qty must be an integer number"]
+    elif not math.isfinite(qty) or qty != int(qty):
+        v.errors.append(f"items.{i}.qty must be an integer number")
+    elif qty <= 0:
         v.errors.append(f"items.{i}.qty must be a positive number")
-        ok = False
-    return {"price_id": price_id, "qty": qty} if ok else {}
+    elif qty > MAX_PAGING:
+        v.errors.append(f"items.{i}.qty must not be greater than {MAX_PAGING}")
+    else:
+        units = int(qty)
+    return {"price_id": price_id, "qty": units} if ok and units else {}
 
 
 async def create_fulfillment(request: Request, token: Token) -> Response:

@@ -91,7 +91,8 @@ def parse_args(sb: Any, data: dict[str, Any]) -> SimArgs:
                    source_type=data.get("sourceType"), source_sub_type=data.get("sourceSubType"),
                    live_mode=data.get("liveMode", True), pending_polls=polls, pending_seconds=seconds,
                    settle_outcome=outcome, notify_customer=data.get("notifyCustomer", False),
-                   qty=None if qty is None else int(qty), address=_address(data))
+                   qty=None if qty is None else int(qty), address=_address(data),
+                   coupon_code=data.get("couponCode"))
 
 
 def _float(data: dict[str, Any], name: str) -> float | None:

@@ -122,7 +122,7 @@ class Coupons:
         counts = self.usage_counts(location_id, coupons)
         return [CouponView(c, status_at(c, now), counts[c.id]) for c in coupons]
 
-    def list(self, location_id: str, limit: int | None, offset: int, status: str | None,
+    def listing(self, location_id: str, limit: int | None, offset: int, status: str | None,
              search: str | None) -> tuple[list[CouponView], int]:
         """Newest first, filtered by status (at the sandbox clock's now) and by name or code."""
         where = self._where(location_id)

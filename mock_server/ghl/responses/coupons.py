@@ -3,14 +3,16 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mock_server.clock import iso_ms
+from mock_server.clock import iso_ms, parse_iso
 from mock_server.ghl import money
 from mock_server.ghl.coupons import PERCENT_SCALE, CouponInput, CouponView
+from mock_server.ghl.errors import InvalidOperation
 from mock_server.ghl.models import COUPON_DISCOUNT_TYPES, COUPON_STATUSES, CouponDiscountType, Token
 from mock_server.ghl.responses.guard import check_location
 from mock_server.ghl.responses.params import Validator, paging
@@ -24,6 +26,7 @@ MAX_PERCENT = 100
 MAX_AMOUNT = 1_000_000_000  # major units, as the control plane bounds simulated amounts
 MAX_USAGE_LIMIT = 2**31 - 1
 FUTURE_TYPES = ("forever", "fixed")
+LAST_DATE = 221845392000.0  # 9000-01-01, where the sandbox clock stops
 DURATION_TYPES = ("months",)
 
 
@@ -55,6 +58,26 @@ def coupon_dto(view: CouponView) -> dict[str, Any]:
     out["createdAt"] = iso_ms(c.created_at)
     out["updatedAt"] = iso_ms(c.updated_at)
     return out
+
+
+def _date(v: Validator, name: str, required: bool = False) -> float | None:
+    """An RFC 3339 date-time (lower-case `t`/`z` and a leap second accepted, as RFC 3339 allows)."""
+    raw = v.string(name, required=required)
+    if raw is None:
+        return None
+    text = raw.strip().upper()
+    if re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:60", text):
+        text = text[:17] + "59" + text[19:]
+    try:
+        at = parse_iso(text)
+    except ValueError:
+        v.errors.append(f"{name} must be a valid ISO 8601 date string")
+        return None
+    except OverflowError:
+        at = -1.0
+    if not 0 <= at < LAST_DATE:
+        raise InvalidOperation(f"{name} must be between 1970-01-01 and 9000-01-01")
+    return at
 
 
 def _trace(request: Request) -> str:
@@ -105,13 +128,10 @@ def _coupon_input(v: Validator) -> CouponInput | None:
                      "discountValue must be a number conforming to the specified constraints"]
     else:
         cap = MAX_PERCENT if discount_type == "percentage" else MAX_AMOUNT
-        value = v.number("discountValue", maximum=cap)
-        if value is not None and value <= 0:
-            v.errors.append("discountValue must be a positive number")
-            value = None
-    start = v.string("startDate", required=True)
-    start_at = v.date("startDate") if start is not None else None
-    end_at = v.date("endDate")
+        # a hundredth of a percent, or a cent: the smallest discount kept
+        value = v.number("discountValue", minimum=0.01, maximum=cap)
+    start_at = _date(v, "startDate", required=True)
+    end_at = _date(v, "endDate")
     usage = v.number("usageLimit", minimum=1, maximum=MAX_USAGE_LIMIT, integer=True)
     product_ids = _product_ids(v)
     future = v.boolean("applyToFuturePayments")
@@ -144,7 +164,7 @@ async def list_coupons(request: Request, token: Token) -> Response:
     v.done()
     assert alt_id is not None
     loc = check_location(token, alt_id)
-    views, total = ghl_of(request).coupons.list(loc, limit, offset, status, search)
+    views, total = ghl_of(request).coupons.listing(loc, limit, offset, status, search)
     return json_response({"data": [coupon_dto(c) for c in views], "totalCount": total, "traceId": _trace(request)})
 
 
@@ -155,9 +175,7 @@ async def get_coupon(request: Request, token: Token) -> Response:
     v.enum("altType", ALT_TYPES, required=True)
     coupon_id = v.string("id")
     code = v.string("code")
-    if coupon_id is None and code is None and not v.errors:
-        v.errors += ["id should not be empty", "code should not be empty"]
-    v.done()
+    v.done()  # neither id nor code: no coupon is found (400), as an unknown one
     assert alt_id is not None
     loc = check_location(token, alt_id)
     service = ghl_of(request).coupons

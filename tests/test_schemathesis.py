@@ -56,7 +56,8 @@ SEED = 20240601
 # Where a 400 is the documented answer to schema-valid input (see the module docstring).
 DOCUMENTED_400 = ["get-order-by-id", "list-order-fulfillment", "create-order-fulfillment", "get-transaction-by-id",
                   "get-subscription-by-id", "create-integration-provider", "record-order-payment",
-                  "list-order-notes"]
+                  "list-order-notes", "get-coupon", "create-coupon",
+                  "update-coupon", "delete-coupon"]
 POSITIVE_DEFAULT = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 
 

@@ -93,7 +93,8 @@ def parse_args(sb: Any, data: dict[str, Any]) -> SimArgs:
                    live_mode=data.get("liveMode", True), pending_polls=polls, pending_seconds=seconds,
                    settle_outcome=outcome, notify_customer=data.get("notifyCustomer", False),
                    qty=None if qty is None else int(qty), address=_address(data),
-                   payment=_manual_payment(data, amount))
+                   payment=_manual_payment(data, amount),
+                   coupon_code=data.get("couponCode"))
 
 
 def _manual_payment(data: dict[str, Any], amount: float | None) -> ManualPayment | None:

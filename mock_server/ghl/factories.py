@@ -50,7 +50,7 @@ def subtotal_minor(items: list[dict[str, Any]]) -> int:
 def order(ids: IdFactory, *, location_id: str, contact_snapshot: dict[str, Any], currency: str,
           items: list[dict[str, Any]], live_mode: bool, source_type: str, source_sub_type: str, source_name: str,
           created_at: float, discount_minor: int = 0, tax_minor: int = 0, shipping_minor: int = 0,
-          coupon_code: str = "") -> Order:
+          coupon_code: str = "", coupon_id: str = "") -> Order:
     """An order of `items` (see `order_item`); its derived statuses are the defaults until `state.derive`."""
     subtotal = subtotal_minor(items)
     return Order(
@@ -62,6 +62,7 @@ def order(ids: IdFactory, *, location_id: str, contact_snapshot: dict[str, Any],
                 "meta": {"domain": "shop.example.com", "page_id": ids.object_id(), "page_url": "/checkout",
                          "step_id": ids.uuid()}},
         created_at=created_at, updated_at=created_at, created_by="", coupon_code=coupon_code,
+        coupon_id=coupon_id,
         fingerprint=ids.uuid(), contact_snapshot=contact_snapshot,
     )
 

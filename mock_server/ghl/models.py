@@ -129,6 +129,7 @@ class Order:
     updated_at: float
     created_by: str = ""
     coupon_code: str = ""
+    coupon_id: str = ""  # the location's coupon the order redeemed (its usage count is derived from these)
     fingerprint: str = ""
     cancelled: bool = False
     # Derived from transactions and fulfillments (see ghl.state.derive); never set by hand.
@@ -245,6 +246,41 @@ class WhitelabelProvider:
     image_url: str
     created_at: float
     updated_at: float
+
+
+CouponDiscountType = Literal["percentage", "amount"]
+CouponStatus = Literal["scheduled", "active", "expired"]  # derived from the sandbox clock, never stored
+COUPON_DISCOUNT_TYPES: tuple[CouponDiscountType, ...] = get_args(CouponDiscountType)
+COUPON_STATUSES: tuple[CouponStatus, ...] = get_args(CouponStatus)
+COUPON_NO_END = 1e15  # the end a coupon without an end date is filtered by (far past year 9000)
+
+
+@dataclass(slots=True)
+class Coupon:
+    id: str
+    location_id: str
+    name: str
+    code: str
+    discount_type: CouponDiscountType
+    # percentage: hundredths of a percent (2550 is 25.5%); amount: minor units of the location's currency
+    discount_value: int
+    currency: str
+    start_at: float
+    end_at: float | None
+    created_at: float
+    updated_at: float
+    usage_limit: int | None = None  # None: unlimited
+    limit_per_customer: bool = False
+    product_ids: list[str] = field(default_factory=list)
+    apply_to_future_payments: bool = True
+    # {"type": "forever"} or {"type": "fixed", "duration": int, "duration_type": "months"}
+    apply_to_future_payments_config: dict[str, Any] = field(default_factory=lambda: {"type": "forever"})
+    user_id: str = ""
+
+    @property
+    def code_key(self) -> str:
+        """Codes are matched case-insensitively (a customer types them)."""
+        return self.code.upper()
 
 
 @dataclass(slots=True)

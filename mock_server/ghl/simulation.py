@@ -15,6 +15,7 @@ from typing import Any
 
 from mock_server.ghl import factories, manual_payments, money, state
 from mock_server.ghl.actions import ACTIONS, PERIOD_DAYS
+from mock_server.ghl.coupons import Coupons
 from mock_server.ghl.errors import InvalidOperation, NotFound
 from mock_server.ghl.factories import snapshot
 from mock_server.ghl.manual_payments import ManualPayment
@@ -69,6 +70,7 @@ class SimArgs:
     address: dict[str, str] | None = None
     # order.record_payment: the manual payment (mode, card, cheque, notes, meta, isPartialPayment).
     payment: ManualPayment | None = None
+    coupon_code: str | None = None  # order.create: a coupon of the location the order redeems
 
 
 @dataclass
@@ -85,6 +87,7 @@ class Simulator:
         self.clock = payments.clock
         self.ids = payments.ids
         self.rng = random.Random(f"simulate-{seed}")
+        self.coupons = Coupons(self.store, self.clock, self.ids)
         self.extension_events = False
         # What the other services hear of payment activity (mock_server.signals), inside each change's
         # transaction; the world hands its own bus in.
@@ -201,11 +204,15 @@ class Simulator:
         if args.address is not None:
             snap.update(args.address)
         order_items = [factories.order_item(self.ids, p, qty) for p, qty in items]
+        coupon_id, coupon_code, discount = "", "", 0
+        if args.coupon_code:
+            coupon, discount = self.coupons.redeem(args.location_id, args.coupon_code, snap["id"], order_items)
+            coupon_id, coupon_code = coupon.id, coupon.code
         order = factories.order(
             self.ids, location_id=args.location_id, contact_snapshot=snap, currency="USD", items=order_items,
             live_mode=args.live_mode, source_type=args.source_type or "funnel",
             source_sub_type=args.source_sub_type or "one_step_order_form", source_name="Sandbox Funnel",
-            created_at=now,
+            created_at=now, discount_minor=discount, coupon_code=coupon_code, coupon_id=coupon_id,
         )
         state.derive(order, [], [])
         self.store.table(Order).put(order)

@@ -64,6 +64,13 @@ ORDER_NOTES = TableSpec(
 PROVIDERS = TableSpec("providers", m.WhitelabelProvider,
                       (column("location_id", "TEXT", by_location), column("created_at", "REAL", by_created)),
                       ("location_id, created_at",), location_scoped=True)
+COUPONS = TableSpec("coupons", m.Coupon,
+                    (column("location_id", "TEXT", by_location), column("created_at", "REAL", by_created),
+                     column("code_key", "TEXT", lambda r: r.code_key),
+                     column("start_at", "REAL", lambda r: r.start_at),
+                     column("end_at", "REAL", lambda r: m.COUPON_NO_END if r.end_at is None else r.end_at),
+                     column("search_text", "TEXT", lambda r: f"{r.name} {r.code}".lower())),
+                    ("location_id, created_at DESC, id DESC", "location_id, code_key"), location_scoped=True)
 
 TABLES: tuple[TableSpec[Any], ...] = (APPS, TOKENS, GRANTS, CONTACTS, PRODUCTS, PRICES, ORDERS, TRANSACTIONS,
-                                      SUBSCRIPTIONS, FULFILLMENTS, PROVIDERS, ORDER_NOTES)
+                                      SUBSCRIPTIONS, FULFILLMENTS, PROVIDERS, ORDER_NOTES, COUPONS)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from mock_server.ghl.responses import oauth, order_payments, payments
+from mock_server.ghl.responses import coupons, oauth, order_payments, payments
 from mock_server.ghl.responses.guard import guarded
 
 # (path, method, handler, scope)
@@ -26,6 +26,11 @@ PAYMENTS_TABLE = (
     ("/payments/subscriptions", "GET", payments.list_subscriptions, "payments/subscriptions.readonly"),
     ("/payments/subscriptions/{subscriptionId}", "GET", payments.get_subscription,
      "payments/subscriptions.readonly"),
+    ("/payments/coupon/list", "GET", coupons.list_coupons, "payments/coupons.readonly"),
+    ("/payments/coupon", "GET", coupons.get_coupon, "payments/coupons.readonly"),
+    ("/payments/coupon", "POST", coupons.create_coupon, "payments/coupons.write"),
+    ("/payments/coupon", "PUT", coupons.update_coupon, "payments/coupons.write"),
+    ("/payments/coupon", "DELETE", coupons.delete_coupon, "payments/coupons.write"),
 )
 
 

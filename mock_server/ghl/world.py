@@ -52,6 +52,7 @@ class Ghl(ServiceWorld):
         self.auth = AuthService(context.store, context.clock, context.ids)
         self.payments = Payments(context.store, context.clock, context.ids, context.events)
         self.simulator = Simulator(self.payments, context.seed)
+        self.coupons = self.simulator.coupons  # one service for the API and the simulated orders
         self.simulator.extension_events = context.settings.extension_events
         self.simulator.signals = context.signals  # payment activity the other services hear of
 

@@ -142,7 +142,8 @@ def order_detail(o: Order, prices: dict[str, Price], products: dict[str, Product
         "automaticTaxesCalculated": False, "createdBy": o.created_by,
     }
     if o.coupon_code:
-        out["coupon"] = {"_id": o.fingerprint.replace("-", "")[:24], "code": o.coupon_code}
+        # A redeemed coupon's own id; a seeded order's code names no coupon record (an id from its fingerprint).
+        out["coupon"] = {"_id": o.coupon_id or o.fingerprint.replace("-", "")[:24], "code": o.coupon_code}
     return out
 
 

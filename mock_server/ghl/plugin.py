@@ -40,6 +40,6 @@ SERVICE = Service(
     seed_world=_seed_world,
     seed_location=_seed_location,
     visible_kinds=frozenset({"orders", "transactions", "subscriptions", "fulfillments", "providers", "prices",
-                             "products", "contacts"}),
+                             "products", "contacts", "custom_providers"}),
     upgrade_state=state_files.upgrade_state,
 )

@@ -60,5 +60,12 @@ PROVIDERS = TableSpec("providers", m.WhitelabelProvider,
                       (column("location_id", "TEXT", by_location), column("created_at", "REAL", by_created)),
                       ("location_id, created_at",), location_scoped=True)
 
+# One custom payment provider per location (issue 13): reset with the location.
+CUSTOM_PROVIDERS = TableSpec("custom_providers", m.CustomProvider,
+                             (column("location_id", "TEXT", by_location), column("created_at", "REAL", by_created),
+                              column("company_id", "TEXT", lambda r: r.company_id),
+                              column("app_id", "TEXT", lambda r: r.marketplace_app_id)),
+                             ("location_id", "company_id, app_id"), location_scoped=True)
+
 TABLES: tuple[TableSpec[Any], ...] = (APPS, TOKENS, GRANTS, CONTACTS, PRODUCTS, PRICES, ORDERS, TRANSACTIONS,
-                                      SUBSCRIPTIONS, FULFILLMENTS, PROVIDERS)
+                                      SUBSCRIPTIONS, FULFILLMENTS, PROVIDERS, CUSTOM_PROVIDERS)

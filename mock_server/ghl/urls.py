@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from mock_server.ghl.responses import oauth, payments
+from mock_server.ghl.responses import custom_providers, oauth, payments
 from mock_server.ghl.responses.guard import guarded
 
 # (path, method, handler, scope)
@@ -23,6 +23,16 @@ PAYMENTS_TABLE = (
     ("/payments/subscriptions", "GET", payments.list_subscriptions, "payments/subscriptions.readonly"),
     ("/payments/subscriptions/{subscriptionId}", "GET", payments.get_subscription,
      "payments/subscriptions.readonly"),
+    ("/payments/custom-provider/provider", "POST", custom_providers.create_integration,
+     "payments/custom-provider.write"),
+    ("/payments/custom-provider/provider", "DELETE", custom_providers.delete_integration,
+     "payments/custom-provider.write"),
+    ("/payments/custom-provider/connect", "GET", custom_providers.fetch_config, "payments/custom-provider.readonly"),
+    ("/payments/custom-provider/connect", "POST", custom_providers.create_config, "payments/custom-provider.write"),
+    ("/payments/custom-provider/disconnect", "POST", custom_providers.disconnect_config,
+     "payments/custom-provider.write"),
+    ("/payments/custom-provider/capabilities", "PUT", custom_providers.update_capabilities,
+     "payments/custom-provider.write"),
 )
 
 

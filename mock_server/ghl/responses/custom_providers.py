@@ -32,6 +32,32 @@ def provider_shape(p: CustomProvider) -> dict[str, Any]:
             "createdAt": iso_ms(p.created_at), "updatedAt": iso_ms(p.updated_at)}
 
 
+def _boolean(v: Validator, name: str) -> bool | None:
+    """A required JSON boolean: the body is JSON, so `"true"` (a string) is refused as class-validator does."""
+    value = v.source.get(name)
+    if value is None:
+        v.errors += [f"{name} should not be empty", f"{name} must be a boolean value"]
+        return None
+    if not isinstance(value, bool):
+        v.errors.append(f"{name} must be a boolean value")
+        return None
+    return value
+
+
+def _optional_id(v: Validator, name: str) -> str | None:
+    """An optional id of the body: absent is None; present, it must be a non-empty string."""
+    if name not in v.source:
+        return None
+    value = v.source[name]
+    if not isinstance(value, str) or not value:
+        v.errors += [f"{name} should not be empty", f"{name} must be a string"]
+        return None
+    if len(value) > 1000:
+        v.errors.append(f"{name} must be shorter than or equal to 1000 characters")
+        return None
+    return value
+
+
 def _location(request: Request, token: Token, v: Validator | None = None) -> str:
     """The required `locationId` query parameter: it must be the token's location (another is 403)."""
     q = Validator(request.query_params)
@@ -51,7 +77,7 @@ async def create_integration(request: Request, token: Token) -> Response:
     payments_url = v.string("paymentsUrl", required=True, max_length=2000)
     query_url = v.string("queryUrl", required=True, max_length=2000)
     image_url = v.string("imageUrl", required=True, max_length=2000)
-    schedules = v.boolean("supportsSubscriptionSchedule", required=True)
+    schedules = _boolean(v, "supportsSubscriptionSchedule")
     for field, value in (("paymentsUrl", payments_url), ("queryUrl", query_url), ("imageUrl", image_url)):
         if value is not None and not value.startswith(("https://", "http://")):
             v.errors.append(f"{field} must be a URL address")
@@ -74,8 +100,6 @@ async def fetch_config(request: Request, token: Token) -> Response:
 
 
 def _keys(v: Validator, mode: str, raw: Any) -> Keys | None:
-    if raw is None:
-        return None
     if not isinstance(raw, dict):
         v.errors.append(f"{mode} must be an object")
         return None
@@ -94,9 +118,9 @@ def _keys(v: Validator, mode: str, raw: Any) -> Keys | None:
 async def create_config(request: Request, token: Token) -> Response:
     body = await read_json(request)
     v = Validator(body)
-    live = _keys(v, "live", body.get("live"))
-    test = _keys(v, "test", body.get("test"))
-    if body.get("live") is None and body.get("test") is None:
+    live = _keys(v, "live", body["live"]) if "live" in body else None
+    test = _keys(v, "test", body["test"]) if "test" in body else None
+    if "live" not in body and "test" not in body:
         v.errors += ["live should not be empty", "test should not be empty"]  # at least one of the two
     loc = _location(request, token, v)
     record = ghl_of(request).custom_providers.connect(loc, live, test)
@@ -106,7 +130,7 @@ async def create_config(request: Request, token: Token) -> Response:
 async def disconnect_config(request: Request, token: Token) -> Response:
     body = await read_json(request)
     v = Validator(body)
-    live_mode = v.boolean("liveMode", required=True)
+    live_mode = _boolean(v, "liveMode")
     loc = _location(request, token, v)
     assert live_mode is not None
     ghl_of(request).custom_providers.disconnect(loc, live_mode)
@@ -116,11 +140,10 @@ async def disconnect_config(request: Request, token: Token) -> Response:
 async def update_capabilities(request: Request, token: Token) -> Response:
     body = await read_json(request)
     v = Validator(body)
-    schedules = v.boolean("supportsSubscriptionSchedules", required=True)
-    company_id = v.string("companyId")
-    location_id = v.string("locationId")
-    if company_id is None and location_id is None and not any(
-            e.startswith(("companyId", "locationId")) for e in v.errors):
+    schedules = _boolean(v, "supportsSubscriptionSchedules")
+    company_id = _optional_id(v, "companyId")
+    location_id = _optional_id(v, "locationId")
+    if "companyId" not in body and "locationId" not in body:
         v.errors += ["companyId should not be empty when locationId is not provided",
                      "locationId should not be empty when companyId is not provided"]
     v.done()

@@ -269,3 +269,17 @@ def test_npm_sdk(ghl_sandbox: SandboxClient, loc: dict, node_with_sdk: str) -> N
     assert r[13]["status"] == 400
     # what the SDK did is what the sandbox holds now
     assert_ghl_error(call(sb, loc, "GET", CONNECT), 400, "Custom provider not found")
+
+
+def test_saved_state_and_trailing_slash(ghl_sandbox: SandboxClient, loc: dict) -> None:
+    """The provider travels with an exported world, and the slash-ended paths answer the same."""
+    sb = ghl_sandbox
+    ok(sb.api("POST", PROVIDER + "/", loc["token"], params={"locationId": loc["id"]}, json=body()))
+    ok(sb.api("POST", CONNECT + "/", loc["token"], params={"locationId": loc["id"]}, json={"test": TEST}))
+    saved = sb.control("GET", "/state")
+    assert [row["name"] for row in saved["tables"]["custom_providers"]] == ["Company Paypal Integration"]
+    ok(call(sb, loc, "DELETE", PROVIDER))
+    assert_ghl_error(call(sb, loc, "GET", CONNECT), 400, "Custom provider not found")
+    sb.control("PUT", "/state", json=saved)
+    restored = ok(sb.api("GET", CONNECT + "/", loc["token"], params={"locationId": loc["id"]}))
+    assert restored["paymentProvider"] == {"test": {"liveMode": False, **TEST}}

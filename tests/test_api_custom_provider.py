@@ -3,15 +3,19 @@ official Python SDK (`gohighlevel-api-client`) and the official npm SDK (`@gohig
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
+import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 from typing import Any
 
+import pytest
 from api_support import ISO_MS, OBJECT_ID, assert_ghl_error, ok, second_location
 from highlevel import HighLevel
-from test_js_json import NODE_DIR
-from test_node_sdk_webhooks import node_with_sdk  # noqa: F401  (the session fixture that installs the npm SDK)
 from test_sdk import assert_sdk_error, ghl_error, oauth_config, run
 
 from mock_server.testing import SandboxClient
@@ -218,6 +222,36 @@ def test_python_sdk(ghl_sandbox: SandboxClient, loc: dict) -> None:
 # ---- the official npm SDK -------------------------------------------------------------------------
 
 
+# tests/node, installed exactly as tests/test_node_sdk_webhooks.py's `node_with_sdk` does it (same lock file and
+# stamp, so the two never run `npm ci` at once). Not imported from there: importing that module (and
+# test_js_json's Hypothesis tests) into this one changed what the Schemathesis run in the same process generates.
+NODE_DIR = Path(__file__).resolve().parent / "node"
+LOCK = NODE_DIR / "package-lock.json"
+STAMP = NODE_DIR / "node_modules" / ".ghl-sandbox-lock.sha256"
+
+
+@pytest.fixture(scope="session")
+def node_sdk() -> str:
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        pytest.skip("node and npm are not on PATH (`make node` installs them)")
+    digest = hashlib.sha256(LOCK.read_bytes()).hexdigest()
+    guard = Path(tempfile.gettempdir()) / f"ghl-sandbox-npm-{hashlib.sha256(bytes(NODE_DIR)).hexdigest()[:12]}.lock"
+    with guard.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (STAMP.exists() and STAMP.read_text() == digest):
+            done = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=NODE_DIR,
+                                  capture_output=True, text=True, timeout=600, check=False)
+            output = (done.stdout + done.stderr)[-3000:]
+            if done.returncode != 0 and any(code in output for code in ("ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT")):
+                pytest.skip(f"npm ci in tests/node could not reach the npm registry:\n{output}")
+            assert done.returncode == 0, output
+            STAMP.write_text(digest)
+    installed = json.loads((NODE_DIR / "node_modules" / "@gohighlevel" / "api-client" / "package.json").read_text())
+    assert installed["version"] == "3.1.0"
+    return node
+
+
 def node_steps(node: str, sb: SandboxClient, loc: dict[str, Any], steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     app = sb.apps()[0]
     env = {**os.environ, "BASE_URL": sb.url, "CLIENT_ID": app["clientId"], "CLIENT_SECRET": app["clientSecret"],
@@ -230,7 +264,7 @@ def node_steps(node: str, sb: SandboxClient, loc: dict[str, Any], steps: list[di
     return results
 
 
-def test_npm_sdk(ghl_sandbox: SandboxClient, loc: dict, node_with_sdk: str) -> None:  # noqa: F811
+def test_npm_sdk(ghl_sandbox: SandboxClient, loc: dict, node_sdk: str) -> None:
     sb = ghl_sandbox
     lid = {"locationId": loc["id"]}
     other = {"locationId": second_location(sb)["id"]}
@@ -251,7 +285,7 @@ def test_npm_sdk(ghl_sandbox: SandboxClient, loc: dict, node_with_sdk: str) -> N
         {"op": "deleteIntegration", "params": lid},
         {"op": "fetchConfig", "params": lid},
     ]
-    r = node_steps(node_with_sdk, sb, loc, steps)
+    r = node_steps(node_sdk, sb, loc, steps)
     assert [s["ok"] for s in r] == [False, False, True, True, True, True, True, True, True, False, False, False,
                                    True, False]
     assert r[0]["status"] == 400 and r[0]["body"]["message"] == "Custom provider not found"

@@ -57,7 +57,10 @@ SEED = 20240601
 DOCUMENTED_400 = ["get-order-by-id", "list-order-fulfillment", "create-order-fulfillment", "get-transaction-by-id",
                   "get-subscription-by-id", "create-integration-provider", "record-order-payment",
                   "list-order-notes", "get-coupon", "create-coupon",
-                  "update-coupon", "delete-coupon"]
+                  "update-coupon", "delete-coupon",
+                  # custom provider: no provider yet, or the mode to disconnect not connected (DEV-CP2)
+                  "delete-integration", "fetch-config", "create-config", "disconnect-config",
+                  "custom-provider-marketplace-app-update-capabilities"]
 POSITIVE_DEFAULT = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 
 
@@ -199,7 +202,8 @@ def payments_schema(url: str) -> Any:
         "workers": 1,
         "request-timeout": 30,
         "headers": {"Authorization": f"Bearer {token}", "Version": DEFAULT_VERSION},
-        "parameters": {"query.altId": location_id, "body.altId": location_id},
+        "parameters": {"query.altId": location_id, "body.altId": location_id, "query.locationId": location_id,
+                       "body.locationId": location_id},
         "generation": {"max-examples": 40, "deterministic": True},
         "operations": [{
             "include-operation-id": DOCUMENTED_400,

@@ -335,3 +335,25 @@ ORDER_EVENTS = ("OrderCreate", "OrderStatusUpdate")
 # --extension-events.
 EXTENSION_EVENTS = ("SandboxTransactionCreate", "SandboxTransactionUpdate", "SandboxSubscriptionCreate",
                     "SandboxSubscriptionUpdate")
+
+
+@dataclass(slots=True)
+class CustomProvider:
+    """A location's custom payment provider (one per location) and its live and test configurations.
+
+    `live` / `test` hold `{"api_key", "publishable_key"}` while that mode is connected, else None."""
+
+    id: str
+    location_id: str
+    company_id: str
+    marketplace_app_id: str
+    name: str
+    description: str
+    payments_url: str
+    query_url: str
+    image_url: str
+    supports_subscription_schedule: bool
+    created_at: float
+    updated_at: float
+    live: dict[str, str] | None = None
+    test: dict[str, str] | None = None

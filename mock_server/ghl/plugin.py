@@ -42,7 +42,8 @@ SERVICE = Service(
     seed_world=_seed_world,
     seed_location=_seed_location,
     visible_kinds=frozenset({"orders", "transactions", "subscriptions", "fulfillments", "order_notes", "providers", "prices",
-                             "products", "contacts", "coupons"}),
+                             "products", "contacts", "coupons",
+                             "custom_providers"}),
     upgrade_state=state_files.upgrade_state,
     contracts=(Path(__file__).with_name("ghl-payments.openapi.yaml"),),
 )

@@ -72,5 +72,13 @@ COUPONS = TableSpec("coupons", m.Coupon,
                      column("search_text", "TEXT", lambda r: f"{r.name} {r.code}".lower())),
                     ("location_id, created_at DESC, id DESC", "location_id, code_key"), location_scoped=True)
 
+# One custom payment provider per location (issue 13): reset with the location.
+CUSTOM_PROVIDERS = TableSpec("custom_providers", m.CustomProvider,
+                             (column("location_id", "TEXT", by_location), column("created_at", "REAL", by_created),
+                              column("company_id", "TEXT", lambda r: r.company_id),
+                              column("app_id", "TEXT", lambda r: r.marketplace_app_id)),
+                             ("location_id", "company_id, app_id"), location_scoped=True)
+
 TABLES: tuple[TableSpec[Any], ...] = (APPS, TOKENS, GRANTS, CONTACTS, PRODUCTS, PRICES, ORDERS, TRANSACTIONS,
-                                      SUBSCRIPTIONS, FULFILLMENTS, PROVIDERS, ORDER_NOTES, COUPONS)
+                                      SUBSCRIPTIONS, FULFILLMENTS, PROVIDERS, ORDER_NOTES, COUPONS,
+                                      CUSTOM_PROVIDERS)

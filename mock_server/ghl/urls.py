@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from mock_server.ghl.responses import coupons, oauth, order_payments, payments
+from mock_server.ghl.responses import coupons, custom_providers, oauth, order_payments, payments
 from mock_server.ghl.responses.guard import guarded
 
 # (path, method, handler, scope)
@@ -31,6 +31,16 @@ PAYMENTS_TABLE = (
     ("/payments/coupon", "POST", coupons.create_coupon, "payments/coupons.write"),
     ("/payments/coupon", "PUT", coupons.update_coupon, "payments/coupons.write"),
     ("/payments/coupon", "DELETE", coupons.delete_coupon, "payments/coupons.write"),
+    ("/payments/custom-provider/provider", "POST", custom_providers.create_integration,
+     "payments/custom-provider.write"),
+    ("/payments/custom-provider/provider", "DELETE", custom_providers.delete_integration,
+     "payments/custom-provider.write"),
+    ("/payments/custom-provider/connect", "GET", custom_providers.fetch_config, "payments/custom-provider.readonly"),
+    ("/payments/custom-provider/connect", "POST", custom_providers.create_config, "payments/custom-provider.write"),
+    ("/payments/custom-provider/disconnect", "POST", custom_providers.disconnect_config,
+     "payments/custom-provider.write"),
+    ("/payments/custom-provider/capabilities", "PUT", custom_providers.update_capabilities,
+     "payments/custom-provider.write"),
 )
 
 

@@ -12,6 +12,7 @@ from mock_server import jsjson
 from mock_server.clock import iso_ms
 from mock_server.ghl import dashboard
 from mock_server.ghl.auth import AuthService
+from mock_server.ghl.custom_providers import CustomProviders
 from mock_server.ghl.models import (
     EXTENSION_EVENTS,
     ORDER_EVENTS,
@@ -51,6 +52,7 @@ class Ghl(ServiceWorld):
         self.signer = context.webhooks.signer
         self.auth = AuthService(context.store, context.clock, context.ids)
         self.payments = Payments(context.store, context.clock, context.ids, context.events)
+        self.custom_providers = CustomProviders(context.store, context.clock, context.ids)
         self.simulator = Simulator(self.payments, context.seed)
         self.coupons = self.simulator.coupons  # one service for the API and the simulated orders
         self.simulator.extension_events = context.settings.extension_events

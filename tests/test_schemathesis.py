@@ -58,7 +58,7 @@ DOCUMENTED_400 = ["get-order-by-id", "list-order-fulfillment", "create-order-ful
                   "get-subscription-by-id", "create-integration-provider", "record-order-payment",
                   "list-order-notes", "get-coupon", "create-coupon",
                   "update-coupon", "delete-coupon",
-                  # custom provider: no provider yet, or the mode to disconnect not connected (DEV-CP2)
+                  # custom provider: no provider yet, or the mode to disconnect not connected (DEV-PR2)
                   "delete-integration", "fetch-config", "create-config", "disconnect-config",
                   "custom-provider-marketplace-app-update-capabilities"]
 POSITIVE_DEFAULT = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]

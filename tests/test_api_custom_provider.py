@@ -135,6 +135,10 @@ def test_errors_over_http(ghl_sandbox: SandboxClient, loc: dict) -> None:
               "queryUrl should not be empty", "imageUrl should not be empty",
               "supportsSubscriptionSchedule must be a boolean value"):
         assert m in msgs, msgs
+    # a URL whose host does not parse (an unclosed IPv6 bracket) is refused, never stored and echoed back
+    r = call(sb, loc, "POST", PROVIDER, {**body(), "imageUrl": "https://[::1/logo.png", "queryUrl": "http:// spaced"})
+    msgs = assert_ghl_error(r, 422)["message"]
+    assert "imageUrl must be a URL address" in msgs and "queryUrl must be a URL address" in msgs, msgs
     ok(call(sb, loc, "POST", PROVIDER, body()))
     assert_ghl_error(call(sb, loc, "POST", CONNECT, {}), 422, "live should not be empty")
     r = call(sb, loc, "POST", CONNECT, {"live": {"apiKey": "k"}, "test": "nope"})

@@ -65,14 +65,15 @@ class Routing:
                 out.append(provider)
         return out
 
-    def set_available(self, location_id: str, provider_id: str, available: bool, event_id: str) -> RankrProvider:
-        """Flip the switch (a provider event), recorded in the provider's history with its time."""
+    def set_available(self, location_id: str, provider_id: str, available: bool, event_id: str,
+                      at: float) -> RankrProvider:
+        """Flip the switch (a provider event), recorded in the provider's history with the event's time."""
         with self.store.transaction():
             provider = self.provider(location_id, provider_id)
             if provider is None:
                 raise RoutingRefused("not_found", f"No provider {provider_id} in this account")
             provider.available = available
-            provider.history.append({"available": available, "at": self.clock.now(), "source": "event",
+            provider.history.append({"available": available, "at": at, "source": "event",
                                      "eventId": event_id})
             self.store.table(RankrProvider).put(provider)
         return provider

@@ -87,7 +87,7 @@ async def _send_provider_event(sb: Any, data: dict[str, Any], location_id: str, 
     at = sb.clock.now()
     try:
         if forge is None:
-            svc.routing.set_available(location_id, provider_id, event_type == "provider.available", event_id)
+            svc.routing.set_available(location_id, provider_id, event_type == "provider.available", event_id, at)
         elif svc.routing.provider(location_id, provider_id) is None:
             raise RoutingRefused("not_found", "")
     except RoutingRefused:

@@ -3,6 +3,7 @@ validate, call the domain (ghl/custom_providers.py), shape the answer as the off
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from starlette.requests import Request
@@ -16,6 +17,10 @@ from mock_server.ghl.responses.params import Validator
 from mock_server.ghl.responses.payments import read_json
 from mock_server.ghl.world import ghl_of
 from mock_server.http.errors import forbidden, json_response
+
+# An absolute http(s) URL with a plain host name (GHL calls these URLs; a malformed host such as `https://[`
+# is refused here rather than echoed back).
+HTTP_URL = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?#][^\s]*)?")
 
 
 def provider_shape(p: CustomProvider) -> dict[str, Any]:
@@ -79,7 +84,7 @@ async def create_integration(request: Request, token: Token) -> Response:
     image_url = v.string("imageUrl", required=True, max_length=2000)
     schedules = _boolean(v, "supportsSubscriptionSchedule")
     for field, value in (("paymentsUrl", payments_url), ("queryUrl", query_url), ("imageUrl", image_url)):
-        if value is not None and not value.startswith(("https://", "http://")):
+        if value is not None and not HTTP_URL.fullmatch(value):
             v.errors.append(f"{field} must be a URL address")
     loc = _location(request, token, v)
     assert name and description and payments_url and query_url and image_url and schedules is not None

@@ -260,6 +260,9 @@ BAD_PAGING = [
     ("offset", "-5", "offset must not be less than 0"),
     ("offset", "x1", "offset must be a number conforming to the specified constraints"),
     ("offset", "99999999999999999999", "offset must not be greater than 9007199254740991"),
+    # An empty value is not a number either (the contract types both as numbers).
+    ("limit", "", "limit must be a number conforming to the specified constraints"),
+    ("offset", "", "offset must be a number conforming to the specified constraints"),
 ]
 
 

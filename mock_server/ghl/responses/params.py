@@ -54,7 +54,7 @@ class Validator:
     def number(self, name: str, default: float | None = None, minimum: float | None = None,
                maximum: float | None = None, integer: bool = False) -> float | None:
         raw = self.source.get(name)
-        if raw is None or raw == "":
+        if raw is None:
             return default
         value: float | None
         if isinstance(raw, bool):

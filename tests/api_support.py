@@ -23,6 +23,9 @@ WHITELABEL = "/payments/integrations/provider/whitelabel"
 # Lists whose query demands altType=location (orders accepts but no longer requires it).
 ALT_TYPE_REQUIRED = (TRANSACTIONS, SUBSCRIPTIONS, WHITELABEL)
 
+# The keys of a GHL 422 body, in the order the live API sends them (reference §1.4).
+UNPROCESSABLE_KEYS = ["status", "options", "message", "name", "error", "statusCode", "traceId"]
+
 EVERYTHING = 100_000  # a page size larger than any seeded list
 
 
@@ -88,11 +91,16 @@ def page_through(sb: SandboxClient, loc: dict[str, Any], path: str, size: int, *
 
 def assert_ghl_error(r: httpx.Response, status: int, message: str | None = None) -> dict[str, Any]:
     """A GHL-shaped error: {statusCode, message, error, traceId} with the given status (and message,
-    which for 422 must be one of the listed sentences)."""
+    which for 422 must be one of the listed sentences). A 422 is the live API's NestJS serialisation,
+    key for key in its order: {status, options, message, name, error, statusCode, traceId}."""
     assert r.status_code == status, f"{r.request.method} {r.request.url} -> {r.status_code} {r.text[:500]}"
     assert r.headers["content-type"].startswith("application/json")
     body = r.json()
-    assert set(body) == {"statusCode", "message", "error", "traceId"}, body
+    if status == 422:
+        assert list(body) == UNPROCESSABLE_KEYS, body
+        assert (body["status"], body["options"], body["name"]) == (422, {}, "UnprocessableEntityException"), body
+    else:
+        assert set(body) == {"statusCode", "message", "error", "traceId"}, body
     assert body["statusCode"] == status
     assert isinstance(body["error"], str) and body["error"]
     assert UUID.match(body["traceId"]), body["traceId"]

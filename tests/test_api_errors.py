@@ -167,12 +167,17 @@ def test_each_endpoint_needs_its_scope(caller: Caller) -> None:
         assert_ghl_error(caller.call(method, template, token=nothing), 401, missing)
 
 
+AUTH_CLASS = ("This authClass type is not allowed to access this scope. "
+              "Please verify your IAM configuration if this is not the case.")
+
+
 def test_agency_token_is_the_wrong_user_type(caller: Caller) -> None:
+    """An agency PIT is refused by user type; an OAuth Company token by GHL's IAM (its authClass)."""
     seeded = token_of(caller.loc, "oauth", "agency")
     minted = caller.sb.token(caller.loc["id"], tokenClass="agency", tokenType="pit")["token"]
     for _, method, template, _ in ENDPOINTS:
-        for token in (seeded, minted):
-            assert_ghl_error(caller.call(method, template, token=token), 401, "Token's user type mismatch!")
+        assert_ghl_error(caller.call(method, template, token=minted), 401, "Token's user type mismatch!")
+        assert_ghl_error(caller.call(method, template, token=seeded), 401, AUTH_CLASS)
 
 
 # ---- locations ------------------------------------------------------------------------------------

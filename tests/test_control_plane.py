@@ -163,6 +163,10 @@ def test_issue_token_with_scopes_class_and_type(ghl_sandbox: SandboxClient, two:
     agency = ghl_sandbox.token(loc["id"], tokenClass="agency")
     assert agency["tokenClass"] == "agency"
     wrong_class = orders(ghl_sandbox, loc, token=agency["token"])
+    assert wrong_class.status_code == 401  # an OAuth Company token: refused by its authClass
+    assert wrong_class.json()["message"].startswith("This authClass type is not allowed to access this scope.")
+    agency_pit = ghl_sandbox.token(loc["id"], tokenClass="agency", tokenType="pit")
+    wrong_class = orders(ghl_sandbox, loc, token=agency_pit["token"])
     assert wrong_class.status_code == 401
     assert wrong_class.json()["message"] == "Token's user type mismatch!"
 

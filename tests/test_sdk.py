@@ -251,7 +251,8 @@ def test_sdk_errors_carry_our_status_and_message(ghl_sandbox: SandboxClient, loc
     app = ghl_sandbox.control("GET", "/apps")[0]
     err = ghl_error(ghl_sandbox, lambda g: g.payments.list_orders(alt_id=loc["id"]), client_id=app["clientId"],
                     client_secret=app["clientSecret"], agency_access_token=agency)
-    assert_sdk_error(err, 401, "Token's user type mismatch!")
+    assert_sdk_error(err, 401, "This authClass type is not allowed to access this scope. "
+                               "Please verify your IAM configuration if this is not the case.")
 
 
 # ---- transactions and subscriptions ---------------------------------------------------------------

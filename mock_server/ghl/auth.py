@@ -6,7 +6,16 @@ from dataclasses import dataclass
 
 from mock_server.clock import SandboxClock
 from mock_server.errors import NotFound
-from mock_server.ghl.models import PAYMENTS_SCOPES, TOKEN_CLASSES, TOKEN_TYPES, App, Grant, Token
+from mock_server.ghl.models import (
+    OAUTH_SCOPES,
+    PAYMENTS_SCOPES,
+    TOKEN_CLASSES,
+    TOKEN_TYPES,
+    App,
+    Grant,
+    Token,
+    TokenClass,
+)
 from mock_server.ghl.seed import fake_jwt, issue_token, token_claims
 from mock_server.ids import IdFactory
 from mock_server.locations import Location
@@ -21,6 +30,11 @@ EXPIRED_TOKEN = "Invalid token: access token is expired"
 WRONG_CLASS = "Token's user type mismatch!"
 MISSING_SCOPE = "The token is not authorized for this scope."
 WRONG_LOCATION = "The token does not have access to this location."
+# An OAuth Company token on a sub-account scope (reference §1.2, as measured publicly; an agency PIT gets WRONG_CLASS).
+AUTH_CLASS_NOT_ALLOWED = ("This authClass type is not allowed to access this scope. "
+                          "Please verify your IAM configuration if this is not the case.")
+WRONG_COMPANY = "The token does not have access to this company."
+LOCATION_NOT_INSTALLED = "Location not found or the app is not installed in it"
 
 
 class AuthFailure(Exception):
@@ -44,14 +58,20 @@ class OAuthFailure(Exception):
 class TokenGrant:
     token: Token
     refresh_token: str
-    app: App
+    app: App | None
+
+
+def with_oauth_scopes(scopes: list[str]) -> list[str]:
+    """A Company token's scopes: what was granted plus `oauth.readonly` and `oauth.write`."""
+    return list(dict.fromkeys([*scopes, *OAUTH_SCOPES]))
 
 
 class AuthService:
-    def __init__(self, store: Store, clock: SandboxClock, ids: IdFactory) -> None:
+    def __init__(self, store: Store, clock: SandboxClock, ids: IdFactory, seed: int = 0) -> None:
         self.store = store
         self.clock = clock
         self.ids = ids
+        self.seed = seed
         self._by_secret: dict[str, Token] = {}  # emptied by on_store_write, which the runtime calls
 
     def on_store_write(self, kind: str) -> None:
@@ -80,6 +100,9 @@ class AuthService:
     @staticmethod
     def authorize(token: Token, scope: str, token_class: str = "location") -> None:
         if token.token_class != token_class:
+            # GHL's IAM refuses an OAuth Company token by its authClass; PITs and location tokens by user type.
+            if token.token_class == "agency" and token.token_type == "oauth":
+                raise AuthFailure(401, AUTH_CLASS_NOT_ALLOWED)
             raise AuthFailure(401, WRONG_CLASS)
         if scope and scope not in token.scopes:  # "" : any token of the class (Location-Access, no scope)
             raise AuthFailure(401, MISSING_SCOPE)
@@ -100,9 +123,11 @@ class AuthService:
             raise ValueError(f"tokenType must be one of {', '.join(TOKEN_TYPES)}")
         app = self.app()
         now = self.clock.now()
+        if scopes is None:
+            scopes = with_oauth_scopes(list(PAYMENTS_SCOPES)) if (token_class, token_type) == ("agency", "oauth") \
+                else list(PAYMENTS_SCOPES)
         token = issue_token(self.ids, location_id=location_id, company_id=location.company_id,
-                            app_id=app_id or (app.id if app else ""),
-                            scopes=list(PAYMENTS_SCOPES if scopes is None else scopes), token_class=token_class,
+                            app_id=app_id or (app.id if app else ""), scopes=list(scopes), token_class=token_class,
                             token_type=token_type, created_at=now,
                             expires_at=None if expires_in is None else now + expires_in)
         self.store.table(Token).put(token)
@@ -127,6 +152,18 @@ class AuthService:
 
     def app_by_client(self, client_id: str) -> App | None:
         return self.store.table(App).find_one("client_id", client_id)
+
+    def app_by_id(self, app_id: str) -> App | None:
+        return self.store.table(App).get(app_id)
+
+    def user_id(self, app_id: str, target_id: str) -> str:
+        """The user of one installation (an app on a location, or on a company): derived from the world's
+        seed, so every code exchange, refresh, client_credentials and locationToken of it answers the same."""
+        return IdFactory(f"user-{self.seed}-{app_id}-{target_id}").short_id()
+
+    def installed_locations(self, company_id: str) -> list[Location]:
+        """The company's locations the app is installed in: in the sandbox, every location of the company."""
+        return [loc for loc in self.store.table(Location).all(order="") if loc.company_id == company_id]
 
     def authorization_code(self, client_id: str, location_id: str, scopes: list[str] | None,
                            user_type: str = "Location") -> Grant:
@@ -168,10 +205,13 @@ class AuthService:
                 grant.used = True
                 self.store.table(Grant).put(grant)
                 location_id, company_id = grant.location_id, grant.company_id
-                token_class, scopes = grant.token_class, grant.scopes
+                token_class, scopes, user_id = grant.token_class, grant.scopes, grant.user_id
             elif grant_type == "client_credentials":
                 token_class = "agency" if user_type == "Company" else "location"
                 locations = self.store.table(Location).all()
+                user_id = ""
+                if token_class == "agency":
+                    location_id = None  # a Company token is for the app's company, whatever location was named
                 if location_id:
                     location = self.store.table(Location).get(location_id)
                     if location is None:
@@ -181,20 +221,43 @@ class AuthService:
                 else:
                     raise OAuthFailure(400, "invalid_request", "No location installed")
                 location_id, company_id, scopes = location.id, location.company_id, list(PAYMENTS_SCOPES)
+                if token_class == "agency":
+                    company_id = app.company_id
             else:
                 raise OAuthFailure(422, "unsupported_grant_type",
                                    "grant_type must be one of the following values: "
                                    "authorization_code, refresh_token, client_credentials")
-            token_id = self.ids.object_id()
-            claims = token_claims(token_class, location_id, company_id, app.id, token_id, now,
-                                  now + ACCESS_TOKEN_SECONDS)
-            token = Token(id=token_id, secret=fake_jwt(self.ids, claims), location_id=location_id,
-                          company_id=company_id, app_id=app.id, token_class=token_class, token_type="oauth",
-                          scopes=list(scopes), created_at=now, expires_at=now + ACCESS_TOKEN_SECONDS,
-                          user_id=self.ids.short_id())
-            refresh = Grant(id=self.ids.token("rt-"), kind="refresh", app_id=app.id, location_id=location_id,
-                            company_id=company_id, token_class=token_class, scopes=list(scopes),
-                            expires_at=now + REFRESH_TOKEN_SECONDS)
-            self.store.table(Token).put(token)
-            self.store.table(Grant).put(refresh)
+            if token_class == "agency":  # a Company token: for the company, no location; it may mint location tokens
+                location_id, scopes = "", with_oauth_scopes(scopes)
+            user_id = user_id or self.user_id(app.id, location_id or company_id)
+            token, refresh = self._mint(app.id, location_id, company_id, token_class, scopes, user_id)
+        return TokenGrant(token=token, refresh_token=refresh.id, app=app)
+
+    def _mint(self, app_id: str, location_id: str, company_id: str, token_class: TokenClass, scopes: list[str],
+              user_id: str) -> tuple[Token, Grant]:
+        """A new OAuth access token and its refresh token (inside the caller's transaction)."""
+        now = self.clock.now()
+        token_id = self.ids.object_id()
+        claims = token_claims(token_class, location_id, company_id, app_id, token_id, now, now + ACCESS_TOKEN_SECONDS)
+        token = Token(id=token_id, secret=fake_jwt(self.ids, claims), location_id=location_id,
+                      company_id=company_id, app_id=app_id, token_class=token_class, token_type="oauth",
+                      scopes=list(scopes), created_at=now, expires_at=now + ACCESS_TOKEN_SECONDS, user_id=user_id)
+        refresh = Grant(id=self.ids.token("rt-"), kind="refresh", app_id=app_id, location_id=location_id,
+                        company_id=company_id, token_class=token_class, scopes=list(scopes),
+                        expires_at=now + REFRESH_TOKEN_SECONDS, user_id=user_id)
+        self.store.table(Token).put(token)
+        self.store.table(Grant).put(refresh)
+        return token, refresh
+
+    def location_token(self, company_token: Token, company_id: str, location_id: str) -> TokenGrant:
+        """POST /oauth/locationToken: a Company token (already authorised for `oauth.write`) mints a
+        location token of the same app for one of the company's locations where the app is installed."""
+        if company_id != company_token.company_id:
+            raise OAuthFailure(403, "Forbidden", WRONG_COMPANY)
+        if location_id not in {loc.id for loc in self.installed_locations(company_id)}:
+            raise OAuthFailure(400, "Bad Request", LOCATION_NOT_INSTALLED)
+        app = self.app_by_id(company_token.app_id)
+        with self.store.transaction():
+            token, refresh = self._mint(company_token.app_id, location_id, company_id, "location",
+                                        list(company_token.scopes), self.user_id(company_token.app_id, location_id))
         return TokenGrant(token=token, refresh_token=refresh.id, app=app)

@@ -204,7 +204,7 @@ async def list_apps(request: Request) -> Response:
     apps = sandbox(request).store.table(App).all(order="")
     return json_response([{"appId": a.id, "clientId": a.client_id, "clientSecret": a.client_secret,
                            "versionId": a.version_id, "companyId": a.company_id, "name": a.name,
-                           "redirectUri": a.redirect_uri} for a in apps])
+                           "redirectUri": a.redirect_uri, "planId": a.plan_id or None} for a in apps])
 
 
 async def authorize(request: Request) -> Response:

@@ -19,6 +19,8 @@ PAYMENTS_SCOPES: tuple[str, ...] = (
     "payments/custom-provider.readonly",
     "payments/custom-provider.write",
 )
+# What a Company (agency) OAuth token also holds: `POST /oauth/locationToken` needs `oauth.write`.
+OAUTH_SCOPES: tuple[str, ...] = ("oauth.readonly", "oauth.write")
 
 # ---- statuses and kinds: the values each may take ----------------------------------------------------
 
@@ -294,13 +296,14 @@ class App:
     company_id: str
     name: str
     redirect_uri: str
+    plan_id: str = ""  # the app's paid plan, "" when it has none (token answers then omit `planId`)
 
 
 @dataclass(slots=True)
 class Token:
     id: str  # public token id, safe to journal
     secret: str  # the bearer value
-    location_id: str
+    location_id: str  # "" for a Company token from POST /oauth/token (it is for no one location)
     company_id: str
     app_id: str  # rate-limit bucket owner; a PIT is its own app
     token_class: TokenClass
@@ -309,7 +312,7 @@ class Token:
     created_at: float
     expires_at: float | None = None
     revoked: bool = False
-    user_id: str = ""
+    user_id: str = ""  # the installation's user (auth.AuthService.user_id): the same for every token of it
 
 
 @dataclass(slots=True)

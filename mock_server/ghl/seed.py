@@ -21,6 +21,7 @@ from mock_server.ghl import factories, money, state
 from mock_server.ghl.actions import PERIOD_DAYS
 from mock_server.ghl.factories import snapshot
 from mock_server.ghl.models import (
+    OAUTH_SCOPES,
     PAYMENTS_SCOPES,
     App,
     Contact,
@@ -134,6 +135,7 @@ def seed_app(store: Store, seed: int) -> tuple[App, str]:
         name="Sandbox Sync App",
         redirect_uri="http://127.0.0.1/oauth/callback",
     )
+    app.plan_id = ids.object_id()  # drawn last, so the app's other ids stay what earlier seeds gave
     store.table(App).put(app)
     return app, company_id
 
@@ -216,7 +218,7 @@ def seed_location(
     ]
     if with_agency_token:
         tokens.append(issue_token(ids, location_id=loc_id, company_id=app.company_id, app_id=app.id,
-                                  scopes=list(PAYMENTS_SCOPES), token_class="agency", token_type="oauth",
+                                  scopes=[*PAYMENTS_SCOPES, *OAUTH_SCOPES], token_class="agency", token_type="oauth",
                                   created_at=SEED_EPOCH + 2, expires_at=None))
 
     contacts = _contacts(fake, rng, ids, loc_id, orders)

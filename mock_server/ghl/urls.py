@@ -8,7 +8,7 @@ from __future__ import annotations
 from starlette.routing import Route
 
 from mock_server.ghl.responses import coupons, custom_providers, oauth, order_payments, payments
-from mock_server.ghl.responses.guard import guarded
+from mock_server.ghl.responses.guard import SUPPORTED_VERSIONS, ghl_errors, guarded
 
 # (path, method, handler, scope)
 PAYMENTS_TABLE = (
@@ -44,6 +44,14 @@ PAYMENTS_TABLE = (
 )
 
 
+# Agency-Access-Only operations: (path, method, handler, scope, the Version values the path exists under).
+OAUTH_TABLE = (
+    ("/oauth/locationToken", "POST", oauth.location_token, "oauth.write", SUPPORTED_VERSIONS),
+    # The v3 generation's path: the live API routes it under `Version: v3` only (404 otherwise).
+    ("/oauth/location-token", "POST", oauth.location_token_v3, "oauth.write", frozenset({"v3"})),
+)
+
+
 def api_routes() -> list[Route]:
     by_path: dict[str, dict[str, object]] = {}
     for path, method, handler, scope in PAYMENTS_TABLE:
@@ -54,7 +62,11 @@ def api_routes() -> list[Route]:
         for variant in (path, path + "/"):
             routes.append(Route(variant, endpoint, methods=list(methods)))
     for variant in ("/oauth/token", "/oauth/token/"):
-        routes.append(Route(variant, oauth.token, methods=["POST"]))
+        routes.append(Route(variant, ghl_errors(oauth.token), methods=["POST"]))
+    for path, method, handler, scope, versions in OAUTH_TABLE:
+        endpoint = guarded(handler, scope, token_class="agency", versions=versions)
+        for variant in (path, path + "/"):
+            routes.append(Route(variant, endpoint, methods=[method]))
     return routes
 
 

@@ -50,7 +50,7 @@ class Ghl(ServiceWorld):
     def __init__(self, context: WorldContext) -> None:
         self.store = context.store
         self.signer = context.webhooks.signer
-        self.auth = AuthService(context.store, context.clock, context.ids)
+        self.auth = AuthService(context.store, context.clock, context.ids, context.seed)
         self.payments = Payments(context.store, context.clock, context.ids, context.events)
         self.custom_providers = CustomProviders(context.store, context.clock, context.ids)
         self.simulator = Simulator(self.payments, context.seed)

@@ -16,7 +16,9 @@ What is configured, and why:
 * `positive_data_acceptance` also accepts 400 where the contract documents a 400 for schema-valid input:
   unknown ids (`Order/Transaction/Subscription not found`, DEV-D), a fulfilment the order cannot take
   (DEV-F), a reused `uniqueName` (DEV-W), a manual payment the order cannot take (paid, cancelled,
-  refunded, over-payment: DEV-R13). (Schemathesis itself lets the token endpoint refuse
+  refunded, over-payment: DEV-R13), a location-token exchange naming a location that is not the
+  company's (DEV-OA2). The two location-token operations (Agency-Access-Only) carry the seeded Company
+  token instead, the v3 path `Version: v3`, and name the token's company. (Schemathesis itself lets the token endpoint refuse
   credentials with 400/422.) On the control plane it also accepts 422 for
   `POST /_sandbox/simulate/{action}`, whose required id depends on the path (`orderId` for `order.pay`,
   ...), which one request schema cannot express, and for `PUT /_sandbox/rankr/providers`, whose time
@@ -178,6 +180,10 @@ def install_payments_hooks(schema: Any, real: dict[str, Any], app: dict[str, Any
                 for i, item in enumerate(items):
                     if isinstance(item, dict) and isinstance(item.get("priceId"), str) and item["priceId"]:
                         item["priceId"] = prices[i % len(prices)]
+        # The location-token exchange names the Company token's own company (the 201 branch).
+        if (path in ("/oauth/locationToken", "/oauth/location-token") and isinstance(case.body, dict)
+                and isinstance(case.body.get("companyId"), str) and case.body["companyId"]):
+            case.body["companyId"] = app["companyId"]
         if path == "/oauth/token" and isinstance(case.body, dict):
             body = case.body
             for grant, cid, secret, loc in (("grant_type", "client_id", "client_secret", "location_id"),
@@ -196,6 +202,7 @@ def payments_schema(url: str) -> Any:
         location = http.get("/_sandbox/locations").json()[0]
         app = http.get("/_sandbox/apps").json()[0]
     location_id, token = location["locationId"], location["tokens"][0]["token"]
+    agency = next(t["token"] for t in location["tokens"] if (t["tokenClass"], t["tokenType"]) == ("agency", "oauth"))
     config = schemathesis.Config.from_dict({
         "seed": SEED,
         "base-url": url,
@@ -207,6 +214,17 @@ def payments_schema(url: str) -> Any:
         "generation": {"max-examples": 40, "deterministic": True},
         "operations": [{
             "include-operation-id": DOCUMENTED_400,
+            "checks": {"positive_data_acceptance": {"expected-statuses": [*POSITIVE_DEFAULT, "400"]}},
+        }, {
+            # Agency-Access-Only: the seeded Company token (it holds oauth.write); the v3 path exists under
+            # `Version: v3` only.
+            # A location that is not the company's is the documented 400 (DEV-OA2).
+            "include-operation-id": ["get-location-access-token"],
+            "headers": {"Authorization": f"Bearer {agency}"},
+            "checks": {"positive_data_acceptance": {"expected-statuses": [*POSITIVE_DEFAULT, "400"]}},
+        }, {
+            "include-operation-id": ["get-location-access-token-v3"],
+            "headers": {"Authorization": f"Bearer {agency}", "Version": "v3"},
             "checks": {"positive_data_acceptance": {"expected-statuses": [*POSITIVE_DEFAULT, "400"]}},
         }],
     })
@@ -224,6 +242,8 @@ def test_payments_contract_holds_against_the_live_sandbox(server: SandboxProcess
                   "POST /payments/orders/{orderId}/fulfillments", "GET /payments/transactions/{transactionId}",
                   "GET /payments/subscriptions/{subscriptionId}", "POST /oauth/token"):
         assert result.statuses.get(label, Counter())[200] > 0, f"no 200 for {label}\n{result.summary()}"
+    for label in ("POST /oauth/locationToken", "POST /oauth/location-token"):
+        assert result.statuses.get(label, Counter())[201] > 0, f"no 201 for {label}\n{result.summary()}"
 
 
 # ---- the control plane ------------------------------------------------------------------------------

@@ -104,6 +104,16 @@ def test_an_rsa_only_client_passes_only_when_the_sandbox_sends_the_legacy_header
     assert "signatures: x-ghl-signature + legacy x-wh-signature" in result.stdout
 
 
+def test_the_legacy_header_cannot_be_asked_of_a_running_sandbox_that_does_not_send_it() -> None:
+    from mock_server.testing import SandboxProcess
+
+    with SandboxProcess(["--orders", "0"]) as proc:
+        result = check("--client", client("reference_client"), "--sandbox-url", proc.url, "--legacy-wh-signature",
+                       "--examples", "0", "--scenarios", str(LIBRARY / "01_new_paid_order_synced.yaml"))
+    assert result.returncode == 2, result.stdout[-2000:]
+    assert f"the sandbox at {proc.url} does not send x-wh-signature" in result.stdout
+
+
 def test_property_run_shrinks_a_failure_into_a_replayable_scenario(tmp_path: Path) -> None:
     save = tmp_path / "failures"
     first = check("--client", client("broken_no_signature_check"), "--scenarios", str(LIBRARY / "01_new_paid_order_synced.yaml"),

@@ -254,6 +254,31 @@ def test_signatures_verify_with_official_sdk_on_raw_body(sb: Sandbox, monkeypatc
         assert sdk.verify_signature(req.body.decode(), req.headers["x-wh-signature"], keys["rsaPublicKey"])
 
 
+def test_forged_webhooks_carry_the_signature_headers_deliveries_carry(sb: Sandbox) -> None:
+    """`POST /_sandbox/webhooks/forge kind=forged` signs with another key the headers genuine deliveries
+    carry: `x-ghl-signature` only by default (so a receiver that skips verification when the RSA header is
+    missing is caught), both with `--legacy-wh-signature`; neither verifies with the sandbox's keys."""
+    sdk = sdk_webhook_manager()
+
+    def forged(box: Sandbox, rx: Receiver) -> tuple[Any, dict[str, Any]]:
+        order_id = box.new_order()
+        answer = box.ok("POST", "/webhooks/forge", json={"url": rx.url, "orderId": order_id, "kind": "forged"})
+        [req] = [r for r in rx.wait_for(1) if json.loads(r.body)["webhookId"] == answer["webhookId"]]
+        return req, box.ok("GET", "/keys")
+
+    with Receiver() as rx:
+        req, keys = forged(sb, rx)
+        assert {h for h in req.headers if h.endswith("-signature")} == {"x-ghl-signature"}
+        assert sdk.verify_ed25519_signature(req.body.decode(), req.headers["x-ghl-signature"],
+                                            keys["ed25519PublicKey"]) is False
+    with Receiver() as rx, sandbox(*FAST, "--legacy-wh-signature") as legacy:
+        req, keys = forged(legacy, rx)
+        assert {h for h in req.headers if h.endswith("-signature")} == {"x-ghl-signature", "x-wh-signature"}
+        raw = req.body.decode()
+        assert sdk.verify_ed25519_signature(raw, req.headers["x-ghl-signature"], keys["ed25519PublicKey"]) is False
+        assert sdk.verify_signature(raw, req.headers["x-wh-signature"], keys["rsaPublicKey"]) is False
+
+
 def signatures_with(*args: str, env: dict[str, str] | None = None) -> dict[str, bool]:
     with SandboxProcess(["--orders", "0", "--rate-limit", "off", *args], env=env) as proc:
         return dict(httpx.get(proc.url + "/_sandbox/keys", timeout=30).json()["signatures"])

@@ -51,7 +51,8 @@ webhooks    signed webhook deliveries per second to a local receiver (`benchmark
             the expected signature headers), simulate calls/s, seconds until all settled, and the
             server's CPU ms per event (simulate + delivery; less moved by other work than wall time).
             The worker sends one delivery at a time per target, so this is the one-target rate. Run
-            twice: signed Ed25519 + RSA (the default) and Ed25519 only (`--no-wh-signature`). No target.
+            twice: signed Ed25519 + RSA (`--legacy-wh-signature`) and Ed25519 only (the default, as GHL
+            signs since it retired x-wh-signature). No target.
 faults      the added cost of the fault middleware when no rule matches: get-order-by-id under wrk
             (as in throughput) against `serve --no-response-cache` (so the request does real work),
             with no fault rules and with 20 rules that never match it (other methods on its path,
@@ -462,7 +463,7 @@ class Bench:
         receiver = self.start(procs.server("receiver", ["-m", "benchmarks.receiver"], "RECEIVER_READY", cpu=WRK_CPU))
         out: dict[str, Any] = {"events": self.opts.webhook_events, "clients": WEBHOOK_CLIENTS}
         try:
-            for label, extra in (("ed25519_rsa", []), ("ed25519_only", ["--no-wh-signature"])):
+            for label, extra in (("ed25519_rsa", ["--legacy-wh-signature"]), ("ed25519_only", [])):
                 out[label] = self._webhook_run(receiver, label, extra)
         finally:
             self.stop(receiver)

@@ -83,8 +83,12 @@ def main() -> None:
               help="Memory budget of the GET answer cache in MB (least recently used answers go first); 0 turns it off.")
 @click.option("--ghl-signature/--no-ghl-signature", default=True, show_default=True,
               help="Sign webhooks with Ed25519 in x-ghl-signature.")
-@click.option("--wh-signature/--no-wh-signature", default=True, show_default=True,
-              help="Sign webhooks with legacy RSA-SHA256 in x-wh-signature.")
+@click.option("--legacy-wh-signature", is_flag=True, envvar="GHL_SANDBOX_LEGACY_WH_SIGNATURE",
+              help="Also sign webhooks with GHL's retired RSA-SHA256 in x-wh-signature (GHL sends x-ghl-signature "
+                   "only since the 2026 retirement), for clients still migrating.")
+@click.option("--wh-signature/--no-wh-signature", "wh_signature", default=None,
+              help="Deprecated: --wh-signature is --legacy-wh-signature; --no-wh-signature is the default "
+                   "(no x-wh-signature) and overrides GHL_SANDBOX_LEGACY_WH_SIGNATURE.")
 @click.option("--acuity-webhook-retries", default="none", show_default=True, type=click.Choice(["none", "exponential"]),
               envvar="GHL_SANDBOX_ACUITY_WEBHOOK_RETRIES",
               help="Acuity webhooks: one attempt (none), or up to 5 retries on a non-2xx answer or none at all "
@@ -112,7 +116,8 @@ def serve(host: str, port: int, seed: int, state_file: str | None, orders: int, 
           allowed_hosts: tuple[str, ...],
           rate_limit: str, journal_capacity: int, server_kind: str, webhook_urls: tuple[str, ...],
           webhook_policy: str, webhook_retry_interval: float, webhook_max_retries: int, webhook_timeout: float,
-          extension_events: bool, ghl_signature: bool, wh_signature: bool, response_cache: bool,
+          extension_events: bool, ghl_signature: bool, legacy_wh_signature: bool, wh_signature: bool | None,
+          response_cache: bool,
           response_cache_mb: int, acuity_webhook_retries: str, acuity_rate_limit: str, workflow_webhook_retries: str,
           workflow_order_submitted: str, workflow_payload_objects: str, workflow_user_agent: str) -> None:
     """Start the sandbox and print a banner with the base URL, locations, tokens and webhook keys."""
@@ -122,13 +127,14 @@ def serve(host: str, port: int, seed: int, state_file: str | None, orders: int, 
     for url in webhook_urls:
         if not url.startswith(("http://", "https://")):
             raise click.BadParameter(f"{url!r} is not an http(s) URL", param_hint="--webhook-url")
+    sign_rsa = _legacy_wh_signature(click.get_current_context(), legacy_wh_signature, wh_signature)
     settings = Settings(host=host, port=port, seed=seed, state_file=state_file, orders=orders,
                         allowed_hosts=list(allowed_hosts),
                         admin_token=admin_token, rate_limit=rate_limit, journal_capacity=journal_capacity,
                         webhook_urls=list(webhook_urls), webhook_policy=webhook_policy,
                         webhook_retry_interval=webhook_retry_interval, webhook_max_retries=webhook_max_retries,
                         webhook_timeout=webhook_timeout, extension_events=extension_events,
-                        sign_ed25519=ghl_signature, sign_rsa=wh_signature, response_cache=response_cache,
+                        sign_ed25519=ghl_signature, sign_rsa=sign_rsa, response_cache=response_cache,
                         response_cache_mb=response_cache_mb, acuity_webhook_retries=acuity_webhook_retries,
                         acuity_rate_limit=acuity_rate_limit, workflow_webhook_retries=workflow_webhook_retries,
                         workflow_order_submitted=workflow_order_submitted,
@@ -155,6 +161,20 @@ def serve(host: str, port: int, seed: int, state_file: str | None, orders: int, 
     server = uvicorn.Server(config)
     sandbox.bus.stopping = lambda: server.should_exit  # dashboard streams end themselves on shutdown
     server.run(sockets=[sock])
+
+
+def _legacy_wh_signature(ctx: click.Context, legacy: bool, alias: bool | None) -> bool:
+    """Whether webhooks also carry the retired RSA `x-wh-signature`. `--wh-signature` and
+    `--no-wh-signature` are the old names, kept for scripts: `--wh-signature` is `--legacy-wh-signature`,
+    `--no-wh-signature` the default; on the command line it overrides GHL_SANDBOX_LEGACY_WH_SIGNATURE, and
+    contradicts --legacy-wh-signature (an error)."""
+    if alias is None:
+        return legacy
+    if alias:
+        return True
+    if legacy and ctx.get_parameter_source("legacy_wh_signature") is click.core.ParameterSource.COMMANDLINE:
+        raise click.UsageError("--no-wh-signature contradicts --legacy-wh-signature: give one of them")
+    return False
 
 
 def _open_sandbox(factory: Any, settings: Any) -> Any:
@@ -206,7 +226,8 @@ def _banner(sandbox: Runtime, ready: bool = True) -> None:
     signer = sandbox.signer
     lines.append("  Webhook public key, Ed25519 (x-ghl-signature):")
     lines += ["    " + line for line in signer.ed25519_public_pem.strip().splitlines()]
-    lines.append(f"  Webhook public key, RSA (x-wh-signature): GET {base}/_sandbox/keys")
+    if signer.sign_rsa:
+        lines.append(f"  Webhook public key, RSA (legacy x-wh-signature, --legacy-wh-signature): GET {base}/_sandbox/keys")
     lines.append(f"  Try: curl -H 'Authorization: Bearer <token>' -H 'Version: 2021-07-28' "
                  f"'{base}/payments/orders?altId=<locationId>&limit=5'")
     if ready:

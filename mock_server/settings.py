@@ -29,7 +29,7 @@ class Settings:
     webhook_timeout: float = 10.0  # per attempt, seconds
     extension_events: bool = False  # sandbox-only transaction/subscription events
     sign_ed25519: bool = True  # x-ghl-signature
-    sign_rsa: bool = True  # x-wh-signature (legacy)
+    sign_rsa: bool = False  # x-wh-signature: GHL retired it in 2026; --legacy-wh-signature turns it on
     acuity_webhook_retries: str = "none"  # none | exponential (Acuity's policy is unverified)
     acuity_rate_limit: str = "on"  # on | off | edge403: the fake Acuity's limit after a start or a reset
     # No-code workflows (unverified GHL behaviour, see DEVIATIONS): retries of workflow webhook actions,

@@ -69,13 +69,17 @@ class Plan:
                    "(default: the run's work directory).")
 @click.option("--shrink-seconds", default=120.0, show_default=True, type=click.FloatRange(0, 3600),
               help="Time budget for shrinking a failing property program.")
+@click.option("--legacy-wh-signature", "legacy_wh_signature", is_flag=True, default=None,
+              help="Webhooks also carry the RSA x-wh-signature GHL retired in 2026, for a client still migrating "
+                   "(default: harness.legacy_wh_signature of the project file, else x-ghl-signature only, as GHL "
+                   "sends them).")
 @click.option("--sandbox-url", default=None, help="Use a running sandbox instead of starting one in-process.")
 @click.option("--admin-token", default=None, help="Admin token of that sandbox.")
 def check(client_command: str | None, project_path: str | None, client_cwd: str | None,
           startup_timeout: float | None, plugins: tuple[str, ...], scenario_paths: tuple[str, ...],
           examples: int | None, seed: int | None, junit_path: str | None, json_path: str | None,
-          only_checks: tuple[str, ...], save_dir: str | None, shrink_seconds: float, sandbox_url: str | None,
-          admin_token: str | None) -> None:
+          only_checks: tuple[str, ...], save_dir: str | None, shrink_seconds: float,
+          legacy_wh_signature: bool | None, sandbox_url: str | None, admin_token: str | None) -> None:
     """Drive an integration client through the scenario library and property-based runs."""
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
     restore_signals = clients.handle_signals()
@@ -87,10 +91,13 @@ def check(client_command: str | None, project_path: str | None, client_cwd: str 
             console.print(f"error: {exc}", markup=False, soft_wrap=True)  # one line: the path stays whole
             sys.exit(2)
         replay = replay_command(plan, project_path, client_command, client_cwd, plugins)
+        if legacy_wh_signature:  # the project file's harness.legacy_wh_signature is in the file the replay names
+            replay.append("--legacy-wh-signature")
         code = run_check(console, plan.client, plan.scenarios, plan.examples, plan.seed, plan.checks,
                          Path(junit_path) if junit_path else None, Path(json_path) if json_path else None,
                          Path(save_dir) if save_dir else None, sandbox_url, admin_token, shrink_seconds,
-                         destination=plan.destination, replay=replay)
+                         destination=plan.destination, replay=replay,
+                         legacy_wh_signature=bool(legacy_wh_signature or plan.project.legacy_wh_signature))
     except clients.Interrupted as exc:
         _die_of(exc.signum)
     finally:
@@ -193,7 +200,7 @@ def replay_command(plan: Plan, project_path: str | None, client_command: str | N
 def run_check(console: Console, client_command: str | projects.ClientSpec, scenarios: list, examples: int, seed: int,
               only_checks: list[str] | None, junit_path: Path | None, json_path: Path | None, save_dir: Path | None,
               sandbox_url: str | None, admin_token: str | None, shrink_seconds: float = 120.0,
-              destination: Any = None, replay: list[str] | None = None) -> int:
+              destination: Any = None, replay: list[str] | None = None, legacy_wh_signature: bool = False) -> int:
     from contextlib import nullcontext
 
     from mock_server.dashboard.harness_results import save_latest
@@ -206,11 +213,16 @@ def run_check(console: Console, client_command: str | projects.ClientSpec, scena
     spec = client_command if isinstance(client_command, projects.ClientSpec) else projects.ClientSpec(client_command)
     replay = replay or ["ghl-sandbox", "check", "--client", spec.command]
     settings = Settings(port=0, seed=seed, orders=8, rate_limit="default", journal_capacity=500_000,
-                        webhook_retry_interval=0.5, webhook_timeout=5.0)
+                        webhook_retry_interval=0.5, webhook_timeout=5.0, sign_rsa=legacy_wh_signature)
+    if sandbox_url and legacy_wh_signature and not _sends_legacy_signature(sandbox_url, admin_token):
+        console.print(f"error: legacy_wh_signature: the sandbox at {sandbox_url} does not send x-wh-signature "
+                      "(start it with --legacy-wh-signature)", markup=False, soft_wrap=True)
+        return 2
     results = []
     with (nullcontext(None) if sandbox_url else running_sandbox(settings)) as sandbox:
         url = sandbox_url or (sandbox.url if sandbox is not None else "")
-        console.print(f"sandbox {url}   client: {spec.command}   seed {seed}", markup=False)
+        signed = "" if sandbox_url or not legacy_wh_signature else "   signatures: x-ghl-signature + legacy x-wh-signature"
+        console.print(f"sandbox {url}   client: {spec.command}   seed {seed}{signed}", markup=False)
         harness = Harness(url, spec, seed=seed, only_checks=only_checks, admin_token=admin_token,
                           destination=destination)
         if destination is not None and destination.adapter != "rankr":
@@ -252,6 +264,15 @@ def run_check(console: Console, client_command: str | projects.ClientSpec, scena
     if json_path:
         write_json(json_path, document)
     return 0 if all(r.ok for r in results) else 1
+
+
+def _sends_legacy_signature(sandbox_url: str, admin_token: str | None) -> bool:
+    """Whether a running sandbox's deliveries carry x-wh-signature (`GET /_sandbox/keys`); `check` cannot
+    change how a sandbox it did not start signs."""
+    from mock_server.client import SandboxClient
+
+    with SandboxClient(sandbox_url, admin_token=admin_token) as sandbox:
+        return bool(sandbox.keys()["signatures"].get("x-wh-signature"))
 
 
 @click.command()

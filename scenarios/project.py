@@ -191,6 +191,7 @@ class Project:
     examples: int | None = None
     seed: int | None = None
     plugins: list[str] = field(default_factory=list)
+    legacy_wh_signature: bool = False  # the sandbox `check` starts also sends the retired x-wh-signature
     destination: dict[str, Any] = field(default_factory=lambda: {"adapter": "rankr"})
     lines: dict[str, int] = field(default_factory=dict)
     key_prefix: str = ""
@@ -398,6 +399,7 @@ def _read(project: Project, root: Table) -> None:
     project.examples = harness.integer("examples", None, maximum=10_000)
     project.seed = harness.integer("seed", None, minimum=-(2**63), maximum=2**63 - 1)
     project.plugins = harness.strings("plugins") or []
+    project.legacy_wh_signature = harness.boolean("legacy_wh_signature", False)
     harness.reject_unknown()
 
     from scenarios.project_workflows import read_workflows
@@ -459,6 +461,7 @@ command = "python my_sync_service.py"
 # examples = 10                  # property-based examples after the scenarios
 # seed = 42
 # plugins = ["./ghl_checks.py"]  # modules or files that register checks and steps
+# legacy_wh_signature = false    # true: webhooks also carry the RSA x-wh-signature GHL retired in 2026
 
 # [workflows]
 # files = ["ghl-workflow.json"]   # the GHL workflows of workflow scenarios (default: the library's

@@ -158,7 +158,7 @@ def test_stream_carries_requests_actions_deliveries_metrics_and_heartbeats(sandb
             assert delivery["event"] == "OrderCreate" and delivery["url"] == rx.url
             assert delivery["attempt"] == 1 and delivery["status"] == 200 and delivery["outcome"] == "delivered"
             signatures = delivery["signatures"]
-            assert set(signatures) == {"x-ghl-signature", "x-wh-signature"}
+            assert set(signatures) == {"x-ghl-signature"}  # GHL retired x-wh-signature: --legacy-wh-signature only
             assert all(v.endswith("…") and len(v) == 17 for v in signatures.values())  # truncated
 
             _, metrics, _ = stream.wait_for(lambda e, d, i: e == "metrics" and d["deliveries"]["buckets"])
@@ -434,7 +434,8 @@ def test_dashboard_in_a_browser(admin_sandbox: SandboxProcess, home: Path) -> No
             updated = page.locator(".ev.delivery[data-event=OrderStatusUpdate][data-outcome=delivered]")
             created.first.wait_for()
             updated.first.wait_for()
-            assert "x-ghl-signature" in updated.first.inner_text()
+            shown = updated.first.inner_text()
+            assert "x-ghl-signature" in shown and "x-wh-signature" not in shown  # as GHL signs now (Ed25519 only)
             page.locator(".ev.action", has_text="order.pay").first.wait_for()
             assert {json.loads(r.body)["type"] for r in rx.requests} >= {"OrderCreate", "OrderStatusUpdate"}
 

@@ -57,6 +57,9 @@ BROKEN = [
     ("broken_no_idempotency_key", ["10_rankr_503_and_commit_then_drop.yaml"], "no_duplicate_effects"),
     ("broken_refuses_genuine_webhooks", ["01_new_paid_order_synced.yaml"], "accepts_genuine_webhooks"),
     ("broken_acks_without_recording", ["02_status_changes_in_order.yaml"], "no_lost_events"),
+    # GHL sends x-ghl-signature only since it retired x-wh-signature (2026), and so does the sandbox by default.
+    ("broken_rsa_only", ["01_new_paid_order_synced.yaml"], "accepts_genuine_webhooks"),
+    ("broken_skips_without_rsa", ["11_forged_signature.yaml"], "rejects_forged_webhooks"),
 ]
 
 
@@ -85,6 +88,30 @@ def test_the_reference_client_passes_the_scenarios_that_catch_each_variant(tmp_p
         args += ["--scenarios", str(LIBRARY / name)]
     result = check(*args)
     assert result.returncode == 0, result.stdout[-4000:]
+
+
+@pytest.mark.parametrize("how", ["project file", "flag"])
+def test_an_rsa_only_client_passes_only_when_the_sandbox_sends_the_legacy_header(tmp_path: Path, how: str) -> None:
+    """`broken_rsa_only` fails against the default sandbox (above) and passes when `check` starts it with the
+    legacy RSA header: `[harness] legacy_wh_signature = true`, or `--legacy-wh-signature`."""
+    project = tmp_path / "ghl-sandbox.toml"
+    flag = how == "project file"
+    project.write_text(f"[client]\ncommand = {json.dumps(client('broken_rsa_only'))}\n\n"
+                       f"[harness]\nlegacy_wh_signature = {str(flag).lower()}\n")
+    args = ["--project", str(project), "--examples", "0", "--scenarios", str(LIBRARY / "01_new_paid_order_synced.yaml")]
+    result = check(*args, *([] if flag else ["--legacy-wh-signature"]))
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "signatures: x-ghl-signature + legacy x-wh-signature" in result.stdout
+
+
+def test_the_legacy_header_cannot_be_asked_of_a_running_sandbox_that_does_not_send_it() -> None:
+    from mock_server.testing import SandboxProcess
+
+    with SandboxProcess(["--orders", "0"]) as proc:
+        result = check("--client", client("reference_client"), "--sandbox-url", proc.url, "--legacy-wh-signature",
+                       "--examples", "0", "--scenarios", str(LIBRARY / "01_new_paid_order_synced.yaml"))
+    assert result.returncode == 2, result.stdout[-2000:]
+    assert f"the sandbox at {proc.url} does not send x-wh-signature" in result.stdout
 
 
 def test_property_run_shrinks_a_failure_into_a_replayable_scenario(tmp_path: Path) -> None:

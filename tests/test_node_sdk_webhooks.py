@@ -1,12 +1,14 @@
 """GHL's official Node SDK accepts every webhook the sandbox sends, used as its docs show.
 
-A real sandbox subprocess (`--extension-events`, both signatures) delivers every event type to a real
-Node receiver (tests/node/sdk_webhook_receiver.js): express, `app.use(express.json())`, then
-`@gohighlevel/api-client` 3.1.0's `ghl.webhooks.subscribe()` middleware. Without a raw body that
-middleware verifies the Ed25519 `x-ghl-signature` over `JSON.stringify(req.body)`, so it accepts our
-webhooks only when the bytes we signed are exactly what JSON.stringify writes. The receiver also checks
-the legacy RSA `x-wh-signature` over JSON.stringify(req.body) and that the raw bytes are a fixed point
-of JSON.stringify(JSON.parse(...)). A second route keeps the raw body as 3.1.0's README does.
+A real sandbox subprocess (`--extension-events`) delivers every event type to a real Node receiver
+(tests/node/sdk_webhook_receiver.js): express, `app.use(express.json())`, then `@gohighlevel/api-client`
+3.1.0's `ghl.webhooks.subscribe()` middleware. Without a raw body that middleware verifies the Ed25519
+`x-ghl-signature` over `JSON.stringify(req.body)`, so it accepts our webhooks only when the bytes we signed
+are exactly what JSON.stringify writes. By default deliveries carry `x-ghl-signature` only, as GHL sends
+them since it retired `x-wh-signature` (the SDK treats that header as no longer sent); a second sandbox
+with `--legacy-wh-signature` adds it, and the receiver checks it over JSON.stringify(req.body) too. The
+receiver also checks that the raw bytes are a fixed point of JSON.stringify(JSON.parse(...)). A second
+route keeps the raw body as 3.1.0's README does.
 
 The npm packages are installed from tests/node/package-lock.json (`npm ci`) once, when missing."""
 
@@ -22,6 +24,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +79,14 @@ def control(sandbox: SandboxProcess) -> Iterator[httpx.Client]:
         yield client
 
 
+@pytest.fixture(scope="module")
+def legacy_control() -> Iterator[httpx.Client]:
+    """A sandbox that also sends the retired RSA `x-wh-signature` (`--legacy-wh-signature`)."""
+    with SandboxProcess(["--extension-events", "--legacy-wh-signature"]) as proc, \
+            httpx.Client(base_url=proc.url + "/_sandbox", timeout=30) as client:
+        yield client
+
+
 def ok(response: httpx.Response) -> Any:
     assert response.status_code < 300, (response.request.url, response.status_code, response.text)
     return response.json()
@@ -91,23 +102,21 @@ class NodeReceiver:
         return ok(httpx.get(self.url + "/records", timeout=10))
 
 
-@pytest.fixture(scope="module")
-def app(control: httpx.Client) -> dict[str, Any]:
+def sandbox_app(control: httpx.Client) -> dict[str, Any]:
     """The sandbox's marketplace app: its clientId is `<appId>-<suffix>`, which the SDK's appId check needs."""
     found = ok(control.get("/apps"))[0]
     assert found["clientId"].split("-")[0] == found["appId"], found
     return found
 
 
-@pytest.fixture(scope="module")
-def receiver(node_with_sdk: str, control: httpx.Client, app: dict[str, Any],
-             tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeReceiver]:
-    keys = ok(control.get("/keys"))
+@contextmanager
+def node_receiver(node: str, control: httpx.Client, log: Path) -> Iterator[NodeReceiver]:
+    """The Node receiver, configured with this sandbox's app and both its public keys."""
+    keys, app = ok(control.get("/keys")), sandbox_app(control)
     env = {**os.environ, "PORT": "0", "CLIENT_ID": app["clientId"], "CLIENT_SECRET": app["clientSecret"],
            "WEBHOOK_SIGNATURE_PUBLIC_KEY": keys["ed25519PublicKey"], "WEBHOOK_PUBLIC_KEY": keys["rsaPublicKey"]}
-    log = tmp_path_factory.mktemp("node-receiver") / "receiver.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([node_with_sdk, str(NODE_DIR / "sdk_webhook_receiver.js")], cwd=NODE_DIR, env=env,
+        proc = subprocess.Popen([node, str(NODE_DIR / "sdk_webhook_receiver.js")], cwd=NODE_DIR, env=env,
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         url = ""
@@ -128,6 +137,13 @@ def receiver(node_with_sdk: str, control: httpx.Client, app: dict[str, Any],
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def receiver(node_with_sdk: str, control: httpx.Client,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeReceiver]:
+    with node_receiver(node_with_sdk, control, tmp_path_factory.mktemp("node-receiver") / "receiver.log") as rx:
+        yield rx
 
 
 def simulate(control: httpx.Client, action: str, **body: Any) -> dict[str, Any]:
@@ -161,10 +177,13 @@ def drive_every_action(control: httpx.Client) -> list[str]:
     return done
 
 
-def test_sdk_middleware_accepts_every_webhook(control: httpx.Client, receiver: NodeReceiver) -> None:
+def every_webhook_reaches(control: httpx.Client, receiver: NodeReceiver) -> dict[str, list[dict[str, Any]]]:
+    """Every event type, sent to both routes: the receiver's records per route, once each checked that every
+    delivery arrived once, the SDK accepted it, its bytes are what JSON.stringify writes and the handler said 200."""
     httpx.delete(receiver.url + "/records", timeout=10)
     targets = {route: ok(control.post("/webhooks/targets", json={"url": receiver.url + path}))["id"]
                for route, path in ROUTES.items()}
+    out = {}
     try:
         actions = drive_every_action(control)
         assert ok(control.get("/wait", params={"for": "deliveries-settled", "timeout": "60"}))["settled"]
@@ -177,17 +196,35 @@ def test_sdk_middleware_accepts_every_webhook(control: httpx.Client, receiver: N
             assert Counter(r["webhookId"] for r in got) == Counter(d["webhookId"] for d in deliveries), route
             refused = [r for r in got if not r["sdkAccepted"]]
             assert refused == [], f"{route}: the SDK middleware refused {len(refused)} of {len(got)}: {refused[:3]}"
-            assert [r for r in got if r["signatureHeaders"] != ["x-ghl-signature", "x-wh-signature"]] == []
-            bad_rsa = [r for r in got if not r["legacyRsaOverStringify"]]
-            assert bad_rsa == [], f"{route}: x-wh-signature does not verify over JSON.stringify(req.body): {bad_rsa[:3]}"
             not_js = [r for r in got if not r["stringifyIdentity"]]
             assert not_js == [], f"{route}: raw bodies that are not what JSON.stringify writes: {not_js[:3]}"
             assert {r["type"] for r in got} == {*ORDER_EVENTS, *EXTENSION_EVENTS}, route
             # And the handler answered 200, as it does when the SDK accepted the webhook (401 when not).
             assert [d for d in deliveries if d["lastStatus"] != 200] == [], route
+            out[route] = got
     finally:
         for target_id in targets.values():
             control.delete(f"/webhooks/targets/{target_id}")
+    return out
+
+
+def test_sdk_middleware_accepts_every_webhook(control: httpx.Client, receiver: NodeReceiver) -> None:
+    """The default: `x-ghl-signature` only, as GHL sends them now."""
+    assert ok(control.get("/keys"))["signatures"] == {"x-ghl-signature": True, "x-wh-signature": False}
+    for route, got in every_webhook_reaches(control, receiver).items():
+        assert [r for r in got if r["signatureHeaders"] != ["x-ghl-signature"]] == [], route
+
+
+def test_with_the_legacy_header_the_sdk_still_accepts_and_rsa_verifies(
+        node_with_sdk: str, legacy_control: httpx.Client, tmp_path: Path) -> None:
+    """`--legacy-wh-signature`: both headers; the SDK (Ed25519) accepts every delivery, and the RSA
+    `x-wh-signature` verifies over JSON.stringify(req.body) for a client still checking it."""
+    assert ok(legacy_control.get("/keys"))["signatures"] == {"x-ghl-signature": True, "x-wh-signature": True}
+    with node_receiver(node_with_sdk, legacy_control, tmp_path / "receiver.log") as legacy_receiver:
+        for route, got in every_webhook_reaches(legacy_control, legacy_receiver).items():
+            assert [r for r in got if r["signatureHeaders"] != ["x-ghl-signature", "x-wh-signature"]] == [], route
+            bad_rsa = [r for r in got if not r["legacyRsaOverStringify"]]
+            assert bad_rsa == [], f"{route}: x-wh-signature does not verify over JSON.stringify(req.body): {bad_rsa[:3]}"
 
 
 def test_api_answers_are_what_json_stringify_writes(sandbox: SandboxProcess, control: httpx.Client) -> None:

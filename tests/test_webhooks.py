@@ -9,6 +9,8 @@ import asyncio
 import base64
 import functools
 import json
+import subprocess
+import sys
 import time
 import uuid
 from collections import Counter
@@ -180,29 +182,27 @@ def flip_one_byte(body: bytes) -> bytes:
 
 
 def test_signatures_verify_with_official_sdk_on_raw_body(sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    """By default deliveries carry only `x-ghl-signature` (Ed25519), as GHL signs them since it retired
+    the RSA `x-wh-signature` in 2026; the RSA key is still served (legacy)."""
     sdk = sdk_webhook_manager()
     with Receiver() as rx:
         sb.add_target(rx.url)
         keys = sb.ok("GET", "/keys")
         assert keys["ed25519PublicKey"].startswith("-----BEGIN PUBLIC KEY-----")
         assert keys["rsaPublicKey"].startswith("-----BEGIN PUBLIC KEY-----")
+        assert keys["signatures"] == {"x-ghl-signature": True, "x-wh-signature": False}
         sb.new_order()
         sb.settle()
         [req] = rx.wait_for(1)
+        assert "x-wh-signature" not in req.headers
         raw = req.body.decode()
-        ghl_sig, wh_sig = req.headers["x-ghl-signature"], req.headers["x-wh-signature"]
+        ghl_sig = req.headers["x-ghl-signature"]
         assert len(base64.b64decode(ghl_sig)) == 64
         assert sdk.verify_ed25519_signature(raw, ghl_sig, keys["ed25519PublicKey"]) is True
-        assert sdk.verify_signature(raw, wh_sig, keys["rsaPublicKey"]) is True
-        # One byte of the body changed: neither signature verifies any more.
-        tampered = flip_one_byte(req.body).decode()
-        assert sdk.verify_ed25519_signature(tampered, ghl_sig, keys["ed25519PublicKey"]) is False
-        assert sdk.verify_signature(tampered, wh_sig, keys["rsaPublicKey"]) is False
-        # A key of the other kind does not verify it either.
-        assert sdk.verify_signature(raw, wh_sig, keys["ed25519PublicKey"]) is False
+        # One byte of the body changed: the signature no longer verifies.
+        assert sdk.verify_ed25519_signature(flip_one_byte(req.body).decode(), ghl_sig, keys["ed25519PublicKey"]) is False
 
-        # The SDK's own webhook middleware accepts the delivery as is (appId check + Ed25519 preferred,
-        # then the RSA fallback when only x-wh-signature is configured).
+        # The SDK's own webhook middleware accepts the delivery as is (appId check, then Ed25519).
         app = sb.ok("GET", "/apps")[0]
         monkeypatch.setenv("CLIENT_ID", app["clientId"])
         middleware = sdk.subscribe()
@@ -218,21 +218,33 @@ def test_signatures_verify_with_official_sdk_on_raw_body(sb: Sandbox, monkeypatc
         state = run(req.headers, req.body)
         assert (state.signature_type, state.is_signature_valid) == ("ed25519", True)
         assert run(req.headers, flip_one_byte(req.body)).is_signature_valid is False
+        # A client configured with the RSA key only (not migrated) has nothing to verify: the SDK skips.
         monkeypatch.delenv("WEBHOOK_SIGNATURE_PUBLIC_KEY")
         state = run(req.headers, req.body)
-        assert (state.signature_type, state.is_signature_valid) == ("rsa", True)
+        assert (state.skipped_signature_verification, state.is_signature_valid) == (True, False)
 
-    with Receiver() as rx, sandbox(*FAST, "--no-wh-signature", rx=rx) as only_ghl:
-        keys = only_ghl.ok("GET", "/keys")
-        assert keys["signatures"] == {"x-ghl-signature": True, "x-wh-signature": False}
-        only_ghl.new_order()
-        only_ghl.settle()
-        [req] = rx.wait_for(1)
-        assert "x-wh-signature" not in req.headers
-        assert sdk.verify_ed25519_signature(req.body.decode(), req.headers["x-ghl-signature"],
-                                            keys["ed25519PublicKey"])
+        # --legacy-wh-signature adds the RSA header: both verify, and the SDK's RSA fallback takes it.
+        with Receiver() as legacy_rx, sandbox(*FAST, "--legacy-wh-signature", rx=legacy_rx) as legacy:
+            keys = legacy.ok("GET", "/keys")
+            assert keys["signatures"] == {"x-ghl-signature": True, "x-wh-signature": True}
+            legacy.new_order()
+            legacy.settle()
+            [req] = legacy_rx.wait_for(1)
+            raw = req.body.decode()
+            ghl_sig, wh_sig = req.headers["x-ghl-signature"], req.headers["x-wh-signature"]
+            assert sdk.verify_ed25519_signature(raw, ghl_sig, keys["ed25519PublicKey"]) is True
+            assert sdk.verify_signature(raw, wh_sig, keys["rsaPublicKey"]) is True
+            tampered = flip_one_byte(req.body).decode()
+            assert sdk.verify_ed25519_signature(tampered, ghl_sig, keys["ed25519PublicKey"]) is False
+            assert sdk.verify_signature(tampered, wh_sig, keys["rsaPublicKey"]) is False
+            # A key of the other kind does not verify it either.
+            assert sdk.verify_signature(raw, wh_sig, keys["ed25519PublicKey"]) is False
+            monkeypatch.setenv("WEBHOOK_PUBLIC_KEY", keys["rsaPublicKey"])
+            state = run(req.headers, req.body)
+            assert (state.signature_type, state.is_signature_valid) == ("rsa", True)
+            assert run(req.headers, flip_one_byte(req.body)).is_signature_valid is False
 
-    with Receiver() as rx, sandbox(*FAST, "--no-ghl-signature", rx=rx) as only_wh:
+    with Receiver() as rx, sandbox(*FAST, "--no-ghl-signature", "--legacy-wh-signature", rx=rx) as only_wh:
         keys = only_wh.ok("GET", "/keys")
         assert keys["signatures"] == {"x-ghl-signature": False, "x-wh-signature": True}
         only_wh.new_order()
@@ -240,6 +252,54 @@ def test_signatures_verify_with_official_sdk_on_raw_body(sb: Sandbox, monkeypatc
         [req] = rx.wait_for(1)
         assert "x-ghl-signature" not in req.headers
         assert sdk.verify_signature(req.body.decode(), req.headers["x-wh-signature"], keys["rsaPublicKey"])
+
+
+def test_forged_webhooks_carry_the_signature_headers_deliveries_carry(sb: Sandbox) -> None:
+    """`POST /_sandbox/webhooks/forge kind=forged` signs with another key the headers genuine deliveries
+    carry: `x-ghl-signature` only by default (so a receiver that skips verification when the RSA header is
+    missing is caught), both with `--legacy-wh-signature`; neither verifies with the sandbox's keys."""
+    sdk = sdk_webhook_manager()
+
+    def forged(box: Sandbox, rx: Receiver) -> tuple[Any, dict[str, Any]]:
+        order_id = box.new_order()
+        answer = box.ok("POST", "/webhooks/forge", json={"url": rx.url, "orderId": order_id, "kind": "forged"})
+        [req] = [r for r in rx.wait_for(1) if json.loads(r.body)["webhookId"] == answer["webhookId"]]
+        return req, box.ok("GET", "/keys")
+
+    with Receiver() as rx:
+        req, keys = forged(sb, rx)
+        assert {h for h in req.headers if h.endswith("-signature")} == {"x-ghl-signature"}
+        assert sdk.verify_ed25519_signature(req.body.decode(), req.headers["x-ghl-signature"],
+                                            keys["ed25519PublicKey"]) is False
+    with Receiver() as rx, sandbox(*FAST, "--legacy-wh-signature") as legacy:
+        req, keys = forged(legacy, rx)
+        assert {h for h in req.headers if h.endswith("-signature")} == {"x-ghl-signature", "x-wh-signature"}
+        raw = req.body.decode()
+        assert sdk.verify_ed25519_signature(raw, req.headers["x-ghl-signature"], keys["ed25519PublicKey"]) is False
+        assert sdk.verify_signature(raw, req.headers["x-wh-signature"], keys["rsaPublicKey"]) is False
+
+
+def signatures_with(*args: str, env: dict[str, str] | None = None) -> dict[str, bool]:
+    with SandboxProcess(["--orders", "0", "--rate-limit", "off", *args], env=env) as proc:
+        return dict(httpx.get(proc.url + "/_sandbox/keys", timeout=30).json()["signatures"])
+
+
+def test_legacy_signature_flag_env_and_the_old_option_names() -> None:
+    """`GHL_SANDBOX_LEGACY_WH_SIGNATURE` is the flag's variable; the old `--wh-signature` is an alias of
+    `--legacy-wh-signature`, `--no-wh-signature` the default (it overrides the variable); `--no-ghl-signature`
+    alone sends unsigned deliveries, as before."""
+    both = {"x-ghl-signature": True, "x-wh-signature": True}
+    ed25519_only = {"x-ghl-signature": True, "x-wh-signature": False}
+    env_on = {"GHL_SANDBOX_LEGACY_WH_SIGNATURE": "1"}
+    assert signatures_with(env={"GHL_SANDBOX_LEGACY_WH_SIGNATURE": ""}) == ed25519_only
+    assert signatures_with(env=env_on) == both
+    assert signatures_with("--wh-signature") == both
+    assert signatures_with("--no-wh-signature") == ed25519_only
+    assert signatures_with("--no-wh-signature", env=env_on) == ed25519_only
+    assert signatures_with("--no-ghl-signature") == {"x-ghl-signature": False, "x-wh-signature": False}
+    clash = subprocess.run([sys.executable, "-m", "mock_server.cli", "serve", "--port", "0", "--legacy-wh-signature",
+                            "--no-wh-signature"], capture_output=True, text=True, timeout=60)
+    assert clash.returncode == 2 and "--no-wh-signature contradicts --legacy-wh-signature" in clash.stderr, clash
 
 
 # ---- 2. payloads --------------------------------------------------------------------------------

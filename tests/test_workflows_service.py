@@ -40,7 +40,9 @@ TRIGGERS: dict[str, tuple[str, str]] = {
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Sandbox]:
-    with running("--webhook-retry-interval", "0.05") as sb:
+    # --legacy-wh-signature: marketplace webhooks carry both GHL signatures, so the checks that workflow
+    # deliveries carry none of them (SIGNATURE_HEADERS) hold against a server that does send both.
+    with running("--webhook-retry-interval", "0.05", "--legacy-wh-signature") as sb:
         yield sb
 
 

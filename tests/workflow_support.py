@@ -14,6 +14,7 @@ import httpx
 
 from mock_server.testing import SandboxProcess
 
+# Headers no workflow delivery carries (x-wh-signature: marketplace webhooks, only with --legacy-wh-signature).
 SIGNATURE_HEADERS = ("x-ghl-signature", "x-wh-signature", "x-acuity-signature")
 
 

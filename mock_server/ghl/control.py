@@ -227,8 +227,8 @@ async def location_state(request: Request) -> Response:
 
 async def forge_webhook(request: Request) -> Response:
     """`POST /_sandbox/webhooks/forge {url, orderId, kind, locationId?, event?}`: send an Order webhook
-    for an existing order straight to `url`: `valid` (correctly signed, fresh), `forged` (signed with
-    another key), `tampered` (signed, then the body changed), `replayed` (correctly signed but its
+    for an existing order straight to `url`: `valid` (correctly signed, fresh), `forged` (the signature
+    headers deliveries carry, signed with another key), `tampered` (signed, then the body changed), `replayed` (correctly signed but its
     `timestamp` is 10 minutes old), `unsigned` (no signature headers). A fresh webhookId each time."""
     sb = sandbox(request)
     data = await validated_body(request, "sandbox-forge-webhook")
@@ -245,9 +245,13 @@ async def forge_webhook(request: Request) -> Response:
                                "webhookId": webhook_id}
     raw = jsjson.dumps(payload)
     if kind == "forged":
+        # The headers a genuine delivery carries (x-ghl-signature; also x-wh-signature with
+        # --legacy-wh-signature), each signed with another key: a client that skips verification when
+        # the RSA header is missing accepts it.
         rogue = ed25519.Ed25519PrivateKey.generate()
-        headers = {"x-ghl-signature": base64.b64encode(rogue.sign(raw)).decode(),
-                   "x-wh-signature": base64.b64encode(rogue.sign(raw) * 8).decode()}
+        forged = {"x-ghl-signature": base64.b64encode(rogue.sign(raw)).decode(),
+                  "x-wh-signature": base64.b64encode(rogue.sign(raw) * 8).decode()}
+        headers = {name: forged[name] for name in sb.signer.header_names()} or forged
     elif kind == "unsigned":
         headers = {}
     else:

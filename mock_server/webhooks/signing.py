@@ -1,6 +1,7 @@
-"""Webhook signatures over the exact raw body: Ed25519 in `x-ghl-signature` (current) and RSA-SHA256
-PKCS#1 v1.5 in `x-wh-signature` (legacy), each base64. Keys are generated on first start and kept with
-the state (store meta), so a restart with `--state FILE` keeps them."""
+"""Webhook signatures over the exact raw body: Ed25519 in `x-ghl-signature` (what GHL sends) and, only
+with `--legacy-wh-signature`, RSA-SHA256 PKCS#1 v1.5 in `x-wh-signature` (GHL retired it in 2026), each
+base64. Both keys are generated on first start and kept with the state (store meta), so a restart with
+`--state FILE` keeps them; the RSA key is kept (and served) even while the legacy header is off."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ class Signer:
     ed25519_key: ed25519.Ed25519PrivateKey
     rsa_key: rsa.RSAPrivateKey
     sign_ed25519: bool = True
-    sign_rsa: bool = True
+    sign_rsa: bool = False  # the retired x-wh-signature: only with --legacy-wh-signature
 
     @classmethod
     def load_or_create(cls, store: Store) -> Signer:
@@ -51,6 +52,10 @@ class Signer:
     def rsa_public_pem(self) -> str:
         return self.rsa_key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+    def header_names(self) -> list[str]:
+        """The signature headers deliveries carry."""
+        return [name for name, on in (("x-ghl-signature", self.sign_ed25519), ("x-wh-signature", self.sign_rsa)) if on]
 
     def headers(self, body: bytes) -> dict[str, str]:
         out: dict[str, str] = {}

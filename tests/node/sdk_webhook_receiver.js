@@ -12,7 +12,8 @@
 //
 // Environment: PORT (0 picks one), CLIENT_ID and CLIENT_SECRET (the SDK checks a webhook's appId against
 // CLIENT_ID up to its first '-'), WEBHOOK_SIGNATURE_PUBLIC_KEY (Ed25519, PEM, handed to the SDK as the
-// README does) and WEBHOOK_PUBLIC_KEY (RSA, PEM: the SDK no longer reads it, so we check x-wh-signature
+// README does) and WEBHOOK_PUBLIC_KEY (RSA, PEM: the SDK no longer reads it, as GHL no longer sends
+// x-wh-signature; the sandbox sends it with --legacy-wh-signature, and we check it
 // ourselves with Node's crypto). Prints `RECEIVER_READY <url>` once listening.
 
 const crypto = require('node:crypto');

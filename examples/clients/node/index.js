@@ -43,6 +43,9 @@ function loadConfig(env = process.env) {
     locationId: need('GHL_LOCATION_ID'),
     // The SDK's own variable name for the Ed25519 key that verifies x-ghl-signature.
     webhookPublicKey: need('WEBHOOK_SIGNATURE_PUBLIC_KEY'),
+    // Optional, legacy: the RSA key (PEM) of x-wh-signature, which GHL retired in 2026 and the SDK no longer
+    // reads (the Python SDK's name for it). Checked only on a delivery without x-ghl-signature.
+    webhookRsaPublicKey: env.WEBHOOK_PUBLIC_KEY || '',
     rankrUrl: (need('RANKR_URL') || '').replace(/\/+$/, ''),
     rankrToken: need('RANKR_TOKEN'),
     rankrSigningSecret: need('RANKR_SIGNING_SECRET'),
@@ -89,6 +92,9 @@ function loadConfig(env = process.env) {
   if (!isEd25519Key(cfg.webhookPublicKey)) {
     throw new Error('WEBHOOK_SIGNATURE_PUBLIC_KEY is not an Ed25519 public key (PEM, or 32 bytes as base64 or hex)');
   }
+  if (cfg.webhookRsaPublicKey && !isRsaKey(cfg.webhookRsaPublicKey)) {
+    throw new Error('WEBHOOK_PUBLIC_KEY is not an RSA public key (PEM)');
+  }
   // GHL client ids are `<appId>-<suffix>`; every webhook carries the appId (the SDK checks it the same way).
   cfg.appId = cfg.clientId.split('-')[0];
   return cfg;
@@ -96,6 +102,14 @@ function loadConfig(env = process.env) {
 
 /** The encodings the SDK's middleware accepts; checked at start because the middleware would only
  * answer every webhook "invalid signature". */
+function isRsaKey(text) {
+  try {
+    return crypto.createPublicKey(text.trim()).asymmetricKeyType === 'rsa';
+  } catch {
+    return false;
+  }
+}
+
 function isEd25519Key(text) {
   const trimmed = text.trim();
   try {
@@ -587,8 +601,9 @@ class SyncService {
   /** Runs after the SDK's middleware (`ghl.webhooks.subscribe()`) has checked the signature and appId. */
   async handleGhlWebhook(req) {
     // The middleware never answers: it flags. An appId that is not ours leaves the flags unset,
-    // a missing signature or key sets skippedSignatureVerification: all of them are refused.
-    if (req.isSignatureValid !== true) {
+    // a missing signature or key sets skippedSignatureVerification: all of them are refused, except a
+    // delivery without x-ghl-signature whose legacy x-wh-signature verifies with WEBHOOK_PUBLIC_KEY.
+    if (req.isSignatureValid !== true && !(req.skippedSignatureVerification === true && this.legacyRsaVerifies(req))) {
       log('warn', `webhook refused: ${req.skippedSignatureVerification ? 'no x-ghl-signature (or no key)'
         : req.isSignatureValid === false ? 'bad signature' : 'not our appId'}`);
       return 401;
@@ -624,6 +639,20 @@ class SyncService {
   }
 
   // ---- Rankr fulfillment.requested -------------------------------------------------------------
+
+  /** The legacy RSA-SHA256 (PKCS#1 v1.5) x-wh-signature over the raw body, only for a delivery without
+   * x-ghl-signature and only when WEBHOOK_PUBLIC_KEY is set (GHL sends x-ghl-signature only since 2026). */
+  legacyRsaVerifies(req) {
+    const signature = req.get('x-wh-signature');
+    if (req.get('x-ghl-signature') || !signature || !this.cfg.webhookRsaPublicKey || !Buffer.isBuffer(req.ghlRawBody)) {
+      return false;
+    }
+    try {
+      return crypto.verify('sha256', req.ghlRawBody, this.cfg.webhookRsaPublicKey, Buffer.from(signature, 'base64'));
+    } catch {
+      return false;
+    }
+  }
 
   verifyRankrSignature(raw, header) {
     const expected = Buffer.from('sha256=' + crypto.createHmac('sha256', this.cfg.rankrSigningSecret)
@@ -847,7 +876,9 @@ class SyncService {
       });
     }
 
-    app.use(express.json({ limit: '1mb' }));
+    // The raw bytes are kept under a name the SDK does not read (it verifies x-ghl-signature over
+    // JSON.stringify(req.body), which the sandbox's bytes equal): only the legacy RSA check uses them.
+    app.use(express.json({ limit: '1mb', verify: (req, _res, buf) => { req.ghlRawBody = buf; } }));
 
     // The SDK's middleware verifies x-ghl-signature and the appId, and flags the request.
     app.use(this.cfg.routes.ghlWebhooks, this.ghl.webhooks.subscribe());

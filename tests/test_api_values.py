@@ -127,6 +127,12 @@ def test_simulated_orders_land_in_the_locations_funnels(ghl_sandbox: SandboxClie
     assert SHORT_ID.match(placed["source"]["meta"]["pageId"])
     expected = before[fid] + (2 if first["source"]["id"] == fid else 1)
     assert listing(ghl_sandbox, loc, ORDERS, sourceId=fid, limit=1)[1] == expected
+    # A page kind the funnel lacks is added to it (the same funnel id, a page of its own).
+    extra = one(simulate(ghl_sandbox, "order.create", locationId=loc["id"], sourceId=fid,
+                         sourceSubType="card_payment"), "order")
+    assert extra["source"]["id"] == fid and extra["source"]["subType"] == "card_payment"
+    assert extra["source"]["meta"]["pageId"] != placed["source"]["meta"]["pageId"]
+    assert extra["source"]["meta"]["domain"] == placed["source"]["meta"]["domain"]
     # A kind the seed has no source of gets one of its own, kept for the next order of that kind.
     a = by_id(ghl_sandbox, loc, ORDERS, new_order(ghl_sandbox, locationId=loc["id"], sourceType="survey",
                                                  sourceSubType="email_campaign"))

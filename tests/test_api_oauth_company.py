@@ -18,6 +18,7 @@ import pytest
 from api_support import ORDERS, SHORT_ID, TRANSACTIONS, UNPROCESSABLE_KEYS, UUID, assert_ghl_error, token_of
 from highlevel import HighLevel
 from highlevel.error import GHLError
+from sim_support import new_order, transactions_of
 from test_node_sdk_webhooks import node_with_sdk  # noqa: F401  (the fixture)
 
 from mock_server.testing import SandboxClient
@@ -255,6 +256,19 @@ def test_user_id_is_stable_per_installation(ghl_sandbox: SandboxClient, app: dic
     # Seeded: the same seed gives the same users after a reset.
     ghl_sandbox.reset()
     assert location_user(locs[0]) == first
+
+
+def test_a_location_installations_user_is_the_user_its_payments_are_recorded_by(
+        ghl_sandbox: SandboxClient, app: dict, locs: list[str]) -> None:
+    """The installing user of a location is one of that location's users: a payment recorded with the
+    installation's token names it in `createdBy`, as GHL's records name the staff user who acted."""
+    body = exchange(ghl_sandbox, creds(app, "authorization_code", code=code_for(ghl_sandbox, app, locs[0], "Location")))
+    order_id = new_order(ghl_sandbox, locationId=locs[0])
+    r = ghl_sandbox.api("POST", f"{ORDERS}/{order_id}/record-payment", body["access_token"],
+                        json={"altId": locs[0], "altType": "location", "mode": "cash"})
+    assert r.status_code == 200, r.text
+    [txn] = transactions_of(ghl_sandbox, {"id": locs[0], "token": body["access_token"]}, order_id)
+    assert txn["createdBy"] == body["userId"]
 
 
 # ---- both official SDKs -------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from mock_server.clock import SandboxClock
 from mock_server.errors import NotFound
+from mock_server.ghl import users
 from mock_server.ghl.models import (
     OAUTH_SCOPES,
     PAYMENTS_SCOPES,
@@ -156,10 +157,13 @@ class AuthService:
     def app_by_id(self, app_id: str) -> App | None:
         return self.store.table(App).get(app_id)
 
-    def user_id(self, app_id: str, target_id: str) -> str:
-        """The user of one installation (an app on a location, or on a company): derived from the world's
-        seed, so every code exchange, refresh, client_credentials and locationToken of it answers the same."""
-        return IdFactory(f"user-{self.seed}-{app_id}-{target_id}").short_id()
+    def user_id(self, app_id: str, location_id: str, company_id: str) -> str:
+        """The user of one installation, so every code exchange, refresh, client_credentials and
+        locationToken of it answers the same: on a location, the location's owner (the same id the
+        location's records carry in createdBy/canceledBy); on a company, derived from the world's seed."""
+        if location_id:
+            return users.owner(location_id)
+        return IdFactory(f"user-{self.seed}-{app_id}-{company_id}").short_id()
 
     def installed_locations(self, company_id: str) -> list[Location]:
         """The company's locations the app is installed in: in the sandbox, every location of the company."""
@@ -229,7 +233,7 @@ class AuthService:
                                    "authorization_code, refresh_token, client_credentials")
             if token_class == "agency":  # a Company token: for the company, no location; it may mint location tokens
                 location_id, scopes = "", with_oauth_scopes(scopes)
-            user_id = user_id or self.user_id(app.id, location_id or company_id)
+            user_id = user_id or self.user_id(app.id, location_id, company_id)
             token, refresh = self._mint(app.id, location_id, company_id, token_class, scopes, user_id)
         return TokenGrant(token=token, refresh_token=refresh.id, app=app)
 
@@ -259,5 +263,6 @@ class AuthService:
         app = self.app_by_id(company_token.app_id)
         with self.store.transaction():
             token, refresh = self._mint(company_token.app_id, location_id, company_id, "location",
-                                        list(company_token.scopes), self.user_id(company_token.app_id, location_id))
+                                        list(company_token.scopes),
+                                        self.user_id(company_token.app_id, location_id, company_id))
         return TokenGrant(token=token, refresh_token=refresh.id, app=app)

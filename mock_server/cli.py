@@ -325,6 +325,9 @@ def _sandbox(url: str, admin_token: str | None) -> Iterator[SandboxClient]:
 @click.option("--subscription", "subscription_id", default=None, help="Subscription id.")
 @click.option("--transaction", "transaction_id", default=None, help="Transaction id (refunds).")
 @click.option("--contact", "contact_id", default=None, help="Contact id (order.create).")
+@click.option("--coupon-code", "coupon_code", default=None, help="order.create: redeem this coupon of the location.")
+@click.option("--source-id", "source_id", default=None,
+              help="order.create: the funnel or store the order is placed in (a sourceId of the location).")
 @click.option("--price", "price_id", default=None, help="Recurring price id (subscription.create).")
 @click.option("--item", "items", multiple=True, metavar="PRICE_ID[:QTY]", help="Order item (repeatable).")
 @click.option("--address-json", "address_json", default=None, metavar="JSON",
@@ -363,8 +366,8 @@ def _sandbox(url: str, admin_token: str | None) -> Iterator[SandboxClient]:
 @URL_OPTION
 @ADMIN_OPTION
 def trigger(action: str, location_id: str | None, order_id: str | None, subscription_id: str | None,
-            transaction_id: str | None, contact_id: str | None, price_id: str | None, items: tuple[str, ...],
-            address_json: str | None,
+            transaction_id: str | None, contact_id: str | None, coupon_code: str | None, source_id: str | None,
+            price_id: str | None, items: tuple[str, ...], address_json: str | None,
             amount: float | None, mode: str | None, card_type: str | None, last4: str | None,
             cheque_number: str | None, notes: str | None, partial: bool | None, pending_polls: int | None, pending_seconds: float | None, settle: str,
             appointment_id: int | None, kind: str | None, when: str | None, email: str | None, pay: str | None,
@@ -375,7 +378,8 @@ def trigger(action: str, location_id: str | None, order_id: str | None, subscrip
 
     body: dict = {k: v for k, v in {"locationId": location_id, "orderId": order_id,
                                     "subscriptionId": subscription_id, "transactionId": transaction_id,
-                                    "contactId": contact_id, "priceId": price_id, "amount": amount,
+                                    "contactId": contact_id, "couponCode": coupon_code, "sourceId": source_id,
+                                    "priceId": price_id, "amount": amount,
                                     "appointmentId": appointment_id, "kind": kind, "datetime": when, "email": email,
                                     "pay": pay, "processor": processor, "noShow": True if no_show else None,
                                     "status": invoice_status, "invoiceId": invoice_id, "currency": currency}.items()

@@ -145,3 +145,21 @@ def test_clock_advance_refuses_garbage(ghl_sandbox: SandboxClient) -> None:
     err = fails("clock", "advance", "--url", ghl_sandbox.url, "--", "-1d")
     assert "422: advance must be a non-negative duration" in err
     assert clock(ghl_sandbox)["now"] == before
+
+
+def test_trigger_order_create_with_a_coupon_code_and_a_source_id(ghl_sandbox: SandboxClient,
+                                                                 loc: dict[str, Any]) -> None:
+    """`--coupon-code` redeems a coupon of the location; `--source-id` places the order in that funnel."""
+    source_id = next(o["sourceId"] for o in everything(ghl_sandbox, loc, "/payments/orders") if o["sourceType"] == "funnel")
+    r = ghl_sandbox.api("POST", "/payments/coupon", loc["token"], json={
+        "altId": loc["id"], "altType": "location", "name": "Cli", "code": "CLIFIVE", "discountType": "percentage",
+        "discountValue": 5, "startDate": "2020-01-01T00:00:00.000Z"})
+    assert r.status_code == 201, r.text
+    out = succeeds("trigger", "order.create", "--coupon-code", "clifive", "--source-id", source_id, "--json",
+                   "--url", ghl_sandbox.url)
+    created = one(json.loads(out), "order")
+    got = order(ghl_sandbox, loc, created["_id"])
+    assert got["coupon"]["code"] == "CLIFIVE" and got["amountSummary"]["discount"] > 0
+    assert got["source"]["id"] == source_id
+    # an unknown code is refused in one line, and no order is made
+    assert "couponCode" in fails("trigger", "order.create", "--coupon-code", "NOSUCH", "--url", ghl_sandbox.url)

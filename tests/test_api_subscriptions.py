@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import datetime
 from typing import Any
@@ -32,8 +33,17 @@ SUB_LIST_KEYS = {
     "_id", "altId", "altType", "contactId", "contactName", "contactEmail", "currency", "amount", "status",
     "liveMode", "entityType", "entityId", "entitySourceType", "entitySourceName", "entitySourceId",
     "entitySourceMeta", "subscriptionId", "subscriptionSnapshot", "paymentProviderType",
-    "paymentProviderConnectedAccount", "ipAddress", "createdAt", "updatedAt", "createdBy",
+    "paymentProviderConnectedAccount", "ipAddress", "createdAt", "updatedAt",
+}  # `createdBy` is left out: customers start subscriptions at checkout, no user creates them
+# The provider's own subscription status (subscriptionSnapshot.status / ARB status) for each of ours.
+PROVIDER_STATUS = {
+    "paypal": {"active": "ACTIVE", "trialing": "ACTIVE", "past_due": "SUSPENDED", "unpaid": "SUSPENDED",
+               "canceled": "CANCELLED", "incomplete": "APPROVAL_PENDING"},
+    "authorize-net": {"active": "active", "trialing": "active", "past_due": "suspended", "unpaid": "suspended",
+                      "canceled": "canceled", "incomplete": "suspended"},
 }
+PROVIDER_SUB_ID = {"stripe": r"^sub_[A-Za-z0-9]{14}$", "paypal": r"^I-[A-Z0-9]{12}$",
+                   "authorize-net": r"^[1-9][0-9]{8}$", "nmi": r"^[1-9][0-9]{9}$"}
 
 
 def epoch(iso: str) -> float:
@@ -55,9 +65,19 @@ def test_seeded_subscriptions_are_realistic(ghl_sandbox: SandboxClient, loc: dic
     states = Counter(r["status"] for r in rows)
     assert len(states) >= 4 and states["active"] > states["canceled"] > 0
     assert {"trialing", "past_due"} <= set(states)
-    assert all(r["subscriptionSnapshot"]["status"] == r["status"] for r in rows)
-    assert all(r["subscriptionId"].startswith(("sub_", "I-")) for r in rows)
-    assert len({r["subscriptionSnapshot"]["plan"]["interval"] for r in rows}) >= 2
+    for r in rows:
+        provider, snap = r["paymentProviderType"], r["subscriptionSnapshot"]
+        assert re.match(PROVIDER_SUB_ID[provider], r["subscriptionId"]), r["subscriptionId"]
+        if provider == "stripe":
+            assert snap["status"] == r["status"]
+        elif provider in PROVIDER_STATUS:
+            assert snap["status"] == PROVIDER_STATUS[provider][r["status"]]
+        else:
+            assert "status" not in snap  # NMI's recurring object has no status of its own
+    assert len({r["paymentProviderType"] for r in rows}) >= 3
+    intervals = {ok(get(ghl_sandbox, loc, f"{SUBSCRIPTIONS}/{r['_id']}"))["schedule"]["rrule"]["intervalType"]
+                 for r in rows}
+    assert len(intervals) >= 2
 
 
 def test_each_subscription_came_from_an_order_with_its_recurring_price(ghl_sandbox: SandboxClient, loc: dict) -> None:
@@ -94,7 +114,8 @@ def test_charges_stop_at_cancellation_and_the_next_one_is_ahead(ghl_sandbox: San
         full = ok(get(ghl_sandbox, loc, f"{SUBSCRIPTIONS}/{sub['_id']}"))
         charges = everything(ghl_sandbox, loc, TRANSACTIONS, subscriptionId=sub["subscriptionId"])
         last = max(c["createdAt"] for c in charges)
-        period_start = full["subscriptionSnapshot"]["current_period_start"]
+        # Only Stripe's subscription object tells the current period's start.
+        period_start = full["subscriptionSnapshot"].get("current_period_start", epoch(sub["createdAt"]))
         assert period_start >= epoch(sub["createdAt"]) - 1
         if sub["status"] == "canceled":
             assert last <= full["canceledAt"], sub["_id"]
@@ -217,8 +238,19 @@ def test_list_item_shape(ghl_sandbox: SandboxClient, loc: dict) -> None:
         assert row["updatedAt"] >= row["createdAt"]
         assert is_number(row["amount"]) and row["amount"] > 0
         snap = row["subscriptionSnapshot"]
-        assert snap["id"] == row["subscriptionId"] and snap["plan"]["amount"] == round(row["amount"] * 100)
-        assert ("canceled_at" in snap) is (row["status"] == "canceled")
+        provider = row["paymentProviderType"]
+        if provider == "stripe":
+            assert snap["id"] == row["subscriptionId"] and snap["plan"]["amount"] == round(row["amount"] * 100)
+            assert ("canceled_at" in snap) is (row["status"] == "canceled")
+        elif provider == "paypal":
+            assert snap["id"] == row["subscriptionId"] and snap["quantity"] == 1
+            assert ("billing_info" in snap) is (row["status"] != "canceled")
+        elif provider == "authorize-net":
+            assert snap["id"] == row["subscriptionId"] and snap["amount"] == row["amount"]
+        else:
+            assert snap["subscription_id"] == row["subscriptionId"]
+            assert snap["plan"]["plan_amount"] == f"{row['amount']:.2f}"
+            assert ("next_charge_date" in snap) is (row["status"] != "canceled")
 
 
 def test_get_by_id_nests_and_agrees_with_the_list(ghl_sandbox: SandboxClient, loc: dict) -> None:
@@ -233,7 +265,7 @@ def test_get_by_id_nests_and_agrees_with_the_list(ghl_sandbox: SandboxClient, lo
         assert full["entitySource"]["type"] == row["entitySourceType"]
         assert full["entitySource"]["id"] == row["entitySourceId"]
         assert full["paymentProvider"]["type"] == row["paymentProviderType"]
-        assert full["paymentProvider"]["connectedAccount"]["accountId"] == row["paymentProviderConnectedAccount"]
+        assert full["paymentProvider"]["connectedAccount"]["_id"] == row["paymentProviderConnectedAccount"]
         assert full["contactSnapshot"]["_id"] == row["contactId"]
         rrule = full["schedule"]["rrule"]
         assert rrule["intervalType"] in ("daily", "weekly", "monthly", "yearly")
@@ -241,10 +273,10 @@ def test_get_by_id_nests_and_agrees_with_the_list(ghl_sandbox: SandboxClient, lo
         product = full["recurringProduct"]["product"]
         assert product["_id"] == full["recurringProduct"]["price"]["product"]
         if row["status"] == "canceled":
-            assert ISO_MS.match(full["canceledAt"]) and full["canceledBy"]
+            assert ISO_MS.match(full["canceledAt"]) and SHORT_ID.match(full["canceledBy"])  # a user id
             assert full["schedule"]["executeAt"] == ""
         else:
-            assert "canceledAt" not in full
+            assert "canceledAt" not in full and "canceledBy" not in full
             assert ISO_MS.match(full["schedule"]["executeAt"])
 
 

@@ -58,8 +58,10 @@ def _items(data: dict[str, Any]) -> list[dict[str, Any]] | None:
 
 def _trackings(data: dict[str, Any]) -> list[dict[str, Any]]:
     raw = data.get("trackings") or []
-    return [{"tracking_number": str(t.get("trackingNumber", "")), "shipping_carrier": str(t.get("shippingCarrier", "")),
-             "tracking_url": str(t.get("trackingUrl", ""))} for t in raw]
+    # Only the fields given: a tracking `{}` stays `{}` (GHL does not fill the others with "").
+    names = (("trackingNumber", "tracking_number"), ("shippingCarrier", "shipping_carrier"),
+             ("trackingUrl", "tracking_url"))
+    return [{key: str(t[name]) for name, key in names if t.get(name) is not None} for t in raw]
 
 
 ADDRESS_FIELDS = (("address1", "address1"), ("city", "city"), ("state", "state"), ("postalCode", "postal_code"),
@@ -90,6 +92,7 @@ def parse_args(sb: Any, data: dict[str, Any]) -> SimArgs:
                    contact_id=data.get("contactId"), price_id=data.get("priceId"),
                    amount=amount, items=_items(data), trackings=_trackings(data),
                    source_type=data.get("sourceType"), source_sub_type=data.get("sourceSubType"),
+                   source_id=data.get("sourceId"),
                    live_mode=data.get("liveMode", True), pending_polls=polls, pending_seconds=seconds,
                    settle_outcome=outcome, notify_customer=data.get("notifyCustomer", False),
                    qty=None if qty is None else int(qty), address=_address(data),

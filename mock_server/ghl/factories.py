@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mock_server.ghl import money
+from mock_server.ghl import money, providers
 from mock_server.ghl.models import (
     Contact,
     EntityType,
@@ -48,39 +48,41 @@ def subtotal_minor(items: list[dict[str, Any]]) -> int:
 
 
 def order(ids: IdFactory, *, location_id: str, contact_snapshot: dict[str, Any], currency: str,
-          items: list[dict[str, Any]], live_mode: bool, source_type: str, source_sub_type: str, source_name: str,
-          created_at: float, discount_minor: int = 0, tax_minor: int = 0, shipping_minor: int = 0,
-          coupon_code: str = "", coupon_id: str = "") -> Order:
-    """An order of `items` (see `order_item`); its derived statuses are the defaults until `state.derive`."""
+          items: list[dict[str, Any]], live_mode: bool, source: dict[str, Any], created_at: float,
+          discount_minor: int = 0, tax_minor: int = 0, shipping_minor: int = 0, coupon_code: str = "",
+          coupon_id: str = "", created_by: str = "") -> Order:
+    """An order of `items` (see `order_item`) placed on `source` (`sources.order_source`: a funnel's step);
+    its derived statuses are the defaults until `state.derive`. `created_by`: the user who placed it
+    (staff-made orders), "" for orders customers placed."""
     subtotal = subtotal_minor(items)
     return Order(
         id=ids.object_id(), location_id=location_id, contact_id=contact_snapshot["id"], currency=currency,
         items=items, subtotal_minor=subtotal, discount_minor=discount_minor, tax_minor=tax_minor,
         shipping_minor=shipping_minor, amount_minor=subtotal - discount_minor + tax_minor + shipping_minor,
-        live_mode=live_mode,
-        source={"type": source_type, "sub_type": source_sub_type, "id": ids.object_id(), "name": source_name,
-                "meta": {"domain": "shop.example.com", "page_id": ids.object_id(), "page_url": "/checkout",
-                         "step_id": ids.uuid()}},
-        created_at=created_at, updated_at=created_at, created_by="", coupon_code=coupon_code,
+        live_mode=live_mode, source=dict(source, meta=dict(source.get("meta", {}))),
+        created_at=created_at, updated_at=created_at, created_by=created_by, coupon_code=coupon_code,
         coupon_id=coupon_id,
         fingerprint=ids.uuid(), contact_snapshot=contact_snapshot,
     )
 
 
 def transaction(ids: IdFactory, order: Order, *, amount_minor: int, status: TransactionStatus, at: float,
-                provider: str, charge_prefix: str, card: dict[str, str], ip_address: str,
+                provider: str, card: dict[str, str], ip_address: str,
                 refunded_minor: int = 0, updated_at: float | None = None, entity_type: EntityType = "order",
-                entity_id: str | None = None, subscription: Subscription | None = None) -> Transaction:
-    """A charge against `order` (or, with entity_type "subscription", a renewal of `subscription`).
-    Refunded in full, it is `refunded` whatever `status` says."""
+                entity_id: str | None = None, subscription: Subscription | None = None,
+                created_by: str = "") -> Transaction:
+    """A charge against `order` (or, with entity_type "subscription", a renewal of `subscription`) through
+    `provider`: its charge id, connected account and payment method in that provider's format (a PayPal
+    payment has no card). Refunded in full, it is `refunded` whatever `status` says."""
     return Transaction(
         id=ids.object_id(), location_id=order.location_id, contact_id=order.contact_id,
         order_id=entity_id or order.id, entity_type=entity_type, currency=order.currency,
         amount_minor=amount_minor, amount_refunded_minor=refunded_minor,
         status="refunded" if refunded_minor and refunded_minor >= amount_minor else status,
-        live_mode=order.live_mode, charge_id=ids.provider_ref(charge_prefix), provider_type=provider,
-        connected_account={"_id": ids.object_id(), "account_id": ids.provider_ref("acct_", 16)},
-        payment_method={"card": card}, source=dict(order.source), created_at=at,
+        live_mode=order.live_mode, charge_id=providers.charge_id(ids, provider), provider_type=provider,
+        connected_account=providers.connected_account(order.location_id, provider),
+        payment_method=providers.payment_method(provider, card, order.contact_snapshot),
+        source=dict(order.source), created_at=at, created_by=created_by,
         updated_at=at if updated_at is None else updated_at, fulfilled_at=at,
         subscription_id=subscription.id if subscription else "",
         provider_subscription_id=subscription.provider_subscription_id if subscription else "",
@@ -90,16 +92,17 @@ def transaction(ids: IdFactory, order: Order, *, amount_minor: int, status: Tran
 
 
 def subscription(ids: IdFactory, order: Order, price: Price, *, status: SubscriptionStatus, provider: str,
-                 provider_prefix: str, at: float, next_billing_at: float | None, ip_address: str = "",
+                 at: float, next_billing_at: float | None, ip_address: str = "",
                  payments_collected: int = 0) -> Subscription:
-    """A subscription to a recurring `price`, bought with `order`, its period starting at `at`."""
+    """A subscription to a recurring `price`, bought with `order` through `provider` (its id in that
+    provider's format), its period starting at `at`."""
     recurring = price.recurring or {}
     return Subscription(
         id=ids.object_id(), location_id=order.location_id, contact_id=order.contact_id, order_id=order.id,
         price_id=price.id, product_id=price.product_id, currency=order.currency, amount_minor=price.amount_minor,
         status=status, live_mode=order.live_mode, provider_type=provider,
-        provider_subscription_id=ids.provider_ref(provider_prefix, 14),
-        connected_account={"_id": ids.object_id(), "account_id": ids.provider_ref("acct_", 16)},
+        provider_subscription_id=providers.subscription_id(ids, provider),
+        connected_account=providers.connected_account(order.location_id, provider),
         interval=recurring.get("interval", "month"), interval_count=int(recurring.get("interval_count", 1)),
         source=dict(order.source), created_at=at, updated_at=at, current_period_start=at,
         next_billing_at=next_billing_at, ip_address=ip_address, payments_collected=payments_collected,

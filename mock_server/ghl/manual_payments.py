@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from mock_server.ghl import factories, money, state
+from mock_server.ghl import factories, money, state, users
 from mock_server.ghl.errors import InvalidOperation
 from mock_server.ghl.models import Order, OrderNote, Transaction
 from mock_server.store import Condition, Store
@@ -35,6 +35,7 @@ class ManualPayment:
     card: dict[str, str] | None = None  # {"type", "last4"} when mode is card
     cheque_number: str = ""  # when mode is cheque
     meta: dict[str, Any] = field(default_factory=dict)
+    recorded_by: str = ""  # the user who recorded it (default: the location's owner)
 
     def payment_method(self) -> dict[str, Any]:
         method: dict[str, Any] = {"type": self.mode}
@@ -78,9 +79,9 @@ def record(sim: Simulator, order: Order, payment: ManualPayment, result: ActionR
                                f"({_shown(balance, order)}); set isPartialPayment to record a partial payment")
     now = sim.clock.now()
     txn = factories.transaction(sim.ids, order, amount_minor=amount, status="succeeded", at=now, provider=PROVIDER,
-                                charge_prefix="manual_", card={}, ip_address="")
+                                card={}, ip_address="",
+                                created_by=payment.recorded_by or users.owner(order.location_id))
     txn.payment_method = payment.payment_method()
-    txn.connected_account = {}
     payments.store.table(Transaction).put(txn)
     result.resources.append(("transactions", txn))
     if payment.notes:

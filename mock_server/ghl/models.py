@@ -110,6 +110,25 @@ class Price:
 
 
 @dataclass(slots=True)
+class Funnel:
+    """A funnel, store or other place of a location that orders come from: the API's `sourceId` /
+    `entitySourceId` (a 20-character id like a location's), shared by all its orders. `steps` are the
+    pages an order can be placed on: [{"sub_type", "page_id", "page_url", "step_id"}] (funnels and
+    website stores); other kinds have one step with only a `sub_type` and no page meta."""
+
+    id: str
+    location_id: str
+    type: str  # the API's sourceType: funnel, website, payment_link, ...
+    name: str
+    domain: str
+    steps: list[dict[str, Any]]
+    created_at: float
+
+    def step(self, sub_type: str) -> dict[str, Any] | None:
+        return next((s for s in self.steps if s["sub_type"] == sub_type), None)
+
+
+@dataclass(slots=True)
 class Order:
     id: str
     location_id: str
@@ -123,7 +142,7 @@ class Order:
     shipping_minor: int
     amount_minor: int
     live_mode: bool
-    # {"type", "sub_type", "id", "name", "meta": {...}}
+    # {"type", "sub_type", "id", "name", "meta": {...}}: the Funnel and step the order was placed on
     source: dict[str, Any]
     created_at: float
     updated_at: float

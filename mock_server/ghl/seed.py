@@ -17,7 +17,7 @@ import orjson
 from faker import Faker
 
 from mock_server.clock import parse_iso
-from mock_server.ghl import factories, money, state
+from mock_server.ghl import factories, money, sources, state, users
 from mock_server.ghl.actions import PERIOD_DAYS
 from mock_server.ghl.factories import snapshot
 from mock_server.ghl.models import (
@@ -26,6 +26,7 @@ from mock_server.ghl.models import (
     Contact,
     EntityType,
     Fulfillment,
+    Funnel,
     Interval,
     Order,
     Price,
@@ -96,6 +97,10 @@ SOURCES: tuple[tuple[str, str, int], ...] = (
     ("form", "one_step_order_form", 3),
     ("communities", "service", 3),
 )
+
+# Orders of these source types are made by the location's staff (`createdBy` is a user id); customers
+# place the others (no `createdBy`).
+STAFF_SOURCE_TYPES = frozenset({"manual", "invoice", "text2Pay", "point_of_sale"})
 
 SUBSCRIPTION_STATES: tuple[tuple[SubscriptionStatus, int], ...] = (
     ("active", 24), ("trialing", 3), ("past_due", 3), ("unpaid", 2), ("canceled", 6), ("incomplete", 2),
@@ -220,6 +225,8 @@ def seed_location(
                                   created_at=SEED_EPOCH + 2, expires_at=None))
 
     contacts = _contacts(fake, rng, ids, loc_id, orders)
+    funnels = sources.seed(loc_id, stream, SEED_EPOCH - 350 * DAY)
+    staff = users.location_users(loc_id)
     products, prices = _catalog(rng, ids, loc_id)
     one_time = [p for p in prices if p.type == "one_time"]
     recurring = [p for p in prices if p.type == "recurring"]
@@ -258,14 +265,14 @@ def seed_location(
         shipping = 599 if physical and rng.random() < 0.6 else 0
         tax = seeded_share(subtotal - discount, 0.08) if rng.random() < 0.3 else 0
         live = rng.random() < 0.9
-        # The random draws in the order they were always made: the source name, then the coupon number.
-        source_name = _source_name(src_type, rng)
+        # The random draws in the order they are made: the funnel (or store ...), then the coupon number.
+        funnel = sources.pick(funnels, src_type, src_sub, rng)
         coupon_code = f"SAVE10-{rng.randint(100, 999)}" if coupon else ""
         order = factories.order(
             ids, location_id=loc_id, contact_snapshot=snapshot(contact), currency="USD", items=items,
-            live_mode=live, source_type=src_type, source_sub_type=src_sub, source_name=source_name,
-            created_at=created_at, discount_minor=discount, tax_minor=tax, shipping_minor=shipping,
-            coupon_code=coupon_code,
+            live_mode=live, source=sources.order_source(funnel, src_sub), created_at=created_at,
+            discount_minor=discount, tax_minor=tax, shipping_minor=shipping, coupon_code=coupon_code,
+            created_by=staff[n % len(staff)] if src_type in STAFF_SOURCE_TYPES else "",
         )
         txns = _order_payments(rng, ids, order, is_sub)
         if not txns and not is_sub and rng.random() < 0.35:
@@ -280,7 +287,7 @@ def seed_location(
         all_txns += txns
         all_fulfillments += fulfillments
         if is_sub:
-            sub, renewals = _subscription(rng, ids, order, chosen[0], sub_states.pop(), txns)
+            sub, renewals = _subscription(rng, ids, order, chosen[0], sub_states.pop(), txns, staff)
             all_subs.append(sub)
             all_txns += renewals
 
@@ -299,6 +306,7 @@ def seed_location(
         store.table(Location).put(location)
         store.table(Token).put_many(tokens)
         store.table(Contact).put_many(contacts)
+        store.table(Funnel).put_many(funnels)
         store.table(Product).put_many(products)
         store.table(Price).put_many(prices)
         store.table(Order).put_many(all_orders)
@@ -379,23 +387,19 @@ def _catalog(rng: random.Random, ids: IdFactory, loc_id: str) -> tuple[list[Prod
     return products, prices
 
 
-def _source_name(src_type: str, rng: random.Random) -> str:
-    names = {"funnel": ("Spring Challenge Funnel", "Coaching Funnel", "Gear Funnel"),
-             "website": ("Online Store",), "invoice": ("Invoice",), "payment_link": ("Payment Link",)}
-    return rng.choice(names.get(src_type, (src_type.replace("_", " ").title(),)))
-
-
 def _charge(rng: random.Random, ids: IdFactory, order: Order, amount: int, at: float, status: TransactionStatus,
             *, refunded: int = 0, entity_type: EntityType = "order",
             entity_id: str | None = None, subscription: Subscription | None = None) -> Transaction:
-    # Random draws in the order they were always made: provider, brand, last4, IP address.
+    # Random draws in the order they were always made: provider, brand, last4, IP address. A renewal goes
+    # through its subscription's provider (the draw is made all the same, so later records do not move).
     provider = rng.choice(("stripe", "stripe", "stripe", "authorize-net", "nmi", "paypal"))
+    if subscription is not None:
+        provider = subscription.provider_type
     brand = rng.choice(("visa", "mastercard", "amex", "discover"))
     card = {"brand": brand, "last4": f"{rng.randint(0, 9999):04d}"}
     ip_address = f"{rng.randint(11, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
     return factories.transaction(
-        ids, order, amount_minor=amount, status=status, at=at, provider=provider,
-        charge_prefix={"stripe": "ch_", "paypal": "PAY-"}.get(provider, "txn_"), card=card, ip_address=ip_address,
+        ids, order, amount_minor=amount, status=status, at=at, provider=provider, card=card, ip_address=ip_address,
         refunded_minor=refunded, updated_at=at + (60 if refunded else 0), entity_type=entity_type,
         entity_id=entity_id, subscription=subscription,
     )
@@ -444,10 +448,9 @@ def _fulfil(rng: random.Random, ids: IdFactory, order: Order, by_product: dict[s
 
 
 def _subscription(rng: random.Random, ids: IdFactory, order: Order, price: Price, status: SubscriptionStatus,
-                  order_txns: list[Transaction]) -> tuple[Subscription, list[Transaction]]:
+                  order_txns: list[Transaction], staff: tuple[str, ...]) -> tuple[Subscription, list[Transaction]]:
     provider = order_txns[0].provider_type if order_txns else "stripe"
-    sub = factories.subscription(ids, order, price, status=status, provider=provider,
-                                 provider_prefix="sub_" if provider != "paypal" else "I-", at=order.created_at,
+    sub = factories.subscription(ids, order, price, status=status, provider=provider, at=order.created_at,
                                  next_billing_at=None, ip_address=order_txns[0].ip_address if order_txns else "")
     period = PERIOD_DAYS[sub.interval] * DAY
     for t in order_txns:
@@ -469,7 +472,7 @@ def _subscription(rng: random.Random, ids: IdFactory, order: Order, price: Price
     sub.payments_collected = paid_periods
     if status == "canceled":
         sub.canceled_at = min(SEED_EPOCH - DAY, order.created_at + rng.uniform(1, 60) * DAY)
-        sub.canceled_by = "customer"
+        sub.canceled_by = staff[int(sub.id, 16) % len(staff)]  # a user of the location cancelled it
         sub.updated_at = sub.canceled_at
         # Nothing is charged after the cancellation, and the last period is the one it was cancelled in.
         # (The dropped renewals were drawn already, so the random streams of later records do not move.)

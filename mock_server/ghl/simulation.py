@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from mock_server.ghl import factories, manual_payments, money, state
+from mock_server.ghl import factories, manual_payments, money, sources, state, users
 from mock_server.ghl.actions import ACTIONS, PERIOD_DAYS
 from mock_server.ghl.coupons import Coupons
 from mock_server.ghl.errors import InvalidOperation, NotFound
@@ -60,6 +60,7 @@ class SimArgs:
     trackings: list[dict[str, Any]] = field(default_factory=list)
     source_type: str | None = None
     source_sub_type: str | None = None
+    source_id: str | None = None  # order.create: the funnel (store ...) of the location it is placed in
     live_mode: bool = True
     pending_polls: int = 0  # order.pay: stay pending until the order was polled N times ...
     pending_seconds: float | None = None  # ... or T seconds passed on the sandbox clock
@@ -190,7 +191,7 @@ class Simulator:
         ip_address = f"10.{self.rng.randint(0, 255)}.{self.rng.randint(0, 255)}.{self.rng.randint(1, 254)}"
         return factories.transaction(
             self.ids, order, amount_minor=amount, status=status, at=self.clock.now(),
-            provider=subscription.provider_type if subscription else "stripe", charge_prefix="ch_", card=card,
+            provider=subscription.provider_type if subscription else "stripe", card=card,
             ip_address=ip_address, entity_type=entity_type, entity_id=entity_id, subscription=subscription,
         )
 
@@ -210,15 +211,29 @@ class Simulator:
             coupon_id, coupon_code = coupon.id, coupon.code
         order = factories.order(
             self.ids, location_id=args.location_id, contact_snapshot=snap, currency="USD", items=order_items,
-            live_mode=args.live_mode, source_type=args.source_type or "funnel",
-            source_sub_type=args.source_sub_type or "one_step_order_form", source_name="Sandbox Funnel",
-            created_at=now, discount_minor=discount, coupon_code=coupon_code, coupon_id=coupon_id,
+            live_mode=args.live_mode, source=self._source(args, now), created_at=now, discount_minor=discount,
+            coupon_code=coupon_code, coupon_id=coupon_id,
         )
         state.derive(order, [], [])
         self.store.table(Order).put(order)
         self.payments.events.record("OrderCreate", "orders", order)
         result.resources.append(("orders", order))
         return order
+
+    def _source(self, args: SimArgs, now: float) -> dict[str, Any]:
+        """The funnel (store ...) and step a new order is placed on: `sourceId` names one of the location's
+        (its step of `sourceSubType`, else its first); otherwise the location's first source of `sourceType`
+        (default funnel) with a `sourceSubType` (default one_step_order_form) step."""
+        if args.source_id:
+            funnel = sources.by_id(self.store, args.location_id, args.source_id)
+            if funnel is None:
+                raise NotFound("Source", args.source_id)
+            if args.source_type and args.source_type != funnel.type:
+                raise InvalidOperation(f"Source {funnel.id} is a {funnel.type}, not a {args.source_type}")
+            return sources.order_source(funnel, args.source_sub_type or funnel.steps[0]["sub_type"])
+        sub_type = args.source_sub_type or "one_step_order_form"
+        funnel = sources.for_order(self.store, self.ids, args.location_id, args.source_type or "funnel", sub_type, now)
+        return sources.order_source(funnel, sub_type)
 
     def _settle_refresh(self, order: Order, result: ActionResult) -> None:
         self.payments.refresh_order(order)
@@ -355,7 +370,7 @@ class Simulator:
         order = self._new_order(args, [(price, 1)], result)
         now = self.clock.now()
         sub = factories.subscription(
-            self.ids, order, price, status="active", provider="stripe", provider_prefix="sub_", at=now,
+            self.ids, order, price, status="active", provider="stripe", at=now,
             next_billing_at=now + period_seconds(price.recurring["interval"],
                                                  int(price.recurring.get("interval_count", 1))),
             payments_collected=1,
@@ -418,7 +433,7 @@ class Simulator:
         now = self.clock.now()
         sub.status = "canceled"
         sub.canceled_at = now
-        sub.canceled_by = "sandbox"
+        sub.canceled_by = users.owner(sub.location_id)  # cancelled by the location's owner (a user id)
         sub.next_billing_at = None
         sub.updated_at = now
         self.store.table(Subscription).put(sub)

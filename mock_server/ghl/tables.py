@@ -22,6 +22,9 @@ PRICES = TableSpec("prices", m.Price,
                    (column("location_id", "TEXT", by_location), column("product_id", "TEXT", lambda r: r.product_id),
                     column("created_at", "REAL", by_created)),
                    ("location_id, created_at", "product_id"), location_scoped=True)
+FUNNELS = TableSpec("funnels", m.Funnel,
+                    (column("location_id", "TEXT", by_location), column("created_at", "REAL", by_created)),
+                    ("location_id, created_at",), location_scoped=True)
 ORDERS = TableSpec(
     "orders", m.Order,
     (column("location_id", "TEXT", by_location), column("created_at", "REAL", by_created),
@@ -81,4 +84,4 @@ CUSTOM_PROVIDERS = TableSpec("custom_providers", m.CustomProvider,
 
 TABLES: tuple[TableSpec[Any], ...] = (APPS, TOKENS, GRANTS, CONTACTS, PRODUCTS, PRICES, ORDERS, TRANSACTIONS,
                                       SUBSCRIPTIONS, FULFILLMENTS, PROVIDERS, ORDER_NOTES, COUPONS,
-                                      CUSTOM_PROVIDERS)
+                                      CUSTOM_PROVIDERS, FUNNELS)

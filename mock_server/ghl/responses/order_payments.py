@@ -87,6 +87,7 @@ async def record_payment(request: Request, token: Token) -> Response:
     except NotFound:
         # Observed live (GHL SDK issue #19): 404 "Order not found", not the spec's 400.
         raise ApiError(404, "Order not found", "Not Found") from None
+    payment.recorded_by = token.user_id  # "" (a private integration token): the location's owner
     service.simulator.run("order.record_payment", SimArgs(location_id=loc, order_id=order_id, payment=payment))
     return json_response({"success": True})
 

@@ -1,14 +1,20 @@
 """Domain records -> the JSON shapes GHL answers. List items are flattened (`sourceType`,
 `entitySource*`, `paymentProviderType`); get-by-id nests (`source`, `entitySource`, `paymentProvider`,
 `contactSnapshot`). Keys are GHL's camelCase with `_id`. Amounts are stored in minor units and rendered here in major
-units (`to_major`), except the provider snapshots (`chargeSnapshot`, `subscriptionSnapshot.plan`), which
-show minor units as Stripe does."""
+units (`to_major`), except the provider snapshots (`chargeSnapshot`, `subscriptionSnapshot`), which are
+in each provider's own format (mock_server/ghl/providers.py; Stripe's show minor units).
+
+Fields GHL leaves out when they have no value are left out, not sent as "": `subscriptionId` (a
+payment outside a subscription), `couponCode` (an order without a coupon), `createdBy` (nothing a user
+made), `canceledAt`/`canceledBy` (a subscription not cancelled), `paymentProviderConnectedAccount`
+(a manual payment), tracking fields that were not given."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from mock_server.clock import iso_ms
+from mock_server.ghl import providers
 from mock_server.ghl.models import (
     Fulfillment,
     Order,
@@ -20,10 +26,18 @@ from mock_server.ghl.models import (
 )
 from mock_server.ghl.money import to_major
 
+_META_KEYS = (("domain", "domain"), ("page_id", "pageId"), ("page_url", "pageUrl"), ("step_id", "stepId"))
+
 
 def _source_meta(meta: dict[str, Any]) -> dict[str, Any]:
-    return {"domain": meta.get("domain", ""), "pageId": meta.get("page_id", ""),
-            "pageUrl": meta.get("page_url", ""), "stepId": meta.get("step_id", "")}
+    """A funnel or store step's `{domain, pageId, pageUrl, stepId}`; `{}` for sources without pages."""
+    return {name: meta[key] for key, name in _META_KEYS if key in meta}
+
+
+def _present(out: dict[str, Any], **fields: str) -> dict[str, Any]:
+    """`out` with the fields that have a value (GHL omits empty optional ids rather than send "")."""
+    out.update({k: v for k, v in fields.items() if v})
+    return out
 
 
 def source(src: dict[str, Any]) -> dict[str, Any]:
@@ -98,7 +112,7 @@ def price(p: Price) -> dict[str, Any]:
 def order_list_item(o: Order, recurring_price_ids: frozenset[str] = frozenset()) -> dict[str, Any]:
     src = o.source
     recurring = sum(1 for i in o.items if i["price_id"] in recurring_price_ids)
-    return {
+    out: dict[str, Any] = {
         "_id": o.id, "altId": o.location_id, "altType": "location", "contactId": o.contact_id,
         "contactName": _name(o.contact_snapshot), "contactEmail": o.contact_snapshot.get("email", ""),
         "currency": o.currency, "amount": to_major(o.amount_minor, o.currency),
@@ -106,10 +120,11 @@ def order_list_item(o: Order, recurring_price_ids: frozenset[str] = frozenset())
         "status": o.status, "paymentStatus": o.payment_status, "liveMode": o.live_mode,
         "totalProducts": len(o.items), "sourceType": src.get("type", ""), "sourceName": src.get("name", ""),
         "sourceId": src.get("id", ""), "sourceMeta": _source_meta(src.get("meta", {})),
-        "couponCode": o.coupon_code, "createdAt": iso_ms(o.created_at), "updatedAt": iso_ms(o.updated_at),
+        "createdAt": iso_ms(o.created_at), "updatedAt": iso_ms(o.updated_at),
         "sourceSubType": src.get("sub_type", ""), "fulfillmentStatus": o.fulfillment_status,
-        "onetimeProducts": len(o.items) - recurring, "recurringProducts": recurring, "createdBy": o.created_by,
+        "onetimeProducts": len(o.items) - recurring, "recurringProducts": recurring,
     }
+    return _present(out, couponCode=o.coupon_code, createdBy=o.created_by)
 
 
 def order_item(item: dict[str, Any], o: Order, prices: dict[str, Price], products: dict[str, Product]) -> dict[str, Any]:
@@ -139,8 +154,9 @@ def order_detail(o: Order, prices: dict[str, Price], products: dict[str, Product
         "amountSummary": amount_summary(o),
         "source": source(o.source), "items": [order_item(i, o, prices, products) for i in o.items],
         "fingerprint": o.fingerprint, "meta": {}, "markAsTest": not o.live_mode,
-        "automaticTaxesCalculated": False, "createdBy": o.created_by,
+        "automaticTaxesCalculated": False,
     }
+    _present(out, createdBy=o.created_by)
     if o.coupon_code:
         # A redeemed coupon's own id; a seeded order's code names no coupon record (an id from its fingerprint).
         out["coupon"] = {"_id": o.coupon_id or o.fingerprint.replace("-", "")[:24], "code": o.coupon_code}
@@ -176,16 +192,18 @@ def order_webhook(o: Order, prices: dict[str, Price], products: dict[str, Produc
 # ---- transactions ---------------------------------------------------------------------------------
 
 
-def _charge_snapshot(t: Transaction) -> dict[str, Any]:
-    return {"id": t.charge_id, "object": "charge", "amount": t.amount_minor,
-            "amount_refunded": t.amount_refunded_minor, "currency": t.currency.lower(),
-            "status": t.status, "paid": t.status in ("succeeded", "refunded"),
-            "refunded": t.status == "refunded", "failure_code": t.failure_reason or None}
+def payment_provider(provider_type: str, account: dict[str, Any]) -> dict[str, Any]:
+    """By-id `paymentProvider`: `{type, connectedAccount}` in the provider's shape (Stripe
+    `{_id, accountId}`, PayPal `{_id, merchantClientId}`, ...); no account for a manual payment."""
+    out: dict[str, Any] = {"type": provider_type}
+    if account:
+        out["connectedAccount"] = providers.render_account(account)
+    return out
 
 
 def transaction_list_item(t: Transaction) -> dict[str, Any]:
     src = t.source
-    return {
+    out: dict[str, Any] = {
         "_id": t.id, "altId": t.location_id, "altType": "location", "contactId": t.contact_id,
         "contactName": _name(t.contact_snapshot), "contactEmail": t.contact_snapshot.get("email", ""),
         "currency": t.currency, "amount": to_major(t.amount_minor, t.currency), "status": t.status,
@@ -193,30 +211,30 @@ def transaction_list_item(t: Transaction) -> dict[str, Any]:
         "entityType": t.entity_type, "entityId": t.order_id, "entitySourceType": src.get("type", ""),
         "entitySourceSubType": src.get("sub_type", ""), "entitySourceName": src.get("name", ""),
         "entitySourceId": src.get("id", ""), "entitySourceMeta": _source_meta(src.get("meta", {})),
-        "subscriptionId": t.provider_subscription_id, "chargeId": t.charge_id, "chargeSnapshot": _charge_snapshot(t),
-        "paymentProviderType": t.provider_type,
-        "paymentProviderConnectedAccount": t.connected_account.get("account_id", ""), "ipAddress": t.ip_address,
+        "chargeId": t.charge_id, "chargeSnapshot": providers.charge_snapshot(t),
+        "paymentProviderType": t.provider_type, "ipAddress": t.ip_address,
         "createdAt": iso_ms(t.created_at), "updatedAt": iso_ms(t.updated_at), "amountRefunded": to_major(t.amount_refunded_minor, t.currency),
-        "paymentMethod": t.payment_method, "fulfilledAt": iso_ms(t.fulfilled_at), "createdBy": t.created_by,
+        "paymentMethod": t.payment_method, "fulfilledAt": iso_ms(t.fulfilled_at),
     }
+    # The list's connected account is the by-id `paymentProvider.connectedAccount._id`.
+    return _present(out, subscriptionId=t.provider_subscription_id,
+                    paymentProviderConnectedAccount=t.connected_account.get("_id", ""), createdBy=t.created_by)
 
 
 def transaction_detail(t: Transaction) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "_id": t.id, "altType": "location", "altId": t.location_id, "contactId": t.contact_id,
         "contactSnapshot": contact_doc(t.contact_snapshot), "currency": t.currency,
         "amount": to_major(t.amount_minor, t.currency),
         "status": t.status, "liveMode": t.live_mode, "createdAt": iso_ms(t.created_at),
         "updatedAt": iso_ms(t.updated_at), "entityType": t.entity_type, "entityId": t.order_id,
-        "entitySource": source(t.source), "chargeId": t.charge_id, "chargeSnapshot": _charge_snapshot(t),
-        "subscriptionId": t.provider_subscription_id,
-        "paymentProvider": {"type": t.provider_type,
-                            "connectedAccount": {"_id": t.connected_account.get("_id", ""),
-                                                 "accountId": t.connected_account.get("account_id", "")}},
+        "entitySource": source(t.source), "chargeId": t.charge_id, "chargeSnapshot": providers.charge_snapshot(t),
+        "paymentProvider": payment_provider(t.provider_type, t.connected_account),
         "ipAddress": t.ip_address, "meta": {}, "markAsTest": not t.live_mode, "isParent": False,
         "amountRefunded": to_major(t.amount_refunded_minor, t.currency), "receiptId": t.receipt_id, "qboSynced": False,
-        "paymentMethod": t.payment_method, "fulfilledAt": iso_ms(t.fulfilled_at), "createdBy": t.created_by,
+        "paymentMethod": t.payment_method, "fulfilledAt": iso_ms(t.fulfilled_at),
     }
+    return _present(out, subscriptionId=t.provider_subscription_id, createdBy=t.created_by)
 
 
 # ---- subscriptions --------------------------------------------------------------------------------
@@ -224,21 +242,9 @@ def transaction_detail(t: Transaction) -> dict[str, Any]:
 _RRULE = {"day": "daily", "week": "weekly", "month": "monthly", "year": "yearly"}
 
 
-def _subscription_snapshot(s: Subscription) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": s.provider_subscription_id, "object": "subscription", "status": s.status,
-                           "current_period_start": int(s.current_period_start),
-                           "plan": {"interval": s.interval, "interval_count": s.interval_count,
-                                    "amount": s.amount_minor, "currency": s.currency.lower()}}
-    if s.next_billing_at is not None:
-        out["current_period_end"] = int(s.next_billing_at)
-    if s.canceled_at is not None:
-        out["canceled_at"] = int(s.canceled_at)
-    return out
-
-
 def subscription_list_item(s: Subscription, with_count: bool = False) -> dict[str, Any]:
     src = s.source
-    out = {
+    out: dict[str, Any] = {
         "_id": s.id, "altId": s.location_id, "altType": "location", "contactId": s.contact_id,
         "contactName": _name(s.contact_snapshot), "contactEmail": s.contact_snapshot.get("email", ""),
         "currency": s.currency, "amount": to_major(s.amount_minor, s.currency), "status": s.status,
@@ -246,10 +252,10 @@ def subscription_list_item(s: Subscription, with_count: bool = False) -> dict[st
         "entityType": "order", "entityId": s.order_id, "entitySourceType": src.get("type", ""),
         "entitySourceName": src.get("name", ""), "entitySourceId": src.get("id", ""),
         "entitySourceMeta": _source_meta(src.get("meta", {})), "subscriptionId": s.provider_subscription_id,
-        "subscriptionSnapshot": _subscription_snapshot(s), "paymentProviderType": s.provider_type,
-        "paymentProviderConnectedAccount": s.connected_account.get("account_id", ""), "ipAddress": s.ip_address,
-        "createdAt": iso_ms(s.created_at), "updatedAt": iso_ms(s.updated_at), "createdBy": "",
+        "subscriptionSnapshot": providers.subscription_snapshot(s), "paymentProviderType": s.provider_type,
+        "ipAddress": s.ip_address, "createdAt": iso_ms(s.created_at), "updatedAt": iso_ms(s.updated_at),
     }
+    _present(out, paymentProviderConnectedAccount=s.connected_account.get("_id", ""))
     if with_count:
         out["paymentsCollectedCount"] = s.payments_collected
     return out
@@ -264,10 +270,8 @@ def subscription_detail(s: Subscription, prices: dict[str, Price], products: dic
         "amount": to_major(s.amount_minor, s.currency),
         "status": s.status, "liveMode": s.live_mode, "entityType": "order", "entityId": s.order_id,
         "entitySource": source(s.source), "subscriptionId": s.provider_subscription_id,
-        "subscriptionSnapshot": _subscription_snapshot(s),
-        "paymentProvider": {"type": s.provider_type,
-                            "connectedAccount": {"_id": s.connected_account.get("_id", ""),
-                                                 "accountId": s.connected_account.get("account_id", "")}},
+        "subscriptionSnapshot": providers.subscription_snapshot(s),
+        "paymentProvider": payment_provider(s.provider_type, s.connected_account),
         "ipAddress": s.ip_address, "createdAt": start, "updatedAt": iso_ms(s.updated_at), "meta": {},
         "markAsTest": not s.live_mode,
         "schedule": {"executeAt": iso_ms(s.next_billing_at) if s.next_billing_at is not None else "",
@@ -276,15 +280,20 @@ def subscription_detail(s: Subscription, prices: dict[str, Price], products: dic
         "autoPayment": {"customerId": "cus_" + s.contact_id[:14], "paymentMethodId": "pm_" + s.id[:14]},
         "recurringProduct": {"product": product(prod) if prod else {"_id": s.product_id},
                              "price": price(pr) if pr else {"_id": s.price_id}},
-        "paymentsCollectedCount": s.payments_collected, "createdBy": "",
+        "paymentsCollectedCount": s.payments_collected,
     }
+    # Subscriptions are started by customers at checkout: no `createdBy`. Not cancelled: no canceledAt/By.
     if s.canceled_at is not None:
         out["canceledAt"] = iso_ms(s.canceled_at)
-        out["canceledBy"] = s.canceled_by
+        _present(out, canceledBy=s.canceled_by)
     return out
 
 
 # ---- fulfillments and providers -------------------------------------------------------------------
+
+
+_TRACKING_KEYS = (("tracking_number", "trackingNumber"), ("shipping_carrier", "shippingCarrier"),
+                  ("tracking_url", "trackingUrl"))
 
 
 def fulfillment(f: Fulfillment, o: Order, prices: dict[str, Price], products: dict[str, Product]) -> dict[str, Any]:
@@ -295,8 +304,8 @@ def fulfillment(f: Fulfillment, o: Order, prices: dict[str, Price], products: di
         prod = products.get(pr.product_id) if pr else None
         items.append({"_id": item["price_id"], "name": names.get(item["price_id"], pr.name if pr else ""),
                       "product": product(prod) if prod else {}, "price": price(pr) if pr else {}, "qty": item["qty"]})
-    trackings = [{"trackingNumber": t.get("tracking_number", ""), "shippingCarrier": t.get("shipping_carrier", ""),
-                  "trackingUrl": t.get("tracking_url", "")} for t in f.trackings]
+    # Only the tracking fields given: `{}` stays `{}`.
+    trackings = [{name: t[key] for key, name in _TRACKING_KEYS if key in t} for t in f.trackings]
     return {"altId": f.location_id, "altType": "location", "trackings": trackings, "_id": f.id, "items": items,
             "notifyCustomer": f.notify_customer, "createdAt": iso_ms(f.created_at), "updatedAt": iso_ms(f.updated_at)}
 

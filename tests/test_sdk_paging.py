@@ -170,8 +170,8 @@ def seed(api: Api, oauth_token: str, now: datetime) -> World:
     """Make every kind of record the lists show, past a page or two each; returns what to expect."""
     world = World(url=str(api.http.base_url), location=api.location, pit="", expected={})
     loc = {"altId": api.location, "altType": "location"}
-    one_time = [i["price"] for o in api.everything("list-orders")[:40]
-                for i in api.call("GET", f"{PATHS['list-orders']}/{o['_id']}", params=loc)["items"]]
+    bought = [i["price"] for o in api.everything("list-orders")[:40]
+              for i in api.call("GET", f"{PATHS['list-orders']}/{o['_id']}", params=loc)["items"]]
 
     # Coupons: 20 of every status and kind (three of them redeemed by new orders below).
     day = timedelta(days=1)
@@ -186,7 +186,7 @@ def seed(api: Api, oauth_token: str, now: datetime) -> World:
         if n % 4 == 0:
             body.update(usageLimit=10 + n, limitPerCustomer=True)
         if n % 6 == 3:
-            body["productIds"] = [one_time[n]["product"]]
+            body["productIds"] = [bought[n]["product"]]
         if n % 7 == 4:
             body.update(applyToFuturePayments=True,
                         applyToFuturePaymentsConfig={"type": "fixed", "duration": 3, "durationType": "months"})
@@ -403,6 +403,24 @@ def test_unpaginated_lists_and_by_id_reads_are_complete(world: World, fetched: F
     for op, list_op in BY_ID_OF.items():
         got = [body["_id"] for body in fetched["byId"][op]]
         assert got == world.expected[list_op], f"{op}: not every listed record was fetched by id"
+
+
+def test_the_answers_show_every_kind_of_record(fetched: Fetched) -> None:
+    """What the seed claims to make is there, so the validation below meets every shape."""
+    rows = {op: [r for page in fetched["pages"][op] for r in page["body"].get("data", page["body"].get("providers"))]
+            for op in PAGINATED}
+    assert {c["status"] for c in rows["list-coupons"]} == {"scheduled", "active", "expired"}
+    assert {c["discountType"] for c in rows["list-coupons"]} == {"percentage", "amount"}
+    assert {c["applyToFuturePaymentsConfig"]["type"] for c in rows["list-coupons"]} == {"forever", "fixed"}
+    assert any(c.get("productIds") for c in rows["list-coupons"]) and any(c["usageCount"] for c in rows["list-coupons"])
+    assert {p["provider"] for p in rows["list-integration-providers"]} == {"nmi", "authorize-net"}
+    assert {"active", "canceled"} <= {s["status"] for s in rows["list-subscriptions"]}
+    assert {"succeeded", "failed"} <= {t["status"] for t in rows["list-transactions"]}
+    assert {"paid", "unpaid"} <= {o["paymentStatus"] for o in rows["list-orders"]}
+    assert any(o.get("couponCode") for o in rows["list-orders"])
+    assert any(o.get("coupon") for o in fetched["byId"]["get-order-by-id"])
+    canceled = [s for s in fetched["byId"]["get-subscription-by-id"] if s["status"] == "canceled"]
+    assert canceled and all(s.get("canceledAt") for s in canceled)
 
 
 def test_every_object_matches_our_contract(fetched: Fetched) -> None:

@@ -5,10 +5,13 @@ answered with only the fields given. Real HTTP against the `ghl_sandbox` server.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter, defaultdict
+from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 from api_support import (
     ORDERS,
     SHORT_ID,
@@ -21,6 +24,7 @@ from api_support import (
     listing,
     ok,
 )
+from receiver import Receiver
 from sim_support import new_order, one, simulate
 
 from mock_server.testing import SandboxClient
@@ -123,6 +127,12 @@ def test_simulated_orders_land_in_the_locations_funnels(ghl_sandbox: SandboxClie
     assert SHORT_ID.match(placed["source"]["meta"]["pageId"])
     expected = before[fid] + (2 if first["source"]["id"] == fid else 1)
     assert listing(ghl_sandbox, loc, ORDERS, sourceId=fid, limit=1)[1] == expected
+    # A page kind the funnel lacks is added to it (the same funnel id, a page of its own).
+    extra = one(simulate(ghl_sandbox, "order.create", locationId=loc["id"], sourceId=fid,
+                         sourceSubType="card_payment"), "order")
+    assert extra["source"]["id"] == fid and extra["source"]["subType"] == "card_payment"
+    assert extra["source"]["meta"]["pageId"] != placed["source"]["meta"]["pageId"]
+    assert extra["source"]["meta"]["domain"] == placed["source"]["meta"]["domain"]
     # A kind the seed has no source of gets one of its own, kept for the next order of that kind.
     a = by_id(ghl_sandbox, loc, ORDERS, new_order(ghl_sandbox, locationId=loc["id"], sourceType="survey",
                                                  sourceSubType="email_campaign"))
@@ -308,3 +318,27 @@ def test_trackings_are_answered_with_only_the_fields_given(ghl_sandbox: SandboxC
     assert one(result, "fulfillment")["trackings"] == [{}, {"shippingCarrier": "UPS"}]
     assert_ghl_error(ghl_sandbox.api("POST", f"{ORDERS}/{order_id}/fulfillments", loc["token"],
                                      json={**body, "trackings": [{"trackingNumber": 5}]}), 422)
+
+
+def test_order_webhooks_carry_the_funnel_and_match_the_schema(ghl_sandbox: SandboxClient,
+                                                              loc: dict[str, Any]) -> None:
+    """OrderCreate of a funnel order and of an invoice order (no pages: `source.meta` is `{}`), both
+    valid against contracts/webhooks/OrderCreate.schema.json, `source.id` the list's `sourceId`."""
+    schema = json.loads((Path(__file__).resolve().parent.parent / "contracts" / "webhooks" /
+                         "OrderCreate.schema.json").read_text())
+    validator = jsonschema_rs.Draft202012Validator(schema, validate_formats=True)
+    orders = everything(ghl_sandbox, loc, ORDERS)
+    picked = [next(o for o in orders if o["sourceType"] == kind) for kind in ("funnel", "invoice")]
+    with Receiver() as rx:
+        for o in picked:
+            r = ghl_sandbox.http.post("/_sandbox/webhooks/forge", json={"url": rx.url, "orderId": o["_id"],
+                                                                         "kind": "valid", "event": "OrderCreate"})
+            assert r.status_code == 200, r.text
+        bodies = rx.bodies()
+    assert [b["_id"] for b in bodies] == [o["_id"] for o in picked]
+    for body, o in zip(bodies, picked, strict=True):
+        errors = [e.message for e in validator.iter_errors(body)]
+        assert not errors, errors
+        assert body["source"]["id"] == o["sourceId"] and body["source"]["meta"] == o["sourceMeta"]
+    assert bodies[1]["source"]["meta"] == {} and set(bodies[0]["source"]["meta"]) == {"domain", "pageId", "pageUrl",
+                                                                                     "stepId"}

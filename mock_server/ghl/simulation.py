@@ -222,7 +222,7 @@ class Simulator:
 
     def _source(self, args: SimArgs, now: float) -> dict[str, Any]:
         """The funnel (store ...) and step a new order is placed on: `sourceId` names one of the location's
-        (its step of `sourceSubType`, else its first); otherwise the location's first source of `sourceType`
+        (its step of `sourceSubType`, given one if it has none, else its first step); otherwise the location's first source of `sourceType`
         (default funnel) with a `sourceSubType` (default one_step_order_form) step."""
         if args.source_id:
             funnel = sources.by_id(self.store, args.location_id, args.source_id)
@@ -230,6 +230,8 @@ class Simulator:
                 raise NotFound("Source", args.source_id)
             if args.source_type and args.source_type != funnel.type:
                 raise InvalidOperation(f"Source {funnel.id} is a {funnel.type}, not a {args.source_type}")
+            if args.source_sub_type:  # placed on that page of the funnel (added if it has none yet)
+                funnel = sources.with_step(self.store, self.ids, funnel, args.source_sub_type, now)
             return sources.order_source(funnel, args.source_sub_type or funnel.steps[0]["sub_type"])
         sub_type = args.source_sub_type or "one_step_order_form"
         funnel = sources.for_order(self.store, self.ids, args.location_id, args.source_type or "funnel", sub_type, now)

@@ -94,15 +94,21 @@ def for_order(store: Store, ids: IdFactory, location_id: str, type_: str, sub_ty
         if f.type == type_ and f.step(sub_type) is not None:
             return f
     same_type = next((f for f in funnels if f.type == type_), None)
-    if same_type is not None:  # the funnel gains a step of this kind
-        extra = make(ids, location_id=location_id, type_=type_, name=same_type.name, sub_types=(sub_type,),
-                     created_at=at)
-        same_type.steps.append(extra.steps[0])
-        store.table(Funnel).put(same_type)
-        return same_type
+    if same_type is not None:
+        return with_step(store, ids, same_type, sub_type, at)
     name = "Sandbox Funnel" if type_ == "funnel" else type_.replace("_", " ").title()
     funnel = make(ids, location_id=location_id, type_=type_, name=name, sub_types=(sub_type,), created_at=at)
     store.table(Funnel).put(funnel)
+    return funnel
+
+
+def with_step(store: Store, ids: IdFactory, funnel: Funnel, sub_type: str, at: float) -> Funnel:
+    """`funnel`, given a page (step) of `sub_type` if it has none yet (stored)."""
+    if funnel.step(sub_type) is None:
+        extra = make(ids, location_id=funnel.location_id, type_=funnel.type, name=funnel.name,
+                     sub_types=(sub_type,), created_at=at)
+        funnel.steps.append(extra.steps[0])
+        store.table(Funnel).put(funnel)
     return funnel
 
 

@@ -630,6 +630,43 @@ def sandbox_env(url: str, admin_token: str | None, location_index: int = 0) -> d
     return dict(sorted(values.items(), key=lambda item: rank.get(item[0], len(rank))))
 
 
+@main.command("token")
+@URL_OPTION
+@ADMIN_OPTION
+@click.option("--location", "location", default="0", show_default=True, metavar="ID|N",
+              help="The location: its id, or its number in the control plane's list (0: the first).")
+@click.option("--type", "token_type", default="pit", show_default=True, type=click.Choice(["pit", "oauth"]),
+              help="pit: the location's private integration token (what GHL's SDKs take on their own); "
+                   "oauth: its marketplace-app token.")
+@click.option("--export", "export", is_flag=True,
+              help="Print `export TOKEN=… LOCATION=… GHL_SANDBOX_URL=…` lines for `eval \"$(ghl-sandbox token "
+                   "--export)\"` instead of the bare token.")
+def token_command(url: str, admin_token: str | None, location: str, token_type: str, export: bool) -> None:
+    """Print a location's API token from a running sandbox (the bare token, or shell exports of it with
+    the location id and the sandbox URL)."""
+    base = url.rstrip("/")
+    with _sandbox(base, admin_token) as sandbox:
+        locations = sandbox.locations()
+    if not isinstance(locations, list) or not locations:
+        raise click.ClickException(f"{base} answered no locations: is it a ghl-sandbox?")
+    chosen = next((loc for loc in locations if loc["locationId"] == location), None)
+    if chosen is None and location.isdigit() and int(location) < len(locations):
+        chosen = locations[int(location)]
+    if chosen is None:
+        known = ", ".join(f"{i} ({loc['locationId']})" for i, loc in enumerate(locations))
+        raise click.BadParameter(f"{location!r} is neither the id nor the number of a location; the sandbox has "
+                                 f"{known}", param_hint="--location")
+    token = next((t["token"] for t in chosen["tokens"]
+                  if t["tokenType"] == token_type and t["tokenClass"] == "location"), None)
+    if token is None:
+        raise click.ClickException(f"location {chosen['locationId']} has no {token_type} location token")
+    if not export:
+        click.echo(token)
+        return
+    for name, value in (("TOKEN", token), ("LOCATION", chosen["locationId"]), ("GHL_SANDBOX_URL", base)):
+        click.echo(f"export {name}={_sh_quote(value)}")
+
+
 # The order `env` prints in: the sandbox, the location, the app, the keys, Rankr.
 ENV_ORDER = ("GHL_SANDBOX_URL", "GHL_SANDBOX_ADMIN_TOKEN", "GHL_API_BASE_URL", "GHL_API_VERSION", "GHL_LOCATION_ID",
              "GHL_ACCESS_TOKEN", "GHL_LOCATION_ID_2", "GHL_ACCESS_TOKEN_2", "GHL_APP_ID", "GHL_CLIENT_ID",

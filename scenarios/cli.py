@@ -221,8 +221,9 @@ def run_check(console: Console, client_command: str | projects.ClientSpec, scena
     results = []
     with (nullcontext(None) if sandbox_url else running_sandbox(settings)) as sandbox:
         url = sandbox_url or (sandbox.url if sandbox is not None else "")
-        signed = "" if sandbox_url or not legacy_wh_signature else "   signatures: x-ghl-signature + legacy x-wh-signature"
-        console.print(f"sandbox {url}   client: {spec.command}   seed {seed}{signed}", markup=False)
+        console.print(f"sandbox {url}   client: {spec.command}   seed {seed}", markup=False)
+        if legacy_wh_signature and not sandbox_url:  # a line of its own: a long client command must not hide it
+            console.print("signatures: x-ghl-signature + legacy x-wh-signature", markup=False, soft_wrap=True)
         harness = Harness(url, spec, seed=seed, only_checks=only_checks, admin_token=admin_token,
                           destination=destination)
         if destination is not None and destination.adapter != "rankr":

@@ -9,10 +9,11 @@ import re
 import shlex
 import signal
 import sys
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from rich.console import Console
@@ -23,8 +24,12 @@ from scenarios import project as projects
 from scenarios.checks import REGISTRY
 from scenarios.loader import Scenario, ScenarioError, load_paths
 
+if TYPE_CHECKING:
+    from scenarios.runner import Harness, ScenarioResult  # noqa: F401 - Harness: imported again at run time
+
 DEFAULT_EXAMPLES = 10
 DEFAULT_SEED = 42
+MAX_JOBS = projects.MAX_JOBS
 
 
 class UsageProblem(Exception):
@@ -42,6 +47,7 @@ class Plan:
     examples: int
     seed: int
     destination: Any  # scenarios.destinations.Destination (imported lazily with the adapters)
+    jobs: int = 1
 
 
 @click.command()
@@ -59,6 +65,10 @@ class Plan:
               help="Scenario files or directories (repeatable; default: the built-in library).")
 @click.option("--examples", default=None, type=click.IntRange(0, 10_000),
               help=f"Property-based examples to run after the scenarios (0: none; default {DEFAULT_EXAMPLES}).")
+@click.option("--jobs", default=None, type=int, metavar="N",
+              help="Scenarios and property examples run at the same time, each job with a sandbox process and "
+                   "client of its own; the report is that of --jobs 1 (default: harness.jobs of the project "
+                   "file, else 4 per core, at least 2 and at most 8; 1 with --sandbox-url).")
 @click.option("--seed", default=None, type=int, help=f"One seed for data, ids, chaos and programs (default {DEFAULT_SEED}).")
 @click.option("--junit", "junit_path", default=None, type=click.Path(dir_okay=False), help="Write JUnit XML here.")
 @click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False), help="Write a JSON report here.")
@@ -77,7 +87,7 @@ class Plan:
 @click.option("--admin-token", default=None, help="Admin token of that sandbox.")
 def check(client_command: str | None, project_path: str | None, client_cwd: str | None,
           startup_timeout: float | None, plugins: tuple[str, ...], scenario_paths: tuple[str, ...],
-          examples: int | None, seed: int | None, junit_path: str | None, json_path: str | None,
+          examples: int | None, jobs: int | None, seed: int | None, junit_path: str | None, json_path: str | None,
           only_checks: tuple[str, ...], save_dir: str | None, shrink_seconds: float,
           legacy_wh_signature: bool | None, sandbox_url: str | None, admin_token: str | None) -> None:
     """Drive an integration client through the scenario library and property-based runs."""
@@ -86,7 +96,7 @@ def check(client_command: str | None, project_path: str | None, client_cwd: str 
     try:
         try:
             plan = make_plan(client_command, project_path, client_cwd, startup_timeout, list(plugins),
-                             list(scenario_paths), examples, seed, list(only_checks))
+                             list(scenario_paths), examples, seed, list(only_checks), jobs=jobs)
         except (UsageProblem, projects.ProjectError, ScenarioError) as exc:
             console.print(f"error: {exc}", markup=False, soft_wrap=True)  # one line: the path stays whole
             sys.exit(2)
@@ -97,7 +107,8 @@ def check(client_command: str | None, project_path: str | None, client_cwd: str 
                          Path(junit_path) if junit_path else None, Path(json_path) if json_path else None,
                          Path(save_dir) if save_dir else None, sandbox_url, admin_token, shrink_seconds,
                          destination=plan.destination, replay=replay,
-                         legacy_wh_signature=bool(legacy_wh_signature or plan.project.legacy_wh_signature))
+                         legacy_wh_signature=bool(legacy_wh_signature or plan.project.legacy_wh_signature),
+                         jobs=plan.jobs, new_destination=lambda: _build_destination(plan.project))
     except clients.Interrupted as exc:
         _die_of(exc.signum)
     finally:
@@ -122,10 +133,12 @@ def _die_of(signum: int) -> NoReturn:
 
 def make_plan(client_command: str | None, project_path: str | None, client_cwd: str | None,
               startup_timeout: float | None, plugins: list[str], scenario_paths: list[str],
-              examples: int | None, seed: int | None, only_checks: list[str]) -> Plan:
+              examples: int | None, seed: int | None, only_checks: list[str], jobs: int | None = None) -> Plan:
     from scenarios import plugin
     from scenarios.destinations import build
 
+    if jobs is not None and not 1 <= jobs <= MAX_JOBS:
+        raise UsageProblem(f"--jobs must be between 1 and {MAX_JOBS}, not {jobs}")
     project = projects.load(projects.find(project_path))
     try:
         plugin.load(project.plugins, project.base_dir)
@@ -154,7 +167,21 @@ def make_plan(client_command: str | None, project_path: str | None, client_cwd: 
                 examples=examples if examples is not None else (project.examples if project.examples is not None
                                                                 else DEFAULT_EXAMPLES),
                 seed=seed if seed is not None else (project.seed if project.seed is not None else DEFAULT_SEED),
-                destination=destination)
+                destination=destination,
+                jobs=jobs if jobs is not None else (project.jobs if project.jobs is not None else _default_jobs()))
+
+
+def _default_jobs() -> int:
+    from scenarios.jobs import default_jobs
+
+    return default_jobs()
+
+
+def _build_destination(project: projects.Project) -> Any:
+    """Another instance of the project's destination adapter (one per job: an adapter holds its binding)."""
+    from scenarios.destinations import build
+
+    return build(project)
 
 
 _ENV_NAME = re.compile(r"\{env\.([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -200,13 +227,13 @@ def replay_command(plan: Plan, project_path: str | None, client_command: str | N
 def run_check(console: Console, client_command: str | projects.ClientSpec, scenarios: list, examples: int, seed: int,
               only_checks: list[str] | None, junit_path: Path | None, json_path: Path | None, save_dir: Path | None,
               sandbox_url: str | None, admin_token: str | None, shrink_seconds: float = 120.0,
-              destination: Any = None, replay: list[str] | None = None, legacy_wh_signature: bool = False) -> int:
+              destination: Any = None, replay: list[str] | None = None, legacy_wh_signature: bool = False,
+              jobs: int = 1, new_destination: Callable[[], Any] | None = None) -> int:
     from contextlib import nullcontext
 
     from mock_server.dashboard.harness_results import save_latest
     from mock_server.inprocess import running_sandbox
     from mock_server.settings import Settings
-    from scenarios.property import property_result, run_property
     from scenarios.report import print_report, to_json, write_json, write_junit
     from scenarios.runner import Harness
 
@@ -218,53 +245,137 @@ def run_check(console: Console, client_command: str | projects.ClientSpec, scena
         console.print(f"error: legacy_wh_signature: the sandbox at {sandbox_url} does not send x-wh-signature "
                       "(start it with --legacy-wh-signature)", markup=False, soft_wrap=True)
         return 2
-    results = []
-    with (nullcontext(None) if sandbox_url else running_sandbox(settings)) as sandbox:
-        url = sandbox_url or (sandbox.url if sandbox is not None else "")
-        console.print(f"sandbox {url}   client: {spec.command}   seed {seed}", markup=False)
-        if legacy_wh_signature and not sandbox_url:  # a line of its own: a long client command must not hide it
+    if sandbox_url or (destination is not None and new_destination is None):
+        # A sandbox the user runs is one sandbox: its scenarios reset it, so they take turns.
+        jobs_note = "jobs: 1 (--sandbox-url: one sandbox, so scenarios run one at a time)" if jobs > 1 and sandbox_url else ""
+        jobs = 1
+    else:
+        jobs = max(1, jobs)
+        jobs_note = (f"jobs: {jobs} (each job a sandbox process and client of its own: no scenario shares a "
+                     "sandbox, so there is no serial phase; the report keeps the library's order)") if jobs > 1 else ""
+    isolation = ("one sandbox, scenarios one at a time" if jobs == 1 else "a sandbox process per job")
+    results: list[ScenarioResult] = []
+    if jobs > 1:
+        from scenarios.jobs import Pool
+
+        assert new_destination is not None or destination is None
+        work_dir = Path(tempfile.mkdtemp(prefix="ghl-sandbox-check-"))
+
+        def make_harness(url: str, numbers: Iterator[int]) -> Harness:
+            return Harness(url, spec, seed=seed, only_checks=only_checks, admin_token=admin_token,
+                           destination=new_destination() if new_destination is not None else None,
+                           work_dir=work_dir, numbers=numbers)
+
+        console.print(f"sandbox: {jobs} processes (one per job)   client: {spec.command}   seed {seed}", markup=False)
+        if legacy_wh_signature:
             console.print("signatures: x-ghl-signature + legacy x-wh-signature", markup=False, soft_wrap=True)
-        harness = Harness(url, spec, seed=seed, only_checks=only_checks, admin_token=admin_token,
-                          destination=destination)
+        console.print(jobs_note, markup=False, soft_wrap=True)
         if destination is not None and destination.adapter != "rankr":
             console.print(f"destination: {destination.describe()}", markup=False)
+        pool = Pool(settings, jobs, make_harness)
         try:
-            with console.status("") as status:
-                for i, scenario in enumerate(scenarios, 1):
-                    status.update(f"[{i}/{len(scenarios)}] {scenario.name}")
-                    result = harness.run(scenario)
-                    results.append(result)
-                    mark = {"pass": "[green]pass[/]", "fail": "[red]FAIL[/]", "error": "[red]ERROR[/]",
-                            "skipped": "[yellow]skip[/]"}[result.status]
-                    why = escape(f": {result.skipped}" if result.skipped else (f": {result.error}" if result.error else ""))
-                    console.print(f"[{i}/{len(scenarios)}] {mark} {scenario.name} ({result.seconds:.1f} s){why}")
-                if examples:
-                    def progress(message: str) -> None:
-                        status.update(f"property run: {message}")
-
-                    outcome = run_property(harness, examples, seed, save_dir or harness.work_dir / "failures",
-                                           progress=progress, shrink_budget_s=shrink_seconds)
-                    result = property_result(harness, outcome)
-                    results.append(result)
-                    if result.error:
-                        console.print(f"[red]ERROR[/] property run: {escape(result.error)}")
-                    elif outcome.failure is not None:
-                        console.print(f"[red]FAIL[/] property run: a program failed after {outcome.examples_run} "
-                                      f"runs ({outcome.seconds:.1f} s)")
-                    else:
-                        console.print(f"[green]pass[/] property run: {outcome.examples_run} examples "
-                                      f"({outcome.seconds:.1f} s)")
+            with console.status(f"starting {jobs} sandboxes"):
+                pool.start()
+            _run_parallel(pool, console, scenarios, examples, seed, save_dir, shrink_seconds, results)
         finally:
-            harness.close()
+            pool.close()
+    else:
+        with (nullcontext(None) if sandbox_url else running_sandbox(settings)) as sandbox:
+            url = sandbox_url or (sandbox.url if sandbox is not None else "")
+            console.print(f"sandbox {url}   client: {spec.command}   seed {seed}", markup=False)
+            if legacy_wh_signature and not sandbox_url:  # a line of its own: a long client command must not hide it
+                console.print("signatures: x-ghl-signature + legacy x-wh-signature", markup=False, soft_wrap=True)
+            if jobs_note:
+                console.print(jobs_note, markup=False, soft_wrap=True)
+            harness = Harness(url, spec, seed=seed, only_checks=only_checks, admin_token=admin_token,
+                              destination=destination)
+            if destination is not None and destination.adapter != "rankr":
+                console.print(f"destination: {destination.describe()}", markup=False)
+            try:
+                _run_serial(harness, console, scenarios, examples, seed, save_dir, shrink_seconds, results)
+            finally:
+                harness.close()
     names = [c for c in REGISTRY if any(o.check == c for r in results for o in r.outcomes)]
     print_report(console, results, names, replay=replay, seed=seed)
     document = to_json(results, replay=replay, seed=seed)
+    document["jobs"] = {"count": jobs, "isolation": isolation}
     save_latest(document, client=spec.command, seed=seed)  # for the dashboard (GET /_sandbox/harness/latest)
     if junit_path:
         write_junit(junit_path, results, replay=replay, seed=seed)
     if json_path:
         write_json(json_path, document)
     return 0 if all(r.ok for r in results) else 1
+
+
+_MARK = {"pass": "[green]pass[/]", "fail": "[red]FAIL[/]", "error": "[red]ERROR[/]", "skipped": "[yellow]skip[/]"}
+
+
+def _print_result(console: Console, i: int, n: int, scenario: Scenario, result: ScenarioResult) -> None:
+    why = escape(f": {result.skipped}" if result.skipped else (f": {result.error}" if result.error else ""))
+    console.print(f"[{i}/{n}] {_MARK[result.status]} {escape(scenario.name)} ({result.seconds:.1f} s){why}")
+
+
+def _print_property(console: Console, outcome: Any, result: ScenarioResult) -> None:
+    if result.error:
+        console.print(f"[red]ERROR[/] property run: {escape(result.error)}")
+    elif outcome.failure is not None:
+        console.print(f"[red]FAIL[/] property run: a program failed after {outcome.examples_run} "
+                      f"runs ({outcome.seconds:.1f} s)")
+    else:
+        console.print(f"[green]pass[/] property run: {outcome.examples_run} examples "
+                      f"({outcome.seconds:.1f} s)")
+
+
+def _run_serial(harness: Harness, console: Console, scenarios: list[Scenario], examples: int, seed: int,
+                save_dir: Path | None, shrink_seconds: float, results: list[ScenarioResult]) -> None:
+    from scenarios.property import property_result, run_property
+
+    with console.status("") as status:
+        for i, scenario in enumerate(scenarios, 1):
+            status.update(f"[{i}/{len(scenarios)}] {scenario.name}")
+            result = harness.run(scenario)
+            results.append(result)
+            _print_result(console, i, len(scenarios), scenario, result)
+        if examples:
+            def progress(message: str) -> None:
+                status.update(f"property run: {message}")
+
+            outcome = run_property(harness, examples, seed, save_dir or harness.work_dir / "failures",
+                                   progress=progress, shrink_budget_s=shrink_seconds)
+            result = property_result(harness, outcome)
+            results.append(result)
+            _print_property(console, outcome, result)
+
+
+def _run_parallel(pool: Any, console: Console, scenarios: list[Scenario], examples: int, seed: int,
+                  save_dir: Path | None, shrink_seconds: float, results: list[ScenarioResult]) -> None:
+    """The scenarios on the pool's jobs (each line printed as its scenario ends, numbered in the library's
+    order; the report keeps that order), then the property examples on the jobs and any shrinking on
+    the first job."""
+    from scenarios.jobs import example_runner, run_scenarios
+    from scenarios.property import property_result, run_property
+
+    with console.status("") as status:
+        finished = 0
+
+        def on_result(i: int, result: ScenarioResult) -> None:
+            nonlocal finished
+            finished += 1
+            _print_result(console, i + 1, len(scenarios), scenarios[i], result)
+            status.update(f"{finished} of {len(scenarios)} scenarios done on {pool.size} jobs")
+
+        if scenarios:
+            results.extend(run_scenarios(pool, scenarios, on_result))
+        if examples:
+            def progress(message: str) -> None:
+                status.update(f"property run: {message}")
+
+            harness = pool.first
+            outcome = run_property(harness, examples, seed, save_dir or harness.work_dir / "failures",
+                                   progress=progress, shrink_budget_s=shrink_seconds, parallel=example_runner(pool))
+            result = property_result(harness, outcome)
+            results.append(result)
+            _print_property(console, outcome, result)
 
 
 def _sends_legacy_signature(sandbox_url: str, admin_token: str | None) -> bool:

@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -37,6 +38,10 @@ class Interrupted(BaseException):
 _LIVE: set[ClientProcess] = set()  # started, not yet known to be stopped
 _critical = 0  # > 0 while a client is being spawned and registered
 _pending: int | None = None  # a signal that arrived meanwhile
+# `check --jobs` starts clients from worker threads: spawning and registering is one step under this
+# lock, and once `refuse_new_clients` ran (the run is ending) no thread starts another client.
+_spawn_lock = threading.RLock()
+_refusing = False
 
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
@@ -49,8 +54,12 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
 
 @contextlib.contextmanager
 def _uninterrupted() -> Iterator[None]:
-    """Defer `Interrupted` while a client is spawned: between fork and registration it would leak."""
+    """Defer `Interrupted` while a client is spawned: between fork and registration it would leak.
+    Signals reach the main thread only: a worker thread spawns under `_spawn_lock` instead."""
     global _critical, _pending
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     _critical += 1
     try:
         yield
@@ -72,6 +81,14 @@ def handle_signals() -> Callable[[], None]:
             signal.signal(sig, handler)
 
     return restore
+
+
+def refuse_new_clients(refuse: bool = True) -> None:
+    """From now on (until called with False) `ClientProcess.start` fails instead of spawning: worker
+    threads of `check --jobs` still running when the run ends cannot leave a client behind."""
+    global _refusing
+    with _spawn_lock:
+        _refusing = refuse
 
 
 def stop_all(grace: float = 2.0) -> None:
@@ -113,7 +130,9 @@ class ClientProcess:
         log.flush()
         self.started_at.append(time.time())
         try:
-            with _uninterrupted():
+            with _uninterrupted(), _spawn_lock:
+                if _refusing:
+                    raise ClientError("the run is ending: no new client is started")
                 self.proc = subprocess.Popen(self.command, shell=True, env={**os.environ, **self.env}, stdout=log,
                                              stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                              start_new_session=True, cwd=self.cwd)

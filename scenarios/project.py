@@ -20,6 +20,7 @@ else:  # pragma: no cover - Python 3.10
 
 PROJECT_FILE = "ghl-sandbox.toml"
 PYPROJECT_TABLE = ("tool", "ghl-sandbox")
+MAX_JOBS = 64  # check --jobs and harness.jobs
 
 
 class ProjectError(Exception):
@@ -190,6 +191,7 @@ class Project:
     checks: list[str] | None = None
     examples: int | None = None
     seed: int | None = None
+    jobs: int | None = None  # check --jobs: scenarios at the same time, a sandbox process each
     plugins: list[str] = field(default_factory=list)
     legacy_wh_signature: bool = False  # the sandbox `check` starts also sends the retired x-wh-signature
     destination: dict[str, Any] = field(default_factory=lambda: {"adapter": "rankr"})
@@ -398,6 +400,7 @@ def _read(project: Project, root: Table) -> None:
     project.checks = harness.strings("checks")
     project.examples = harness.integer("examples", None, maximum=10_000)
     project.seed = harness.integer("seed", None, minimum=-(2**63), maximum=2**63 - 1)
+    project.jobs = harness.integer("jobs", None, minimum=1, maximum=MAX_JOBS)
     project.plugins = harness.strings("plugins") or []
     project.legacy_wh_signature = harness.boolean("legacy_wh_signature", False)
     harness.reject_unknown()
@@ -460,6 +463,7 @@ command = "python my_sync_service.py"
 # checks = ["sync_complete", "no_duplicate_effects", "no_lost_events"]
 # examples = 10                  # property-based examples after the scenarios
 # seed = 42
+# jobs = 4                       # scenarios at the same time, each job its own sandbox (default: 4 a core, 2..8)
 # plugins = ["./ghl_checks.py"]  # modules or files that register checks and steps
 # legacy_wh_signature = false    # true: webhooks also carry the RSA x-wh-signature GHL retired in 2026
 

@@ -265,9 +265,49 @@ class PropertyOutcome:
     evaluated: dict[str, int] = field(default_factory=dict)  # check -> how many examples ran it (Acuity: some)
 
 
+# `check --jobs`: runs programs on the jobs (named "property example <n>" from 1), handing out nothing
+# more after one that failed; None for a program not run.
+Parallel = Callable[[list[dict[str, Any]], Callable[[str], None]], list[ScenarioResult | None]]
+HYPOTHESIS_SETTINGS: dict[str, Any] = {"deadline": None, "database": None, "print_blob": False,
+                                       "suppress_health_check": list(HealthCheck)}
+
+
+def draw_examples(strategy: st.SearchStrategy[dict[str, Any]], examples: int, seed: int) -> list[dict[str, Any]]:
+    """The programs a serial run generates, in its order, as long as every one passes: Hypothesis's
+    generation depends on the seed and the draws, not on what the test did with a passing example."""
+    docs: list[dict[str, Any]] = []
+
+    @settings(max_examples=examples, phases=[Phase.generate], **HYPOTHESIS_SETTINGS)
+    @hypothesis_seed(seed)
+    @given(strategy)
+    def record(doc: dict[str, Any]) -> None:
+        docs.append(doc)
+
+    record()
+    return docs
+
+
 def run_property(harness: Harness, examples: int, seed: int, save_dir: Path | None,
-                 progress: Callable[[str], None] = lambda _m: None, shrink_budget_s: float = 120.0) -> PropertyOutcome:
+                 progress: Callable[[str], None] = lambda _m: None, shrink_budget_s: float = 120.0,
+                 parallel: Parallel | None = None) -> PropertyOutcome:
+    """Run `examples` generated programs; shrink the first failing one. With `parallel`, the programs are
+    drawn first and run on the jobs up to the first failure; then the serial run below goes through
+    them again taking those results (it runs only what follows: the shrinking), so its verdict, counts
+    and saved program are the serial run's."""
     started = time.monotonic()
+    strategy = programs(rankr_events=harness.spec.routes.rankr_events is not None,
+                        webhooks=harness.spec.routes.ghl_webhook is not None,
+                        acuity=harness.spec.routes.acuity_webhook is not None and harness.has_acuity(),
+                        routing=harness.spec.routes.rankr_events is not None and serves_routing(harness))
+    ahead: list[tuple[dict[str, Any], ScenarioResult]] = []  # run already, in the serial order
+    if parallel is not None and examples > 1:
+        docs = draw_examples(strategy, examples, seed)
+        for doc, done in zip(docs, parallel(docs, progress), strict=True):
+            if done is None:
+                break
+            ahead.append((doc, done))
+            if not done.ok:
+                break
     runs = 0
     first_failure_at: float | None = None
     last_failure: tuple[dict[str, Any], ScenarioResult] | None = None
@@ -279,9 +319,12 @@ def run_property(harness: Harness, examples: int, seed: int, save_dir: Path | No
         if first_failure_at is not None and time.monotonic() - first_failure_at > shrink_budget_s:
             return  # shrinking budget spent: keep the smallest failure found so far
         runs += 1
-        named = {**doc, "name": f"property example {runs}"}
-        scenario = Scenario(name=named["name"], path="<generated>", data=named)
-        result = harness.run(scenario)
+        if runs <= len(ahead) and ahead[runs - 1][0] == doc:
+            result = ahead[runs - 1][1]
+        else:
+            ahead.clear()  # (a program other than the one drawn ahead: run everything from here)
+            named = {**doc, "name": f"property example {runs}"}
+            result = harness.run(Scenario(name=named["name"], path="<generated>", data=named))
         for o in result.outcomes:
             statuses.setdefault(o.check, set()).add(o.status)
             evaluated[o.check] = evaluated.get(o.check, 0) + 1
@@ -295,13 +338,9 @@ def run_property(harness: Harness, examples: int, seed: int, save_dir: Path | No
             last_failure = (doc, result)
             raise AssertionError(f"{result.name} failed")
 
-    @settings(max_examples=examples, deadline=None, database=None, print_blob=False,
-              suppress_health_check=list(HealthCheck), phases=[Phase.generate, Phase.shrink])
+    @settings(max_examples=examples, phases=[Phase.generate, Phase.shrink], **HYPOTHESIS_SETTINGS)
     @hypothesis_seed(seed)
-    @given(programs(rankr_events=harness.spec.routes.rankr_events is not None,
-                    webhooks=harness.spec.routes.ghl_webhook is not None,
-                    acuity=harness.spec.routes.acuity_webhook is not None and harness.has_acuity(),
-                    routing=harness.spec.routes.rankr_events is not None and serves_routing(harness)))
+    @given(strategy)
     def property_test(doc: dict[str, Any]) -> None:
         run_one(doc)
 

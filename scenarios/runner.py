@@ -9,11 +9,12 @@ Everything goes through the sandbox's public HTTP control plane and APIs.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -185,7 +186,8 @@ def needs(scenario: Scenario, spec: ClientSpec) -> str:
 class Harness:
     def __init__(self, sandbox_url: str, client: ClientSpec | str, seed: int = 42,
                  only_checks: list[str] | None = None, work_dir: Path | None = None, admin_token: str | None = None,
-                 progress: Callable[[str], None] | None = None, destination: Destination | None = None) -> None:
+                 progress: Callable[[str], None] | None = None, destination: Destination | None = None,
+                 numbers: Iterator[int] | None = None) -> None:
         self.sandbox_url = sandbox_url.rstrip("/")
         self.spec = client if isinstance(client, ClientSpec) else ClientSpec(command=client)
         self.client_command = self.spec.command
@@ -196,6 +198,9 @@ class Harness:
         self.sandbox = HarnessSandbox(self.sandbox_url, admin_token=admin_token, timeout=60.0)
         self.progress = progress or (lambda _msg: None)
         self._counter = 0
+        # Harnesses that share a work directory (`check --jobs`) share one numbering: each scenario's
+        # state directory, log and `scenario.id` stay unique.
+        self._numbers = numbers if numbers is not None else itertools.count(1)
         self._workflows_loaded = False  # workflows survive a reset: the next scenario deletes them
 
     def close(self) -> None:
@@ -288,7 +293,7 @@ class Harness:
         token = location["tokens"][0]
         keys = sandbox.keys()
         app = sandbox.apps()[0]
-        self._counter += 1
+        self._counter = next(self._numbers)
         state_dir = self.work_dir / f"{self._counter:03d}-client-state"
         if state_dir.exists():
             shutil.rmtree(state_dir)

@@ -1,0 +1,241 @@
+"""`check --jobs N`: scenarios and property examples at the same time, each job with a sandbox of its own.
+
+A job is a sandbox process (the same settings as the in-process sandbox of `--jobs 1`, on its own port)
+and a `Harness` on it (its own client process per scenario, on its own port and state directory, and
+its own destination adapter). A scenario resets its job's whole sandbox, moves its clock, installs
+global faults and fills its rate-limit buckets without meeting another job's scenario, so no scenario
+needs a serial phase. Scenarios are dealt to whichever job is free (the ones with the longest declared
+deadline first), and results come back in the library's order: the report, the JUnit and JSON files
+and the replay commands are those of `--jobs 1` for the same seed.
+
+Run as `python -m scenarios.jobs '<settings json>'`, this module is one job's sandbox process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from mock_server.settings import Settings
+from mock_server.testing import READY_MARKER, ReadyProcess, _die_with_parent
+from scenarios import client as clients
+from scenarios.loader import Scenario
+from scenarios.runner import Harness, ScenarioResult
+
+MAX_DEFAULT_JOBS = 8
+ISOLATION = "a sandbox process per job"
+
+
+def default_jobs() -> int:
+    """What the machine sustains: the work is mostly waiting (rate-limit windows, polls), so four jobs
+    a core, at least 2 and at most MAX_DEFAULT_JOBS."""
+    return max(2, min(MAX_DEFAULT_JOBS, (os.cpu_count() or 1) * 4))
+
+
+def _pythonpath() -> str:
+    """The child must import this very copy of the packages (a worktree, an editable install)."""
+    here = str(Path(__file__).resolve().parent.parent)
+    rest = os.environ.get("PYTHONPATH", "")
+    return here + (os.pathsep + rest if rest else "")
+
+
+class JobSandbox(ReadyProcess):
+    """One job's sandbox: `python -m scenarios.jobs <settings>` (exactly the harness's Settings). `spawn`
+    then `wait_ready` is ReadyProcess.start in two halves, so that N sandboxes start at once."""
+
+    def __init__(self, settings: Settings, name: str) -> None:
+        payload = json.dumps({**asdict(settings), "port": 0})
+        super().__init__([sys.executable, "-m", "scenarios.jobs", payload], READY_MARKER,
+                         env={"PYTHONPATH": _pythonpath()}, start_timeout=60.0, name=name, die_with_parent=True)
+
+    def spawn(self) -> None:
+        self.spawned_at = time.perf_counter()
+        die = self.die_with_parent and sys.platform.startswith("linux")
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     stdin=subprocess.DEVNULL, env={**os.environ, **(self.env or {})},
+                                     cwd=self.cwd, start_new_session=True,
+                                     preexec_fn=_die_with_parent if die else None)
+        self._settled = threading.Event()
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def wait_ready(self) -> None:
+        if not self._settled.wait(self.start_timeout):
+            self.stop()
+            raise RuntimeError(f"{self.name} did not start in time:\n" + "".join(self.banner))
+        if not self.url:
+            raise RuntimeError(f"{self.name} exited during start:\n" + "".join(self.banner))
+
+
+def deal_order(scenarios: list[Scenario]) -> list[int]:
+    """The order scenarios are handed to free jobs: the longest declared deadline first (they are the
+    ones that wait out rate-limit windows), else the library's order."""
+    def deadline(i: int) -> float:
+        try:
+            return float(scenarios[i].setup.get("deadline", 0))
+        except (TypeError, ValueError):
+            return 0.0
+
+    return sorted(range(len(scenarios)), key=lambda i: -deadline(i))
+
+
+class Pool:
+    """N jobs: their sandbox processes and harnesses. `run` hands items to free jobs."""
+
+    def __init__(self, settings: Settings, jobs: int, make_harness: Callable[[str, Iterator[int]], Harness]) -> None:
+        self.settings = settings
+        self.size = jobs
+        self.make_harness = make_harness
+        self.sandboxes: list[JobSandbox] = []
+        self.harnesses: list[Harness] = []
+        self._cancel = threading.Event()
+
+    def start(self) -> Pool:
+        """Start every job's sandbox at once (a start-up is mostly import and seeding: they overlap). Spawned
+        from this thread: a child dies with the thread that spawned it (PR_SET_PDEATHSIG)."""
+        clients.refuse_new_clients(False)
+        self.sandboxes = [JobSandbox(Settings(**asdict(self.settings)), f"job {i + 1} sandbox") for i in range(self.size)]
+        try:
+            for box in self.sandboxes:
+                box.spawn()
+            for box in self.sandboxes:
+                box.wait_ready()
+        except BaseException:
+            self.close()
+            raise
+        numbers = itertools.count(1)
+        self.harnesses = [self.make_harness(box.url, numbers) for box in self.sandboxes]
+        return self
+
+    @property
+    def first(self) -> Harness:
+        return self.harnesses[0]
+
+    def run(self, items: list[Any], order: list[int], work: Callable[[Harness, Any], ScenarioResult],
+            on_result: Callable[[int, ScenarioResult], bool] = lambda _i, _r: True) -> list[ScenarioResult | None]:
+        """`work(harness, item)` for each item, on the jobs; `on_result(i, result)` in the calling thread as
+        results arrive (False: hand out nothing more). Results in the items' order (None: not run)."""
+        todo: queue.Queue[int] = queue.Queue()
+        for i in order:
+            todo.put(i)
+        done: queue.Queue[tuple[int, ScenarioResult | None, BaseException | None]] = queue.Queue()
+        stop = threading.Event()
+
+        def worker(harness: Harness) -> None:
+            while not stop.is_set() and not self._cancel.is_set():
+                try:
+                    i = todo.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    done.put((i, work(harness, items[i]), None))
+                except BaseException as exc:  # noqa: BLE001 - raised again in the calling thread
+                    done.put((i, None, exc))
+                    return
+
+        threads = [threading.Thread(target=worker, args=(h,), daemon=True, name=f"check job {n + 1}")
+                   for n, h in enumerate(self.harnesses)]
+        for t in threads:
+            t.start()
+        results: list[ScenarioResult | None] = [None] * len(items)
+        try:
+            while any(t.is_alive() for t in threads) or not done.empty():
+                try:
+                    i, result, exc = done.get(timeout=0.2)  # a short wait: signals reach this thread
+                except queue.Empty:
+                    continue
+                if exc is not None:
+                    raise exc
+                results[i] = result
+                assert result is not None
+                if not on_result(i, result):
+                    stop.set()
+        finally:
+            stop.set()
+        return results
+
+    def close(self) -> None:
+        """No new client from here on; stop every client and sandbox (worker threads still running after
+        an interruption find their sandbox gone and end)."""
+        self._cancel.set()
+        clients.refuse_new_clients(True)
+        clients.stop_all()
+        for h in self.harnesses:
+            with contextlib.suppress(Exception):
+                h.close()
+        for box in self.sandboxes:
+            with contextlib.suppress(Exception):
+                box.stop(5.0)
+
+
+def run_scenarios(pool: Pool, scenarios: list[Scenario],
+                  on_result: Callable[[int, ScenarioResult], None]) -> list[ScenarioResult]:
+    def report(i: int, result: ScenarioResult) -> bool:
+        on_result(i, result)
+        return True
+
+    results = pool.run(scenarios, deal_order(scenarios), lambda h, s: h.run(s), report)
+    assert all(r is not None for r in results)
+    return [r for r in results if r is not None]
+
+
+def example_runner(pool: Pool) -> Callable[[list[dict[str, Any]], Callable[[str], None]], list[ScenarioResult | None]]:
+    """scenarios.property's `parallel`: the drawn programs on the jobs, in their order, handing out
+    nothing more once one failed (the serial run would have stopped there to shrink it)."""
+    def run(docs: list[dict[str, Any]], progress: Callable[[str], None]) -> list[ScenarioResult | None]:
+        scenarios = [Scenario(name=f"property example {i}", path="<generated>",
+                              data={**doc, "name": f"property example {i}"}) for i, doc in enumerate(docs, 1)]
+        count = 0
+
+        def report(i: int, result: ScenarioResult) -> bool:
+            nonlocal count
+            count += 1
+            progress(f"{count} of {len(docs)} examples on {pool.size} jobs: example {i + 1} "
+                     f"{'ok' if result.ok else 'FAILED'} ({result.seconds:.1f} s)")
+            return result.ok
+
+        return pool.run(scenarios, list(range(len(scenarios))), lambda h, s: h.run(s), report)
+
+    return run
+
+
+# ---- one job's sandbox process ----------------------------------------------------------------------
+
+
+def _serve(payload: str) -> None:
+    import gc
+    import socket
+
+    import uvicorn
+
+    from mock_server.app import build_app, new_runtime
+
+    settings = Settings(**json.loads(payload))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.host, 0))
+    sock.listen(1024)
+    settings.port = sock.getsockname()[1]
+    sandbox = new_runtime(settings)
+    app = build_app(sandbox)
+    gc.collect()
+    gc.freeze()
+    config = uvicorn.Config(app, log_level="error", access_log=False, lifespan="on", timeout_graceful_shutdown=2)
+    server = uvicorn.Server(config)
+    sandbox.bus.stopping = lambda: server.should_exit
+    print(f"{READY_MARKER} http://{settings.host}:{settings.port}", flush=True)  # the socket listens already
+    server.run(sockets=[sock])
+
+
+if __name__ == "__main__":
+    _serve(sys.argv[1])

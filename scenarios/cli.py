@@ -250,7 +250,8 @@ def run_check(console: Console, client_command: str | projects.ClientSpec, scena
         jobs_note = "jobs: 1 (--sandbox-url: one sandbox, so scenarios run one at a time)" if jobs > 1 and sandbox_url else ""
         jobs = 1
     else:
-        jobs = max(1, jobs)
+        # No more jobs than there is work for at once (a single scenario keeps the in-process sandbox).
+        jobs = max(1, min(jobs, len(scenarios) + (examples if examples > 1 else 0)))
         jobs_note = (f"jobs: {jobs} (each job a sandbox process and client of its own: no scenario shares a "
                      "sandbox, so there is no serial phase; the report keeps the library's order)") if jobs > 1 else ""
     isolation = ("one sandbox, scenarios one at a time" if jobs == 1 else "a sandbox process per job")

@@ -97,29 +97,50 @@ class Pool:
         self.size = jobs
         self.make_harness = make_harness
         self.sandboxes: list[JobSandbox] = []
-        self.harnesses: list[Harness] = []
+        self.harnesses: list[Harness | None] = []
+        self._lock = threading.Lock()
+        self._numbers = itertools.count(1)
         self._cancel = threading.Event()
 
     def start(self) -> Pool:
-        """Start every job's sandbox at once (a start-up is mostly import and seeding: they overlap). Spawned
-        from this thread: a child dies with the thread that spawned it (PR_SET_PDEATHSIG)."""
+        """Start the sandboxes: a first wave of one per core, and once that is up the rest, which come up
+        while the first jobs already run the longest scenarios (N start-ups at once on few cores would
+        make every job wait for all of them). Spawned from this thread: a child dies with the thread that
+        spawned it (PR_SET_PDEATHSIG)."""
         clients.refuse_new_clients(False)
         self.sandboxes = [JobSandbox(Settings(**asdict(self.settings)), f"job {i + 1} sandbox") for i in range(self.size)]
+        self.harnesses = [None] * self.size
+        first = max(1, min(self.size, os.cpu_count() or 1))
         try:
-            for box in self.sandboxes:
+            for box in self.sandboxes[:first]:
                 box.spawn()
-            for box in self.sandboxes:
+            for box in self.sandboxes[:first]:
                 box.wait_ready()
+            for box in self.sandboxes[first:]:
+                box.spawn()
         except BaseException:
             self.close()
             raise
-        numbers = itertools.count(1)
-        self.harnesses = [self.make_harness(box.url, numbers) for box in self.sandboxes]
         return self
+
+    def harness(self, n: int) -> Harness:
+        """Job n's harness, once its sandbox is up (raises if it never came up)."""
+        with self._lock:
+            harness = self.harnesses[n]
+            if harness is not None:
+                return harness
+        box = self.sandboxes[n]
+        box.wait_ready()
+        with self._lock:
+            if self.harnesses[n] is None:
+                self.harnesses[n] = self.make_harness(box.url, self._numbers)
+            harness = self.harnesses[n]
+            assert harness is not None
+            return harness
 
     @property
     def first(self) -> Harness:
-        return self.harnesses[0]
+        return self.harness(0)
 
     def run(self, items: list[Any], order: list[int], work: Callable[[Harness, Any], ScenarioResult],
             on_result: Callable[[int, ScenarioResult], bool] = lambda _i, _r: True) -> list[ScenarioResult | None]:
@@ -131,7 +152,12 @@ class Pool:
         done: queue.Queue[tuple[int, ScenarioResult | None, BaseException | None]] = queue.Queue()
         stop = threading.Event()
 
-        def worker(harness: Harness) -> None:
+        def worker(n: int) -> None:
+            try:
+                harness = self.harness(n)
+            except BaseException as exc:  # noqa: BLE001 - raised again in the calling thread
+                done.put((-1, None, exc))
+                return
             while not stop.is_set() and not self._cancel.is_set():
                 try:
                     i = todo.get_nowait()
@@ -143,8 +169,8 @@ class Pool:
                     done.put((i, None, exc))
                     return
 
-        threads = [threading.Thread(target=worker, args=(h,), daemon=True, name=f"check job {n + 1}")
-                   for n, h in enumerate(self.harnesses)]
+        threads = [threading.Thread(target=worker, args=(n,), daemon=True, name=f"check job {n + 1}")
+                   for n in range(self.size)]
         for t in threads:
             t.start()
         results: list[ScenarioResult | None] = [None] * len(items)
@@ -171,8 +197,9 @@ class Pool:
         clients.refuse_new_clients(True)
         clients.stop_all()
         for h in self.harnesses:
-            with contextlib.suppress(Exception):
-                h.close()
+            if h is not None:
+                with contextlib.suppress(Exception):
+                    h.close()
         for box in self.sandboxes:
             with contextlib.suppress(Exception):
                 box.stop(5.0)

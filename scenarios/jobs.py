@@ -18,6 +18,7 @@ import itertools
 import json
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -200,9 +201,13 @@ class Pool:
             if h is not None:
                 with contextlib.suppress(Exception):
                     h.close()
-        for box in self.sandboxes:
+        live = [box for box in self.sandboxes if box.proc is not None and box.proc.poll() is None]
+        for box in live:  # all at once: each takes a moment to shut down
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(box.proc.pid, signal.SIGTERM)  # type: ignore[union-attr]
+        for box in live:
             with contextlib.suppress(Exception):
-                box.stop(5.0)
+                box.stop(5.0)  # waits; SIGKILL if it has not gone
 
 
 def run_scenarios(pool: Pool, scenarios: list[Scenario],

@@ -8,7 +8,7 @@ needs a serial phase. Scenarios are dealt to whichever job is free (the ones wit
 deadline first), and results come back in the library's order: the report, the JUnit and JSON files
 and the replay commands are those of `--jobs 1` for the same seed.
 
-Run as `python -m scenarios.jobs '<settings json>'`, this module is one job's sandbox process.
+A job's sandbox process is `python -m mock_server.inprocess '<settings json>'`.
 """
 
 from __future__ import annotations
@@ -52,12 +52,12 @@ def _pythonpath() -> str:
 
 
 class JobSandbox(ReadyProcess):
-    """One job's sandbox: `python -m scenarios.jobs <settings>` (exactly the harness's Settings). `spawn`
+    """One job's sandbox: `python -m mock_server.inprocess <settings>` (exactly the harness's Settings). `spawn`
     then `wait_ready` is ReadyProcess.start in two halves, so that N sandboxes start at once."""
 
     def __init__(self, settings: Settings, name: str) -> None:
         payload = json.dumps({**asdict(settings), "port": 0})
-        super().__init__([sys.executable, "-m", "scenarios.jobs", payload], READY_MARKER,
+        super().__init__([sys.executable, "-m", "mock_server.inprocess", payload], READY_MARKER,
                          env={"PYTHONPATH": _pythonpath()}, start_timeout=60.0, name=name, die_with_parent=True)
 
     def spawn(self) -> None:
@@ -239,35 +239,3 @@ def example_runner(pool: Pool) -> Callable[[list[dict[str, Any]], Callable[[str]
         return pool.run(scenarios, list(range(len(scenarios))), lambda h, s: h.run(s), report)
 
     return run
-
-
-# ---- one job's sandbox process ----------------------------------------------------------------------
-
-
-def _serve(payload: str) -> None:
-    import gc
-    import socket
-
-    import uvicorn
-
-    from mock_server.app import build_app, new_runtime
-
-    settings = Settings(**json.loads(payload))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((settings.host, 0))
-    sock.listen(1024)
-    settings.port = sock.getsockname()[1]
-    sandbox = new_runtime(settings)
-    app = build_app(sandbox)
-    gc.collect()
-    gc.freeze()
-    config = uvicorn.Config(app, log_level="error", access_log=False, lifespan="on", timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
-    sandbox.bus.stopping = lambda: server.should_exit
-    print(f"{READY_MARKER} http://{settings.host}:{settings.port}", flush=True)  # the socket listens already
-    server.run(sockets=[sock])
-
-
-if __name__ == "__main__":
-    _serve(sys.argv[1])

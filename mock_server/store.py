@@ -291,6 +291,11 @@ class Store:
         return [self._load(kind, r[0]) for r in rows]
 
     def _page(self, kind: str, conditions: Sequence[Condition], limit: int | None, offset: int) -> tuple[list[Any], int]:
+        rows, total = self._page_docs(kind, conditions, limit, offset)
+        return [self._load(kind, doc) for _, doc in rows], total
+
+    def _page_docs(self, kind: str, conditions: Sequence[Condition], limit: int | None,
+                   offset: int) -> tuple[list[tuple[str, bytes]], int]:
         """Newest first, as GHL lists. Uses the (location_id, created_at DESC, id DESC) index, so a
         page costs the same at 1,000 or 100,000 rows; totals are cached until the next write."""
         where, params = self._where(conditions)
@@ -302,12 +307,12 @@ class Store:
                 if len(self._count_cache) >= COUNT_CACHE_MAX:  # every distinct search= is a key: bound them
                     del self._count_cache[next(iter(self._count_cache))]
             self._count_cache[key] = total  # (re)inserted last: the least recently used is first
-            sql = f"SELECT doc FROM {kind}{where} ORDER BY created_at DESC, id DESC"
+            sql = f"SELECT id, doc FROM {kind}{where} ORDER BY created_at DESC, id DESC"
             if limit is None:
                 rows = self._conn.execute(sql + " LIMIT -1 OFFSET ?", (*params, offset)).fetchall()
             else:
                 rows = self._conn.execute(sql + " LIMIT ? OFFSET ?", (*params, limit, offset)).fetchall()
-        return [self._load(kind, r[0]) for r in rows], total
+        return rows, total
 
     @staticmethod
     def _where(conditions: Sequence[Condition]) -> tuple[str, list[Any]]:
@@ -445,6 +450,20 @@ class Table(Generic[T]):
         """Newest first, with the total count of rows matching `where`."""
         found: tuple[list[T], int] = self._store._page(self.kind, where, limit, offset)
         return found
+
+    def page_docs(self, where: Sequence[Condition], limit: int | None, offset: int) -> tuple[list[tuple[str, bytes]], int]:
+        """As `page`, but each record as its id and stored document, not decoded (see `decode`): a
+        reader that keeps renderings by document decodes only the records it has not seen so."""
+        return self._store._page_docs(self.kind, where, limit, offset)
+
+    def decode(self, doc: bytes) -> T:
+        record: T = self._store._load(self.kind, doc)
+        return record
+
+    @staticmethod
+    def doc(record: T) -> bytes:
+        """The stored document of a record (what `page_docs` gives for it once it is put)."""
+        return orjson.dumps(record)
 
     def put(self, record: T) -> None:
         self._store._put_many(self.kind, [record])

@@ -24,10 +24,29 @@ throughput  `wrk -t1 -c32 -d10s` (after a 2 s warm-up, 2 rounds, median) against
                     limiting is off), default data;
               bare  `benchmarks/bare_app.py`: plain Starlette on the same uvicorn (one worker, no access
                     log, orjson) answering the same paths with the exact bytes the fake answered.
-            Endpoints: get-order-by-id (`GET /payments/orders/<id>?altId=..&altType=location`) and
-            list-orders (`GET /payments/orders?altId=..&limit=20`). Numbers: requests/s, p50 and p99
-            latency (wrk's own histogram via a Lua `done()` hook), and fake/bare = the share of a bare
-            app's throughput the fake keeps. Targets: >= 60 % on get-by-id, >= 50 % on list-orders.
+              uncached  the fake with `--no-response-cache`: every request renders, as the first read
+                    after a write does (every write empties the response cache); the page is joined
+                    from each record's kept JSON (the fragment cache, `mock_server/http/fragments.py`);
+              uncached_nofrag  also `--no-fragment-cache`: every request shapes every record afresh;
+              wiremock  WireMock (npm `wiremock`, its jar on Java; `benchmarks/wiremock.py` installs
+                    both when missing, else the table says why it is absent) with stub mappings that
+                    answer the same paths with the fake's bytes; warmed up longer (the JIT).
+            Every server answers the same bytes (checked before the load). Endpoints: get-order-by-id
+            (`GET /payments/orders/<id>?altId=..&altType=location`) and list-orders (`GET
+            /payments/orders?altId=..&limit=20`). Numbers: requests/s, p50 and p99 latency (wrk's own
+            histogram via a Lua `done()` hook), each mode as a ratio to the bare app of the same run, and
+            to WireMock. Targets: fake/bare >= 60 % on get-by-id, >= 50 % on list-orders; uncached
+            fake >= WireMock on both.
+mixed       9 reads to 1 write, with a wrk Lua `request()` (`_mixed_lua`): every 10th request is
+            `POST /_sandbox/simulate/order.pay` or `order.fulfill` (orders created for the run, each
+            paid, then fulfilled), the other nine alternate list-orders (20 a page) and get-order of
+            the order written last. First the same reads with no writes (the pure-read figure, both
+            caches on), then the mix (rounds, median). Numbers: read and write requests/s (9/10 and
+            1/10 of the completed requests), p50/p99 over all requests (wrk cannot tell them apart),
+            reads in the mix / pure reads. Target: >= 0.5 (reads within 2x). Run with fragments on
+            and off (`--no-fragment-cache`), and on a `--orders 100000` world (both caches on), whose
+            RSS is read before and after: target growth <= 96 MiB (the response and fragment caches'
+            32 MiB budgets, the journal, the count cache).
 granian     the same two endpoints against `ghl-sandbox serve --server granian` (when granian is
             installed: `pip install 'ghl-sandbox[granian]'`), compared with the fake on uvicorn from the
             same run; "wins" when its requests/s is higher on both. No target.

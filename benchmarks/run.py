@@ -451,13 +451,15 @@ class Bench:
     def _mixed_run(self, target: Target, label: str) -> dict[str, Any]:
         """Reads only, then 9 reads to 1 write, with the same read paths: list-orders (20 a page) and
         get-order of the order written last; the writes pay and fulfil fresh orders in turn."""
-        seconds = (self.opts.warmup + self.opts.duration) * self.opts.rounds
         pure = self._mixed_load(target, [target.order_id], 0, f"{label}: reads only", seconds=None)
-        # Enough fresh unpaid orders for every write of the run (each takes a payment, then a fulfilment).
-        writes = pure["rps"] / MIXED_WRITE_EVERY * seconds
-        orders = _create_orders(target.server.url, int(writes / 2 * 1.5) + 100)
-        runs = [self._mixed_load(target, orders, MIXED_WRITE_EVERY, f"{label}: 9 reads / 1 write #{r}",
-                                 seconds=None, warmup=r == 1) for r in range(1, self.opts.rounds + 1)]
+        # Enough fresh unpaid orders for every write of a run (each takes a payment, then a fulfilment;
+        # the mix cannot be faster than pure reads), and a slice of its own for each run: wrk's Lua
+        # state starts afresh with every run, and an order paid twice would be refused.
+        per_run = int(pure["rps"] / MIXED_WRITE_EVERY * self.opts.duration / 2 * 1.2) + 50
+        orders = _create_orders(target.server.url, per_run * self.opts.rounds)
+        runs = [self._mixed_load(target, orders[(r - 1) * per_run:r * per_run], MIXED_WRITE_EVERY,
+                                 f"{label}: 9 reads / 1 write #{r}", seconds=None)
+                for r in range(1, self.opts.rounds + 1)]
         rss = [r.pop("rss_mib") for r in runs]
         mix = {k: round(statistics.median(r[k] for r in runs), 3) for k in runs[0] if k != "raw"}
         share = 1 - 1 / MIXED_WRITE_EVERY
@@ -466,10 +468,10 @@ class Bench:
                 "reads_vs_pure": round(mix["rps"] * share / pure["rps"], 3), "rss_peak_mib": max(rss)}
 
     def _mixed_load(self, target: Target, orders: list[str], write_every: int, label: str,
-                    seconds: int | None, warmup: bool = True) -> dict[str, Any]:
+                    seconds: int | None) -> dict[str, Any]:
         lua = _mixed_lua(target.list_path, target.location_id, orders, write_every)
         url = target.server.url + target.list_path
-        if warmup and self.opts.warmup and write_every == 0:
+        if self.opts.warmup and write_every == 0:  # a mixed run warms up on the reads only run before it
             self.wrk.run(url, self.opts.warmup, target.headers, lua)
         res = self.wrk.run(url, seconds or self.opts.duration, target.headers, lua)
         row = {**res.as_dict(), "rss_mib": target.server.rss_mib()}

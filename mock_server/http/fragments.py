@@ -96,6 +96,24 @@ class FragmentCache:
         self._entries[key] = (doc, fragment)
         self.size_bytes += cost
 
+    def get_many(self, form: Form, docs: Sequence[tuple[str, bytes]]) -> list[bytes | None]:
+        """`get` for each (record id, document) of a page, in one pass."""
+        if not self.enabled:
+            return [None] * len(docs)
+        entries, name = self._entries, form.name
+        out: list[bytes | None] = []
+        for rid, doc in docs:
+            hit = entries.get((name, rid))
+            if hit is not None and hit[0] == doc:
+                entries.move_to_end((name, rid))
+                out.append(hit[1])
+            else:
+                out.append(None)
+        found = sum(1 for part in out if part is not None)
+        self.hits += found
+        self.misses += len(out) - found
+        return out
+
     def render(self, form: Form, record_id: str, doc: bytes, shape: Callable[[], Any]) -> bytes:
         """The fragment of one record: the kept one if `doc` is what it was made from, else `shape()`
         written as JSON.stringify writes it (and kept)."""

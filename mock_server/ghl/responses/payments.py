@@ -98,7 +98,7 @@ def _list_answer(request: Request, form: Form, table: Table[Any], docs: Sequence
     """`{"data":[...],"totalCount":n}` joined from each record's kept list-item JSON; only the records
     not kept (or changed since) are decoded and shaped, together (`shape` gets them all at once)."""
     cache = _fragments(request)
-    parts: list[bytes | None] = [cache.get(form, rid, doc) for rid, doc in docs] if cache.enabled else [None] * len(docs)
+    parts = cache.get_many(form, docs)
     missing = [i for i, part in enumerate(parts) if part is None]
     if missing:
         shaped = shape([table.decode(docs[i][1]) for i in missing])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import types
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, Union, get_args, get_origin, get_type_hints
@@ -96,6 +96,8 @@ def _record(spec: TableSpec[Any], row: Any, where: str) -> Any:
 
 
 DOC_CACHE_MAX = 20_000  # documents kept for reads by id (`get`, `get_many`); past it the cache starts over
+COUNT_KEEP_ON_WRITE = 8  # cached totals of a kind corrected (not dropped) by a write of a few of its records
+COUNT_KEEP_IDS = 32  # a write of more records than this drops the kind's totals
 COUNT_CACHE_MAX = 1024  # list totals kept (one per distinct query); past it the least recently used goes
 
 
@@ -218,10 +220,37 @@ class Store:
         sql = f"INSERT OR REPLACE INTO {kind} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
         rows = [(r.id, *(c.value(r) for c in spec.columns), orjson.dumps(r)) for r in records]
         with self._lock:
+            ids = list(dict.fromkeys(r.id for r in records))
+            kept = self._counts_among(kind, ids)
             try:
                 self._conn.executemany(sql, rows)
+                after = self._counts_among(kind, ids, kept)
+                kept = {key: self._count_cache[key] + after[key] - before for key, before in kept.items()
+                        if key in self._count_cache and key in after}
+            except BaseException:
+                kept = {}
+                raise
             finally:  # even a failed batch may have written rows: caches must not keep the old ones
                 self._touched(kind)
+                self._count_cache.update(kept)
+
+    def _counts_among(self, kind: str, ids: Sequence[str], keys: Iterable[tuple[Any, ...]] | None = None
+                      ) -> dict[tuple[Any, ...], int]:
+        """For the most recently used cached totals of `kind` (or `keys`): how many of the records `ids`
+        each one's filter matches. Counted before and after a write of those records, the difference
+        corrects the total exactly (SQLite itself evaluates the filter), so a payment does not send
+        the next page of a 100,000-order list back to a full COUNT."""
+        if not self._count_cache or len(ids) > COUNT_KEEP_IDS:
+            return {}
+        if keys is None:
+            keys = [k for k in self._count_cache if k[0] == kind][-COUNT_KEEP_ON_WRITE:]
+        marks = ",".join("?" * len(ids))
+        out: dict[tuple[Any, ...], int] = {}
+        for key in keys:
+            _, where, params = key
+            sql = f"SELECT COUNT(*) FROM {kind}{where}{' AND' if where else ' WHERE'} id IN ({marks})"
+            out[key] = self._conn.execute(sql, (*params, *ids)).fetchone()[0]
+        return out
 
     def _forget_docs(self) -> None:
         self._docs = {}

@@ -229,3 +229,32 @@ def test_a_page_is_what_json_stringify_writes() -> None:
     items = [{"a": 1.5, "b": "é\u2028"}, {"c": [0.0, 1e21]}]
     assert page([jsjson.dumps(i) for i in items], 7) == jsjson.dumps({"data": items, "totalCount": 7})
     assert page([], 0) == jsjson.dumps({"data": [], "totalCount": 0})
+
+
+def test_cached_totals_are_corrected_by_writes_not_recounted(live: Live) -> None:
+    """A write of a few records corrects the store's cached totals (counting only those records before
+    and after); every total still equals a fresh COUNT."""
+    from mock_server.ghl.models import Order
+    from mock_server.store import Condition
+
+    store = live.runtime.store
+    table = store.table(Order)
+    loc_id = live.loc["id"]
+    filters = [[Condition("location_id", "=", loc_id)],
+               [Condition("location_id", "=", loc_id), Condition("payment_status", "=", "paid")],
+               [Condition("location_id", "=", loc_id), Condition("payment_status", "IN", ["unpaid", "refunded"])],
+               [Condition("location_id", "=", loc_id), Condition("status", "=", "cancelled")]]
+
+    def fresh(where: list[Condition]) -> int:
+        sql_where, params = store._where(where)
+        return int(store._conn.execute(f"SELECT COUNT(*) FROM orders{sql_where}", params).fetchone()[0])
+
+    for where in filters:
+        table.page(where, 1, 0)  # cached now
+    oid = created(live.sb.simulate("order.create", locationId=loc_id), "order")
+    for action in ("order.pay", "order.refund", "order.cancel"):
+        live.sb.simulate(action, orderId=oid)
+        for where in filters:
+            key = ("orders", *store._where(where)[:1], tuple(store._where(where)[1]))
+            assert key in store._count_cache, "the write dropped the total instead of correcting it"
+            assert table.page(where, 1, 0)[1] == fresh(where), (action, where)

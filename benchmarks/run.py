@@ -24,10 +24,29 @@ throughput  `wrk -t1 -c32 -d10s` (after a 2 s warm-up, 2 rounds, median) against
                     limiting is off), default data;
               bare  `benchmarks/bare_app.py`: plain Starlette on the same uvicorn (one worker, no access
                     log, orjson) answering the same paths with the exact bytes the fake answered.
-            Endpoints: get-order-by-id (`GET /payments/orders/<id>?altId=..&altType=location`) and
-            list-orders (`GET /payments/orders?altId=..&limit=20`). Numbers: requests/s, p50 and p99
-            latency (wrk's own histogram via a Lua `done()` hook), and fake/bare = the share of a bare
-            app's throughput the fake keeps. Targets: >= 60 % on get-by-id, >= 50 % on list-orders.
+              uncached  the fake with `--no-response-cache`: every request renders, as the first read
+                    after a write does (every write empties the response cache); the page is joined
+                    from each record's kept JSON (the fragment cache, `mock_server/http/fragments.py`);
+              uncached_nofrag  also `--no-fragment-cache`: every request shapes every record afresh;
+              wiremock  WireMock (npm `wiremock`, its jar on Java; `benchmarks/wiremock.py` installs
+                    both when missing, else the table says why it is absent) with stub mappings that
+                    answer the same paths with the fake's bytes; warmed up longer (the JIT).
+            Every server answers the same bytes (checked before the load). Endpoints: get-order-by-id
+            (`GET /payments/orders/<id>?altId=..&altType=location`) and list-orders (`GET
+            /payments/orders?altId=..&limit=20`). Numbers: requests/s, p50 and p99 latency (wrk's own
+            histogram via a Lua `done()` hook), each mode as a ratio to the bare app of the same run, and
+            to WireMock. Targets: fake/bare >= 60 % on get-by-id, >= 50 % on list-orders; uncached
+            fake >= WireMock on both.
+mixed       9 reads to 1 write, with a wrk Lua `request()` (`_mixed_lua`): every 10th request is
+            `POST /_sandbox/simulate/order.pay` or `order.fulfill` (orders created for the run, each
+            paid, then fulfilled), the other nine alternate list-orders (20 a page) and get-order of
+            the order written last. First the same reads with no writes (the pure-read figure, both
+            caches on), then the mix (rounds, median). Numbers: read and write requests/s (9/10 and
+            1/10 of the completed requests), p50/p99 over all requests (wrk cannot tell them apart),
+            reads in the mix / pure reads. Target: >= 0.5 (reads within 2x). Run with fragments on
+            and off (`--no-fragment-cache`), and on a `--orders 100000` world (both caches on), whose
+            RSS is read before and after: target growth <= 96 MiB (the response and fragment caches'
+            32 MiB budgets, the journal, the count cache).
 granian     the same two endpoints against `ghl-sandbox serve --server granian` (when granian is
             installed: `pip install 'ghl-sandbox[granian]'`), compared with the fake on uvicorn from the
             same run; "wins" when its requests/s is higher on both. No target.
@@ -126,10 +145,11 @@ import orjson
 
 from benchmarks import procs
 from benchmarks.procs import Http, ServerProcess, api_headers, cpu_prefix, first_location
+from benchmarks.wiremock import WireMockMissing, WireMockServer, ensure_wiremock
 from benchmarks.wrk import Wrk, WrkMissing, WrkResult, ensure_wrk
 from mock_server.client import SandboxClient
 
-SECTIONS = ("throughput", "granian", "scale", "startup", "memory", "webhooks", "faults", "harness", "clients",
+SECTIONS = ("throughput", "mixed", "granian", "scale", "startup", "memory", "webhooks", "faults", "harness", "clients",
             "encoding", "soak")
 SERVER_CPU = 0
 WRK_CPU = 1
@@ -149,7 +169,16 @@ TARGETS = {
     "harness_property_s": ("<", 40.0),
     "reset_ms": ("<", 50.0),
     "soak_rss_growth_mib": ("<=", 96.0),
+    "uncached_list_vs_wiremock": (">=", 1.0),
+    "uncached_get_vs_wiremock": (">=", 1.0),
+    "mixed_reads_vs_pure": (">=", 0.5),
+    "mixed_big_rss_growth_mib": ("<=", 96.0),
 }
+# The fake in each cache mode of the throughput section: the command-line flags of each.
+CACHE_MODES = {"fake": [], "uncached": ["--no-response-cache"],
+               "uncached_nofrag": ["--no-response-cache", "--no-fragment-cache"]}
+MIXED_WRITE_EVERY = 10  # one write in ten requests
+MIXED_CLIENTS = 4  # concurrent control-plane clients creating the orders the mixed run writes to
 
 WEBHOOK_CLIENTS = 4  # concurrent control-plane clients creating the order events
 SOAK_SSE_CLIENTS = 4  # live-feed clients connected through the soak
@@ -323,37 +352,138 @@ class Bench:
 
     def throughput(self) -> None:
         fake = self.fake()
-        bodies = {fake.list_path.split("?")[0]: fake.list_body.decode(),
-                  fake.get_path.split("?")[0]: fake.get_body.decode()}
+        bodies = {fake.list_path.split("?")[0]: fake.list_body, fake.get_path.split("?")[0]: fake.get_body}
         with tempfile.NamedTemporaryFile("wb", prefix="ghl-bench-bodies-", suffix=".json", delete=False) as fh:
-            fh.write(orjson.dumps(bodies))
+            fh.write(orjson.dumps({k: v.decode() for k, v in bodies.items()}))
         try:
             bare_server = self.start(procs.server("bare", ["-m", "benchmarks.bare_app", fh.name], "BARE_READY",
                                                   cpu=SERVER_CPU))
         finally:
             os.unlink(fh.name)
-        out: dict[str, Any] = {}
+        # The fake in the other cache modes: the same seed, so the same world and the same bytes.
+        modes: dict[str, Target] = {"fake": fake}
+        out: dict[str, Any] = {"modes": {name: " ".join(flags) or "(defaults)" for name, flags in CACHE_MODES.items()}}
+        wiremock = self._wiremock(bodies, fake.list_path, out)
         try:
+            for name, flags in CACHE_MODES.items():
+                if name != "fake":
+                    modes[name] = Target(self.start(procs.sandbox(flags, cpu=SERVER_CPU, name=f"fake-{name}")))
+                    if (modes[name].list_body, modes[name].get_body) != (fake.list_body, fake.get_body):
+                        raise RuntimeError(f"fake-{name} answers other bytes than the fake")
+            peers: dict[str, str] = {"bare": bare_server.url}
+            if wiremock is not None:
+                peers["wiremock"] = wiremock.url
             for endpoint in ("get_order", "list_orders"):
                 path = fake.path(endpoint)
-                client = Http(bare_server.url)
-                status, body = client.get(path, fake.headers)
-                client.close()
                 expected = fake.get_body if endpoint == "get_order" else fake.list_body
-                if status != 200 or body != expected:
-                    raise RuntimeError(f"bare app does not answer the fake's bytes on {path}")
-                runs: dict[str, list[WrkResult]] = {"fake": [], "bare": []}
+                for peer, url in peers.items():
+                    client = Http(url)
+                    status, body = client.get(path, fake.headers)
+                    client.close()
+                    if status != 200 or body != expected:
+                        raise RuntimeError(f"{peer} does not answer the fake's bytes on {path}: {status} {body[:200]!r}")
+                if wiremock is not None:  # the JVM compiles its hot paths under load: warm it longer
+                    self.load(wiremock.url, path, fake.headers, f"wiremock {endpoint} warm-up",
+                              seconds=max(3, 2 * self.opts.duration), warmup=False)
+                runs: dict[str, list[WrkResult]] = {name: [] for name in (*modes, *peers)}
                 for r in range(1, self.opts.rounds + 1):
                     runs["fake"].append(self.fake_load(endpoint, r))
-                    runs["bare"].append(self.load(bare_server.url, path, fake.headers, f"bare {endpoint} #{r}"))
+                    for name, target in modes.items():
+                        if name != "fake":
+                            runs[name].append(self.load(target.server.url, path, target.headers,
+                                                        f"fake-{name} {endpoint} #{r}"))
+                    for peer, url in peers.items():
+                        runs[peer].append(self.load(url, path, fake.headers, f"{peer} {endpoint} #{r}"))
                 row: dict[str, Any] = {name: _median_result(rs) for name, rs in runs.items()}
                 row["ratio"] = round(row["fake"]["rps"] / row["bare"]["rps"], 3)
+                for name in (*modes, *(["wiremock"] if wiremock is not None else [])):
+                    row[f"{name}_vs_bare"] = round(row[name]["rps"] / row["bare"]["rps"], 3)
+                    if wiremock is not None and name != "wiremock":
+                        row[f"{name}_vs_wiremock"] = round(row[name]["rps"] / row["wiremock"]["rps"], 3)
                 row["path"] = path.replace(fake.location_id, "<loc>").replace(fake.order_id, "<orderId>")
                 row["response_bytes"] = len(expected)
                 out[endpoint] = row
         finally:
             self.stop(bare_server)
+            for name, target in modes.items():
+                if name != "fake":
+                    self.stop(target.server)
+            if wiremock is not None:
+                out["wiremock_rss_mib"] = wiremock.rss_mib()
+                wiremock.stop()
         self.results["throughput"] = out
+
+    def _wiremock(self, bodies: dict[str, bytes], probe: str, out: dict[str, Any]) -> WireMockServer | None:
+        """WireMock with stubs answering the fake's bytes, or None (and why, in `out`) when it cannot run."""
+        try:
+            java, jar = ensure_wiremock(self.log)
+            server = WireMockServer(java, jar, bodies, cpu=SERVER_CPU)
+            self.log(f"  starting wiremock {server.version}: {' '.join(server.cmd)}")
+            server.start(probe.split("?")[0])
+        except (WireMockMissing, OSError, subprocess.SubprocessError) as exc:
+            self.log(f"  WireMock unavailable, compared with the bare app only: {exc}")
+            out["wiremock"] = f"unavailable: {exc}"
+            return None
+        out["wiremock"] = f"WireMock {server.version} (npm wiremock, java -jar, --no-request-journal)"
+        return server
+
+    def mixed(self) -> None:
+        out: dict[str, Any] = {"write_every": MIXED_WRITE_EVERY}
+        for label, flags in (("fragments", []), ("no_fragments", ["--no-fragment-cache"])):
+            server = self.start(procs.sandbox(flags, cpu=SERVER_CPU, name=f"fake-mixed-{label}"))
+            try:
+                out[label] = self._mixed_run(Target(server), label)
+            finally:
+                self.stop(server)
+        # Memory: the 100,000-order world (both caches on) under the same mixed load.
+        n = self.opts.big_orders
+        server = self.start(procs.sandbox(["--orders", str(n)], cpu=SERVER_CPU, name=f"fake-mixed-{n}"))
+        try:
+            big = Target(server)
+            rss_start = server.rss_mib()
+            row = self._mixed_run(big, f"{n} orders")
+            rss_end = server.rss_mib()
+            out["big"] = {"orders": n, "rss_start_mib": rss_start, "rss_end_mib": rss_end,
+                          "rss_peak_mib": max(rss_end, row["rss_peak_mib"]),
+                          "rss_growth_mib": round(max(rss_end, row["rss_peak_mib"]) - rss_start, 1), **row}
+        finally:
+            self.stop(server)
+        self.results["mixed"] = out
+
+    def _mixed_run(self, target: Target, label: str) -> dict[str, Any]:
+        """Reads only, then 9 reads to 1 write, with the same read paths: list-orders (20 a page) and
+        get-order of the order written last; the writes pay and fulfil fresh orders in turn."""
+        pure = self._mixed_load(target, [target.order_id], 0, f"{label}: reads only", seconds=None)
+        # Enough fresh unpaid orders for every write of a run (each takes a payment, then a fulfilment;
+        # the mix cannot be faster than pure reads), and a slice of its own for each run: wrk's Lua
+        # state starts afresh with every run, and an order paid twice would be refused.
+        per_run = int(pure["rps"] / MIXED_WRITE_EVERY * self.opts.duration / 2 * 1.2) + 50
+        orders = _create_orders(target.server.url, per_run * self.opts.rounds)
+        runs = [self._mixed_load(target, orders[(r - 1) * per_run:r * per_run], MIXED_WRITE_EVERY,
+                                 f"{label}: 9 reads / 1 write #{r}", seconds=None)
+                for r in range(1, self.opts.rounds + 1)]
+        rss = [r.pop("rss_mib") for r in runs]
+        mix = {k: round(statistics.median(r[k] for r in runs), 3) for k in runs[0] if k != "raw"}
+        share = 1 - 1 / MIXED_WRITE_EVERY
+        return {"pure_reads": pure, "mixed": mix, "orders_prepared": len(orders),
+                "reads_rps": round(mix["rps"] * share, 1), "writes_rps": round(mix["rps"] / MIXED_WRITE_EVERY, 1),
+                "reads_vs_pure": round(mix["rps"] * share / pure["rps"], 3), "rss_peak_mib": max(rss)}
+
+    def _mixed_load(self, target: Target, orders: list[str], write_every: int, label: str,
+                    seconds: int | None) -> dict[str, Any]:
+        lua = _mixed_lua(target.list_path, target.location_id, orders, write_every)
+        url = target.server.url + target.list_path
+        if self.opts.warmup and write_every == 0:  # a mixed run warms up on the reads only run before it
+            self.wrk.run(url, self.opts.warmup, target.headers, lua)
+        res = self.wrk.run(url, seconds or self.opts.duration, target.headers, lua)
+        row = {**res.as_dict(), "rss_mib": target.server.rss_mib()}
+        self.log(f"    {label:<40} {res.rps:>9.0f} req/s  p50 {res.p50_us / 1000:7.2f} ms  "
+                 f"p99 {res.p99_us / 1000:7.2f} ms  errors {res.errors}")
+        if res.errors:
+            raise RuntimeError(f"{label}: wrk counted {res.errors} errors (non-2xx/socket): {res}")
+        if write_every == 0:
+            row.pop("rss_mib")
+        return row
 
     def granian(self) -> None:
         probe = subprocess.run([sys.executable, "-c", "import granian; print(granian.__version__)"],
@@ -776,6 +906,52 @@ def _simulate_orders(url: str, n: int) -> None:
         client.close()
 
 
+def _create_orders(url: str, n: int) -> list[str]:
+    """`n` fresh unpaid orders (`order.create` from MIXED_CLIENTS concurrent clients): their ids."""
+    def make(k: int) -> list[str]:
+        client = Http(url)
+        try:
+            return [next(r["id"] for r in client.call("POST", "/_sandbox/simulate/order.create", {})["resources"]
+                         if r["type"] == "order") for _ in range(k)]
+        finally:
+            client.close()
+
+    shares = [n // MIXED_CLIENTS + (1 if i < n % MIXED_CLIENTS else 0) for i in range(MIXED_CLIENTS)]
+    with ThreadPoolExecutor(MIXED_CLIENTS) as pool:
+        return [oid for part in pool.map(make, shares) for oid in part]
+
+
+def _mixed_lua(list_path: str, location_id: str, orders: list[str], write_every: int) -> str:
+    """wrk's `request()` for the mixed run: every `write_every`-th request (0: none) is a simulated
+    payment or fulfilment (`POST /_sandbox/simulate/order.pay|order.fulfill`, taking the prepared
+    orders in turn: each is paid, then fulfilled); the others alternate list-orders and get-order of the
+    order written last (the reads a harness makes after a write)."""
+    ids = ",".join(f'"{o}"' for o in orders)
+    return f"""
+local orders = {{{ids}}}
+local list_path = "{list_path}"
+local get_prefix = "/payments/orders/"
+local get_suffix = "?altId={location_id}&altType=location"
+local write_every = {write_every}
+local n, w = 0, 0
+local post_headers = {{["Content-Type"] = "application/json"}}
+request = function()
+  n = n + 1
+  if write_every > 0 and n % write_every == 0 then
+    w = w + 1
+    local k = math.floor((w + 1) / 2)
+    local action = (w % 2 == 1) and "order.pay" or "order.fulfill"
+    return wrk.format("POST", "/_sandbox/simulate/" .. action, post_headers,
+                      '{{"orderId":"' .. orders[k] .. '"}}')
+  end
+  if n % 2 == 0 then
+    return wrk.format("GET", list_path)
+  end
+  return wrk.format("GET", get_prefix .. orders[math.max(1, math.floor((w + 1) / 2))] .. get_suffix)
+end
+"""
+
+
 def _receiver_stats(receiver: ServerProcess) -> dict[str, int]:
     client = Http(receiver.url)
     try:
@@ -827,7 +1003,7 @@ def _check(name: str, value: float | None) -> dict[str, Any]:
 
 def evaluate(results: dict[str, Any]) -> dict[str, Any]:
     tp, sc, su, mem = (results.get(k) for k in ("throughput", "scale", "startup", "memory"))
-    fa, ha = results.get("faults"), results.get("harness")
+    fa, ha, mx = results.get("faults"), results.get("harness"), results.get("mixed")
     return {
         "get_order_ratio": _check("get_order_ratio", tp and tp["get_order"]["ratio"]),
         "list_orders_ratio": _check("list_orders_ratio", tp and tp["list_orders"]["ratio"]),
@@ -844,6 +1020,12 @@ def evaluate(results: dict[str, Any]) -> dict[str, Any]:
                                      ha["property"]["property_s"] if ha and ha["property"]["full"] else None),
         "reset_ms": _check("reset_ms", ha and ha["reset"]["same_seed"]["wall_ms_median"]),
         "soak_rss_growth_mib": _check("soak_rss_growth_mib", (results.get("soak") or {}).get("rss_growth_mib")),
+        "uncached_list_vs_wiremock": _check("uncached_list_vs_wiremock",
+                                            tp and tp["list_orders"].get("uncached_vs_wiremock")),
+        "uncached_get_vs_wiremock": _check("uncached_get_vs_wiremock",
+                                           tp and tp["get_order"].get("uncached_vs_wiremock")),
+        "mixed_reads_vs_pure": _check("mixed_reads_vs_pure", mx and mx["fragments"]["reads_vs_pure"]),
+        "mixed_big_rss_growth_mib": _check("mixed_big_rss_growth_mib", mx and mx["big"]["rss_growth_mib"]),
     }
 
 
@@ -855,14 +1037,45 @@ def table(results: dict[str, Any], checks: dict[str, Any]) -> str:
     rows: list[tuple[str, str, str, str]] = []
     tp = results.get("throughput")
     if tp:
-        for endpoint, check in (("get_order", "get_order_ratio"), ("list_orders", "list_orders_ratio")):
+        labels = {"fake": "fake (cached)", "uncached": "fake uncached (fragments)",
+                  "uncached_nofrag": "fake uncached, no fragments", "bare": "bare", "wiremock": "WireMock"}
+        if isinstance(tp.get("wiremock"), str) and tp["wiremock"].startswith("unavailable"):
+            rows.append(("WireMock peer", tp["wiremock"][:200], "", ""))
+        for endpoint, check, peer_check in (("get_order", "get_order_ratio", "uncached_get_vs_wiremock"),
+                                            ("list_orders", "list_orders_ratio", "uncached_list_vs_wiremock")):
             row = tp[endpoint]
-            for name in ("fake", "bare"):
+            for name, label in labels.items():
+                if name not in row:
+                    continue
                 r = row[name]
-                rows.append((f"{endpoint} {name}", f"{r['rps']:.0f} req/s  p50 {r['p50_ms']:.2f} ms  "
-                             f"p99 {r['p99_ms']:.2f} ms", "", ""))
+                ratios = f"  {row[f'{name}_vs_bare']:.2f}x bare" if f"{name}_vs_bare" in row else ""
+                ratios += f", {row[f'{name}_vs_wiremock']:.2f}x WireMock" if f"{name}_vs_wiremock" in row else ""
+                rows.append((f"{endpoint} {label}", f"{r['rps']:.0f} req/s  p50 {r['p50_ms']:.2f} ms  "
+                             f"p99 {r['p99_ms']:.2f} ms{ratios}", "", ""))
             rows.append((f"{endpoint} fake/bare", f"{row['ratio'] * 100:.1f} %", checks[check]["target"],
                          _mark(checks[check])))
+            if "uncached_vs_wiremock" in row:
+                rows.append((f"{endpoint} uncached/WireMock", f"{row['uncached_vs_wiremock']:.2f}x",
+                             checks[peer_check]["target"], _mark(checks[peer_check])))
+    mx = results.get("mixed")
+    if mx:
+        for key, label in (("fragments", "fragments on"), ("no_fragments", "fragments off"), ("big", "")):
+            r = mx[key]
+            name = f"{r['orders']:,} orders" if key == "big" else label
+            p, m = r["pure_reads"], r["mixed"]
+            rows.append((f"mixed, {name}: reads only", f"{p['rps']:.0f} req/s  p50 {p['p50_ms']:.2f} ms  "
+                         f"p99 {p['p99_ms']:.2f} ms", "", ""))
+            rows.append((f"mixed, {name}: 9 reads / 1 write", f"reads {r['reads_rps']:.0f} + writes "
+                         f"{r['writes_rps']:.0f} req/s  p50 {m['p50_ms']:.2f} ms  p99 {m['p99_ms']:.2f} ms (all)",
+                         "", ""))
+            check = "mixed_reads_vs_pure"
+            rows.append((f"mixed, {name}: reads / reads only", f"{r['reads_vs_pure']:.2f}x",
+                         checks[check]["target"] if key == "fragments" else "",
+                         _mark(checks[check]) if key == "fragments" else ""))
+        b = mx["big"]
+        rows.append((f"RSS {b['orders']:,} orders under the mixed run",
+                     f"{b['rss_start_mib']:.0f} -> peak {b['rss_peak_mib']:.0f} MiB (+{b['rss_growth_mib']:.1f})",
+                     checks["mixed_big_rss_growth_mib"]["target"] + " MiB", _mark(checks["mixed_big_rss_growth_mib"])))
     gr = results.get("granian")
     if gr:
         if "skipped" in gr:

@@ -100,15 +100,21 @@ class Wrk:
         with open(self.script, "w") as fh:
             fh.write(LUA_DONE)
 
-    def command(self, url: str, seconds: int, headers: dict[str, str]) -> list[str]:
+    def command(self, url: str, seconds: int, headers: dict[str, str], script: str | None = None) -> list[str]:
         cmd = [*cpu_prefix(self.cpu), self.binary, f"-t{self.threads}", f"-c{self.connections}", f"-d{seconds}s",
-               "--timeout", "10s", "-s", self.script]
+               "--timeout", "10s", "-s", script or self.script]
         for k, v in headers.items():
             cmd += ["-H", f"{k}: {v}"]
         return [*cmd, url]
 
-    def run(self, url: str, seconds: int, headers: dict[str, str]) -> WrkResult:
-        cmd = self.command(url, seconds, headers)
+    def run(self, url: str, seconds: int, headers: dict[str, str], lua: str | None = None) -> WrkResult:
+        """One run; `lua` (a `request()` function and what it needs) is loaded before the summary hook."""
+        script = None
+        if lua is not None:
+            script = os.path.join(self._dir.name, "custom.lua")
+            with open(script, "w") as fh:
+                fh.write(lua + "\n" + LUA_DONE)
+        cmd = self.command(url, seconds, headers, script)
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
         for line in done.stdout.splitlines():
             if line.startswith("WRK_JSON "):

@@ -81,6 +81,11 @@ def main() -> None:
               help="Cache rendered GET answers until the next write (turn off to measure the store itself).")
 @click.option("--response-cache-mb", default=32, show_default=True, type=click.IntRange(0, 1_000_000), metavar="N",
               help="Memory budget of the GET answer cache in MB (least recently used answers go first); 0 turns it off.")
+@click.option("--fragment-cache/--no-fragment-cache", default=True, show_default=True,
+              help="Keep each record's rendered JSON until the record changes, so a read after a write is assembled "
+                   "from ready parts (turn off to measure rendering).")
+@click.option("--fragment-cache-mb", default=32, show_default=True, type=click.IntRange(0, 1_000_000), metavar="N",
+              help="Memory budget of the record fragment cache in MB (least recently used first); 0 turns it off.")
 @click.option("--ghl-signature/--no-ghl-signature", default=True, show_default=True,
               help="Sign webhooks with Ed25519 in x-ghl-signature.")
 @click.option("--legacy-wh-signature", is_flag=True, envvar="GHL_SANDBOX_LEGACY_WH_SIGNATURE",
@@ -118,7 +123,7 @@ def serve(host: str, port: int, seed: int, state_file: str | None, orders: int, 
           webhook_policy: str, webhook_retry_interval: float, webhook_max_retries: int, webhook_timeout: float,
           extension_events: bool, ghl_signature: bool, legacy_wh_signature: bool, wh_signature: bool | None,
           response_cache: bool,
-          response_cache_mb: int, acuity_webhook_retries: str, acuity_rate_limit: str, workflow_webhook_retries: str,
+          response_cache_mb: int, fragment_cache: bool, fragment_cache_mb: int, acuity_webhook_retries: str, acuity_rate_limit: str, workflow_webhook_retries: str,
           workflow_order_submitted: str, workflow_payload_objects: str, workflow_user_agent: str) -> None:
     """Start the sandbox and print a banner with the base URL, locations, tokens and webhook keys."""
     from mock_server.app import build_app, new_runtime
@@ -135,7 +140,8 @@ def serve(host: str, port: int, seed: int, state_file: str | None, orders: int, 
                         webhook_retry_interval=webhook_retry_interval, webhook_max_retries=webhook_max_retries,
                         webhook_timeout=webhook_timeout, extension_events=extension_events,
                         sign_ed25519=ghl_signature, sign_rsa=sign_rsa, response_cache=response_cache,
-                        response_cache_mb=response_cache_mb, acuity_webhook_retries=acuity_webhook_retries,
+                        response_cache_mb=response_cache_mb, fragment_cache=fragment_cache,
+                        fragment_cache_mb=fragment_cache_mb, acuity_webhook_retries=acuity_webhook_retries,
                         acuity_rate_limit=acuity_rate_limit, workflow_webhook_retries=workflow_webhook_retries,
                         workflow_order_submitted=workflow_order_submitted,
                         workflow_payload_objects=workflow_payload_objects, workflow_user_agent=workflow_user_agent)

@@ -25,6 +25,7 @@ from mock_server.clock import SandboxClock
 from mock_server.errors import Invalid
 from mock_server.faults import FaultInjector
 from mock_server.http.cache import ResponseCache
+from mock_server.http.fragments import FragmentCache
 from mock_server.ids import IdFactory
 from mock_server.journal import Journal
 from mock_server.locations import LOCATIONS, Location
@@ -97,6 +98,7 @@ class Runtime:
                            (LOCATIONS, *outbox_tables.TABLES, *(t for s in self.services for t in s.tables)))
         visible = frozenset({"locations"}.union(*(s.visible_kinds for s in self.services)))
         self.responses = ResponseCache(settings.response_cache, visible, settings.response_cache_mb * 1024 * 1024)
+        self.fragments = FragmentCache(settings.fragment_cache, settings.fragment_cache_mb * 1024 * 1024)
         self.journal = Journal(settings.journal_capacity)
         self.ratelimiter = RateLimiter(settings.rate_limit)
         existing = self.store.get_meta("seed")
@@ -213,6 +215,7 @@ class Runtime:
 
     def _on_store_write(self, kind: str) -> None:
         self.responses.clear(kind)
+        self.fragments.clear(kind)
         world: World | None = getattr(self, "world", None)
         if world is not None:
             for part in world.parts.values():

@@ -20,6 +20,8 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     response_cache: bool = True  # cache rendered GET answers until the next write (off: measure paging)
     response_cache_mb: int = 32  # the GET cache's byte budget (least recently used answers go first); 0: off
+    fragment_cache: bool = True  # keep each record's rendered JSON until the record changes (off: measure rendering)
+    fragment_cache_mb: int = 32  # the fragment cache's byte budget (least recently used first); 0: off
     # webhooks out
     webhook_urls: list[str] = field(default_factory=list)
     webhook_policy: str = "ghl"  # ghl | exponential

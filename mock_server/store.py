@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import types
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, Union, get_args, get_origin, get_type_hints
@@ -96,6 +96,8 @@ def _record(spec: TableSpec[Any], row: Any, where: str) -> Any:
 
 
 DOC_CACHE_MAX = 20_000  # documents kept for reads by id (`get`, `get_many`); past it the cache starts over
+COUNT_KEEP_ON_WRITE = 8  # cached totals of a kind corrected (not dropped) by a write of a few of its records
+COUNT_KEEP_IDS = 32  # a write of more records than this drops the kind's totals
 COUNT_CACHE_MAX = 1024  # list totals kept (one per distinct query); past it the least recently used goes
 
 
@@ -218,10 +220,37 @@ class Store:
         sql = f"INSERT OR REPLACE INTO {kind} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
         rows = [(r.id, *(c.value(r) for c in spec.columns), orjson.dumps(r)) for r in records]
         with self._lock:
+            ids = list(dict.fromkeys(r.id for r in records))
+            kept = self._counts_among(kind, ids)
             try:
                 self._conn.executemany(sql, rows)
+                after = self._counts_among(kind, ids, kept)
+                kept = {key: self._count_cache[key] + after[key] - before for key, before in kept.items()
+                        if key in self._count_cache and key in after}
+            except BaseException:
+                kept = {}
+                raise
             finally:  # even a failed batch may have written rows: caches must not keep the old ones
                 self._touched(kind)
+                self._count_cache.update(kept)
+
+    def _counts_among(self, kind: str, ids: Sequence[str], keys: Iterable[tuple[Any, ...]] | None = None
+                      ) -> dict[tuple[Any, ...], int]:
+        """For the most recently used cached totals of `kind` (or `keys`): how many of the records `ids`
+        each one's filter matches. Counted before and after a write of those records, the difference
+        corrects the total exactly (SQLite itself evaluates the filter), so a payment does not send
+        the next page of a 100,000-order list back to a full COUNT."""
+        if not self._count_cache or len(ids) > COUNT_KEEP_IDS:
+            return {}
+        if keys is None:
+            keys = [k for k in self._count_cache if k[0] == kind][-COUNT_KEEP_ON_WRITE:]
+        marks = ",".join("?" * len(ids))
+        out: dict[tuple[Any, ...], int] = {}
+        for key in keys:
+            _, where, params = key
+            sql = f"SELECT COUNT(*) FROM {kind}{where}{' AND' if where else ' WHERE'} id IN ({marks})"
+            out[key] = self._conn.execute(sql, (*params, *ids)).fetchone()[0]
+        return out
 
     def _forget_docs(self) -> None:
         self._docs = {}
@@ -291,6 +320,11 @@ class Store:
         return [self._load(kind, r[0]) for r in rows]
 
     def _page(self, kind: str, conditions: Sequence[Condition], limit: int | None, offset: int) -> tuple[list[Any], int]:
+        rows, total = self._page_docs(kind, conditions, limit, offset)
+        return [self._load(kind, doc) for _, doc in rows], total
+
+    def _page_docs(self, kind: str, conditions: Sequence[Condition], limit: int | None,
+                   offset: int) -> tuple[list[tuple[str, bytes]], int]:
         """Newest first, as GHL lists. Uses the (location_id, created_at DESC, id DESC) index, so a
         page costs the same at 1,000 or 100,000 rows; totals are cached until the next write."""
         where, params = self._where(conditions)
@@ -302,12 +336,12 @@ class Store:
                 if len(self._count_cache) >= COUNT_CACHE_MAX:  # every distinct search= is a key: bound them
                     del self._count_cache[next(iter(self._count_cache))]
             self._count_cache[key] = total  # (re)inserted last: the least recently used is first
-            sql = f"SELECT doc FROM {kind}{where} ORDER BY created_at DESC, id DESC"
+            sql = f"SELECT id, doc FROM {kind}{where} ORDER BY created_at DESC, id DESC"
             if limit is None:
                 rows = self._conn.execute(sql + " LIMIT -1 OFFSET ?", (*params, offset)).fetchall()
             else:
                 rows = self._conn.execute(sql + " LIMIT ? OFFSET ?", (*params, limit, offset)).fetchall()
-        return [self._load(kind, r[0]) for r in rows], total
+        return rows, total
 
     @staticmethod
     def _where(conditions: Sequence[Condition]) -> tuple[str, list[Any]]:
@@ -445,6 +479,20 @@ class Table(Generic[T]):
         """Newest first, with the total count of rows matching `where`."""
         found: tuple[list[T], int] = self._store._page(self.kind, where, limit, offset)
         return found
+
+    def page_docs(self, where: Sequence[Condition], limit: int | None, offset: int) -> tuple[list[tuple[str, bytes]], int]:
+        """As `page`, but each record as its id and stored document, not decoded (see `decode`): a
+        reader that keeps renderings by document decodes only the records it has not seen so."""
+        return self._store._page_docs(self.kind, where, limit, offset)
+
+    def decode(self, doc: bytes) -> T:
+        record: T = self._store._load(self.kind, doc)
+        return record
+
+    @staticmethod
+    def doc(record: T) -> bytes:
+        """The stored document of a record (what `page_docs` gives for it once it is put)."""
+        return orjson.dumps(record)
 
     def put(self, record: T) -> None:
         self._store._put_many(self.kind, [record])

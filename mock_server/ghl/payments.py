@@ -102,6 +102,14 @@ class Payments:
 
     def _page(self, record_type: type[Listed], flt: ListFilter, limit: int | None,
               offset: int) -> tuple[list[Listed], int]:
+        docs, total = self.page_docs(record_type, flt, limit, offset)
+        table = self.store.table(record_type)
+        return [table.decode(doc) for _, doc in docs], total
+
+    def page_docs(self, record_type: type[Listed], flt: ListFilter, limit: int | None,
+                  offset: int) -> tuple[list[tuple[str, bytes]], int]:
+        """One page of a list, newest first, as each record's id and stored document (not decoded:
+        the API renders from kept fragments where it can), and the total matching the filter."""
         table = self.store.table(record_type)
         conditions: list[Condition] = flt.conditions()
         if flt.product_ids:
@@ -116,8 +124,8 @@ class Payments:
                         rows[r.id] = r
                 ordered = sorted(rows.values(), key=lambda r: (r.created_at, r.id), reverse=True)
                 end = None if limit is None else offset + limit
-                return ordered[offset:end], len(ordered)
-        return table.page(conditions, limit, offset)
+                return [(r.id, table.doc(r)) for r in ordered[offset:end]], len(ordered)
+        return table.page_docs(conditions, limit, offset)
 
     def list_orders(self, flt: ListFilter, limit: int | None, offset: int) -> tuple[list[Order], int]:
         return self._page(Order, flt, limit, offset)

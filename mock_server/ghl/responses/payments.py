@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mock_server.ghl.models import Order, PaymentStatus, Token
+from mock_server import jsjson
+from mock_server.ghl.models import Order, PaymentStatus, Subscription, Token, Transaction
 from mock_server.ghl.payments import UNIQUE_NAME, ListFilter
 from mock_server.ghl.responses import shapes
 from mock_server.ghl.responses.guard import check_location, require_marketplace_token
@@ -17,7 +19,10 @@ from mock_server.ghl.responses.params import MAX_PAGING, Validator, paging
 from mock_server.ghl.world import Ghl, ghl_of
 from mock_server.http.bodies import json_object
 from mock_server.http.cache import no_cache
-from mock_server.http.errors import json_response
+from mock_server.http.context import runtime_of
+from mock_server.http.errors import JSON, json_response
+from mock_server.http.fragments import Form, FragmentCache, page
+from mock_server.store import Table
 
 PAYMENT_STATUSES: tuple[PaymentStatus, ...] = ("paid", "unpaid", "refunded", "partially_paid")  # in the order errors list them
 ALT_TYPES = ("location",)
@@ -70,6 +75,45 @@ def _build(token: Token, v: Validator, alt_id: str | None, location_id: str | No
     return flt
 
 
+# ---- rendered records, kept (mock_server/http/fragments.py) ------------------------------------------
+# Each form names the kinds it shows besides its own record: an order's items show their prices and
+# products (list items count the recurring ones). An order's statuses are stored on the order (derived
+# from its transactions and fulfilments when those are written), so they are part of its document.
+
+ORDER_ITEM = Form("ghl.orders.list", frozenset({"prices"}))
+ORDER_BY_ID = Form("ghl.orders.byId", frozenset({"prices", "products"}))
+TRANSACTION_ITEM = Form("ghl.transactions.list")
+TRANSACTION_BY_ID = Form("ghl.transactions.byId")
+SUBSCRIPTION_ITEM = Form("ghl.subscriptions.list")
+SUBSCRIPTION_ITEM_COUNTED = Form("ghl.subscriptions.list+count")
+SUBSCRIPTION_BY_ID = Form("ghl.subscriptions.byId", frozenset({"prices", "products"}))
+
+
+def _fragments(request: Request) -> FragmentCache:
+    return runtime_of(request).fragments
+
+
+def _list_answer(request: Request, form: Form, table: Table[Any], docs: Sequence[tuple[str, bytes]], total: int,
+                 shape: Callable[[list[Any]], list[dict[str, Any]]]) -> Response:
+    """`{"data":[...],"totalCount":n}` joined from each record's kept list-item JSON; only the records
+    not kept (or changed since) are decoded and shaped, together (`shape` gets them all at once)."""
+    cache = _fragments(request)
+    parts = cache.get_many(form, docs)
+    missing = [i for i, part in enumerate(parts) if part is None]
+    if missing:
+        shaped = shape([table.decode(docs[i][1]) for i in missing])
+        for i, value in zip(missing, shaped, strict=True):
+            part = jsjson.dumps(value)
+            cache.put(form, docs[i][0], docs[i][1], part)
+            parts[i] = part
+    return Response(page([p for p in parts if p is not None], total), media_type=JSON)
+
+
+def _by_id_answer(request: Request, form: Form, table: Table[Any], record: Any,
+                  shape: Callable[[], dict[str, Any]]) -> Response:
+    return Response(_fragments(request).render(form, record.id, table.doc(record), shape), media_type=JSON)
+
+
 # ---- orders ---------------------------------------------------------------------------------------
 
 
@@ -88,9 +132,13 @@ async def list_orders(request: Request, token: Token) -> Response:
     limit, offset = paging(v, 10)
     flt = _build(token, v, alt_id, location_id, kwargs)
     service = ghl_of(request)
-    rows, total = service.payments.list_orders(flt, limit, offset)
-    recurring = _recurring_price_ids(service, rows)
-    return json_response({"data": [shapes.order_list_item(o, recurring) for o in rows], "totalCount": total})
+    docs, total = service.payments.page_docs(Order, flt, limit, offset)
+
+    def shape(rows: list[Order]) -> list[dict[str, Any]]:
+        recurring = _recurring_price_ids(service, rows)
+        return [shapes.order_list_item(o, recurring) for o in rows]
+
+    return _list_answer(request, ORDER_ITEM, service.store.table(Order), docs, total, shape)
 
 
 def _recurring_price_ids(service: Ghl, orders: list[Order]) -> frozenset[str]:
@@ -115,8 +163,11 @@ async def get_order(request: Request, token: Token) -> Response:
     order, waiting = service.simulator.observe_order(order)  # a poll may settle a pending payment
     if waiting:
         no_cache(request)  # the next poll must count too
-    prices, products = service.payments.catalog([i["price_id"] for i in order.items])
-    return json_response(shapes.order_detail(order, prices, products))
+
+    def shape() -> dict[str, Any]:
+        return shapes.order_detail(order, *service.payments.catalog([i["price_id"] for i in order.items]))
+
+    return _by_id_answer(request, ORDER_BY_ID, service.store.table(Order), order, shape)
 
 
 async def list_fulfillments(request: Request, token: Token) -> Response:
@@ -208,8 +259,10 @@ async def list_transactions(request: Request, token: Token) -> Response:
     _common_filters(v, kwargs)
     limit, offset = paging(v, 10)
     flt = _build(token, v, alt_id, location_id, kwargs)
-    rows, total = ghl_of(request).payments.list_transactions(flt, limit, offset)
-    return json_response({"data": [shapes.transaction_list_item(t) for t in rows], "totalCount": total})
+    service = ghl_of(request)
+    docs, total = service.payments.page_docs(Transaction, flt, limit, offset)
+    return _list_answer(request, TRANSACTION_ITEM, service.store.table(Transaction), docs, total,
+                        lambda rows: [shapes.transaction_list_item(t) for t in rows])
 
 
 async def get_transaction(request: Request, token: Token) -> Response:
@@ -219,8 +272,10 @@ async def get_transaction(request: Request, token: Token) -> Response:
     location_id = v.string("locationId")
     v.done()
     loc = check_location(token, alt_id, location_id)
-    txn = ghl_of(request).payments.transaction(loc, request.path_params["transactionId"])
-    return json_response(shapes.transaction_detail(txn))
+    service = ghl_of(request)
+    txn = service.payments.transaction(loc, request.path_params["transactionId"])
+    return _by_id_answer(request, TRANSACTION_BY_ID, service.store.table(Transaction), txn,
+                         lambda: shapes.transaction_detail(txn))
 
 
 # ---- subscriptions --------------------------------------------------------------------------------
@@ -237,16 +292,19 @@ async def list_subscriptions(request: Request, token: Token) -> Response:
     with_count = bool(v.boolean("getPaymentsCollectedCount"))
     limit, offset = paging(v, 10)
     flt = _build(token, v, alt_id, None, kwargs)
-    rows, total = ghl_of(request).payments.list_subscriptions(flt, limit, offset)
-    return json_response({"data": [shapes.subscription_list_item(s, with_count) for s in rows], "totalCount": total})
+    service = ghl_of(request)
+    docs, total = service.payments.page_docs(Subscription, flt, limit, offset)
+    return _list_answer(request, SUBSCRIPTION_ITEM_COUNTED if with_count else SUBSCRIPTION_ITEM,
+                        service.store.table(Subscription), docs, total,
+                        lambda rows: [shapes.subscription_list_item(s, with_count) for s in rows])
 
 
 async def get_subscription(request: Request, token: Token) -> Response:
     loc = _location_of_read(request, token)
     service = ghl_of(request)
     sub = service.payments.subscription(loc, request.path_params["subscriptionId"])
-    prices, products = service.payments.catalog([sub.price_id])
-    return json_response(shapes.subscription_detail(sub, prices, products))
+    return _by_id_answer(request, SUBSCRIPTION_BY_ID, service.store.table(Subscription), sub,
+                         lambda: shapes.subscription_detail(sub, *service.payments.catalog([sub.price_id])))
 
 
 # ---- white-label providers ------------------------------------------------------------------------

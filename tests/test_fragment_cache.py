@@ -1,0 +1,260 @@
+"""Reads after writes: each record's rendered JSON is kept (mock_server/http/fragments.py) and pages are
+joined from it. Every answer must be byte for byte what a from-scratch render gives, after every kind
+of write; filters and totals stay exact; the cache keeps to its byte budget."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import pytest
+import uvicorn
+from api_support import EVERYTHING, ORDERS, SUBSCRIPTIONS, TRANSACTIONS, params_for
+
+from mock_server import jsjson
+from mock_server.app import build_app, new_runtime
+from mock_server.http.fragments import Form, FragmentCache, page
+from mock_server.runtime import Runtime
+from mock_server.settings import Settings
+from mock_server.testing import SandboxClient
+
+
+@dataclass
+class Live:
+    sb: SandboxClient
+    runtime: Runtime
+    loc: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def live() -> Iterator[Live]:
+    """A sandbox on a loopback port whose runtime the test can reach (to turn fragments off and on).
+    The whole-response cache is off, so every GET renders: from fragments, or from scratch."""
+    settings = Settings(orders=120, response_cache=False, rate_limit="off")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    runtime = new_runtime(settings)
+    server = uvicorn.Server(uvicorn.Config(build_app(runtime), log_level="error", access_log=False, lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the sandbox did not start"
+        time.sleep(0.01)
+    sb = SandboxClient(f"http://127.0.0.1:{sock.getsockname()[1]}")
+    location = sb.location(0)
+    try:
+        yield Live(sb, runtime, {"id": location["locationId"], "token": location["tokens"][0]["token"]})
+    finally:
+        sb.close()
+        server.should_exit = True
+        thread.join(10)
+
+
+def raw(live: Live, path: str, **params: Any) -> bytes:
+    r = live.sb.api("GET", path, live.loc["token"], params=params_for(path, live.loc, **params))
+    assert r.status_code == 200, f"{path} {params} -> {r.status_code} {r.text[:300]}"
+    assert r.headers["content-type"].startswith("application/json")
+    return r.content
+
+
+def same_with_and_without_fragments(live: Live, path: str, **params: Any) -> Any:
+    """The answer with fragments (asked twice: rendered, then joined from kept parts) equals the one
+    rendered from scratch, byte for byte, and is in JSON.stringify's form."""
+    cache = live.runtime.fragments
+    first = raw(live, path, **params)
+    hits = cache.hits
+    kept = raw(live, path, **params)
+    cache.enabled = False
+    try:
+        scratch = raw(live, path, **params)
+    finally:
+        cache.enabled = True
+    assert first == scratch, path
+    assert kept == scratch, path
+    value = orjson.loads(scratch)
+    if (isinstance(value, dict) and value.get("data")) or (isinstance(value, dict) and "_id" in value):
+        assert cache.hits > hits, f"{path}: the second read was not joined from kept fragments"
+    assert jsjson.dumps(value) == scratch  # the bytes JSON.stringify writes for the same value
+    return value
+
+
+def check_everything(live: Live, order_ids: list[str], subscription_ids: list[str]) -> None:
+    for params in ({}, {"limit": 20}, {"limit": 5, "offset": 3}, {"paymentStatus": "paid"},
+                   {"paymentStatus": "refunded"}, {"status": "cancelled"}, {"limit": EVERYTHING}):
+        same_with_and_without_fragments(live, ORDERS, **params)
+    for params in ({}, {"limit": 20}, {"limit": EVERYTHING}):
+        same_with_and_without_fragments(live, TRANSACTIONS, **params)
+    for params in ({}, {"limit": EVERYTHING}, {"getPaymentsCollectedCount": "true"}):
+        same_with_and_without_fragments(live, SUBSCRIPTIONS, **params)
+    for oid in order_ids:
+        same_with_and_without_fragments(live, f"{ORDERS}/{oid}")
+        txns = same_with_and_without_fragments(live, TRANSACTIONS, entityId=oid, limit=EVERYTHING)
+        for t in txns["data"]:
+            same_with_and_without_fragments(live, f"{TRANSACTIONS}/{t['_id']}")
+    for sid in subscription_ids:
+        same_with_and_without_fragments(live, f"{SUBSCRIPTIONS}/{sid}")
+        same_with_and_without_fragments(live, TRANSACTIONS, subscriptionId=sid, limit=EVERYTHING)
+
+
+def created(result: dict[str, Any], kind: str) -> str:
+    return next(r["id"] for r in result["resources"] if r["type"] == kind)
+
+
+def listed(live: Live, path: str, **params: Any) -> tuple[list[dict[str, Any]], int]:
+    body = orjson.loads(raw(live, path, limit=EVERYTHING, **params))
+    return body["data"], body["totalCount"]
+
+
+def test_every_answer_after_every_simulated_action_equals_a_fresh_render(live: Live) -> None:
+    sb, loc = live.sb, live.loc
+    check_everything(live, [], [])  # fragments of the seeded world are kept now: the writes below must show
+    a = created(sb.simulate("order.create", locationId=loc["id"]), "order")
+    b = created(sb.simulate("order.create", locationId=loc["id"]), "order")
+    c = created(sb.simulate("order.create", locationId=loc["id"]), "order")
+    sub = created(sb.simulate("subscription.create", locationId=loc["id"]), "subscription")
+    orders, subs = [a, b, c], [sub]
+    steps: list[tuple[str, dict[str, Any]]] = [
+        ("order.pay", {"orderId": a}),
+        ("order.fulfill", {"orderId": a}),
+        ("order.refund", {"orderId": a}),
+        ("order.record_payment", {"orderId": b, "mode": "cash"}),
+        ("order.cancel", {"orderId": c}),
+        ("subscription.renew", {"subscriptionId": sub}),
+        ("subscription.cancel", {"subscriptionId": sub}),
+    ]
+    for action, body in steps:
+        before = orjson.loads(raw(live, f"{ORDERS}/{body['orderId']}")) if "orderId" in body else None
+        sb.simulate(action, **body)
+        check_everything(live, orders, subs)
+        if before is not None:  # the write shows: the kept by-id fragment of that order was not reused
+            after = orjson.loads(raw(live, f"{ORDERS}/{body['orderId']}"))
+            assert after != before, action
+    # the statuses the writes derived are what the list shows (filters on the derived columns)
+    paid_or_refunded = {o["_id"]: o["paymentStatus"] for o in listed(live, ORDERS)[0]}
+    assert paid_or_refunded[a] == "refunded" and paid_or_refunded[b] == "paid"
+
+
+def test_coupon_redemption_and_a_new_price_show_in_kept_answers(live: Live) -> None:
+    sb, loc = live.sb, live.loc
+    check_everything(live, [], [])
+    made = sb.api("POST", "/payments/coupon", loc["token"], json={
+        "altId": loc["id"], "altType": "location", "name": "Ten off", "code": "FRAG10", "discountType": "percentage",
+        "discountValue": 10, "startDate": "2020-01-01T00:00:00.000Z"})
+    assert made.status_code == 201, made.text
+    plain = sb.simulate("order.create", locationId=loc["id"])
+    item = next(r for r in plain["resources"] if r["type"] == "order")["data"]["items"][0]
+    redeemed = sb.simulate("order.create", locationId=loc["id"], couponCode="FRAG10",
+                           items=[{"priceId": item["price"]["_id"], "qty": 2}])
+    oid = created(redeemed, "order")
+    check_everything(live, [oid, created(plain, "order")], [])
+    row = next(o for o in listed(live, ORDERS)[0] if o["_id"] == oid)
+    assert row["couponCode"] == "FRAG10" and row["discount"] > 0
+
+
+def test_totals_and_filters_stay_exact_after_writes(live: Live) -> None:
+    sb, loc = live.sb, live.loc
+    rows, total = listed(live, ORDERS)
+    paid, paid_total = listed(live, ORDERS, paymentStatus="paid")
+    assert total == len(rows) and paid_total == len(paid)
+    oid = created(sb.simulate("order.create", locationId=loc["id"]), "order")
+    rows2, total2 = listed(live, ORDERS)
+    assert total2 == total + 1 and rows2[0]["_id"] == oid and rows2[0]["paymentStatus"] == "unpaid"
+    assert listed(live, ORDERS, paymentStatus="paid")[1] == paid_total
+    sb.simulate("order.pay", orderId=oid)
+    paid2, paid_total2 = listed(live, ORDERS, paymentStatus="paid")
+    assert paid_total2 == paid_total + 1 == len(paid2) and paid2[0]["_id"] == oid
+    first = orjson.loads(raw(live, ORDERS, limit=1))
+    assert first["totalCount"] == total2 and first["data"][0]["paymentStatus"] == "paid"
+    unpaid_ids = {o["_id"] for o in listed(live, ORDERS, paymentStatus="unpaid")[0]}
+    assert oid not in unpaid_ids
+
+
+# ---- the cache itself -----------------------------------------------------------------------------
+
+ITEM = Form("t.item")
+BY_ID = Form("t.byId", frozenset({"prices"}))
+
+
+def test_a_changed_document_is_rendered_again() -> None:
+    cache = FragmentCache(True, 1 << 20)
+    calls: list[int] = []
+
+    def shape(n: int) -> Any:
+        calls.append(n)
+        return {"n": n, "x": 1.0}
+
+    assert cache.render(ITEM, "r1", b'{"v":1}', lambda: shape(1)) == b'{"n":1,"x":1}'
+    assert cache.render(ITEM, "r1", b'{"v":1}', lambda: shape(9)) == b'{"n":1,"x":1}'  # kept
+    assert cache.render(ITEM, "r1", b'{"v":2}', lambda: shape(2)) == b'{"n":2,"x":1}'  # the record changed
+    assert calls == [1, 2] and len(cache) == 1
+
+
+def test_writes_to_a_shown_kind_drop_only_the_forms_that_show_it() -> None:
+    cache = FragmentCache(True, 1 << 20)
+    cache.put(ITEM, "a", b"d", b"1")
+    cache.put(BY_ID, "a", b"d", b"2")
+    cache.clear("orders")  # the record's own kind: its document says whether a fragment still holds
+    assert len(cache) == 2
+    cache.clear("prices")
+    assert cache.get(ITEM, "a", b"d") == b"1" and cache.get(BY_ID, "a", b"d") is None
+    cache.clear(None)
+    assert len(cache) == 0 and cache.size_bytes == 0
+
+
+def test_the_byte_budget_forgets_the_least_recently_used() -> None:
+    budget = 10_000
+    cache = FragmentCache(True, budget)
+    for i in range(200):
+        cache.put(ITEM, f"r{i}", b"x" * 40, b"y" * 60)
+        assert cache.size_bytes <= budget
+        cache.get(ITEM, "r0", b"x" * 40)  # kept in use: never the least recently used
+    assert 0 < len(cache) < 200
+    assert cache.get(ITEM, "r0", b"x" * 40) == b"y" * 60
+    assert cache.get(ITEM, "r1", b"x" * 40) is None  # forgotten
+    assert cache.get(ITEM, "r199", b"x" * 40) == b"y" * 60
+    cache.put(ITEM, "huge", b"", b"z" * (budget + 1))  # bigger than the whole budget: not kept
+    assert cache.get(ITEM, "huge", b"") is None and cache.size_bytes <= budget
+    off = FragmentCache(False, budget)
+    assert off.render(ITEM, "r", b"d", lambda: [1]) == b"[1]" and len(off) == 0
+
+
+def test_a_page_is_what_json_stringify_writes() -> None:
+    items = [{"a": 1.5, "b": "é\u2028"}, {"c": [0.0, 1e21]}]
+    assert page([jsjson.dumps(i) for i in items], 7) == jsjson.dumps({"data": items, "totalCount": 7})
+    assert page([], 0) == jsjson.dumps({"data": [], "totalCount": 0})
+
+
+def test_cached_totals_are_corrected_by_writes_not_recounted(live: Live) -> None:
+    """A write of a few records corrects the store's cached totals (counting only those records before
+    and after); every total still equals a fresh COUNT."""
+    from mock_server.ghl.models import Order
+    from mock_server.store import Condition
+
+    store = live.runtime.store
+    table = store.table(Order)
+    loc_id = live.loc["id"]
+    filters = [[Condition("location_id", "=", loc_id)],
+               [Condition("location_id", "=", loc_id), Condition("payment_status", "=", "paid")],
+               [Condition("location_id", "=", loc_id), Condition("payment_status", "IN", ["unpaid", "refunded"])],
+               [Condition("location_id", "=", loc_id), Condition("status", "=", "cancelled")]]
+
+    def fresh(where: list[Condition]) -> int:
+        sql_where, params = store._where(where)
+        return int(store._conn.execute(f"SELECT COUNT(*) FROM orders{sql_where}", params).fetchone()[0])
+
+    for where in filters:
+        table.page(where, 1, 0)  # cached now
+    oid = created(live.sb.simulate("order.create", locationId=loc_id), "order")
+    for action in ("order.pay", "order.refund", "order.cancel"):
+        live.sb.simulate(action, orderId=oid)
+        for where in filters:
+            key = ("orders", *store._where(where)[:1], tuple(store._where(where)[1]))
+            assert key in store._count_cache, "the write dropped the total instead of correcting it"
+            assert table.page(where, 1, 0)[1] == fresh(where), (action, where)

@@ -55,6 +55,12 @@ class ReadyProcess:
         self.ready_s = 0.0  # spawn -> ready line, seconds
 
     def start(self) -> ReadyProcess:
+        self.spawn()
+        self.wait_ready()
+        return self
+
+    def spawn(self) -> None:
+        """Start the process without waiting for its ready line (`wait_ready`), so several can start at once."""
         self.spawned_at = time.perf_counter()
         die = self.die_with_parent and sys.platform.startswith("linux")
         self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -65,13 +71,15 @@ class ReadyProcess:
         # without printing (a blocking readline here would wait forever), and the pipe never fills.
         self._settled = threading.Event()
         threading.Thread(target=self._drain, daemon=True).start()
+
+    def wait_ready(self) -> None:
+        assert self.proc is not None, "spawn() first"
         if not self._settled.wait(self.start_timeout):
             self.stop()
             raise RuntimeError(f"{self.name} did not start in time:\n" + "".join(self.banner))
         if not self.url:
             self.proc.wait(10)
             raise RuntimeError(f"{self.name} exited during start:\n" + "".join(self.banner))
-        return self
 
     def _drain(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None

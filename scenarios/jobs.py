@@ -19,17 +19,15 @@ import json
 import os
 import queue
 import signal
-import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from mock_server.settings import Settings
-from mock_server.testing import READY_MARKER, ReadyProcess, _die_with_parent
+from mock_server.testing import READY_MARKER, ReadyProcess
 from scenarios import client as clients
 from scenarios.loader import Scenario
 from scenarios.runner import Harness, ScenarioResult
@@ -52,30 +50,13 @@ def _pythonpath() -> str:
 
 
 class JobSandbox(ReadyProcess):
-    """One job's sandbox: `python -m mock_server.inprocess <settings>` (exactly the harness's Settings). `spawn`
-    then `wait_ready` is ReadyProcess.start in two halves, so that N sandboxes start at once."""
+    """One job's sandbox: `python -m mock_server.inprocess <settings>` (exactly the harness's Settings). The pool
+    calls `spawn` on every job, then `wait_ready`, so that N sandboxes start at once."""
 
     def __init__(self, settings: Settings, name: str) -> None:
         payload = json.dumps({**asdict(settings), "port": 0})
         super().__init__([sys.executable, "-m", "mock_server.inprocess", payload], READY_MARKER,
                          env={"PYTHONPATH": _pythonpath()}, start_timeout=60.0, name=name, die_with_parent=True)
-
-    def spawn(self) -> None:
-        self.spawned_at = time.perf_counter()
-        die = self.die_with_parent and sys.platform.startswith("linux")
-        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     stdin=subprocess.DEVNULL, env={**os.environ, **(self.env or {})},
-                                     cwd=self.cwd, start_new_session=True,
-                                     preexec_fn=_die_with_parent if die else None)
-        self._settled = threading.Event()
-        threading.Thread(target=self._drain, daemon=True).start()
-
-    def wait_ready(self) -> None:
-        if not self._settled.wait(self.start_timeout):
-            self.stop()
-            raise RuntimeError(f"{self.name} did not start in time:\n" + "".join(self.banner))
-        if not self.url:
-            raise RuntimeError(f"{self.name} exited during start:\n" + "".join(self.banner))
 
 
 def deal_order(scenarios: list[Scenario]) -> list[int]:

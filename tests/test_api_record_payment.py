@@ -269,18 +269,14 @@ def test_simulate_action_and_trigger_cli(ghl_sandbox: SandboxClient, loc: dict) 
 
 
 def test_dashboard_records_a_manual_payment(ghl_sandbox: SandboxClient, loc: dict) -> None:
-    from test_dashboard import CHROMIUM, CHROMIUM_ARGS, _chromium_or_skip
+    from test_dashboard import _chromium_or_skip, open_dashboard
 
     sync_playwright = _chromium_or_skip()
     oid = new_order(ghl_sandbox)
     errors: list[str] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=120_000)
+        browser, page = open_dashboard(pw, ghl_sandbox.url + "/", errors, height=1000)
         try:
-            page = browser.new_page(viewport={"width": 1440, "height": 1000})
-            page.set_default_timeout(15_000)
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(ghl_sandbox.url + "/")
             page.click("nav[data-tabs=actions] button[data-tab=orders]")
             page.fill("[data-testid=order-id]", oid)
             page.select_option("[data-testid=record-mode]", "bank_transfer")

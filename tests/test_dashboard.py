@@ -396,6 +396,20 @@ def _chromium_or_skip() -> Any:
     return sync_playwright
 
 
+def open_dashboard(pw: Any, url: str, errors: list[str], height: int = 1100) -> tuple[Any, Any]:
+    """Chromium on `url`, a page error collected into `errors`: (browser, page). The caller closes the browser."""
+    browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=120_000)
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": height})
+        page.set_default_timeout(15_000)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(url)
+    except BaseException:
+        browser.close()
+        raise
+    return browser, page
+
+
 def test_dashboard_in_a_browser(admin_sandbox: SandboxProcess, home: Path) -> None:
     sync_playwright = _chromium_or_skip()
     (home / "last-check.json").write_text(json.dumps({**SAMPLE_REPORT, "client": "python examples/clients/x.py",
@@ -405,12 +419,8 @@ def test_dashboard_in_a_browser(admin_sandbox: SandboxProcess, home: Path) -> No
     loc = _location(control)
     errors: list[str] = []
     with Receiver() as rx, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=120_000)
+        browser, page = open_dashboard(pw, f"{admin_sandbox.url}/?token={ADMIN}", errors, height=1000)
         try:
-            page = browser.new_page(viewport={"width": 1440, "height": 1000})
-            page.set_default_timeout(15_000)
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(f"{admin_sandbox.url}/?token={ADMIN}")
             assert "token=" not in page.url
             page.locator("#live.on").wait_for()
 

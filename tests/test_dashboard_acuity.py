@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from receiver import Receiver
-from test_dashboard import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _chromium_or_skip
+from test_dashboard import ARTIFACTS, _chromium_or_skip, open_dashboard
 
 from mock_server.testing import SandboxClient, SandboxProcess
 
@@ -43,8 +43,7 @@ def acuity_state(sb: SandboxClient, location_id: str) -> dict[str, Any]:
 
 def seeded_acuity(sb: SandboxClient, location_id: str) -> dict[str, Any]:
     state = acuity_state(sb, location_id)
-    if not state["appointments"]:
-        pytest.skip("the fake Acuity's seed is not merged on this branch yet (no appointments in /_sandbox/acuity/state)")
+    assert state["appointments"], "the location's Acuity account is seeded with appointments"
     return state
 
 
@@ -230,8 +229,7 @@ def test_timeline_events_name_their_service(sb: SandboxClient) -> None:
     rankr_request = _wait(sb, start, lambda e: e["kind"] == "request" and e["data"]["path"].startswith("/rankr"))
     assert rankr_request["data"]["service"] == "rankr"
 
-    if "acuity" not in overview["services"]:
-        pytest.skip("the fake Acuity is not merged on this branch")
+    assert "acuity" in overview["services"]
     assert overview["actionServices"]["acuity.schedule"] == "acuity"
     acuity = seeded_acuity(sb, location_id)
     with Receiver() as rx:
@@ -274,12 +272,8 @@ def test_customer_panel_in_a_browser(sb: SandboxClient) -> None:
     appointment_ids = {str(a["id"]) for a in acuity["appointments"] if norm(a["email"]) == norm(ghl_email)}
     errors: list[str] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=120_000)
+        browser, page = open_dashboard(pw, sb.url + "/", errors, height=1100)
         try:
-            page = browser.new_page(viewport={"width": 1440, "height": 1100})
-            page.set_default_timeout(15_000)
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(sb.url + "/")
             page.locator("#live.on").wait_for()
             # The State panel has Acuity's tabs next to GHL's.
             page.locator("#state-tabs button[data-kind='acuity:appointments']").click()
@@ -314,17 +308,12 @@ def test_acuity_actions_in_a_browser(sb: SandboxClient) -> None:
     balance through the change form: the account's truth (`GET /_sandbox/acuity/state`) shows it paid."""
     sync_playwright = _chromium_or_skip()
     location_id = sb.location(0)["locationId"]
-    if "acuity" not in sb.control("GET", "/dashboard/overview")["services"]:
-        pytest.skip("the fake Acuity is not merged on this branch")
+    assert "acuity" in sb.control("GET", "/dashboard/overview")["services"]
     email = "dash.booker@example.com"
     errors: list[str] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=120_000)
+        browser, page = open_dashboard(pw, sb.url + "/", errors, height=1100)
         try:
-            page = browser.new_page(viewport={"width": 1440, "height": 1100})
-            page.set_default_timeout(15_000)
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(sb.url + "/")
             page.locator("#live.on").wait_for()
             page.select_option("#location", location_id)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from receiver import Receiver
-from test_dashboard import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _chromium_or_skip
+from test_dashboard import ARTIFACTS, _chromium_or_skip, open_dashboard
 
 from mock_server.testing import SandboxClient, SandboxProcess
 
@@ -67,12 +67,8 @@ def test_reports_panel_draws_the_apis_numbers(sb: SandboxClient) -> None:
         lid = did["locationId"]
         api = {n: sb.control("GET", f"/reports/{n}", params={"locationId": lid}) for n in NAMES}
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=120_000)
+            browser, page = open_dashboard(pw, sb.url + "/", errors, height=1100)
             try:
-                page = browser.new_page(viewport={"width": 1440, "height": 1100})
-                page.set_default_timeout(15_000)
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
-                page.goto(sb.url + "/")
                 page.locator(f"#reports[data-location='{lid}'] figure[data-report='routing-load']").wait_for()
                 for name in NAMES:
                     card = page.locator(f"#reports figure[data-report='{name}']")

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from receiver import Receiver
-from test_dashboard import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _chromium_or_skip
+from test_dashboard import ARTIFACTS, _chromium_or_skip, open_dashboard
 
 from mock_server.testing import SandboxClient, SandboxProcess
 from mock_server.workflows.merge import template_problems
@@ -76,20 +76,15 @@ def wait_until(predicate: Any, timeout: float = 10, what: str = "") -> Any:
 
 def test_workflows_panel_in_a_browser(sb: SandboxClient) -> None:
     sync_playwright = _chromium_or_skip()
-    if "workflows" not in sb.control("GET", "/dashboard/overview")["services"]:
-        pytest.skip("the workflows service is not merged on this branch")
+    assert "workflows" in sb.control("GET", "/dashboard/overview")["services"]
     location_id = sb.location(0)["locationId"]
     sb.http.delete("/_sandbox/workflows", params={"locationId": location_id})
     token = "tok-" + secrets.token_hex(8)
     secret = "sec-" + secrets.token_hex(8)
     errors: list[str] = []
     with Receiver() as rx, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=120_000)
+        browser, page = open_dashboard(pw, sb.url + "/", errors, height=1100)
         try:
-            page = browser.new_page(viewport={"width": 1440, "height": 1100})
-            page.set_default_timeout(15_000)
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(sb.url + "/")
             page.locator("#live.on").wait_for()
             page.select_option("#location", location_id)
             panel = page.locator("[data-testid=workflows-panel]")
@@ -291,17 +286,12 @@ def test_workflows_panel_in_a_browser(sb: SandboxClient) -> None:
 def test_the_form_offers_each_triggers_filters(sb: SandboxClient) -> None:
     """The form's trigger list, filter fields, operators and fixed values are the domain's (triggers.TRIGGERS)."""
     sync_playwright = _chromium_or_skip()
-    if "workflows" not in sb.control("GET", "/dashboard/overview")["services"]:
-        pytest.skip("the workflows service is not merged on this branch")
+    assert "workflows" in sb.control("GET", "/dashboard/overview")["services"]
     errors: list[str] = []
     offered: dict[str, dict[str, Any]] = {}
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=120_000)
+        browser, page = open_dashboard(pw, sb.url + "/", errors, height=1100)
         try:
-            page = browser.new_page(viewport={"width": 1440, "height": 1100})
-            page.set_default_timeout(15_000)
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(sb.url + "/")
             form = page.locator("[data-testid=wf-form]")
             form.locator("[data-testid=wf-trigger-type]").wait_for()
             kinds = form.locator("[data-testid=wf-trigger-type] option").evaluate_all("os => os.map(o => o.value)")

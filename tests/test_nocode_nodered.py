@@ -12,7 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from node_support import ensure_nodered
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,8 +19,6 @@ PROJECT = ROOT / "examples" / "nocode" / "ghl-sandbox.toml"
 WORKFLOW_CHECKS = {"workflow_payments_synced", "rejects_forged_workflow_webhooks", "accepts_genuine_workflow_webhooks"}
 
 
-@pytest.mark.skipif(not (ROOT / "mock_server" / "workflows" / "control.py").exists(),
-                    reason="the workflows service (i12-wfsvc) is not merged on this branch")
 def test_the_nodered_recipe_passes_what_a_workflow_can_do_and_fails_the_lost_delivery(tmp_path: Path) -> None:
     ensure_nodered()
     report = tmp_path / "report.json"

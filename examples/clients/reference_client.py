@@ -1473,7 +1473,7 @@ class ReferenceClient:
         self.server = ThreadingHTTPServer(("127.0.0.1", self.cfg.port), Handler)
         self.server.app = self  # type: ignore[attr-defined]
         threads = self.start_background()
-        serving = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
+        serving = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         serving.start()
         signal.signal(signal.SIGTERM, lambda *_: self.stopping.set())
         signal.signal(signal.SIGINT, lambda *_: self.stopping.set())

@@ -42,6 +42,7 @@ from mock_server.webhooks.queries import DeliveryFilter
 RESOURCE_TYPES: dict[str, type[Order | Transaction | Subscription | Fulfillment]] = {
     "orders": Order, "transactions": Transaction, "subscriptions": Subscription, "fulfillments": Fulfillment}
 RESOURCE_KINDS = tuple(RESOURCE_TYPES)
+FORMS = {"orders": ORDER_BY_ID, "transactions": TRANSACTION_BY_ID, "subscriptions": SUBSCRIPTION_BY_ID}
 RESOURCE_TYPE_NAMES = {"orders": "order", "transactions": "transaction", "subscriptions": "subscription",
                        "fulfillments": "fulfillment"}
 
@@ -125,34 +126,61 @@ def _float(data: dict[str, Any], name: str) -> float | None:
 
 
 def resource_view(sb: Any, kind: str, record: Any) -> dict[str, Any]:
-    """The resource as the API's get-by-id answers it (`data` the answer's JSON, as an orjson.Fragment)."""
-    data = orjson.Fragment(resource_json(sb, kind, record))
-    return {"type": RESOURCE_TYPE_NAMES[kind], "id": record.id, "data": data}
+    """The resource as the API's get-by-id answers it."""
+    return {"type": RESOURCE_TYPE_NAMES[kind], "id": record.id, "data": _resource(sb, kind, record)[1]}
 
 
 def resource_json(sb: Any, kind: str, record: Any) -> bytes:
-    """The JSON the API's get-by-id answers for the resource, from the fragment cache: a simulated write
-    renders (and keeps) the answer the caller's next read of that record is joined from."""
-    payments, fragments = ghl(sb).payments, sb.fragments
+    """The JSON the API's get-by-id answers for the resource (the kept fragment when there is one)."""
+    found = _fragment_of(sb, kind, record)
+    return found if found is not None else _resource(sb, kind, record)[0]
+
+
+def _fragment_of(sb: Any, kind: str, record: Any) -> bytes | None:
+    form = FORMS.get(kind)
+    return None if form is None or not sb.fragments.enabled else sb.fragments.get(form, record.id, Table.doc(record))
+
+
+def _resource(sb: Any, kind: str, record: Any) -> tuple[bytes, dict[str, Any]]:
+    """The resource's get-by-id answer, as its JSON and its value. The JSON goes through the fragment
+    cache: a simulated write renders (and keeps) the answer the caller's next read of it is joined from."""
+    payments = ghl(sb).payments
     if kind == "orders":
-        return fragments.render(ORDER_BY_ID, record.id, Table.doc(record), lambda: shapes.order_detail(
-            record, *payments.catalog([i["price_id"] for i in record.items])))
-    if kind == "transactions":
-        return fragments.render(TRANSACTION_BY_ID, record.id, Table.doc(record),
-                                lambda: shapes.transaction_detail(record))
-    if kind == "subscriptions":
-        return fragments.render(SUBSCRIPTION_BY_ID, record.id, Table.doc(record), lambda: shapes.subscription_detail(
-            record, *payments.catalog([record.price_id])))
-    order = sb.store.table(Order).get(record.order_id)
-    prices, products = payments.catalog([i["price_id"] for i in record.items])
-    return jsjson.dumps(shapes.fulfillment(record, order, prices, products))
+        value = shapes.order_detail(record, *payments.catalog([i["price_id"] for i in record.items]))
+    elif kind == "transactions":
+        value = shapes.transaction_detail(record)
+    elif kind == "subscriptions":
+        value = shapes.subscription_detail(record, *payments.catalog([record.price_id]))
+    else:
+        order = sb.store.table(Order).get(record.order_id)
+        prices, products = payments.catalog([i["price_id"] for i in record.items])
+        value = shapes.fulfillment(record, order, prices, products)
+    form = FORMS.get(kind)
+    if form is None:
+        return jsjson.dumps(value), value
+    doc = Table.doc(record)
+    found = sb.fragments.get(form, record.id, doc) if sb.fragments.enabled else None
+    if found is None:
+        found = jsjson.dumps(value)
+        sb.fragments.put(form, record.id, doc, found)
+    return found, value
 
 
 def result_view(sb: Any, result: ActionResult) -> dict[str, Any]:
+    """The action's answer: each resource's `data` its get-by-id JSON (an orjson.Fragment)."""
+    return _result_views(sb, result)[0]
+
+
+def _result_views(sb: Any, result: ActionResult) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The action's answer, and the same with each resource's `data` as a value (the live feed's view)."""
     seen: dict[tuple[str, str], tuple[str, Any]] = {}
     for kind, record in result.resources:  # the last state of each resource wins, in first-seen order
         seen[(kind, record.id)] = (kind, record)
-    resources = [resource_view(sb, kind, record) for kind, record in seen.values()]
+    answered, shown = [], []
+    for kind, record in seen.values():
+        raw, value = _resource(sb, kind, record)
+        answered.append({"type": RESOURCE_TYPE_NAMES[kind], "id": record.id, "data": orjson.Fragment(raw)})
+        shown.append({"type": RESOURCE_TYPE_NAMES[kind], "id": record.id, "data": value})
     webhooks = []
     for event in result.events:
         deliveries = _deliveries_of(sb, event.id)
@@ -160,15 +188,8 @@ def result_view(sb: Any, result: ActionResult) -> dict[str, Any]:
                          "extension": event.extension,
                          "deliveries": [{"id": d.id, "webhookId": d.webhook_id, "targetId": d.target_id,
                                          "status": d.status, "chaos": d.chaos} for d in deliveries]})
-    return {"action": result.action, "resources": resources, "webhooks": webhooks}
-
-
-def _summary_view(view: dict[str, Any]) -> dict[str, Any]:
-    """`view` for the dashboard's live feed, which reads a few fields of each resource's data."""
-    def plain(data: Any) -> Any:
-        return orjson.loads(orjson.dumps(data)) if isinstance(data, orjson.Fragment) else data
-
-    return {**view, "resources": [{**r, "data": plain(r["data"])} for r in view["resources"]]}
+    return ({"action": result.action, "resources": answered, "webhooks": webhooks},
+            {"action": result.action, "resources": shown, "webhooks": webhooks})
 
 
 def _deliveries_of(sb: Any, event_id: str) -> list[Any]:
@@ -190,8 +211,8 @@ async def simulate(request: Request, action: str) -> Response:
     # 404 and 409 by the shared exception handlers.
     result = ghl(sb).simulator.run(action, args)
     sb.webhooks.wake()
-    view = result_view(sb, result)
-    sb.bus.publish_action(_summary_view(view), args.location_id)  # the dashboard's live feed
+    view, shown = _result_views(sb, result)
+    sb.bus.publish_action(shown, args.location_id)  # the dashboard's live feed
     return json_response(view)
 
 

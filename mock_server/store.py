@@ -98,6 +98,8 @@ def _record(spec: TableSpec[Any], row: Any, where: str) -> Any:
 DOC_CACHE_MAX = 20_000  # documents kept for reads by id (`get`, `get_many`); past it the cache starts over
 COUNT_KEEP_ON_WRITE = 8  # cached totals of a kind corrected (not dropped) by a write of a few of its records
 COUNT_KEEP_IDS = 32  # a write of more records than this drops the kind's totals
+ALL_CACHE_ROWS = 64  # `all()` answers of at most this many rows are kept until the next write to the kind ...
+ALL_CACHE_MAX = 512  # ... this many of them at most (past it the cache starts over)
 COUNT_CACHE_MAX = 1024  # list totals kept (one per distinct query); past it the least recently used goes
 
 
@@ -154,6 +156,11 @@ class Store:
         # caller that changes the record it got changes nothing else.
         self._docs: dict[str, dict[str, bytes]] = {}
         self._docs_size = 0
+        # Small `all()` answers (the documents of each query), per kind, kept until the next write to that
+        # kind, a rollback or a restore: the same query inside one change (an order's transactions, the
+        # webhook targets, a location's workflows) then skips SQLite. Records are decoded afresh.
+        self._all_docs: dict[str, dict[tuple[str, tuple[Any, ...]], list[bytes]]] = {}
+        self._all_size = 0
         self._listeners: list[Callable[[str], None]] = []
         self._change_listeners: list[Callable[[Change], None]] = []
         self._tx_kinds: set[str] = set()  # kinds written in the open transaction (told again on a rollback)
@@ -230,6 +237,9 @@ class Store:
     def _touched(self, kind: str, change: Change | None = None) -> None:
         if change is None:
             change = Change(kind)
+        answers = self._all_docs.pop(kind, None)
+        if answers:
+            self._all_size -= len(answers)
         docs = self._docs.get(kind)
         if docs:
             if change.ids is None or len(change.ids) > len(docs):
@@ -304,6 +314,8 @@ class Store:
     def _forget_docs(self) -> None:
         self._docs = {}
         self._docs_size = 0
+        self._all_docs = {}
+        self._all_size = 0
 
     def _remember(self, kind: str, rows: Sequence[tuple[str, bytes]]) -> None:
         if self._docs_size + len(rows) > DOC_CACHE_MAX:
@@ -365,8 +377,25 @@ class Store:
         if order and any(c.name == order.split()[0] for c in self._specs[kind].columns):
             sql += f" ORDER BY {order}, id"
         with self._lock:
-            rows = self._conn.execute(sql, params).fetchall()
-        return [self._load(kind, r[0]) for r in rows]
+            key = (sql, tuple(params))
+            answers = self._all_docs.get(kind)
+            docs = answers.get(key) if answers else None
+            if docs is None:
+                docs = [r[0] for r in self._conn.execute(sql, params).fetchall()]
+                if len(docs) <= ALL_CACHE_ROWS:
+                    self._keep_answer(kind, key, docs)
+        return [self._load(kind, doc) for doc in docs]
+
+    def _keep_answer(self, kind: str, key: tuple[str, tuple[Any, ...]], docs: list[bytes]) -> None:
+        try:
+            hash(key)
+        except TypeError:  # a parameter that is no SQL scalar: not kept
+            return
+        if self._all_size >= ALL_CACHE_MAX:
+            self._all_docs = {}
+            self._all_size = 0
+        self._all_docs.setdefault(kind, {})[key] = docs
+        self._all_size += 1
 
     def _page(self, kind: str, conditions: Sequence[Condition], limit: int | None, offset: int) -> tuple[list[Any], int]:
         rows, total = self._page_docs(kind, conditions, limit, offset)

@@ -378,19 +378,19 @@ class Store:
             sql += f" ORDER BY {order}, id"
         with self._lock:
             key = (sql, tuple(params))
-            answers = self._all_docs.get(kind)
-            docs = answers.get(key) if answers else None
+            keep = True
+            try:
+                answers = self._all_docs.get(kind)
+                docs = answers.get(key) if answers else None
+            except TypeError:  # a parameter that is no SQL scalar: asked of SQLite, never kept
+                keep, docs = False, None
             if docs is None:
                 docs = [r[0] for r in self._conn.execute(sql, params).fetchall()]
-                if len(docs) <= ALL_CACHE_ROWS:
+                if keep and len(docs) <= ALL_CACHE_ROWS:
                     self._keep_answer(kind, key, docs)
         return [self._load(kind, doc) for doc in docs]
 
     def _keep_answer(self, kind: str, key: tuple[str, tuple[Any, ...]], docs: list[bytes]) -> None:
-        try:
-            hash(key)
-        except TypeError:  # a parameter that is no SQL scalar: not kept
-            return
         if self._all_size >= ALL_CACHE_MAX:
             self._all_docs = {}
             self._all_size = 0

@@ -98,7 +98,7 @@ def _list_answer(request: Request, form: Form, table: Table[Any], docs: Sequence
     """`{"data":[...],"totalCount":n}` joined from each record's kept list-item JSON; only the records
     not kept (or changed since) are decoded and shaped, together (`shape` gets them all at once).
     The response cache keeps the answer until a write changes the page, the list or what the form shows."""
-    if key is not None:
+    if key is not None and runtime_of(request).responses.enabled:
         seen = shows(request)
         seen.page(table.kind, key, (rid for rid, _ in docs))
         seen.any_of(form.depends_on)
@@ -118,9 +118,10 @@ def _by_id_answer(request: Request, form: Form, table: Table[Any], record: Any,
                   shape: Callable[[], dict[str, Any]]) -> Response:
     """The record's kept by-id JSON (or rendered and kept); the response cache keeps the answer until
     the record or what the form shows is written."""
-    seen = shows(request)
-    seen.record(table.kind, record.id)
-    seen.any_of(form.depends_on)
+    if runtime_of(request).responses.enabled:
+        seen = shows(request)
+        seen.record(table.kind, record.id)
+        seen.any_of(form.depends_on)
     return Response(_fragments(request).render(form, record.id, table.doc(record), shape), media_type=JSON)
 
 

@@ -278,8 +278,10 @@ class Store:
             before = self._matches_among(kind, ids)
             kept: dict[ListKey, int] = {}
             unmoved: frozenset[ListKey] = frozenset()
+            written = False
             try:
                 self._conn.executemany(sql, rows)
+                written = True
                 after = self._matches_among(kind, ids, before)
                 kept = {key: self._count_cache[key] + len(after[key]) - len(matched)
                         for key, matched in before.items() if key in self._count_cache and key in after}
@@ -290,6 +292,9 @@ class Store:
             finally:  # even a failed batch may have written rows: caches must not keep the old ones
                 self._touched(kind, Change(kind, frozenset(ids), unmoved))
                 self._count_cache.update(kept)
+            if written and len(rows) <= COUNT_KEEP_IDS:
+                # What was just stored is what a read by id finds next (a rollback forgets it again).
+                self._remember(kind, [(row[0], row[-1]) for row in rows])
 
     def _matches_among(self, kind: str, ids: Sequence[str], keys: Iterable[ListKey] | None = None
                        ) -> dict[ListKey, dict[str, float]]:

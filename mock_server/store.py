@@ -99,7 +99,7 @@ DOC_CACHE_MAX = 20_000  # documents kept for reads by id (`get`, `get_many`); pa
 COUNT_KEEP_ON_WRITE = 8  # cached totals of a kind corrected (not dropped) by a write of a few of its records
 COUNT_KEEP_IDS = 32  # a write of more records than this drops the kind's totals
 ALL_CACHE_ROWS = 64  # `all()` answers of at most this many rows are kept until the next write to the kind ...
-ALL_CACHE_MAX = 512  # ... this many of them at most (past it the cache starts over)
+ALL_CACHE_BYTES = 4 * 1024 * 1024  # ... this many bytes of documents at most (past it the cache starts over)
 COUNT_CACHE_MAX = 1024  # list totals kept (one per distinct query); past it the least recently used goes
 
 
@@ -121,6 +121,11 @@ class Change:
     kind: str
     ids: frozenset[str] | None = None
     unmoved: frozenset[ListKey] = frozenset()
+
+
+def _answer_bytes(docs: list[bytes]) -> int:
+    """What one kept `all()` answer costs: its documents and an estimate of the list and key around them."""
+    return sum(len(doc) for doc in docs) + 200
 
 
 @dataclass
@@ -160,7 +165,7 @@ class Store:
         # kind, a rollback or a restore: the same query inside one change (an order's transactions, the
         # webhook targets, a location's workflows) then skips SQLite. Records are decoded afresh.
         self._all_docs: dict[str, dict[tuple[str, tuple[Any, ...]], list[bytes]]] = {}
-        self._all_size = 0
+        self._all_size = 0  # bytes (`_answer_bytes`)
         self._listeners: list[Callable[[str], None]] = []
         self._change_listeners: list[Callable[[Change], None]] = []
         self._tx_kinds: set[str] = set()  # kinds written in the open transaction (told again on a rollback)
@@ -239,7 +244,7 @@ class Store:
             change = Change(kind)
         answers = self._all_docs.pop(kind, None)
         if answers:
-            self._all_size -= len(answers)
+            self._all_size -= sum(_answer_bytes(docs) for docs in answers.values())
         docs = self._docs.get(kind)
         if docs:
             if change.ids is None or len(change.ids) > len(docs):
@@ -292,8 +297,8 @@ class Store:
             finally:  # even a failed batch may have written rows: caches must not keep the old ones
                 self._touched(kind, Change(kind, frozenset(ids), unmoved))
                 self._count_cache.update(kept)
-            if written and len(rows) <= COUNT_KEEP_IDS:
-                # What was just stored is what a read by id finds next (a rollback forgets it again).
+            if written and kind in self._docs and len(rows) <= COUNT_KEEP_IDS:
+                # A kind read by id: what was just stored is what the next read finds (a rollback forgets it).
                 self._remember(kind, [(row[0], row[-1]) for row in rows])
 
     def _matches_among(self, kind: str, ids: Sequence[str], keys: Iterable[ListKey] | None = None
@@ -396,11 +401,12 @@ class Store:
         return [self._load(kind, doc) for doc in docs]
 
     def _keep_answer(self, kind: str, key: tuple[str, tuple[Any, ...]], docs: list[bytes]) -> None:
-        if self._all_size >= ALL_CACHE_MAX:
+        size = _answer_bytes(docs)
+        if self._all_size + size > ALL_CACHE_BYTES:
             self._all_docs = {}
             self._all_size = 0
         self._all_docs.setdefault(kind, {})[key] = docs
-        self._all_size += 1
+        self._all_size += size
 
     def _page(self, kind: str, conditions: Sequence[Condition], limit: int | None, offset: int) -> tuple[list[Any], int]:
         rows, total = self._page_docs(kind, conditions, limit, offset)

@@ -296,3 +296,25 @@ def test_a_rolled_back_write_tells_the_caches_again() -> None:
         raise RuntimeError("refused")
     assert table.all([Condition("id", "=", order.id)])[0].status == before.status  # kept answers forgotten
     assert seen[-1] == Change("orders")  # the whole kind told again after the rollback
+
+
+def test_kept_query_answers_follow_writes_and_keep_to_their_budget() -> None:
+    """The store's kept `all()` answers and documents: a read after a write shows it; the bytes kept stay
+    within the budget however many distinct queries are asked."""
+    from mock_server import store as store_module
+
+    runtime = new_runtime(Settings(orders=40, rate_limit="off"))
+    store = runtime.store
+    table = store.table(Order)
+    order = table.all()[0]
+    where = [Condition("id", "=", order.id)]
+    assert table.all(where)[0].status == order.status
+    assert table.get(order.id) is not None  # read by id: its documents are kept from now on
+    order.status = "cancelled"
+    table.put(order)
+    assert table.all(where)[0].status == "cancelled" and table.get(order.id).status == "cancelled"  # type: ignore[union-attr]
+    for row in table.all():
+        table.all([Condition("id", "=", row.id)])
+        table.all([Condition("contact_id", "=", row.contact_id)])
+        assert store._all_size <= store_module.ALL_CACHE_BYTES
+    assert store._all_size == sum(store_module._answer_bytes(d) for a in store._all_docs.values() for d in a.values())

@@ -95,7 +95,10 @@ def _record(spec: TableSpec[Any], row: Any, where: str) -> Any:
     return record
 
 
-DOC_CACHE_MAX = 20_000  # documents kept for reads by id (`get`, `get_many`); past it the cache starts over
+# Documents kept for reads by id (`get`, `get_many`), in bytes (each document and an estimate of its slot):
+# kept across writes of other records, so bounded by size; past it the cache starts over.
+DOC_CACHE_BYTES = 8 * 1024 * 1024
+DOC_OVERHEAD = 120
 COUNT_KEEP_ON_WRITE = 8  # cached totals of a kind corrected (not dropped) by a write of a few of its records
 COUNT_KEEP_IDS = 32  # a write of more records than this drops the kind's totals
 ALL_CACHE_ROWS = 64  # `all()` answers of at most this many rows are kept until the next write to the kind ...
@@ -249,11 +252,12 @@ class Store:
         if docs:
             if change.ids is None or len(change.ids) > len(docs):
                 del self._docs[kind]
-                self._docs_size -= len(docs)
+                self._docs_size -= sum(len(doc) + DOC_OVERHEAD for doc in docs.values())
             else:  # only the written records' documents are stale
                 for record_id in change.ids:
-                    if docs.pop(record_id, None) is not None:
-                        self._docs_size -= 1
+                    old = docs.pop(record_id, None)
+                    if old is not None:
+                        self._docs_size -= len(old) + DOC_OVERHEAD
         if self._count_cache:
             self._count_cache = {k: v for k, v in self._count_cache.items() if k[0] != kind}
         if self._in_tx:
@@ -328,12 +332,15 @@ class Store:
         self._all_size = 0
 
     def _remember(self, kind: str, rows: Sequence[tuple[str, bytes]]) -> None:
-        if self._docs_size + len(rows) > DOC_CACHE_MAX:
+        if self._docs_size + sum(len(doc) + DOC_OVERHEAD for _, doc in rows) > DOC_CACHE_BYTES:
             self._forget_docs()
         docs = self._docs.setdefault(kind, {})
-        before = len(docs)
-        docs.update(rows)
-        self._docs_size += len(docs) - before
+        for record_id, doc in rows:
+            old = docs.get(record_id)
+            if old is not None:
+                self._docs_size -= len(old) + DOC_OVERHEAD
+            docs[record_id] = doc
+            self._docs_size += len(doc) + DOC_OVERHEAD
 
     def _get(self, kind: str, record_id: str) -> Any | None:
         with self._lock:

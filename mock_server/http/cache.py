@@ -30,6 +30,9 @@ DEFAULT_MB = 32
 # What one entry costs beyond its body and key bytes (the tuples, the bytes objects' headers, the
 # dict slot); an estimate, so many tiny answers are bounded too.
 ENTRY_OVERHEAD = 256
+# What each index entry of an answer (a record, list or kind it shows) costs besides: the tag tuple, its
+# slot in the index's sets and, for a record shown by one answer only, a set of its own (an estimate).
+TAG_OVERHEAD = 320
 # Writes to these kinds drop every answer, declared or not (a new or removed location).
 DROP_ALL_KINDS = frozenset({"locations"})
 
@@ -133,8 +136,8 @@ class ResponseCache:
         return scope["path"].rstrip("/"), scope.get("query_string", b""), location_id, token_class
 
     @staticmethod
-    def _cost(key: Key, body: bytes) -> int:
-        return len(body) + len(key[0]) + len(key[1]) + ENTRY_OVERHEAD
+    def _cost(key: Key, body: bytes, tags: int = 1) -> int:
+        return len(body) + len(key[0]) + len(key[1]) + ENTRY_OVERHEAD + (tags - 1) * TAG_OVERHEAD
 
     def get(self, key: Key) -> Response | None:
         hit = self._entries.get(key)
@@ -155,16 +158,16 @@ class ResponseCache:
     def store(self, key: Key, status: int, body: bytes, media_type: bytes, shows: Shows | None = None) -> None:
         """Keep one answer (with what it shows: None, any visible write drops it), forgetting the least
         recently used ones until the cache fits its budget."""
-        cost = self._cost(key, body)
+        tags = shows.tags() if shows is not None else []
+        if not tags:  # nothing declared: any visible write drops it
+            shows, tags = None, [UNDECLARED]
+        cost = self._cost(key, body, len(tags))
         if cost > self.max_bytes:  # bigger than the whole budget: not worth evicting everything for
             return
         if key in self._entries:
             self._drop(key)
         while self._entries and self.size_bytes + cost > self.max_bytes:
             self._drop(next(iter(self._entries)))
-        tags = shows.tags() if shows is not None else []
-        if not tags:  # nothing declared: any visible write drops it
-            shows, tags = None, [UNDECLARED]
         self._entries[key] = _Entry(status, body, media_type, shows, tags)
         for tag in tags:
             self._index.setdefault(tag, set()).add(key)
@@ -172,7 +175,7 @@ class ResponseCache:
 
     def _drop(self, key: Key) -> None:
         entry = self._entries.pop(key)
-        self.size_bytes -= self._cost(key, entry.body)
+        self.size_bytes -= self._cost(key, entry.body, len(entry.tags))
         for tag in entry.tags:
             keys = self._index.get(tag)
             if keys is not None:

@@ -179,7 +179,20 @@ def _order(sb: Runtime, world: AcuityWorld, data: dict[str, Any]) -> list[Any]:
     return [order, cert]
 
 
-RUNNERS = {"acuity.schedule": _schedule, "acuity.reschedule": _reschedule, "acuity.cancel": _cancel,
+def _schedule_many(sb: Runtime, world: AcuityWorld, data: dict[str, Any]) -> list[Any]:
+    """`count` bookings in a row (a burst), each as its own `acuity.schedule` would make it, in one store
+    transaction: the first refusal undoes them all."""
+    count = int(data.get("count") or 1)
+    if count > 1 and data.get("datetime") is not None:
+        raise Invalid(f"count {count} needs no datetime: one slot cannot be booked {count} times")
+    records: list[Any] = []
+    with world.store.transaction():
+        for _ in range(count):
+            records += _schedule(sb, world, data)
+    return records
+
+
+RUNNERS = {"acuity.schedule": _schedule_many, "acuity.reschedule": _reschedule, "acuity.cancel": _cancel,
            "acuity.pay": _pay, "acuity.refund": _refund, "acuity.order": _order}
 
 

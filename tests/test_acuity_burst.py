@@ -117,3 +117,65 @@ def test_a_refused_batch_books_nothing(sb: Sandbox) -> None:
     assert sb.state(location)["appointments"] == before
     r = sb.schedule(locationId="nowhere", count=5)
     assert r.status_code == 404 and "nowhere" in r.text
+
+
+# ---- the slot search: the same answers as a query per candidate -------------------------------------
+
+
+def reference_next_free(store: Any, clock: Any, appt_type: Any, calendars: Any, after: float,
+                        days: int = 60) -> Any:
+    """The first free start as `is_free` decides it for each candidate in turn (the rule next_free keeps)."""
+    from datetime import datetime, timedelta
+
+    from mock_server.acuity import booking_slots
+    from mock_server.acuity.views import zone
+
+    best = None
+    for calendar in [c for c in calendars if c.id in appt_type.calendar_ids]:
+        tz = zone(calendar.timezone)
+        day = datetime.fromtimestamp(after, tz).replace(hour=0, minute=0, second=0, microsecond=0)
+        for _ in range(days):
+            for step in range(0, 24 * 60, booking_slots.SLOT_STEP_MIN):
+                start = (day + timedelta(minutes=step)).replace(tzinfo=None).replace(tzinfo=tz).timestamp()
+                if start >= after and (best is None or start < best[0]) and booking_slots.is_free(
+                        store, clock, appt_type, calendar, start):
+                    best = (start, calendar)
+                    break
+            if best is not None and best[1] is calendar:
+                break
+            day = (day.replace(tzinfo=None) + timedelta(days=1)).replace(tzinfo=tz)
+    return best
+
+
+def test_next_free_answers_as_a_check_per_candidate(tmp_path: Any) -> None:
+    from datetime import datetime, timezone
+
+    from mock_server.acuity import booking_slots, queries, simulation
+    from mock_server.acuity.models import Calendar
+    from mock_server.acuity.world import acuity
+    from mock_server.app import new_runtime
+    from mock_server.settings import Settings
+
+    rt = new_runtime(Settings(orders=2, state_file=str(tmp_path / "state.sqlite3")))
+    rt.reset(seed=SEED, orders=2)
+    location = rt.locations()[0].id
+    simulation.run(rt, "acuity.schedule", {"locationId": location, "count": 40})
+    world = acuity(rt)
+    calendars = queries.of_location(world.store, Calendar, location)
+    checked = 0
+    # today's busy days, the seed's epoch, and the DST changes of both hemispheres' autumn and spring
+    afters = [world.clock.now() + 86400 * k for k in (0, 1, 3)] + [
+        datetime(*ymd, 5, tzinfo=timezone.utc).timestamp() for ymd in ((2026, 10, 1), (2026, 11, 1),
+                                                                       (2027, 3, 14), (2026, 10, 4), (2027, 3, 28))]
+    for appt_type in world.booking.types(location):
+        for after in afters:
+            for cals in (calendars, calendars[::-1], calendars[:1]):
+                expected = reference_next_free(world.store, world.clock, appt_type, cals, after)
+                got = booking_slots.next_free(world.store, world.clock, appt_type, cals, after)
+                assert (got and (got[0], got[1].id)) == (expected and (expected[0], expected[1].id))
+                if expected is not None:  # a hint at or before the answer changes nothing
+                    hinted = booking_slots.next_free(world.store, world.clock, appt_type, cals, after,
+                                                     none_before=expected[0])
+                    assert hinted is not None and (hinted[0], hinted[1].id) == (expected[0], expected[1].id)
+                checked += 1
+    assert checked >= 40

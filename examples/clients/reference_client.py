@@ -64,7 +64,7 @@ ACUITY_BACKOFF_BASE_S, ACUITY_BACKOFF_CAP_S = 0.25, 5.0
 ACUITY_MAX = 100  # Acuity's default `max`; a window that returns this many is split
 ACUITY_WINDOW_DAYS = 1096  # one window for the whole range (split where it comes back full)
 ACUITY_ORDERS_MAX = 1000
-ACUITY_POLL_SHARE = 0.5  # polling averages at most half the request budget
+ACUITY_POLL_SHARE = 0.5  # polling (its listing, not the repairs it finds) averages at most half the budget
 ACUITY_POLL_QUIET_S = 0.5  # a poll waits until webhook work has made no call for this long ...
 ACUITY_POLL_DEFER_S = 10.0  # ... but never longer than this
 ACUITY_FETCH_CACHE = 10_000  # appointments whose last fetch (and payments) are kept in memory
@@ -506,6 +506,7 @@ class ReferenceClient:
             base_url=config.acuity_base or "http://127.0.0.1", auth=(config.acuity_user_id, config.acuity_api_key),
             timeout=10.0, limits=httpx.Limits(max_connections=ACUITY_CONNECTIONS))
         self.acuity_calls = 0
+        self.acuity_repair_calls = 0  # polling's fetches of what changed unannounced (a lost delivery's work)
         self.acuity_me: dict[str, Any] | None = None
         self.people = People(self.state)
         self.appointment_locks = [threading.Lock() for _ in range(64)]
@@ -1555,7 +1556,9 @@ class ReferenceClient:
             with self.lock_for(self.appointment_locks, str(appointment["id"])):
                 if self.state.get("acuity_appt", str(appointment["id"])) == self.appointment_mark(appointment):
                     continue  # a webhook recorded it while this pass waited for the lock
+                calls = self.acuity_calls
                 changed += self.sync_payments_of(appointment)
+                self.acuity_repair_calls += self.acuity_calls - calls
         orders = self.acuity("/orders", {"max": ACUITY_ORDERS_MAX})
         if not isinstance(orders, list):
             raise Unavailable(f"Acuity GET /orders: unexpected answer {str(orders)[:200]}", "Acuity")
@@ -1573,7 +1576,7 @@ class ReferenceClient:
                 if self.stopping.wait(pause):
                     return
                 waited += pause
-            calls, started = self.acuity_calls, time.monotonic()
+            calls, started = self.acuity_calls - self.acuity_repair_calls, time.monotonic()
             try:
                 changed = self.reconcile_acuity_once()
                 if changed:
@@ -1582,10 +1585,13 @@ class ReferenceClient:
                 log.warning("Acuity reconciliation failed: %s", exc)
             except Exception:
                 log.exception("Acuity reconciliation crashed")
-            # Polling averages at most ACUITY_POLL_SHARE of the request budget, whatever the interval.
-            spent = (max(0, self.acuity_calls - calls) / (ACUITY_PER_SECOND * ACUITY_POLL_SHARE)
-                     - (time.monotonic() - started))
-            self.stopping.wait(max(self.cfg.reconcile_interval, spent))
+            # Listing averages at most ACUITY_POLL_SHARE of the request budget, whatever the interval (the
+            # payments of appointments that changed unannounced are the repair, fetched once, not counted).
+            # A pass starts every reconcile interval (one that took longer is followed at once).
+            listed = self.acuity_calls - self.acuity_repair_calls - calls
+            elapsed = time.monotonic() - started
+            self.stopping.wait(max(self.cfg.reconcile_interval - elapsed,
+                                   max(0, listed) / (ACUITY_PER_SECOND * ACUITY_POLL_SHARE) - elapsed, 0.05))
 
     # ---- process --------------------------------------------------------------------------------
 

@@ -88,7 +88,10 @@ harness     `ghl-sandbox check` with the reference client (`examples/clients/ref
               library   the whole scenario library, `--examples 0`, with the default `--jobs` (a sandbox
                         process per job): wall time of the command. Target: < 20 s. Also the same
                         with `--jobs 1` (one in-process sandbox, the scenarios one at a time), no
-                        target. Quick: a 5-scenario subset (`QUICK_SCENARIOS`), no target.
+                        target. Quick: a 5-scenario subset (`QUICK_SCENARIOS`), no target. Also the
+                        seconds spent starting (until ready) and stopping client processes, summed
+                        over scenarios (`clientSeconds` in the report): the most that reusing one
+                        client per job could save.
               property  `--scenarios <01_new_paid_order_synced> --examples 50` (quick 10): the property
                         phase's own time from its output line `property run: 50 examples (X s)`,
                         default `--jobs`. Target: < 40 s (only with >= 50 examples).
@@ -736,7 +739,8 @@ class Bench:
             lib["full"] = not quick
             out["library"] = lib
             self.log(f"    library: {lib['scenarios']} scenarios in {lib['wall_s']:.1f} s on {lib['jobs']} jobs "
-                     f"({lib['passed']} passed{', FAILED: ' + ', '.join(lib['failed']) if lib['failed'] else ''})")
+                     f"({lib['passed']} passed{', FAILED: ' + ', '.join(lib['failed']) if lib['failed'] else ''}); "
+                     f"client start+stop {lib['client_s']:.1f} s of {lib['scenario_s']:.1f} s scenario time")
             serial = self._check(tmp, "library-serial", library, 0, extra=["--jobs", "1"])
             out["library_serial"] = serial
             self.log(f"    library with --jobs 1: {serial['wall_s']:.1f} s ({serial['passed']} passed"
@@ -821,6 +825,8 @@ class Bench:
             "passed": sum(r.get("status", "pass" if r["ok"] else "fail") == "pass" for r in scenario_rows),
             "failed": [r["name"] for r in rows if not r["ok"]],
             "scenario_s": round(sum(r["seconds"] for r in scenario_rows), 2),
+            # Starting and stopping client processes, of scenario_s: the most that reusing them could save.
+            "client_s": round(sum(r.get("clientSeconds") or 0.0 for r in scenario_rows), 2),
             "slowest": sorted(({"name": r["name"], "seconds": r["seconds"]} for r in scenario_rows),
                               key=lambda r: -r["seconds"])[:3],
             "per_scenario": {os.path.basename(r["path"]): r["seconds"] for r in scenario_rows},
@@ -1150,7 +1156,8 @@ def table(results: dict[str, Any], checks: dict[str, Any]) -> str:
                      f"{lib.get('jobs', 1)} jobs)",
                      f"{lib['wall_s']:.1f} s  ({lib['passed']}/{lib['scenarios']} passed{failed}; slowest "
                      f"{lib['slowest'][0]['name']} {lib['slowest'][0]['seconds']:.1f} s"
-                     + (f"; --jobs 1: {serial['wall_s']:.1f} s" if serial else "") + ")",
+                     + (f"; --jobs 1: {serial['wall_s']:.1f} s" if serial else "")
+                     + f"; client start+stop {lib['client_s']:.1f} of {lib['scenario_s']:.1f} s scenario time)",
                      checks["harness_library_s"]["target"] + (" s" if lib["full"] else " s (full run)"),
                      _mark(checks["harness_library_s"])))
         rows.append((f"check: property run ({prop['examples']} examples, {prop.get('jobs', 1)} jobs)",

@@ -122,8 +122,16 @@ class ClientProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
         self.started_at: list[float] = []  # wall time of each start (a check counts each process's calls apart)
+        self.lifecycle_s = 0.0  # seconds spent starting (until ready) and stopping it: what reuse could save
 
     def start(self, ready_timeout: float | None = None) -> None:
+        began = time.monotonic()
+        try:
+            self._start(ready_timeout)
+        finally:
+            self.lifecycle_s += time.monotonic() - began
+
+    def _start(self, ready_timeout: float | None) -> None:
         timeout = self.ready_timeout if ready_timeout is None else ready_timeout
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child keeps it open
         log.write(f"\n--- start #{self.starts + 1}: {self.command}\n".encode())
@@ -167,6 +175,7 @@ class ClientProcess:
     def stop(self, grace: float = 5.0) -> None:
         if self.proc is None:
             return
+        began = time.monotonic()
         self._signal(signal.SIGTERM)
         try:
             self.proc.wait(grace)
@@ -174,6 +183,7 @@ class ClientProcess:
         except subprocess.TimeoutExpired:
             self._kill_group()
         _LIVE.discard(self)
+        self.lifecycle_s += time.monotonic() - began
 
     def _group_alive(self) -> bool:
         """Any live (non-zombie) process left in the client's process group?"""

@@ -154,7 +154,7 @@ def to_json(results: list[ScenarioResult], replay: list[str] | None = None, seed
     def scenario(r: ScenarioResult) -> dict[str, Any]:
         words = replay_words(replay, r, seed) if replay and not r.ok else None
         return {"name": r.name, "path": r.path, "ok": r.ok, "status": r.status, "property": r.is_property,
-                "seconds": r.seconds,
+                "seconds": r.seconds, "clientSeconds": r.client_seconds,
                 "error": r.error or None, "skipped": r.skipped or None, "replayFile": r.replay_file or None,
                 "replayCommand": _command(words) or None, "steps": r.steps,
                 "checks": [{"check": o.check, "kind": o.kind, "ok": o.ok, "status": o.status, "summary": o.summary,

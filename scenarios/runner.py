@@ -79,6 +79,7 @@ class ScenarioResult:
     error: str = ""
     client_log: str = ""
     seconds: float = 0.0
+    client_seconds: float = 0.0  # of `seconds`, starting and stopping the client process(es)
     replay_file: str = ""
     skipped: str = ""  # why the scenario does not apply to this client
     is_property: bool = False  # the property-based run's row
@@ -250,6 +251,7 @@ class Harness:
         finally:
             if ctx is not None:
                 problem = self._stop(ctx)
+                result.client_seconds = round(ctx.client.lifecycle_s, 2)
                 result.error = result.error or problem
                 if not result.ok and not result.client_log:
                     result.client_log = ctx.client.log_tail()

@@ -51,6 +51,8 @@ ORDER_EVENTS = ("OrderCreate", "OrderStatusUpdate")
 PAGE_SIZE = 100
 BACKOFF_BASE_S, BACKOFF_CAP_S = 0.2, 5.0
 WEBHOOK_BUDGET_S = 4.0  # answer (429 if need be) well before the sender gives up on the attempt
+GHL_READ_ATTEMPTS = 5  # a GET's tries while GHL answers (transient 5xx, 429, dropped connections)
+RECONCILE_READ_ATTEMPTS = 3  # fewer inside a pass: the next pass, an interval later, is the retry
 LISTS = (("orders", "/payments/orders"), ("transactions", "/payments/transactions"),
          ("subscriptions", "/payments/subscriptions"))
 
@@ -562,10 +564,12 @@ class ReferenceClient:
         return {"altId": self.cfg.location_id, "altType": "location"}
 
     def ghl(self, method: str, path: str, params: dict[str, Any] | None = None, body: Any = None,
-            deadline: float | None = None, attempts: int = 5) -> httpx.Response:
-        """One GHL call. GETs are retried (backoff + jitter) on 5xx, 429 and connection errors;
-        a POST is tried once (the caller decides how to retry it)."""
-        if method != "GET":
+            deadline: float | None = None, attempts: int = GHL_READ_ATTEMPTS) -> httpx.Response:
+        """One GHL call. GETs are retried (backoff + jitter) on 5xx, 429 and connection errors, but
+        tried once while GHL is down (the last reconciliation failed): a webhook is then answered at
+        once, for GHL to retry later, instead of holding the delivery through a backoff that cannot
+        help. A POST is tried once (the caller decides how to retry it)."""
+        if method != "GET" or self.failed_reconciles:
             attempts = 1
         error = ""
         for attempt in range(attempts):
@@ -628,12 +632,12 @@ class ReferenceClient:
         return bool(page) and fetched < total
 
     def list_all(self, path: str, params: dict[str, Any] | None = None,
-                 deadline: float | None = None) -> list[dict[str, Any]]:
+                 deadline: float | None = None, attempts: int = GHL_READ_ATTEMPTS) -> list[dict[str, Any]]:
         """Every item of a GHL list, paging with `limit`/`offset` until `totalCount`."""
         items: list[dict[str, Any]] = []
         while True:
             query = {**self.alt(), **(params or {}), "limit": PAGE_SIZE, "offset": len(items)}
-            answer = self.ghl("GET", path, params=query, deadline=deadline).json()
+            answer = self.ghl("GET", path, params=query, deadline=deadline, attempts=attempts).json()
             page = answer.get("data") or []
             items.extend(page)
             if not self.more_pages(len(items), int(answer.get("totalCount") or 0), page):
@@ -1036,7 +1040,7 @@ class ReferenceClient:
         changed = 0
         lists: dict[str, list[dict[str, Any]]] = {}
         for kind, path in LISTS:
-            lists[kind] = self.list_all(path)
+            lists[kind] = self.list_all(path, attempts=RECONCILE_READ_ATTEMPTS)
             for record in lists[kind]:
                 changed += self.upsert(kind, record)
         if self.acuity_enabled:  # payments and customers: GHL's side (Acuity's has its own loop)
@@ -1050,6 +1054,7 @@ class ReferenceClient:
     def reconcile_loop(self) -> None:
         while not self.stopping.is_set():
             calls = self.ghl_calls
+            started = datetime.now(timezone.utc)
             try:
                 changed = self.reconcile_once()
                 if changed:
@@ -1058,20 +1063,21 @@ class ReferenceClient:
             except (Unavailable, Refused) as exc:
                 log.warning("reconciliation failed: %s", exc)
                 if exc.service == "GHL" and not self.stopping.is_set():
-                    self.ghl_failing(exc)
+                    self.ghl_failing(exc, started)
             except Exception:
                 log.exception("reconciliation crashed")
             # Never use more than half the burst budget on polling, whatever the interval.
             spent = max(0, self.ghl_calls - calls) * self.limiter.interval_s / max(1, self.limiter.max // 2)
             self.stopping.wait(max(self.cfg.reconcile_interval, spent))
 
-    def ghl_failing(self, exc: Exception) -> None:
+    def ghl_failing(self, exc: Exception, since: datetime) -> None:
         """After 5 failed reconciliations in a row, or failures for over 3 intervals: ONE critical
-        alert per outage (the key names the outage's start, kept durably), and keep retrying."""
+        alert per outage (the key names the outage's start, kept durably), and keep retrying. The
+        outage starts when the first failed reconciliation did (`since`), not when it gave up."""
         self.failed_reconciles += 1
         outage = self.state.get("meta", "outage")
         if outage is None:
-            outage = {"start": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "alerted": False}
+            outage = {"start": since.isoformat(timespec="milliseconds"), "alerted": False}
             self.state.put("meta", "outage", outage)
         if outage["alerted"]:
             return
@@ -1599,7 +1605,7 @@ class ReferenceClient:
         self.server = ThreadingHTTPServer(("127.0.0.1", self.cfg.port), Handler)
         self.server.app = self  # type: ignore[attr-defined]
         threads = self.start_background()
-        serving = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
+        serving = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         serving.start()
         signal.signal(signal.SIGTERM, lambda *_: self.stopping.set())
         signal.signal(signal.SIGINT, lambda *_: self.stopping.set())

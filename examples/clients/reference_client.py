@@ -31,6 +31,7 @@ import threading
 import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -1552,25 +1553,36 @@ class ReferenceClient:
         first, last = self.appointment_span()
         start, end = min(start, first or start), max(end, last or end)
         changed = 0
+        repairs = []
         for appointment in self.acuity_appointments(start, end):
             if self.stopping.is_set():
                 raise Unavailable("shutting down")
             fresh = self.state.get("acuity_appt", str(appointment["id"])) == self.appointment_mark(appointment)
             if fresh or money_minor(appointment.get("amountPaid")) == 0:
                 changed += self.record_acuity_appointment(appointment, None if fresh else [])
-                continue
-            with self.lock_for(self.appointment_locks, str(appointment["id"])):
-                if self.state.get("acuity_appt", str(appointment["id"])) == self.appointment_mark(appointment):
-                    continue  # a webhook recorded it while this pass waited for the lock
-                calls = self.acuity_calls
-                changed += self.sync_payments_of(appointment)
-                self.acuity_repair_calls += self.acuity_calls - calls
+            else:
+                repairs.append(appointment)
+        # The payments of what changed unannounced: a few at a time, so that writing one to Rankr does not
+        # hold up the next fetch (the limiter still paces the calls).
+        with ThreadPoolExecutor(ACUITY_CONNECTIONS, thread_name_prefix="acuity-repair") as pool:
+            changed += sum(pool.map(self.repair_acuity_appointment, repairs))
         orders = self.acuity("/orders", {"max": ACUITY_ORDERS_MAX})
         if not isinstance(orders, list):
             raise Unavailable(f"Acuity GET /orders: unexpected answer {str(orders)[:200]}", "Acuity")
         for order in orders:
             changed += self.record_acuity_order(order)
         return changed + self.flush_customers(set(self.people.persons()))
+
+    def repair_acuity_appointment(self, appointment: dict[str, Any]) -> int:
+        """A listed appointment whose payments moved since they were written (polling's repair)."""
+        if self.stopping.is_set():
+            raise Unavailable("shutting down")
+        with self.lock_for(self.appointment_locks, str(appointment["id"])):
+            if self.state.get("acuity_appt", str(appointment["id"])) == self.appointment_mark(appointment):
+                return 0  # a webhook recorded it while this pass waited for the lock
+            with self.acuity_fetch_lock:
+                self.acuity_repair_calls += 1  # at most one call: its /payments
+            return self.sync_payments_of(appointment)
 
     def acuity_reconcile_loop(self) -> None:
         while not self.stopping.is_set():

@@ -306,12 +306,16 @@ def acuity_burst(ctx: ScenarioContext, spec: dict[str, Any]) -> str:
     fetches every one without throttling goes over Acuity's 10 requests per second."""
     ctx.require_acuity()
     burst = spec["acuityBurst"]
-    made = []
-    for _ in range(int(burst["count"])):
-        answer = ctx.sandbox.simulate("acuity.schedule", locationId=ctx.location_id, pay=burst.get("pay", "full"))
-        appt = next((r for r in answer.get("resources", []) if r.get("type") == "appointment"), None)
-        if appt is not None:
-            made.append(int(appt["id"]))
+    count, pay = int(burst["count"]), burst.get("pay", "full")
+    made: list[int] = []
+    while len(made) < count:  # one call books them all (`count`); a sandbox that books fewer gets asked again
+        left = count - len(made)
+        body: dict[str, Any] = {"locationId": ctx.location_id, "pay": pay, **({"count": left} if left > 1 else {})}
+        answer = ctx.sandbox.simulate("acuity.schedule", **body)
+        booked = [int(r["id"]) for r in answer.get("resources", []) if r.get("type") == "appointment"]
+        if not booked:
+            raise HarnessError(f"acuity burst: acuity.schedule booked nothing after {len(made)} of {count}")
+        made += booked[:left]
     ctx.acuity_appointments += made
     return f"acuity burst: {len(made)} appointments scheduled"
 

@@ -392,7 +392,8 @@ def test_signed_acuity_webhooks_reach_rankr_before_the_answer(live: dict[str, An
     assert got.status_code == 200 and got.json()["sourceKind"] == "order" and got.json()["amount"] == float(order["total"])
 
     # Forged (wrong key) and re-encoded (the same form in another field order, the genuine signature):
-    # 401, nothing written.
+    # 401, nothing written (counted once polling has brought in the seeded records too: it runs beside).
+    eventually(lambda: payments_reconciled(live), timeout=90, every=0.5)
     before = len(rankr_all(rankr, "payments"))
     body = f"action=scheduled&id={appointment['id']}&calendarID={appointment['calendarID']}" \
            f"&appointmentTypeID={appointment['appointmentTypeID']}".encode()
@@ -469,7 +470,7 @@ def test_throttled_by_acuity_it_backs_off_and_still_syncs(live: dict[str, Any]) 
     assert refused and any(calls[i]["status"] == 403 for i in refused), "the limit was never reached"
     for i in refused:  # nothing new starts within 200 ms of a refusal (requests already in flight aside)
         assert not [t for t in at[i + 1:] if at[i] + 0.05 < t < at[i] + 0.2], (calls[i], calls[i + 1:i + 4])
-    assert max(sum(1 for t in at if a <= t < a + 1.0) for a in at) <= 8
+    assert max(sum(1 for t in at if a <= t < a + 1.0) for a in at) <= rc.ACUITY_PER_SECOND
 
 
 def test_rankr_failing_means_no_acknowledgement_and_polling_repairs_it(live: dict[str, Any]) -> None:

@@ -29,7 +29,9 @@ import signal
 import sqlite3
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -56,16 +58,19 @@ LISTS = (("orders", "/payments/orders"), ("transactions", "/payments/transaction
          ("subscriptions", "/payments/subscriptions"))
 
 # Acuity (only when ACUITY_API_BASE_URL is set)
-ACUITY_PER_SECOND = 8  # Acuity allows 10 requests/s per IP: at most 8 in any ACUITY_WINDOW_S
-ACUITY_WINDOW_S = 1.1
-ACUITY_MIN_GAP_S = 0.06
+ACUITY_PER_SECOND = 10  # Acuity allows 10 requests/s per IP: a call starts only ACUITY_WINDOW_S after
+ACUITY_WINDOW_S = 1.01  # the call ACUITY_PER_SECOND calls before it ENDED (see AcuityLimiter)
+ACUITY_MIN_GAP_S = 0.02
 ACUITY_CONNECTIONS = 4  # ... and 20 concurrent connections
 ACUITY_WEBHOOK_BUDGET_S = 7.0  # answer before the sender's 10 s timeout
 ACUITY_BACKOFF_BASE_S, ACUITY_BACKOFF_CAP_S = 0.25, 5.0
 ACUITY_MAX = 100  # Acuity's default `max`; a window that returns this many is split
-ACUITY_WINDOW_DAYS = 61
+ACUITY_WINDOW_DAYS = 1096  # one window for the whole range (split where it comes back full)
 ACUITY_ORDERS_MAX = 1000
-ACUITY_POLL_SHARE = 0.5  # polling averages at most half the request budget
+ACUITY_POLL_SHARE = 0.5  # polling (its listing, not the repairs it finds) averages at most half the budget
+ACUITY_POLL_QUIET_S = 0.5  # a poll waits until webhook work has made no call for this long ...
+ACUITY_POLL_DEFER_S = 10.0  # ... but never longer than this
+ACUITY_FETCH_CACHE = 10_000  # appointments whose last fetch (and payments) are kept in memory
 ACUITY_SEED_EPOCH = date(2026, 10, 1)  # the sandbox seeds around this date as well as around today
 ACUITY_ACTIONS = ("scheduled", "rescheduled", "canceled", "changed")
 ACUITY_PAID_ORDERS = ("paid", "delivered")
@@ -398,23 +403,29 @@ class RateLimiter:
 
 
 class AcuityLimiter:
-    """Acuity allows 10 requests per second (and 20 connections) per IP. At most ACUITY_PER_SECOND calls
-    start in any ACUITY_WINDOW_S (a little over a second, so network jitter cannot squeeze nine into one
-    second at the server), spaced at least ACUITY_MIN_GAP_S apart, across every thread; after a 429 (or the
-    edge's HTML 403) nobody calls until the backoff is over. Webhook work (`urgent`) goes before polling."""
+    """Acuity allows 10 requests per second (and 20 connections) per IP. A call starts only ACUITY_WINDOW_S
+    after the call ACUITY_PER_SECOND calls before it ENDED (its answer came back), across every thread, and
+    at least ACUITY_MIN_GAP_S after the previous one. Acuity saw that earlier call start before its answer
+    came back and sees this one start after it is sent, so any ACUITY_PER_SECOND + 1 calls in a row start
+    more than a second apart at Acuity whatever the delays in between (a slow network or a stalled server
+    slows the client down instead of squeezing its calls together). After a 429 (or the edge's HTML 403)
+    nobody calls until the backoff is over. Webhook work (`urgent`) goes before polling."""
 
     def __init__(self, per_second: int = ACUITY_PER_SECOND) -> None:
         self.cond = threading.Condition()
-        self.starts: deque[float] = deque(maxlen=per_second)
+        self.calls: deque[list[float]] = deque(maxlen=per_second)  # [end time] of each call; inf in flight
         self.next_at = 0.0
         self.blocked_until = 0.0
         self.urgent_waiting = 0
+        self.last_urgent = float("-inf")  # when webhook work last got its turn
 
     def _wait(self, now: float) -> float:
-        full = self.starts[0] + ACUITY_WINDOW_S if len(self.starts) == self.starts.maxlen else 0.0
+        """Seconds until a call may start (inf: the call it waits for is still in flight)."""
+        full = self.calls[0][0] + ACUITY_WINDOW_S if len(self.calls) == self.calls.maxlen else 0.0
         return max(self.next_at, self.blocked_until, full) - now
 
-    def acquire(self, deadline: float | None = None, urgent: bool = False) -> None:
+    def acquire(self, deadline: float | None = None, urgent: bool = False) -> list[float]:
+        """Wait for a turn; the call's slot, to hand to `finished` when its answer (or error) is in."""
         with self.cond:
             if urgent:
                 self.urgent_waiting += 1
@@ -424,22 +435,48 @@ class AcuityLimiter:
                     yielding = not urgent and self.urgent_waiting > 0
                     wait = 0.2 if yielding else self._wait(now)
                     if not yielding and wait <= 0:
-                        self.starts.append(now)
+                        slot = [float("inf")]
+                        self.calls.append(slot)
                         self.next_at = now + ACUITY_MIN_GAP_S
-                        return
+                        return slot
                     if deadline is not None and now + wait >= deadline:
+                        if wait == float("inf") and now < deadline:  # the earlier call may end in time
+                            self.cond.wait(deadline - now)
+                            continue
                         raise Unavailable("Acuity rate limit: no budget before the deadline", "Acuity")
-                    self.cond.wait(wait)
+                    self.cond.wait(min(wait, 0.5))  # `finished` and `throttled` wake the waiters
             finally:
                 if urgent:
                     self.urgent_waiting -= 1
+                    self.last_urgent = time.monotonic()
                     self.cond.notify_all()
+
+    def finished(self, slot: list[float]) -> None:
+        """The call of `slot` has its answer (or failed): the window of the calls after it counts from now."""
+        with self.cond:
+            slot[0] = time.monotonic()
+            self.cond.notify_all()
 
     def throttled(self, seconds: float) -> None:
         """The server said slow down: every caller waits `seconds`."""
         with self.cond:
             self.blocked_until = max(self.blocked_until, time.monotonic() + seconds)
             self.cond.notify_all()
+
+    def busy_for(self) -> float:
+        """Seconds since webhook work last started a call or waited for its turn (0: it is waiting now)."""
+        with self.cond:
+            return 0.0 if self.urgent_waiting else time.monotonic() - self.last_urgent
+
+
+@dataclass
+class AcuityFetch:
+    """What one fetch of an appointment brought: `covers` the number of the last delivery (of any) that had
+    arrived when the fetch was sent (a later one needs a fetch of its own), the appointment, its payments."""
+
+    covers: int
+    appointment: dict[str, Any]
+    payments: list[dict[str, Any]]
 
 
 # ---- the client -----------------------------------------------------------------------------------
@@ -472,10 +509,16 @@ class ReferenceClient:
             base_url=config.acuity_base or "http://127.0.0.1", auth=(config.acuity_user_id, config.acuity_api_key),
             timeout=10.0, limits=httpx.Limits(max_connections=ACUITY_CONNECTIONS))
         self.acuity_calls = 0
+        self.acuity_repair_calls = 0  # polling's fetches of what changed unannounced (a lost delivery's work)
         self.acuity_me: dict[str, Any] | None = None
         self.people = People(self.state)
         self.appointment_locks = [threading.Lock() for _ in range(64)]
         self.person_locks = [threading.Lock() for _ in range(64)]
+        # Acuity deliveries numbered as they arrive, and each appointment's last fetch: deliveries that arrive
+        # while a fetch waits for its turn share it (see sync_acuity_appointment).
+        self.acuity_arrived = 0
+        self.acuity_fetched: OrderedDict[int, AcuityFetch] = OrderedDict()
+        self.acuity_fetch_lock = threading.Lock()
         self.workflows_enabled = bool(config.workflow_secret)
 
     def make_state(self) -> State:
@@ -1215,12 +1258,15 @@ class ReferenceClient:
         return wait
 
     def acuity(self, path: str, params: dict[str, Any] | None = None, deadline: float | None = None,
-               urgent: bool = False, attempts: int = 6) -> Any:
+               urgent: bool = False, attempts: int = 6, started: Callable[[], None] | None = None) -> Any:
         """One Acuity GET (Basic auth `userId:apiKey`), its JSON. Retried with backoff and jitter on 429,
-        on the edge's HTML 403, on 5xx and connection errors; any other 4xx raises Refused."""
+        on the edge's HTML 403, on 5xx and connection errors; any other 4xx raises Refused. `started` is
+        called as each attempt is about to be sent."""
         error = ""
         for attempt in range(attempts):
-            self.acuity_limiter.acquire(deadline, urgent)
+            slot = self.acuity_limiter.acquire(deadline, urgent)
+            if started is not None:
+                started()
             self.acuity_calls += 1
             try:
                 response = self.acuity_http.get(path, params=params, timeout=self.timeout(deadline))
@@ -1241,6 +1287,8 @@ class ReferenceClient:
                     raise Refused("Acuity", response)
                 else:
                     error = f"{response.status_code} {response.text[:200]}"
+            finally:
+                self.acuity_limiter.finished(slot)
             if attempt + 1 < attempts:
                 self.pause(self.acuity_backoff(attempt), deadline)
         raise Unavailable(f"Acuity GET {path}: {error}", "Acuity")
@@ -1318,22 +1366,65 @@ class ReferenceClient:
         return changed + self.flush_customers(touched, deadline)
 
     def sync_acuity_appointment(self, appointment_id: int, action: str = "", deadline: float | None = None) -> int:
-        """Fetch the appointment (webhooks carry ids only) and, if anything was paid, its payments."""
-        urgent = deadline is not None
+        """Fetch the appointment (webhooks carry ids only) and, if anything was paid, its payments, then record
+        them for this delivery. Deliveries for one appointment that arrive while its fetch waits for its turn
+        share that fetch (it starts after they arrived, so it sees what they announce); one that arrives after
+        a fetch started gets a fetch of its own. Each delivery is still recorded (idempotent upserts)."""
+        with self.acuity_fetch_lock:
+            self.acuity_arrived += 1
+            ticket = self.acuity_arrived
         with self.lock_for(self.appointment_locks, str(appointment_id)):
-            appointment = self.acuity(f"/appointments/{appointment_id}", deadline=deadline, urgent=urgent)
-            if not isinstance(appointment, dict) or "id" not in appointment:
-                raise Unavailable(f"Acuity appointment {appointment_id}: unexpected answer", "Acuity")
-            return self.sync_payments_of(appointment, action, deadline)
+            with self.acuity_fetch_lock:
+                fetch = self.acuity_fetched.get(appointment_id)
+            if fetch is None or fetch.covers < ticket:  # no fetch has started since this delivery arrived
+                fetch = self.fetch_acuity_appointment(appointment_id, deadline)
+            return self.record_acuity_appointment(fetch.appointment, fetch.payments, action, deadline)
+
+    def fetch_acuity_appointment(self, appointment_id: int, deadline: float | None = None) -> AcuityFetch:
+        covers = [0]
+
+        def started() -> None:  # the deliveries this fetch sees: those that arrived before it is sent
+            with self.acuity_fetch_lock:
+                covers[0] = self.acuity_arrived
+
+        appointment = self.acuity(f"/appointments/{appointment_id}", deadline=deadline, urgent=deadline is not None,
+                                  started=started)
+        if not isinstance(appointment, dict) or "id" not in appointment:
+            raise Unavailable(f"Acuity appointment {appointment_id}: unexpected answer", "Acuity")
+        return self.remember_fetch(appointment_id, covers[0], appointment, self.payments_of(appointment, deadline))
+
+    def remember_fetch(self, appointment_id: int, covers: int, appointment: dict[str, Any],
+                       payments: list[dict[str, Any]]) -> AcuityFetch:
+        fetch = AcuityFetch(covers, appointment, payments)
+        with self.acuity_fetch_lock:
+            self.acuity_fetched[appointment_id] = fetch
+            self.acuity_fetched.move_to_end(appointment_id)
+            while len(self.acuity_fetched) > ACUITY_FETCH_CACHE:
+                self.acuity_fetched.popitem(last=False)
+        return fetch
+
+    def payments_of(self, appointment: dict[str, Any], deadline: float | None = None) -> list[dict[str, Any]]:
+        """`GET /appointments/:id/payments`, unless nothing was paid or `amountPaid` is what it was when this
+        process last fetched them (payments only add up: a new one moves `amountPaid`; refunds never show)."""
+        if money_minor(appointment.get("amountPaid")) == 0:  # a string: "0.00" is not "nothing"
+            return []
+        with self.acuity_fetch_lock:
+            last = self.acuity_fetched.get(int(appointment["id"]))
+        if last is not None and last.appointment.get("amountPaid") == appointment.get("amountPaid"):
+            return last.payments
+        answer = self.acuity(f"/appointments/{appointment['id']}/payments", deadline=deadline,
+                             urgent=deadline is not None)
+        if not isinstance(answer, list):
+            raise Unavailable(f"Acuity payments of {appointment['id']}: unexpected answer", "Acuity")
+        return answer
 
     def sync_payments_of(self, appointment: dict[str, Any], action: str = "", deadline: float | None = None) -> int:
-        payments: list[dict[str, Any]] = []
-        if money_minor(appointment.get("amountPaid")) != 0:  # a string: "0.00" is not "nothing"
-            answer = self.acuity(f"/appointments/{appointment['id']}/payments", deadline=deadline,
-                                 urgent=deadline is not None)
-            if not isinstance(answer, list):
-                raise Unavailable(f"Acuity payments of {appointment['id']}: unexpected answer", "Acuity")
-            payments = answer
+        """A listed appointment (polling): its payments (see `payments_of`) to Rankr."""
+        with self.acuity_fetch_lock:
+            last = self.acuity_fetched.get(int(appointment["id"]))
+        payments = self.payments_of(appointment, deadline)
+        if last is None or last.payments is not payments:  # fetched now: keep them (for no delivery: covers 0)
+            self.remember_fetch(int(appointment["id"]), 0, appointment, payments)
         return self.record_acuity_appointment(appointment, payments, action, deadline)
 
     def sync_acuity_order(self, order_id: int, deadline: float | None = None) -> int:
@@ -1394,9 +1485,34 @@ class ReferenceClient:
             raise Unavailable(f"Acuity GET /appointments: unexpected answer {str(page)[:200]}", "Acuity")
         return [a for a in page if isinstance(a, dict) and "id" in a]
 
+    def acuity_day(self, appointment: dict[str, Any]) -> date | None:
+        """The day an appointment starts, in the account's time zone (the one minDate/maxDate are read in);
+        None if its `datetime` does not parse."""
+        try:
+            start = datetime.fromisoformat(acuity_iso(appointment.get("datetime")))
+        except (TypeError, ValueError):
+            return None
+        zone = str((self.acuity_me or {}).get("timezone") or "")
+        with contextlib.suppress(ZoneInfoNotFoundError, ValueError):
+            if zone and start.tzinfo is not None:
+                return start.astimezone(ZoneInfo(zone)).date()
+        return None
+
+    def rest_of_full_window(self, lo: date, hi: date, page: list[dict[str, Any]]) -> list[tuple[date, date]]:
+        """What is left to list of a window that came back full. Acuity lists newest first, so a full page holds
+        every appointment after the day of its oldest one: the rest lies in [lo, that day]. If the page is not
+        newest first, or that day is `hi` (one day holds them all), the window is split in two instead."""
+        starts = [self.acuity_day(a) for a in page]
+        days = [d for d in starts if d is not None]
+        newest_first = len(days) == len(starts) and all(a >= b for a, b in zip(days, days[1:], strict=False))
+        if newest_first and lo <= days[-1] < hi:
+            return [(lo, days[-1])]
+        return split_window(lo, hi)
+
     def acuity_appointments(self, start: date, end: date) -> list[dict[str, Any]]:
         """Every appointment (canceled too) from start to end. There is no paging, and `max` silently
-        truncates: list in date windows and split any window that comes back full."""
+        truncates: list in date windows and split any window that comes back full (at the day of the oldest
+        appointment it returned, see `rest_of_full_window`)."""
         found: dict[Any, dict[str, Any]] = {}
         todo = list(reversed(date_windows(start, end)))
         while todo:
@@ -1404,7 +1520,9 @@ class ReferenceClient:
             limit = ACUITY_MAX
             page = self.list_appointment_window(lo, hi, limit)
             if len(page) >= limit and lo < hi:
-                todo.extend(reversed(split_window(lo, hi)))
+                for appointment in page:
+                    found[appointment["id"]] = appointment
+                todo.extend(reversed(self.rest_of_full_window(lo, hi, page)))
                 continue
             while len(page) >= limit and limit < 100_000:  # one day with more than `max`: ask for more
                 limit *= 10
@@ -1435,15 +1553,19 @@ class ReferenceClient:
         first, last = self.appointment_span()
         start, end = min(start, first or start), max(end, last or end)
         changed = 0
+        repairs = []
         for appointment in self.acuity_appointments(start, end):
             if self.stopping.is_set():
                 raise Unavailable("shutting down")
             fresh = self.state.get("acuity_appt", str(appointment["id"])) == self.appointment_mark(appointment)
             if fresh or money_minor(appointment.get("amountPaid")) == 0:
                 changed += self.record_acuity_appointment(appointment, None if fresh else [])
-                continue
-            with self.lock_for(self.appointment_locks, str(appointment["id"])):
-                changed += self.sync_payments_of(appointment)
+            else:
+                repairs.append(appointment)
+        # The payments of what changed unannounced: a few at a time, so that writing one to Rankr does not
+        # hold up the next fetch (the limiter still paces the calls).
+        with ThreadPoolExecutor(ACUITY_CONNECTIONS, thread_name_prefix="acuity-repair") as pool:
+            changed += sum(pool.map(self.repair_acuity_appointment, repairs))
         orders = self.acuity("/orders", {"max": ACUITY_ORDERS_MAX})
         if not isinstance(orders, list):
             raise Unavailable(f"Acuity GET /orders: unexpected answer {str(orders)[:200]}", "Acuity")
@@ -1451,9 +1573,28 @@ class ReferenceClient:
             changed += self.record_acuity_order(order)
         return changed + self.flush_customers(set(self.people.persons()))
 
+    def repair_acuity_appointment(self, appointment: dict[str, Any]) -> int:
+        """A listed appointment whose payments moved since they were written (polling's repair)."""
+        if self.stopping.is_set():
+            raise Unavailable("shutting down")
+        with self.lock_for(self.appointment_locks, str(appointment["id"])):
+            if self.state.get("acuity_appt", str(appointment["id"])) == self.appointment_mark(appointment):
+                return 0  # a webhook recorded it while this pass waited for the lock
+            with self.acuity_fetch_lock:
+                self.acuity_repair_calls += 1  # at most one call: its /payments
+            return self.sync_payments_of(appointment)
+
     def acuity_reconcile_loop(self) -> None:
         while not self.stopping.is_set():
-            calls, started = self.acuity_calls, time.monotonic()
+            # While webhooks keep Acuity busy, a pass would only take their turns (and list what they are
+            # fetching anyway): wait for a quiet moment, but not for ever.
+            waited = 0.0
+            while (quiet := self.acuity_limiter.busy_for()) < ACUITY_POLL_QUIET_S and waited < ACUITY_POLL_DEFER_S:
+                pause = ACUITY_POLL_QUIET_S - quiet
+                if self.stopping.wait(pause):
+                    return
+                waited += pause
+            calls, started = self.acuity_calls - self.acuity_repair_calls, time.monotonic()
             try:
                 changed = self.reconcile_acuity_once()
                 if changed:
@@ -1462,10 +1603,13 @@ class ReferenceClient:
                 log.warning("Acuity reconciliation failed: %s", exc)
             except Exception:
                 log.exception("Acuity reconciliation crashed")
-            # Polling averages at most ACUITY_POLL_SHARE of the request budget, whatever the interval.
-            spent = (max(0, self.acuity_calls - calls) / (ACUITY_PER_SECOND * ACUITY_POLL_SHARE)
-                     - (time.monotonic() - started))
-            self.stopping.wait(max(self.cfg.reconcile_interval, spent))
+            # Listing averages at most ACUITY_POLL_SHARE of the request budget, whatever the interval (the
+            # payments of appointments that changed unannounced are the repair, fetched once, not counted).
+            # A pass starts every reconcile interval (one that took longer is followed at once).
+            listed = self.acuity_calls - self.acuity_repair_calls - calls
+            elapsed = time.monotonic() - started
+            self.stopping.wait(max(self.cfg.reconcile_interval - elapsed,
+                                   max(0, listed) / (ACUITY_PER_SECOND * ACUITY_POLL_SHARE) - elapsed, 0.05))
 
     # ---- process --------------------------------------------------------------------------------
 

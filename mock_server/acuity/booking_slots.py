@@ -5,6 +5,7 @@ mode), `PUT .../reschedule` and the simulator use it; it is the rule `GET /avail
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -15,6 +16,7 @@ from mock_server.clock import SandboxClock
 from mock_server.store import Store
 
 SLOT_STEP_MIN = 30
+BEYOND_S = 2 * 3600  # wall-clock slots run backwards at most an hour (a DST gap): past this, only later
 
 
 def _in_hours(calendar: Calendar, appt_type: AppointmentType, start: float) -> bool:
@@ -38,22 +40,45 @@ def is_free(store: Store, clock: SandboxClock, appt_type: AppointmentType, calen
                    if a.id not in ignore)
 
 
+class _Busy:
+    """A calendar's non-canceled appointments starting in [lo, hi), loaded once: `is_free`'s overlap rule
+    for many candidate starts inside that range without a query each."""
+
+    def __init__(self, store: Store, calendar: Calendar, lo: float, hi: float) -> None:
+        booked = queries.appointments_between(store, calendar.location_id, [calendar.id], lo + 86400, hi)
+        self.starts = [a.start for a in booked]  # ordered by start
+        self.ends = [a.start + a.duration * 60 for a in booked]
+
+    def overlaps(self, start: float, end: float) -> bool:
+        first, last = bisect_left(self.starts, start - 86400), bisect_left(self.starts, end)
+        return any(start < self.ends[i] for i in range(first, last))
+
+
 def next_free(store: Store, clock: SandboxClock, appt_type: AppointmentType, calendars: Sequence[Calendar],
-              after: float, days: int = 60) -> tuple[float, Calendar] | None:
-    """The first free start at or after `after` on any of `calendars` (in their order), within `days`."""
+              after: float, days: int = 60, none_before: float = 0.0) -> tuple[float, Calendar] | None:
+    """The first free start at or after `after` on any of `calendars` (in their order), within `days`: the
+    first start `is_free` admits (each calendar's appointments are read once, not per candidate).
+    `none_before`: the caller knows no start before it is free (a burst's previous booking took the first
+    free one), so the search begins there; the answer is the same, found sooner."""
     best: tuple[float, Calendar] | None = None
     for calendar in [c for c in calendars if c.id in appt_type.calendar_ids]:
         tz = zone(calendar.timezone)
-        day = datetime.fromtimestamp(after, tz).replace(hour=0, minute=0, second=0, microsecond=0)
-        for _ in range(days):
+        length = appt_type.duration * 60
+        first = datetime.fromtimestamp(after, tz).replace(hour=0, minute=0, second=0, microsecond=0)
+        day = datetime.fromtimestamp(max(after, none_before), tz).replace(hour=0, minute=0, second=0, microsecond=0)
+        skipped = (day.date() - first.date()).days
+        busy = _Busy(store, calendar, day.timestamp() - 2 * 86400, after + (days + 2) * 86400)
+        for _ in range(max(0, days - skipped)):
             for step in range(0, 24 * 60, SLOT_STEP_MIN):
                 local = (day + timedelta(minutes=step)).replace(tzinfo=None).replace(tzinfo=tz)
                 start = local.timestamp()
-                if start >= after and (best is None or start < best[0]) and is_free(store, clock, appt_type,
-                                                                                       calendar, start):
+                if best is not None and start >= best[0] + BEYOND_S:
+                    break  # later than an earlier calendar's free start: nothing here can win
+                if start >= after and (best is None or start < best[0]) and start > clock.now() \
+                        and _in_hours(calendar, appt_type, start) and not busy.overlaps(start, start + length):
                     best = (start, calendar)
                     break
-            if best is not None and best[1] is calendar:
+            if best is not None and (best[1] is calendar or start >= best[0] + BEYOND_S):
                 break
             day = (day.replace(tzinfo=None) + timedelta(days=1)).replace(tzinfo=tz)
     return best

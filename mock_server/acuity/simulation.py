@@ -105,7 +105,7 @@ def _resource(world: AcuityWorld, record: Any) -> dict[str, Any]:
 # ---- the actions -------------------------------------------------------------------------------------
 
 
-def _schedule(sb: Runtime, world: AcuityWorld, data: dict[str, Any]) -> list[Any]:
+def _schedule(sb: Runtime, world: AcuityWorld, data: dict[str, Any], none_before: float = 0.0) -> list[Any]:
     location_id = _location(sb, data)
     types = world.booking.types(location_id)
     if data.get("appointmentTypeID") is not None:
@@ -128,7 +128,8 @@ def _schedule(sb: Runtime, world: AcuityWorld, data: dict[str, Any]) -> list[Any
         if start is None:
             raise Invalid("datetime must be an ISO-8601 date-time, e.g. 2026-10-05T10:00:00-0400")
     else:
-        found = booking_slots.next_free(world.store, world.clock, appt_type, calendars, world.clock.now() + DAY)
+        found = booking_slots.next_free(world.store, world.clock, appt_type, calendars, world.clock.now() + DAY,
+                                        none_before=none_before)
         if found is None:
             raise Conflict(f"No free slot for type {appt_type.id} in the next 60 days")
         start = found[0]
@@ -179,7 +180,23 @@ def _order(sb: Runtime, world: AcuityWorld, data: dict[str, Any]) -> list[Any]:
     return [order, cert]
 
 
-RUNNERS = {"acuity.schedule": _schedule, "acuity.reschedule": _reschedule, "acuity.cancel": _cancel,
+def _schedule_many(sb: Runtime, world: AcuityWorld, data: dict[str, Any]) -> list[Any]:
+    """`count` bookings in a row (a burst), each as its own `acuity.schedule` would make it, in one store
+    transaction: the first refusal undoes them all."""
+    count = int(data.get("count") or 1)
+    if count > 1 and data.get("datetime") is not None:
+        raise Invalid(f"count {count} needs no datetime: one slot cannot be booked {count} times")
+    records: list[Any] = []
+    taken = 0.0  # no start before the last booking's is free any more: the next search begins there
+    with world.store.transaction():
+        for _ in range(count):
+            booked = _schedule(sb, world, data, none_before=taken)
+            records += booked
+            taken = booked[0].start if data.get("datetime") is None else 0.0
+    return records
+
+
+RUNNERS = {"acuity.schedule": _schedule_many, "acuity.reschedule": _reschedule, "acuity.cancel": _cancel,
            "acuity.pay": _pay, "acuity.refund": _refund, "acuity.order": _order}
 
 

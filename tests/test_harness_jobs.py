@@ -102,6 +102,12 @@ def test_property_examples_on_jobs_fail_and_save_what_a_serial_run_does(tmp_path
         for row in out["scenarios"]:  # the saved file's folder differs (--save-failures)
             row.pop("replayFile", None)
             row.pop("replayCommand", None)
+            # Once a safety check fails the example stops at once, and its eventual checks report what held
+            # at that moment: how far the client had got, which two serial runs on a loaded machine do not
+            # agree on either. The verdict (which safety checks failed) is what must match.
+            if any(c["kind"] == "safety" and not c["ok"] for c in row["checks"]):
+                row["checks"] = [c if c["kind"] == "safety" else {"check": c["check"], "kind": c["kind"]}
+                                 for c in row["checks"]]
         return out
 
     assert comparable(serial_doc) == comparable(parallel_doc)

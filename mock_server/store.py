@@ -299,12 +299,9 @@ class Store:
                 kept, unmoved = {}, frozenset()
                 raise
             finally:  # even a failed batch may have written rows: caches must not keep the old ones
-                # Ids that are not strings (Acuity's integers) may be read back by their text: such a write
-                # names no records, so every cache forgets the whole kind.
-                named = frozenset(ids) if all(type(i) is str for i in ids) else None
-                self._touched(kind, Change(kind, named, unmoved))
+                self._touched(kind, Change(kind, frozenset(ids), unmoved))
                 self._count_cache.update(kept)
-            if written and named is not None and kind in self._docs and len(rows) <= COUNT_KEEP_IDS:
+            if written and kind in self._docs and len(rows) <= COUNT_KEEP_IDS:
                 # A kind read by id: what was just stored is what the next read finds (a rollback forgets it).
                 self._remember(kind, [(row[0], row[-1]) for row in rows])
 

@@ -33,7 +33,7 @@ from mock_server.ratelimit import RateLimiter
 from mock_server.service import LocationSeed, Service, ServiceWorld, WorldContext
 from mock_server.settings import Settings
 from mock_server.signals import Signals
-from mock_server.store import Change, Store
+from mock_server.store import Store
 from mock_server.webhooks import tables as outbox_tables
 from mock_server.webhooks.chaos import Chaos
 from mock_server.webhooks.events import EventLog
@@ -94,7 +94,6 @@ class Runtime:
         self.services = tuple(services)
         self.started = time.time()
         self.clock = SandboxClock()
-        self._first_location_id: str | None = None
         self.store = Store(settings.state_file,
                            (LOCATIONS, *outbox_tables.TABLES, *(t for s in self.services for t in s.tables)))
         visible = frozenset({"locations"}.union(*(s.visible_kinds for s in self.services)))
@@ -121,7 +120,7 @@ class Runtime:
         self.clock.on_change = self.faults.on_change = self._save_config
         self.bus = EventBus()  # the dashboard's live feed: API requests, webhook attempts, simulated actions
         # Listeners are wired once, here, and reach the current world through `self.world`.
-        self.store.on_change(self._on_store_write)
+        self.store.on_write(self._on_store_write)
         self.world = self._new_world(seed, new_generation=existing is not None)
         self.bus.attach(self)
         for url in settings.webhook_urls:
@@ -214,11 +213,8 @@ class Runtime:
             fields.update(part.location_fields(location))
         return fields
 
-    def _on_store_write(self, change: Change) -> None:
-        kind = change.kind
-        if kind == LOCATIONS.kind:
-            self._first_location_id = None
-        self.responses.changed(change)
+    def _on_store_write(self, kind: str) -> None:
+        self.responses.clear(kind)
         self.fragments.clear(kind)
         world: World | None = getattr(self, "world", None)
         if world is not None:
@@ -313,13 +309,6 @@ class Runtime:
 
     def location(self, location_id: str) -> Location | None:
         return self.store.table(Location).get(location_id)
-
-    def first_location_id(self) -> str:
-        """The id of the first location (`locations()[0]`, what an action without `locationId` acts on),
-        kept until the next write to the locations."""
-        if self._first_location_id is None:
-            self._first_location_id = self.locations()[0].id
-        return self._first_location_id
 
     def _seed_location(self, spec: LocationSeed) -> Location:
         seeded: Location | None = None

@@ -95,40 +95,10 @@ def _record(spec: TableSpec[Any], row: Any, where: str) -> Any:
     return record
 
 
-# Documents kept for reads by id (`get`, `get_many`), in bytes (each document and an estimate of its slot):
-# kept across writes of other records, so bounded by size; past it the cache starts over.
-DOC_CACHE_BYTES = 8 * 1024 * 1024
-DOC_OVERHEAD = 120
+DOC_CACHE_MAX = 20_000  # documents kept for reads by id (`get`, `get_many`); past it the cache starts over
 COUNT_KEEP_ON_WRITE = 8  # cached totals of a kind corrected (not dropped) by a write of a few of its records
 COUNT_KEEP_IDS = 32  # a write of more records than this drops the kind's totals
-ALL_CACHE_ROWS = 64  # `all()` answers of at most this many rows are kept until the next write to the kind ...
-ALL_CACHE_BYTES = 4 * 1024 * 1024  # ... this many bytes of documents at most (past it the cache starts over)
 COUNT_CACHE_MAX = 1024  # list totals kept (one per distinct query); past it the least recently used goes
-
-
-# One list filter of a kind, as the cached totals key it: (kind, SQL where, its parameters).
-ListKey = tuple[str, str, tuple[Any, ...]]
-
-
-@dataclass(frozen=True)
-class Change:
-    """What one store write changed, for the caches outside the store (`Store.on_change`).
-
-    `ids`: the records written (None: not known, as after an import, a restore or a location delete:
-    any record of the kind). `unmoved`: cached list filters of the kind
-    (`ListKey`s) the write provably left in place: each record written matched the filter before the
-    write exactly when it matches after it, at the same `created_at`, so every page of that filter
-    holds the same records in the same order with the same total (only the contents of the written
-    records themselves may differ)."""
-
-    kind: str
-    ids: frozenset[str] | None = None
-    unmoved: frozenset[ListKey] = frozenset()
-
-
-def _answer_bytes(docs: list[bytes]) -> int:
-    """What one kept `all()` answer costs: its documents and an estimate of the list and key around them."""
-    return sum(len(doc) for doc in docs) + 200
 
 
 @dataclass
@@ -158,20 +128,13 @@ class Store:
         self._conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
         self._lock = threading.RLock()
         self._in_tx = 0
-        self._count_cache: dict[ListKey, int] = {}
+        self._count_cache: dict[tuple[Any, ...], int] = {}
         # Documents read by id, per kind, kept until the next write to that kind, a rollback or a
         # restore: a read by id then skips SQLite. Records are still decoded afresh on every read, so a
         # caller that changes the record it got changes nothing else.
         self._docs: dict[str, dict[str, bytes]] = {}
         self._docs_size = 0
-        # Small `all()` answers (the documents of each query), per kind, kept until the next write to that
-        # kind, a rollback or a restore: the same query inside one change (an order's transactions, the
-        # webhook targets, a location's workflows) then skips SQLite. Records are decoded afresh.
-        self._all_docs: dict[str, dict[tuple[str, tuple[Any, ...]], list[bytes]]] = {}
-        self._all_size = 0  # bytes (`_answer_bytes`)
         self._listeners: list[Callable[[str], None]] = []
-        self._change_listeners: list[Callable[[Change], None]] = []
-        self._tx_kinds: set[str] = set()  # kinds written in the open transaction (told again on a rollback)
         if path:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
@@ -222,50 +185,24 @@ class Store:
                     self._conn.execute("ROLLBACK")
                     self._count_cache.clear()
                     self._forget_docs()
-                    # Whatever a cache kept about the rolled-back writes is told to go, whole kinds.
-                    kinds, self._tx_kinds = self._tx_kinds, set()
-                    for kind in kinds:
-                        self._touched(kind)
                 raise
             else:
                 self._in_tx -= 1
                 if outer:
                     self._conn.execute("COMMIT")
-                    self._tx_kinds.clear()
 
     def on_write(self, listener: Callable[[str], None]) -> None:
         """Called with the kind after every write (used to invalidate caches outside the store)."""
         self._listeners.append(listener)
 
-    def on_change(self, listener: Callable[[Change], None]) -> None:
-        """Called with what changed after every write: the kind, and when known the records, their
-        locations and the cached list filters the write left in place (for caches that keep more)."""
-        self._change_listeners.append(listener)
-
-    def _touched(self, kind: str, change: Change | None = None) -> None:
-        if change is None:
-            change = Change(kind)
-        answers = self._all_docs.pop(kind, None)
-        if answers:
-            self._all_size -= sum(_answer_bytes(docs) for docs in answers.values())
-        docs = self._docs.get(kind)
+    def _touched(self, kind: str) -> None:
+        docs = self._docs.pop(kind, None)
         if docs:
-            if change.ids is None or len(change.ids) > len(docs):
-                del self._docs[kind]
-                self._docs_size -= sum(len(doc) + DOC_OVERHEAD for doc in docs.values())
-            else:  # only the written records' documents are stale
-                for record_id in change.ids:
-                    old = docs.pop(record_id, None)
-                    if old is not None:
-                        self._docs_size -= len(old) + DOC_OVERHEAD
+            self._docs_size -= len(docs)
         if self._count_cache:
             self._count_cache = {k: v for k, v in self._count_cache.items() if k[0] != kind}
-        if self._in_tx:
-            self._tx_kinds.add(kind)
         for listener in self._listeners:
             listener(kind)
-        for change_listener in self._change_listeners:
-            change_listener(change)
 
     # ---- records ------------------------------------------------------------------------------
 
@@ -284,63 +221,48 @@ class Store:
         rows = [(r.id, *(c.value(r) for c in spec.columns), orjson.dumps(r)) for r in records]
         with self._lock:
             ids = list(dict.fromkeys(r.id for r in records))
-            before = self._matches_among(kind, ids)
-            kept: dict[ListKey, int] = {}
-            unmoved: frozenset[ListKey] = frozenset()
-            written = False
+            kept = self._counts_among(kind, ids)
             try:
                 self._conn.executemany(sql, rows)
-                written = True
-                after = self._matches_among(kind, ids, before)
-                kept = {key: self._count_cache[key] + len(after[key]) - len(matched)
-                        for key, matched in before.items() if key in self._count_cache and key in after}
-                unmoved = frozenset(key for key, matched in before.items() if after.get(key) == matched)
+                after = self._counts_among(kind, ids, kept)
+                kept = {key: self._count_cache[key] + after[key] - before for key, before in kept.items()
+                        if key in self._count_cache and key in after}
             except BaseException:
-                kept, unmoved = {}, frozenset()
+                kept = {}
                 raise
             finally:  # even a failed batch may have written rows: caches must not keep the old ones
-                self._touched(kind, Change(kind, frozenset(ids), unmoved))
+                self._touched(kind)
                 self._count_cache.update(kept)
-            if written and kind in self._docs and len(rows) <= COUNT_KEEP_IDS:
-                # A kind read by id: what was just stored is what the next read finds (a rollback forgets it).
-                self._remember(kind, [(row[0], row[-1]) for row in rows])
 
-    def _matches_among(self, kind: str, ids: Sequence[str], keys: Iterable[ListKey] | None = None
-                       ) -> dict[ListKey, dict[str, float]]:
-        """For the most recently used cached totals of `kind` (or `keys`): which of the records `ids`
-        each one's filter matches, with their `created_at`. Read before and after a write of those
-        records, the difference in number corrects the total exactly (SQLite itself evaluates the
-        filter), so a payment does not send the next page of a 100,000-order list back to a full
-        COUNT; the same matches at the same times mean the write left the list in place."""
+    def _counts_among(self, kind: str, ids: Sequence[str], keys: Iterable[tuple[Any, ...]] | None = None
+                      ) -> dict[tuple[Any, ...], int]:
+        """For the most recently used cached totals of `kind` (or `keys`): how many of the records `ids`
+        each one's filter matches. Counted before and after a write of those records, the difference
+        corrects the total exactly (SQLite itself evaluates the filter), so a payment does not send
+        the next page of a 100,000-order list back to a full COUNT."""
         if not self._count_cache or len(ids) > COUNT_KEEP_IDS:
             return {}
         if keys is None:
             keys = [k for k in self._count_cache if k[0] == kind][-COUNT_KEEP_ON_WRITE:]
         marks = ",".join("?" * len(ids))
-        out: dict[ListKey, dict[str, float]] = {}
+        out: dict[tuple[Any, ...], int] = {}
         for key in keys:
             _, where, params = key
-            sql = f"SELECT id, created_at FROM {kind}{where}{' AND' if where else ' WHERE'} id IN ({marks})"
-            out[key] = dict(self._conn.execute(sql, (*params, *ids)).fetchall())
+            sql = f"SELECT COUNT(*) FROM {kind}{where}{' AND' if where else ' WHERE'} id IN ({marks})"
+            out[key] = self._conn.execute(sql, (*params, *ids)).fetchone()[0]
         return out
-
 
     def _forget_docs(self) -> None:
         self._docs = {}
         self._docs_size = 0
-        self._all_docs = {}
-        self._all_size = 0
 
     def _remember(self, kind: str, rows: Sequence[tuple[str, bytes]]) -> None:
-        if self._docs_size + sum(len(doc) + DOC_OVERHEAD for _, doc in rows) > DOC_CACHE_BYTES:
+        if self._docs_size + len(rows) > DOC_CACHE_MAX:
             self._forget_docs()
         docs = self._docs.setdefault(kind, {})
-        for record_id, doc in rows:
-            old = docs.get(record_id)
-            if old is not None:
-                self._docs_size -= len(old) + DOC_OVERHEAD
-            docs[record_id] = doc
-            self._docs_size += len(doc) + DOC_OVERHEAD
+        before = len(docs)
+        docs.update(rows)
+        self._docs_size += len(docs) - before
 
     def _get(self, kind: str, record_id: str) -> Any | None:
         with self._lock:
@@ -385,7 +307,7 @@ class Store:
             try:
                 cur = self._conn.execute(f"DELETE FROM {kind} WHERE id = ?", (record_id,))
             finally:
-                self._touched(kind, Change(kind, frozenset({record_id}) if type(record_id) is str else None))
+                self._touched(kind)
         return cur.rowcount > 0
 
     def _all(self, kind: str, conditions: Sequence[Condition] = (), order: str = "created_at") -> list[Any]:
@@ -394,26 +316,8 @@ class Store:
         if order and any(c.name == order.split()[0] for c in self._specs[kind].columns):
             sql += f" ORDER BY {order}, id"
         with self._lock:
-            key = (sql, tuple(params))
-            keep = True
-            try:
-                answers = self._all_docs.get(kind)
-                docs = answers.get(key) if answers else None
-            except TypeError:  # a parameter that is no SQL scalar: asked of SQLite, never kept
-                keep, docs = False, None
-            if docs is None:
-                docs = [r[0] for r in self._conn.execute(sql, params).fetchall()]
-                if keep and len(docs) <= ALL_CACHE_ROWS:
-                    self._keep_answer(kind, key, docs)
-        return [self._load(kind, doc) for doc in docs]
-
-    def _keep_answer(self, kind: str, key: tuple[str, tuple[Any, ...]], docs: list[bytes]) -> None:
-        size = _answer_bytes(docs)
-        if self._all_size + size > ALL_CACHE_BYTES:
-            self._all_docs = {}
-            self._all_size = 0
-        self._all_docs.setdefault(kind, {})[key] = docs
-        self._all_size += size
+            rows = self._conn.execute(sql, params).fetchall()
+        return [self._load(kind, r[0]) for r in rows]
 
     def _page(self, kind: str, conditions: Sequence[Condition], limit: int | None, offset: int) -> tuple[list[Any], int]:
         rows, total = self._page_docs(kind, conditions, limit, offset)
@@ -575,11 +479,6 @@ class Table(Generic[T]):
         """Newest first, with the total count of rows matching `where`."""
         found: tuple[list[T], int] = self._store._page(self.kind, where, limit, offset)
         return found
-
-    def list_key(self, where: Sequence[Condition]) -> ListKey:
-        """The filter `where` as the cached totals (and `Change.unmoved`) name it."""
-        sql, params = Store._where(where)
-        return self.kind, sql, tuple(params)
 
     def page_docs(self, where: Sequence[Condition], limit: int | None, offset: int) -> tuple[list[tuple[str, bytes]], int]:
         """As `page`, but each record as its id and stored document, not decoded (see `decode`): a

@@ -11,7 +11,6 @@ import time
 from typing import Any
 
 import httpx
-import orjson
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from starlette.requests import Request
 from starlette.responses import Response
@@ -31,20 +30,15 @@ from mock_server.ghl.manual_payments import ManualPayment
 from mock_server.ghl.models import App, Fulfillment, Order, Subscription, Transaction
 from mock_server.ghl.money import to_major, to_minor
 from mock_server.ghl.responses import shapes
-from mock_server.ghl.responses.payments import ORDER_BY_ID, SUBSCRIPTION_BY_ID, TRANSACTION_BY_ID
 from mock_server.ghl.simulation import ActionResult, SimArgs
 from mock_server.ghl.world import ghl, token_view
-from mock_server.http.errors import JSON, json_response
-from mock_server.store import Table
+from mock_server.http.errors import json_response
 from mock_server.webhooks import queries as webhook_queries
 from mock_server.webhooks.queries import DeliveryFilter
 
 RESOURCE_TYPES: dict[str, type[Order | Transaction | Subscription | Fulfillment]] = {
     "orders": Order, "transactions": Transaction, "subscriptions": Subscription, "fulfillments": Fulfillment}
 RESOURCE_KINDS = tuple(RESOURCE_TYPES)
-FORMS = {"orders": ORDER_BY_ID, "transactions": TRANSACTION_BY_ID, "subscriptions": SUBSCRIPTION_BY_ID}
-RESOURCE_TYPE_NAMES = {"orders": "order", "transactions": "transaction", "subscriptions": "subscription",
-                       "fulfillments": "fulfillment"}
 
 
 # The id each action works on: a missing one is a malformed request (422), not a state conflict.
@@ -84,7 +78,7 @@ def parse_args(sb: Any, data: dict[str, Any]) -> SimArgs:
     """SimArgs from a body `validated_body` checked against the contract's SimulationRequest."""
     location_id = data.get("locationId")
     if location_id is None:
-        location_id = sb.first_location_id()
+        location_id = sb.locations()[0].id
     elif sb.location(location_id) is None:
         raise NotFound(f"Location {location_id} not found")
     pending = data.get("pending") or {}
@@ -127,60 +121,23 @@ def _float(data: dict[str, Any], name: str) -> float | None:
 
 def resource_view(sb: Any, kind: str, record: Any) -> dict[str, Any]:
     """The resource as the API's get-by-id answers it."""
-    return {"type": RESOURCE_TYPE_NAMES[kind], "id": record.id, "data": _resource(sb, kind, record)[1]}
-
-
-def resource_json(sb: Any, kind: str, record: Any) -> bytes:
-    """The JSON the API's get-by-id answers for the resource (the kept fragment when there is one)."""
-    found = _fragment_of(sb, kind, record)
-    return found if found is not None else _resource(sb, kind, record)[0]
-
-
-def _fragment_of(sb: Any, kind: str, record: Any) -> bytes | None:
-    form = FORMS.get(kind)
-    return None if form is None or not sb.fragments.enabled else sb.fragments.get(form, record.id, Table.doc(record))
-
-
-def _resource(sb: Any, kind: str, record: Any) -> tuple[bytes, dict[str, Any]]:
-    """The resource's get-by-id answer, as its JSON and its value. The JSON goes through the fragment
-    cache: a simulated write renders (and keeps) the answer the caller's next read of it is joined from."""
-    payments = ghl(sb).payments
     if kind == "orders":
-        value = shapes.order_detail(record, *payments.catalog([i["price_id"] for i in record.items]))
-    elif kind == "transactions":
-        value = shapes.transaction_detail(record)
-    elif kind == "subscriptions":
-        value = shapes.subscription_detail(record, *payments.catalog([record.price_id]))
-    else:
-        order = sb.store.table(Order).get(record.order_id)
-        prices, products = payments.catalog([i["price_id"] for i in record.items])
-        value = shapes.fulfillment(record, order, prices, products)
-    form = FORMS.get(kind)
-    if form is None:
-        return jsjson.dumps(value), value
-    doc = Table.doc(record)
-    found = sb.fragments.get(form, record.id, doc) if sb.fragments.enabled else None
-    if found is None:
-        found = jsjson.dumps(value)
-        sb.fragments.put(form, record.id, doc, found)
-    return found, value
+        prices, products = ghl(sb).payments.catalog([i["price_id"] for i in record.items])
+        return {"type": "order", "id": record.id, "data": shapes.order_detail(record, prices, products)}
+    if kind == "transactions":
+        return {"type": "transaction", "id": record.id, "data": shapes.transaction_detail(record)}
+    if kind == "subscriptions":
+        prices, products = ghl(sb).payments.catalog([record.price_id])
+        return {"type": "subscription", "id": record.id, "data": shapes.subscription_detail(record, prices, products)}
+    order = sb.store.table(Order).get(record.order_id)
+    prices, products = ghl(sb).payments.catalog([i["price_id"] for i in record.items])
+    return {"type": "fulfillment", "id": record.id, "data": shapes.fulfillment(record, order, prices, products)}
 
 
 def result_view(sb: Any, result: ActionResult) -> dict[str, Any]:
-    """The action's answer: each resource's `data` its get-by-id JSON (an orjson.Fragment)."""
-    return _result_views(sb, result)[0]
-
-
-def _result_views(sb: Any, result: ActionResult) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The action's answer, and the same with each resource's `data` as a value (the live feed's view)."""
-    seen: dict[tuple[str, str], tuple[str, Any]] = {}
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
     for kind, record in result.resources:  # the last state of each resource wins, in first-seen order
-        seen[(kind, record.id)] = (kind, record)
-    answered, shown = [], []
-    for kind, record in seen.values():
-        raw, value = _resource(sb, kind, record)
-        answered.append({"type": RESOURCE_TYPE_NAMES[kind], "id": record.id, "data": orjson.Fragment(raw)})
-        shown.append({"type": RESOURCE_TYPE_NAMES[kind], "id": record.id, "data": value})
+        seen[(kind, record.id)] = resource_view(sb, kind, record)
     webhooks = []
     for event in result.events:
         deliveries = _deliveries_of(sb, event.id)
@@ -188,8 +145,7 @@ def _result_views(sb: Any, result: ActionResult) -> tuple[dict[str, Any], dict[s
                          "extension": event.extension,
                          "deliveries": [{"id": d.id, "webhookId": d.webhook_id, "targetId": d.target_id,
                                          "status": d.status, "chaos": d.chaos} for d in deliveries]})
-    return ({"action": result.action, "resources": answered, "webhooks": webhooks},
-            {"action": result.action, "resources": shown, "webhooks": webhooks})
+    return {"action": result.action, "resources": list(seen.values()), "webhooks": webhooks}
 
 
 def _deliveries_of(sb: Any, event_id: str) -> list[Any]:
@@ -211,8 +167,8 @@ async def simulate(request: Request, action: str) -> Response:
     # 404 and 409 by the shared exception handlers.
     result = ghl(sb).simulator.run(action, args)
     sb.webhooks.wake()
-    view, shown = _result_views(sb, result)
-    sb.bus.publish_action(shown, args.location_id)  # the dashboard's live feed
+    view = result_view(sb, result)
+    sb.bus.publish_action(view, args.location_id)  # the dashboard's live feed
     return json_response(view)
 
 
@@ -332,7 +288,7 @@ async def resource(request: Request) -> Response:
     record = sb.store.table(RESOURCE_TYPES[kind]).get(resource_id)
     if record is None or getattr(record, "location_id", None) != location_id:
         raise NotFound(f"{kind[:-1].capitalize()} {resource_id} not found in location {location_id}")
-    return Response(resource_json(sb, kind, record), media_type=JSON)
+    return json_response(resource_view(sb, kind, record)["data"])
 
 
 GHL_CONTROL_TABLE: RouteTable = (

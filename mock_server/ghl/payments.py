@@ -19,7 +19,7 @@ from mock_server.ghl.models import (
     WhitelabelProvider,
 )
 from mock_server.ids import IdFactory
-from mock_server.store import Condition, ListKey, Store
+from mock_server.store import Condition, Store
 from mock_server.webhooks.events import EventLog
 
 DAY = 86400.0
@@ -102,16 +102,14 @@ class Payments:
 
     def _page(self, record_type: type[Listed], flt: ListFilter, limit: int | None,
               offset: int) -> tuple[list[Listed], int]:
-        docs, total, _ = self.page_docs(record_type, flt, limit, offset)
+        docs, total = self.page_docs(record_type, flt, limit, offset)
         table = self.store.table(record_type)
         return [table.decode(doc) for _, doc in docs], total
 
     def page_docs(self, record_type: type[Listed], flt: ListFilter, limit: int | None,
-                  offset: int) -> tuple[list[tuple[str, bytes]], int, ListKey | None]:
+                  offset: int) -> tuple[list[tuple[str, bytes]], int]:
         """One page of a list, newest first, as each record's id and stored document (not decoded:
-        the API renders from kept fragments where it can), the total matching the filter, and the
-        filter as the store names it (None when the list is not one store filter: a writer's
-        `Change.unmoved` then never vouches for it)."""
+        the API renders from kept fragments where it can), and the total matching the filter."""
         table = self.store.table(record_type)
         conditions: list[Condition] = flt.conditions()
         if flt.product_ids:
@@ -126,9 +124,8 @@ class Payments:
                         rows[r.id] = r
                 ordered = sorted(rows.values(), key=lambda r: (r.created_at, r.id), reverse=True)
                 end = None if limit is None else offset + limit
-                return [(r.id, table.doc(r)) for r in ordered[offset:end]], len(ordered), None
-        docs, total = table.page_docs(conditions, limit, offset)
-        return docs, total, table.list_key(conditions)
+                return [(r.id, table.doc(r)) for r in ordered[offset:end]], len(ordered)
+        return table.page_docs(conditions, limit, offset)
 
     def list_orders(self, flt: ListFilter, limit: int | None, offset: int) -> tuple[list[Order], int]:
         return self._page(Order, flt, limit, offset)

@@ -10,7 +10,6 @@ from starlette.requests import HTTPConnection
 from starlette.types import Scope, Send
 
 if TYPE_CHECKING:
-    from mock_server.http.cache import Shows
     from mock_server.runtime import Runtime
 
 _SCOPE_KEY = "ghl_sandbox.request"
@@ -30,9 +29,6 @@ class RequestContext:
     committed_status: int | None = None
     # The answer must not be served from the response cache (its read had a side effect).
     no_cache: bool = False
-    # What the answer shows, as the handler declared it (the response cache keeps it until a write can
-    # change it); None: not declared, any visible write drops it.
-    shows: Shows | None = None
 
 
 def context_of(scope: Scope) -> RequestContext:

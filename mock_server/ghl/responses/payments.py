@@ -18,11 +18,11 @@ from mock_server.ghl.responses.guard import check_location, require_marketplace_
 from mock_server.ghl.responses.params import MAX_PAGING, Validator, paging
 from mock_server.ghl.world import Ghl, ghl_of
 from mock_server.http.bodies import json_object
-from mock_server.http.cache import no_cache, shows
+from mock_server.http.cache import no_cache
 from mock_server.http.context import runtime_of
 from mock_server.http.errors import JSON, json_response
 from mock_server.http.fragments import Form, FragmentCache, page
-from mock_server.store import ListKey, Table
+from mock_server.store import Table
 
 PAYMENT_STATUSES: tuple[PaymentStatus, ...] = ("paid", "unpaid", "refunded", "partially_paid")  # in the order errors list them
 ALT_TYPES = ("location",)
@@ -94,14 +94,9 @@ def _fragments(request: Request) -> FragmentCache:
 
 
 def _list_answer(request: Request, form: Form, table: Table[Any], docs: Sequence[tuple[str, bytes]], total: int,
-                 key: ListKey | None, shape: Callable[[list[Any]], list[dict[str, Any]]]) -> Response:
+                 shape: Callable[[list[Any]], list[dict[str, Any]]]) -> Response:
     """`{"data":[...],"totalCount":n}` joined from each record's kept list-item JSON; only the records
-    not kept (or changed since) are decoded and shaped, together (`shape` gets them all at once).
-    The response cache keeps the answer until a write changes the page, the list or what the form shows."""
-    if key is not None and runtime_of(request).responses.enabled:
-        seen = shows(request)
-        seen.page(table.kind, key, (rid for rid, _ in docs))
-        seen.any_of(form.depends_on)
+    not kept (or changed since) are decoded and shaped, together (`shape` gets them all at once)."""
     cache = _fragments(request)
     parts = cache.get_many(form, docs)
     missing = [i for i, part in enumerate(parts) if part is None]
@@ -116,12 +111,6 @@ def _list_answer(request: Request, form: Form, table: Table[Any], docs: Sequence
 
 def _by_id_answer(request: Request, form: Form, table: Table[Any], record: Any,
                   shape: Callable[[], dict[str, Any]]) -> Response:
-    """The record's kept by-id JSON (or rendered and kept); the response cache keeps the answer until
-    the record or what the form shows is written."""
-    if runtime_of(request).responses.enabled:
-        seen = shows(request)
-        seen.record(table.kind, record.id)
-        seen.any_of(form.depends_on)
     return Response(_fragments(request).render(form, record.id, table.doc(record), shape), media_type=JSON)
 
 
@@ -143,13 +132,13 @@ async def list_orders(request: Request, token: Token) -> Response:
     limit, offset = paging(v, 10)
     flt = _build(token, v, alt_id, location_id, kwargs)
     service = ghl_of(request)
-    docs, total, key = service.payments.page_docs(Order, flt, limit, offset)
+    docs, total = service.payments.page_docs(Order, flt, limit, offset)
 
     def shape(rows: list[Order]) -> list[dict[str, Any]]:
         recurring = _recurring_price_ids(service, rows)
         return [shapes.order_list_item(o, recurring) for o in rows]
 
-    return _list_answer(request, ORDER_ITEM, service.store.table(Order), docs, total, key, shape)
+    return _list_answer(request, ORDER_ITEM, service.store.table(Order), docs, total, shape)
 
 
 def _recurring_price_ids(service: Ghl, orders: list[Order]) -> frozenset[str]:
@@ -174,8 +163,6 @@ async def get_order(request: Request, token: Token) -> Response:
     order, waiting = service.simulator.observe_order(order)  # a poll may settle a pending payment
     if waiting:
         no_cache(request)  # the next poll must count too
-    # The poll read the order's pending payments: any payment written drops the answer.
-    shows(request).any_of((service.store.table(Transaction).kind,))
 
     def shape() -> dict[str, Any]:
         return shapes.order_detail(order, *service.payments.catalog([i["price_id"] for i in order.items]))
@@ -273,8 +260,8 @@ async def list_transactions(request: Request, token: Token) -> Response:
     limit, offset = paging(v, 10)
     flt = _build(token, v, alt_id, location_id, kwargs)
     service = ghl_of(request)
-    docs, total, key = service.payments.page_docs(Transaction, flt, limit, offset)
-    return _list_answer(request, TRANSACTION_ITEM, service.store.table(Transaction), docs, total, key,
+    docs, total = service.payments.page_docs(Transaction, flt, limit, offset)
+    return _list_answer(request, TRANSACTION_ITEM, service.store.table(Transaction), docs, total,
                         lambda rows: [shapes.transaction_list_item(t) for t in rows])
 
 
@@ -306,9 +293,9 @@ async def list_subscriptions(request: Request, token: Token) -> Response:
     limit, offset = paging(v, 10)
     flt = _build(token, v, alt_id, None, kwargs)
     service = ghl_of(request)
-    docs, total, key = service.payments.page_docs(Subscription, flt, limit, offset)
+    docs, total = service.payments.page_docs(Subscription, flt, limit, offset)
     return _list_answer(request, SUBSCRIPTION_ITEM_COUNTED if with_count else SUBSCRIPTION_ITEM,
-                        service.store.table(Subscription), docs, total, key,
+                        service.store.table(Subscription), docs, total,
                         lambda rows: [shapes.subscription_list_item(s, with_count) for s in rows])
 
 

@@ -12,6 +12,8 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Match, Router, get_route_path
+from starlette.types import Receive, Scope, Send
 
 from mock_server.acuity.plugin import SERVICE as ACUITY
 from mock_server.control.handlers import AdminGuard
@@ -59,6 +61,65 @@ def _lifespan(runtime: Runtime) -> Callable[[Starlette], contextlib.AbstractAsyn
     return lifespan
 
 
+class SegmentRouter(Router):
+    """Starlette's router, trying for each request only the routes whose path starts with the request
+    path's first segment (`/_sandbox/simulate/x` is not matched against the 70 routes before it), in the
+    same order: no other route can match that path, fully or partly, so the answer is the one the full
+    scan gives. Routes whose first segment is a parameter (or that have no path) are tried for every
+    path. Lifespan, websockets and slash redirects go through Starlette's own scan."""
+
+    _by_segment: dict[str, list[BaseRoute]]
+    _any_segment: list[BaseRoute]
+    _indexed: list[BaseRoute] | None = None
+
+    def _candidates(self, path: str) -> list[BaseRoute]:
+        if self._indexed is not self.routes:  # built on first use, again if the list is replaced
+            by_segment: dict[str, list[BaseRoute]] = {}
+            anywhere: list[BaseRoute] = []
+            for route in self.routes:
+                segment = _first_segment(getattr(route, "path", None))
+                if segment is None:
+                    anywhere.append(route)
+                    for routes in by_segment.values():
+                        routes.append(route)
+                else:
+                    by_segment.setdefault(segment, list(anywhere)).append(route)
+            self._by_segment, self._any_segment, self._indexed = by_segment, anywhere, self.routes
+        return self._by_segment.get(path.split("/", 2)[1] if path.startswith("/") else "\0", self._any_segment)
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.redirect_slashes:
+            await super().app(scope, receive, send)
+            return
+        if "router" not in scope:
+            scope["router"] = self
+        partial: BaseRoute | None = None
+        partial_scope: Scope = {}
+        for route in self._candidates(get_route_path(scope)):
+            match, child_scope = route.matches(scope)
+            if match is Match.FULL:
+                scope["route"] = route
+                scope.update(child_scope)
+                await route.handle(scope, receive, send)
+                return
+            if match is Match.PARTIAL and partial is None:
+                partial, partial_scope = route, child_scope
+        if partial is not None:  # e.g. 405 Method Not Allowed
+            scope["route"] = partial
+            scope.update(partial_scope)
+            await partial.handle(scope, receive, send)
+            return
+        await self.default(scope, receive, send)
+
+
+def _first_segment(path: str | None) -> str | None:
+    """`/payments/orders/{orderId}` -> `payments`; None when the first segment is a parameter or unknown."""
+    if path is None or not path.startswith("/"):
+        return None
+    segment = path.split("/", 2)[1]
+    return None if "{" in segment else segment
+
+
 def new_runtime(settings: Settings | None = None) -> Runtime:
     return Runtime(settings or Settings(), SERVICES)
 
@@ -78,6 +139,7 @@ def build_app(runtime: Runtime) -> Starlette:
         exception_handlers=handlers,
     )
     app.router.redirect_slashes = False
+    app.router.__class__ = SegmentRouter  # the same router (routes, lifespan), matched by first segment
     app.state.runtime = runtime
     return app
 

@@ -12,10 +12,14 @@ sandbox by any name (from a container, say).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 
+MEMO_SIZE = 1024  # distinct client addresses and Host values whose answers are kept (pure functions)
 
+
+@functools.lru_cache(maxsize=MEMO_SIZE)
 def loopback_address(address: str) -> bool:
     """A client address on this machine: 127.0.0.0/8, ::1, and an IPv4 loopback client of a server bound
     to `::` (it shows as `::ffff:127.0.0.1`). `testclient` is Starlette's TestClient."""
@@ -59,9 +63,18 @@ class HostCheck:
         if bound:
             names.add(host_name(bound if ":" not in bound else f"[{bound}]"))
         self.allowed = frozenset(names)
+        self._answers: dict[bytes | None, str | None] = {}  # Host value -> refuses() (the first MEMO_SIZE)
 
     def refuses(self, host: bytes | None) -> str | None:
         """None when `host` may be answered, else the name refused (what the 403 names)."""
+        if host in self._answers:
+            return self._answers[host]
+        found = self._refuses(host)
+        if len(self._answers) < MEMO_SIZE and (host is None or len(host) <= 255):  # short names only: bounded
+            self._answers[host] = found
+        return found
+
+    def _refuses(self, host: bytes | None) -> str | None:
         if host is None:
             return None
         name = host_name(host.decode("latin-1"))

@@ -139,7 +139,11 @@ def build_app(runtime: Runtime) -> Starlette:
         exception_handlers=handlers,
     )
     app.router.redirect_slashes = False
-    app.router.__class__ = SegmentRouter  # the same router (routes, lifespan), matched by first segment
+    # The same router (routes, lifespan), matched by first segment. Its stack is the scan itself (no router
+    # middleware), bound when it was made: bound again to the new scan.
+    app.router.__class__ = SegmentRouter
+    if getattr(app.router.middleware_stack, "__func__", None) is Router.app:
+        app.router.middleware_stack = app.router.app
     app.state.runtime = runtime
     return app
 

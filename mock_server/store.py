@@ -277,6 +277,18 @@ class Store:
                     self._remember(kind, ((record_id, doc),))
         return self._load(kind, doc)
 
+    def _located_doc(self, kind: str, record_id: str) -> tuple[str, bytes] | None:
+        if not self._specs[kind].location_scoped:
+            raise TypeError(f"{kind} records belong to no location")
+        with self._lock:
+            row = self._conn.execute(f"SELECT location_id, doc FROM {kind} WHERE id = ?", (record_id,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def _exists(self, kind: str, conditions: Sequence[Condition]) -> bool:
+        where, params = self._where(conditions)
+        with self._lock:
+            return self._conn.execute(f"SELECT 1 FROM {kind}{where} LIMIT 1", params).fetchone() is not None
+
     def _get_many(self, kind: str, ids: Sequence[str]) -> dict[str, Any]:
         if not ids:
             return {}
@@ -462,6 +474,14 @@ class Table(Generic[T]):
     def get(self, record_id: str) -> T | None:
         record: T | None = self._store._get(self.kind, record_id)
         return record
+
+    def located_doc(self, record_id: str) -> tuple[str, bytes] | None:
+        """(location id, stored document) of a record of a location-scoped table, not decoded: a
+        reader that keeps renderings by document decodes it only when it has none (see `decode`)."""
+        return self._store._located_doc(self.kind, record_id)
+
+    def exists(self, where: Sequence[Condition]) -> bool:
+        return self._store._exists(self.kind, where)
 
     def get_many(self, ids: Sequence[str]) -> dict[str, T]:
         found: dict[str, T] = self._store._get_many(self.kind, ids)

@@ -94,6 +94,13 @@ class Payments:
     def order(self, location_id: str, order_id: str) -> Order:
         return self._owned(Order, "Order", location_id, order_id)
 
+    def order_doc(self, location_id: str, order_id: str) -> bytes:
+        """The stored document of the location's order (as `order`, but not decoded)."""
+        found = self.store.table(Order).located_doc(order_id)
+        if found is None or found[0] != location_id:
+            raise NotFound("Order", order_id)
+        return found[1]
+
     def transaction(self, location_id: str, transaction_id: str) -> Transaction:
         return self._owned(Transaction, "Transaction", location_id, transaction_id)
 

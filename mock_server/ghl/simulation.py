@@ -489,6 +489,11 @@ class Simulator:
                 self._payment_signals(txn, order)
         return result
 
+    def has_pending_payment(self, order_id: str) -> bool:
+        """Whether a payment of the order is still pending (only then can a poll of it change anything)."""
+        return self.store.table(Transaction).exists([Condition("entity_id", "=", order_id),
+                                                     Condition("status", "=", "pending")])
+
     def observe_order(self, order: Order) -> tuple[Order, bool]:
         """A client polled the order: pending payments waiting for N polls count down and may settle.
         Returns the order as it is now and whether a payment still waits for more polls."""

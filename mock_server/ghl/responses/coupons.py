@@ -21,6 +21,7 @@ from mock_server.ghl.world import ghl_of
 from mock_server.http.cache import no_cache
 from mock_server.http.context import context_of
 from mock_server.http.errors import json_response
+from mock_server.http.query import query_values
 
 MAX_PERCENT = 100
 MAX_AMOUNT = 1_000_000_000  # major units, as the control plane bounds simulated amounts
@@ -155,7 +156,7 @@ def _coupon_input(v: Validator) -> CouponInput | None:
 
 async def list_coupons(request: Request, token: Token) -> Response:
     no_cache(request)  # a coupon's status moves with the sandbox clock, without a write
-    v = Validator(request.query_params)
+    v = Validator(query_values(request))
     alt_id = v.string("altId", required=True)
     v.enum("altType", ALT_TYPES, required=True)
     status = v.enum("status", COUPON_STATUSES)
@@ -170,7 +171,7 @@ async def list_coupons(request: Request, token: Token) -> Response:
 
 async def get_coupon(request: Request, token: Token) -> Response:
     no_cache(request)
-    v = Validator(request.query_params)
+    v = Validator(query_values(request))
     alt_id = v.string("altId", required=True)
     v.enum("altType", ALT_TYPES, required=True)
     coupon_id = v.string("id")

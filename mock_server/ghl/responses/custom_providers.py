@@ -17,6 +17,7 @@ from mock_server.ghl.responses.params import Validator
 from mock_server.ghl.responses.payments import read_json
 from mock_server.ghl.world import ghl_of
 from mock_server.http.errors import forbidden, json_response
+from mock_server.http.query import query_values
 
 # An absolute http(s) URL with a plain host name (GHL calls these URLs; a malformed host such as `https://[`
 # is refused here rather than echoed back).
@@ -65,7 +66,7 @@ def _optional_id(v: Validator, name: str) -> str | None:
 
 def _location(request: Request, token: Token, v: Validator | None = None) -> str:
     """The required `locationId` query parameter: it must be the token's location (another is 403)."""
-    q = Validator(request.query_params)
+    q = Validator(query_values(request))
     location_id = q.string("locationId", required=True)
     if v is not None:
         q.errors += v.errors  # one 422 lists the query's and the body's problems together

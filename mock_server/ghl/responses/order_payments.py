@@ -19,6 +19,7 @@ from mock_server.ghl.responses.payments import ALT_TYPES, read_json
 from mock_server.ghl.simulation import SimArgs
 from mock_server.ghl.world import ghl_of
 from mock_server.http.errors import ApiError, json_response
+from mock_server.http.query import query_values
 
 MAX_AMOUNT = 1_000_000_000  # major units; larger is refused as the control plane refuses it
 
@@ -99,7 +100,7 @@ def note_shape(note: OrderNote) -> dict[str, Any]:
 
 
 async def list_notes(request: Request, token: Token) -> Response:
-    v = Validator(request.query_params)
+    v = Validator(query_values(request))
     alt_id = v.string("altId", required=True)
     v.enum("altType", ALT_TYPES, required=True)
     v.done()

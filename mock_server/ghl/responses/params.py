@@ -18,7 +18,9 @@ class Validator:
     """Collects every problem in a request, then raises one 422 listing them all."""
 
     def __init__(self, source: Mapping[str, Any]) -> None:
-        self.source = source
+        # A plain dict (the same last-one-wins values as Starlette's QueryParams): its `get` of an absent
+        # name is a lookup, where a Mapping's raises and catches a KeyError (most names are absent).
+        self.source = source if type(source) is dict else dict(source.items())
         self.errors: list[str] = []
 
     def done(self) -> None:

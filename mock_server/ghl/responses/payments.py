@@ -22,6 +22,7 @@ from mock_server.http.cache import no_cache
 from mock_server.http.context import runtime_of
 from mock_server.http.errors import JSON, json_response
 from mock_server.http.fragments import Form, FragmentCache, page
+from mock_server.http.query import query_values
 from mock_server.store import Table
 
 PAYMENT_STATUSES: tuple[PaymentStatus, ...] = ("paid", "unpaid", "refunded", "partially_paid")  # in the order errors list them
@@ -45,7 +46,7 @@ async def read_json(request: Request) -> dict[str, Any]:
 
 def _location_of_read(request: Request, token: Token) -> str:
     """The location of a read that takes `altId` and `altType` (both required) and nothing else."""
-    v = Validator(request.query_params)
+    v = Validator(query_values(request))
     alt_id = v.string("altId", required=True)
     v.enum("altType", ALT_TYPES, required=True)
     v.done()
@@ -118,7 +119,7 @@ def _by_id_answer(request: Request, form: Form, table: Table[Any], record: Any,
 
 
 async def list_orders(request: Request, token: Token) -> Response:
-    v = Validator(request.query_params)
+    v = Validator(query_values(request))
     alt_id = v.string("altId", required=True)
     v.enum("altType", ALT_TYPES)  # accepted, no longer required (spec drift, see contracts/DEVIATIONS.md)
     location_id = v.string("locationId")
@@ -148,7 +149,7 @@ def _recurring_price_ids(service: Ghl, orders: list[Order]) -> frozenset[str]:
 
 
 async def get_order(request: Request, token: Token) -> Response:
-    v = Validator(request.query_params)
+    v = Validator(query_values(request))
     alt_id = v.string("altId", required=True)
     # The live API demands altType here although the official spec omits it (GHL SDK issue #18), and
     # words the refusal as a string check: ["altType should not be empty", "altType must be a string"].
@@ -256,7 +257,7 @@ async def create_fulfillment(request: Request, token: Token) -> Response:
 
 
 async def list_transactions(request: Request, token: Token) -> Response:
-    v = Validator(request.query_params)
+    v = Validator(query_values(request))
     alt_id = v.string("altId", required=True)
     v.enum("altType", ALT_TYPES, required=True)
     location_id = v.string("locationId")
@@ -274,7 +275,7 @@ async def list_transactions(request: Request, token: Token) -> Response:
 
 
 async def get_transaction(request: Request, token: Token) -> Response:
-    v = Validator(request.query_params)
+    v = Validator(query_values(request))
     alt_id = v.string("altId", required=True)
     v.enum("altType", ALT_TYPES, required=True)
     location_id = v.string("locationId")
@@ -290,7 +291,7 @@ async def get_transaction(request: Request, token: Token) -> Response:
 
 
 async def list_subscriptions(request: Request, token: Token) -> Response:
-    v = Validator(request.query_params)
+    v = Validator(query_values(request))
     alt_id = v.string("altId", required=True)
     v.enum("altType", ALT_TYPES, required=True)
     kwargs: dict[str, Any] = {"entity_id": v.string("entityId"),
@@ -319,7 +320,7 @@ async def get_subscription(request: Request, token: Token) -> Response:
 
 
 async def list_providers(request: Request, token: Token) -> Response:
-    v = Validator(request.query_params)
+    v = Validator(query_values(request))
     alt_id = v.string("altId", required=True)
     v.enum("altType", ALT_TYPES, required=True)
     limit, offset = paging(v, 0)

@@ -823,6 +823,13 @@ class Bench:
         if done.returncode not in (0, 1) or not os.path.exists(report):
             raise RuntimeError(f"ghl-sandbox check ({label}) exited {done.returncode}:\n{done.stdout[-3000:]}\n"
                                f"{done.stderr[-2000:]}")
+        if done.returncode != 0:  # keep what failed (the report, the output, any replay) past the temp directory
+            kept = os.path.join(REPO, "benchmarks", "results", f"failed-{label}")
+            shutil.rmtree(kept, ignore_errors=True)
+            shutil.copytree(tmp, kept, ignore=shutil.ignore_patterns("*.sqlite*", "state*"), dirs_exist_ok=True)
+            with open(os.path.join(kept, "output.txt"), "w") as fh:
+                fh.write(done.stdout + "\n" + done.stderr)
+            self.log(f"    {label} failed: report, output and replays kept in {os.path.relpath(kept, REPO)}")
         with open(report, "rb") as fh:
             doc = orjson.loads(fh.read())
         rows = doc["scenarios"]

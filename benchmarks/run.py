@@ -753,7 +753,8 @@ class Bench:
             out["library_serial"] = serial
             self.log(f"    library with --jobs 1: {serial['wall_s']:.1f} s ({serial['passed']} passed"
                      f"{', FAILED: ' + ', '.join(serial['failed']) if serial['failed'] else ''})")
-            prop = self._check(tmp, "property", [PROPERTY_SCENARIO], self.opts.examples)
+            prop = self._check(tmp, "property", [PROPERTY_SCENARIO], self.opts.examples,
+                               extra=["--save-failures", os.path.join(tmp, "failures")])
             prop["full"] = self.opts.examples >= 50
             out["property"] = prop
             self.log(f"    property run: {prop['examples']} examples in {prop['property_s']} s "

@@ -27,6 +27,11 @@ class Column:
     value: Callable[[Any], Any]
 
 
+# One row of a versioned page: (id, rev, what the reader kept for them or None, the stored document when
+# it kept nothing, else None). A plain tuple: a page makes twenty of them on every list request.
+Version = tuple[str, int, bytes | None, bytes | None]
+
+
 @dataclass(frozen=True)
 class TableSpec(Generic[T]):
     """One kind of record, declared by the service that owns it: its table name, record type, the
@@ -135,6 +140,10 @@ class Store:
         self._docs: dict[str, dict[str, bytes]] = {}
         self._docs_size = 0
         self._listeners: list[Callable[[str], None]] = []
+        # Each write of a row stamps it with the next version (the hidden `rev` column), never reused while
+        # the store is open: a row's (id, rev) names one stored document, so a reader that keeps what it
+        # made from a document can tell it is current from the version alone, without reading the document.
+        self._rev = 0
         if path:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
@@ -162,7 +171,12 @@ class Store:
         with self._lock:
             for spec in self._specs.values():
                 cols = "".join(f", {c.name} {c.sql_type}" for c in spec.columns)
-                self._conn.execute(f"CREATE TABLE IF NOT EXISTS {spec.kind} (id TEXT PRIMARY KEY{cols}, doc BLOB NOT NULL)")
+                self._conn.execute(f"CREATE TABLE IF NOT EXISTS {spec.kind} (id TEXT PRIMARY KEY{cols}, doc BLOB NOT NULL, "
+                                   "rev INTEGER NOT NULL DEFAULT 0)")
+                if "rev" not in {row[1] for row in self._conn.execute(f"PRAGMA table_info({spec.kind})")}:
+                    # A state file from before versions: each of its rows is version 0 until it is written.
+                    self._conn.execute(f"ALTER TABLE {spec.kind} ADD COLUMN rev INTEGER NOT NULL DEFAULT 0")
+                self._rev = max(self._rev, self._conn.execute(f"SELECT MAX(rev) FROM {spec.kind}").fetchone()[0] or 0)
                 for i, idx in enumerate(spec.indexes):
                     self._conn.execute(f"CREATE INDEX IF NOT EXISTS ix_{spec.kind}_{i} ON {spec.kind} ({idx})")
             self._conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
@@ -216,10 +230,12 @@ class Store:
         if not records:
             return
         spec = self._specs[kind]
-        names = ["id", *(c.name for c in spec.columns), "doc"]
+        names = ["id", *(c.name for c in spec.columns), "doc", "rev"]
         sql = f"INSERT OR REPLACE INTO {kind} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
-        rows = [(r.id, *(c.value(r) for c in spec.columns), orjson.dumps(r)) for r in records]
         with self._lock:
+            first = self._rev + 1
+            self._rev += len(records)  # a rolled-back write leaves its versions unused, never reused
+            rows = [(r.id, *(c.value(r) for c in spec.columns), orjson.dumps(r), first + i) for i, r in enumerate(records)]
             ids = list(dict.fromkeys(r.id for r in records))
             kept = self._counts_among(kind, ids)
             try:
@@ -340,20 +356,44 @@ class Store:
         """Newest first, as GHL lists. Uses the (location_id, created_at DESC, id DESC) index, so a
         page costs the same at 1,000 or 100,000 rows; totals are cached until the next write."""
         where, params = self._where(conditions)
-        key = (kind, where, tuple(params))
         with self._lock:
-            total = self._count_cache.pop(key, None)
-            if total is None:
-                total = self._conn.execute(f"SELECT COUNT(*) FROM {kind}{where}", params).fetchone()[0]
-                if len(self._count_cache) >= COUNT_CACHE_MAX:  # every distinct search= is a key: bound them
-                    del self._count_cache[next(iter(self._count_cache))]
-            self._count_cache[key] = total  # (re)inserted last: the least recently used is first
+            total = self._count(kind, where, params)
             sql = f"SELECT id, doc FROM {kind}{where} ORDER BY created_at DESC, id DESC"
             if limit is None:
                 rows = self._conn.execute(sql + " LIMIT -1 OFFSET ?", (*params, offset)).fetchall()
             else:
                 rows = self._conn.execute(sql + " LIMIT ? OFFSET ?", (*params, limit, offset)).fetchall()
         return rows, total
+
+    def _page_versions(self, kind: str, conditions: Sequence[Condition], limit: int, offset: int,
+                       kept: Callable[[str, int], bytes | None]) -> tuple[list[Version], int]:
+        """As `_page_docs`, but each row as (id, version, what `kept` gives for them, document): the
+        document is read only for rows `kept` has nothing for (one query, in the same lock as the page,
+        so no write comes between). The page reads ids and versions alone, from the paging index when it
+        holds `rev`."""
+        where, params = self._where(conditions)
+        with self._lock:
+            total = self._count(kind, where, params)
+            rows = self._conn.execute(f"SELECT id, rev FROM {kind}{where} ORDER BY created_at DESC, id DESC "
+                                      "LIMIT ? OFFSET ?", (*params, limit, offset)).fetchall()
+            page: list[Version] = [(rid, rev, kept(rid, rev), None) for rid, rev in rows]
+            missing = [row[0] for row in page if row[2] is None]
+            if missing:
+                marks = ",".join("?" * len(missing))
+                docs = dict(self._conn.execute(f"SELECT id, doc FROM {kind} WHERE id IN ({marks})", missing).fetchall())
+                page = [row if row[2] is not None else (row[0], row[1], None, docs[row[0]]) for row in page]
+        return page, total
+
+    def _count(self, kind: str, where: str, params: list[Any]) -> int:
+        """The rows matching `where`, cached until the next write of `kind` (call with the lock held)."""
+        key = (kind, where, tuple(params))
+        total = self._count_cache.pop(key, None)
+        if total is None:
+            total = self._conn.execute(f"SELECT COUNT(*) FROM {kind}{where}", params).fetchone()[0]
+            if len(self._count_cache) >= COUNT_CACHE_MAX:  # every distinct search= is a key: bound them
+                del self._count_cache[next(iter(self._count_cache))]
+        self._count_cache[key] = total  # (re)inserted last: the least recently used is first
+        return int(total)
 
     @staticmethod
     def _where(conditions: Sequence[Condition]) -> tuple[str, list[Any]]:
@@ -504,6 +544,12 @@ class Table(Generic[T]):
         """As `page`, but each record as its id and stored document, not decoded (see `decode`): a
         reader that keeps renderings by document decodes only the records it has not seen so."""
         return self._store._page_docs(self.kind, where, limit, offset)
+
+    def page_versions(self, where: Sequence[Condition], limit: int, offset: int,
+                      kept: Callable[[str, int], bytes | None]) -> tuple[list[Version], int]:
+        """One page, newest first, as each record's id and version (see `Store`), with what `kept(id,
+        version)` has for it; the stored document only of those it has nothing for."""
+        return self._store._page_versions(self.kind, where, limit, offset, kept)
 
     def decode(self, doc: bytes) -> T:
         record: T = self._store._load(self.kind, doc)

@@ -1,4 +1,7 @@
-"""The GHL service's tables: the columns each kind of record is filtered and paged by."""
+"""The GHL service's tables: the columns each kind of record is filtered and paged by.
+
+The paging indexes end with the store's hidden `rev` (each row's version): a page of ids and versions is
+then read from the index alone, and a record's document only when its kept rendering is stale."""
 
 from __future__ import annotations
 
@@ -33,7 +36,7 @@ ORDERS = TableSpec(
      column("source_id", "TEXT", lambda r: r.source.get("id", "")),
      column("product_ids", "TEXT", lambda r: " " + " ".join(r.product_ids) + " "),
      column("search_text", "TEXT", lambda r: m.search_text(r.contact_snapshot, r.id, *(i["name"] for i in r.items)))),
-    ("location_id, created_at DESC, id DESC", "contact_id"), location_scoped=True)
+    ("location_id, created_at DESC, id DESC, rev", "contact_id"), location_scoped=True)
 TRANSACTIONS = TableSpec(
     "transactions", m.Transaction,
     (column("location_id", "TEXT", by_location), column("created_at", "REAL", by_created),
@@ -44,7 +47,7 @@ TRANSACTIONS = TableSpec(
      column("subscription_id", "TEXT", lambda r: r.provider_subscription_id),
      column("settle_at", "REAL", lambda r: r.settle_at if r.status == "pending" else None),
      column("search_text", "TEXT", lambda r: m.search_text(r.contact_snapshot, r.id, r.source.get("name", "")))),
-    ("location_id, created_at DESC, id DESC", "entity_id", "contact_id", "settle_at"), location_scoped=True)
+    ("location_id, created_at DESC, id DESC, rev", "entity_id", "contact_id", "settle_at"), location_scoped=True)
 SUBSCRIPTIONS = TableSpec(
     "subscriptions", m.Subscription,
     (column("location_id", "TEXT", by_location), column("created_at", "REAL", by_created),
@@ -53,7 +56,7 @@ SUBSCRIPTIONS = TableSpec(
      column("entity_source_type", "TEXT", lambda r: r.source.get("type", "")),
      column("search_text", "TEXT", lambda r: m.search_text(r.contact_snapshot, r.id, r.source.get("name", ""))),
      column("next_billing_at", "REAL", lambda r: r.next_billing_at if r.status in ("active", "trialing") else None)),
-    ("location_id, created_at DESC, id DESC", "entity_id", "next_billing_at"), location_scoped=True)
+    ("location_id, created_at DESC, id DESC, rev", "entity_id", "next_billing_at"), location_scoped=True)
 FULFILLMENTS = TableSpec(
     "fulfillments", m.Fulfillment,
     (column("location_id", "TEXT", by_location), column("order_id", "TEXT", lambda r: r.order_id),
@@ -73,7 +76,7 @@ COUPONS = TableSpec("coupons", m.Coupon,
                      column("start_at", "REAL", lambda r: r.start_at),
                      column("end_at", "REAL", lambda r: m.COUPON_NO_END if r.end_at is None else r.end_at),
                      column("search_text", "TEXT", lambda r: f"{r.name} {r.code}".lower())),
-                    ("location_id, created_at DESC, id DESC", "location_id, code_key"), location_scoped=True)
+                    ("location_id, created_at DESC, id DESC, rev", "location_id, code_key"), location_scoped=True)
 
 # One custom payment provider per location (issue 13): reset with the location.
 CUSTOM_PROVIDERS = TableSpec("custom_providers", m.CustomProvider,

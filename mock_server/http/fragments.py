@@ -2,9 +2,11 @@
 
 The whole-response cache (`cache.py`) is emptied by every write; this one is not. Each entry is the
 JSON bytes of one record in one form (a list item, a by-id answer), keyed by the form and the record
-id and stamped with the record's stored document: a fragment is used only while the record's current
-document is byte for byte the one it was rendered from, so a write to a record makes its old fragment
-unusable without any bookkeeping of which records a write touched (correct by construction). What a
+id and stamped with the record's stored document (by-id forms) or the store's version of it (list
+forms: an int the store never gives two documents of a row, so a page reads ids and versions, not
+documents): a fragment is used only while the record's current document is byte for byte the one it
+was rendered from, so a write to a record makes its old fragment unusable without any bookkeeping of
+which records a write touched (correct by construction). What a
 form shows beyond its own record (the catalog of prices and products an order's items name) is
 declared per form: a write to one of those kinds drops that form's fragments.
 
@@ -26,6 +28,9 @@ DEFAULT_MB = 32
 ENTRY_OVERHEAD = 200  # the key and value tuples, the bytes objects' headers, the dict slot (an estimate)
 
 Key = tuple[str, str]
+# What a fragment was made from: the record's stored document, or the store's version of it (an int
+# that names one stored document, see store.Store), which a page reads without reading the document.
+Stamp = bytes | int
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,7 @@ class FragmentCache:
     def __init__(self, enabled: bool, max_bytes: int = DEFAULT_MB * 1024 * 1024) -> None:
         self.enabled = enabled and max_bytes > 0
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[Key, tuple[bytes, bytes]] = OrderedDict()
+        self._entries: OrderedDict[Key, tuple[Stamp, bytes]] = OrderedDict()
         self._depends: dict[str, frozenset[str]] = {}  # form -> the kinds it shows besides its own record
         self.size_bytes = 0
         self.hits = 0
@@ -64,14 +69,14 @@ class FragmentCache:
             self._drop(key)
 
     @staticmethod
-    def _cost(key: Key, doc: bytes, fragment: bytes) -> int:
-        return len(doc) + len(fragment) + len(key[1]) + ENTRY_OVERHEAD
+    def _cost(key: Key, doc: Stamp, fragment: bytes) -> int:
+        return (len(doc) if isinstance(doc, bytes) else 8) + len(fragment) + len(key[1]) + ENTRY_OVERHEAD
 
     def _drop(self, key: Key) -> None:
         doc, fragment = self._entries.pop(key)
         self.size_bytes -= self._cost(key, doc, fragment)
 
-    def get(self, form: Form, record_id: str, doc: bytes) -> bytes | None:
+    def get(self, form: Form, record_id: str, doc: Stamp) -> bytes | None:
         key = (form.name, record_id)
         hit = self._entries.get(key)
         if hit is None or hit[0] != doc:
@@ -81,7 +86,7 @@ class FragmentCache:
         self.hits += 1
         return hit[1]
 
-    def put(self, form: Form, record_id: str, doc: bytes, fragment: bytes) -> None:
+    def put(self, form: Form, record_id: str, doc: Stamp, fragment: bytes) -> None:
         if not self.enabled:
             return
         self._depends[form.name] = form.depends_on
@@ -113,6 +118,13 @@ class FragmentCache:
         self.hits += found
         self.misses += len(out) - found
         return out
+
+    def kept(self, form: Form) -> Callable[[str, Stamp], bytes | None]:
+        """`get` by the store's version of a record (for `Table.page_versions`) or by its document;
+        nothing when the cache is off."""
+        if not self.enabled:
+            return lambda record_id, rev: None
+        return lambda record_id, rev: self.get(form, record_id, rev)
 
     def render(self, form: Form, record_id: str, doc: bytes, shape: Callable[[], Any]) -> bytes:
         """The fragment of one record: the kept one if `doc` is what it was made from, else `shape()`

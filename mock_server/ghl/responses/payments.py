@@ -23,7 +23,7 @@ from mock_server.http.context import runtime_of
 from mock_server.http.errors import JSON, json_response
 from mock_server.http.fragments import Form, FragmentCache, page
 from mock_server.http.query import query_values
-from mock_server.store import Table
+from mock_server.store import Table, Version
 
 PAYMENT_STATUSES: tuple[PaymentStatus, ...] = ("paid", "unpaid", "refunded", "partially_paid")  # in the order errors list them
 ALT_TYPES = ("location",)
@@ -94,20 +94,28 @@ def _fragments(request: Request) -> FragmentCache:
     return runtime_of(request).fragments
 
 
-def _list_answer(request: Request, form: Form, table: Table[Any], docs: Sequence[tuple[str, bytes]], total: int,
+def _list_answer(request: Request, form: Form, table: Table[Any], rows: Sequence[Version], total: int,
                  shape: Callable[[list[Any]], list[dict[str, Any]]]) -> Response:
     """`{"data":[...],"totalCount":n}` joined from each record's kept list-item JSON; only the records
-    not kept (or changed since) are decoded and shaped, together (`shape` gets them all at once)."""
+    not kept (or changed since: a new version) are decoded and shaped, together (`shape` gets them all
+    at once), and kept under their version (or document, for a page read without versions)."""
     cache = _fragments(request)
-    parts = cache.get_many(form, docs)
+    parts = [row[2] for row in rows]
     missing = [i for i, part in enumerate(parts) if part is None]
     if missing:
-        shaped = shape([table.decode(docs[i][1]) for i in missing])
+        shaped = shape([table.decode(_doc(rows[i])) for i in missing])
         for i, value in zip(missing, shaped, strict=True):
             part = jsjson.dumps(value)
-            cache.put(form, docs[i][0], docs[i][1], part)
+            rid, rev = rows[i][0], rows[i][1]
+            cache.put(form, rid, rev if rev >= 0 else _doc(rows[i]), part)
             parts[i] = part
     return Response(page([p for p in parts if p is not None], total), media_type=JSON)
+
+
+def _doc(row: Version) -> bytes:
+    doc = row[3]
+    assert doc is not None  # the store reads the document of every row it has nothing kept for
+    return doc
 
 
 def _by_id_answer(request: Request, form: Form, table: Table[Any], record: Any,
@@ -133,13 +141,13 @@ async def list_orders(request: Request, token: Token) -> Response:
     limit, offset = paging(v, 10)
     flt = _build(token, v, alt_id, location_id, kwargs)
     service = ghl_of(request)
-    docs, total = service.payments.page_docs(Order, flt, limit, offset)
+    found, total = service.payments.page_versions(Order, flt, limit, offset, _fragments(request).kept(ORDER_ITEM))
 
     def shape(rows: list[Order]) -> list[dict[str, Any]]:
         recurring = _recurring_price_ids(service, rows)
         return [shapes.order_list_item(o, recurring) for o in rows]
 
-    return _list_answer(request, ORDER_ITEM, service.store.table(Order), docs, total, shape)
+    return _list_answer(request, ORDER_ITEM, service.store.table(Order), found, total, shape)
 
 
 def _recurring_price_ids(service: Ghl, orders: list[Order]) -> frozenset[str]:
@@ -269,8 +277,9 @@ async def list_transactions(request: Request, token: Token) -> Response:
     limit, offset = paging(v, 10)
     flt = _build(token, v, alt_id, location_id, kwargs)
     service = ghl_of(request)
-    docs, total = service.payments.page_docs(Transaction, flt, limit, offset)
-    return _list_answer(request, TRANSACTION_ITEM, service.store.table(Transaction), docs, total,
+    found, total = service.payments.page_versions(Transaction, flt, limit, offset,
+                                                  _fragments(request).kept(TRANSACTION_ITEM))
+    return _list_answer(request, TRANSACTION_ITEM, service.store.table(Transaction), found, total,
                         lambda rows: [shapes.transaction_list_item(t) for t in rows])
 
 
@@ -302,9 +311,9 @@ async def list_subscriptions(request: Request, token: Token) -> Response:
     limit, offset = paging(v, 10)
     flt = _build(token, v, alt_id, None, kwargs)
     service = ghl_of(request)
-    docs, total = service.payments.page_docs(Subscription, flt, limit, offset)
-    return _list_answer(request, SUBSCRIPTION_ITEM_COUNTED if with_count else SUBSCRIPTION_ITEM,
-                        service.store.table(Subscription), docs, total,
+    form = SUBSCRIPTION_ITEM_COUNTED if with_count else SUBSCRIPTION_ITEM
+    found, total = service.payments.page_versions(Subscription, flt, limit, offset, _fragments(request).kept(form))
+    return _list_answer(request, form, service.store.table(Subscription), found, total,
                         lambda rows: [shapes.subscription_list_item(s, with_count) for s in rows])
 
 

@@ -1,0 +1,81 @@
+"""The store's row versions (the hidden `rev` column): every write of a row stamps a version the store never
+gives again, so a reader that keeps what it rendered from a row can tell it is current from (id, version)
+alone; a versioned page reads documents only of rows the reader has nothing for; state files from before
+versions open, and a reopened file continues above its highest version."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from mock_server.store import Condition, Store, TableSpec, by_created, by_location, column
+
+
+@dataclass
+class Note:
+    id: str
+    location_id: str
+    created_at: float
+    text: str = ""
+
+
+SPEC = TableSpec("notes", Note, (column("location_id", "TEXT", by_location), column("created_at", "REAL", by_created)),
+                 ("location_id, created_at DESC, id DESC, rev",), location_scoped=True)
+HERE = [Condition("location_id", "=", "loc")]
+
+
+def _versions(store: Store) -> dict[str, int]:
+    rows, _ = store.table(Note).page_versions(HERE, 100, 0, lambda rid, rev: None)
+    return {rid: rev for rid, rev, _, _ in rows}
+
+
+def test_each_write_stamps_a_version_never_given_again() -> None:
+    store = Store(None, [SPEC])
+    notes = store.table(Note)
+    notes.put_many([Note(f"n{i}", "loc", float(i)) for i in range(3)])
+    first = _versions(store)
+    assert sorted(first.values()) == [1, 2, 3]
+    notes.put(Note("n1", "loc", 1.0, "changed"))
+    second = _versions(store)
+    assert second["n1"] > max(first.values()) and second["n0"] == first["n0"] and second["n2"] == first["n2"]
+    with pytest.raises(RuntimeError), store.transaction():  # a rolled-back write's versions are not reused
+        notes.put(Note("n2", "loc", 2.0, "rolled back"))
+        raise RuntimeError
+    assert _versions(store) == second
+    notes.put(Note("n2", "loc", 2.0, "again"))
+    assert _versions(store)["n2"] > second["n1"] + 1
+
+
+def test_a_versioned_page_reads_documents_only_of_rows_the_reader_has_nothing_for() -> None:
+    store = Store(None, [SPEC])
+    notes = store.table(Note)
+    notes.put_many([Note(f"n{i}", "loc", float(i), f"text {i}") for i in range(5)] + [Note("x", "other", 9.0)])
+    known = {("n3", _versions(store)["n3"]): b"kept n3"}
+    rows, total = notes.page_versions(HERE, 3, 1, lambda rid, rev: known.get((rid, rev)))
+    docs, same_total = notes.page_docs(HERE, 3, 1)
+    assert total == same_total == 5
+    assert [r[0] for r in rows] == [rid for rid, _ in docs] == ["n3", "n2", "n1"]  # newest first, same page
+    assert rows[0][2:] == (b"kept n3", None)  # kept: no document read
+    assert [(r[2], r[3]) for r in rows[1:]] == [(None, doc) for _, doc in docs[1:]]
+
+
+def test_a_state_file_from_before_versions_opens_and_a_reopened_file_continues_above_its_versions(
+        tmp_path: Path) -> None:
+    path = str(tmp_path / "old.sqlite")
+    old = sqlite3.connect(path)  # the table as stores before versions made it: no rev column
+    old.execute("CREATE TABLE notes (id TEXT PRIMARY KEY, location_id TEXT, created_at REAL, doc BLOB NOT NULL)")
+    old.execute("INSERT INTO notes VALUES ('n0', 'loc', 0.0, ?)", (b'{"id":"n0","location_id":"loc","created_at":0.0}',))
+    old.commit()
+    old.close()
+    store = Store(path, [SPEC])
+    assert _versions(store) == {"n0": 0}
+    assert store.table(Note).get("n0") == Note("n0", "loc", 0.0)
+    store.table(Note).put(Note("n1", "loc", 1.0))
+    assert _versions(store) == {"n0": 0, "n1": 1}
+    store.close()
+    reopened = Store(path, [SPEC])
+    reopened.table(Note).put(Note("n0", "loc", 0.0, "rewritten"))
+    assert _versions(reopened)["n0"] == 2

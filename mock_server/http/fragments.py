@@ -101,24 +101,6 @@ class FragmentCache:
         self._entries[key] = (doc, fragment)
         self.size_bytes += cost
 
-    def get_many(self, form: Form, docs: Sequence[tuple[str, bytes]]) -> list[bytes | None]:
-        """`get` for each (record id, document) of a page, in one pass."""
-        if not self.enabled:
-            return [None] * len(docs)
-        entries, name = self._entries, form.name
-        out: list[bytes | None] = []
-        for rid, doc in docs:
-            hit = entries.get((name, rid))
-            if hit is not None and hit[0] == doc:
-                entries.move_to_end((name, rid))
-                out.append(hit[1])
-            else:
-                out.append(None)
-        found = sum(1 for part in out if part is not None)
-        self.hits += found
-        self.misses += len(out) - found
-        return out
-
     def kept(self, form: Form) -> Callable[[str, Stamp], bytes | None]:
         """`get` by the store's version of a record (for `Table.page_versions`) or by its document;
         nothing when the cache is off."""

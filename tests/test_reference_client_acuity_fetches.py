@@ -336,7 +336,11 @@ def test_deliveries_in_quick_succession_fetch_fewer_times_and_miss_no_change(liv
         t.join(60)
     assert answers == [200] * 8
     made = fetches() - before
-    assert 1 <= made <= 4, made  # eight deliveries in the same instant: far fewer than eight fetches
+    # Eight deliveries released together share fetches: fewer fetches than deliveries (a client without
+    # sharing makes eight). How many fewer depends on how far apart they arrive: one that arrives after the
+    # shared fetch was sent must get its own, so a loaded machine that spreads the arrivals gets more (CI
+    # saw 5 once; an idle one 1-3).
+    assert 1 <= made < 8, made
     mine = [p for p in rankr_all(rankr, "payments") if p["parentId"] == str(appointment["id"])]
     assert len(mine) == 1
 

@@ -143,6 +143,8 @@ class Store:
         # Each write of a row stamps it with the next version (the hidden `rev` column), never reused while
         # the store is open: a row's (id, rev) names one stored document, so a reader that keeps what it
         # made from a document can tell it is current from the version alone, without reading the document.
+        # This holds for one writer per database: the sandbox process that opened it (a second process
+        # writing the same state file would count from the same highest version).
         self._rev = 0
         if path:
             self._conn.execute("PRAGMA journal_mode=WAL")

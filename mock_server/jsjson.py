@@ -23,7 +23,8 @@ INDEX_LIMIT = 2**32 - 1  # an array index is a canonical decimal string below th
 # orjson writes non-integral floats of at least this magnitude as Number::toString does; below it,
 # from 1e-6, JS still writes plain decimals while orjson switches to an exponent.
 PLAIN_FROM = 1e-5
-_LEAVES = frozenset({str, bool, type(None)})  # written by orjson as JS writes them
+# Written by orjson as JS writes them (a Fragment is JSON already written, e.g. by this module).
+_LEAVES = frozenset({str, bool, type(None), orjson.Fragment})
 
 
 def dumps(value: Any) -> bytes:
@@ -156,7 +157,7 @@ def _fix_dict(d: dict[Any, Any]) -> dict[str, Any]:
             fixed = _fix_dict(v)
         elif t is list:
             fixed = _fix_list(v)
-        elif t is bool or v is None:
+        elif t is bool or v is None or t is orjson.Fragment:
             continue
         else:
             fixed = _fix(v)
@@ -249,6 +250,8 @@ def _slow(v: Any, out: list[str]) -> list[str]:
                 out.append(",")
             _slow(item, out)
         out.append("]")
+    elif t is orjson.Fragment:
+        out.append(orjson.dumps(v).decode())
     else:
         plain = _plain(v)
         if plain is v:

@@ -258,3 +258,29 @@ def test_cached_totals_are_corrected_by_writes_not_recounted(live: Live) -> None
             key = ("orders", *store._where(where)[:1], tuple(store._where(where)[1]))
             assert key in store._count_cache, "the write dropped the total instead of correcting it"
             assert table.page(where, 1, 0)[1] == fresh(where), (action, where)
+
+
+def test_an_action_keeps_the_by_id_json_of_what_it_wrote_for_the_read_that_follows(live: Live) -> None:
+    """The action's answer shows each resource as its get-by-id does; that JSON is kept, so the first
+    read after the write is joined from it (a hit, no render), and equals a render from scratch."""
+    sb, loc = live.sb, live.loc
+    cache = live.runtime.fragments
+    order = created(sb.simulate("order.create", locationId=loc["id"]), "order")
+    sub = created(sb.simulate("subscription.create", locationId=loc["id"]), "subscription")
+    paths = {"order": ORDERS, "transaction": TRANSACTIONS, "subscription": SUBSCRIPTIONS}
+    for action, body in (("order.pay", {"orderId": order}), ("order.fulfill", {"orderId": order}),
+                         ("order.refund", {"orderId": order}), ("subscription.renew", {"subscriptionId": sub})):
+        answer = sb.simulate(action, **body)
+        shown = [r for r in answer["resources"] if r["type"] in paths]
+        assert shown, action
+        for resource in shown:
+            hits, misses = cache.hits, cache.misses
+            path = f"{paths[resource['type']]}/{resource['id']}"
+            kept = raw(live, path)
+            assert (cache.hits, cache.misses) == (hits + 1, misses), f"{action}: {path} was rendered again"
+            assert orjson.loads(kept) == resource["data"], f"{action}: {path}"
+            cache.enabled = False
+            try:
+                assert raw(live, path) == kept, f"{action}: {path}"
+            finally:
+                cache.enabled = True

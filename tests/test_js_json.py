@@ -241,3 +241,14 @@ JSON_VALUES = st.recursive(
 @given(st.lists(JSON_VALUES, min_size=1, max_size=6))
 def test_generated_values_are_written_as_json_stringify(node_check: NodeStringify, values: list[Any]) -> None:
     assert_as_js(node_check, values)
+
+
+def test_json_already_written_is_embedded_as_is() -> None:
+    """An answer made of kept parts (`orjson.Fragment` of bytes `dumps` wrote) is the bytes of the whole
+    value written at once, on the fast path and on the slow one (a lone surrogate elsewhere)."""
+    part = {"amount": 1.0, "items": [{"qty": 2.0, "1": "x"}], "name": "caf\u00e9"}
+    for other in ("plain", "lone \ud800"):
+        whole = {"resources": [{"data": part}, {"data": [part]}], "other": other}
+        kept = {"resources": [{"data": orjson.Fragment(jsjson.dumps(part))},
+                              {"data": [orjson.Fragment(jsjson.dumps(part))]}], "other": other}
+        assert jsjson.dumps(kept) == jsjson.dumps(whole)

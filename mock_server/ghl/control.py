@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 import httpx
+import orjson
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from starlette.requests import Request
 from starlette.responses import Response
@@ -30,9 +31,12 @@ from mock_server.ghl.manual_payments import ManualPayment
 from mock_server.ghl.models import App, Fulfillment, Order, Subscription, Transaction
 from mock_server.ghl.money import to_major, to_minor
 from mock_server.ghl.responses import shapes
+from mock_server.ghl.responses.payments import ORDER_BY_ID, SUBSCRIPTION_BY_ID, TRANSACTION_BY_ID
 from mock_server.ghl.simulation import ActionResult, SimArgs
 from mock_server.ghl.world import ghl, token_view
-from mock_server.http.errors import json_response
+from mock_server.http.errors import JSON, json_response
+from mock_server.http.fragments import Form
+from mock_server.store import Table
 from mock_server.webhooks import queries as webhook_queries
 from mock_server.webhooks.queries import DeliveryFilter
 
@@ -134,10 +138,30 @@ def resource_view(sb: Any, kind: str, record: Any) -> dict[str, Any]:
     return {"type": "fulfillment", "id": record.id, "data": shapes.fulfillment(record, order, prices, products)}
 
 
-def result_view(sb: Any, result: ActionResult) -> dict[str, Any]:
-    seen: dict[tuple[str, str], dict[str, Any]] = {}
+# The form each kind's get-by-id answers with (`mock_server/http/fragments.py`). An action's answer shows
+# its resources in that same JSON, so it keeps what it wrote: the read that follows a write (a harness
+# checking what it did, a demo's next poll) is then assembled, not shaped afresh. Fulfilments have no
+# get-by-id of their own.
+BY_ID_FORMS: dict[str, Form] = {"orders": ORDER_BY_ID, "transactions": TRANSACTION_BY_ID,
+                                "subscriptions": SUBSCRIPTION_BY_ID}
+
+
+def result_view(sb: Any, result: ActionResult) -> tuple[dict[str, Any], bytes]:
+    """The action's answer, as a value (for the dashboard's feed) and as the JSON it is answered with;
+    the by-id JSON of each resource is kept for the reads that follow."""
+    latest: dict[tuple[str, str], tuple[str, Any]] = {}
     for kind, record in result.resources:  # the last state of each resource wins, in first-seen order
-        seen[(kind, record.id)] = resource_view(sb, kind, record)
+        latest[(kind, record.id)] = (kind, record)
+    resources: list[dict[str, Any]] = []
+    written: list[dict[str, Any]] = []
+    for kind, record in latest.values():
+        view = resource_view(sb, kind, record)
+        data = jsjson.dumps(view["data"])
+        form = BY_ID_FORMS.get(kind)
+        if form is not None:  # stamped with the record's document: used only while it is what is stored
+            sb.fragments.put(form, record.id, Table.doc(record), data)
+        resources.append(view)
+        written.append({**view, "data": orjson.Fragment(data)})
     webhooks = []
     for event in result.events:
         deliveries = _deliveries_of(sb, event.id)
@@ -145,7 +169,8 @@ def result_view(sb: Any, result: ActionResult) -> dict[str, Any]:
                          "extension": event.extension,
                          "deliveries": [{"id": d.id, "webhookId": d.webhook_id, "targetId": d.target_id,
                                          "status": d.status, "chaos": d.chaos} for d in deliveries]})
-    return {"action": result.action, "resources": list(seen.values()), "webhooks": webhooks}
+    answer = jsjson.dumps({"action": result.action, "resources": written, "webhooks": webhooks})
+    return {"action": result.action, "resources": resources, "webhooks": webhooks}, answer
 
 
 def _deliveries_of(sb: Any, event_id: str) -> list[Any]:
@@ -167,9 +192,9 @@ async def simulate(request: Request, action: str) -> Response:
     # 404 and 409 by the shared exception handlers.
     result = ghl(sb).simulator.run(action, args)
     sb.webhooks.wake()
-    view = result_view(sb, result)
+    view, answer = result_view(sb, result)
     sb.bus.publish_action(view, args.location_id)  # the dashboard's live feed
-    return json_response(view)
+    return Response(answer, media_type=JSON)
 
 
 async def create_token(request: Request) -> Response:

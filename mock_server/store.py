@@ -13,7 +13,7 @@ import types
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Any, Generic, Protocol, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import orjson
 
@@ -27,9 +27,29 @@ class Column:
     value: Callable[[Any], Any]
 
 
-# One row of a versioned page: (id, rev, what the reader kept for them or None, the stored document when
-# it kept nothing, else None). A plain tuple: a page makes twenty of them on every list request.
-Version = tuple[str, int, bytes | None, bytes | None]
+@dataclass(slots=True)
+class VersionedPage:
+    """A page of records as their (id, version) rows (see `Store`), in page order, with what the reader
+    keeps for each (None: nothing), the stored documents of the rows it keeps nothing for, and the total
+    matching the page's filter. Lists, not a tuple per row: a page is read on every list request."""
+    rows: list[tuple[str, int]]
+    parts: list[bytes | None]
+    docs: dict[str, bytes]
+    total: int
+
+    @property
+    def missing(self) -> list[int]:
+        """Positions of the rows the reader keeps nothing for."""
+        return [i for i, part in enumerate(self.parts) if part is None]
+
+
+class Kept(Protocol):
+    """What a reader keeps of the rows it lists (`Table.page_versions`): asked once per page with its
+    (id, version) rows, or record by record (with the stored document) for pages read without versions."""
+
+    def __call__(self, rows: list[tuple[str, int]]) -> Sequence[bytes | None]: ...
+
+    def record(self, record_id: str, stamp: bytes | int) -> bytes | None: ...
 
 
 @dataclass(frozen=True)
@@ -368,23 +388,24 @@ class Store:
         return rows, total
 
     def _page_versions(self, kind: str, conditions: Sequence[Condition], limit: int, offset: int,
-                       kept: Callable[[str, int], bytes | None]) -> tuple[list[Version], int]:
-        """As `_page_docs`, but each row as (id, version, what `kept` gives for them, document): the
-        document is read only for rows `kept` has nothing for (one query, in the same lock as the page,
-        so no write comes between). The page reads ids and versions alone, from the paging index when it
-        holds `rev`."""
+                       kept: Callable[[list[tuple[str, int]]], Sequence[bytes | None]]) -> VersionedPage:
+        """As `_page_docs`, but as (id, version) rows with what the reader keeps for each: `kept` gets the
+        page's rows at once and answers for each; the document is read only for rows it has nothing for
+        (one query, in the same lock as the page, so no write comes between). The page reads ids and
+        versions alone, from the paging index when it holds `rev`."""
         where, params = self._where(conditions)
         with self._lock:
             total = self._count(kind, where, params)
             rows = self._conn.execute(f"SELECT id, rev FROM {kind}{where} ORDER BY created_at DESC, id DESC "
                                       "LIMIT ? OFFSET ?", (*params, limit, offset)).fetchall()
-            page: list[Version] = [(rid, rev, kept(rid, rev), None) for rid, rev in rows]
-            missing = [row[0] for row in page if row[2] is None]
-            if missing:
+            parts = list(kept(rows))
+            found = VersionedPage(rows, parts, {}, total)
+            if None in parts:
+                missing = [rows[i][0] for i in found.missing]
                 marks = ",".join("?" * len(missing))
-                docs = dict(self._conn.execute(f"SELECT id, doc FROM {kind} WHERE id IN ({marks})", missing).fetchall())
-                page = [row if row[2] is not None else (row[0], row[1], None, docs[row[0]]) for row in page]
-        return page, total
+                found.docs = dict(self._conn.execute(f"SELECT id, doc FROM {kind} WHERE id IN ({marks})",
+                                                     missing).fetchall())
+        return found
 
     def _count(self, kind: str, where: str, params: list[Any]) -> int:
         """The rows matching `where`, cached until the next write of `kind` (call with the lock held)."""
@@ -548,9 +569,10 @@ class Table(Generic[T]):
         return self._store._page_docs(self.kind, where, limit, offset)
 
     def page_versions(self, where: Sequence[Condition], limit: int, offset: int,
-                      kept: Callable[[str, int], bytes | None]) -> tuple[list[Version], int]:
-        """One page, newest first, as each record's id and version (see `Store`), with what `kept(id,
-        version)` has for it; the stored document only of those it has nothing for."""
+                      kept: Callable[[list[tuple[str, int]]], Sequence[bytes | None]]) -> VersionedPage:
+        """One page, newest first, as each record's id and version (see `Store`), with what `kept` has
+        for each (asked once, with the page's (id, version) rows); the stored document only of those it
+        has nothing for."""
         return self._store._page_versions(self.kind, where, limit, offset, kept)
 
     def decode(self, doc: bytes) -> T:

@@ -225,6 +225,39 @@ def test_the_byte_budget_forgets_the_least_recently_used() -> None:
     assert off.render(ITEM, "r", b"d", lambda: [1]) == b"[1]" and len(off) == 0
 
 
+def test_a_page_read_again_with_the_same_rows_is_answered_whole() -> None:
+    """A page kept whole answers only for exactly the (id, version) rows it was joined from; a write to a
+    kind its form shows drops it with the records' fragments; within the budget, pages go first."""
+    cache = FragmentCache(True, 1 << 20)
+    priced = Form("t.priced", frozenset({"prices"}))
+    rows = [("a", 1), ("b", 2)]
+    first = cache.pages(priced, "q")
+    assert first(rows) == [None, None] and not first.whole
+    cache.put(priced, "a", 1, b"A")
+    cache.put(priced, "b", 2, b"B")
+    first.keep(rows, [b"A", b"B"])
+    again = cache.pages(priced, "q")
+    hits = cache.hits
+    assert again(list(rows)) == [b"A", b"B"] and again.whole and cache.hits == hits + 2
+    changed = cache.pages(priced, "q")
+    assert changed([("a", 1), ("b", 3)]) == [b"A", None] and not changed.whole  # b was written since
+    other = cache.pages(priced, "another query")
+    assert other(rows) == [b"A", b"B"] and not other.whole  # record by record
+    cache.clear("orders")  # the records' own kind: their versions say what still holds
+    assert cache.pages(priced, "q")(rows) == [b"A", b"B"]
+    cache.clear("prices")  # the form shows prices: its records and its pages are dropped
+    dropped = cache.pages(priced, "q")
+    assert dropped(rows) == [None, None] and not dropped.whole and cache.size_bytes == 0
+    small = FragmentCache(True, 2_000)
+    small.put(ITEM, "a", 1, b"A" * 300)
+    small.pages(ITEM, "q").keep([("a", 1)], [b"A" * 300])
+    small.put(ITEM, "b", 1, b"B" * 1_200)  # no room for both: the page goes first, the records stay
+    after = small.pages(ITEM, "q")
+    assert after([("a", 1)]) == [b"A" * 300] and not after.whole and small.size_bytes <= 2_000
+    off = FragmentCache(False, 1 << 20)
+    assert off.pages(ITEM, "q")(rows) == [None, None]
+
+
 def test_a_page_is_what_json_stringify_writes() -> None:
     items = [{"a": 1.5, "b": "é\u2028"}, {"c": [0.0, 1e21]}]
     assert page([jsjson.dumps(i) for i in items], 7) == jsjson.dumps({"data": items, "totalCount": 7})

@@ -27,9 +27,21 @@ SPEC = TableSpec("notes", Note, (column("location_id", "TEXT", by_location), col
 HERE = [Condition("location_id", "=", "loc")]
 
 
+class Reader:
+    """Keeps what `known` holds by (id, version)."""
+
+    def __init__(self, known: dict[tuple[str, int], bytes]) -> None:
+        self.known = known
+
+    def __call__(self, rows: list[tuple[str, int]]) -> list[bytes | None]:
+        return [self.known.get(row) for row in rows]
+
+    def record(self, record_id: str, stamp: bytes | int) -> bytes | None:
+        return None
+
+
 def _versions(store: Store) -> dict[str, int]:
-    rows, _ = store.table(Note).page_versions(HERE, 100, 0, lambda rid, rev: None)
-    return {rid: rev for rid, rev, _, _ in rows}
+    return dict(store.table(Note).page_versions(HERE, 100, 0, Reader({})).rows)
 
 
 def test_each_write_stamps_a_version_never_given_again() -> None:
@@ -54,12 +66,12 @@ def test_a_versioned_page_reads_documents_only_of_rows_the_reader_has_nothing_fo
     notes = store.table(Note)
     notes.put_many([Note(f"n{i}", "loc", float(i), f"text {i}") for i in range(5)] + [Note("x", "other", 9.0)])
     known = {("n3", _versions(store)["n3"]): b"kept n3"}
-    rows, total = notes.page_versions(HERE, 3, 1, lambda rid, rev: known.get((rid, rev)))
+    found = notes.page_versions(HERE, 3, 1, Reader(known))
     docs, same_total = notes.page_docs(HERE, 3, 1)
-    assert total == same_total == 5
-    assert [r[0] for r in rows] == [rid for rid, _ in docs] == ["n3", "n2", "n1"]  # newest first, same page
-    assert rows[0][2:] == (b"kept n3", None)  # kept: no document read
-    assert [(r[2], r[3]) for r in rows[1:]] == [(None, doc) for _, doc in docs[1:]]
+    assert found.total == same_total == 5
+    assert [rid for rid, _ in found.rows] == [rid for rid, _ in docs] == ["n3", "n2", "n1"]  # newest first, same page
+    assert found.parts == [b"kept n3", None, None] and found.missing == [1, 2]
+    assert found.docs == dict(docs[1:])  # documents of the rows nothing is kept for, and only those
 
 
 def test_a_state_file_from_before_versions_opens_and_a_reopened_file_continues_above_its_versions(

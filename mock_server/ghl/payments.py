@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -20,7 +19,7 @@ from mock_server.ghl.models import (
     WhitelabelProvider,
 )
 from mock_server.ids import IdFactory
-from mock_server.store import Condition, Store, Version
+from mock_server.store import Condition, Kept, Store, VersionedPage
 from mock_server.webhooks.events import EventLog
 
 DAY = 86400.0
@@ -136,7 +135,7 @@ class Payments:
         return table.page_docs(conditions, limit, offset)
 
     def page_versions(self, record_type: type[Listed], flt: ListFilter, limit: int | None, offset: int,
-                      kept: Callable[[str, int | bytes], bytes | None]) -> tuple[list[Version], int]:
+                      kept: Kept) -> VersionedPage:
         """As `page_docs`, as the store's versioned page (`Table.page_versions`): what `kept` has for each
         record's (id, version), the document only where it has nothing. A page the store cannot read that
         way (several `funnelProductIds`, no limit) comes from `page_docs`, asked of `kept` by document
@@ -145,7 +144,8 @@ class Payments:
             conditions = flt.conditions() + [Condition("product_ids", "INSTR", f" {pid} ") for pid in flt.product_ids]
             return self.store.table(record_type).page_versions(conditions, limit, offset, kept)
         docs, total = self.page_docs(record_type, flt, limit, offset)
-        return [(rid, -1, kept(rid, doc), doc) for rid, doc in docs], total
+        return VersionedPage([(rid, -1) for rid, _ in docs], [kept.record(rid, doc) for rid, doc in docs],
+                             dict(docs), total)
 
     def list_orders(self, flt: ListFilter, limit: int | None, offset: int) -> tuple[list[Order], int]:
         return self._page(Order, flt, limit, offset)

@@ -11,7 +11,9 @@ form shows beyond its own record (the catalog of prices and products an order's 
 declared per form: a write to one of those kinds drops that form's fragments.
 
 A page is then `{"data":[f1,f2,...],"totalCount":n}` joined from fragments, the bytes `JSON.stringify`
-writes for the same value. The cache holds at most `max_bytes` (fragments and the documents they were
+writes for the same value. A page read again with exactly the same records at the same versions (the
+common read after a write elsewhere) takes its fragments from the page's own entry at once, not record by
+record (`PageKeeper`). The cache holds at most `max_bytes` (fragments and the documents they were
 made from), forgetting the least recently used first.
 """
 
@@ -26,6 +28,8 @@ from mock_server import jsjson
 
 DEFAULT_MB = 32
 ENTRY_OVERHEAD = 200  # the key and value tuples, the bytes objects' headers, the dict slot (an estimate)
+ROW_OVERHEAD = 120  # one (id, version) row of a kept page: the tuple, the id string, the int (an estimate)
+PAGES_MAX = 256  # kept pages (one per distinct list query); past it the least recently used goes
 
 Key = tuple[str, str]
 # What a fragment was made from: the record's stored document, or the store's version of it (an int
@@ -47,6 +51,9 @@ class FragmentCache:
         self.max_bytes = max_bytes
         self._entries: OrderedDict[Key, tuple[Stamp, bytes]] = OrderedDict()
         self._depends: dict[str, frozenset[str]] = {}  # form -> the kinds it shows besides its own record
+        # A list page's rows (id, version) and their fragments, by (form, page key): the same bytes as
+        # the records' own entries, counted again in the budget (either may be forgotten first).
+        self._pages: OrderedDict[Key, tuple[list[tuple[str, int]], list[bytes], int]] = OrderedDict()
         self.size_bytes = 0
         self.hits = 0
         self.misses = 0
@@ -56,10 +63,11 @@ class FragmentCache:
 
     def clear(self, kind: str | None = None) -> None:
         """After a write to `kind` (None: everything, e.g. a reset): drop the forms that show it."""
-        if not self._entries:
+        if not self._entries and not self._pages:
             return
         if kind is None:
             self._entries.clear()
+            self._pages.clear()
             self.size_bytes = 0
             return
         forms = {f for f, kinds in self._depends.items() if kind in kinds}
@@ -67,6 +75,8 @@ class FragmentCache:
             return
         for key in [k for k in self._entries if k[0] in forms]:
             self._drop(key)
+        for key in [k for k in self._pages if k[0] in forms]:
+            self._drop_page(key)
 
     @staticmethod
     def _cost(key: Key, doc: Stamp, fragment: bytes) -> int:
@@ -75,6 +85,16 @@ class FragmentCache:
     def _drop(self, key: Key) -> None:
         doc, fragment = self._entries.pop(key)
         self.size_bytes -= self._cost(key, doc, fragment)
+
+    def _drop_page(self, key: Key) -> None:
+        self.size_bytes -= self._pages.pop(key)[2]
+
+    def _make_room(self, cost: int) -> None:
+        """Forget the least recently used (kept pages first: they are joined again from the records')."""
+        while self._pages and self.size_bytes + cost > self.max_bytes:
+            self._drop_page(next(iter(self._pages)))
+        while self._entries and self.size_bytes + cost > self.max_bytes:
+            self._drop(next(iter(self._entries)))
 
     def get(self, form: Form, record_id: str, doc: Stamp) -> bytes | None:
         key = (form.name, record_id)
@@ -96,17 +116,36 @@ class FragmentCache:
             return
         if key in self._entries:
             self._drop(key)
-        while self._entries and self.size_bytes + cost > self.max_bytes:
-            self._drop(next(iter(self._entries)))
+        self._make_room(cost)
         self._entries[key] = (doc, fragment)
         self.size_bytes += cost
 
-    def kept(self, form: Form) -> Callable[[str, Stamp], bytes | None]:
-        """`get` by the store's version of a record (for `Table.page_versions`) or by its document;
-        nothing when the cache is off."""
+    def pages(self, form: Form, page_key: str) -> PageKeeper:
+        """What one list page (`page_key`: its query) has kept, for `Table.page_versions`."""
+        return PageKeeper(self, form, page_key)
+
+    def _page(self, key: Key, rows: list[tuple[str, int]]) -> list[bytes] | None:
+        kept = self._pages.get(key)
+        if kept is None or kept[0] != rows:
+            return None
+        self._pages.move_to_end(key)
+        self.hits += len(rows)
+        return kept[1]
+
+    def _keep_page(self, form: Form, key: Key, rows: list[tuple[str, int]], parts: list[bytes]) -> None:
         if not self.enabled:
-            return lambda record_id, rev: None
-        return lambda record_id, rev: self.get(form, record_id, rev)
+            return
+        self._depends[form.name] = form.depends_on
+        cost = sum(map(len, parts)) + ROW_OVERHEAD * len(rows) + len(key[1]) + ENTRY_OVERHEAD
+        if cost > self.max_bytes:
+            return
+        if key in self._pages:
+            self._drop_page(key)
+        elif len(self._pages) >= PAGES_MAX:
+            self._drop_page(next(iter(self._pages)))
+        self._make_room(cost)
+        self._pages[key] = (list(rows), list(parts), cost)
+        self.size_bytes += cost
 
     def render(self, form: Form, record_id: str, doc: bytes, shape: Callable[[], Any]) -> bytes:
         """The fragment of one record: the kept one if `doc` is what it was made from, else `shape()`
@@ -118,6 +157,40 @@ class FragmentCache:
         fragment = jsjson.dumps(shape())
         self.put(form, record_id, doc, fragment)
         return fragment
+
+
+class PageKeeper:
+    """One list page's view of the cache: asked with the page's (id, version) rows, it answers each
+    record's kept fragment, all at once when the page was last joined from exactly those rows (no
+    lookup per record), and keeps the page once every part is known."""
+
+    __slots__ = ("_cache", "_form", "_key", "whole")
+
+    def __init__(self, cache: FragmentCache, form: Form, page_key: str) -> None:
+        self._cache = cache
+        self._form = form
+        self._key = (form.name, page_key)
+        self.whole = False  # the last answer came from the page's own entry
+
+    def __call__(self, rows: list[tuple[str, int]]) -> list[bytes | None]:
+        cache = self._cache
+        if not cache.enabled:
+            return [None] * len(rows)
+        whole = cache._page(self._key, rows)
+        self.whole = whole is not None
+        if whole is not None:
+            return list(whole)
+        get, form = cache.get, self._form
+        return [get(form, rid, rev) for rid, rev in rows]
+
+    def record(self, record_id: str, stamp: Stamp) -> bytes | None:
+        """One record's fragment (pages read without versions: by document)."""
+        return self._cache.get(self._form, record_id, stamp) if self._cache.enabled else None
+
+    def keep(self, rows: list[tuple[str, int]], parts: list[bytes]) -> None:
+        """The page's rows and their fragments, all known now (a page answered whole is kept already)."""
+        if not self.whole:
+            self._cache._keep_page(self._form, self._key, rows, parts)
 
 
 def page(fragments: Sequence[bytes], total: int) -> bytes:

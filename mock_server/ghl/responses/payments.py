@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,9 +21,9 @@ from mock_server.http.bodies import json_object
 from mock_server.http.cache import no_cache
 from mock_server.http.context import runtime_of
 from mock_server.http.errors import JSON, json_response
-from mock_server.http.fragments import Form, FragmentCache, page
+from mock_server.http.fragments import Form, FragmentCache, PageKeeper, page
 from mock_server.http.query import query_values
-from mock_server.store import Table, Version
+from mock_server.store import Table, VersionedPage
 
 PAYMENT_STATUSES: tuple[PaymentStatus, ...] = ("paid", "unpaid", "refunded", "partially_paid")  # in the order errors list them
 ALT_TYPES = ("location",)
@@ -94,28 +94,31 @@ def _fragments(request: Request) -> FragmentCache:
     return runtime_of(request).fragments
 
 
-def _list_answer(request: Request, form: Form, table: Table[Any], rows: Sequence[Version], total: int,
+def _list_answer(request: Request, form: Form, kept: PageKeeper, table: Table[Any], found: VersionedPage,
                  shape: Callable[[list[Any]], list[dict[str, Any]]]) -> Response:
     """`{"data":[...],"totalCount":n}` joined from each record's kept list-item JSON; only the records
     not kept (or changed since: a new version) are decoded and shaped, together (`shape` gets them all
     at once), and kept under their version (or document, for a page read without versions)."""
-    cache = _fragments(request)
-    parts = [row[2] for row in rows]
-    missing = [i for i, part in enumerate(parts) if part is None]
+    parts = found.parts
+    missing = found.missing
     if missing:
-        shaped = shape([table.decode(_doc(rows[i])) for i in missing])
+        cache = _fragments(request)
+        shaped = shape([table.decode(found.docs[found.rows[i][0]]) for i in missing])
         for i, value in zip(missing, shaped, strict=True):
             part = jsjson.dumps(value)
-            rid, rev = rows[i][0], rows[i][1]
-            cache.put(form, rid, rev if rev >= 0 else _doc(rows[i]), part)
+            rid, rev = found.rows[i]
+            cache.put(form, rid, rev if rev >= 0 else found.docs[rid], part)
             parts[i] = part
-    return Response(page([p for p in parts if p is not None], total), media_type=JSON)
+    done = cast(list[bytes], parts)  # every part is known now
+    if found.rows and found.rows[0][1] >= 0:  # a versioned page: kept whole for the next read of the same rows
+        kept.keep(found.rows, done)
+    return Response(page(done, found.total), media_type=JSON)
 
 
-def _doc(row: Version) -> bytes:
-    doc = row[3]
-    assert doc is not None  # the store reads the document of every row it has nothing kept for
-    return doc
+def _page_key(request: Request) -> str:
+    """Which page a list request reads, for its kept whole page: its query. Two queries for the same
+    page keep it twice; a kept page is used only for exactly the rows it was joined from, whatever asks."""
+    return bytes(request.scope.get("query_string", b"")).decode("latin-1")
 
 
 def _by_id_answer(request: Request, form: Form, table: Table[Any], record: Any,
@@ -141,13 +144,14 @@ async def list_orders(request: Request, token: Token) -> Response:
     limit, offset = paging(v, 10)
     flt = _build(token, v, alt_id, location_id, kwargs)
     service = ghl_of(request)
-    found, total = service.payments.page_versions(Order, flt, limit, offset, _fragments(request).kept(ORDER_ITEM))
+    kept = _fragments(request).pages(ORDER_ITEM, _page_key(request))
+    found = service.payments.page_versions(Order, flt, limit, offset, kept)
 
     def shape(rows: list[Order]) -> list[dict[str, Any]]:
         recurring = _recurring_price_ids(service, rows)
         return [shapes.order_list_item(o, recurring) for o in rows]
 
-    return _list_answer(request, ORDER_ITEM, service.store.table(Order), found, total, shape)
+    return _list_answer(request, ORDER_ITEM, kept, service.store.table(Order), found, shape)
 
 
 def _recurring_price_ids(service: Ghl, orders: list[Order]) -> frozenset[str]:
@@ -277,9 +281,9 @@ async def list_transactions(request: Request, token: Token) -> Response:
     limit, offset = paging(v, 10)
     flt = _build(token, v, alt_id, location_id, kwargs)
     service = ghl_of(request)
-    found, total = service.payments.page_versions(Transaction, flt, limit, offset,
-                                                  _fragments(request).kept(TRANSACTION_ITEM))
-    return _list_answer(request, TRANSACTION_ITEM, service.store.table(Transaction), found, total,
+    kept = _fragments(request).pages(TRANSACTION_ITEM, _page_key(request))
+    found = service.payments.page_versions(Transaction, flt, limit, offset, kept)
+    return _list_answer(request, TRANSACTION_ITEM, kept, service.store.table(Transaction), found,
                         lambda rows: [shapes.transaction_list_item(t) for t in rows])
 
 
@@ -312,8 +316,9 @@ async def list_subscriptions(request: Request, token: Token) -> Response:
     flt = _build(token, v, alt_id, None, kwargs)
     service = ghl_of(request)
     form = SUBSCRIPTION_ITEM_COUNTED if with_count else SUBSCRIPTION_ITEM
-    found, total = service.payments.page_versions(Subscription, flt, limit, offset, _fragments(request).kept(form))
-    return _list_answer(request, form, service.store.table(Subscription), found, total,
+    kept = _fragments(request).pages(form, _page_key(request))
+    found = service.payments.page_versions(Subscription, flt, limit, offset, kept)
+    return _list_answer(request, form, kept, service.store.table(Subscription), found,
                         lambda rows: [shapes.subscription_list_item(s, with_count) for s in rows])
 
 

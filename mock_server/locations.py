@@ -21,4 +21,4 @@ class Location:
     timezone: str = "UTC"
 
 
-LOCATIONS = TableSpec("locations", Location, (column("created_at", "REAL", by_created),))
+LOCATIONS = TableSpec("locations", Location, (column("created_at", "REAL", by_created),), read_mostly=True)

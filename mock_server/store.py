@@ -65,6 +65,9 @@ class TableSpec(Generic[T]):
     indexes: tuple[str, ...] = ()
     location_scoped: bool = False
     survives_reset: bool = False
+    # Few rows, read on every write of other kinds (locations, webhook targets, workflows): each `all()`
+    # answer is kept until the next write of the kind.
+    read_mostly: bool = False
 
 
 def column(name: str, sql_type: str, value: Callable[[Any], Any]) -> Column:
@@ -123,6 +126,8 @@ def _record(spec: TableSpec[Any], row: Any, where: str) -> Any:
 DOC_CACHE_MAX = 20_000  # documents kept for reads by id (`get`, `get_many`); past it the cache starts over
 COUNT_KEEP_ON_WRITE = 8  # cached totals of a kind corrected (not dropped) by a write of a few of its records
 COUNT_KEEP_IDS = 32  # a write of more records than this drops the kind's totals
+LIST_KEEP_ROWS = 64  # a read-mostly `all()` answer longer than this is not kept
+LIST_KEEP_QUERIES = 64  # distinct read-mostly queries kept per kind; past it they start over
 COUNT_CACHE_MAX = 1024  # list totals kept (one per distinct query); past it the least recently used goes
 
 
@@ -159,6 +164,9 @@ class Store:
         # caller that changes the record it got changes nothing else.
         self._docs: dict[str, dict[str, bytes]] = {}
         self._docs_size = 0
+        # `all()` answers of read-mostly kinds (TableSpec.read_mostly), as documents, by kind and query;
+        # dropped with the documents (a write of the kind, a rollback).
+        self._lists: dict[str, dict[tuple[str, tuple[Any, ...]], list[bytes]]] = {}
         self._listeners: list[Callable[[str], None]] = []
         # Each write of a row stamps it with the next version (the hidden `rev` column), never reused while
         # the store is open: a row's (id, rev) names one stored document, so a reader that keeps what it
@@ -232,6 +240,7 @@ class Store:
         self._listeners.append(listener)
 
     def _touched(self, kind: str) -> None:
+        self._lists.pop(kind, None)
         docs = self._docs.pop(kind, None)
         if docs:
             self._docs_size -= len(docs)
@@ -293,6 +302,7 @@ class Store:
     def _forget_docs(self) -> None:
         self._docs = {}
         self._docs_size = 0
+        self._lists = {}
 
     def _remember(self, kind: str, rows: Sequence[tuple[str, bytes]]) -> None:
         if self._docs_size + len(rows) > DOC_CACHE_MAX:
@@ -365,9 +375,22 @@ class Store:
         sql = f"SELECT doc FROM {kind}{where}"
         if order and any(c.name == order.split()[0] for c in self._specs[kind].columns):
             sql += f" ORDER BY {order}, id"
+        if not self._specs[kind].read_mostly:
+            with self._lock:
+                rows = self._conn.execute(sql, params).fetchall()
+            return [self._load(kind, r[0]) for r in rows]
+        key = (sql, tuple(params))
         with self._lock:
-            rows = self._conn.execute(sql, params).fetchall()
-        return [self._load(kind, r[0]) for r in rows]
+            kept = self._lists.get(kind)
+            docs = kept.get(key) if kept is not None else None
+            if docs is None:
+                docs = [r[0] for r in self._conn.execute(sql, params).fetchall()]
+                if len(docs) <= LIST_KEEP_ROWS:
+                    kept = self._lists.setdefault(kind, {})
+                    if len(kept) >= LIST_KEEP_QUERIES:
+                        kept.clear()
+                    kept[key] = docs
+        return [self._load(kind, doc) for doc in docs]  # decoded afresh: callers may change what they get
 
     def _page(self, kind: str, conditions: Sequence[Condition], limit: int | None, offset: int) -> tuple[list[Any], int]:
         rows, total = self._page_docs(kind, conditions, limit, offset)

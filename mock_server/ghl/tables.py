@@ -20,11 +20,11 @@ CONTACTS = TableSpec("contacts", m.Contact,
                      ("location_id, created_at",), location_scoped=True)
 PRODUCTS = TableSpec("products", m.Product,
                      (column("location_id", "TEXT", by_location), column("created_at", "REAL", by_created)),
-                     ("location_id, created_at",), location_scoped=True)
+                     ("location_id, created_at",), location_scoped=True, read_mostly=True)
 PRICES = TableSpec("prices", m.Price,
                    (column("location_id", "TEXT", by_location), column("product_id", "TEXT", lambda r: r.product_id),
                     column("created_at", "REAL", by_created)),
-                   ("location_id, created_at", "product_id"), location_scoped=True)
+                   ("location_id, created_at", "product_id"), location_scoped=True, read_mostly=True)
 FUNNELS = TableSpec("funnels", m.Funnel,
                     (column("location_id", "TEXT", by_location), column("created_at", "REAL", by_created)),
                     ("location_id, created_at",), location_scoped=True)

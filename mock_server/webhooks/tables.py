@@ -10,7 +10,8 @@ from mock_server.webhooks.models import Attempt, Delivery, Event, WebhookTarget
 EVENTS = TableSpec("events", Event, (column("location_id", "TEXT", by_location), column("created_at", "REAL", by_created),
                                      column("seq", "INTEGER", lambda r: r.seq)), ("seq",), location_scoped=True)
 # Targets are configuration: they survive a reset (Runtime.reset starts their fan-out counts over).
-TARGETS = TableSpec("webhook_targets", WebhookTarget, (column("created_at", "REAL", by_created),), survives_reset=True)
+TARGETS = TableSpec("webhook_targets", WebhookTarget, (column("created_at", "REAL", by_created),), survives_reset=True,
+                    read_mostly=True)
 DELIVERIES = TableSpec(
     "deliveries", Delivery,
     (column("status", "TEXT", lambda r: r.status), column("target_id", "TEXT", lambda r: r.target_id),

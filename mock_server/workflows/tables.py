@@ -14,7 +14,7 @@ LOC = column("location_id", "TEXT", by_location)
 WORKFLOWS = TableSpec("workflows", Workflow, (
     LOC, column("created_at", "REAL", by_created), column("inbound_id", "TEXT", lambda w: w.inbound_id),
     column("trigger_type", "TEXT", lambda w: w.trigger_type)),
-    ("location_id, created_at", "inbound_id"), location_scoped=True, survives_reset=True)
+    ("location_id, created_at", "inbound_id"), location_scoped=True, survives_reset=True, read_mostly=True)
 CUSTOM_VALUES = TableSpec("workflow_custom_values", CustomValue, (LOC, column("key", "TEXT", lambda c: c.key)),
                           ("location_id, key",), location_scoped=True, survives_reset=True)
 TOKENS = TableSpec("workflow_tokens", ManagedToken, (LOC, column("created_at", "REAL", by_created)),

@@ -6,14 +6,11 @@ Action names are part of the public contract (`POST /_sandbox/simulate/{action}`
 
 from __future__ import annotations
 
-import dataclasses
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
-
-import orjson
 
 from mock_server.ghl import factories, manual_payments, money, sources, state, users
 from mock_server.ghl.actions import ACTIONS, PERIOD_DAYS
@@ -34,7 +31,7 @@ from mock_server.ghl.models import (
     TransactionStatus,
 )
 from mock_server.ghl.payments import Payments
-from mock_server.signals import Signal, Signals
+from mock_server.signals import Signal, Signals, Snapshots
 from mock_server.store import Condition
 from mock_server.webhooks.models import Event
 
@@ -119,10 +116,8 @@ class Simulator:
 
     def _signal(self, name: str, location_id: str, **records: Any) -> None:
         """Publish `name` with the given records (dataclasses or dicts; None ones left out)."""
-        self.signals.publish(Signal("ghl", name, location_id, {
-            # orjson's round trip is `dataclasses.asdict` (records are stored as orjson writes them), 15x faster
-            role: orjson.loads(orjson.dumps(r)) if dataclasses.is_dataclass(r) and not isinstance(r, type) else dict(r)
-            for role, r in records.items() if r is not None}))
+        self.signals.publish(Signal("ghl", name, location_id,
+                                    Snapshots({role: r for role, r in records.items() if r is not None})))
 
     def _payment_signals(self, txn: Transaction, order: Order, subscription: Subscription | None = None) -> None:
         """`payment.received` for a payment that succeeded or failed; `order.submitted` the first time one

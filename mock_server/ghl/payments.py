@@ -195,7 +195,13 @@ class Payments:
         notify_customer: bool,
     ) -> Fulfillment:
         with self.store.transaction():
-            order = self.order(location_id, order_id)
+            return self.fulfill(self.order(location_id, order_id), items, trackings, notify_customer)
+
+    def fulfill(self, order: Order, items: list[dict[str, Any]], trackings: list[dict[str, Any]],
+                notify_customer: bool) -> Fulfillment:
+        """Fulfil `items` of the order (as read in the caller's transaction); the order is refreshed and
+        stored in place."""
+        with self.store.transaction():
             if order.cancelled:
                 raise InvalidOperation("Cannot fulfill a cancelled order")
             wanted = state.ordered_quantities(order)

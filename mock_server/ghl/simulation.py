@@ -177,8 +177,9 @@ class Simulator:
             contact = self.store.table(Contact).page(where, 1, total - 1 - index)[0][0]
         return snapshot(contact)
 
-    def _balance(self, order: Order) -> int:
-        captured, _ = state.paid_and_refunded(self.payments.transactions_of(order.id))
+    def _balance(self, order: Order, txns: list[Transaction] | None = None) -> int:
+        """What is still due: the order's amount less what its payments (`txns`, else read) captured."""
+        captured, _ = state.paid_and_refunded(self.payments.transactions_of(order.id) if txns is None else txns)
         return order.amount_minor - captured
 
     def _transaction(self, order: Order, amount: int, status: TransactionStatus, *,
@@ -260,8 +261,9 @@ class Simulator:
         if order.cancelled:
             raise InvalidOperation("Cannot pay a cancelled order")
         # A payment still pending counts against the balance, or settling it would overpay the order.
-        in_flight = sum(t.amount_minor for t in self.payments.transactions_of(order.id) if t.status == "pending")
-        balance = self._balance(order) - in_flight
+        txns = self.payments.transactions_of(order.id)
+        in_flight = sum(t.amount_minor for t in txns if t.status == "pending")
+        balance = self._balance(order, txns) - in_flight
         requested = self._amount(args, order)
         amount = balance if requested is None else requested
         if balance <= 0:
@@ -348,10 +350,9 @@ class Simulator:
                      for pid, qty in state.ordered_quantities(order).items() if qty - done.get(pid, 0) > 0]
             if not items:
                 raise InvalidOperation("Order is already fulfilled")
-        fulfillment = self.payments.create_fulfillment(args.location_id, order.id, items, args.trackings,
-                                                       args.notify_customer)
+        fulfillment = self.payments.fulfill(order, items, args.trackings, args.notify_customer)
         result.resources.append(("fulfillments", fulfillment))
-        result.resources.append(("orders", self.payments.order(args.location_id, order.id)))
+        result.resources.append(("orders", order))  # refreshed and stored by `fulfill`
 
     def order_cancel(self, args: SimArgs, result: ActionResult) -> None:
         order = self._order(args)

@@ -190,8 +190,7 @@ async def simulate(request: Request, action: str) -> Response:
         raise Invalid(f"{needed[0]} should not be empty")
     # Unknown records (ghl.errors.NotFound) and refused actions (InvalidOperation, a Conflict) are answered
     # 404 and 409 by the shared exception handlers.
-    result = ghl(sb).simulator.run(action, args)
-    sb.webhooks.wake()
+    result = ghl(sb).simulator.run(action, args)  # its events woke the webhook worker if they queued anything
     view, answer = result_view(sb, result)
     sb.bus.publish_action(view, args.location_id)  # the dashboard's live feed
     return Response(answer, media_type=JSON)

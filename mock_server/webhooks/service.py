@@ -125,6 +125,7 @@ class WebhookService:
     # ---- fan-out (inside the change's transaction) -----------------------------------------------
 
     def on_event(self, event: Event) -> None:
+        enqueued = False
         for target in self.targets():
             if not target.active or target.service != event.service:
                 continue
@@ -135,7 +136,9 @@ class WebhookService:
             if target.events is not None and event.type not in target.events:
                 continue
             self._enqueue(target, event)
-        self.wake()
+            enqueued = True
+        if enqueued:  # nothing new to send: the worker's periodic pass covers what is merely due later
+            self.wake()
 
     def _next_seq(self) -> int:
         seq = int(self.store.get_meta("delivery_seq") or 0) + 1

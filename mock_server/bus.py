@@ -126,6 +126,7 @@ class EventBus:
         # The server sets this (cli.py): open streams end themselves when it shuts down, instead of
         # holding the shutdown until its graceful timeout cancels them.
         self.stopping: Callable[[], bool] = lambda: False
+        self._render_request = self._request_view  # bound once: one is kept with every request event
 
     # ---- producers ------------------------------------------------------------------------------
 
@@ -158,25 +159,26 @@ class EventBus:
                 event["raw"], event["render"] = raw, render
             self._next_id += 1
             self._recent.append(event)
+            if not self._subscribers:  # the common case: nobody watching
+                return event
             subscribers = list(self._subscribers)
-        view = rendered(event) if subscribers else event
-        if subscribers:
-            here = threading.get_ident()
-            for sub in subscribers:
-                if sub.thread == here:
-                    sub.offer(view)
-                else:
-                    try:
-                        sub.loop.call_soon_threadsafe(sub.offer, view)
-                    except RuntimeError:  # its loop is closed: that stream is gone
-                        self.unsubscribe(sub)
+        view = rendered(event)
+        here = threading.get_ident()
+        for sub in subscribers:
+            if sub.thread == here:
+                sub.offer(view)
+            else:
+                try:
+                    sub.loop.call_soon_threadsafe(sub.offer, view)
+                except RuntimeError:  # its loop is closed: that stream is gone
+                    self.unsubscribe(sub)
         return view
 
     def on_request(self, entry: dict[str, Any]) -> None:
         if entry["path"].startswith(RATE_LIMITED_PREFIX):  # the chart sets GHL's API against its rate limit
             self.metrics.request(entry["ts"], entry.get("locationId"), int(entry.get("status") or 0),
                                  bool(entry.get("fault")))
-        self.publish("request", None, entry, self._request_view)
+        self.publish("request", None, entry, self._render_request)
 
     def service_of_path(self, path: str) -> str:
         segment = _first_segment(path)

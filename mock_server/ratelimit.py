@@ -3,6 +3,7 @@ counts as its own app. Real time, not the sandbox clock: moving the clock must n
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 
@@ -14,6 +15,13 @@ class Profile:
     interval_ms: int
     daily: int
     enforced: bool = True
+
+    @functools.cached_property
+    def fixed_headers(self) -> tuple[tuple[bytes, bytes], tuple[bytes, bytes], tuple[bytes, bytes]]:
+        """The headers that do not change from request to request (made once per profile)."""
+        return ((b"x-ratelimit-limit-daily", b"%d" % self.daily),
+                (b"x-ratelimit-interval-milliseconds", b"%d" % self.interval_ms),
+                (b"x-ratelimit-max", b"%d" % self.burst))
 
 
 PROFILES: dict[str, Profile] = {
@@ -68,13 +76,14 @@ class RateLimiter:
             b.day_count += 1
         daily_remaining = max(0, p.daily - b.day_count)
         burst_remaining = max(0, p.burst - b.window_count)
+        limit_daily_header, interval_header, burst_header = p.fixed_headers
         headers = [
-            (b"x-ratelimit-limit-daily", str(p.daily).encode()),
-            (b"x-ratelimit-daily-remaining", str(daily_remaining).encode()),
-            (b"x-ratelimit-interval-milliseconds", str(p.interval_ms).encode()),
-            (b"x-ratelimit-max", str(p.burst).encode()),
-            (b"x-ratelimit-remaining", str(burst_remaining).encode()),
-            (b"x-ratelimit-daily-reset", str(int(((day + 1) * 86400 - now) * 1000)).encode()),
+            limit_daily_header,
+            (b"x-ratelimit-daily-remaining", b"%d" % daily_remaining),
+            interval_header,
+            burst_header,
+            (b"x-ratelimit-remaining", b"%d" % burst_remaining),
+            (b"x-ratelimit-daily-reset", b"%d" % int(((day + 1) * 86400 - now) * 1000)),
         ]
         return allowed, headers
 

@@ -55,6 +55,7 @@ class Gateway:
         context = context_of(scope)
         context.trace = trace
         context.raw_send = send
+        context.runtime = runtime
         started = time.perf_counter()
         status = 0
         response_started = False
@@ -69,8 +70,12 @@ class Gateway:
         for name, value in scope.get("headers", ()):
             if name == b"authorization":
                 has_bearer = value[:7].lower() == b"bearer " and len(value.strip()) > 7
+                if context.authorization is None:
+                    context.authorization = value.decode("latin-1")
             elif name == b"version":
                 has_version = True
+                if context.version is None:
+                    context.version = value.decode("latin-1")
             elif name == b"content-length":
                 try:
                     declared = int(value)
@@ -78,6 +83,7 @@ class Gateway:
                     declared = None
             elif name == b"idempotency-key":
                 idempotency_key = value.decode("latin-1")[:200]
+        context.headers_read = True
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status, response_started

@@ -55,7 +55,8 @@ def ghl_errors(handler: Endpoint) -> Endpoint:
 
 
 def bearer(request: Request) -> str:
-    header = request.headers.get("authorization", "")
+    context = context_of(request.scope)
+    header = (context.authorization or "") if context.headers_read else request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     return value.strip() if scheme.lower() == "bearer" else ""
 
@@ -72,7 +73,7 @@ def guarded(handler: Handler, scope_name: str, token_class: str = "location",
         trace = context.trace
         rate_headers: list[tuple[bytes, bytes]] = []
         try:
-            version = request.headers.get("version")
+            version = context.version if context.headers_read else request.headers.get("version")
             if version is None:
                 raise unauthorized("version header was not found.")
             if version not in SUPPORTED_VERSIONS:
@@ -117,10 +118,14 @@ def guarded(handler: Handler, scope_name: str, token_class: str = "location",
 
 def check_location(token: Token, *location_ids: str | None) -> str:
     """`altId` (and `locationId`, when given) must be the token's location: another location is 403."""
-    target = next(loc for loc in location_ids if loc)
+    target = ""
     for loc in location_ids:
-        if loc and token.token_class == "location" and loc != token.location_id:
-            raise forbidden()
+        if loc:
+            target = target or loc
+            if token.token_class == "location" and loc != token.location_id:
+                raise forbidden()
+    if not target:  # callers pass a validated, required altId first
+        raise ValueError("check_location needs a location id")
     return target
 
 

@@ -100,8 +100,8 @@ def _list_answer(request: Request, form: Form, kept: PageKeeper, table: Table[An
     not kept (or changed since: a new version) are decoded and shaped, together (`shape` gets them all
     at once), and kept under their version (or document, for a page read without versions)."""
     parts = found.parts
-    missing = found.missing
-    if missing:
+    if None in parts:
+        missing = found.missing
         cache = _fragments(request)
         shaped = shape([table.decode(found.docs[found.rows[i][0]]) for i in missing])
         for i, value in zip(missing, shaped, strict=True):

@@ -66,10 +66,13 @@ class SegmentRouter(Router):
     path's first segment (`/_sandbox/simulate/x` is not matched against the 70 routes before it), in the
     same order: no other route can match that path, fully or partly, so the answer is the one the full
     scan gives. Routes whose first segment is a parameter (or that have no path) are tried for every
-    path. Lifespan, websockets and slash redirects go through Starlette's own scan."""
+    path. A path that is exactly a route's fixed path (`/payments/orders`) is tried only against the
+    routes whose pattern matches it, in the same order. Lifespan, websockets and slash redirects go
+    through Starlette's own scan."""
 
     _by_segment: dict[str, list[BaseRoute]]
     _any_segment: list[BaseRoute]
+    _exact: dict[str, list[BaseRoute]]
     _indexed: list[BaseRoute] | None = None
 
     def _candidates(self, path: str) -> list[BaseRoute]:
@@ -84,7 +87,16 @@ class SegmentRouter(Router):
                         routes.append(route)
                 else:
                     by_segment.setdefault(segment, list(anywhere)).append(route)
-            self._by_segment, self._any_segment, self._indexed = by_segment, anywhere, self.routes
+            exact: dict[str, list[BaseRoute]] = {}
+            for route in self.routes:
+                fixed = getattr(route, "path", None)
+                if isinstance(fixed, str) and "{" not in fixed and fixed not in exact:
+                    exact[fixed] = [r for r in self.routes if _may_match(r, fixed)]
+            self._by_segment, self._any_segment, self._exact = by_segment, anywhere, exact
+            self._indexed = self.routes
+        found = self._exact.get(path)
+        if found is not None:
+            return found
         return self._by_segment.get(path.split("/", 2)[1] if path.startswith("/") else "\0", self._any_segment)
 
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -110,6 +122,12 @@ class SegmentRouter(Router):
             await partial.handle(scope, receive, send)
             return
         await self.default(scope, receive, send)
+
+
+def _may_match(route: BaseRoute, path: str) -> bool:
+    """Whether the route's pattern can match `path` (a route without one is tried on every path)."""
+    pattern = getattr(route, "path_regex", None)
+    return pattern is None or pattern.match(path) is not None
 
 
 def _first_segment(path: str | None) -> str | None:

@@ -44,8 +44,11 @@ class VersionedPage:
 
 
 class Kept(Protocol):
-    """What a reader keeps of the rows it lists (`Table.page_versions`): asked once per page with its
-    (id, version) rows, or record by record (with the stored document) for pages read without versions."""
+    """What a reader keeps of the rows it lists (`Table.page_versions`): first the whole page, by the
+    versions alone; else asked once per page with its (id, version) rows, or record by record (with the
+    stored document) for pages read without versions."""
+
+    def page(self, versions: list[tuple[int]]) -> tuple[list[tuple[str, int]], Sequence[bytes]] | None: ...
 
     def __call__(self, rows: list[tuple[str, int]]) -> Sequence[bytes | None]: ...
 
@@ -411,16 +414,23 @@ class Store:
         return rows, total
 
     def _page_versions(self, kind: str, conditions: Sequence[Condition], limit: int, offset: int,
-                       kept: Callable[[list[tuple[str, int]]], Sequence[bytes | None]]) -> VersionedPage:
-        """As `_page_docs`, but as (id, version) rows with what the reader keeps for each: `kept` gets the
-        page's rows at once and answers for each; the document is read only for rows it has nothing for
-        (one query, in the same lock as the page, so no write comes between). The page reads ids and
-        versions alone, from the paging index when it holds `rev`."""
+                       kept: Kept) -> VersionedPage:
+        """As `_page_docs`, but as (id, version) rows with what the reader keeps for each. The page's
+        versions are read first: a version names one row's one document store-wide (0, a row of a file
+        from before versions, excepted), so when the reader kept the whole page for exactly these
+        versions it answers alone. Else `kept` gets the page's rows at once and answers for each; the
+        document is read only for rows it has nothing for. All in one lock, so no write comes between;
+        from the paging index alone when it holds `rev`."""
         where, params = self._where(conditions)
+        paged = f"{where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+        args = (*params, limit, offset)
         with self._lock:
             total = self._count(kind, where, params)
-            rows = self._conn.execute(f"SELECT id, rev FROM {kind}{where} ORDER BY created_at DESC, id DESC "
-                                      "LIMIT ? OFFSET ?", (*params, limit, offset)).fetchall()
+            versions = self._conn.execute(f"SELECT rev FROM {kind}{paged}", args).fetchall()
+            whole = kept.page(versions) if (0,) not in versions else None
+            if whole is not None:
+                return VersionedPage(whole[0], list(whole[1]), {}, total)
+            rows = self._conn.execute(f"SELECT id, rev FROM {kind}{paged}", args).fetchall()
             parts = list(kept(rows))
             found = VersionedPage(rows, parts, {}, total)
             if None in parts:
@@ -591,8 +601,7 @@ class Table(Generic[T]):
         reader that keeps renderings by document decodes only the records it has not seen so."""
         return self._store._page_docs(self.kind, where, limit, offset)
 
-    def page_versions(self, where: Sequence[Condition], limit: int, offset: int,
-                      kept: Callable[[list[tuple[str, int]]], Sequence[bytes | None]]) -> VersionedPage:
+    def page_versions(self, where: Sequence[Condition], limit: int, offset: int, kept: Kept) -> VersionedPage:
         """One page, newest first, as each record's id and version (see `Store`), with what `kept` has
         for each (asked once, with the page's (id, version) rows); the stored document only of those it
         has nothing for."""

@@ -225,37 +225,67 @@ def test_the_byte_budget_forgets_the_least_recently_used() -> None:
     assert off.render(ITEM, "r", b"d", lambda: [1]) == b"[1]" and len(off) == 0
 
 
-def test_a_page_read_again_with_the_same_rows_is_answered_whole() -> None:
-    """A page kept whole answers only for exactly the (id, version) rows it was joined from; a write to a
-    kind its form shows drops it with the records' fragments; within the budget, pages go first."""
+def test_a_page_read_again_with_the_same_versions_is_answered_whole() -> None:
+    """A page kept whole answers only for exactly the versions it was joined from (a version names one
+    row's one document); else each record answers for itself. A write to a kind its form shows drops
+    pages with the records' fragments; within the budget, pages go first."""
     cache = FragmentCache(True, 1 << 20)
     priced = Form("t.priced", frozenset({"prices"}))
     rows = [("a", 1), ("b", 2)]
     first = cache.pages(priced, "q")
-    assert first(rows) == [None, None] and not first.whole
+    assert first.page([(1,), (2,)]) is None and not first.whole
+    assert first(rows) == [None, None]
     cache.put(priced, "a", 1, b"A")
     cache.put(priced, "b", 2, b"B")
     first.keep(rows, [b"A", b"B"])
     again = cache.pages(priced, "q")
     hits = cache.hits
-    assert again(list(rows)) == [b"A", b"B"] and again.whole and cache.hits == hits + 2
+    assert again.page([(1,), (2,)]) == (rows, [b"A", b"B"]) and again.whole and cache.hits == hits + 2
     changed = cache.pages(priced, "q")
-    assert changed([("a", 1), ("b", 3)]) == [b"A", None] and not changed.whole  # b was written since
+    assert changed.page([(1,), (3,)]) is None and not changed.whole  # b was written since
+    assert changed([("a", 1), ("b", 3)]) == [b"A", None]
     other = cache.pages(priced, "another query")
-    assert other(rows) == [b"A", b"B"] and not other.whole  # record by record
+    assert other.page([(1,), (2,)]) is None and other(rows) == [b"A", b"B"]  # record by record
     cache.clear("orders")  # the records' own kind: their versions say what still holds
-    assert cache.pages(priced, "q")(rows) == [b"A", b"B"]
+    assert cache.pages(priced, "q").page([(1,), (2,)]) is not None
     cache.clear("prices")  # the form shows prices: its records and its pages are dropped
     dropped = cache.pages(priced, "q")
-    assert dropped(rows) == [None, None] and not dropped.whole and cache.size_bytes == 0
+    assert dropped.page([(1,), (2,)]) is None and dropped(rows) == [None, None] and cache.size_bytes == 0
     small = FragmentCache(True, 2_000)
     small.put(ITEM, "a", 1, b"A" * 300)
     small.pages(ITEM, "q").keep([("a", 1)], [b"A" * 300])
     small.put(ITEM, "b", 1, b"B" * 1_200)  # no room for both: the page goes first, the records stay
     after = small.pages(ITEM, "q")
-    assert after([("a", 1)]) == [b"A" * 300] and not after.whole and small.size_bytes <= 2_000
+    assert after.page([(1,)]) is None and after([("a", 1)]) == [b"A" * 300] and small.size_bytes <= 2_000
     off = FragmentCache(False, 1 << 20)
-    assert off.pages(ITEM, "q")(rows) == [None, None]
+    assert off.pages(ITEM, "q").page([(1,)]) is None and off.pages(ITEM, "q")(rows) == [None, None]
+
+
+def test_a_page_of_rows_from_before_versions_is_never_answered_whole() -> None:
+    """Rows of a state file from before versions all read version 0: their versions do not tell two pages
+    apart, so such a page is joined record by record (by document) every time."""
+    from mock_server.store import Condition, Store, TableSpec, by_created, by_location, column
+
+    @dataclass
+    class Row:
+        id: str
+        location_id: str
+        created_at: float
+
+    spec = TableSpec("rows", Row, (column("location_id", "TEXT", by_location), column("created_at", "REAL", by_created)),
+                     ("location_id, created_at DESC, id DESC, rev",), location_scoped=True)
+    store = Store(None, [spec])
+    store.table(Row).put_many([Row(f"r{i}", "loc", float(i)) for i in range(3)])
+    store._conn.execute("UPDATE rows SET rev = 0")  # as a file from before versions opens
+    cache = FragmentCache(True, 1 << 20)
+    where = [Condition("location_id", "=", "loc")]
+    keeper = cache.pages(ITEM, "q")
+    found = store.table(Row).page_versions(where, 2, 0, keeper)
+    keeper.keep(found.rows, [b"x", b"y"])
+    store._conn.execute("DELETE FROM rows WHERE id = 'r2'")  # another page now, with the same versions
+    again = cache.pages(ITEM, "q")
+    found = store.table(Row).page_versions(where, 2, 0, again)
+    assert not again.whole and [rid for rid, _ in found.rows] == ["r1", "r0"]
 
 
 def test_a_page_is_what_json_stringify_writes() -> None:

@@ -33,6 +33,9 @@ class Reader:
     def __init__(self, known: dict[tuple[str, int], bytes]) -> None:
         self.known = known
 
+    def page(self, versions: list[tuple[int]]) -> None:
+        return None
+
     def __call__(self, rows: list[tuple[str, int]]) -> list[bytes | None]:
         return [self.known.get(row) for row in rows]
 

@@ -53,7 +53,7 @@ class FragmentCache:
         self._depends: dict[str, frozenset[str]] = {}  # form -> the kinds it shows besides its own record
         # A list page's rows (id, version) and their fragments, by (form, page key): the same bytes as
         # the records' own entries, counted again in the budget (either may be forgotten first).
-        self._pages: OrderedDict[Key, tuple[list[tuple[str, int]], list[bytes], int]] = OrderedDict()
+        self._pages: OrderedDict[Key, KeptPage] = OrderedDict()
         self.size_bytes = 0
         self.hits = 0
         self.misses = 0
@@ -87,7 +87,7 @@ class FragmentCache:
         self.size_bytes -= self._cost(key, doc, fragment)
 
     def _drop_page(self, key: Key) -> None:
-        self.size_bytes -= self._pages.pop(key)[2]
+        self.size_bytes -= self._pages.pop(key).cost
 
     def _make_room(self, cost: int) -> None:
         """Forget the least recently used (kept pages first: they are joined again from the records')."""
@@ -124,13 +124,13 @@ class FragmentCache:
         """What one list page (`page_key`: its query) has kept, for `Table.page_versions`."""
         return PageKeeper(self, form, page_key)
 
-    def _page(self, key: Key, rows: list[tuple[str, int]]) -> list[bytes] | None:
+    def _page(self, key: Key, versions: list[tuple[int]]) -> KeptPage | None:
         kept = self._pages.get(key)
-        if kept is None or kept[0] != rows:
+        if kept is None or kept.versions != versions:
             return None
         self._pages.move_to_end(key)
-        self.hits += len(rows)
-        return kept[1]
+        self.hits += len(versions)
+        return kept
 
     def _keep_page(self, form: Form, key: Key, rows: list[tuple[str, int]], parts: list[bytes]) -> None:
         if not self.enabled:
@@ -144,7 +144,7 @@ class FragmentCache:
         elif len(self._pages) >= PAGES_MAX:
             self._drop_page(next(iter(self._pages)))
         self._make_room(cost)
-        self._pages[key] = (list(rows), list(parts), cost)
+        self._pages[key] = KeptPage([(rev,) for _, rev in rows], list(rows), list(parts), cost)
         self.size_bytes += cost
 
     def render(self, form: Form, record_id: str, doc: bytes, shape: Callable[[], Any]) -> bytes:
@@ -159,10 +159,19 @@ class FragmentCache:
         return fragment
 
 
+@dataclass(slots=True)
+class KeptPage:
+    """A list page as last joined: its versions (as the store reads them), rows and fragments."""
+    versions: list[tuple[int]]
+    rows: list[tuple[str, int]]
+    parts: list[bytes]
+    cost: int
+
+
 class PageKeeper:
-    """One list page's view of the cache: asked with the page's (id, version) rows, it answers each
-    record's kept fragment, all at once when the page was last joined from exactly those rows (no
-    lookup per record), and keeps the page once every part is known."""
+    """One list page's view of the cache (`store.Kept`): the whole page when it was last joined from
+    exactly these versions (no lookup per record), else each record's kept fragment; it keeps the page
+    once every part is known."""
 
     __slots__ = ("_cache", "_form", "_key", "whole")
 
@@ -170,16 +179,17 @@ class PageKeeper:
         self._cache = cache
         self._form = form
         self._key = (form.name, page_key)
-        self.whole = False  # the last answer came from the page's own entry
+        self.whole = False  # the page came from its own entry
+
+    def page(self, versions: list[tuple[int]]) -> tuple[list[tuple[str, int]], list[bytes]] | None:
+        kept = self._cache._page(self._key, versions) if self._cache.enabled else None
+        self.whole = kept is not None
+        return None if kept is None else (kept.rows, kept.parts)
 
     def __call__(self, rows: list[tuple[str, int]]) -> list[bytes | None]:
         cache = self._cache
         if not cache.enabled:
             return [None] * len(rows)
-        whole = cache._page(self._key, rows)
-        self.whole = whole is not None
-        if whole is not None:
-            return list(whole)
         get, form = cache.get, self._form
         return [get(form, rid, rev) for rid, rev in rows]
 

@@ -163,8 +163,9 @@ def result_view(sb: Any, result: ActionResult) -> tuple[dict[str, Any], bytes]:
         resources.append(view)
         written.append({**view, "data": orjson.Fragment(data)})
     webhooks = []
+    targets = bool(sb.webhooks.targets())  # without any, no event of the action queued a delivery
     for event in result.events:
-        deliveries = _deliveries_of(sb, event.id)
+        deliveries = _deliveries_of(sb, event.id) if targets else []
         webhooks.append({"eventId": event.id, "event": event.type, "resourceId": event.resource_id,
                          "extension": event.extension,
                          "deliveries": [{"id": d.id, "webhookId": d.webhook_id, "targetId": d.target_id,

@@ -170,6 +170,9 @@ class Store:
         # `all()` answers of read-mostly kinds (TableSpec.read_mostly), as documents, by kind and query;
         # dropped with the documents (a write of the kind, a rollback).
         self._lists: dict[str, dict[tuple[str, tuple[Any, ...]], list[bytes]]] = {}
+        # How often each kind was written, and how many transactions rolled back: see `written`.
+        self._writes: dict[str, int] = {}
+        self._rollbacks = 0
         self._listeners: list[Callable[[str], None]] = []
         # Each write of a row stamps it with the next version (the hidden `rev` column), never reused while
         # the store is open: a row's (id, rev) names one stored document, so a reader that keeps what it
@@ -230,6 +233,7 @@ class Store:
                 self._in_tx -= 1
                 if outer:
                     self._conn.execute("ROLLBACK")
+                    self._rollbacks += 1
                     self._count_cache.clear()
                     self._forget_docs()
                 raise
@@ -238,11 +242,17 @@ class Store:
                 if outer:
                     self._conn.execute("COMMIT")
 
+    def written(self, kinds: Sequence[str]) -> tuple[int, ...]:
+        """A stamp that changes whenever one of `kinds` is written or a transaction rolls back: what a
+        reader derived from those kinds holds while the stamp is the same."""
+        return (self._rollbacks, *(self._writes.get(kind, 0) for kind in kinds))
+
     def on_write(self, listener: Callable[[str], None]) -> None:
         """Called with the kind after every write (used to invalidate caches outside the store)."""
         self._listeners.append(listener)
 
     def _touched(self, kind: str) -> None:
+        self._writes[kind] = self._writes.get(kind, 0) + 1
         self._lists.pop(kind, None)
         docs = self._docs.pop(kind, None)
         if docs:

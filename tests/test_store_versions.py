@@ -94,38 +94,3 @@ def test_a_state_file_from_before_versions_opens_and_a_reopened_file_continues_a
     reopened = Store(path, [SPEC])
     reopened.table(Note).put(Note("n0", "loc", 0.0, "rewritten"))
     assert _versions(reopened)["n0"] == 2
-
-
-@dataclass
-class Setting:
-    id: str
-    location_id: str
-    created_at: float
-    text: str = ""
-
-
-FEW = TableSpec("few", Setting, (column("location_id", "TEXT", by_location), column("created_at", "REAL", by_created)),
-                read_mostly=True)
-
-
-def test_a_read_mostly_tables_answers_are_kept_until_its_next_write_or_a_rollback() -> None:
-    store = Store(None, [FEW, SPEC])
-    table = store.table(Setting)
-    table.put_many([Setting("a", "loc", 1.0, "one"), Setting("b", "loc", 2.0, "two")])
-    queries: list[str] = []
-    store._conn.set_trace_callback(queries.append)
-    first = table.all(HERE)
-    first[0].text = "changed by the caller"  # each answer is decoded afresh: the kept one is untouched
-    again = table.all(HERE)
-    assert [n.text for n in again] == ["one", "two"]
-    assert sum("SELECT doc FROM few" in q for q in queries) == 1  # the second answer was kept
-    store.table(Note).put(Note("n", "loc", 1.0))  # a write of another kind keeps it
-    assert len(table.all(HERE)) == 2 and sum("SELECT doc FROM few" in q for q in queries) == 1
-    table.put(Setting("c", "loc", 3.0, "three"))
-    assert [n.id for n in table.all(HERE)] == ["a", "b", "c"]  # a write of the kind drops what was kept
-    with pytest.raises(RuntimeError), store.transaction():
-        table.put(Setting("d", "loc", 4.0, "rolled back"))
-        assert [n.id for n in table.all(HERE)] == ["a", "b", "c", "d"]  # kept inside the transaction...
-        raise RuntimeError
-    assert [n.id for n in table.all(HERE)] == ["a", "b", "c"]  # ...and dropped by its rollback
-    store._conn.set_trace_callback(None)

@@ -73,6 +73,9 @@ class ListFilter:
 Owned = TypeVar("Owned", Order, Transaction, Subscription)
 Listed = TypeVar("Listed", Order, Transaction, Subscription)
 
+CATALOG_KINDS = ("prices", "products")
+CATALOGS_KEPT = 4096  # distinct sets of prices kept (`Payments.catalog`); past it they start over
+
 UNIQUE_NAME = re.compile(r"^[a-z]([a-z-]*[a-z])?$")
 
 
@@ -82,6 +85,7 @@ class Payments:
         self.clock = clock
         self.ids = ids
         self.events = events or EventLog(store, clock, ids)
+        self._catalogs: dict[tuple[str, ...], tuple[tuple[int, ...], dict[str, Price], dict[str, Product]]] = {}
 
     # ---- reads --------------------------------------------------------------------------------
 
@@ -164,8 +168,19 @@ class Payments:
         return self.store.table(Transaction).all([Condition("entity_id", "=", order_id)])
 
     def catalog(self, price_ids: list[str]) -> tuple[dict[str, Price], dict[str, Product]]:
-        prices = self.store.table(Price).get_many(list(dict.fromkeys(price_ids)))
+        """The prices named and their products, for rendering. Kept per set of prices until the next
+        write of prices or products (every order shown asks again): shared, so read them, never change
+        them."""
+        wanted = tuple(dict.fromkeys(price_ids))
+        stamp = self.store.written(CATALOG_KINDS)
+        kept = self._catalogs.get(wanted)
+        if kept is not None and kept[0] == stamp:
+            return kept[1], kept[2]
+        prices = self.store.table(Price).get_many(list(wanted))
         products = self.store.table(Product).get_many(list({p.product_id for p in prices.values()}))
+        if len(self._catalogs) >= CATALOGS_KEPT:
+            self._catalogs.clear()
+        self._catalogs[wanted] = (stamp, prices, products)
         return prices, products
 
     def providers(self, location_id: str, limit: int | None, offset: int) -> list[WhitelabelProvider]:

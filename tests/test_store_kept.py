@@ -1,0 +1,84 @@
+"""What the store and the payments service keep between reads, and when they let it go: a read-mostly
+table's `all()` answers (until a write of the kind or a rollback), the catalog of prices and products
+(until a write of either, or a rollback)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import pytest
+
+from mock_server.store import Condition, Store, TableSpec, by_created, by_location, column
+
+
+@dataclass
+class Note:
+    id: str
+    location_id: str
+    created_at: float
+    text: str = ""
+
+
+SPEC = TableSpec("notes", Note, (column("location_id", "TEXT", by_location), column("created_at", "REAL", by_created)))
+HERE = [Condition("location_id", "=", "loc")]
+
+
+@dataclass
+class Setting:
+    id: str
+    location_id: str
+    created_at: float
+    text: str = ""
+
+
+FEW = TableSpec("few", Setting, (column("location_id", "TEXT", by_location), column("created_at", "REAL", by_created)),
+                read_mostly=True)
+
+
+def test_a_read_mostly_tables_answers_are_kept_until_its_next_write_or_a_rollback() -> None:
+    store = Store(None, [FEW, SPEC])
+    table = store.table(Setting)
+    table.put_many([Setting("a", "loc", 1.0, "one"), Setting("b", "loc", 2.0, "two")])
+    queries: list[str] = []
+    store._conn.set_trace_callback(queries.append)
+    first = table.all(HERE)
+    first[0].text = "changed by the caller"  # each answer is decoded afresh: the kept one is untouched
+    again = table.all(HERE)
+    assert [n.text for n in again] == ["one", "two"]
+    assert sum("SELECT doc FROM few" in q for q in queries) == 1  # the second answer was kept
+    store.table(Note).put(Note("n", "loc", 1.0))  # a write of another kind keeps it
+    assert len(table.all(HERE)) == 2 and sum("SELECT doc FROM few" in q for q in queries) == 1
+    table.put(Setting("c", "loc", 3.0, "three"))
+    assert [n.id for n in table.all(HERE)] == ["a", "b", "c"]  # a write of the kind drops what was kept
+    with pytest.raises(RuntimeError), store.transaction():
+        table.put(Setting("d", "loc", 4.0, "rolled back"))
+        assert [n.id for n in table.all(HERE)] == ["a", "b", "c", "d"]  # kept inside the transaction...
+        raise RuntimeError
+    assert [n.id for n in table.all(HERE)] == ["a", "b", "c"]  # ...and dropped by its rollback
+    store._conn.set_trace_callback(None)
+
+
+def test_the_payments_catalog_is_kept_until_prices_or_products_change_or_a_rollback() -> None:
+    from mock_server.app import new_runtime
+    from mock_server.ghl.models import Order, Price
+    from mock_server.ghl.world import Ghl
+    from mock_server.settings import Settings
+
+    runtime = new_runtime(Settings(orders=3, rate_limit="off"))
+    payments = runtime.part(Ghl).payments
+    prices = runtime.store.table(Price)
+    wanted = [item["price_id"] for item in runtime.store.table(Order).all()[0].items]
+    first = payments.catalog(wanted)
+    assert payments.catalog(wanted)[0] is first[0]  # kept: the same answer
+    runtime.store.table(Order).put(runtime.store.table(Order).all()[0])  # another kind: still kept
+    assert payments.catalog(wanted)[0] is first[0]
+    price = prices.get(wanted[0])
+    assert price is not None
+    prices.put(dataclasses.replace(price, name="Renamed"))
+    assert payments.catalog(wanted)[0][wanted[0]].name == "Renamed"  # a price write: asked again
+    with pytest.raises(RuntimeError), runtime.store.transaction():
+        prices.put(dataclasses.replace(price, name="Rolled back"))
+        assert payments.catalog(wanted)[0][wanted[0]].name == "Rolled back"
+        raise RuntimeError
+    assert payments.catalog(wanted)[0][wanted[0]].name == "Renamed"  # the rollback: asked again

@@ -26,7 +26,9 @@ throughput  `wrk -t1 -c32 -d10s` (after a 2 s warm-up, 2 rounds, median) against
                     log, orjson) answering the same paths with the exact bytes the fake answered.
               uncached  the fake with `--no-response-cache`: every request renders, as the first read
                     after a write does (every write empties the response cache); the page is joined
-                    from each record's kept JSON (the fragment cache, `mock_server/http/fragments.py`);
+                    from each record's kept JSON (the fragment cache, `mock_server/http/fragments.py`),
+                    taken whole when the page's versions are those it was last joined from (as after a
+                    write to a record on another page; a write to one of its records joins it again);
               uncached_nofrag  also `--no-fragment-cache`: every request shapes every record afresh;
               wiremock  WireMock (npm `wiremock`, its jar on Java; `benchmarks/wiremock.py` installs
                     both when missing, else the table says why it is absent) with stub mappings that

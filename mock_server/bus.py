@@ -208,9 +208,9 @@ class EventBus:
         return self._sandbox.service_name(stored) if self._sandbox is not None else stored
 
     def publish_action(self, view: dict[str, Any], location_id: str) -> None:
-        """A simulated action answered (a service's control plane): a summary, not the whole resources,
-        made when a stream first reads it (the answer's values are not changed after)."""
-        self.publish("action", None, (time.time(), view, location_id), _action_summary)
+        """A simulated action answered (a service's control plane): a summary, not the whole resources
+        (made now: kept for late streams, the whole answer would hold the recent window's resources)."""
+        self.publish("action", _action_summary((time.time(), view, location_id)))
 
     def on_store_write(self, kind: str) -> None:
         if kind == "deliveries":

@@ -120,6 +120,13 @@ class FragmentCache:
         self._entries[key] = (doc, fragment)
         self.size_bytes += cost
 
+    def refresh(self, form: Form, record_id: str, doc: Stamp, fragment: bytes) -> None:
+        """`put`, only if the record has a fragment in that form already (read before: likely read again).
+        A writer that has the new JSON at hand renews what is kept without adding: creating thousands of
+        records does not fill the cache with what nobody asked for."""
+        if (form.name, record_id) in self._entries:
+            self.put(form, record_id, doc, fragment)
+
     def pages(self, form: Form, page_key: str) -> PageKeeper:
         """What one list page (`page_key`: its query) has kept, for `Table.page_versions`."""
         return PageKeeper(self, form, page_key)

@@ -8,28 +8,14 @@ import dataclasses
 from dataclasses import dataclass
 
 import pytest
+from test_store_versions import HERE, SPEC, Note
 
-from mock_server.store import Condition, Store, TableSpec, by_created, by_location, column
-
-
-@dataclass
-class Note:
-    id: str
-    location_id: str
-    created_at: float
-    text: str = ""
-
-
-SPEC = TableSpec("notes", Note, (column("location_id", "TEXT", by_location), column("created_at", "REAL", by_created)))
-HERE = [Condition("location_id", "=", "loc")]
+from mock_server.store import Store, TableSpec, by_created, by_location, column
 
 
 @dataclass
-class Setting:
-    id: str
-    location_id: str
-    created_at: float
-    text: str = ""
+class Setting(Note):
+    """A note kept in a read-mostly table (a record type names one table)."""
 
 
 FEW = TableSpec("few", Setting, (column("location_id", "TEXT", by_location), column("created_at", "REAL", by_created)),

@@ -208,9 +208,19 @@ class EventBus:
         return self._sandbox.service_name(stored) if self._sandbox is not None else stored
 
     def publish_action(self, view: dict[str, Any], location_id: str) -> None:
-        """A simulated action answered (a service's control plane): a summary, not the whole resources
-        (made now: kept for late streams, the whole answer would hold the recent window's resources)."""
-        self.publish("action", _action_summary((time.time(), view, location_id)))
+        """A simulated action answered (a service's control plane): a summary, not the whole resources."""
+        resources = []
+        for r in view.get("resources", []):
+            data = r.get("data") or {}
+            summary = {"type": r.get("type"), "id": r.get("id")}
+            for key in ("status", "paymentStatus", "fulfillmentStatus", "amount", "currency"):
+                if key in data:
+                    summary[key] = data[key]
+            resources.append(summary)
+        webhooks = [{"event": w.get("event"), "resourceId": w.get("resourceId"),
+                     "deliveries": len(w.get("deliveries") or [])} for w in view.get("webhooks", [])]
+        self.publish("action", {"time": iso_ms(time.time()), "action": view.get("action"), "locationId": location_id,
+                                "resources": resources, "webhooks": webhooks})
 
     def on_store_write(self, kind: str) -> None:
         if kind == "deliveries":
@@ -315,20 +325,3 @@ def request_view(entry: dict[str, Any]) -> dict[str, Any]:
         "latencyMs": entry.get("latencyMs"), "locationId": entry.get("locationId"), "tokenId": entry.get("tokenId"),
         "fault": entry.get("fault"), "committedStatus": entry.get("committedStatus"), "traceId": entry.get("traceId"),
     }
-
-
-def _action_summary(raw: tuple[float, dict[str, Any], str]) -> dict[str, Any]:
-    """The feed's line for a simulated action: each resource's id and statuses, each event's deliveries."""
-    at, view, location_id = raw
-    resources = []
-    for r in view.get("resources", []):
-        data = r.get("data") or {}
-        summary = {"type": r.get("type"), "id": r.get("id")}
-        for key in ("status", "paymentStatus", "fulfillmentStatus", "amount", "currency"):
-            if key in data:
-                summary[key] = data[key]
-        resources.append(summary)
-    webhooks = [{"event": w.get("event"), "resourceId": w.get("resourceId"),
-                 "deliveries": len(w.get("deliveries") or [])} for w in view.get("webhooks", [])]
-    return {"time": iso_ms(at), "action": view.get("action"), "locationId": location_id,
-            "resources": resources, "webhooks": webhooks}

@@ -117,7 +117,8 @@ def _list_answer(request: Request, form: Form, kept: PageKeeper, table: Table[An
 
 def _page_key(request: Request) -> str:
     """Which page a list request reads, for its kept whole page: its query. Two queries for the same
-    page keep it twice; a kept page is used only for exactly the rows it was joined from, whatever asks."""
+    page keep it twice; a kept page is used only for exactly the versions it was joined from, whatever
+    asks."""
     return bytes(request.scope.get("query_string", b"")).decode("latin-1")
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from mock_server.clock import iso_ms
+from mock_server.store import RowsWritten
 from mock_server.webhooks.message import WebhookMessage
 from mock_server.webhooks.queries import dropped_since
 
@@ -222,7 +223,7 @@ class EventBus:
         self.publish("action", {"time": iso_ms(time.time()), "action": view.get("action"), "locationId": location_id,
                                 "resources": resources, "webhooks": webhooks})
 
-    def on_store_write(self, kind: str) -> None:
+    def on_store_write(self, kind: str, change: RowsWritten | None = None) -> None:
         if kind == "deliveries":
             self._deliveries_dirty = True
         elif kind in self._data_kinds:

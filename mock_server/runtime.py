@@ -33,7 +33,7 @@ from mock_server.ratelimit import RateLimiter
 from mock_server.service import LocationSeed, Service, ServiceWorld, WorldContext
 from mock_server.settings import Settings
 from mock_server.signals import Signals
-from mock_server.store import Store
+from mock_server.store import RowsWritten, Store
 from mock_server.webhooks import tables as outbox_tables
 from mock_server.webhooks.chaos import Chaos
 from mock_server.webhooks.events import EventLog
@@ -213,8 +213,8 @@ class Runtime:
             fields.update(part.location_fields(location))
         return fields
 
-    def _on_store_write(self, kind: str) -> None:
-        self.responses.clear(kind)
+    def _on_store_write(self, kind: str, change: RowsWritten | None = None) -> None:
+        self.responses.written(kind, change)
         self.fragments.clear(kind)
         world: World | None = getattr(self, "world", None)
         if world is not None:

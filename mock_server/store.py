@@ -7,6 +7,7 @@ whole record as JSON in `doc`. Writes happen inside `transaction()`; with a file
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 import types
@@ -36,11 +37,28 @@ class VersionedPage:
     parts: list[bytes | None]
     docs: dict[str, bytes]
     total: int
+    # The counted query the page was read with (see `RowsWritten.unmoved`); None for a page read another way.
+    query: QueryKey | None = None
 
     @property
     def missing(self) -> list[int]:
         """Positions of the rows the reader keeps nothing for."""
         return [i for i, part in enumerate(self.parts) if part is None]
+
+
+# A counted query: the kind, its WHERE clause and parameters, as `Table.page_versions` reads a page.
+QueryKey = tuple[str, str, tuple[Any, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class RowsWritten:
+    """What one write of rows did, for readers that keep answers derived from the kind: which records
+    it wrote, and the counted queries (the most recently used of the kind) whose matching rows among
+    those records, with their sort keys (`created_at`, `id`), are the same before and after. A page of
+    such a query shows the same records in the same order with the same total, unless it shows one of
+    `ids` itself (whose document changed)."""
+    ids: frozenset[str]
+    unmoved: frozenset[QueryKey]
 
 
 class Kept(Protocol):
@@ -71,6 +89,10 @@ class TableSpec(Generic[T]):
     # Few rows, read on every write of other kinds (locations, webhook targets, workflows): each `all()`
     # answer is kept until the next write of the kind.
     read_mostly: bool = False
+
+    @functools.cached_property
+    def column_names(self) -> frozenset[str]:
+        return frozenset(c.name for c in self.columns)
 
 
 def column(name: str, sql_type: str, value: Callable[[Any], Any]) -> Column:
@@ -173,7 +195,8 @@ class Store:
         # How often each kind was written, and how many transactions rolled back: see `written`.
         self._writes: dict[str, int] = {}
         self._rollbacks = 0
-        self._listeners: list[Callable[[str], None]] = []
+        self._listeners: list[Callable[[str, RowsWritten | None], None]] = []
+        self._tx_kinds: set[str] = set()  # kinds written in the open transaction (told again on a rollback)
         # Each write of a row stamps it with the next version (the hidden `rev` column), never reused while
         # the store is open: a row's (id, rev) names one stored document, so a reader that keeps what it
         # made from a document can tell it is current from the version alone, without reading the document.
@@ -236,10 +259,15 @@ class Store:
                     self._rollbacks += 1
                     self._count_cache.clear()
                     self._forget_docs()
+                    # What readers kept through the writes (told precisely) must not outlive their undoing.
+                    undone, self._tx_kinds = self._tx_kinds, set()
+                    for kind in undone:
+                        self._touched(kind)
                 raise
             else:
                 self._in_tx -= 1
                 if outer:
+                    self._tx_kinds.clear()
                     self._conn.execute("COMMIT")
 
     def written(self, kinds: Sequence[str]) -> tuple[int, ...]:
@@ -247,11 +275,15 @@ class Store:
         reader derived from those kinds holds while the stamp is the same."""
         return (self._rollbacks, *(self._writes.get(kind, 0) for kind in kinds))
 
-    def on_write(self, listener: Callable[[str], None]) -> None:
-        """Called with the kind after every write (used to invalidate caches outside the store)."""
+    def on_write(self, listener: Callable[[str, RowsWritten | None], None]) -> None:
+        """Called with the kind after every write (used to invalidate caches outside the store), and what
+        the write did when it is known precisely (a put of a few rows); None: anything of the kind may
+        have changed."""
         self._listeners.append(listener)
 
-    def _touched(self, kind: str) -> None:
+    def _touched(self, kind: str, change: RowsWritten | None = None) -> None:
+        if self._in_tx:
+            self._tx_kinds.add(kind)
         self._writes[kind] = self._writes.get(kind, 0) + 1
         self._lists.pop(kind, None)
         docs = self._docs.pop(kind, None)
@@ -260,7 +292,7 @@ class Store:
         if self._count_cache:
             self._count_cache = {k: v for k, v in self._count_cache.items() if k[0] != kind}
         for listener in self._listeners:
-            listener(kind)
+            listener(kind, change)
 
     # ---- records ------------------------------------------------------------------------------
 
@@ -281,35 +313,37 @@ class Store:
             self._rev += len(records)  # a rolled-back write leaves its versions unused, never reused
             rows = [(r.id, *(c.value(r) for c in spec.columns), orjson.dumps(r), first + i) for i, r in enumerate(records)]
             ids = list(dict.fromkeys(r.id for r in records))
-            kept = self._counts_among(kind, ids)
+            before = self._matching_among(kind, ids)
+            change: RowsWritten | None = None
+            kept: dict[QueryKey, int] = {}
             try:
                 self._conn.executemany(sql, rows)
-                after = self._counts_among(kind, ids, kept)
-                kept = {key: self._count_cache[key] + after[key] - before for key, before in kept.items()
+                after = self._matching_among(kind, ids, before)
+                kept = {key: self._count_cache[key] + len(after[key]) - len(was) for key, was in before.items()
                         if key in self._count_cache and key in after}
-            except BaseException:
-                kept = {}
-                raise
+                change = RowsWritten(frozenset(ids), frozenset(k for k, was in before.items() if after.get(k) == was))
             finally:  # even a failed batch may have written rows: caches must not keep the old ones
-                self._touched(kind)
+                self._touched(kind, change)
                 self._count_cache.update(kept)
 
-    def _counts_among(self, kind: str, ids: Sequence[str], keys: Iterable[tuple[Any, ...]] | None = None
-                      ) -> dict[tuple[Any, ...], int]:
-        """For the most recently used cached totals of `kind` (or `keys`): how many of the records `ids`
-        each one's filter matches. Counted before and after a write of those records, the difference
-        corrects the total exactly (SQLite itself evaluates the filter), so a payment does not send
-        the next page of a 100,000-order list back to a full COUNT."""
+    def _matching_among(self, kind: str, ids: Sequence[str], keys: Iterable[QueryKey] | None = None
+                        ) -> dict[QueryKey, frozenset[tuple[Any, ...]]]:
+        """For the most recently used cached totals of `kind` (or `keys`): which of the records `ids`
+        each one's filter matches, with their sort keys. Read before and after a write of those records,
+        the difference in number corrects the total exactly (SQLite itself evaluates the filter), so a
+        payment does not send the next page of a 100,000-order list back to a full COUNT; no difference
+        at all means the query's pages moved nowhere (`RowsWritten.unmoved`)."""
         if not self._count_cache or len(ids) > COUNT_KEEP_IDS:
             return {}
         if keys is None:
             keys = [k for k in self._count_cache if k[0] == kind][-COUNT_KEEP_ON_WRITE:]
         marks = ",".join("?" * len(ids))
-        out: dict[tuple[Any, ...], int] = {}
+        shown = "id, created_at" if "created_at" in self._specs[kind].column_names else "id"
+        out: dict[QueryKey, frozenset[tuple[Any, ...]]] = {}
         for key in keys:
             _, where, params = key
-            sql = f"SELECT COUNT(*) FROM {kind}{where}{' AND' if where else ' WHERE'} id IN ({marks})"
-            out[key] = self._conn.execute(sql, (*params, *ids)).fetchone()[0]
+            sql = f"SELECT {shown} FROM {kind}{where}{' AND' if where else ' WHERE'} id IN ({marks})"
+            out[key] = frozenset(self._conn.execute(sql, (*params, *ids)).fetchall())
         return out
 
     def _forget_docs(self) -> None:
@@ -434,15 +468,16 @@ class Store:
         where, params = self._where(conditions)
         paged = f"{where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
         args = (*params, limit, offset)
+        query = (kind, where, tuple(params))
         with self._lock:
             total = self._count(kind, where, params)
             versions = self._conn.execute(f"SELECT rev FROM {kind}{paged}", args).fetchall()
             whole = kept.page(versions) if (0,) not in versions else None
             if whole is not None:
-                return VersionedPage(whole[0], list(whole[1]), {}, total)
+                return VersionedPage(whole[0], list(whole[1]), {}, total, query)
             rows = self._conn.execute(f"SELECT id, rev FROM {kind}{paged}", args).fetchall()
             parts = list(kept(rows))
-            found = VersionedPage(rows, parts, {}, total)
+            found = VersionedPage(rows, parts, {}, total, query)
             if None in parts:
                 missing = [rows[i][0] for i in found.missing]
                 marks = ",".join("?" * len(missing))

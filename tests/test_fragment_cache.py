@@ -4,6 +4,7 @@ of write; filters and totals stay exact; the cache keeps to its byte budget."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -33,9 +34,14 @@ class Live:
 
 @pytest.fixture(scope="module")
 def live() -> Iterator[Live]:
-    """A sandbox on a loopback port whose runtime the test can reach (to turn fragments off and on).
-    The whole-response cache is off, so every GET renders: from fragments, or from scratch."""
-    settings = Settings(orders=120, response_cache=False, rate_limit="off")
+    """The whole-response cache is off, so every GET renders: from fragments, or from scratch."""
+    with live_sandbox(Settings(orders=120, response_cache=False, rate_limit="off")) as found:
+        yield found
+
+
+@contextlib.contextmanager
+def live_sandbox(settings: Settings) -> Iterator[Live]:
+    """A sandbox on a loopback port whose runtime the test can reach (to turn its caches off and on)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)

@@ -50,7 +50,7 @@ def test_response_cache_forgets_least_recently_used_past_its_byte_budget() -> No
     cache.store(key(9), 200, b"y" * (cost * 4), b"application/json")
     assert cache.get(key(9)) is None and len(cache) == 3
 
-    cache.clear("orders")
+    cache.written("orders")
     assert len(cache) == 0 and cache.size_bytes == 0
 
 

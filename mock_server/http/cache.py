@@ -1,8 +1,12 @@
-"""A cache of rendered GET answers, valid until the next write to the store.
+"""A cache of rendered GET answers, valid until a write changes what they show.
 
 Reads do not change state, so the same GET by the same location sees the same bytes until something
-is written; any store write empties the whole cache (simple, and always correct). Handlers whose
-read has a side effect (polling an order with a payment that settles after N polls) opt out.
+is written. An answer whose handler said what it shows (a `Watch`: the records of one kind, and for a
+list the counted query it pages) stays through writes that leave those untouched: a payment to one
+order keeps the first page of a location's orders if that order is not on it and moved in or out of
+no page of that query (`store.RowsWritten`), and keeps every other order's get-by-id answer. Any
+other answer goes with every write of a kind the services show. Handlers whose read has a side effect
+(polling an order with a payment that settles after N polls) opt out.
 
 The cache holds at most `max_bytes` of answers and forgets the least recently used first: without a
 byte bound, thousands of distinct list queries between two writes kept hundreds of MB of bodies.
@@ -11,18 +15,49 @@ byte bound, thousands of distinct list queries between two writes kept hundreds 
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from mock_server.http.context import context_of
+from mock_server.store import QueryKey, RowsWritten
 
 DEFAULT_MB = 32
 # What one entry costs beyond its body and key bytes (the tuples, the bytes objects' headers, the
 # dict slot); an estimate, so many tiny answers are bounded too.
 ENTRY_OVERHEAD = 256
+# Watched list answers checked against each write of their kind; past it a list answer is kept as an
+# unwatched one (gone with the next write), so a write never walks thousands of them.
+LIST_WATCHES_MAX = 64
 
 Key = tuple[str, bytes, str, str]
+_K = TypeVar("_K")
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """What one answer shows: records `ids` of `kind` (their documents), for a list also the counted
+    query whose page it is (`query`: its order and total), and the other kinds whose writes change
+    the rendering (`shows`: the prices an order's items name)."""
+    kind: str
+    ids: frozenset[str]
+    query: QueryKey | None = None
+    shows: frozenset[str] = frozenset()
+
+    def survives(self, change: RowsWritten) -> bool:
+        """After a write of this kind: True when none of the records shown was written and, for a
+        list, no record moved in, out or along its query."""
+        return self.ids.isdisjoint(change.ids) and (self.query is None or self.query in change.unmoved)
+
+
+@dataclass(slots=True)
+class _Entry:
+    status: int
+    body: bytes
+    media_type: bytes
+    watch: Watch | None
 
 
 class ResponseCache:
@@ -32,16 +67,58 @@ class ResponseCache:
         # Only writes to what the services' APIs show invalidate; webhook bookkeeping, Rankr and tokens
         # do not (auth is checked before the cache is consulted).
         self.visible_kinds = visible_kinds
-        self._entries: OrderedDict[Key, tuple[int, bytes, bytes]] = OrderedDict()
+        self._entries: OrderedDict[Key, _Entry] = OrderedDict()
         self.size_bytes = 0
+        # Indexes of the entries by what drops them: any visible write (no watch), a write of one record
+        # (a by-id watch), a write of the kind (a list watch, checked), a write of a kind shown besides.
+        self._unwatched: set[Key] = set()
+        self._by_record: dict[tuple[str, str], set[Key]] = {}
+        self._lists: dict[str, set[Key]] = {}
+        self._by_shown: dict[str, set[Key]] = {}
+        self.hits = 0
+        self.misses = 0
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def clear(self, kind: str | None = None) -> None:
-        if self._entries and (kind is None or kind in self.visible_kinds):
-            self._entries.clear()
-            self.size_bytes = 0
+    def clear(self) -> None:
+        self._entries.clear()
+        self.size_bytes = 0
+        self._unwatched.clear()
+        self._by_record.clear()
+        self._lists.clear()
+        self._by_shown.clear()
+
+    def written(self, kind: str | None, change: RowsWritten | None = None) -> None:
+        """After a write of `kind` (None: anything, e.g. a reset): drop what it may have changed.
+        `change`, when the store knows it, keeps the watched answers it left alone."""
+        if not self._entries or (kind is not None and kind not in self.visible_kinds):
+            return
+        if kind is None:
+            self.clear()
+            return
+        for key in list(self._unwatched):
+            self._drop(key)
+        for key in list(self._by_shown.get(kind, ())):
+            self._drop(key)
+        lists = self._lists.get(kind, set())
+        if change is None:
+            for record in [r for r in self._by_record if r[0] == kind]:
+                for key in list(self._by_record.get(record, ())):
+                    self._drop(key)
+            for key in list(lists):
+                self._drop(key)
+            return
+        for record_id in change.ids:
+            for key in list(self._by_record.get((kind, record_id), ())):
+                self._drop(key)
+        for key in [k for k in lists if not self._watch(k).survives(change)]:
+            self._drop(key)
+
+    def _watch(self, key: Key) -> Watch:
+        watch = self._entries[key].watch
+        assert watch is not None
+        return watch
 
     @staticmethod
     def key(request: Request, location_id: str, token_class: str) -> Key:
@@ -53,36 +130,78 @@ class ResponseCache:
         return len(body) + len(key[0]) + len(key[1]) + ENTRY_OVERHEAD
 
     def get(self, key: Key) -> Response | None:
-        hit = self._entries.get(key)
+        hit = self._entries.get(key) if self.enabled else None
         if hit is None:
+            self.misses += 1
             return None
+        self.hits += 1
         self._entries.move_to_end(key)  # least recently used goes first
-        status, body, media_type = hit
-        response = Response(body, status_code=status)
-        response.raw_headers.append((b"content-type", media_type))
+        response = Response(hit.body, status_code=hit.status)
+        response.raw_headers.append((b"content-type", hit.media_type))
         return response
 
     def put(self, key: Key, request: Request, response: Response) -> None:
-        if not self.enabled or response.status_code != 200 or context_of(request.scope).no_cache:
+        context = context_of(request.scope)
+        if not self.enabled or response.status_code != 200 or context.no_cache:
             return
         media_type = next((v for k, v in response.raw_headers if k == b"content-type"), b"application/json")
-        self.store(key, response.status_code, bytes(response.body), media_type)
+        self.store(key, response.status_code, bytes(response.body), media_type, context.watch)
 
-    def store(self, key: Key, status: int, body: bytes, media_type: bytes) -> None:
+    def store(self, key: Key, status: int, body: bytes, media_type: bytes, watch: Watch | None = None) -> None:
         """Keep one answer, forgetting the least recently used ones until the cache fits its budget."""
         cost = self._cost(key, body)
         if cost > self.max_bytes:  # bigger than the whole budget: not worth evicting everything for
             return
-        old = self._entries.pop(key, None)
-        if old is not None:
-            self.size_bytes -= self._cost(key, old[1])
+        if key in self._entries:
+            self._drop(key)
         while self._entries and self.size_bytes + cost > self.max_bytes:
-            gone_key, gone = self._entries.popitem(last=False)
-            self.size_bytes -= self._cost(gone_key, gone[1])
-        self._entries[key] = (status, body, media_type)
+            self._drop(next(iter(self._entries)))
+        if watch is not None and watch.query is not None and len(self._lists.get(watch.kind, ())) >= LIST_WATCHES_MAX:
+            watch = None
+        self._entries[key] = _Entry(status, body, media_type, watch)
         self.size_bytes += cost
+        if watch is None:
+            self._unwatched.add(key)
+            return
+        if watch.query is not None:
+            self._lists.setdefault(watch.kind, set()).add(key)
+        else:
+            for record_id in watch.ids:
+                self._by_record.setdefault((watch.kind, record_id), set()).add(key)
+        for kind in watch.shows:
+            self._by_shown.setdefault(kind, set()).add(key)
+
+    def _drop(self, key: Key) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is None:
+            return
+        self.size_bytes -= self._cost(key, entry.body)
+        watch = entry.watch
+        if watch is None:
+            self._unwatched.discard(key)
+            return
+        if watch.query is not None:
+            _discard(self._lists, watch.kind, key)
+        else:
+            for record_id in watch.ids:
+                _discard(self._by_record, (watch.kind, record_id), key)
+        for kind in watch.shows:
+            _discard(self._by_shown, kind, key)
+
+
+def _discard(index: dict[_K, set[Key]], at: _K, key: Key) -> None:
+    keys = index.get(at)
+    if keys is not None:
+        keys.discard(key)
+        if not keys:
+            del index[at]
 
 
 def no_cache(request: Request) -> None:
     """Mark this request's answer as not cacheable."""
     context_of(request.scope).no_cache = True
+
+
+def watch(request: Request, what: Watch) -> None:
+    """Say what this request's answer shows, so the cache keeps it through writes that leave it alone."""
+    context_of(request.scope).watch = what

@@ -10,6 +10,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import Scope, Send
 
 if TYPE_CHECKING:
+    from mock_server.http.cache import Watch
     from mock_server.runtime import Runtime
 
 _SCOPE_KEY = "ghl_sandbox.request"
@@ -37,6 +38,8 @@ class RequestContext:
     committed_status: int | None = None
     # The answer must not be served from the response cache (its read had a side effect).
     no_cache: bool = False
+    # What the answer shows, for the response cache to keep it through writes elsewhere (`cache.watch`).
+    watch: Watch | None = None
 
 
 def context_of(scope: Scope) -> RequestContext:

@@ -18,7 +18,7 @@ from mock_server.ghl.responses.guard import check_location, require_marketplace_
 from mock_server.ghl.responses.params import MAX_PAGING, Validator, paging
 from mock_server.ghl.world import Ghl, ghl_of
 from mock_server.http.bodies import json_object
-from mock_server.http.cache import no_cache
+from mock_server.http.cache import Watch, no_cache, watch
 from mock_server.http.context import runtime_of
 from mock_server.http.errors import JSON, json_response
 from mock_server.http.fragments import Form, FragmentCache, PageKeeper, page
@@ -112,6 +112,8 @@ def _list_answer(request: Request, form: Form, kept: PageKeeper, table: Table[An
     done = cast(list[bytes], parts)  # every part is known now
     if found.rows and found.rows[0][1] >= 0:  # a versioned page: kept whole for the next read of the same rows
         kept.keep(found.rows, done)
+    if found.query is not None:  # the page of a counted query: kept through writes that leave it alone
+        watch(request, Watch(table.kind, frozenset(rid for rid, _ in found.rows), found.query, form.depends_on))
     return Response(page(done, found.total), media_type=JSON)
 
 
@@ -124,6 +126,7 @@ def _page_key(request: Request) -> str:
 
 def _by_id_answer(request: Request, form: Form, table: Table[Any], record: Any,
                   shape: Callable[[], dict[str, Any]]) -> Response:
+    watch(request, Watch(table.kind, frozenset((record.id,)), shows=form.depends_on))
     return Response(_fragments(request).render(form, record.id, table.doc(record), shape), media_type=JSON)
 
 
@@ -189,6 +192,7 @@ async def get_order(request: Request, token: Token) -> Response:
         shown = order if order is not None else table.decode(doc)
         return shapes.order_detail(shown, *service.payments.catalog([i["price_id"] for i in shown.items]))
 
+    watch(request, Watch(table.kind, frozenset((order_id,)), shows=ORDER_BY_ID.depends_on))
     return Response(_fragments(request).render(ORDER_BY_ID, order_id, doc, shape), media_type=JSON)
 
 

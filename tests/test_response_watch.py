@@ -1,0 +1,290 @@
+"""The response cache keeps an answer through writes that leave what it shows alone (`cache.Watch`):
+a get-by-id through writes of other records, a list page through writes that move no record in, out or
+along its query (`store.RowsWritten`). Every answer must still be byte for byte the uncached one, after
+every kind of write."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pytest
+from api_support import EVERYTHING, ORDERS, SUBSCRIPTIONS, TRANSACTIONS, params_for
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_fragment_cache import Live, created, live_sandbox
+
+from mock_server.ghl.models import Order, Price, Transaction
+from mock_server.http.cache import LIST_WATCHES_MAX, ResponseCache, Watch
+from mock_server.settings import Settings
+from mock_server.store import Condition, RowsWritten, Store, TableSpec, by_created, by_location, column
+
+# ---- the store says what a write moved -----------------------------------------------------------
+
+
+@dataclass
+class Task:
+    id: str
+    location_id: str
+    created_at: float
+    status: str = "open"
+    text: str = ""
+
+
+TASKS = TableSpec("tasks", Task, (column("location_id", "TEXT", by_location), column("created_at", "REAL", by_created),
+                                  column("status", "TEXT", lambda t: t.status)))
+ALL = [Condition("location_id", "=", "loc")]
+OPEN = [*ALL, Condition("status", "=", "open")]
+
+
+class NoKept:
+    def page(self, versions: list[tuple[int]]) -> None:
+        return None
+
+    def __call__(self, rows: list[tuple[str, int]]) -> list[bytes | None]:
+        return [None] * len(rows)
+
+    def record(self, record_id: str, stamp: bytes | int) -> bytes | None:
+        return None
+
+
+def _store_with_pages() -> tuple[Store, list[RowsWritten | None], Any, Any]:
+    store = Store(None, [TASKS])
+    told: list[RowsWritten | None] = []
+    store.on_write(lambda kind, change: told.append(change))
+    tasks = store.table(Task)
+    tasks.put_many([Task(f"t{i}", "loc", float(i)) for i in range(10)])
+    every = tasks.page_versions(ALL, 3, 0, NoKept()).query
+    still_open = tasks.page_versions(OPEN, 3, 0, NoKept()).query
+    told.clear()
+    return store, told, every, still_open
+
+
+def test_a_write_that_changes_only_documents_moves_no_query() -> None:
+    store, told, every, still_open = _store_with_pages()
+    store.table(Task).put(Task("t1", "loc", 1.0, text="edited"))
+    assert told == [RowsWritten(frozenset({"t1"}), frozenset({every, still_open}))]
+
+
+def test_a_write_that_changes_a_filtered_column_moves_only_the_queries_that_filter_on_it() -> None:
+    store, told, every, still_open = _store_with_pages()
+    store.table(Task).put(Task("t1", "loc", 1.0, status="done"))
+    assert told == [RowsWritten(frozenset({"t1"}), frozenset({every}))]
+
+
+def test_a_new_row_a_new_sort_key_a_delete_and_a_big_write_move_every_query() -> None:
+    store, told, every, still_open = _store_with_pages()
+    tasks = store.table(Task)
+    tasks.put(Task("t99", "loc", 99.0))  # new: in both queries now
+    tasks.put(Task("t2", "loc", 50.0))  # same filters, another place in the order
+    assert told == [RowsWritten(frozenset({"t99"}), frozenset()), RowsWritten(frozenset({"t2"}), frozenset())]
+    told.clear()
+    tasks.delete("t3")
+    tasks.put_many([Task(f"b{i}", "loc", 200.0 + i) for i in range(40)])  # more than the store checks
+    assert told[0] is None and told[1] == RowsWritten(frozenset(f"b{i}" for i in range(40)), frozenset())
+
+
+def test_a_rollback_tells_every_kind_it_wrote_as_changed_in_any_way() -> None:
+    store, told, _, _ = _store_with_pages()
+    with pytest.raises(RuntimeError), store.transaction():
+        store.table(Task).put(Task("t1", "loc", 1.0, text="undone"))
+        raise RuntimeError("refused")
+    assert len(told) == 2 and told[0] is not None and told[1] is None
+
+
+# ---- the cache keeps what a write left alone -----------------------------------------------------
+
+
+def key(n: int) -> tuple[str, bytes, str, str]:
+    return f"/x/{n}", b"", "loc", "location"
+
+
+QUERY = ("orders", " WHERE location_id = ?", ("loc",))
+OTHER_QUERY = ("orders", " WHERE location_id = ? AND status = ?", ("loc", "paid"))
+
+
+def _cache() -> ResponseCache:
+    cache = ResponseCache(True, frozenset({"orders", "prices", "transactions"}))
+    cache.store(key(0), 200, b"plain", b"application/json")
+    cache.store(key(1), 200, b"order a", b"application/json", Watch("orders", frozenset({"a"}), shows=frozenset({"prices"})))
+    cache.store(key(2), 200, b"order b", b"application/json", Watch("orders", frozenset({"b"})))
+    cache.store(key(3), 200, b"page", b"application/json", Watch("orders", frozenset({"a", "c"}), QUERY))
+    cache.store(key(4), 200, b"paid page", b"application/json", Watch("orders", frozenset({"c"}), OTHER_QUERY))
+    return cache
+
+
+def kept(cache: ResponseCache) -> list[int]:
+    return [n for n in range(5) if cache.get(key(n)) is not None]
+
+
+def test_a_write_of_one_record_keeps_what_does_not_show_it() -> None:
+    cache = _cache()
+    cache.written("orders", RowsWritten(frozenset({"b"}), frozenset({QUERY})))
+    assert kept(cache) == [1, 3]  # b's answer goes, the paid page's query moved, the plain answer goes
+    cache.written("orders", RowsWritten(frozenset({"a"}), frozenset({QUERY})))
+    assert kept(cache) == []
+
+
+def test_a_write_of_a_kind_shown_besides_or_of_unknown_extent_drops_what_shows_it() -> None:
+    cache = _cache()
+    cache.written("prices", None)
+    assert kept(cache) == [2, 3, 4]  # the by-id answer of a shows prices
+    cache.written("transactions", None)  # shown by none of the watched answers
+    assert kept(cache) == [2, 3, 4]
+    cache.written("orders", None)
+    assert kept(cache) == [] and cache.size_bytes == 0
+
+
+def test_writes_of_kinds_no_answer_shows_keep_everything_and_a_reset_drops_everything() -> None:
+    cache = _cache()
+    cache.written("deliveries", None)
+    assert kept(cache) == [0, 1, 2, 3, 4]
+    cache.written(None)
+    assert kept(cache) == [] and cache.size_bytes == 0
+
+
+def test_evicted_and_replaced_entries_leave_no_watch_behind() -> None:
+    cache = _cache()
+    cache.store(key(3), 200, b"page again", b"application/json")  # now unwatched
+    cache.max_bytes = cache.size_bytes  # the next entry evicts the least recently used (0, then 1)
+    cache.store(key(5), 200, b"order d", b"application/json", Watch("orders", frozenset({"d"})))
+    cache.written("orders", RowsWritten(frozenset({"a", "d"}), frozenset({QUERY, OTHER_QUERY})))
+    assert kept(cache) == [2, 4] and cache.get(key(5)) is None
+    assert not cache._unwatched and set(cache._by_record) == {("orders", "b"), ("orders", "c")} or \
+        set(cache._by_record) == {("orders", "b")}
+    assert cache._by_shown == {}
+
+
+def test_past_its_watched_lists_a_list_answer_goes_with_any_write() -> None:
+    cache = ResponseCache(True, frozenset({"orders"}))
+    for n in range(LIST_WATCHES_MAX + 1):
+        cache.store(key(n), 200, b"page", b"application/json", Watch("orders", frozenset({"x"}), QUERY))
+    cache.written("orders", RowsWritten(frozenset({"y"}), frozenset({QUERY})))
+    assert len(cache) == LIST_WATCHES_MAX
+
+
+# ---- through HTTP: cached answers equal uncached ones after every write -----------------------------
+
+
+@pytest.fixture(scope="module")
+def live() -> Iterator[Live]:
+    """Both caches on; the test turns the response cache off to read an answer uncached."""
+    with live_sandbox(Settings(orders=120, rate_limit="off")) as found:
+        yield found
+
+
+def read(live: Live, path: str, **params: Any) -> bytes:
+    r = live.sb.api("GET", path, live.loc["token"], params=params_for(path, live.loc, **params))
+    assert r.status_code == 200, f"{path} {params} -> {r.status_code} {r.text[:300]}"
+    return r.content
+
+
+def reads(order_ids: list[str], sub_ids: list[str]) -> list[tuple[str, dict[str, Any]]]:
+    out: list[tuple[str, dict[str, Any]]] = [
+        (ORDERS, {}), (ORDERS, {"limit": 5, "offset": 3}), (ORDERS, {"paymentStatus": "paid"}),
+        (ORDERS, {"paymentStatus": "unpaid", "limit": 50}), (ORDERS, {"status": "cancelled"}),
+        (ORDERS, {"limit": EVERYTHING}), (TRANSACTIONS, {}), (TRANSACTIONS, {"limit": EVERYTHING}),
+        (SUBSCRIPTIONS, {}), (SUBSCRIPTIONS, {"getPaymentsCollectedCount": "true"})]
+    out += [(f"{ORDERS}/{o}", {}) for o in order_ids]
+    out += [(TRANSACTIONS, {"entityId": o, "limit": EVERYTHING}) for o in order_ids]
+    out += [(f"{SUBSCRIPTIONS}/{s}", {}) for s in sub_ids]
+    return out
+
+
+def check(live: Live, order_ids: list[str], sub_ids: list[str]) -> None:
+    """Each read (possibly kept from before the last write) equals the same read with the cache off."""
+    cache = live.runtime.responses
+    for path, params in reads(order_ids, sub_ids):
+        answer = read(live, path, **params)
+        cache.enabled = False
+        try:
+            fresh = read(live, path, **params)
+        finally:
+            cache.enabled = True
+        assert answer == fresh, (path, params)
+
+
+def payable_orders(live: Live) -> list[str]:
+    """Seeded orders of the location with a balance due and no payment pending, oldest first."""
+    payments = live.runtime.store.table(Transaction)
+    orders = live.runtime.store.table(Order).all([Condition("location_id", "=", live.loc["id"])])
+    return [o.id for o in sorted(orders, key=lambda o: o.created_at)
+            if o.payment_status in ("unpaid", "partially_paid") and not o.cancelled
+            and all(t.status != "pending" for t in payments.all([Condition("entity_id", "=", o.id)]))]
+
+
+ACTIONS = ("order.create", "order.pay", "order.pay_old", "order.fulfill", "order.refund", "order.cancel",
+           "order.record_payment", "subscription.create", "subscription.renew", "subscription.cancel", "price")
+
+
+def _act(live: Live, action: str, orders: list[str], subs: list[str], old: list[str], pick: int) -> None:
+    sb, loc = live.sb, live.loc["id"]
+    if action == "order.create":
+        orders.append(created(sb.simulate("order.create", locationId=loc), "order"))
+    elif action == "subscription.create":
+        subs.append(created(sb.simulate("subscription.create", locationId=loc), "subscription"))
+    elif action == "order.pay_old":  # a seeded order far down the first pages: they stay
+        if not old:
+            return
+        oid = old.pop(pick % len(old))
+        orders.append(oid)
+        r = sb.request("POST", "/simulate/order.pay", json={"orderId": oid})
+        assert r.status_code in (200, 409), r.text
+    elif action == "price":  # a price renamed behind the API: every answer that shows it goes
+        prices = live.runtime.store.table(Price)
+        price = prices.all()[pick % len(prices.all())]
+        with live.runtime.store.transaction():
+            prices.put(replace(price, name=price.name + " (renamed)"))
+    elif action.startswith("order.") and orders:
+        r = sb.request("POST", f"/simulate/{action}", json={"orderId": orders[pick % len(orders)],
+                                                           **({"mode": "cash"} if "record" in action else {})})
+        assert r.status_code in (200, 409), r.text  # a refused action (already paid, cancelled) writes nothing
+    elif action.startswith("subscription.") and subs:
+        r = sb.request("POST", f"/simulate/{action}", json={"subscriptionId": subs[pick % len(subs)]})
+        assert r.status_code in (200, 409), r.text
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(st.tuples(st.sampled_from(ACTIONS), st.integers(0, 1000)), min_size=1, max_size=5))
+def test_every_cached_answer_after_every_write_equals_the_uncached_one(live: Live, steps: list[tuple[str, int]]) -> None:
+    old = payable_orders(live)[:20]
+    orders: list[str] = old[:2]
+    subs: list[str] = []
+    check(live, orders, subs)  # fills the cache: the writes below must show in what it kept
+    for action, pick in steps:
+        _act(live, action, orders, subs, old[2:], pick)
+        check(live, orders, subs)
+
+
+def test_a_payment_elsewhere_keeps_the_pages_it_did_not_move_and_other_orders(live: Live) -> None:
+    """The read after a write is served from the cache when the write left it alone, and is still what
+    an uncached read gives."""
+    cache = live.runtime.responses
+    loc = live.loc["id"]
+    paid, other = (created(live.sb.simulate("order.create", locationId=loc), "order") for _ in range(2))
+    second_page = read(live, ORDERS, limit=10, offset=10)  # the new orders are the first two of the first page
+    other_order = read(live, f"{ORDERS}/{other}")
+    live.sb.simulate("order.pay", orderId=paid)
+    hits = cache.hits
+    assert read(live, ORDERS, limit=10, offset=10) == second_page and read(live, f"{ORDERS}/{other}") == other_order
+    assert cache.hits == hits + 2
+    assert paid.encode() in read(live, ORDERS, paymentStatus="paid")  # that filter moved: read afresh
+    assert cache.hits == hits + 2
+    check(live, [paid, other], [])
+
+
+def test_a_price_renamed_shows_in_the_order_that_names_it(live: Live) -> None:
+    """An order's answer shows its items' prices: a write of prices drops it, whatever order it was."""
+    oid = created(live.sb.simulate("order.create", locationId=live.loc["id"]), "order")
+    before = read(live, f"{ORDERS}/{oid}")
+    prices = live.runtime.store.table(Price)
+    order = live.runtime.store.table(Order).get(oid)
+    assert order is not None
+    price = prices.get(order.items[0]["price_id"])
+    assert price is not None
+    with live.runtime.store.transaction():
+        prices.put(replace(price, name="Renamed behind the API"))
+    after = read(live, f"{ORDERS}/{oid}")
+    assert after != before and b"Renamed behind the API" in after
+    check(live, [oid], [])

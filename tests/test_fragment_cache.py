@@ -19,7 +19,7 @@ from api_support import EVERYTHING, ORDERS, SUBSCRIPTIONS, TRANSACTIONS, params_
 
 from mock_server import jsjson
 from mock_server.app import build_app, new_runtime
-from mock_server.http.fragments import Form, FragmentCache, page
+from mock_server.http.fragments import SEEDS_MAX, Form, FragmentCache, page
 from mock_server.runtime import Runtime
 from mock_server.settings import Settings
 from mock_server.testing import SandboxClient
@@ -329,22 +329,19 @@ def test_cached_totals_are_corrected_by_writes_not_recounted(live: Live) -> None
             assert table.page(where, 1, 0)[1] == fresh(where), (action, where)
 
 
-def test_an_action_renews_the_kept_json_of_what_it_wrote_for_the_read_that_follows(live: Live) -> None:
-    """The action's answer shows each resource as its get-by-id does. For a record read before, that JSON
-    renews what is kept, so the first read after the write is joined from it (a hit, no render) and equals
-    a render from scratch; a record nobody read (the payment a pay creates) is not added."""
+def test_an_action_keeps_the_json_of_what_it_wrote_for_the_read_that_follows(live: Live) -> None:
+    """The action's answer shows each resource as its get-by-id does; that JSON is kept, so the first
+    read after the write is joined from it (a hit, no render), read before or not (the payment a pay
+    creates), and equals a render from scratch."""
     sb, loc = live.sb, live.loc
     cache = live.runtime.fragments
     order = created(sb.simulate("order.create", locationId=loc["id"]), "order")
     sub = created(sb.simulate("subscription.create", locationId=loc["id"]), "subscription")
     paths = {"order": ORDERS, "transaction": TRANSACTIONS, "subscription": SUBSCRIPTIONS}
+    never_read = 0
     read: set[str] = set()
-    fresh = 0
     for action, body in (("order.pay", {"orderId": order}), ("order.fulfill", {"orderId": order}),
                          ("order.refund", {"orderId": order}), ("subscription.renew", {"subscriptionId": sub})):
-        for rid, path in ((order, ORDERS), (sub, SUBSCRIPTIONS)):
-            raw(live, f"{path}/{rid}")  # read before the write: kept
-            read.add(rid)
         answer = sb.simulate(action, **body)
         shown = [r for r in answer["resources"] if r["type"] in paths]
         assert shown, action
@@ -352,15 +349,28 @@ def test_an_action_renews_the_kept_json_of_what_it_wrote_for_the_read_that_follo
             hits, misses = cache.hits, cache.misses
             path = f"{paths[resource['type']]}/{resource['id']}"
             kept = raw(live, path)
-            renewed = resource["id"] in read
-            fresh += not renewed
-            assert (cache.hits, cache.misses) == ((hits + 1, misses) if renewed else (hits, misses + 1)), \
-                f"{action}: {path} ({'read before' if renewed else 'never read'})"
+            never_read += resource["id"] not in read
+            read.add(resource["id"])
+            assert (cache.hits, cache.misses) == (hits + 1, misses), f"{action}: {path}"
             assert orjson.loads(kept) == resource["data"], f"{action}: {path}"
-            read.add(resource["id"])  # read now: kept from here on
             cache.enabled = False
             try:
                 assert raw(live, path) == kept, f"{action}: {path}"
             finally:
                 cache.enabled = True
-    assert fresh >= 1  # the payment order.pay created was never read: rendered on its first read
+    assert never_read >= 2  # the payment and the refund were never read before their first read
+
+
+def test_what_writes_keep_for_records_nobody_reads_is_bounded() -> None:
+    cache = FragmentCache(True)
+    for n in range(SEEDS_MAX + 50):
+        cache.seed(BY_ID, f"r{n}", b"doc", b"{}")
+    assert len(cache) == SEEDS_MAX and cache.get(BY_ID, "r0", b"doc") is None
+    read = f"r{SEEDS_MAX}"
+    assert cache.get(BY_ID, read, b"doc") == b"{}"  # read: no longer counted among the unread
+    for n in range(SEEDS_MAX):
+        cache.seed(BY_ID, f"s{n}", b"doc", b"{}")
+    assert cache.get(BY_ID, read, b"doc") == b"{}" and len(cache) == SEEDS_MAX + 1
+    cache.seed(BY_ID, read, b"doc2", b"[]")  # a record read before is renewed, not counted
+    assert cache.get(BY_ID, read, b"doc2") == b"[]" and len(cache) == SEEDS_MAX + 1
+    assert cache.get(BY_ID, f"r{SEEDS_MAX + 49}", b"doc") is None  # unread, older than the s<n> seeds

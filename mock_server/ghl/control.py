@@ -139,17 +139,16 @@ def resource_view(sb: Any, kind: str, record: Any) -> dict[str, Any]:
 
 
 # The form each kind's get-by-id answers with (`mock_server/http/fragments.py`). An action's answer shows
-# its resources in that same JSON, so it renews what is kept of them: the read that follows a write to a
-# record read before (a harness checking what it did, a demo's next poll) is then assembled, not shaped
-# afresh. Records nobody read are not added (creating thousands of orders would fill the cache's budget,
-# and the resident set well past it). Fulfilments have no get-by-id of their own.
+# its resources in that same JSON, so it keeps it for them (`FragmentCache.seed`): the read that follows a
+# write (a harness checking what it did, a demo's next poll) is then assembled, not shaped afresh.
+# Fulfilments have no get-by-id of their own.
 BY_ID_FORMS: dict[str, Form] = {"orders": ORDER_BY_ID, "transactions": TRANSACTION_BY_ID,
                                 "subscriptions": SUBSCRIPTION_BY_ID}
 
 
 def result_view(sb: Any, result: ActionResult) -> tuple[dict[str, Any], bytes]:
     """The action's answer, as a value (for the dashboard's feed) and as the JSON it is answered with;
-    the by-id JSON of each resource read before is renewed for the reads that follow."""
+    the by-id JSON of each resource is kept for the reads that follow."""
     latest: dict[tuple[str, str], tuple[str, Any]] = {}
     for kind, record in result.resources:  # the last state of each resource wins, in first-seen order
         latest[(kind, record.id)] = (kind, record)
@@ -160,7 +159,7 @@ def result_view(sb: Any, result: ActionResult) -> tuple[dict[str, Any], bytes]:
         data = jsjson.dumps(view["data"])
         form = BY_ID_FORMS.get(kind)
         if form is not None:  # stamped with the record's document: used only while it is what is stored
-            sb.fragments.refresh(form, record.id, Table.doc(record), data)
+            sb.fragments.seed(form, record.id, Table.doc(record), data)
         resources.append(view)
         written.append({**view, "data": orjson.Fragment(data)})
     webhooks = []

@@ -30,6 +30,7 @@ DEFAULT_MB = 32
 ENTRY_OVERHEAD = 200  # the key and value tuples, the bytes objects' headers, the dict slot (an estimate)
 ROW_OVERHEAD = 120  # one (id, version) row of a kept page: the tuple, the id string, the int (an estimate)
 PAGES_MAX = 256  # kept pages (one per distinct list query); past it the least recently used goes
+SEEDS_MAX = 512  # fragments a write added for records not read since; past it the oldest such go
 
 Key = tuple[str, str]
 # What a fragment was made from: the record's stored document, or the store's version of it (an int
@@ -54,6 +55,8 @@ class FragmentCache:
         # A list page's rows (id, version) and their fragments, by (form, page key): the same bytes as
         # the records' own entries, counted again in the budget (either may be forgotten first).
         self._pages: OrderedDict[Key, KeptPage] = OrderedDict()
+        # Fragments `seed` added that no read has used yet, oldest first (at most SEEDS_MAX).
+        self._seeds: OrderedDict[Key, None] = OrderedDict()
         self.size_bytes = 0
         self.hits = 0
         self.misses = 0
@@ -68,6 +71,7 @@ class FragmentCache:
         if kind is None:
             self._entries.clear()
             self._pages.clear()
+            self._seeds.clear()
             self.size_bytes = 0
             return
         forms = {f for f, kinds in self._depends.items() if kind in kinds}
@@ -85,6 +89,8 @@ class FragmentCache:
     def _drop(self, key: Key) -> None:
         doc, fragment = self._entries.pop(key)
         self.size_bytes -= self._cost(key, doc, fragment)
+        if self._seeds:
+            self._seeds.pop(key, None)
 
     def _drop_page(self, key: Key) -> None:
         self.size_bytes -= self._pages.pop(key).cost
@@ -104,6 +110,8 @@ class FragmentCache:
             return None
         self._entries.move_to_end(key)
         self.hits += 1
+        if self._seeds:
+            self._seeds.pop(key, None)  # read: an entry like any other now
         return hit[1]
 
     def put(self, form: Form, record_id: str, doc: Stamp, fragment: bytes) -> None:
@@ -120,12 +128,20 @@ class FragmentCache:
         self._entries[key] = (doc, fragment)
         self.size_bytes += cost
 
-    def refresh(self, form: Form, record_id: str, doc: Stamp, fragment: bytes) -> None:
-        """`put`, only if the record has a fragment in that form already (read before: likely read again).
-        A writer that has the new JSON at hand renews what is kept without adding: creating thousands of
-        records does not fill the cache with what nobody asked for."""
-        if (form.name, record_id) in self._entries:
-            self.put(form, record_id, doc, fragment)
+    def seed(self, form: Form, record_id: str, doc: Stamp, fragment: bytes) -> None:
+        """`put` the JSON a write answered with, for the read that follows it (a harness checking what it
+        did, a demo's next poll). A record read before is renewed like any entry; one not read since is
+        kept among the SEEDS_MAX most recent such, so creating thousands of records does not fill the
+        budget (and the resident set, several times over) with what nobody asks for."""
+        if not self.enabled:
+            return
+        key = (form.name, record_id)
+        unread = key not in self._entries or key in self._seeds
+        self.put(form, record_id, doc, fragment)
+        if unread and key in self._entries:
+            self._seeds[key] = None
+            while len(self._seeds) > SEEDS_MAX:
+                self._drop(next(iter(self._seeds)))
 
     def pages(self, form: Form, page_key: str) -> PageKeeper:
         """What one list page (`page_key`: its query) has kept, for `Table.page_versions`."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -189,10 +190,16 @@ class Payments:
 
     # ---- writes -------------------------------------------------------------------------------
 
-    def refresh_order(self, order: Order) -> bool:
-        """Recompute an order's derived statuses from its transactions and fulfillments and store it."""
-        fulfillments = self.store.table(Fulfillment).all([Condition("order_id", "=", order.id)])
-        changed = state.derive(order, self.transactions_of(order.id), fulfillments)
+    def refresh_order(self, order: Order, transactions: Sequence[Transaction] | None = None,
+                      fulfillments: Sequence[Fulfillment] | None = None) -> bool:
+        """Recompute an order's derived statuses from its transactions and fulfillments and store it. A
+        caller that holds either list as of now (read in its transaction, with what it wrote since)
+        passes it, and it is not read again."""
+        if fulfillments is None:
+            fulfillments = self.store.table(Fulfillment).all([Condition("order_id", "=", order.id)])
+        if transactions is None:
+            transactions = self.transactions_of(order.id)
+        changed = state.derive(order, transactions, fulfillments)
         if changed:
             order.updated_at = self.clock.now()
         self.store.table(Order).put(order)
@@ -220,9 +227,8 @@ class Payments:
             if order.cancelled:
                 raise InvalidOperation("Cannot fulfill a cancelled order")
             wanted = state.ordered_quantities(order)
-            done = state.fulfilled_quantities(
-                self.store.table(Fulfillment).all([Condition("order_id", "=", order.id)])
-            )
+            before = self.store.table(Fulfillment).all([Condition("order_id", "=", order.id)])
+            done = state.fulfilled_quantities(before)
             requested: dict[str, float] = {}
             for item in items:
                 requested[item["price_id"]] = requested.get(item["price_id"], 0) + item["qty"]
@@ -239,7 +245,7 @@ class Payments:
                                                 trackings=trackings, notify_customer=notify_customer,
                                                 at=self.clock.now())
             self.store.table(Fulfillment).put(fulfillment)
-            self.refresh_order(order)
+            self.refresh_order(order, fulfillments=[*before, fulfillment])
         return fulfillment
 
     def create_provider(

@@ -7,7 +7,7 @@ Action names are part of the public contract (`POST /_sandbox/simulate/{action}`
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -119,9 +119,11 @@ class Simulator:
         self.signals.publish(Signal("ghl", name, location_id,
                                     Snapshots({role: r for role, r in records.items() if r is not None})))
 
-    def _payment_signals(self, txn: Transaction, order: Order, subscription: Subscription | None = None) -> None:
+    def _payment_signals(self, txn: Transaction, order: Order, subscription: Subscription | None = None,
+                         transactions: Sequence[Transaction] | None = None) -> None:
         """`payment.received` for a payment that succeeded or failed; `order.submitted` the first time one
-        of the order's own payments succeeds. Call after the order was refreshed."""
+        of the order's own payments succeeds. Call after the order was refreshed (with the order's
+        transactions as of now, when the caller holds them)."""
         if txn.status not in ("succeeded", "failed"):
             return
         if subscription is None and txn.subscription_id:
@@ -129,8 +131,10 @@ class Simulator:
         self._signal("payment.received", order.location_id, transaction=txn, order=order,
                      contact=order.contact_snapshot or None, subscription=subscription)
         if txn.status == "succeeded" and txn.entity_type == "order":
-            paid = [t for t in self.payments.transactions_of(order.id) if t.status in ("succeeded", "refunded")]
-            if [t.id for t in paid] == [txn.id]:
+            if transactions is None:
+                transactions = self.payments.transactions_of(order.id)
+            paid = [t.id for t in transactions if t.status in ("succeeded", "refunded")]
+            if paid == [txn.id]:
                 self._signal("order.submitted", order.location_id, order=order, transaction=txn)
 
     def _extension(self, event_type: str, kind: str, record: Any) -> None:
@@ -236,8 +240,9 @@ class Simulator:
         funnel = sources.for_order(self.store, self.ids, args.location_id, args.source_type or "funnel", sub_type, now)
         return sources.order_source(funnel, sub_type)
 
-    def _settle_refresh(self, order: Order, result: ActionResult) -> None:
-        self.payments.refresh_order(order)
+    def _settle_refresh(self, order: Order, result: ActionResult,
+                        transactions: Sequence[Transaction] | None = None) -> None:
+        self.payments.refresh_order(order, transactions)
         result.resources.append(("orders", order))
 
     # ---- order actions ------------------------------------------------------------------------
@@ -280,8 +285,9 @@ class Simulator:
         self.store.table(Transaction).put(txn)
         result.resources.append(("transactions", txn))
         self._extension("SandboxTransactionCreate", "transactions", txn)
-        self._settle_refresh(order, result)
-        self._payment_signals(txn, order)
+        now = [*txns, txn]  # the order's transactions, as read above with the one just written
+        self._settle_refresh(order, result, now)
+        self._payment_signals(txn, order, transactions=now)
 
     def order_record_payment(self, args: SimArgs, result: ActionResult) -> None:
         """A manual payment (cash, card, cheque, bank transfer, other) recorded on the order."""

@@ -51,7 +51,8 @@ class FragmentCache:
         self.enabled = enabled and max_bytes > 0
         self.max_bytes = max_bytes
         self._entries: OrderedDict[Key, tuple[Stamp, bytes]] = OrderedDict()
-        self._depends: dict[str, frozenset[str]] = {}  # form -> the kinds it shows besides its own record
+        self._shown_by: dict[str, set[str]] = {}  # kind -> the forms that show it besides their own record
+        self._forms: set[str] = set()  # the forms kept so far (each registered in `_shown_by` once)
         # A list page's rows (id, version) and their fragments, by (form, page key): the same bytes as
         # the records' own entries, counted again in the budget (either may be forgotten first).
         self._pages: OrderedDict[Key, KeptPage] = OrderedDict()
@@ -74,13 +75,18 @@ class FragmentCache:
             self._seeds.clear()
             self.size_bytes = 0
             return
-        forms = {f for f, kinds in self._depends.items() if kind in kinds}
+        forms = self._shown_by.get(kind)
         if not forms:
             return
         for key in [k for k in self._entries if k[0] in forms]:
             self._drop(key)
         for key in [k for k in self._pages if k[0] in forms]:
             self._drop_page(key)
+
+    def _register(self, form: Form) -> None:
+        self._forms.add(form.name)
+        for kind in form.depends_on:
+            self._shown_by.setdefault(kind, set()).add(form.name)
 
     @staticmethod
     def _cost(key: Key, doc: Stamp, fragment: bytes) -> int:
@@ -117,7 +123,8 @@ class FragmentCache:
     def put(self, form: Form, record_id: str, doc: Stamp, fragment: bytes) -> None:
         if not self.enabled:
             return
-        self._depends[form.name] = form.depends_on
+        if form.name not in self._forms:
+            self._register(form)
         key = (form.name, record_id)
         cost = self._cost(key, doc, fragment)
         if cost > self.max_bytes:
@@ -158,7 +165,8 @@ class FragmentCache:
     def _keep_page(self, form: Form, key: Key, rows: list[tuple[str, int]], parts: list[bytes]) -> None:
         if not self.enabled:
             return
-        self._depends[form.name] = form.depends_on
+        if form.name not in self._forms:
+            self._register(form)
         cost = sum(map(len, parts)) + ROW_OVERHEAD * len(rows) + len(key[1]) + ENTRY_OVERHEAD
         if cost > self.max_bytes:
             return

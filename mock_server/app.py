@@ -71,6 +71,7 @@ class SegmentRouter(Router):
     through Starlette's own scan."""
 
     _by_segment: dict[str, list[BaseRoute]]
+    _by_two: dict[tuple[str, str], list[BaseRoute]]
     _any_segment: list[BaseRoute]
     _exact: dict[str, list[BaseRoute]]
     _indexed: list[BaseRoute] | None = None
@@ -92,12 +93,28 @@ class SegmentRouter(Router):
                 fixed = getattr(route, "path", None)
                 if isinstance(fixed, str) and "{" not in fixed and fixed not in exact:
                     exact[fixed] = [r for r in self.routes if _may_match(r, fixed)]
-            self._by_segment, self._any_segment, self._exact = by_segment, anywhere, exact
+            # Under a first segment, the routes a fixed second segment leaves (`/_sandbox/simulate/...`
+            # is not matched against the other control-plane routes): those with that second segment
+            # and those with none fixed, in order.
+            by_two: dict[tuple[str, str], list[BaseRoute]] = {}
+            for segment, routes in by_segment.items():
+                seconds = {_second_segment(getattr(r, "path", None)) for r in routes}
+                for second in (s for s in seconds if s is not None):
+                    by_two[(segment, second)] = [r for r in routes
+                                                 if _second_segment(getattr(r, "path", None)) in (None, second)]
+            self._by_segment, self._by_two, self._any_segment, self._exact = by_segment, by_two, anywhere, exact
             self._indexed = self.routes
         found = self._exact.get(path)
         if found is not None:
             return found
-        return self._by_segment.get(path.split("/", 2)[1] if path.startswith("/") else "\0", self._any_segment)
+        if not path.startswith("/"):
+            return self._by_segment.get("\0", self._any_segment)
+        parts = path.split("/", 3)
+        if len(parts) > 3:  # a third segment follows: the second is whole
+            found = self._by_two.get((parts[1], parts[2]))
+            if found is not None:
+                return found
+        return self._by_segment.get(parts[1], self._any_segment)
 
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or self.redirect_slashes:
@@ -128,6 +145,18 @@ def _may_match(route: BaseRoute, path: str) -> bool:
     """Whether the route's pattern can match `path` (a route without one is tried on every path)."""
     pattern = getattr(route, "path_regex", None)
     return pattern is None or pattern.match(path) is not None
+
+
+def _second_segment(path: str | None) -> str | None:
+    """`/_sandbox/simulate/{action}` -> `simulate`; None when the route has no fixed, whole second segment
+    followed by another (a parameter, `{name}.json`, a route of one or two segments): such a route is
+    tried whatever the second segment."""
+    if path is None or not path.startswith("/"):
+        return None
+    parts = path.split("/", 3)
+    if len(parts) < 4 or "{" in parts[2]:
+        return None
+    return parts[2]
 
 
 def _first_segment(path: str | None) -> str | None:

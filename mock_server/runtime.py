@@ -97,6 +97,7 @@ class Runtime:
         self.store = Store(settings.state_file,
                            (LOCATIONS, *outbox_tables.TABLES, *(t for s in self.services for t in s.tables)))
         visible = frozenset({"locations"}.union(*(s.visible_kinds for s in self.services)))
+        self._first_location: tuple[tuple[int, ...], str] | None = None
         self.responses = ResponseCache(settings.response_cache, visible, settings.response_cache_mb * 1024 * 1024)
         self.fragments = FragmentCache(settings.fragment_cache, settings.fragment_cache_mb * 1024 * 1024)
         self.journal = Journal(settings.journal_capacity)
@@ -306,6 +307,14 @@ class Runtime:
 
     def locations(self) -> list[Location]:
         return self.store.table(Location).all()
+
+    def first_location_id(self) -> str:
+        """The first location's id (where an action without `locationId` happens), kept until locations
+        are written again."""
+        stamp = self.store.written((LOCATIONS.kind,))
+        if self._first_location is None or self._first_location[0] != stamp:
+            self._first_location = (stamp, self.locations()[0].id)
+        return self._first_location[1]
 
     def location(self, location_id: str) -> Location | None:
         return self.store.table(Location).get(location_id)

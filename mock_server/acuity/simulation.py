@@ -60,7 +60,7 @@ def minor(amount: Any) -> int | None:
 def _location(sb: Runtime, data: dict[str, Any]) -> str:
     location_id = data.get("locationId")
     if location_id is None:
-        return sb.locations()[0].id
+        return sb.first_location_id()
     if sb.location(location_id) is None:
         raise NotFound(f"Location {location_id} not found")
     return str(location_id)

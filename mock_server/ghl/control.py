@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -82,7 +83,7 @@ def parse_args(sb: Any, data: dict[str, Any]) -> SimArgs:
     """SimArgs from a body `validated_body` checked against the contract's SimulationRequest."""
     location_id = data.get("locationId")
     if location_id is None:
-        location_id = sb.locations()[0].id
+        location_id = sb.first_location_id()
     elif sb.location(location_id) is None:
         raise NotFound(f"Location {location_id} not found")
     pending = data.get("pending") or {}
@@ -123,8 +124,9 @@ def _float(data: dict[str, Any], name: str) -> float | None:
     return None if value is None else float(value)
 
 
-def resource_view(sb: Any, kind: str, record: Any) -> dict[str, Any]:
-    """The resource as the API's get-by-id answers it."""
+def resource_view(sb: Any, kind: str, record: Any, orders: Mapping[str, Order] | None = None) -> dict[str, Any]:
+    """The resource as the API's get-by-id answers it (`orders`: orders as the caller holds them now, so
+    a fulfilment's order is not read again)."""
     if kind == "orders":
         prices, products = ghl(sb).payments.catalog([i["price_id"] for i in record.items])
         return {"type": "order", "id": record.id, "data": shapes.order_detail(record, prices, products)}
@@ -133,7 +135,9 @@ def resource_view(sb: Any, kind: str, record: Any) -> dict[str, Any]:
     if kind == "subscriptions":
         prices, products = ghl(sb).payments.catalog([record.price_id])
         return {"type": "subscription", "id": record.id, "data": shapes.subscription_detail(record, prices, products)}
-    order = sb.store.table(Order).get(record.order_id)
+    order = orders.get(record.order_id) if orders else None
+    if order is None:
+        order = sb.store.table(Order).get(record.order_id)
     prices, products = ghl(sb).payments.catalog([i["price_id"] for i in record.items])
     return {"type": "fulfillment", "id": record.id, "data": shapes.fulfillment(record, order, prices, products)}
 
@@ -154,8 +158,9 @@ def result_view(sb: Any, result: ActionResult) -> tuple[dict[str, Any], bytes]:
         latest[(kind, record.id)] = (kind, record)
     resources: list[dict[str, Any]] = []
     written: list[dict[str, Any]] = []
+    orders = {rid: record for (kind, rid), (_, record) in latest.items() if kind == "orders"}
     for kind, record in latest.values():
-        view = resource_view(sb, kind, record)
+        view = resource_view(sb, kind, record, orders)
         data = jsjson.dumps(view["data"])
         form = BY_ID_FORMS.get(kind)
         if form is not None:  # stamped with the record's document: used only while it is what is stored

@@ -220,14 +220,15 @@ class Payments:
             return self.fulfill(self.order(location_id, order_id), items, trackings, notify_customer)
 
     def fulfill(self, order: Order, items: list[dict[str, Any]], trackings: list[dict[str, Any]],
-                notify_customer: bool) -> Fulfillment:
-        """Fulfil `items` of the order (as read in the caller's transaction); the order is refreshed and
-        stored in place."""
+                notify_customer: bool, before: Sequence[Fulfillment] | None = None) -> Fulfillment:
+        """Fulfil `items` of the order (as read in the caller's transaction, with its fulfilments so far
+        when the caller read them there too); the order is refreshed and stored in place."""
         with self.store.transaction():
             if order.cancelled:
                 raise InvalidOperation("Cannot fulfill a cancelled order")
             wanted = state.ordered_quantities(order)
-            before = self.store.table(Fulfillment).all([Condition("order_id", "=", order.id)])
+            if before is None:
+                before = self.store.table(Fulfillment).all([Condition("order_id", "=", order.id)])
             done = state.fulfilled_quantities(before)
             requested: dict[str, float] = {}
             for item in items:

@@ -348,15 +348,17 @@ class Simulator:
 
     def order_fulfill(self, args: SimArgs, result: ActionResult) -> None:
         order = self._order(args)
+        before = None
         if args.items:
             items = [{"price_id": i["price_id"], "qty": i.get("qty", 1)} for i in args.items]
         else:
-            done = state.fulfilled_quantities(self.store.table(Fulfillment).all([Condition("order_id", "=", order.id)]))
+            before = self.store.table(Fulfillment).all([Condition("order_id", "=", order.id)])
+            done = state.fulfilled_quantities(before)
             items = [{"price_id": pid, "qty": qty - done.get(pid, 0)}
                      for pid, qty in state.ordered_quantities(order).items() if qty - done.get(pid, 0) > 0]
             if not items:
                 raise InvalidOperation("Order is already fulfilled")
-        fulfillment = self.payments.fulfill(order, items, args.trackings, args.notify_customer)
+        fulfillment = self.payments.fulfill(order, items, args.trackings, args.notify_customer, before)
         result.resources.append(("fulfillments", fulfillment))
         result.resources.append(("orders", order))  # refreshed and stored by `fulfill`
 

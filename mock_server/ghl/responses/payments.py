@@ -94,6 +94,11 @@ def _fragments(request: Request) -> FragmentCache:
     return runtime_of(request).fragments
 
 
+def _caching(request: Request) -> bool:
+    """Whether the response cache keeps answers (what an answer shows matters only then)."""
+    return runtime_of(request).responses.enabled
+
+
 def _list_answer(request: Request, form: Form, kept: PageKeeper, table: Table[Any], found: VersionedPage,
                  shape: Callable[[list[Any]], list[dict[str, Any]]]) -> Response:
     """`{"data":[...],"totalCount":n}` joined from each record's kept list-item JSON; only the records
@@ -112,7 +117,7 @@ def _list_answer(request: Request, form: Form, kept: PageKeeper, table: Table[An
     done = cast(list[bytes], parts)  # every part is known now
     if found.rows and found.rows[0][1] >= 0:  # a versioned page: kept whole for the next read of the same rows
         kept.keep(found.rows, done)
-    if found.query is not None:  # the page of a counted query: kept through writes that leave it alone
+    if found.query is not None and _caching(request):  # a counted query's page: kept through writes elsewhere
         watch(request, Watch(table.kind, frozenset(rid for rid, _ in found.rows), found.query, form.depends_on))
     return Response(page(done, found.total), media_type=JSON)
 
@@ -126,7 +131,8 @@ def _page_key(request: Request) -> str:
 
 def _by_id_answer(request: Request, form: Form, table: Table[Any], record: Any,
                   shape: Callable[[], dict[str, Any]]) -> Response:
-    watch(request, Watch(table.kind, frozenset((record.id,)), shows=form.depends_on))
+    if _caching(request):
+        watch(request, Watch(table.kind, frozenset((record.id,)), shows=form.depends_on))
     return Response(_fragments(request).render(form, record.id, table.doc(record), shape), media_type=JSON)
 
 
@@ -192,7 +198,8 @@ async def get_order(request: Request, token: Token) -> Response:
         shown = order if order is not None else table.decode(doc)
         return shapes.order_detail(shown, *service.payments.catalog([i["price_id"] for i in shown.items]))
 
-    watch(request, Watch(table.kind, frozenset((order_id,)), shows=ORDER_BY_ID.depends_on))
+    if _caching(request):
+        watch(request, Watch(table.kind, frozenset((order_id,)), shows=ORDER_BY_ID.depends_on))
     return Response(_fragments(request).render(ORDER_BY_ID, order_id, doc, shape), media_type=JSON)
 
 

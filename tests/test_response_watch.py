@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from test_fragment_cache import Live, created, live_sandbox
 
 from mock_server.ghl.models import Order, Price, Transaction
-from mock_server.http.cache import LIST_WATCHES_MAX, ResponseCache, Watch
+from mock_server.http.cache import LIST_WATCHES_MAX, RECORD_WATCHES_MAX, ResponseCache, Watch
 from mock_server.settings import Settings
 from mock_server.store import Condition, RowsWritten, Store, TableSpec, by_created, by_location, column
 
@@ -154,6 +154,17 @@ def test_evicted_and_replaced_entries_leave_no_watch_behind() -> None:
     assert not cache._unwatched and set(cache._by_record) == {("orders", "b"), ("orders", "c")} or \
         set(cache._by_record) == {("orders", "b")}
     assert cache._by_shown == {}
+
+
+def test_watched_by_id_answers_are_bounded_least_recently_used_first() -> None:
+    cache = ResponseCache(True, frozenset({"orders"}))
+    for n in range(RECORD_WATCHES_MAX + 10):
+        cache.store(key(n), 200, b"order", b"application/json", Watch("orders", frozenset({f"o{n}"})))
+        if n == RECORD_WATCHES_MAX - 1:
+            assert cache.get(key(0)) is not None  # read: the most recently used now
+    assert len(cache) == RECORD_WATCHES_MAX
+    assert cache.get(key(0)) is not None and cache.get(key(10)) is None and cache.get(key(11)) is not None
+    assert len(cache._by_record) == RECORD_WATCHES_MAX
 
 
 def test_past_its_watched_lists_a_list_answer_goes_with_any_write() -> None:

@@ -31,6 +31,9 @@ ENTRY_OVERHEAD = 256
 # Watched list answers checked against each write of their kind; past it a list answer is kept as an
 # unwatched one (gone with the next write), so a write never walks thousands of them.
 LIST_WATCHES_MAX = 64
+# Watched by-id answers kept through writes; past it the least recently used goes. Unbounded, a run that
+# reads each order once after writing it kept thousands of answers nobody asks for again.
+RECORD_WATCHES_MAX = 1024
 
 Key = tuple[str, bytes, str, str]
 _K = TypeVar("_K")
@@ -75,6 +78,7 @@ class ResponseCache:
         self._by_record: dict[tuple[str, str], set[Key]] = {}
         self._lists: dict[str, set[Key]] = {}
         self._by_shown: dict[str, set[Key]] = {}
+        self._records: OrderedDict[Key, None] = OrderedDict()  # the by-id watched, least recently used first
         self.hits = 0
         self.misses = 0
 
@@ -88,6 +92,7 @@ class ResponseCache:
         self._by_record.clear()
         self._lists.clear()
         self._by_shown.clear()
+        self._records.clear()
 
     def written(self, kind: str | None, change: RowsWritten | None = None) -> None:
         """After a write of `kind` (None: anything, e.g. a reset): drop what it may have changed.
@@ -136,6 +141,8 @@ class ResponseCache:
             return None
         self.hits += 1
         self._entries.move_to_end(key)  # least recently used goes first
+        if key in self._records:
+            self._records.move_to_end(key)
         response = Response(hit.body, status_code=hit.status)
         response.raw_headers.append((b"content-type", hit.media_type))
         return response
@@ -168,8 +175,11 @@ class ResponseCache:
         else:
             for record_id in watch.ids:
                 self._by_record.setdefault((watch.kind, record_id), set()).add(key)
+            self._records[key] = None
         for kind in watch.shows:
             self._by_shown.setdefault(kind, set()).add(key)
+        while len(self._records) > RECORD_WATCHES_MAX:
+            self._drop(next(iter(self._records)))
 
     def _drop(self, key: Key) -> None:
         entry = self._entries.pop(key, None)
@@ -185,6 +195,7 @@ class ResponseCache:
         else:
             for record_id in watch.ids:
                 _discard(self._by_record, (watch.kind, record_id), key)
+            self._records.pop(key, None)
         for kind in watch.shows:
             _discard(self._by_shown, kind, key)
 

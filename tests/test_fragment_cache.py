@@ -19,6 +19,7 @@ from api_support import EVERYTHING, ORDERS, SUBSCRIPTIONS, TRANSACTIONS, params_
 
 from mock_server import jsjson
 from mock_server.app import build_app, new_runtime
+from mock_server.http.cache import ResponseCache
 from mock_server.http.fragments import SEEDS_MAX, Form, FragmentCache, page
 from mock_server.runtime import Runtime
 from mock_server.settings import Settings
@@ -70,6 +71,15 @@ def raw(live: Live, path: str, **params: Any) -> bytes:
     return r.content
 
 
+def raw_without(cache: FragmentCache | ResponseCache, live: Live, path: str, **params: Any) -> bytes:
+    """The same read with one of the sandbox's caches off."""
+    cache.enabled = False
+    try:
+        return raw(live, path, **params)
+    finally:
+        cache.enabled = True
+
+
 def same_with_and_without_fragments(live: Live, path: str, **params: Any) -> Any:
     """The answer with fragments (asked twice: rendered, then joined from kept parts) equals the one
     rendered from scratch, byte for byte, and is in JSON.stringify's form."""
@@ -77,11 +87,7 @@ def same_with_and_without_fragments(live: Live, path: str, **params: Any) -> Any
     first = raw(live, path, **params)
     hits = cache.hits
     kept = raw(live, path, **params)
-    cache.enabled = False
-    try:
-        scratch = raw(live, path, **params)
-    finally:
-        cache.enabled = True
+    scratch = raw_without(cache, live, path, **params)
     assert first == scratch, path
     assert kept == scratch, path
     value = orjson.loads(scratch)
@@ -353,11 +359,7 @@ def test_an_action_keeps_the_json_of_what_it_wrote_for_the_read_that_follows(liv
             read.add(resource["id"])
             assert (cache.hits, cache.misses) == (hits + 1, misses), f"{action}: {path}"
             assert orjson.loads(kept) == resource["data"], f"{action}: {path}"
-            cache.enabled = False
-            try:
-                assert raw(live, path) == kept, f"{action}: {path}"
-            finally:
-                cache.enabled = True
+            assert raw_without(cache, live, path) == kept, f"{action}: {path}"
     assert never_read >= 2  # the payment and the refund were never read before their first read
 
 

@@ -76,7 +76,7 @@ class ResponseCache:
         # (a by-id watch), a write of the kind (a list watch, checked), a write of a kind shown besides.
         self._unwatched: set[Key] = set()
         self._by_record: dict[tuple[str, str], set[Key]] = {}
-        self._lists: dict[str, set[Key]] = {}
+        self._lists: dict[str, dict[Key, Watch]] = {}
         self._by_shown: dict[str, set[Key]] = {}
         self._records: OrderedDict[Key, None] = OrderedDict()  # the by-id watched, least recently used first
         self.hits = 0
@@ -106,7 +106,7 @@ class ResponseCache:
             self._drop(key)
         for key in list(self._by_shown.get(kind, ())):
             self._drop(key)
-        lists = self._lists.get(kind, set())
+        lists = self._lists.get(kind, {})
         if change is None:
             for record in [r for r in self._by_record if r[0] == kind]:
                 for key in list(self._by_record.get(record, ())):
@@ -117,13 +117,8 @@ class ResponseCache:
         for record_id in change.ids:
             for key in list(self._by_record.get((kind, record_id), ())):
                 self._drop(key)
-        for key in [k for k in lists if not self._watch(k).survives(change)]:
+        for key in [k for k, w in lists.items() if not w.survives(change)]:
             self._drop(key)
-
-    def _watch(self, key: Key) -> Watch:
-        watch = self._entries[key].watch
-        assert watch is not None
-        return watch
 
     @staticmethod
     def key(request: Request, location_id: str, token_class: str) -> Key:
@@ -171,7 +166,7 @@ class ResponseCache:
             self._unwatched.add(key)
             return
         if watch.query is not None:
-            self._lists.setdefault(watch.kind, set()).add(key)
+            self._lists.setdefault(watch.kind, {})[key] = watch
         else:
             for record_id in watch.ids:
                 self._by_record.setdefault((watch.kind, record_id), set()).add(key)
@@ -191,7 +186,11 @@ class ResponseCache:
             self._unwatched.discard(key)
             return
         if watch.query is not None:
-            _discard(self._lists, watch.kind, key)
+            lists = self._lists.get(watch.kind)
+            if lists is not None:
+                lists.pop(key, None)
+                if not lists:
+                    del self._lists[watch.kind]
         else:
             for record_id in watch.ids:
                 _discard(self._by_record, (watch.kind, record_id), key)

@@ -153,6 +153,7 @@ COUNT_KEEP_ON_WRITE = 8  # cached totals of a kind corrected (not dropped) by a 
 COUNT_KEEP_IDS = 32  # a write of more records than this drops the kind's totals
 LIST_KEEP_ROWS = 64  # a read-mostly `all()` answer longer than this is not kept
 LIST_KEEP_QUERIES = 64  # distinct read-mostly queries kept per kind; past it they start over
+_UNREAD = b"\x00unread"  # a meta key not read yet (None is a key with no row)
 COUNT_CACHE_MAX = 1024  # list totals kept (one per distinct query); past it the least recently used goes
 
 
@@ -178,12 +179,23 @@ class Store:
                 raise ValueError(f"table {spec.kind!r} ({spec.record_type.__name__}) is declared twice")
             self._specs[spec.kind] = spec
             self._tables[spec.record_type] = Table(self, spec)
+        # Per kind, built once: the put's statement and its column getters (a put runs on every write).
+        self._insert_sql: dict[str, str] = {}
+        self._getters: dict[str, tuple[Callable[[Any], Any], ...]] = {}
+        for kind, spec in self._specs.items():
+            names = ["id", *(c.name for c in spec.columns), "doc", "rev"]
+            self._insert_sql[kind] = (f"INSERT OR REPLACE INTO {kind} ({', '.join(names)}) "
+                                      f"VALUES ({', '.join('?' * len(names))})")
+            self._getters[kind] = tuple(c.value for c in spec.columns)
         target = path or ":memory:"
         # One connection shared by the event loop thread and short-lived worker calls, guarded by a lock.
         self._conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
         self._lock = threading.RLock()
         self._in_tx = 0
         self._count_cache: dict[tuple[Any, ...], int] = {}
+        # Meta values as stored (None: no row), kept from their first read or write until a rollback, an
+        # import or a restore: sequences (events, deliveries) read theirs on every write.
+        self._meta: dict[str, bytes | None] = {}
         # Documents read by id, per kind, kept until the next write to that kind, a rollback or a
         # restore: a read by id then skips SQLite. Records are still decoded afresh on every read, so a
         # caller that changes the record it got changes nothing else.
@@ -258,6 +270,7 @@ class Store:
                     self._conn.execute("ROLLBACK")
                     self._rollbacks += 1
                     self._count_cache.clear()
+                    self._meta.clear()
                     self._forget_docs()
                     # What readers kept through the writes (told precisely) must not outlive their undoing.
                     undone, self._tx_kinds = self._tx_kinds, set()
@@ -305,19 +318,20 @@ class Store:
     def _put_many(self, kind: str, records: Sequence[Any]) -> None:
         if not records:
             return
-        spec = self._specs[kind]
-        names = ["id", *(c.name for c in spec.columns), "doc", "rev"]
-        sql = f"INSERT OR REPLACE INTO {kind} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+        getters = self._getters[kind]
         with self._lock:
             first = self._rev + 1
             self._rev += len(records)  # a rolled-back write leaves its versions unused, never reused
-            rows = [(r.id, *(c.value(r) for c in spec.columns), orjson.dumps(r), first + i) for i, r in enumerate(records)]
-            ids = list(dict.fromkeys(r.id for r in records))
+            rows = [(r.id, *[get(r) for get in getters], orjson.dumps(r), first + i) for i, r in enumerate(records)]
+            ids = [records[0].id] if len(records) == 1 else list(dict.fromkeys(r.id for r in records))
             before = self._matching_among(kind, ids)
             change: RowsWritten | None = None
             kept: dict[QueryKey, int] = {}
             try:
-                self._conn.executemany(sql, rows)
+                if len(rows) == 1:
+                    self._conn.execute(self._insert_sql[kind], rows[0])
+                else:
+                    self._conn.executemany(self._insert_sql[kind], rows)
                 after = self._matching_among(kind, ids, before)
                 kept = {key: self._count_cache[key] + len(after[key]) - len(was) for key, was in before.items()
                         if key in self._count_cache and key in after}
@@ -523,12 +537,17 @@ class Store:
 
     def get_meta(self, key: str) -> Any | None:
         with self._lock:
-            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return orjson.loads(row[0]) if row else None
+            raw = self._meta.get(key, _UNREAD)
+            if raw is _UNREAD:
+                row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+                raw = self._meta[key] = row[0] if row else None
+        return None if raw is None else orjson.loads(raw)  # decoded afresh: callers may change what they get
 
     def set_meta(self, key: str, value: Any) -> None:
+        raw = orjson.dumps(value)
         with self._lock:
-            self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, orjson.dumps(value)))
+            self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, raw))
+            self._meta[key] = raw
 
     # ---- whole-state operations ---------------------------------------------------------------
 
@@ -571,6 +590,7 @@ class Store:
                 self._conn.execute(f"DELETE FROM {kind}")
                 self._touched(kind)
             self._conn.execute("DELETE FROM meta")
+            self._meta.clear()
             for kind, records in parsed.items():
                 self._put_many(kind, records)
             for key, value in meta.items():
@@ -595,6 +615,7 @@ class Store:
         with self._lock:
             snapshot.backup(self._conn)
             self._count_cache.clear()
+            self._meta.clear()
             self._forget_docs()
             for kind in self._specs:
                 self._touched(kind)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+import orjson
 import pytest
 from api_support import EVERYTHING, ORDERS, SUBSCRIPTIONS, TRANSACTIONS
 from hypothesis import HealthCheck, given, settings
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 from test_fragment_cache import Live, created, live_sandbox, raw, raw_without
 
 from mock_server.ghl.models import Order, Price, Transaction
-from mock_server.http.cache import LIST_WATCHES_MAX, RECORD_WATCHES_MAX, ResponseCache, Watch
+from mock_server.http.cache import LIST_WATCHES_MAX, PARKED_MAX, RECORD_WATCHES_MAX, ResponseCache, Watch
 from mock_server.settings import Settings
 from mock_server.store import Condition, RowsWritten, Store, TableSpec, by_created, by_location, column
 
@@ -185,7 +186,7 @@ def live() -> Iterator[Live]:
         yield found
 
 
-def reads(order_ids: list[str], sub_ids: list[str]) -> list[tuple[str, dict[str, Any]]]:
+def reads(order_ids: list[str], sub_ids: list[str], txn_ids: list[str] = ()) -> list[tuple[str, dict[str, Any]]]:
     out: list[tuple[str, dict[str, Any]]] = [
         (ORDERS, {}), (ORDERS, {"limit": 5, "offset": 3}), (ORDERS, {"paymentStatus": "paid"}),
         (ORDERS, {"paymentStatus": "unpaid", "limit": 50}), (ORDERS, {"status": "cancelled"}),
@@ -194,12 +195,19 @@ def reads(order_ids: list[str], sub_ids: list[str]) -> list[tuple[str, dict[str,
     out += [(f"{ORDERS}/{o}", {}) for o in order_ids]
     out += [(TRANSACTIONS, {"entityId": o, "limit": EVERYTHING}) for o in order_ids]
     out += [(f"{SUBSCRIPTIONS}/{s}", {}) for s in sub_ids]
+    out += [(f"{TRANSACTIONS}/{t}", {}) for t in txn_ids]
     return out
 
 
+def transactions_of(live: Live, order_ids: list[str]) -> list[str]:
+    table = live.runtime.store.table(Transaction)
+    return [t.id for o in order_ids for t in table.all([Condition("entity_id", "=", o)])]
+
+
 def check(live: Live, order_ids: list[str], sub_ids: list[str]) -> None:
-    """Each read (possibly kept from before the last write) equals the same read with the cache off."""
-    for path, params in reads(order_ids, sub_ids):
+    """Each read (possibly kept from before the last write, or renewed by it) equals the same read with
+    the cache off."""
+    for path, params in reads(order_ids, sub_ids, transactions_of(live, order_ids)):
         assert raw(live, path, **params) == raw_without(live.runtime.responses, live, path, **params), (path, params)
 
 
@@ -270,6 +278,61 @@ def test_a_payment_elsewhere_keeps_the_pages_it_did_not_move_and_other_orders(li
     assert paid.encode() in raw(live, ORDERS, paymentStatus="paid")  # that filter moved: read afresh
     assert cache.hits == hits + 2
     check(live, [paid, other], [])
+
+
+def test_the_read_after_a_write_of_a_record_read_before_is_answered_with_what_the_write_answered(live: Live) -> None:
+    """An action renews the by-id answers its writes dropped with the JSON it answers with: the get
+    after it is a hit, equal to the uncached read, under the reader's own query."""
+    cache = live.runtime.responses
+    oid = created(live.sb.simulate("order.create", locationId=live.loc["id"]), "order")
+    before = raw(live, f"{ORDERS}/{oid}", locationId=live.loc["id"])
+    answer = live.sb.simulate("order.pay", orderId=oid)
+    txn = next(r for r in answer["resources"] if r["type"] == "transaction")["id"]
+    raw(live, f"{TRANSACTIONS}/{txn}")
+    answer = live.sb.request("POST", "/simulate/order.fulfill", json={"orderId": oid})
+    assert answer.status_code == 200, answer.text
+    hits = cache.hits
+    after = raw(live, f"{ORDERS}/{oid}", locationId=live.loc["id"])
+    assert cache.hits == hits + 1 and after != before
+    assert after == raw_without(cache, live, f"{ORDERS}/{oid}", locationId=live.loc["id"])
+    order = next(r for r in answer.json()["resources"] if r["type"] == "order")
+    assert orjson.loads(after) == order["data"]
+    refund = live.sb.request("POST", "/simulate/order.refund", json={"orderId": oid})
+    assert refund.status_code == 200, refund.text
+    hits = cache.hits
+    assert raw(live, f"{TRANSACTIONS}/{txn}") == raw_without(cache, live, f"{TRANSACTIONS}/{txn}")
+    assert cache.hits == hits + 1
+    check(live, [oid], [])
+
+
+def test_an_order_with_a_payment_pending_is_not_renewed_its_reads_count(live: Live) -> None:
+    """A poll of an order whose payment settles after N polls changes it: the payment's action keeps
+    no answer for it, and each read counts (the second settles the payment)."""
+    cache = live.runtime.responses
+    oid = created(live.sb.simulate("order.create", locationId=live.loc["id"]), "order")
+    raw(live, f"{ORDERS}/{oid}")
+    live.sb.simulate("order.pay", orderId=oid, pending={"polls": 2})
+    hits = cache.hits
+    first = orjson.loads(raw(live, f"{ORDERS}/{oid}"))
+    assert cache.hits == hits and first["paymentStatus"] != "paid"
+    second = orjson.loads(raw(live, f"{ORDERS}/{oid}"))
+    assert cache.hits == hits and second["paymentStatus"] == "paid"
+    check(live, [oid], [])
+
+
+def test_renewal_is_bounded_and_forgets_what_it_may_not_renew() -> None:
+    cache = _cache()
+    for n in range(PARKED_MAX + 5):
+        cache.store(key(n), 200, b"{}", b"application/json", Watch("orders", frozenset({f"o{n}"})))
+        cache.written("orders", RowsWritten(frozenset({f"o{n}"}), frozenset()))
+    assert not cache.renewable("orders", "o0") and cache.renewable("orders", f"o{PARKED_MAX + 4}")
+    assert cache._parked_count == PARKED_MAX
+    cache.renew("orders", "o5", None)  # forgotten, not answered
+    assert not cache.renewable("orders", "o5") and key(5) not in cache._entries
+    cache.renew("orders", f"o{PARKED_MAX}", b'{"new":1}')
+    assert cache.get(key(PARKED_MAX)) is not None and cache._entries[key(PARKED_MAX)].body == b'{"new":1}'
+    cache.written(None)
+    assert not cache.renewable("orders", f"o{PARKED_MAX + 1}") and cache._parked_count == 0
 
 
 def test_a_price_renamed_shows_in_the_order_that_names_it(live: Live) -> None:

@@ -1,6 +1,6 @@
 """What the store and the payments service keep between reads, and when they let it go: a read-mostly
 table's `all()` answers (until a write of the kind or a rollback), the catalog of prices and products
-(until a write of either, or a rollback)."""
+(until a write of either, or a rollback), meta values (until a rollback, an import or a restore)."""
 
 from __future__ import annotations
 
@@ -68,3 +68,27 @@ def test_the_payments_catalog_is_kept_until_prices_or_products_change_or_a_rollb
         assert payments.catalog(wanted)[0][wanted[0]].name == "Rolled back"
         raise RuntimeError
     assert payments.catalog(wanted)[0][wanted[0]].name == "Renamed"  # the rollback: asked again
+
+
+def test_meta_values_are_read_once_and_follow_rollbacks_imports_and_restores() -> None:
+    store = Store(None, [SPEC])
+    store.set_meta("seq", 1)
+    queries: list[str] = []
+    store._conn.set_trace_callback(queries.append)
+    assert store.get_meta("seq") == 1 and store.get_meta("missing") is None
+    assert store.get_meta("seq") == 1 and store.get_meta("missing") is None
+    assert sum("FROM meta" in q for q in queries) == 1  # the written value was kept; the missing one read once
+    store.set_meta("index", {"a": 1})
+    store.get_meta("index")["a"] = 2  # decoded afresh: the caller's change is not kept
+    assert store.get_meta("index") == {"a": 1}
+    with pytest.raises(RuntimeError), store.transaction():
+        store.set_meta("seq", 2)
+        assert store.get_meta("seq") == 2
+        raise RuntimeError("undo")
+    assert store.get_meta("seq") == 1  # the rollback undid the value kept with it
+    saved = store.snapshot()
+    store.set_meta("seq", 3)
+    store.restore(saved)
+    assert store.get_meta("seq") == 1
+    store.import_({"tables": {}, "meta": {"other": True}})
+    assert store.get_meta("seq") is None and store.get_meta("other") is True

@@ -164,7 +164,10 @@ def result_view(sb: Any, result: ActionResult) -> tuple[dict[str, Any], bytes]:
         data = jsjson.dumps(view["data"])
         form = BY_ID_FORMS.get(kind)
         if form is not None:  # stamped with the record's document: used only while it is what is stored
-            sb.fragments.seed(form, record.id, Table.doc(record), data)
+            doc = Table.doc(record)
+            sb.fragments.seed(form, record.id, doc, data)
+            if sb.responses.renewable(kind, record.id):
+                sb.responses.renew(kind, record.id, data if _reads_as(sb, kind, record, doc) else None)
         resources.append(view)
         written.append({**view, "data": orjson.Fragment(data)})
     webhooks = []
@@ -177,6 +180,15 @@ def result_view(sb: Any, result: ActionResult) -> tuple[dict[str, Any], bytes]:
                                          "status": d.status, "chaos": d.chaos} for d in deliveries]})
     answer = jsjson.dumps({"action": result.action, "resources": written, "webhooks": webhooks})
     return {"action": result.action, "resources": resources, "webhooks": webhooks}, answer
+
+
+def _reads_as(sb: Any, kind: str, record: Any, doc: bytes) -> bool:
+    """Whether a get-by-id of the record answers its JSON rendered from `doc` now: `doc` is what is
+    stored, and the read changes nothing (a poll of an order with a pending payment counts down)."""
+    stored = sb.store.table(type(record)).located_doc(record.id)
+    if stored is None or stored[1] != doc:
+        return False
+    return not (kind == "orders" and ghl(sb).simulator.has_pending_payment(record.id))
 
 
 def _deliveries_of(sb: Any, event_id: str) -> list[Any]:

@@ -34,6 +34,9 @@ LIST_WATCHES_MAX = 64
 # Watched by-id answers kept through writes; past it the least recently used goes. Unbounded, a run that
 # reads each order once after writing it kept thousands of answers nobody asks for again.
 RECORD_WATCHES_MAX = 1024
+# By-id answers of records just written, set aside (their keys and watches, not their bodies) for
+# `renew`: the action that wrote them answers with their new JSON right after. Past it the oldest go.
+PARKED_MAX = 1024
 
 Key = tuple[str, bytes, str, str]
 _K = TypeVar("_K")
@@ -79,6 +82,8 @@ class ResponseCache:
         self._lists: dict[str, dict[Key, Watch]] = {}
         self._by_shown: dict[str, set[Key]] = {}
         self._records: OrderedDict[Key, None] = OrderedDict()  # the by-id watched, least recently used first
+        self._parked: OrderedDict[tuple[str, str], dict[Key, tuple[int, bytes, Watch | None]]] = OrderedDict()
+        self._parked_count = 0
         self.hits = 0
         self.misses = 0
 
@@ -93,6 +98,8 @@ class ResponseCache:
         self._lists.clear()
         self._by_shown.clear()
         self._records.clear()
+        self._parked.clear()
+        self._parked_count = 0
 
     def written(self, kind: str | None, change: RowsWritten | None = None) -> None:
         """After a write of `kind` (None: anything, e.g. a reset): drop what it may have changed.
@@ -115,10 +122,40 @@ class ResponseCache:
                 self._drop(key)
             return
         for record_id in change.ids:
-            for key in list(self._by_record.get((kind, record_id), ())):
-                self._drop(key)
+            keys = self._by_record.get((kind, record_id))
+            if keys:
+                self._park((kind, record_id), list(keys))
         for key in [k for k, w in lists.items() if not w.survives(change)]:
             self._drop(key)
+
+    def _park(self, record: tuple[str, str], keys: list[Key]) -> None:
+        """Drop the by-id answers of a written record, keeping their keys and watches for `renew`."""
+        parked = self._parked.pop(record, {})
+        self._parked_count -= len(parked)
+        for key in keys:
+            entry = self._entries.get(key)
+            self._drop(key)
+            if entry is not None:
+                parked[key] = (entry.status, entry.media_type, entry.watch)
+        self._parked[record] = parked
+        self._parked_count += len(parked)
+        while self._parked_count > PARKED_MAX:
+            self._parked_count -= len(self._parked.pop(next(iter(self._parked))))
+
+    def renewable(self, kind: str, record_id: str) -> bool:
+        """Whether by-id answers of the record were dropped by its last write (see `renew`)."""
+        return (kind, record_id) in self._parked
+
+    def renew(self, kind: str, record_id: str, body: bytes | None) -> None:
+        """Answer the by-id reads of a record its last write dropped with `body` again, under their keys
+        and watches (None: forget them). The caller vouches that `body` is what each of those reads
+        answers now (the record's stored state rendered, and a read that changes nothing), as the action
+        that wrote the record does with the JSON it answers with."""
+        parked = self._parked.pop((kind, record_id), {})
+        self._parked_count -= len(parked)
+        if self.enabled and body is not None:
+            for key, (status, media_type, watch) in parked.items():
+                self.store(key, status, body, media_type, watch)
 
     @staticmethod
     def key(request: Request, location_id: str, token_class: str) -> Key:

@@ -15,6 +15,8 @@ import orjson
 import pytest
 import yaml
 from api_support import assert_ghl_error
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sim_support import new_order
 
 from mock_server.app import new_runtime
@@ -312,3 +314,41 @@ def test_location_state_and_delivery_queries_read_typed_records() -> None:
         assert webhook_queries.dropped_since(store, dropped[0].created_at + 1) == []
     finally:
         sandbox.store.close()
+
+
+# ---- the quick yes (validation.Operation.quick) never says yes to a body jsonschema refuses -------------
+
+_QUICK_OPERATIONS = sorted(name for name, op in validation._operations().items() if op.quick is not None)
+_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-3, 2_000_000_000), st.sampled_from([0, 1, 2.0, -0.0, 0.5, 1e300, 1000.5]),
+    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=3), st.text(min_size=95, max_size=105),
+    st.sampled_from(["cash", "card", "visa", "funnel", "", "ord_1", "https://example.com/hook", "succeeded"]))
+_values = st.one_of(_scalars, st.lists(_scalars, max_size=2), st.dictionaries(st.text(max_size=3), _scalars, max_size=2),
+                    st.lists(st.fixed_dictionaries({"priceId": st.text(max_size=3), "qty": _scalars}), max_size=2),
+                    st.fixed_dictionaries({"polls": _scalars}))
+
+
+@st.composite
+def _bodies(draw: Any) -> tuple[str, dict[str, Any]]:
+    name = draw(st.sampled_from(_QUICK_OPERATIONS))
+    fields = sorted(validation.operation(name).body.schema["properties"])  # type: ignore[union-attr]
+    keys = draw(st.lists(st.one_of(st.sampled_from(fields), st.text(max_size=4)), max_size=4))
+    return name, {k: draw(_values) for k in keys}
+
+
+def test_the_quick_check_covers_the_simulate_body_and_the_common_ones() -> None:
+    assert "sandbox-simulate" in _QUICK_OPERATIONS
+    quick = validation.operation("sandbox-simulate").quick
+    assert quick is not None
+    assert quick({"orderId": "ord_1"}) and quick({"amount": 10.5, "pending": {"polls": 2}, "mode": "cash"})
+    assert not quick({"orderId": ""}) and not quick({"amount": True}) and not quick({"mode": "coins"})
+
+
+@settings(max_examples=400, deadline=None)
+@given(case=_bodies())
+def test_the_quick_check_says_yes_only_to_bodies_the_schema_takes(case: tuple[str, dict[str, Any]]) -> None:
+    name, data = case
+    op = validation.operation(name)
+    assert op.quick is not None and op.body is not None
+    if op.quick(data):
+        assert op.body.is_valid(data), (name, data, [e.message for e in op.body.iter_errors(data)])

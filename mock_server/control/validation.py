@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,6 +73,101 @@ class Operation:
     body: Validator | None  # None when the operation takes no body
     query: Mapping[str, Validator]
     required_query: tuple[str, ...]
+    # True only for a body that certainly satisfies the body schema (see `_quick_check`); None: always ask `body`.
+    quick: Callable[[Any], bool] | None = None
+
+
+# ---- a quick yes for the common body ---------------------------------------------------------------
+#
+# jsonschema walks an object schema keyword by keyword (about 25 us for a simulate body of one id, most of
+# a simulated action's check). An object schema whose fields are checked by the few keywords below compiles
+# to one predicate per field instead. It only ever says yes; a body it does not vouch for (a field with
+# other keywords, a value it does not decide) goes to jsonschema, which words the problems.
+
+_ANNOTATIONS = frozenset({"description", "default", "x-message", "example", "examples", "title"})
+_QUICK_KEYWORDS = frozenset({"type", "minLength", "maxLength", "enum", "minimum", "maximum", "exclusiveMinimum",
+                             "exclusiveMaximum", "x-integer-literal"}) | _ANNOTATIONS
+
+
+def _is_type(value: Any, kind: str) -> bool:
+    """JSON Schema's types, as ControlValidator checks them (numbers are finite, booleans are not numbers,
+    2.0 is an integer)."""
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "null":
+        return value is None
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind == "object":
+        return isinstance(value, dict)
+    if kind == "array":
+        return isinstance(value, list)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if kind == "number":
+        return isinstance(value, int) or math.isfinite(value)
+    return kind == "integer" and (isinstance(value, int) or value.is_integer())
+
+
+def _field_check(schema: Mapping[str, Any]) -> Callable[[Any], bool] | None:
+    """A predicate that is True only for values that satisfy `schema`, or None when the schema uses a
+    keyword it does not decide."""
+    if not set(schema) <= _QUICK_KEYWORDS:
+        return None
+    kinds = schema.get("type")
+    types = None if kinds is None else ((kinds,) if isinstance(kinds, str) else tuple(kinds))
+    enum = schema.get("enum")
+    if enum is not None and not all(e is None or isinstance(e, str) for e in enum):
+        return None  # enum equality of numbers and booleans is jsonschema's to decide
+    bounds = [(schema[k], op) for k, op in (("minimum", "ge"), ("maximum", "le"), ("exclusiveMinimum", "gt"),
+                                            ("exclusiveMaximum", "lt")) if k in schema]
+    if any(isinstance(b, bool) or not isinstance(b, (int, float)) for b, _ in bounds):
+        return None
+    min_length, max_length = schema.get("minLength"), schema.get("maxLength")
+    literal = bool(schema.get("x-integer-literal"))
+
+    def check(value: Any) -> bool:
+        if types is not None and not any(_is_type(value, t) for t in types):
+            return False
+        if enum is not None and not (value is None or isinstance(value, str)) or (
+                enum is not None and not any(type(e) is type(value) and e == value for e in enum)):
+            return False
+        if isinstance(value, str):
+            if (min_length is not None and len(value) < min_length) or (max_length is not None and len(value) > max_length):
+                return False
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            if literal and isinstance(value, float):
+                return False
+            for bound, op in bounds:
+                if not (value >= bound if op == "ge" else value <= bound if op == "le"
+                        else value > bound if op == "gt" else value < bound):
+                    return False
+        return True
+
+    return check
+
+
+def _quick_check(schema: Mapping[str, Any], field_validator: Callable[[Mapping[str, Any]], Validator]
+                 ) -> Callable[[Any], bool] | None:
+    """For an object schema of `properties` only: True when every field of the body passes its own check
+    (a quick predicate, or its own compiled schema for the fields with other keywords)."""
+    if set(schema) - _ANNOTATIONS - {"components"} != {"type", "properties"} or schema["type"] != "object":
+        return None
+    checks: dict[str, Callable[[Any], bool]] = {}
+    for name, field in schema["properties"].items():
+        quick = _field_check(field)
+        checks[name] = quick if quick is not None else field_validator(field).is_valid
+
+    def check(data: Any) -> bool:
+        if not isinstance(data, dict):
+            return False
+        for name, value in data.items():
+            field = checks.get(name)
+            if field is not None and not field(value):
+                return False
+        return True
+
+    return check
 
 
 @functools.cache
@@ -117,7 +212,11 @@ def _operations() -> dict[str, Operation]:
             params = [resolve(p) for p in (*shared, *op.get("parameters", []))]
             query = {p["name"]: compile_(p.get("schema", {})) for p in params if p.get("in") == "query"}
             required = tuple(p["name"] for p in params if p.get("in") == "query" and p.get("required"))
-            found[op["operationId"]] = Operation(compile_(schema) if schema is not None else None, query, required)
+            if schema is not None and set(schema) == {"$ref"}:
+                schema = resolve(schema)
+            found[op["operationId"]] = Operation(
+                compile_(schema) if schema is not None else None, query, required,
+                _quick_check(schema, compile_) if schema is not None else None)
     return found
 
 
@@ -130,9 +229,12 @@ def operation(operation_id: str) -> Operation:
 
 def check_body(operation_id: str, data: Any) -> None:
     """Raise Invalid when `data` does not satisfy the operation's request-body schema."""
-    validator = operation(operation_id).body
+    op = operation(operation_id)
+    validator = op.body
     if validator is None:
         raise LookupError(f"{operation_id} takes no request body")
+    if op.quick is not None and op.quick(data):
+        return
     problems = messages(validator.iter_errors(data))
     if problems:
         raise Invalid(*problems)

@@ -15,6 +15,7 @@ wall clock or Python's `hash`.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from mock_server.clock import iso_ms
@@ -37,6 +38,23 @@ def _upper(ids: IdFactory, n: int) -> str:
 def _derived(kind: str, key: str) -> IdFactory:
     """An id stream of its own for values derived from one record or location (stable, seed-free)."""
     return IdFactory(f"{kind}-{key}")
+
+
+# The values drawn from derived streams, kept: seeding a stream (a hash of its name) cost more than the
+# rest of a transaction's snapshot, and every rendering of the record draws the same values again.
+DERIVED_KEPT = 4096
+
+
+@functools.lru_cache(maxsize=DERIVED_KEPT)
+def _derived_upper(kind: str, key: str, n: int) -> str:
+    return _upper(_derived(kind, key), n)
+
+
+@functools.lru_cache(maxsize=DERIVED_KEPT)
+def _derived_digits(kind: str, key: str, *sizes: int) -> tuple[str, ...]:
+    """Numbers of `sizes` digits drawn in turn from one derived stream."""
+    ids = _derived(kind, key)
+    return tuple(_digits(ids, n) for n in sizes)
 
 
 # ---- ids drawn when a record is made ---------------------------------------------------------------
@@ -66,8 +84,13 @@ def subscription_id(ids: IdFactory, provider: str) -> str:
 
 def connected_account(location_id: str, provider: str) -> dict[str, Any]:
     """The location's merchant account at `provider` (snake_case keys, rendered camelCase)."""
+    return dict(_account(location_id, provider))
+
+
+@functools.lru_cache(maxsize=DERIVED_KEPT)
+def _account(location_id: str, provider: str) -> tuple[tuple[str, Any], ...]:
     if provider == MANUAL:
-        return {}
+        return ()
     ids = _derived(f"account-{provider}", location_id)
     account: dict[str, Any] = {"_id": ids.object_id()}
     if provider == PAYPAL:
@@ -78,14 +101,14 @@ def connected_account(location_id: str, provider: str) -> dict[str, Any]:
         account["merchant_id"] = _digits(ids, 7)
     else:
         account["account_id"] = ids.provider_ref("acct_", 16)
-    return account
+    return tuple(account.items())
 
 
 def payment_method(provider: str, card: dict[str, str], contact_snapshot: dict[str, Any]) -> dict[str, Any]:
     """How the customer paid: a card for card gateways, the PayPal payer for PayPal (no card)."""
     if provider == PAYPAL:
-        payer = _derived("payer", str(contact_snapshot.get("id", "")))
-        return {"paypal": {"email": contact_snapshot.get("email", ""), "payerId": _upper(payer, 13)}}
+        payer = _derived_upper("payer", str(contact_snapshot.get("id", "")), 13)
+        return {"paypal": {"email": contact_snapshot.get("email", ""), "payerId": payer}}
     return {"card": dict(card)}
 
 
@@ -117,7 +140,7 @@ _ANET_CARD = {"visa": "Visa", "mastercard": "MasterCard", "amex": "AmericanExpre
 def charge_snapshot(t: Transaction) -> dict[str, Any]:
     card = t.payment_method.get("card") or {}
     brand, last4 = str(card.get("brand", "")), str(card.get("last4", ""))
-    auth = _upper(_derived("auth", t.id), 6)
+    auth = _derived_upper("auth", t.id, 6)
     if t.provider_type == PAYPAL:
         status = {"succeeded": "COMPLETED", "failed": "DECLINED", "pending": "PENDING",
                   "refunded": "REFUNDED"}[t.status]
@@ -158,10 +181,9 @@ _ARB_INTERVAL = {"day": (1, "days"), "week": (7, "days"), "month": (1, "months")
 
 
 def subscription_snapshot(s: Subscription) -> dict[str, Any]:
-    derived = _derived("subscription", s.id)
     if s.provider_type == PAYPAL:
         out: dict[str, Any] = {"status": _PAYPAL_STATUS.get(s.status, "ACTIVE"), "id": s.provider_subscription_id,
-                               "plan_id": "P-" + _upper(_derived("plan", s.price_id), 24),
+                               "plan_id": "P-" + _derived_upper("plan", s.price_id, 24),
                                "start_time": _iso_s(s.created_at), "quantity": 1,
                                "status_update_time": _iso_s(s.updated_at)}
         if s.next_billing_at is not None:
@@ -169,16 +191,17 @@ def subscription_snapshot(s: Subscription) -> dict[str, Any]:
         return out
     if s.provider_type == AUTHORIZE_NET:
         length, unit = _ARB_INTERVAL[s.interval]
+        customer, payment = _derived_digits("subscription", s.id, 9, 9)
         return {"id": s.provider_subscription_id, "name": f"Subscription {s.provider_subscription_id}",
                 "status": _ARB_STATUS.get(s.status, "active"),
                 "amount": to_major(s.amount_minor, s.currency),
                 "paymentSchedule": {"interval": {"length": length * s.interval_count, "unit": unit},
                                     "startDate": iso_ms(s.created_at)[:10], "totalOccurrences": 9999,
                                     "trialOccurrences": 0},
-                "profile": {"customerProfileId": _digits(derived, 9),
-                            "paymentProfile": {"customerPaymentProfileId": _digits(derived, 9)}}}
+                "profile": {"customerProfileId": customer,
+                            "paymentProfile": {"customerPaymentProfileId": payment}}}
     if s.provider_type == NMI:
-        plan: dict[str, Any] = {"plan_id": _digits(_derived("plan", s.price_id), 8), "plan_payments": "0",
+        plan: dict[str, Any] = {"plan_id": _derived_digits("plan", s.price_id, 8)[0], "plan_payments": "0",
                                 "plan_amount": _money(s.amount_minor, s.currency)}
         if s.interval in ("month", "year"):
             plan["month_frequency"] = str(s.interval_count * (12 if s.interval == "year" else 1))

@@ -376,3 +376,56 @@ def test_what_writes_keep_for_records_nobody_reads_is_bounded() -> None:
     cache.seed(BY_ID, read, b"doc2", b"[]")  # a record read before is renewed, not counted
     assert cache.get(BY_ID, read, b"doc2") == b"[]" and len(cache) == SEEDS_MAX + 1
     assert cache.get(BY_ID, f"r{SEEDS_MAX + 49}", b"doc") is None  # unread, older than the s<n> seeds
+
+
+def test_catalog_records_are_embedded_as_kept_json_the_same_bytes_as_shaped_in_place() -> None:
+    """Order items, fulfilments and subscriptions embed their prices and products as JSON written once
+    per record document (`shapes._catalog_part`): the bytes are those of the record shaped in place,
+    and a changed record is shaped again."""
+    from dataclasses import replace
+
+    from mock_server.ghl.models import Fulfillment, Order, Subscription
+    from mock_server.ghl.responses import shapes
+    from mock_server.ghl.world import ghl
+
+    runtime = new_runtime(Settings(orders=60))
+    payments = ghl(runtime).payments
+
+    def in_place(value: Any) -> Any:  # the kept parts shaped afresh, as plain values
+        if isinstance(value, dict):
+            return {k: in_place(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [in_place(v) for v in value]
+        if isinstance(value, orjson.Fragment):
+            return orjson.loads(orjson.dumps(value))
+        return value
+
+    orders = runtime.store.table(Order).all()
+    for order in orders:
+        prices, products = payments.catalog([i["price_id"] for i in order.items])
+        detail = shapes.order_detail(order, prices, products)
+        plain = {**detail, "items": [{**i, "price": shapes.price(prices[it["price_id"]]),
+                                      "product": shapes.product(products[it["product_id"]])}
+                                     for i, it in zip(detail["items"], order.items, strict=True)]}
+        assert jsjson.dumps(detail) == jsjson.dumps(plain) == jsjson.dumps(in_place(detail))
+    for sub in runtime.store.table(Subscription).all():
+        prices, products = payments.catalog([sub.price_id])
+        detail = shapes.subscription_detail(sub, prices, products)
+        plain = {**detail, "recurringProduct": {"product": shapes.product(products[sub.product_id]),
+                                                "price": shapes.price(prices[sub.price_id])}}
+        assert jsjson.dumps(detail) == jsjson.dumps(plain) == jsjson.dumps(in_place(detail))
+    for f in runtime.store.table(Fulfillment).all():
+        found = runtime.store.table(Order).get(f.order_id)
+        assert found is not None
+        prices, products = payments.catalog([i["price_id"] for i in f.items])
+        detail = shapes.fulfillment(f, found, prices, products)
+        plain = {**detail, "items": [{**i, "price": shapes.price(prices[it["price_id"]]),
+                                      "product": shapes.product(products[prices[it["price_id"]].product_id])}
+                                     for i, it in zip(detail["items"], f.items, strict=True)]}
+        assert jsjson.dumps(detail) == jsjson.dumps(plain) == jsjson.dumps(in_place(detail))
+    order = orders[0]
+    prices, products = payments.catalog([i["price_id"] for i in order.items])
+    first = order.items[0]["price_id"]
+    renamed = {**prices, first: replace(prices[first], name="Renamed", amount_minor=prices[first].amount_minor + 1)}
+    assert b'"name":"Renamed"' in jsjson.dumps(shapes.order_detail(order, renamed, products))
+    assert b'"name":"Renamed"' not in jsjson.dumps(shapes.order_detail(order, prices, products))

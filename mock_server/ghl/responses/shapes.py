@@ -13,6 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
+from mock_server import jsjson
 from mock_server.clock import iso_ms
 from mock_server.ghl import providers
 from mock_server.ghl.models import (
@@ -127,15 +130,33 @@ def order_list_item(o: Order, recurring_price_ids: frozenset[str] = frozenset())
     return _present(out, couponCode=o.coupon_code, createdBy=o.created_by)
 
 
+# The JSON of catalog records as order items embed them, by the record's document: every order shown
+# embeds the same few prices and products, so each is shaped and written once, not once per order.
+CATALOG_JSON_KEPT = 4096
+_catalog_json: dict[bytes, orjson.Fragment] = {}
+
+
+def _catalog_part(record: Price | Product, shape: Any) -> orjson.Fragment:
+    doc = orjson.dumps(record)  # the whole record: what its rendering depends on
+    part = _catalog_json.get(doc)
+    if part is None:
+        if len(_catalog_json) >= CATALOG_JSON_KEPT:
+            _catalog_json.clear()
+        part = _catalog_json[doc] = orjson.Fragment(jsjson.dumps(shape(record)))
+    return part
+
+
 def order_item(item: dict[str, Any], o: Order, prices: dict[str, Price], products: dict[str, Product]) -> dict[str, Any]:
+    """An item of an order by id; its price and product as written JSON (`_catalog_part`)."""
     pr = prices.get(item["price_id"])
     prod = products.get(item["product_id"])
     return {
         "_id": item.get("id", item["price_id"]), "locationId": o.location_id, "name": item["name"],
         "qty": item["qty"], "authorizeAmount": 0,
-        "price": price(pr) if pr else {"_id": item["price_id"], "name": item["name"], "amount": to_major(item["unit_amount_minor"], o.currency),
-                                       "currency": o.currency, "type": "one_time"},
-        "product": product(prod) if prod else {"_id": item["product_id"], "name": item["name"]},
+        "price": _catalog_part(pr, price) if pr else {
+            "_id": item["price_id"], "name": item["name"], "amount": to_major(item["unit_amount_minor"], o.currency),
+            "currency": o.currency, "type": "one_time"},
+        "product": _catalog_part(prod, product) if prod else {"_id": item["product_id"], "name": item["name"]},
     }
 
 
@@ -278,8 +299,8 @@ def subscription_detail(s: Subscription, prices: dict[str, Price], products: dic
                      "rrule": {"intervalType": _RRULE[s.interval], "interval": s.interval_count,
                                "startDate": start[:10], "startTime": start[11:19]}},
         "autoPayment": {"customerId": "cus_" + s.contact_id[:14], "paymentMethodId": "pm_" + s.id[:14]},
-        "recurringProduct": {"product": product(prod) if prod else {"_id": s.product_id},
-                             "price": price(pr) if pr else {"_id": s.price_id}},
+        "recurringProduct": {"product": _catalog_part(prod, product) if prod else {"_id": s.product_id},
+                             "price": _catalog_part(pr, price) if pr else {"_id": s.price_id}},
         "paymentsCollectedCount": s.payments_collected,
     }
     # Subscriptions are started by customers at checkout: no `createdBy`. Not cancelled: no canceledAt/By.
@@ -303,7 +324,8 @@ def fulfillment(f: Fulfillment, o: Order, prices: dict[str, Price], products: di
         pr = prices.get(item["price_id"])
         prod = products.get(pr.product_id) if pr else None
         items.append({"_id": item["price_id"], "name": names.get(item["price_id"], pr.name if pr else ""),
-                      "product": product(prod) if prod else {}, "price": price(pr) if pr else {}, "qty": item["qty"]})
+                      "product": _catalog_part(prod, product) if prod else {},
+                      "price": _catalog_part(pr, price) if pr else {}, "qty": item["qty"]})
     # Only the tracking fields given: `{}` stays `{}`.
     trackings = [{name: t[key] for key, name in _TRACKING_KEYS if key in t} for t in f.trackings]
     return {"altId": f.location_id, "altType": "location", "trackings": trackings, "_id": f.id, "items": items,

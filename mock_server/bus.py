@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
-from mock_server.clock import iso_ms
+from mock_server.clock import iso_instant, iso_ms
 from mock_server.store import RowsWritten
 from mock_server.webhooks.message import WebhookMessage
 from mock_server.webhooks.queries import dropped_since
@@ -220,7 +220,7 @@ class EventBus:
             resources.append(summary)
         webhooks = [{"event": w.get("event"), "resourceId": w.get("resourceId"),
                      "deliveries": len(w.get("deliveries") or [])} for w in view.get("webhooks", [])]
-        self.publish("action", {"time": iso_ms(time.time()), "action": view.get("action"), "locationId": location_id,
+        self.publish("action", {"time": iso_instant(time.time()), "action": view.get("action"), "locationId": location_id,
                                 "resources": resources, "webhooks": webhooks})
 
     def on_store_write(self, kind: str, change: RowsWritten | None = None) -> None:
@@ -321,7 +321,7 @@ def form_fields(message: WebhookMessage) -> dict[str, str] | None:
 
 def request_view(entry: dict[str, Any]) -> dict[str, Any]:
     return {
-        "entryId": entry["id"], "time": iso_ms(entry["ts"]), "method": entry["method"], "path": entry["path"],
+        "entryId": entry["id"], "time": iso_instant(entry["ts"]), "method": entry["method"], "path": entry["path"],
         "query": entry.get("query") or "", "status": int(entry.get("status") or 0),
         "latencyMs": entry.get("latencyMs"), "locationId": entry.get("locationId"), "tokenId": entry.get("tokenId"),
         "fault": entry.get("fault"), "committedStatus": entry.get("committedStatus"), "traceId": entry.get("traceId"),

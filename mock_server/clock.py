@@ -12,11 +12,16 @@ from datetime import datetime, timezone
 from functools import lru_cache
 
 
-@lru_cache(maxsize=1 << 16)  # resource timestamps repeat on every read; formatting them is hot
-def iso_ms(ts: float) -> str:
-    """Epoch seconds -> ISO-8601 with milliseconds and `Z`, as GHL writes timestamps."""
-    dt = datetime.fromtimestamp(ts, tz=timezone.utc)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+def iso_instant(ts: float) -> str:
+    """Epoch seconds -> ISO-8601 with milliseconds and `Z`, as GHL writes timestamps; for an instant
+    written once (the time of a request, a delivery, an action), which `iso_ms` would only churn."""
+    # isoformat truncates to milliseconds as `microsecond // 1000` does, and is written in C (strftime is
+    # not): the same text for every timestamp from 1970 on, with `+00:00` swapped for `Z`.
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+# Resource timestamps repeat on every read; formatting them is hot.
+iso_ms = lru_cache(maxsize=1 << 16)(iso_instant)
 
 
 def parse_iso(text: str) -> float:

@@ -10,7 +10,7 @@ import threading
 from collections import deque
 from typing import Any
 
-from mock_server.clock import iso_ms, parse_iso
+from mock_server.clock import iso_instant, parse_iso
 from mock_server.errors import Invalid
 
 
@@ -78,5 +78,5 @@ class Journal:
 
 def public(entry: dict[str, Any]) -> dict[str, Any]:
     view = {k: v for k, v in entry.items() if k != "ts"}
-    view["time"] = iso_ms(entry["ts"])
+    view["time"] = iso_instant(entry["ts"])
     return view

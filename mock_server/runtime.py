@@ -79,6 +79,15 @@ class World:
     tick_since: float
     parts: dict[type[ServiceWorld], ServiceWorld] = field(default_factory=dict)
     signals: Signals = field(default_factory=Signals)  # what the services tell each other, this world only
+    _listening: tuple[int, tuple[ServiceWorld, ...]] | None = field(default=None, repr=False)
+
+    def write_listeners(self) -> tuple[ServiceWorld, ...]:
+        """The parts that keep something derived from the store (they override `on_store_write`), which
+        every store write calls: the others are not called at all."""
+        if self._listening is None or self._listening[0] != len(self.parts):
+            self._listening = (len(self.parts), tuple(
+                p for p in self.parts.values() if type(p).on_store_write is not ServiceWorld.on_store_write))
+        return self._listening[1]
 
     def part(self, kind: type[W]) -> W:
         """A service's state in this world, by its type."""
@@ -219,7 +228,7 @@ class Runtime:
         self.fragments.clear(kind)
         world: World | None = getattr(self, "world", None)
         if world is not None:
-            for part in world.parts.values():
+            for part in world.write_listeners():
                 part.on_store_write(kind)
 
     def _webhook_message(self, event: Event, delivery: Delivery, target: WebhookTarget) -> WebhookMessage:

@@ -160,3 +160,22 @@ def test_reset_brings_the_clock_back_to_real_time(ghl_sandbox: SandboxClient) ->
     now = clock(ghl_sandbox)
     assert now["frozen"] is False and now["offsetSeconds"] == 0
     assert epoch(now["now"]) == pytest.approx(time.time(), abs=5)
+
+
+def test_timestamps_are_written_with_milliseconds_truncated_and_z() -> None:
+    """`iso_ms` as it was first written (strftime, then the milliseconds cut down), for random times and
+    the ones that round at the edges of a millisecond or a second."""
+    import random
+    from datetime import datetime, timezone
+
+    from mock_server.clock import iso_instant, iso_ms
+
+    def by_strftime(ts: float) -> str:
+        dt = datetime.fromtimestamp(ts, tz=timezone.utc)
+        return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+    rng = random.Random("iso-ms")
+    edges = [0.0, 0.0005, 0.0009999, 0.9995, 0.9999995, 1.5, 1e9 + 0.9999996, 1764481234.5678, 253402300799.999]
+    for ts in edges + [rng.uniform(0, 4e9) for _ in range(20_000)]:
+        assert iso_ms(ts) == iso_instant(ts) == by_strftime(ts), ts
+    assert iso_ms(0.0) == "1970-01-01T00:00:00.000Z"

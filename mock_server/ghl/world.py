@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import HTTPConnection
 
 from mock_server import jsjson
-from mock_server.clock import iso_ms
+from mock_server.clock import iso_instant, iso_ms
 from mock_server.ghl import dashboard
 from mock_server.ghl.auth import AuthService
 from mock_server.ghl.custom_providers import CustomProviders
@@ -91,7 +91,7 @@ class Ghl(ServiceWorld):
         fields = self.webhook_fields(event)
         if fields is None:
             return None
-        body = jsjson.dumps({**fields, "timestamp": iso_ms(time.time()), "webhookId": delivery.webhook_id})
+        body = jsjson.dumps({**fields, "timestamp": iso_instant(time.time()), "webhookId": delivery.webhook_id})
         return WebhookMessage(body, {"content-type": "application/json", **self.signer.headers(body)})
 
     def webhook_fields(self, event: Event) -> dict[str, Any] | None:

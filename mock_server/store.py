@@ -184,8 +184,10 @@ class Store:
         self._getters: dict[str, tuple[Callable[[Any], Any], ...]] = {}
         for kind, spec in self._specs.items():
             names = ["id", *(c.name for c in spec.columns), "doc", "rev"]
-            self._insert_sql[kind] = (f"INSERT OR REPLACE INTO {kind} ({', '.join(names)}) "
-                                      f"VALUES ({', '.join('?' * len(names))})")
+            # A record written again is updated in place (an upsert, not a delete and insert): it keeps its
+            # row, and only the indexes of the columns that changed are touched.
+            self._insert_sql[kind] = (f"INSERT INTO {kind} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
+                                      f"ON CONFLICT(id) DO UPDATE SET {', '.join(f'{n} = excluded.{n}' for n in names[1:])}")
             self._getters[kind] = tuple(c.value for c in spec.columns)
         target = path or ":memory:"
         # One connection shared by the event loop thread and short-lived worker calls, guarded by a lock.

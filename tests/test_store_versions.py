@@ -94,3 +94,19 @@ def test_a_state_file_from_before_versions_opens_and_a_reopened_file_continues_a
     reopened = Store(path, [SPEC])
     reopened.table(Note).put(Note("n0", "loc", 0.0, "rewritten"))
     assert _versions(reopened)["n0"] == 2
+
+
+def test_a_record_written_again_is_updated_in_place() -> None:
+    """A put of a stored id updates its row (an upsert): the row keeps its place, so the export lists rows
+    in the order they were first written, with each one's last document and columns."""
+    store = Store(None, [SPEC])
+    table = store.table(Note)
+    table.put_many([Note("a", "loc", 1.0, "one"), Note("b", "loc", 2.0, "two"), Note("c", "loc", 3.0, "three")])
+    rowids = dict(store._conn.execute("SELECT id, rowid FROM notes").fetchall())
+    table.put(Note("a", "other", 4.0, "moved"))
+    with store.transaction():
+        table.put(Note("b", "loc", 2.0, "again"))
+    assert dict(store._conn.execute("SELECT id, rowid FROM notes").fetchall()) == rowids
+    assert [row["text"] for row in store.export()["tables"]["notes"]] == ["moved", "again", "three"]
+    assert [n.id for n in table.all(HERE)] == ["b", "c"] and [n.id for n in table.all([Condition("location_id", "=", "other")])] == ["a"]
+    assert table.page(HERE, 10, 0)[1] == 2

@@ -171,7 +171,7 @@ def result_view(sb: Any, result: ActionResult) -> tuple[dict[str, Any], bytes]:
         resources.append(view)
         written.append({**view, "data": orjson.Fragment(data)})
     webhooks = []
-    targets = bool(sb.webhooks.targets())  # without any, no event of the action queued a delivery
+    targets = sb.webhooks.has_targets()  # without any, no event of the action queued a delivery
     for event in result.events:
         deliveries = _deliveries_of(sb, event.id) if targets else []
         webhooks.append({"eventId": event.id, "event": event.type, "resourceId": event.resource_id,

@@ -49,6 +49,7 @@ class WebhookService:
         self.timeout_s = timeout_s
         self.render = render  # an attempt's wire message, from the service that owns the event
         self.global_chaos = Chaos()
+        self._any_target: tuple[tuple[int, ...], bool] | None = None  # `has_targets`, by the targets' write stamp
         self.reseed(seed)
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -90,6 +91,14 @@ class WebhookService:
     def targets(self) -> list[WebhookTarget]:
         return self.store.table(WebhookTarget).all()
 
+    def has_targets(self) -> bool:
+        """Whether any target is configured, known without reading them while targets are unwritten (every
+        event asks, and most runs without a receiver have none)."""
+        stamp = self.store.written(("webhook_targets",))
+        if self._any_target is None or self._any_target[0] != stamp:
+            self._any_target = (stamp, bool(self.targets()))
+        return self._any_target[1]
+
     def target(self, target_id: str) -> WebhookTarget | None:
         return self.store.table(WebhookTarget).get(target_id)
 
@@ -125,6 +134,8 @@ class WebhookService:
     # ---- fan-out (inside the change's transaction) -----------------------------------------------
 
     def on_event(self, event: Event) -> None:
+        if not self.has_targets():
+            return
         enqueued = False
         for target in self.targets():
             if not target.active or target.service != event.service:

@@ -570,6 +570,7 @@ ACUITY_PER_SECOND = 10
 ACUITY_CONCURRENT = 20
 ACUITY_WINDOW_S = 0.95  # a second, less a little for the journal's and the client's clocks
 ACUITY_MIN_PAUSE_MS = 100  # after a 429: at least one slot of a 10-per-second limit
+JOURNAL_RESOLUTION_S = 0.001  # the journal writes each request's end time in whole milliseconds
 
 
 def _started(e: dict[str, Any]) -> float:
@@ -616,7 +617,9 @@ def acuity_rate_problems(entries: list[dict[str, Any]], per_second: int = ACUITY
         if e["status"] != 429 or e.get("fault"):
             continue
         answered = parse_time(e["time"])
-        later = [n for n in entries if n["id"] != e["id"] and _started(n) >= answered - 0.0005]
+        # Journal times are whole milliseconds: a call that starts less than one after the 429's answer may
+        # have been sent before it arrived (two calls in flight at once), so only a later one is judged.
+        later = [n for n in entries if n["id"] != e["id"] and _started(n) >= answered + JOURNAL_RESOLUTION_S]
         if later:
             nxt = min(later, key=_started)
             gap = (_started(nxt) - answered) * 1000

@@ -226,6 +226,21 @@ def test_acuity_rate_wants_a_pause_after_a_429() -> None:
     assert acuity_rate_problems(patient) == []
 
 
+def test_a_call_already_in_flight_when_the_429_was_answered_is_no_violation() -> None:
+    """Journal times are whole milliseconds: a call sent 0.7 ms before the 429 was answered (both in flight)
+    can look as if it started at the 429's millisecond; only a call that started a millisecond later is judged."""
+    base = 1_800_000_000
+
+    def call(n: int, start_ms: float, latency_ms: float, status: int) -> dict[str, Any]:
+        return {"id": n, "method": "GET", "path": f"/acuity/api/v1/appointments/{n}", "query": "",
+                "time": _iso(base + (start_ms + latency_ms) / 1000), "latencyMs": latency_ms, "status": status}
+
+    in_flight = [call(1, 0, 5.9, 429), call(2, 5.2, 5.0, 200)]  # answered at 5.9 ms; the second sent at 5.2 ms
+    assert acuity_rate_problems(in_flight) == []
+    after = [call(1, 0, 5.9, 429), call(2, 7.5, 5.0, 200)]  # sent 1.6 ms after the 429 was answered
+    assert any("after the 429 on request #1" in p for p in acuity_rate_problems(after))
+
+
 # ---- the checks' registry and the deliveries they read -------------------------------------------
 
 def test_the_acuity_checks_are_registered_with_kinds_and_hints() -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,8 +120,9 @@ def _field_check(schema: Mapping[str, Any]) -> Callable[[Any], bool] | None:
     enum = schema.get("enum")
     if enum is not None and not all(e is None or isinstance(e, str) for e in enum):
         return None  # enum equality of numbers and booleans is jsonschema's to decide
-    bounds = [(schema[k], op) for k, op in (("minimum", "ge"), ("maximum", "le"), ("exclusiveMinimum", "gt"),
-                                            ("exclusiveMaximum", "lt")) if k in schema]
+    bounds = [(schema[k], holds) for k, holds in (("minimum", operator.ge), ("maximum", operator.le),
+                                                 ("exclusiveMinimum", operator.gt), ("exclusiveMaximum", operator.lt))
+              if k in schema]
     if any(isinstance(b, bool) or not isinstance(b, (int, float)) for b, _ in bounds):
         return None
     min_length, max_length = schema.get("minLength"), schema.get("maxLength")
@@ -129,8 +131,7 @@ def _field_check(schema: Mapping[str, Any]) -> Callable[[Any], bool] | None:
     def check(value: Any) -> bool:
         if types is not None and not any(_is_type(value, t) for t in types):
             return False
-        if enum is not None and not (value is None or isinstance(value, str)) or (
-                enum is not None and not any(type(e) is type(value) and e == value for e in enum)):
+        if enum is not None and not any(type(e) is type(value) and e == value for e in enum):
             return False
         if isinstance(value, str):
             if (min_length is not None and len(value) < min_length) or (max_length is not None and len(value) > max_length):
@@ -138,10 +139,8 @@ def _field_check(schema: Mapping[str, Any]) -> Callable[[Any], bool] | None:
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             if literal and isinstance(value, float):
                 return False
-            for bound, op in bounds:
-                if not (value >= bound if op == "ge" else value <= bound if op == "le"
-                        else value > bound if op == "gt" else value < bound):
-                    return False
+            if not all(holds(value, bound) for bound, holds in bounds):
+                return False
         return True
 
     return check

@@ -11,7 +11,8 @@ made), `canceledAt`/`canceledBy` (a subscription not cancelled), `paymentProvide
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import orjson
 
@@ -136,7 +137,10 @@ CATALOG_JSON_KEPT = 4096
 _catalog_json: dict[bytes, orjson.Fragment] = {}
 
 
-def _catalog_part(record: Price | Product, shape: Any) -> orjson.Fragment:
+_Catalog = TypeVar("_Catalog", Price, Product)
+
+
+def _catalog_part(record: _Catalog, shape: Callable[[_Catalog], dict[str, Any]]) -> orjson.Fragment:
     doc = orjson.dumps(record)  # the whole record: what its rendering depends on
     part = _catalog_json.get(doc)
     if part is None:

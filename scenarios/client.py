@@ -10,6 +10,7 @@ what is left.
 from __future__ import annotations
 
 import atexit
+import collections
 import contextlib
 import http.client
 import os
@@ -23,6 +24,7 @@ from pathlib import Path
 from types import FrameType
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+PORT_RELEASE_S = 2.0  # how long a restart waits for the client's port to be let go of
 
 
 class Interrupted(BaseException):
@@ -101,10 +103,37 @@ def stop_all(grace: float = 2.0) -> None:
 atexit.register(stop_all)  # an uncaught exception or sys.exit: the client goes too
 
 
+# Ports `free_port` handed out, oldest first. The kernel may give the same free port to two jobs
+# before either's client has bound it (the socket that found it is closed at once): a port handed
+# out stays out of reach for the next PORTS_KEPT calls in this process.
+PORTS_KEPT = 4096
+_handed_out: collections.deque[int] = collections.deque()
+_handed_set: set[int] = set()
+_ports_lock = threading.Lock()
+
+
 def free_port() -> int:
+    """A loopback port no one listens on, not handed out by the last PORTS_KEPT calls of this process."""
+    with _ports_lock:
+        for _ in range(256):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.bind(("127.0.0.1", 0))
+                port = int(s.getsockname()[1])
+            if port in _handed_set:
+                continue
+            _handed_out.append(port)
+            _handed_set.add(port)
+            if len(_handed_out) > PORTS_KEPT:
+                _handed_set.discard(_handed_out.popleft())
+            return port
+    raise OSError("no free loopback port that was not handed out already")
+
+
+def port_in_use(port: int) -> bool:
+    """Whether something already accepts connections on the loopback port."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        s.settimeout(1.0)
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 class ClientProcess:
@@ -132,6 +161,10 @@ class ClientProcess:
 
     def _start(self, ready_timeout: float | None) -> None:
         timeout = self.ready_timeout if ready_timeout is None else ready_timeout
+        if self._port_taken():
+            # Its health route would answer for it: a check would judge another process's calls.
+            raise ClientError(f"port {self.port} is already taken by another process: the client cannot listen "
+                              "on it (is a client of another run, or an old one, still running?)")
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child keeps it open
         log.write(f"\n--- start #{self.starts + 1}: {self.command}\n".encode())
         log.flush()
@@ -159,6 +192,16 @@ class ClientProcess:
             time.sleep(0.05)
         self._kill_group()  # never leave a half-started client behind
         raise ClientError(f"the client did not answer 200 on {self.health} within {timeout:g} s", self.log_tail())
+
+    def _port_taken(self) -> bool:
+        """Whether another process listens on the client's port. After a stop or a crash of this client,
+        its port may take a moment to be let go of: up to PORT_RELEASE_S."""
+        deadline = time.monotonic() + (PORT_RELEASE_S if self.starts else 0.0)
+        while port_in_use(self.port):
+            if time.monotonic() >= deadline:
+                return True
+            time.sleep(0.05)
+        return False
 
     def healthy(self) -> bool:
         """One GET of the health route on loopback. The standard library's plain HTTP connection, not an

@@ -42,10 +42,13 @@ throughput  `wrk -t1 -c32 -d10s` (after a 2 s warm-up, 2 rounds, median) against
 mixed       9 reads to 1 write, with a wrk Lua `request()` (`_mixed_lua`): every 10th request is
             `POST /_sandbox/simulate/order.pay` or `order.fulfill` (orders created for the run, each
             paid, then fulfilled), the other nine alternate list-orders (20 a page) and get-order of
-            the order written last. First the same reads with no writes (the pure-read figure, both
-            caches on), then the mix (rounds, median). Numbers: read and write requests/s (9/10 and
-            1/10 of the completed requests), p50/p99 over all requests (wrk cannot tell them apart),
-            reads in the mix / pure reads. Target: >= 0.5 (reads within 2x). Run with fragments on
+            the order written last. The same reads with no writes (the pure-read figure, both caches
+            on) and the mix, in rounds that alternate on the same world (a reads-only run, then a mix,
+            `--rounds` times, at least 3 in a full run; medians of each; one reads-only run before the orders are created sizes
+            them). Numbers: read and write requests/s (9/10 and 1/10 of the completed requests),
+            p50/p99 over all requests (wrk cannot tell them apart), reads in the mix / pure reads:
+            each round's pair (measured back to back, so the machine's drift cancels), their median
+            (the checked figure), and the medians' ratio. Target: >= 0.5 (reads within 2x). Run with fragments on
             and off (`--no-fragment-cache`), and on a `--orders 100000` world (both caches on) kept in
             a `--state` file, whose RSS is read before and after: target growth <= 96 MiB (the
             response and fragment caches' 32 MiB budgets, the journal, the count cache). In a state
@@ -186,6 +189,7 @@ TARGETS = {
 CACHE_MODES = {"fake": [], "uncached": ["--no-response-cache"],
                "uncached_nofrag": ["--no-response-cache", "--no-fragment-cache"]}
 MIXED_WRITE_EVERY = 10  # one write in ten requests
+MIXED_ROUNDS_MIN = 3  # the mixed section's pairs of rounds (a full run): its ratio is the noisiest figure
 MIXED_CLIENTS = 4  # concurrent control-plane clients creating the orders the mixed run writes to
 
 WEBHOOK_CLIENTS = 4  # concurrent control-plane clients creating the order events
@@ -465,28 +469,42 @@ class Bench:
 
     def _mixed_run(self, target: Target, label: str) -> dict[str, Any]:
         """Reads only, then 9 reads to 1 write, with the same read paths: list-orders (20 a page) and
-        get-order of the order written last; the writes pay and fulfil fresh orders in turn."""
-        pure = self._mixed_load(target, [target.order_id], 0, f"{label}: reads only", seconds=None)
+        get-order of the order written last; the writes pay and fulfil fresh orders in turn. The
+        reads-only figure the mix is compared with is measured in rounds alternating with the mix's, on
+        the same world (the orders created for the run, those paid and fulfilled so far): the machine's
+        drift and the world's growth then weigh on both alike. The first reads-only run (before the
+        orders exist) only sizes the runs."""
+        sizing = self._mixed_load(target, [target.order_id], 0, f"{label}: reads only (sizing)", seconds=None)
         # Enough fresh unpaid orders for every write of a run (each takes a payment, then a fulfilment;
         # the mix cannot be faster than pure reads), and a slice of its own for each run: wrk's Lua
         # state starts afresh with every run, and an order paid twice would be refused.
-        per_run = int(pure["rps"] / MIXED_WRITE_EVERY * self.opts.duration / 2 * 1.2) + 50
-        orders = _create_orders(target.server.url, per_run * self.opts.rounds)
-        runs = [self._mixed_load(target, orders[(r - 1) * per_run:r * per_run], MIXED_WRITE_EVERY,
-                                 f"{label}: 9 reads / 1 write #{r}", seconds=None)
-                for r in range(1, self.opts.rounds + 1)]
+        per_run = int(sizing["rps"] / MIXED_WRITE_EVERY * self.opts.duration / 2 * 1.2) + 50
+        rounds = max(self.opts.rounds, MIXED_ROUNDS_MIN if not self.opts.quick else 1)
+        orders = _create_orders(target.server.url, per_run * rounds)
+        pures: list[dict[str, Any]] = []
+        runs: list[dict[str, Any]] = []
+        for r in range(1, rounds + 1):
+            pures.append(self._mixed_load(target, [target.order_id], 0, f"{label}: reads only #{r}", seconds=None,
+                                          warmup=False))
+            runs.append(self._mixed_load(target, orders[(r - 1) * per_run:r * per_run], MIXED_WRITE_EVERY,
+                                         f"{label}: 9 reads / 1 write #{r}", seconds=None))
         rss = [r.pop("rss_mib") for r in runs]
         mix = {k: round(statistics.median(r[k] for r in runs), 3) for k in runs[0] if k != "raw"}
+        pure = {k: round(statistics.median(r[k] for r in pures), 3) for k in pures[0] if k != "raw"}
         share = 1 - 1 / MIXED_WRITE_EVERY
-        return {"pure_reads": pure, "mixed": mix, "orders_prepared": len(orders),
+        # Each round's pair was measured back to back on the same world: its ratio cancels the drift the
+        # two share, which the medians of each, taken from different minutes, do not.
+        pairs = [round(m["rps"] * share / p["rps"], 3) for p, m in zip(pures, runs, strict=True)]
+        return {"pure_reads": pure, "pure_reads_sizing": sizing, "mixed": mix, "orders_prepared": len(orders),
                 "reads_rps": round(mix["rps"] * share, 1), "writes_rps": round(mix["rps"] / MIXED_WRITE_EVERY, 1),
-                "reads_vs_pure": round(mix["rps"] * share / pure["rps"], 3), "rss_peak_mib": max(rss)}
+                "reads_vs_pure": round(statistics.median(pairs), 3), "reads_vs_pure_rounds": pairs,
+                "reads_vs_pure_of_medians": round(mix["rps"] * share / pure["rps"], 3), "rss_peak_mib": max(rss)}
 
     def _mixed_load(self, target: Target, orders: list[str], write_every: int, label: str,
-                    seconds: int | None) -> dict[str, Any]:
+                    seconds: int | None, warmup: bool = True) -> dict[str, Any]:
         lua = _mixed_lua(target.list_path, target.location_id, orders, write_every)
         url = target.server.url + target.list_path
-        if self.opts.warmup and write_every == 0:  # a mixed run warms up on the reads only run before it
+        if warmup and self.opts.warmup and write_every == 0:  # a mixed run warms up on the reads only run before it
             self.wrk.run(url, self.opts.warmup, target.headers, lua)
         res = self.wrk.run(url, seconds or self.opts.duration, target.headers, lua)
         row = {**res.as_dict(), "rss_mib": target.server.rss_mib()}
@@ -1093,7 +1111,9 @@ def table(results: dict[str, Any], checks: dict[str, Any]) -> str:
                          f"{r['writes_rps']:.0f} req/s  p50 {m['p50_ms']:.2f} ms  p99 {m['p99_ms']:.2f} ms (all)",
                          "", ""))
             check = "mixed_reads_vs_pure"
-            rows.append((f"mixed, {name}: reads / reads only", f"{r['reads_vs_pure']:.2f}x",
+            rounds = ", ".join(f"{x:.2f}" for x in r.get("reads_vs_pure_rounds", []))
+            rows.append((f"mixed, {name}: reads / reads only", f"{r['reads_vs_pure']:.2f}x median of rounds "
+                         f"({rounds}); medians' ratio {r.get('reads_vs_pure_of_medians', 0):.2f}x",
                          checks[check]["target"] if key == "fragments" else "",
                          _mark(checks[check]) if key == "fragments" else ""))
         b = mx["big"]

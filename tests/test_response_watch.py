@@ -17,7 +17,15 @@ from hypothesis import strategies as st
 from test_fragment_cache import Live, created, live_sandbox, raw, raw_without
 
 from mock_server.ghl.models import Order, Price, Transaction
-from mock_server.http.cache import LIST_WATCHES_MAX, PARKED_MAX, RECORD_WATCHES_MAX, ResponseCache, Watch
+from mock_server.http.cache import (
+    BY_ID_FORM_PLACES,
+    BY_ID_FORMS_KEPT,
+    LIST_WATCHES_MAX,
+    PARKED_MAX,
+    RECORD_WATCHES_MAX,
+    ResponseCache,
+    Watch,
+)
 from mock_server.settings import Settings
 from mock_server.store import Condition, RowsWritten, Store, TableSpec, by_created, by_location, column
 
@@ -333,6 +341,72 @@ def test_renewal_is_bounded_and_forgets_what_it_may_not_renew() -> None:
     assert cache.get(key(PARKED_MAX)) is not None and cache._entries[key(PARKED_MAX)].body == b'{"new":1}'
     cache.written(None)
     assert not cache.renewable("orders", f"o{PARKED_MAX + 1}") and cache._parked_count == 0
+
+
+def test_a_record_nobody_read_yet_is_answered_under_the_by_id_reads_seen_in_its_location(live: Live) -> None:
+    """Once an order of the location was read by id, an action's new or changed order is answered
+    under that same read's form (path around the id, query string, token class) before anyone reads
+    it: the first get is a hit, equal to the uncached read and to the action's answer. Another query
+    string is a form not seen: read afresh."""
+    cache = live.runtime.responses
+    loc = live.loc["id"]
+    seen = created(live.sb.simulate("order.create", locationId=loc), "order")
+    raw(live, f"{ORDERS}/{seen}")  # the form: GET /payments/orders/{id}?altId=..&altType=location
+    answer = live.sb.simulate("order.create", locationId=loc)
+    fresh = created(answer, "order")
+    hits = cache.hits
+    first = raw(live, f"{ORDERS}/{fresh}")
+    assert cache.hits == hits + 1
+    assert first == raw_without(cache, live, f"{ORDERS}/{fresh}")
+    assert orjson.loads(first) == next(r for r in answer["resources"] if r["type"] == "order")["data"]
+    paid = live.sb.simulate("order.pay", orderId=fresh)
+    hits = cache.hits
+    after = raw(live, f"{ORDERS}/{fresh}")
+    assert cache.hits == hits + 1 and after != first
+    assert orjson.loads(after) == next(r for r in paid["resources"] if r["type"] == "order")["data"]
+    hits = cache.hits
+    reordered = live.sb.api("GET", f"{ORDERS}/{fresh}", live.loc["token"], params={"altType": "location", "altId": loc})
+    assert reordered.status_code == 200 and reordered.content == after  # a query string nobody read with yet
+    assert cache.hits == hits
+    check(live, [seen, fresh], [])
+
+
+def test_an_unread_order_with_a_payment_pending_is_not_answered_ahead_its_reads_count(live: Live) -> None:
+    cache = live.runtime.responses
+    loc = live.loc["id"]
+    raw(live, f"{ORDERS}/{created(live.sb.simulate('order.create', locationId=loc), 'order')}")
+    oid = created(live.sb.simulate("order.create", locationId=loc), "order")
+    live.sb.simulate("order.pay", orderId=oid, pending={"polls": 2})
+    hits = cache.hits
+    assert orjson.loads(raw(live, f"{ORDERS}/{oid}"))["paymentStatus"] != "paid"
+    assert orjson.loads(raw(live, f"{ORDERS}/{oid}"))["paymentStatus"] == "paid"  # the second poll settled it
+    assert cache.hits == hits
+    check(live, [oid], [])
+
+
+def test_by_id_forms_are_learned_from_by_id_reads_only_and_bounded() -> None:
+    cache = ResponseCache(True, frozenset({"orders"}))
+    watch = Watch("orders", frozenset({"o1"}))
+    for n in range(BY_ID_FORMS_KEPT + 2):  # one location, more query strings than are kept
+        cache.store(key(0), 200, b"{}", b"application/json", watch)  # stored (a renewal), not read: no form
+        cache._learn((f"/p/o1/{n}", b"q=%d" % n, "loc", "location"), b"application/json", watch)
+    assert len(cache._forms[("orders", "loc")]) == BY_ID_FORMS_KEPT
+    cache._learn(("/p/o1o1", b"", "loc2", "location"), b"application/json", watch)  # the id twice: no form
+    cache._learn(("/p/o1", b"", "", "company"), b"application/json", watch)  # no location: no form
+    assert set(cache._forms) == {("orders", "loc")}
+    assert cache.renewable("orders", "o9", "loc") and not cache.renewable("orders", "o9", "loc2")
+    cache.renew("orders", "o9", b'{"o":9}', "loc")
+    n = BY_ID_FORMS_KEPT + 1  # the newest form is kept, the oldest went
+    assert cache.get((f"/p/o9/{n}", b"q=%d" % n, "loc", "location")) is not None
+    assert cache.get(("/p/o9/0", b"q=0", "loc", "location")) is None
+    assert len(cache) == BY_ID_FORMS_KEPT + 1  # key(0) and one answer per form
+    cache.written("orders", RowsWritten(frozenset({"o9"}), frozenset()))  # watched as a by-id answer of o9
+    assert len(cache) == 1
+    for place in range(BY_ID_FORM_PLACES + 3):
+        cache._learn((f"/p/o1/{place}", b"", f"l{place}", "location"), b"application/json", watch)
+    assert len(cache._forms) == BY_ID_FORM_PLACES and ("orders", "loc") not in cache._forms
+    cache.written(None)
+    assert not cache._forms
 
 
 def test_a_price_renamed_shows_in_the_order_that_names_it(live: Live) -> None:

@@ -166,8 +166,9 @@ def result_view(sb: Any, result: ActionResult) -> tuple[dict[str, Any], bytes]:
         if form is not None:  # stamped with the record's document: used only while it is what is stored
             doc = Table.doc(record)
             sb.fragments.seed(form, record.id, doc, data)
-            if sb.responses.renewable(kind, record.id):
-                sb.responses.renew(kind, record.id, data if _reads_as(sb, kind, record, doc) else None)
+            location_id = record.location_id
+            if sb.responses.renewable(kind, record.id, location_id):
+                sb.responses.renew(kind, record.id, data if _reads_as(sb, kind, record, doc) else None, location_id)
         resources.append(view)
         written.append({**view, "data": orjson.Fragment(data)})
     webhooks = []

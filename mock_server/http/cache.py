@@ -38,6 +38,11 @@ RECORD_WATCHES_MAX = 1024
 # `renew`: the action that wrote them answers with their new JSON right after. Past it the oldest go.
 PARKED_MAX = 1024
 
+# By-id read forms learned per kind and location (the path around the id, the query string, the token
+# class): a record written in that location is answered under those keys too, before anyone reads it.
+BY_ID_FORMS_KEPT = 4  # forms per kind and location, the most recently used
+BY_ID_FORM_PLACES = 256  # kinds and locations whose forms are kept; past it the least recently used goes
+
 Key = tuple[str, bytes, str, str]
 _K = TypeVar("_K")
 
@@ -56,6 +61,18 @@ class Watch:
         """After a write of this kind: True when none of the records shown was written and, for a
         list, no record moved in, out or along its query."""
         return self.ids.isdisjoint(change.ids) and (self.query is None or self.query in change.unmoved)
+
+
+@dataclass(frozen=True, slots=True)
+class _ByIdForm:
+    """How one client reads records of a kind by id: the key of the read of record X is
+    (prefix + X + suffix, query, location, token_class)."""
+    prefix: str
+    suffix: str
+    query: bytes
+    token_class: str
+    media_type: bytes
+    shows: frozenset[str]
 
 
 @dataclass(slots=True)
@@ -84,6 +101,7 @@ class ResponseCache:
         self._records: OrderedDict[Key, None] = OrderedDict()  # the by-id watched, least recently used first
         self._parked: OrderedDict[tuple[str, str], dict[Key, tuple[int, bytes, Watch | None]]] = OrderedDict()
         self._parked_count = 0
+        self._forms: OrderedDict[tuple[str, str], dict[_ByIdForm, None]] = OrderedDict()
         self.hits = 0
         self.misses = 0
 
@@ -100,6 +118,7 @@ class ResponseCache:
         self._records.clear()
         self._parked.clear()
         self._parked_count = 0
+        self._forms.clear()
 
     def written(self, kind: str | None, change: RowsWritten | None = None) -> None:
         """After a write of `kind` (None: anything, e.g. a reset): drop what it may have changed.
@@ -142,20 +161,46 @@ class ResponseCache:
         while self._parked_count > PARKED_MAX:
             self._parked_count -= len(self._parked.pop(next(iter(self._parked))))
 
-    def renewable(self, kind: str, record_id: str) -> bool:
-        """Whether by-id answers of the record were dropped by its last write (see `renew`)."""
-        return (kind, record_id) in self._parked
+    def renewable(self, kind: str, record_id: str, location_id: str = "") -> bool:
+        """Whether `renew` would answer any read of the record: by-id answers of it that its last write
+        dropped, or by-id reads of its kind in its location seen before (see `renew`)."""
+        return (kind, record_id) in self._parked or (kind, location_id) in self._forms
 
-    def renew(self, kind: str, record_id: str, body: bytes | None) -> None:
+    def renew(self, kind: str, record_id: str, body: bytes | None, location_id: str = "") -> None:
         """Answer the by-id reads of a record its last write dropped with `body` again, under their keys
-        and watches (None: forget them). The caller vouches that `body` is what each of those reads
-        answers now (the record's stored state rendered, and a read that changes nothing), as the action
-        that wrote the record does with the JSON it answers with."""
+        and watches (None: forget them); and, under the by-id read forms seen in its location (the
+        path around the id, the query string, the token class), the reads not made yet. The caller
+        vouches that `body` is what each of those reads answers now (the record's stored state
+        rendered, and a read that changes nothing), as the action that wrote the record does with the
+        JSON it answers with."""
         parked = self._parked.pop((kind, record_id), {})
         self._parked_count -= len(parked)
-        if self.enabled and body is not None:
-            for key, (status, media_type, watch) in parked.items():
-                self.store(key, status, body, media_type, watch)
+        if not self.enabled or body is None:
+            return
+        for key, (status, media_type, watch) in parked.items():
+            self.store(key, status, body, media_type, watch)
+        for form in self._forms.get((kind, location_id), ()):
+            key = (form.prefix + record_id + form.suffix, form.query, location_id, form.token_class)
+            if key not in self._entries:
+                self.store(key, 200, body, form.media_type, Watch(kind, frozenset((record_id,)), shows=form.shows))
+
+    def _learn(self, key: Key, media_type: bytes, watch: Watch) -> None:
+        """Keep the form of a by-id read (a 200 answer watching one record whose id is in the path)."""
+        (record_id,) = watch.ids
+        path, query, location_id, token_class = key
+        if not location_id or path.count(record_id) != 1:
+            return
+        prefix, suffix = path.split(record_id)
+        place = (watch.kind, location_id)
+        forms = self._forms.pop(place, {})
+        form = _ByIdForm(prefix, suffix, query, token_class, media_type, watch.shows)
+        forms.pop(form, None)
+        forms[form] = None
+        while len(forms) > BY_ID_FORMS_KEPT:
+            del forms[next(iter(forms))]
+        self._forms[place] = forms
+        while len(self._forms) > BY_ID_FORM_PLACES:
+            self._forms.popitem(last=False)
 
     @staticmethod
     def key(request: Request, location_id: str, token_class: str) -> Key:
@@ -184,7 +229,10 @@ class ResponseCache:
         if not self.enabled or response.status_code != 200 or context.no_cache:
             return
         media_type = next((v for k, v in response.raw_headers if k == b"content-type"), b"application/json")
-        self.store(key, response.status_code, bytes(response.body), media_type, context.watch)
+        watch = context.watch
+        self.store(key, response.status_code, bytes(response.body), media_type, watch)
+        if watch is not None and watch.query is None and len(watch.ids) == 1:
+            self._learn(key, media_type, watch)
 
     def store(self, key: Key, status: int, body: bytes, media_type: bytes, watch: Watch | None = None) -> None:
         """Keep one answer, forgetting the least recently used ones until the cache fits its budget."""

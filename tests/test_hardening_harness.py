@@ -168,6 +168,13 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
+def _default_stop_signals() -> None:
+    """The harness starts with the stop signals' default handling, whatever this test run inherited (a
+    suite started under `nohup` ignores SIGHUP, and the harness rightly keeps an ignored signal ignored)."""
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 class ClientRun:
     """`ghl-sandbox check` in its own session with the pid-writing client; `kill_leftovers` ends
     whatever of the client survived, so a failing test leaves nothing behind."""
@@ -187,7 +194,8 @@ class ClientRun:
                f"{sys.executable} {self.script} {self.pid_file}", "--scenarios", str(self.scenario),
                "--examples", "0", *self.extra]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=preexec_fn)
+                                     stdin=subprocess.DEVNULL, start_new_session=True,
+                                     preexec_fn=preexec_fn or _default_stop_signals)
         return self.proc
 
     def wait_for_client(self, timeout: float = 60) -> int:

@@ -12,6 +12,8 @@ from typing import Any
 
 import httpx
 
+from mock_server.http.tls import client_context
+
 DEFAULT_VERSION = "2021-07-28"
 CONTROL = "/_sandbox"
 
@@ -53,7 +55,7 @@ class SandboxClient:
         # A malformed URL (`localhost:8080`) is not made a base: httpx would merge it into yet another
         # URL, and `request()` should fail on the URL as the user typed it.
         base = self.url if httpx.URL(self.url).is_absolute_url else ""
-        self.http = httpx.Client(base_url=base, timeout=timeout, headers=headers)
+        self.http = httpx.Client(base_url=base, timeout=timeout, headers=headers, verify=client_context())
 
     def close(self) -> None:
         self.http.close()

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from mock_server.http.tls import client_context
 from scenarios.context import HarnessError, ScenarioContext
 
 StepFn = Callable[[ScenarioContext, dict[str, Any]], str]
@@ -393,7 +394,7 @@ def acuity_webhook(ctx: ScenarioContext, spec: dict[str, Any]) -> str:
                             "bogusId": None if kind in ("valid", "reserialised") else bogus, "sentAt": time.time(),
                             "status": None, "error": None}
     try:
-        sent["status"] = httpx.post(url, content=body, headers=headers, timeout=15.0).status_code
+        sent["status"] = httpx.post(url, content=body, headers=headers, timeout=15.0, verify=client_context()).status_code
     except httpx.HTTPError as exc:
         sent["error"] = f"{type(exc).__name__}: {exc}"
     ctx.acuity_forged.append(sent)

@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 import httpx
 import yaml
 
+from mock_server.http.tls import client_context
 from scenarios import templates
 from scenarios.context import HarnessError, NotApplicable, ScenarioContext, WorkflowRun
 from scenarios.project import ClientSpec
@@ -243,7 +244,8 @@ def workflow_webhook(ctx: ScenarioContext, spec: dict[str, Any]) -> str:
     sent: dict[str, Any] = {"kind": kind, "transactionId": txn, "orderId": order, "url": url, "body": body.decode(),
                             "headers": sorted(headers), "sentAt": time.time(), "status": None, "error": None}
     try:
-        sent["status"] = httpx.request(method, url, content=body, headers=headers, timeout=15.0).status_code
+        sent["status"] = httpx.request(method, url, content=body, headers=headers, timeout=15.0,
+                                       verify=client_context()).status_code
     except httpx.HTTPError as exc:
         sent["error"] = f"{type(exc).__name__}: {exc}"
     run.posts.append(sent)

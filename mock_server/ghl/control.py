@@ -37,6 +37,7 @@ from mock_server.ghl.simulation import ActionResult, SimArgs
 from mock_server.ghl.world import ghl, token_view
 from mock_server.http.errors import JSON, json_response
 from mock_server.http.fragments import Form
+from mock_server.http.tls import client_context
 from mock_server.store import Table
 from mock_server.webhooks import queries as webhook_queries
 from mock_server.webhooks.queries import DeliveryFilter
@@ -310,7 +311,7 @@ async def forge_webhook(request: Request) -> Response:
     status: int | None = None
     error = ""
     try:
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with httpx.AsyncClient(timeout=10, verify=client_context()) as client:
             response = await client.post(url, content=raw, headers={"content-type": "application/json", **headers})
             status = response.status_code
     except httpx.HTTPError as exc:

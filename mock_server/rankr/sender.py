@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from mock_server import jsjson
+from mock_server.http.tls import client_context
 
 SIGNATURE_HEADER = "X-Rankr-Signature"
 FORGERIES = ("bad-signature", "no-signature")
@@ -49,7 +50,7 @@ async def send(url: str, payload: dict[str, Any], secret: str, forge: str | None
     status: int | None = None
     text, error = "", None
     try:
-        async with httpx.AsyncClient(timeout=timeout_s) as client:
+        async with httpx.AsyncClient(timeout=timeout_s, verify=client_context()) as client:
             response = await client.post(url, content=raw, headers=headers)
         status, text = response.status_code, response.text[:BODY_LIMIT]
     except httpx.TimeoutException:

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from mock_server.clock import SandboxClock
+from mock_server.http.tls import client_context
 from mock_server.ids import IdFactory
 from mock_server.store import Condition, Store
 from mock_server.webhooks.chaos import Chaos, decide
@@ -221,7 +222,8 @@ class WebhookService:
             for d in self.store.table(Delivery).all([Condition("status", "=", "in_flight")], order="seq"):
                 d.status = "queued"
                 self.store.table(Delivery).put(d)
-        self._client = httpx.AsyncClient(timeout=self.timeout_s, headers={"user-agent": USER_AGENT})
+        self._client = httpx.AsyncClient(timeout=self.timeout_s, headers={"user-agent": USER_AGENT},
+                                         verify=client_context())
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:

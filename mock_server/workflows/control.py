@@ -18,6 +18,7 @@ from mock_server.control.validation import check_body, validated_body, validated
 from mock_server.control.webhooks import receiver_url
 from mock_server.errors import Invalid, NotFound
 from mock_server.http.errors import json_response
+from mock_server.http.tls import client_context
 from mock_server.webhooks import queries as webhook_queries
 from mock_server.webhooks.queries import DeliveryFilter
 from mock_server.workflows import templates
@@ -173,7 +174,7 @@ async def fetch_token(token: ManagedToken, now: float) -> ManagedToken:
         form["scope"] = token.scope
     problem = ""
     try:
-        async with httpx.AsyncClient(timeout=TOKEN_TIMEOUT_S) as client:
+        async with httpx.AsyncClient(timeout=TOKEN_TIMEOUT_S, verify=client_context()) as client:
             response = await client.post(token.token_url, data=form, headers={"accept": "application/json"})
         answer = response.json() if response.content else {}
         if response.status_code >= 300:

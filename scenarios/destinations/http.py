@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from mock_server.http.tls import client_context
 from scenarios.destinations.base import (
     KINDS,
     Binding,
@@ -75,7 +76,8 @@ class HttpDestination(Destination):
                 spec.url = binding.render(spec.url_template)
         except TemplateError as exc:
             raise DestinationError(f"destination: {exc}") from None
-        self.http = httpx.Client(headers=headers, timeout=self.timeout, follow_redirects=True)
+        self.http = httpx.Client(headers=headers, timeout=self.timeout, follow_redirects=True,
+                                 verify=client_context())
 
     def stop(self) -> None:
         if self.http is not None:

@@ -25,6 +25,7 @@ from types import FrameType
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 PORT_RELEASE_S = 2.0  # how long a restart waits for the client's port to be let go of
+GROUP_RESCAN_S = 0.25  # while a client stops: how often all of /proc is read again for its process group
 
 
 class Interrupted(BaseException):
@@ -136,6 +137,15 @@ def port_in_use(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _live_in_group(stat: Path, group: int) -> bool:
+    """Whether the process whose /proc stat file this is still runs (is no zombie) in process group `group`."""
+    try:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        return fields[0] != "Z" and int(fields[2]) == group
+    except (OSError, IndexError, ValueError):
+        return False
+
+
 class ClientProcess:
     def __init__(self, command: str, env: dict[str, str], log_path: Path, port: int | None = None,
                  cwd: Path | None = None, health: str = "/healthz", ready_timeout: float = 30.0) -> None:
@@ -239,32 +249,42 @@ class ClientProcess:
 
     def _group_alive(self) -> bool:
         """Any live (non-zombie) process left in the client's process group?"""
+        return bool(self._group_members())
+
+    def _group_members(self) -> set[int]:
+        """The live (non-zombie) processes of the client's process group: a scan of all of /proc."""
         assert self.proc is not None
         try:
             os.killpg(self.proc.pid, 0)
         except (ProcessLookupError, PermissionError):
-            return False
+            return set()
         proc_dir = Path("/proc")
         if not proc_dir.exists():
-            return True
+            return {self.proc.pid}
+        members = set()
         for stat in proc_dir.glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            state, pgrp = fields[0], int(fields[2])
-            if pgrp == self.proc.pid and state != "Z":
-                return True
-        return False
+            if _live_in_group(stat, self.proc.pid):
+                members.add(int(stat.parent.name))
+        return members
 
     def _wait_group(self, timeout: float) -> None:
-        """The shell may exit before the client it started: wait for the whole process group."""
+        """The shell may exit before the client it started: wait for the whole process group. The
+        members found by one scan of /proc are watched alone (a scan reads every process's stat, and
+        a client takes a while to stop); the whole of /proc again only every GROUP_RESCAN_S, for a
+        process a member started meanwhile."""
         deadline = time.monotonic() + timeout
-        while self._group_alive():
+        members = self._group_members()
+        scanned = time.monotonic()
+        while members:
             if time.monotonic() > deadline:
                 self._kill_group()
                 return
             time.sleep(0.02)
+            assert self.proc is not None
+            members = {pid for pid in members if _live_in_group(Path(f"/proc/{pid}/stat"), self.proc.pid)}
+            if not members or time.monotonic() - scanned >= GROUP_RESCAN_S:
+                members = self._group_members()
+                scanned = time.monotonic()
 
     def _kill_group(self) -> None:
         assert self.proc is not None

@@ -24,7 +24,7 @@ __all__ = ["DEFAULT_VERSION", "READY_MARKER", "ReadyProcess", "SandboxClient", "
 READY_MARKER = "GHL_SANDBOX_READY"
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+def die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
     """Linux: the child gets SIGTERM when its parent dies (no orphan even on the parent's kill -9)."""
     with contextlib.suppress(Exception):
         import ctypes
@@ -62,15 +62,19 @@ class ReadyProcess:
     def spawn(self) -> None:
         """Start the process without waiting for its ready line (`wait_ready`), so several can start at once."""
         self.spawned_at = time.perf_counter()
-        die = self.die_with_parent and sys.platform.startswith("linux")
-        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     stdin=subprocess.DEVNULL, env={**os.environ, **(self.env or {})},
-                                     cwd=self.cwd, start_new_session=True,
-                                     preexec_fn=_die_with_parent if die else None)
+        self.proc = self._launch()
         # Output is read by a thread from the start, so `start_timeout` holds even when the child hangs
         # without printing (a blocking readline here would wait forever), and the pipe never fills.
         self._settled = threading.Event()
         threading.Thread(target=self._drain, daemon=True).start()
+
+    def _launch(self) -> subprocess.Popen[str]:
+        """The child process, its output (stdout and stderr) on a text pipe."""
+        die = self.die_with_parent and sys.platform.startswith("linux")
+        return subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                stdin=subprocess.DEVNULL, env={**os.environ, **(self.env or {})},
+                                cwd=self.cwd, start_new_session=True,
+                                preexec_fn=die_with_parent if die else None)
 
     def wait_ready(self) -> None:
         assert self.proc is not None, "spawn() first"

@@ -232,7 +232,6 @@ def run_check(console: Console, client_command: str | projects.ClientSpec, scena
     from contextlib import nullcontext
 
     from mock_server.dashboard.harness_results import save_latest
-    from mock_server.inprocess import running_sandbox
     from mock_server.settings import Settings
     from scenarios.report import print_report, to_json, write_json, write_junit
     from scenarios.runner import Harness
@@ -281,6 +280,9 @@ def run_check(console: Console, client_command: str | projects.ClientSpec, scena
         finally:
             pool.close()
     else:
+        # Imported here only: with jobs, the app is imported by the sandboxes' fork server, not here.
+        from mock_server.inprocess import running_sandbox
+
         with (nullcontext(None) if sandbox_url else running_sandbox(settings)) as sandbox:
             url = sandbox_url or (sandbox.url if sandbox is not None else "")
             console.print(f"sandbox {url}   client: {spec.command}   seed {seed}", markup=False)

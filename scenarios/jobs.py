@@ -8,7 +8,8 @@ needs a serial phase. Scenarios are dealt to whichever job is free (the ones wit
 deadline first), and results come back in the library's order: the report, the JUnit and JSON files
 and the replay commands are those of `--jobs 1` for the same seed.
 
-A job's sandbox process is `python -m mock_server.inprocess '<settings json>'`.
+A job's sandbox process is forked by one `python -m mock_server.forkserver` (which imports the sandbox
+once for all jobs), else, where that cannot run, `python -m mock_server.inprocess '<settings json>'`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ import itertools
 import json
 import os
 import queue
+import select
 import signal
+import socket
+import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -26,13 +30,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from mock_server.forkserver import PID
 from mock_server.settings import Settings
-from mock_server.testing import READY_MARKER, ReadyProcess
+from mock_server.testing import READY_MARKER, ReadyProcess, die_with_parent
 from scenarios import client as clients
 from scenarios.loader import Scenario
 from scenarios.runner import Harness, ScenarioResult
 
 MAX_DEFAULT_JOBS = 8
+FORK_TIMEOUT_S = 60.0  # for the fork server's answer (the first waits for its imports)
 ISOLATION = "a sandbox process per job"
 
 
@@ -49,14 +55,122 @@ def _pythonpath() -> str:
     return here + (os.pathsep + rest if rest else "")
 
 
-class JobSandbox(ReadyProcess):
-    """One job's sandbox: `python -m mock_server.inprocess <settings>` (exactly the harness's Settings). The pool
-    calls `spawn` on every job, then `wait_ready`, so that N sandboxes start at once."""
+class ForkedChild:
+    """What `ReadyProcess` needs of a `Popen`, for a sandbox the fork server forked: not our child, so it
+    is watched through a pidfd, and its exit status is not ours to know (`returncode` 0 once gone)."""
 
-    def __init__(self, settings: Settings, name: str) -> None:
-        payload = json.dumps({**asdict(settings), "port": 0})
-        super().__init__([sys.executable, "-m", "mock_server.inprocess", payload], READY_MARKER,
+    def __init__(self, pid: int, output: int, command: list[str]) -> None:
+        self.pid = pid
+        self.args = command
+        self.returncode: int | None = None
+        self.stdout = os.fdopen(output, "r", encoding="utf-8", errors="replace")
+        try:
+            self._pidfd: int | None = os.pidfd_open(pid)
+        except ProcessLookupError:  # gone already
+            self._pidfd = None
+            self.returncode = 0
+
+    def poll(self) -> int | None:
+        if self.returncode is None and self._pidfd is not None and select.select([self._pidfd], [], [], 0)[0]:
+            self._gone()
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None and self._pidfd is not None:
+            if not select.select([self._pidfd], [], [], timeout)[0]:
+                raise subprocess.TimeoutExpired(self.args, timeout or 0.0)
+            self._gone()
+        return self.returncode or 0
+
+    def _gone(self) -> None:
+        self.returncode = 0
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
+
+
+class ForkServer:
+    """`python -m mock_server.forkserver`, started once per `check`; `fork()` asks it for a sandbox."""
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.command = [sys.executable, "-m", "mock_server.forkserver", str(theirs.fileno())]
+        try:
+            self.proc = subprocess.Popen(self.command, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": _pythonpath()},
+                                         start_new_session=True, preexec_fn=die_with_parent)
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        ours.settimeout(FORK_TIMEOUT_S)  # its first answer waits for its imports
+        self.channel = ours
+        self._lock = threading.Lock()
+
+    def fork(self, payload: str) -> ForkedChild:
+        """A sandbox serving `payload` (Settings JSON), its output on a pipe; RuntimeError if the server
+        could not fork one."""
+        output, child_output = os.pipe()
+        try:
+            with self._lock:
+                socket.send_fds(self.channel, [payload.encode()], [child_output])
+                answer = self.channel.recv(PID.size)
+        except OSError as exc:
+            os.close(output)
+            raise RuntimeError(f"the fork server did not answer: {exc}") from None
+        finally:
+            os.close(child_output)
+        pid = PID.unpack(answer)[0] if len(answer) == PID.size else 0
+        if pid <= 0:
+            os.close(output)
+            raise RuntimeError("the fork server could not fork a sandbox")
+        return ForkedChild(pid, output, self.command)
+
+    def close(self) -> None:
+        """It exits when its socket closes (its sandboxes are stopped apart)."""
+        self.channel.close()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+class JobSandbox(ReadyProcess):
+    """One job's sandbox: forked by `forks` when given, else `python -m mock_server.inprocess <settings>`
+    (exactly the harness's Settings). The pool calls `spawn` on every job, then `wait_ready`, so that N
+    sandboxes start at once."""
+
+    def __init__(self, settings: Settings, name: str, forks: ForkServer | None = None) -> None:
+        self.payload = json.dumps({**asdict(settings), "port": 0})
+        self.forks = forks
+        super().__init__([sys.executable, "-m", "mock_server.inprocess", self.payload], READY_MARKER,
                          env={"PYTHONPATH": _pythonpath()}, start_timeout=60.0, name=name, die_with_parent=True)
+
+    def _launch(self) -> subprocess.Popen[str]:
+        if self.forks is not None:
+            try:
+                return self.forks.fork(self.payload)  # type: ignore[return-value]  # the part of a Popen used
+            except RuntimeError:
+                pass  # a fresh interpreter then: slower to start, the same sandbox
+        return super()._launch()
+
+
+def start_fork_server() -> ForkServer | None:
+    """A fork server, or None where one cannot run (no fork, no pidfd, no fd passing): then each job's
+    sandbox is a fresh interpreter."""
+    if not (hasattr(os, "fork") and hasattr(os, "pidfd_open") and hasattr(socket, "send_fds")):
+        return None
+    try:
+        probe = os.pidfd_open(os.getpid())
+    except OSError:  # a kernel older than 5.3
+        return None
+    os.close(probe)
+    try:
+        return ForkServer()
+    except OSError:
+        return None
 
 
 def deal_order(scenarios: list[Scenario]) -> list[int]:
@@ -80,6 +194,7 @@ class Pool:
         self.make_harness = make_harness
         self.sandboxes: list[JobSandbox] = []
         self.harnesses: list[Harness | None] = []
+        self.forks: ForkServer | None = None
         self._lock = threading.Lock()
         self._numbers = itertools.count(1)
         self._cancel = threading.Event()
@@ -88,9 +203,11 @@ class Pool:
         """Start the sandboxes: a first wave of one per core, and once that is up the rest, which come up
         while the first jobs already run the longest scenarios (N start-ups at once on few cores would
         make every job wait for all of them). Spawned from this thread: a child dies with the thread that
-        spawned it (PR_SET_PDEATHSIG)."""
+        spawned it (PR_SET_PDEATHSIG). The sandboxes are forked by one fork server where it can run."""
         clients.refuse_new_clients(False)
-        self.sandboxes = [JobSandbox(Settings(**asdict(self.settings)), f"job {i + 1} sandbox") for i in range(self.size)]
+        self.forks = start_fork_server()
+        self.sandboxes = [JobSandbox(Settings(**asdict(self.settings)), f"job {i + 1} sandbox", self.forks)
+                          for i in range(self.size)]
         self.harnesses = [None] * self.size
         first = max(1, min(self.size, os.cpu_count() or 1))
         try:
@@ -189,6 +306,9 @@ class Pool:
         for box in live:
             with contextlib.suppress(Exception):
                 box.stop(5.0)  # waits; SIGKILL if it has not gone
+        if self.forks is not None:
+            with contextlib.suppress(Exception):
+                self.forks.close()
 
 
 def run_scenarios(pool: Pool, scenarios: list[Scenario],

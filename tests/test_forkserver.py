@@ -1,0 +1,130 @@
+"""`check --jobs` sandboxes forked by one fork server: each a real sandbox in a session of its own,
+stopped alone, none left behind when the fork server or the harness goes (even by kill -9), and a
+fresh interpreter where the fork server cannot fork."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+from dataclasses import asdict
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mock_server.settings import Settings
+from scenarios.jobs import ForkedChild, ForkServer, JobSandbox, start_fork_server
+
+SETTINGS = Settings(port=0, seed=42, orders=3)
+
+
+def _gone_within(pid: int, seconds: float) -> bool:
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        return bool(select.select([fd], [], [], seconds)[0])
+    finally:
+        os.close(fd)
+
+
+def test_forked_sandboxes_serve_apart_and_stop_apart() -> None:
+    forks = start_fork_server()
+    assert isinstance(forks, ForkServer)
+    boxes = [JobSandbox(Settings(**asdict(SETTINGS)), f"job {i}", forks) for i in (1, 2)]
+    try:
+        for box in boxes:
+            box.spawn()
+        for box in boxes:
+            box.wait_ready()
+        assert all(isinstance(box.proc, ForkedChild) for box in boxes)
+        pids = [box.pid for box in boxes]
+        assert len(set(pids)) == 2 and forks.proc.pid not in pids
+        for box in boxes:
+            assert os.getpgid(box.pid) == box.pid  # a session of its own: the pool stops the whole group
+            answer = httpx.get(f"{box.url}/_sandbox/locations", timeout=10)
+            assert answer.status_code == 200 and len(answer.json()) >= 1
+        assert boxes[0].url != boxes[1].url
+        boxes[0].stop(5)
+        assert boxes[0].proc is not None and boxes[0].proc.poll() is not None
+        assert httpx.get(f"{boxes[1].url}/_sandbox/locations", timeout=10).status_code == 200
+    finally:
+        for box in boxes:
+            box.stop(5)
+        forks.close()
+    assert forks.proc.returncode is not None
+
+
+def test_the_fork_servers_sandboxes_end_with_it() -> None:
+    forks = ForkServer()
+    box = JobSandbox(Settings(**asdict(SETTINGS)), "job 1", forks)
+    box.start()
+    try:
+        forks.close()  # the server exits when its socket closes; its children get SIGTERM
+        assert _gone_within(box.pid, 15)
+    finally:
+        box.stop(5)
+
+
+def test_a_request_without_a_pipe_is_refused_and_the_job_starts_a_fresh_interpreter() -> None:
+    forks = ForkServer()
+    try:
+        forks.channel.send(json.dumps(asdict(SETTINGS)).encode())  # no pipe attached
+        assert forks.channel.recv(8) == (0).to_bytes(8, "big")
+
+        def refuse(_payload: str) -> ForkedChild:
+            raise RuntimeError("the fork server could not fork a sandbox")
+
+        forks.fork = refuse  # type: ignore[method-assign]
+        box = JobSandbox(Settings(**asdict(SETTINGS)), "job 1", forks)
+        box.start()
+        try:
+            assert isinstance(box.proc, subprocess.Popen)
+            assert httpx.get(f"{box.url}/_sandbox/locations", timeout=10).status_code == 200
+        finally:
+            box.stop(5)
+    finally:
+        forks.close()
+
+
+HARNESS = textwrap.dedent("""
+    import sys, time
+    from dataclasses import asdict
+    from mock_server.settings import Settings
+    from scenarios.jobs import ForkServer, JobSandbox
+    box = JobSandbox(Settings(port=0, seed=42, orders=3), "job 1", ForkServer())
+    box.start()
+    print(box.pid, flush=True)
+    time.sleep(120)
+""")
+
+
+def test_a_killed_harness_leaves_no_sandbox_behind(tmp_path: Path) -> None:
+    script = tmp_path / "harness.py"
+    script.write_text(HARNESS)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    harness = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert harness.stdout is not None
+        sandbox_pid = int(harness.stdout.readline())
+        assert not _gone_within(sandbox_pid, 0)
+        harness.send_signal(signal.SIGKILL)
+        harness.wait(10)
+        assert _gone_within(sandbox_pid, 15)  # the fork server saw its socket close; its child got SIGTERM
+    finally:
+        if harness.poll() is None:
+            harness.kill()
+
+
+@pytest.mark.skipif(not hasattr(socket, "send_fds"), reason="no fd passing")
+def test_the_check_process_does_not_import_the_app() -> None:
+    probe = subprocess.run([sys.executable, "-c", "import sys, scenarios.cli, scenarios.jobs, scenarios.runner; "
+                            "print('mock_server.app' in sys.modules)"], capture_output=True, text=True, check=True)
+    assert probe.stdout.strip() == "False"

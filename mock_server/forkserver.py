@@ -96,5 +96,7 @@ def serve(channel: socket.socket) -> None:
 
 if __name__ == "__main__":
     from mock_server import inprocess  # noqa: F401 - the point: once, before any fork
+    from mock_server.http.tls import client_context
 
+    client_context()  # the CA bundle parsed once too: every child's outgoing clients share this context
     serve(socket.socket(fileno=int(sys.argv[1])))

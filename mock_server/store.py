@@ -433,11 +433,15 @@ class Store:
                 self._touched(kind)
         return cur.rowcount > 0
 
-    def _all(self, kind: str, conditions: Sequence[Condition] = (), order: str = "created_at") -> list[Any]:
+    def _all(self, kind: str, conditions: Sequence[Condition] = (), order: str = "created_at",
+             limit: int | None = None) -> list[Any]:
         where, params = self._where(conditions)
         sql = f"SELECT doc FROM {kind}{where}"
         if order and any(c.name == order.split()[0] for c in self._specs[kind].columns):
             sql += f" ORDER BY {order}, id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params = [*params, limit]
         if not self._specs[kind].read_mostly:
             with self._lock:
                 rows = self._conn.execute(sql, params).fetchall()
@@ -500,6 +504,11 @@ class Store:
                 found.docs = dict(self._conn.execute(f"SELECT id, doc FROM {kind} WHERE id IN ({marks})",
                                                      missing).fetchall())
         return found
+
+    def _count_matching(self, kind: str, conditions: Sequence[Condition]) -> int:
+        where, params = self._where(conditions)
+        with self._lock:
+            return self._count(kind, where, params)
 
     def _count(self, kind: str, where: str, params: list[Any]) -> int:
         """The rows matching `where`, cached until the next write of `kind` (call with the lock held)."""
@@ -655,9 +664,14 @@ class Table(Generic[T]):
         record: T | None = self._store._find_one(self.kind, column, value)
         return record
 
-    def all(self, where: Sequence[Condition] = (), order: str = "created_at") -> list[T]:
-        records: list[T] = self._store._all(self.kind, where, order)
+    def all(self, where: Sequence[Condition] = (), order: str = "created_at", limit: int | None = None) -> list[T]:
+        """The records matching `where`, in `order` (a column, ASC or DESC; ties by id); the first `limit`."""
+        records: list[T] = self._store._all(self.kind, where, order, limit)
         return records
+
+    def count(self, where: Sequence[Condition] = ()) -> int:
+        """How many records match `where` (cached until the next write of the kind)."""
+        return self._store._count_matching(self.kind, where)
 
     def page(self, where: Sequence[Condition], limit: int | None, offset: int) -> tuple[list[T], int]:
         """Newest first, with the total count of rows matching `where`."""

@@ -92,3 +92,20 @@ def test_meta_values_are_read_once_and_follow_rollbacks_imports_and_restores() -
     assert store.get_meta("seq") == 1
     store.import_({"tables": {}, "meta": {"other": True}})
     assert store.get_meta("seq") is None and store.get_meta("other") is True
+
+
+@pytest.mark.parametrize("spec", [FEW, SPEC], ids=["read-mostly", "plain"])
+def test_all_with_a_limit_and_count_follow_writes(spec: TableSpec[Note]) -> None:
+    store = Store(None, [spec] if spec is SPEC else [spec, SPEC])
+    table = store.table(spec.record_type)
+    kind = spec.record_type
+    table.put_many([kind("a", "loc", 1.0), kind("b", "loc", 3.0), kind("c", "other", 2.0)])
+    assert [n.id for n in table.all(HERE, order="created_at DESC", limit=1)] == ["b"]
+    assert [n.id for n in table.all((), order="created_at", limit=2)] == ["a", "c"]
+    assert [n.id for n in table.all(HERE, order="created_at", limit=5)] == ["a", "b"]
+    assert table.count(HERE) == 2 and table.count() == 3
+    table.put(kind("d", "loc", 4.0))  # a write of the kind: neither a kept list nor a kept count is stale
+    assert [n.id for n in table.all(HERE, order="created_at DESC", limit=1)] == ["d"]
+    assert table.count(HERE) == 3 and table.count() == 4
+    table.delete("a")
+    assert table.count(HERE) == 2

@@ -48,8 +48,8 @@ def by_id(store: Store, record_type: type[T], record_id: int | str) -> T | None:
 
 def next_id(store: Store, record_type: type[HasId]) -> int:
     """A fresh integer id for a record type: above every id any account holds."""
-    rows = store.table(record_type).all(order="num DESC")
-    return max((int(r.id) for r in rows[:1]), default=1000) + 1
+    rows = store.table(record_type).all(order="num DESC", limit=1)
+    return max((int(r.id) for r in rows), default=1000) + 1
 
 
 @dataclass
@@ -119,6 +119,10 @@ def appointments_between(store: Store, location_id: str, calendar_ids: Sequence[
     return store.table(Appointment).all(
         [*_loc(location_id), Condition("canceled", "=", 0), Condition("calendar_id", "IN", list(calendar_ids)),
          Condition("start", ">=", start - 86400), Condition("start", "<", end)], order="start")
+
+
+def count_of_location(store: Store, record_type: type[HasId], location_id: str) -> int:
+    return store.table(record_type).count(_loc(location_id))
 
 
 def all_appointments(store: Store, location_id: str) -> list[Appointment]:

@@ -81,7 +81,8 @@ def _person(sb: Runtime, world: AcuityWorld, location_id: str, data: dict[str, A
             raise NotFound(f"Contact {contact_id} not found in location {location_id}")
         base = Person(contact.first_name, contact.last_name, contact.email, contact.phone)
     else:
-        n = len(queries.all_appointments(world.store, location_id)) + len(queries.orders(world.store, location_id))
+        n = (queries.count_of_location(world.store, Appointment, location_id)
+             + queries.count_of_location(world.store, Order, location_id))
         first, last = DEFAULT_PEOPLE[n % len(DEFAULT_PEOPLE)]
         base = Person(first, last, f"{first}.{last}.{n}@example.com".lower(), "")
     return Person(first_name=data.get("firstName") or base.first_name, last_name=data.get("lastName") or base.last_name,

@@ -366,22 +366,24 @@ class Harness:
                 self.sandbox.control("PUT", f"/webhooks/targets/{target['id']}/chaos", json=setup["acuityChaos"])
 
     def _safety(self, ctx: ScenarioContext, checks: list[str], result: ScenarioResult) -> None:
-        for name in checks:
-            check = REGISTRY[name]
-            if check.kind != "safety" or any(o.check == name and o.failing for o in result.outcomes):
-                continue
-            verdict = check.fn(ctx)
-            ctx.last_verdicts[name] = verdict
-            if verdict.status in ("fail", "error"):
-                result.outcomes.append(CheckOutcome.of(name, check.kind, verdict))
+        with ctx.sandbox.one_look():
+            for name in checks:
+                check = REGISTRY[name]
+                if check.kind != "safety" or any(o.check == name and o.failing for o in result.outcomes):
+                    continue
+                verdict = check.fn(ctx)
+                ctx.last_verdicts[name] = verdict
+                if verdict.status in ("fail", "error"):
+                    result.outcomes.append(CheckOutcome.of(name, check.kind, verdict))
 
     def _poll(self, ctx: ScenarioContext, eventual: list[str], assertions: list[dict[str, Any]], checks: list[str],
               result: ScenarioResult, deadline: float) -> tuple[dict[str, Verdict], list[Verdict]]:
         """Evaluate the eventual checks and assertions until they hold or the deadline passes."""
         while True:
             round_started = time.monotonic()
-            verdicts = {c: REGISTRY[c].fn(ctx) for c in eventual}
-            assertion_verdicts = [evaluate_assertion(ctx, a) for a in assertions]
+            with ctx.sandbox.one_look():
+                verdicts = {c: REGISTRY[c].fn(ctx) for c in eventual}
+                assertion_verdicts = [evaluate_assertion(ctx, a) for a in assertions]
             if all(v.settled for v in verdicts.values()) and all(v.settled for v in assertion_verdicts):
                 break
             if time.monotonic() >= deadline:

@@ -114,6 +114,7 @@ class ScenarioContext:
     destination: Destination
     routes: Routes = field(default_factory=Routes)
     journal_since: int = 0
+    _journal_read: dict[str, tuple[int, list[dict[str, Any]]]] = field(default_factory=dict)  # prefix -> last id, entries
     started_at: float = field(default_factory=time.time)
     refs: dict[str, str] = field(default_factory=dict)
     forged: list[dict[str, Any]] = field(default_factory=list)  # answers to forged webhooks we sent
@@ -180,7 +181,15 @@ class ScenarioContext:
                 and parse_time(e["time"]) - e.get("latencyMs", 0) / 1000 >= self.started_at - 0.001]
 
     def journal(self, prefix: str = "/payments") -> list[dict[str, Any]]:
-        return self.sandbox.journal(since=str(self.journal_since), path=prefix)
+        """The journal's entries under `prefix` since the scenario began. Entries are only ever appended,
+        with rising ids, so only those after the last one read are asked for (each call of a check
+        read them all again: a long scenario's journal, some hundred times)."""
+        last, entries = self._journal_read.get(prefix, (self.journal_since, []))
+        new = self.sandbox.journal(since=str(last), path=prefix)
+        if new:
+            entries = [*entries, *new]
+            self._journal_read[prefix] = (int(new[-1]["id"]), entries)
+        return [dict(e) for e in entries]  # a reader may change what it gets
 
     def client_requests(self) -> list[dict[str, Any]]:
         """GHL API calls made by the client during this scenario (the harness makes none). A request

@@ -5,13 +5,17 @@ call forgets what was read, and outside a round every read is asked of the sandb
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mock_server.inprocess import running_sandbox
 from mock_server.settings import Settings
-from scenarios.context import HarnessSandbox
+from scenarios.client import ClientProcess
+from scenarios.context import HarnessSandbox, ScenarioContext
+from scenarios.destinations.rankr import RankrDestination
+from scenarios.project import Table
 
 
 @pytest.fixture
@@ -59,3 +63,35 @@ def test_any_other_call_in_a_round_forgets_what_was_read(sandbox: tuple[HarnessS
         _api_call(client, loc)
         client.clear_journal()  # a write
         assert client.journal(path="/payments") == []
+
+
+def test_a_scenarios_journal_is_read_once_and_then_only_what_came_after(
+        sandbox: tuple[HarnessSandbox, dict[str, Any]], tmp_path: Path) -> None:
+    client, loc = sandbox
+    client.clear_journal()
+    ctx = ScenarioContext(sandbox_url=client.url, sandbox=client, location_id=loc["id"], token=loc["token"],
+                          token_id="", rankr_key="", rankr_secret="",
+                          client=ClientProcess("true", {}, tmp_path / "client.log", port=1), deadline_s=1.0,
+                          destination=RankrDestination(Table({}, "destination")))
+    asked: list[str] = []
+    read = client.journal
+
+    def counted(**params: Any) -> list[dict[str, Any]]:
+        asked.append(str(params["since"]))
+        return read(**params)
+
+    client.journal = counted  # type: ignore[method-assign]
+    _api_call(client, loc)
+    _api_call(client, loc)
+    first = ctx.journal("/payments")
+    assert [e["path"].startswith("/payments") for e in first] == [True, True]
+    first[0]["path"] = "changed by a reader"
+    again = ctx.journal("/payments")
+    assert again == read(since="0", path="/payments")  # the same entries, untouched by the reader
+    _api_call(client, loc)
+    third = ctx.journal("/payments")
+    assert len(third) == 3 and third[:2] == again
+    assert [e["id"] for e in third] == [e["id"] for e in read(since="0", path="/payments")]
+    # The first read from the scenario's start, then each from the last entry read.
+    assert asked == ["0", str(first[1]["id"]), str(first[1]["id"])]
+    assert ctx.journal("/rankr") == [] and asked[-1] == "0"  # another prefix: its own reading

@@ -94,9 +94,33 @@ def serve(channel: socket.socket) -> None:
         channel.send(PID.pack(pid))
 
 
-if __name__ == "__main__":
-    from mock_server import inprocess  # noqa: F401 - the point: once, before any fork
-    from mock_server.http.tls import client_context
+def warm_up() -> None:
+    """Load once, before any fork, what a sandbox otherwise loads at its start or first requests: the app
+    and what it imports on first use (uvicorn's protocol and loop modules, httpx's transport, the seed's
+    Faker providers), the compiled control-plane contract and the TLS context. A sandbox built and
+    dropped here does it; its store is closed before any fork (no SQLite connection crosses one), and
+    it started no thread (the server forks only while it is single-threaded)."""
+    import ctypes  # noqa: F401 - die_with_parent's, in each child
 
-    client_context()  # the CA bundle parsed once too: every child's outgoing clients share this context
+    import httpx
+    import uvicorn
+
+    from mock_server.app import build_app, new_runtime
+    from mock_server.control import validation
+    from mock_server.http.tls import client_context
+    from mock_server.settings import Settings
+
+    validation.compile_contract()
+    runtime = new_runtime(Settings(port=0))
+    try:
+        config = uvicorn.Config(build_app(runtime), log_level="error", access_log=False, lifespan="on")
+        config.load()
+        config.get_loop_factory()
+        httpx.AsyncClient(verify=client_context())
+    finally:
+        runtime.store.close()
+
+
+if __name__ == "__main__":
+    warm_up()
     serve(socket.socket(fileno=int(sys.argv[1])))

@@ -331,8 +331,6 @@ def _print_property(console: Console, outcome: Any, result: ScenarioResult) -> N
 
 def _run_serial(harness: Harness, console: Console, scenarios: list[Scenario], examples: int, seed: int,
                 save_dir: Path | None, shrink_seconds: float, results: list[ScenarioResult]) -> None:
-    from scenarios.property import property_result, run_property
-
     with console.status("") as status:
         for i, scenario in enumerate(scenarios, 1):
             status.update(f"[{i}/{len(scenarios)}] {scenario.name}")
@@ -340,6 +338,8 @@ def _run_serial(harness: Harness, console: Console, scenarios: list[Scenario], e
             results.append(result)
             _print_result(console, i, len(scenarios), scenario, result)
         if examples:
+            from scenarios.property import property_result, run_property  # Hypothesis: only for examples
+
             def progress(message: str) -> None:
                 status.update(f"property run: {message}")
 
@@ -356,7 +356,6 @@ def _run_parallel(pool: Any, console: Console, scenarios: list[Scenario], exampl
     order; the report keeps that order), then the property examples on the jobs and any shrinking on
     the first job."""
     from scenarios.jobs import example_runner, run_scenarios
-    from scenarios.property import property_result, run_property
 
     with console.status("") as status:
         finished = 0
@@ -370,6 +369,8 @@ def _run_parallel(pool: Any, console: Console, scenarios: list[Scenario], exampl
         if scenarios:
             results.extend(run_scenarios(pool, scenarios, on_result))
         if examples:
+            from scenarios.property import property_result, run_property  # Hypothesis: only for examples
+
             def progress(message: str) -> None:
                 status.update(f"property run: {message}")
 

@@ -219,6 +219,12 @@ def _operations() -> dict[str, Operation]:
     return found
 
 
+def compile_contract() -> None:
+    """Read and compile the control-plane contract now rather than at the first request (a fork server
+    does it once for all the sandboxes it forks)."""
+    _operations()
+
+
 def operation(operation_id: str) -> Operation:
     try:
         return _operations()[operation_id]

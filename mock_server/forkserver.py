@@ -97,9 +97,9 @@ def serve(channel: socket.socket) -> None:
 def warm_up() -> None:
     """Load once, before any fork, what a sandbox otherwise loads at its start or first requests: the app
     and what it imports on first use (uvicorn's protocol and loop modules, httpx's transport, the seed's
-    Faker providers), the compiled control-plane contract and the TLS context. A sandbox built and
-    dropped here does it; its store is closed before any fork (no SQLite connection crosses one), and
-    it started no thread (the server forks only while it is single-threaded)."""
+    Faker providers), the compiled control-plane contract, the TLS context and the signing keys. A
+    sandbox built and dropped here does most of it; its store is closed before any fork (no SQLite
+    connection crosses one), and it started no thread (the server forks only while single-threaded)."""
     import ctypes  # noqa: F401 - die_with_parent's, in each child
 
     import httpx
@@ -109,6 +109,7 @@ def warm_up() -> None:
     from mock_server.control import validation
     from mock_server.http.tls import client_context
     from mock_server.settings import Settings
+    from mock_server.webhooks import signing
 
     validation.compile_contract()
     runtime = new_runtime(Settings(port=0))
@@ -119,6 +120,7 @@ def warm_up() -> None:
         httpx.AsyncClient(verify=client_context())
     finally:
         runtime.store.close()
+    signing.prepare_keys()
 
 
 if __name__ == "__main__":

@@ -128,3 +128,32 @@ def test_the_check_process_does_not_import_the_app() -> None:
     probe = subprocess.run([sys.executable, "-c", "import sys, scenarios.cli, scenarios.jobs, scenarios.runner; "
                             "print('mock_server.app' in sys.modules)"], capture_output=True, text=True, check=True)
     assert probe.stdout.strip() == "False"
+
+
+def test_prepared_keys_go_to_the_next_new_signer_only() -> None:
+    from mock_server.store import Store
+    from mock_server.webhooks import signing
+
+    signing.prepare_keys()
+    prepared = signing._prepared
+    assert prepared is not None
+    first = signing.Signer.load_or_create(Store(None, []))
+    assert first.ed25519_key is prepared[0] and first.rsa_key is prepared[1]
+    second = signing.Signer.load_or_create(Store(None, []))  # taken once: the next one generates its own
+    assert second.rsa_public_pem != first.rsa_public_pem and second.ed25519_public_pem != first.ed25519_public_pem
+    assert signing._prepared is None
+
+
+def test_the_sandboxes_of_one_fork_server_sign_with_the_keys_it_prepared() -> None:
+    forks = ForkServer()
+    boxes = [JobSandbox(Settings(**asdict(SETTINGS)), f"job {i}", forks) for i in (1, 2)]
+    try:
+        for box in boxes:
+            box.start()
+        keys = [httpx.get(f"{box.url}/_sandbox/keys", timeout=10).json() for box in boxes]
+        assert keys[0]["ed25519PublicKey"] == keys[1]["ed25519PublicKey"]
+        assert keys[0]["rsaPublicKey"] == keys[1]["rsaPublicKey"]
+    finally:
+        for box in boxes:
+            box.stop(5)
+        forks.close()

@@ -17,6 +17,18 @@ META_KEY = "webhook_keys"
 RSA_BITS = 2048  # GHL's key is 4096-bit; 2048 keeps a fresh start well under a second
 
 
+# Keys made ahead by `prepare_keys`: the next signer with nothing saved takes them instead of generating.
+_prepared: tuple[ed25519.Ed25519PrivateKey, rsa.RSAPrivateKey] | None = None
+
+
+def prepare_keys() -> None:
+    """Generate a signer's keys ahead. A fork server does it once before it forks: each sandbox it forks
+    takes its copy (the sandboxes of one `check --jobs` run then sign with the same keys, as GHL signs
+    with one), instead of each generating an RSA key at its start."""
+    global _prepared
+    _prepared = (ed25519.Ed25519PrivateKey.generate(), rsa.generate_private_key(65537, RSA_BITS))
+
+
 @dataclass
 class Signer:
     ed25519_key: ed25519.Ed25519PrivateKey
@@ -32,7 +44,11 @@ class Signer:
             rs = serialization.load_pem_private_key(saved["rsa"].encode(), password=None)
             assert isinstance(ed, ed25519.Ed25519PrivateKey) and isinstance(rs, rsa.RSAPrivateKey)
             return cls(ed, rs)
-        signer = cls(ed25519.Ed25519PrivateKey.generate(), rsa.generate_private_key(65537, RSA_BITS))
+        global _prepared
+        if _prepared is not None:
+            signer, _prepared = cls(*_prepared), None
+        else:
+            signer = cls(ed25519.Ed25519PrivateKey.generate(), rsa.generate_private_key(65537, RSA_BITS))
         signer.save(store)
         return signer
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import orjson
 
 from mock_server.http.tls import client_context
 
@@ -78,7 +79,11 @@ class SandboxClient:
         if not response.is_success:
             raise SandboxError(method, path, response)
         try:
-            return response.json()
+            return orjson.loads(response.content)  # a fifth of a harness's CPU was the stdlib's decoder
+        except orjson.JSONDecodeError:
+            pass
+        try:
+            return response.json()  # what orjson refuses and the stdlib takes (NaN, integers past 64 bits)
         except ValueError:
             raise SandboxError(method, path, response) from None
 

@@ -106,11 +106,14 @@ class ForkServer:
             theirs.close()
         ours.settimeout(FORK_TIMEOUT_S)  # its first answer waits for its imports
         self.channel = ours
+        self.broken = False  # it failed once (gone, or no answer in time): the jobs start fresh interpreters
         self._lock = threading.Lock()
 
     def fork(self, payload: str) -> ForkedChild:
         """A sandbox serving `payload` (Settings JSON), its output on a pipe; RuntimeError if the server
         could not fork one."""
+        if self.broken:
+            raise RuntimeError("the fork server failed before")
         output, child_output = os.pipe()
         try:
             with self._lock:
@@ -118,12 +121,14 @@ class ForkServer:
                 answer = self.channel.recv(PID.size)
         except OSError as exc:
             os.close(output)
+            self.broken = True  # one wait for an answer that does not come is enough
             raise RuntimeError(f"the fork server did not answer: {exc}") from None
         finally:
             os.close(child_output)
         pid = PID.unpack(answer)[0] if len(answer) == PID.size else 0
         if pid <= 0:
             os.close(output)
+            self.broken = not answer  # no answer at all: the server is gone
             raise RuntimeError("the fork server could not fork a sandbox")
         return ForkedChild(pid, output, self.command)
 

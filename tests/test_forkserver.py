@@ -157,3 +157,27 @@ def test_the_sandboxes_of_one_fork_server_sign_with_the_keys_it_prepared() -> No
         for box in boxes:
             box.stop(5)
         forks.close()
+
+
+def test_a_fork_server_that_is_gone_is_not_asked_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    forks = ForkServer()
+    try:
+        forks.proc.kill()
+        forks.proc.wait(10)
+        with pytest.raises(RuntimeError):
+            forks.fork(json.dumps(asdict(SETTINGS)))
+        assert forks.broken
+        asked: list[str] = []
+        monkeypatch.setattr(socket, "send_fds", lambda *a: asked.append("sent"))
+        with pytest.raises(RuntimeError, match="failed before"):
+            forks.fork(json.dumps(asdict(SETTINGS)))
+        assert asked == []
+        monkeypatch.undo()
+        box = JobSandbox(Settings(**asdict(SETTINGS)), "job 1", forks)
+        box.start()
+        try:
+            assert isinstance(box.proc, subprocess.Popen)  # a fresh interpreter, at once
+        finally:
+            box.stop(5)
+    finally:
+        forks.close()

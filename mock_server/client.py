@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import orjson
 
-from mock_server.http.tls import client_context
+from mock_server.http.tls import client_context  # re-exported: the harness makes its clients with it too
 
 DEFAULT_VERSION = "2021-07-28"
 CONTROL = "/_sandbox"

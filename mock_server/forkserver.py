@@ -18,17 +18,15 @@ import contextlib
 import os
 import signal
 import socket
-import struct
 import sys
 import threading
 import traceback
 from types import FrameType
 from typing import NoReturn
 
-from mock_server.testing import die_with_parent
+from mock_server.testing import PID, die_with_parent
 
 MAX_REQUEST = 1 << 16
-PID = struct.Struct("!q")
 
 
 def _reap(_signum: int, _frame: FrameType | None) -> None:

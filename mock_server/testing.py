@@ -10,16 +10,21 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from mock_server.client import DEFAULT_VERSION, SandboxClient, SandboxError
 
-__all__ = ["DEFAULT_VERSION", "READY_MARKER", "ReadyProcess", "SandboxClient", "SandboxError", "SandboxProcess"]
+__all__ = ["DEFAULT_VERSION", "READY_MARKER", "ForkServer", "ForkedChild", "ReadyProcess", "SandboxClient", "SandboxError",
+           "SandboxProcess", "start_fork_server"]
 
 READY_MARKER = "GHL_SANDBOX_READY"
 
@@ -159,3 +164,119 @@ class SandboxProcess(ReadyProcess):
 
     def client(self, admin_token: str | None = None, timeout: float = 30.0) -> SandboxClient:
         return SandboxClient(self.url, admin_token=admin_token, timeout=timeout)
+
+
+# ---- a fork server for many sandboxes at once (`check --jobs`) ------------------------------------
+
+FORK_TIMEOUT_S = 60.0  # for the fork server's answer (the first waits for its imports and warm-up)
+PID = struct.Struct("!q")  # the fork server's answer: the forked sandbox's pid, 0 when it could not fork
+
+
+def repo_pythonpath() -> str:
+    """A child must import this very copy of the packages (a worktree, an editable install)."""
+    here = str(Path(__file__).resolve().parent.parent)
+    rest = os.environ.get("PYTHONPATH", "")
+    return here + (os.pathsep + rest if rest else "")
+
+
+class ForkedChild:
+    """What `ReadyProcess` needs of a `Popen`, for a sandbox the fork server forked: not our child, so it
+    is watched through a pidfd, and its exit status is not ours to know (`returncode` 0 once gone)."""
+
+    def __init__(self, pid: int, output: int, command: list[str]) -> None:
+        self.pid = pid
+        self.args = command
+        self.returncode: int | None = None
+        self.stdout = os.fdopen(output, "r", encoding="utf-8", errors="replace")
+        try:
+            self._pidfd: int | None = os.pidfd_open(pid)
+        except ProcessLookupError:  # gone already
+            self._pidfd = None
+            self.returncode = 0
+
+    def poll(self) -> int | None:
+        if self.returncode is None and self._pidfd is not None and select.select([self._pidfd], [], [], 0)[0]:
+            self._gone()
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None and self._pidfd is not None:
+            if not select.select([self._pidfd], [], [], timeout)[0]:
+                raise subprocess.TimeoutExpired(self.args, timeout or 0.0)
+            self._gone()
+        return self.returncode or 0
+
+    def _gone(self) -> None:
+        self.returncode = 0
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
+
+
+class ForkServer:
+    """`python -m mock_server.forkserver`, started once per `check`; `fork()` asks it for a sandbox."""
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.command = [sys.executable, "-m", "mock_server.forkserver", str(theirs.fileno())]
+        try:
+            self.proc = subprocess.Popen(self.command, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": repo_pythonpath()},
+                                         start_new_session=True, preexec_fn=die_with_parent)
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        ours.settimeout(FORK_TIMEOUT_S)  # its first answer waits for its imports
+        self.channel = ours
+        self.broken = False  # it failed once (gone, or no answer in time): the jobs start fresh interpreters
+        self._lock = threading.Lock()
+
+    def fork(self, payload: str) -> ForkedChild:
+        """A sandbox serving `payload` (Settings JSON), its output on a pipe; RuntimeError if the server
+        could not fork one."""
+        if self.broken:
+            raise RuntimeError("the fork server failed before")
+        output, child_output = os.pipe()
+        try:
+            with self._lock:
+                socket.send_fds(self.channel, [payload.encode()], [child_output])
+                answer = self.channel.recv(PID.size)
+        except OSError as exc:
+            os.close(output)
+            self.broken = True  # one wait for an answer that does not come is enough
+            raise RuntimeError(f"the fork server did not answer: {exc}") from None
+        finally:
+            os.close(child_output)
+        pid = PID.unpack(answer)[0] if len(answer) == PID.size else 0
+        if pid <= 0:
+            os.close(output)
+            self.broken = not answer  # no answer at all: the server is gone
+            raise RuntimeError("the fork server could not fork a sandbox")
+        return ForkedChild(pid, output, self.command)
+
+    def close(self) -> None:
+        """It exits when its socket closes (its sandboxes are stopped apart)."""
+        self.channel.close()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+def start_fork_server() -> ForkServer | None:
+    """A fork server, or None where one cannot run (no fork, no pidfd, no fd passing): then each job's
+    sandbox is a fresh interpreter."""
+    if not (hasattr(os, "fork") and hasattr(os, "pidfd_open") and hasattr(socket, "send_fds")):
+        return None
+    try:
+        probe = os.pidfd_open(os.getpid())
+    except OSError:  # a kernel older than 5.3
+        return None
+    os.close(probe)
+    try:
+        return ForkServer()
+    except OSError:
+        return None

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from mock_server.http.tls import client_context
+from mock_server.client import client_context
 from scenarios.context import HarnessError, ScenarioContext
 
 StepFn = Callable[[ScenarioContext, dict[str, Any]], str]

@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 import httpx
 import yaml
 
-from mock_server.http.tls import client_context
+from mock_server.client import client_context
 from scenarios import templates
 from scenarios.context import HarnessError, NotApplicable, ScenarioContext, WorkflowRun
 from scenarios.project import ClientSpec

@@ -19,7 +19,8 @@ import httpx
 import pytest
 
 from mock_server.settings import Settings
-from scenarios.jobs import ForkedChild, ForkServer, JobSandbox, start_fork_server
+from mock_server.testing import ForkedChild, ForkServer, start_fork_server
+from scenarios.jobs import JobSandbox
 
 SETTINGS = Settings(port=0, seed=42, orders=3)
 
@@ -98,7 +99,8 @@ HARNESS = textwrap.dedent("""
     import sys, time
     from dataclasses import asdict
     from mock_server.settings import Settings
-    from scenarios.jobs import ForkServer, JobSandbox
+    from mock_server.testing import ForkServer
+    from scenarios.jobs import JobSandbox
     box = JobSandbox(Settings(port=0, seed=42, orders=3), "job 1", ForkServer())
     box.start()
     print(box.pid, flush=True)

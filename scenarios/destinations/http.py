@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from mock_server.http.tls import client_context
+from mock_server.client import client_context
 from scenarios.destinations.base import (
     KINDS,
     Binding,

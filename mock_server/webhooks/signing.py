@@ -26,7 +26,11 @@ def prepare_keys() -> None:
     takes its copy (the sandboxes of one `check --jobs` run then sign with the same keys, as GHL signs
     with one), instead of each generating an RSA key at its start."""
     global _prepared
-    _prepared = (ed25519.Ed25519PrivateKey.generate(), rsa.generate_private_key(65537, RSA_BITS))
+    _prepared = _new_keys()
+
+
+def _new_keys() -> tuple[ed25519.Ed25519PrivateKey, rsa.RSAPrivateKey]:
+    return ed25519.Ed25519PrivateKey.generate(), rsa.generate_private_key(65537, RSA_BITS)
 
 
 @dataclass
@@ -45,10 +49,8 @@ class Signer:
             assert isinstance(ed, ed25519.Ed25519PrivateKey) and isinstance(rs, rsa.RSAPrivateKey)
             return cls(ed, rs)
         global _prepared
-        if _prepared is not None:
-            signer, _prepared = cls(*_prepared), None
-        else:
-            signer = cls(ed25519.Ed25519PrivateKey.generate(), rsa.generate_private_key(65537, RSA_BITS))
+        keys, _prepared = _prepared or _new_keys(), None
+        signer = cls(*keys)
         signer.save(store)
         return signer
 

@@ -8,6 +8,9 @@ speaks HTTP only: no server internals are imported, so it works against any sand
 
 from __future__ import annotations
 
+import json
+import threading
+from collections import OrderedDict
 from typing import Any
 
 import httpx
@@ -17,6 +20,8 @@ from mock_server.http.tls import client_context  # re-exported: the harness make
 
 DEFAULT_VERSION = "2021-07-28"
 CONTROL = "/_sandbox"
+KEEP_ANSWERS = 32  # control-plane GET answers kept with their ETag, to be asked again with If-None-Match
+KEEP_ANSWER_BYTES = 8 * 1024 * 1024  # a bigger answer is not kept
 
 
 class SandboxError(httpx.HTTPStatusError):
@@ -57,6 +62,10 @@ class SandboxClient:
         # URL, and `request()` should fail on the URL as the user typed it.
         base = self.url if httpx.URL(self.url).is_absolute_url else ""
         self.http = httpx.Client(base_url=base, timeout=timeout, headers=headers, verify=client_context())
+        # The last answer with an ETag of each GET asked through `control()`: asked again, the sandbox
+        # answers 304 while what it read is unchanged, and the kept body is decoded instead.
+        self._kept: OrderedDict[tuple[str, str], tuple[str, bytes]] = OrderedDict()
+        self._kept_lock = threading.Lock()
 
     def close(self) -> None:
         self.http.close()
@@ -74,18 +83,49 @@ class SandboxClient:
         return self.http.request(method, self.url + CONTROL + path, **kwargs)
 
     def control(self, method: str, path: str, **kwargs: Any) -> Any:
-        """One control-plane call that must succeed: its JSON answer, else `SandboxError`."""
-        response = self.request(method, path, **kwargs)
-        if not response.is_success:
-            raise SandboxError(method, path, response)
+        """One control-plane call that must succeed: its JSON answer, else `SandboxError`. A GET whose
+        last answer carried an ETag is asked with If-None-Match; a 304 answers with that last body."""
+        if method == "GET" and "headers" not in kwargs:
+            content, response = self._read(path, kwargs)
+        else:
+            response = self.request(method, path, **kwargs)
+            if not response.is_success:
+                raise SandboxError(method, path, response)
+            content = response.content
         try:
-            return orjson.loads(response.content)  # a fifth of a harness's CPU was the stdlib's decoder
+            return orjson.loads(content)  # a fifth of a harness's CPU was the stdlib's decoder
         except orjson.JSONDecodeError:
             pass
         try:
-            return response.json()  # what orjson refuses and the stdlib takes (NaN, integers past 64 bits)
+            # What orjson refuses and the stdlib takes (NaN, integers past 64 bits); a 304's body is the kept one.
+            return json.loads(content)
         except ValueError:
             raise SandboxError(method, path, response) from None
+
+    def _read(self, path: str, kwargs: dict[str, Any]) -> tuple[bytes, httpx.Response]:
+        """A control-plane GET that must succeed: its body (the kept one on a 304) and the response."""
+        key = (path, repr(kwargs.get("params")))
+        with self._kept_lock:
+            kept = self._kept.get(key)
+        headers = {"If-None-Match": kept[0]} if kept is not None else None
+        response = self.http.request("GET", self.url + CONTROL + path, headers=headers, **kwargs)
+        if response.status_code == 304 and kept is not None:
+            with self._kept_lock:
+                if key in self._kept:
+                    self._kept.move_to_end(key)
+            return kept[1], response
+        if not response.is_success:
+            raise SandboxError("GET", path, response)
+        tag = response.headers.get("etag")
+        with self._kept_lock:
+            if tag and len(response.content) <= KEEP_ANSWER_BYTES:
+                self._kept[key] = (tag, response.content)
+                self._kept.move_to_end(key)
+                while len(self._kept) > KEEP_ANSWERS:
+                    self._kept.popitem(last=False)
+            else:
+                self._kept.pop(key, None)
+        return response.content, response
 
     def health(self) -> dict[str, Any]:
         return self.control("GET", "/health")

@@ -25,6 +25,7 @@ from mock_server.clock import SandboxClock
 from mock_server.errors import Invalid
 from mock_server.faults import FaultInjector
 from mock_server.http.cache import ResponseCache
+from mock_server.http.conditional import ConditionalReads
 from mock_server.http.fragments import FragmentCache
 from mock_server.ids import IdFactory
 from mock_server.journal import Journal
@@ -110,6 +111,7 @@ class Runtime:
         self.responses = ResponseCache(settings.response_cache, visible, settings.response_cache_mb * 1024 * 1024)
         self.fragments = FragmentCache(settings.fragment_cache, settings.fragment_cache_mb * 1024 * 1024)
         self.journal = Journal(settings.journal_capacity)
+        self.reads = ConditionalReads(self.store)  # control-plane reads answered 304 while unchanged
         self.ratelimiter = RateLimiter(settings.rate_limit)
         existing = self.store.get_meta("seed")
         seed = settings.seed if existing is None else int(existing)

@@ -8,9 +8,11 @@ whole record as JSON in `doc`. Writes happen inside `transaction()`; with a file
 from __future__ import annotations
 
 import functools
+import hashlib
 import sqlite3
 import threading
 import types
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -210,6 +212,13 @@ class Store:
         self._writes: dict[str, int] = {}
         self._rollbacks = 0
         self._listeners: list[Callable[[str, RowsWritten | None], None]] = []
+        # What a `tracking_reads()` block read (kinds, and meta keys as "meta:KEY"; "*": everything), for
+        # `read_stamp`. The event loop's handlers use it; a worker thread's reads meanwhile only add names.
+        self._reading: set[str] | None = None
+        self._meta_writes: dict[str, int] = {}
+        self._write_count = 0  # every write of any kind or meta key
+        self._generation = 0  # wholesale replacements (an import, a restore): every stamp changes
+        self._token = uuid.uuid4().hex[:12]  # this store's stamps are never another store's (a restart)
         self._tx_kinds: set[str] = set()  # kinds written in the open transaction (told again on a rollback)
         # Each write of a row stamps it with the next version (the hidden `rev` column), never reused while
         # the store is open: a row's (id, rev) names one stored document, so a reader that keeps what it
@@ -296,9 +305,49 @@ class Store:
         have changed."""
         self._listeners.append(listener)
 
+    @contextmanager
+    def tracking_reads(self) -> Iterator[set[str]]:
+        """The names of what is read inside the block (see `read_stamp`); nested blocks add theirs to
+        the outer one's."""
+        outer = self._reading
+        noted: set[str] = set()
+        self._reading = noted
+        try:
+            yield noted
+        finally:
+            self._reading = outer
+            if outer is not None:
+                outer |= noted
+
+    def _note(self, name: str) -> None:
+        if self._reading is not None:
+            self._reading.add(name)
+
+    @property
+    def write_count(self) -> int:
+        """How many writes (of any kind or meta key) this store has seen: unchanged across a read, nothing
+        was written meanwhile."""
+        return self._write_count
+
+    def read_stamp(self, names: Iterable[str], salt: str = "") -> str:
+        """A short stamp of what `names` (from `tracking_reads`) hold, with `salt` (what was read, say):
+        the same while none of them is written, a transaction rolls back or the state is replaced, and
+        never another store's."""
+        counts = []
+        for name in sorted(names):
+            if name == "*":
+                counts.append((name, self._write_count))
+            elif name.startswith("meta:"):
+                counts.append((name, self._meta_writes.get(name[5:], 0)))
+            else:
+                counts.append((name, self._writes.get(name, 0)))
+        key = repr((self._token, self._generation, self._rollbacks, salt, counts)).encode()
+        return hashlib.blake2b(key, digest_size=12).hexdigest()
+
     def _touched(self, kind: str, change: RowsWritten | None = None) -> None:
         if self._in_tx:
             self._tx_kinds.add(kind)
+        self._write_count += 1
         self._writes[kind] = self._writes.get(kind, 0) + 1
         self._lists.pop(kind, None)
         docs = self._docs.pop(kind, None)
@@ -547,6 +596,8 @@ class Store:
     # ---- meta (keys, settings) ----------------------------------------------------------------
 
     def get_meta(self, key: str) -> Any | None:
+        if self._reading is not None:
+            self._reading.add("meta:" + key)
         with self._lock:
             raw = self._meta.get(key, _UNREAD)
             if raw is _UNREAD:
@@ -559,6 +610,8 @@ class Store:
         with self._lock:
             self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, raw))
             self._meta[key] = raw
+            self._meta_writes[key] = self._meta_writes.get(key, 0) + 1
+            self._write_count += 1
 
     # ---- whole-state operations ---------------------------------------------------------------
 
@@ -570,10 +623,12 @@ class Store:
                 self._touched(kind)
 
     def counts(self) -> dict[str, int]:
+        self._note("*")
         with self._lock:
             return {k: self._conn.execute(f"SELECT COUNT(*) FROM {k}").fetchone()[0] for k in self._specs}
 
     def export(self) -> dict[str, Any]:
+        self._note("*")
         with self._lock:
             tables = {k: [orjson.loads(r[0]) for r in self._conn.execute(f"SELECT doc FROM {k} ORDER BY rowid")]
                       for k in self._specs}
@@ -597,6 +652,7 @@ class Store:
         if not isinstance(meta, dict):
             raise ValueError("state.meta must be an object")
         with self.transaction():
+            self._generation += 1
             for kind in self._specs:
                 self._conn.execute(f"DELETE FROM {kind}")
                 self._touched(kind)
@@ -625,6 +681,7 @@ class Store:
     def restore(self, snapshot: sqlite3.Connection) -> None:
         with self._lock:
             snapshot.backup(self._conn)
+            self._generation += 1
             self._count_cache.clear()
             self._meta.clear()
             self._forget_docs()
@@ -645,48 +702,58 @@ class Table(Generic[T]):
         self.kind = spec.kind
 
     def get(self, record_id: str) -> T | None:
+        self._store._note(self.kind)
         record: T | None = self._store._get(self.kind, record_id)
         return record
 
     def located_doc(self, record_id: str) -> tuple[str, bytes] | None:
         """(location id, stored document) of a record of a location-scoped table, not decoded: a
         reader that keeps renderings by document decodes it only when it has none (see `decode`)."""
+        self._store._note(self.kind)
         return self._store._located_doc(self.kind, record_id)
 
     def exists(self, where: Sequence[Condition]) -> bool:
+        self._store._note(self.kind)
         return self._store._exists(self.kind, where)
 
     def get_many(self, ids: Sequence[str]) -> dict[str, T]:
+        self._store._note(self.kind)
         found: dict[str, T] = self._store._get_many(self.kind, ids)
         return found
 
     def find_one(self, column: str, value: Any) -> T | None:
+        self._store._note(self.kind)
         record: T | None = self._store._find_one(self.kind, column, value)
         return record
 
     def all(self, where: Sequence[Condition] = (), order: str = "created_at", limit: int | None = None) -> list[T]:
         """The records matching `where`, in `order` (a column, ASC or DESC; ties by id); the first `limit`."""
+        self._store._note(self.kind)
         records: list[T] = self._store._all(self.kind, where, order, limit)
         return records
 
     def count(self, where: Sequence[Condition] = ()) -> int:
         """How many records match `where` (cached until the next write of the kind)."""
+        self._store._note(self.kind)
         return self._store._count_matching(self.kind, where)
 
     def page(self, where: Sequence[Condition], limit: int | None, offset: int) -> tuple[list[T], int]:
         """Newest first, with the total count of rows matching `where`."""
+        self._store._note(self.kind)
         found: tuple[list[T], int] = self._store._page(self.kind, where, limit, offset)
         return found
 
     def page_docs(self, where: Sequence[Condition], limit: int | None, offset: int) -> tuple[list[tuple[str, bytes]], int]:
         """As `page`, but each record as its id and stored document, not decoded (see `decode`): a
         reader that keeps renderings by document decodes only the records it has not seen so."""
+        self._store._note(self.kind)
         return self._store._page_docs(self.kind, where, limit, offset)
 
     def page_versions(self, where: Sequence[Condition], limit: int, offset: int, kept: Kept) -> VersionedPage:
         """One page, newest first, as each record's id and version (see `Store`), with what `kept` has
         for each (asked once, with the page's (id, version) rows); the stored document only of those it
         has nothing for."""
+        self._store._note(self.kind)
         return self._store._page_versions(self.kind, where, limit, offset, kept)
 
     def decode(self, doc: bytes) -> T:

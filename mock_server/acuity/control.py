@@ -4,6 +4,8 @@ the account's whole state (`GET /_sandbox/acuity/state`), the static webhook set
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
@@ -38,16 +40,23 @@ async def put_ratelimit(request: Request) -> Response:
 
 
 async def get_state(request: Request) -> Response:
+    """`GET /_sandbox/acuity/state?locationId=`: the account's whole truth (with an ETag: see
+    `mock_server.http.conditional`)."""
     sb = sandbox(request)
-    location_id = request.query_params.get("locationId")
-    if not location_id:
-        locations = sb.locations()
-        if not locations:
-            raise Invalid("locationId is required (the sandbox has no locations)")
-        location_id = locations[0].id
-    elif sb.location(location_id) is None:
-        raise NotFound(f"Location {location_id} not found")
-    return json_response(_world(request).state_view(location_id))
+    world = _world(request)
+
+    def build() -> dict[str, Any]:
+        location_id = request.query_params.get("locationId")
+        if not location_id:
+            locations = sb.locations()
+            if not locations:
+                raise Invalid("locationId is required (the sandbox has no locations)")
+            location_id = locations[0].id
+        elif sb.location(location_id) is None:
+            raise NotFound(f"Location {location_id} not found")
+        return world.state_view(location_id)
+
+    return sb.reads.answer(request, build)
 
 
 # ---- the write side: simulated actions and static webhooks ----------------------------------------------

@@ -263,13 +263,16 @@ async def authorize(request: Request) -> Response:
 
 async def location_state(request: Request) -> Response:
     """`GET /_sandbox/locations/{locationId}/state`: orders (list shape), transactions, subscriptions
-    and fulfillments of one location, all of them."""
+    and fulfillments of one location, all of them (with an ETag: see `mock_server.http.conditional`)."""
     sb = sandbox(request)
     location_id = request.path_params["locationId"]
-    if sb.location(location_id) is None:
-        raise NotFound(f"Location {location_id} not found")
-    return json_response({"locationId": location_id,
-                          **state_rows(ghl_queries.location_state(sb.store, location_id))})
+
+    def build() -> dict[str, Any]:
+        if sb.location(location_id) is None:
+            raise NotFound(f"Location {location_id} not found")
+        return {"locationId": location_id, **state_rows(ghl_queries.location_state(sb.store, location_id))}
+
+    return sb.reads.answer(request, build)  # 304 to a harness's poll while none of it changed
 
 
 async def forge_webhook(request: Request) -> Response:

@@ -31,6 +31,10 @@ class _Commands(click.Group):
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name == "check":
+            if _runs_jobs(sys.argv[sys.argv.index("check") + 1:] if "check" in sys.argv else []):
+                from mock_server.testing import prestart_fork_server
+
+                prestart_fork_server()  # its warm-up runs while the harness is imported and reads its files
             from scenarios.cli import check
 
             return check
@@ -39,6 +43,20 @@ class _Commands(click.Group):
 
             return init
         return super().get_command(ctx, name)
+
+
+def _runs_jobs(args: list[str]) -> bool:
+    """Whether `check` with these arguments will likely run jobs (sandboxes forked by a fork server): not
+    for help, a sandbox the user runs, or `--jobs 1`. A guess, made before click reads the options; a
+    wrong one costs a second of another core (`run_check` stops a fork server it does not use)."""
+    if any(a in ("--help", "-h", "--sandbox-url") or a.startswith("--sandbox-url=") for a in args):
+        return False
+    for i, arg in enumerate(args):
+        value = arg.partition("=")[2] if arg.startswith("--jobs=") else (
+            args[i + 1] if arg == "--jobs" and i + 1 < len(args) else None)
+        if value is not None and value.strip() == "1":
+            return False
+    return True
 
 
 @click.group(cls=_Commands)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -116,16 +117,54 @@ class SandboxClient:
             return kept[1], response
         if not response.is_success:
             raise SandboxError("GET", path, response)
-        tag = response.headers.get("etag")
+        self._keep(key, response.headers.get("etag"), response.content)
+        return response.content, response
+
+    def read_many(self, reads: Sequence[tuple[str, dict[str, Any] | None]]) -> list[httpx.Response]:
+        """Several control-plane GETs (path, query params) in one request (`POST /_sandbox/batch`), each
+        asked with its kept ETag as `control()` asks it: one answer per read, in order, a 304 standing
+        for its kept body as a 200. Raises `SandboxError` when the batch itself is refused (a sandbox
+        without `/batch` answers 404)."""
+        keys = [(path, repr(params)) for path, params in reads]
         with self._kept_lock:
-            if tag and len(response.content) <= KEEP_ANSWER_BYTES:
-                self._kept[key] = (tag, response.content)
+            kept = [self._kept.get(key) for key in keys]
+        items: list[dict[str, str]] = []
+        for (path, params), tagged in zip(reads, kept, strict=True):
+            query = str(httpx.QueryParams(params)) if params else ""
+            item = {"path": path + ("?" + query if query else "")}
+            if tagged is not None:
+                item["ifNoneMatch"] = tagged[0]
+            items.append(item)
+        response = self.http.request("POST", self.url + CONTROL + "/batch", json={"requests": items})
+        if not response.is_success:
+            raise SandboxError("POST", "/batch", response)
+        answers = orjson.loads(response.content)["responses"]
+        out: list[httpx.Response] = []
+        for key, item, tagged, answer in zip(keys, items, kept, answers, strict=True):
+            status, tag = int(answer["status"]), answer.get("etag")
+            if status == 304 and tagged is not None:
+                status, content = 200, tagged[1]
+            else:
+                body = answer.get("body")
+                content = b"" if body is None else body.encode() if isinstance(body, str) else orjson.dumps(body)
+                if status == 200:
+                    self._keep(key, tag, content)
+            headers = {"content-type": "application/json"}
+            if tag:
+                headers["etag"] = tag
+            out.append(httpx.Response(status, headers=headers, content=content,
+                                      request=httpx.Request("GET", self.url + CONTROL + item["path"])))
+        return out
+
+    def _keep(self, key: tuple[str, str], tag: str | None, content: bytes) -> None:
+        with self._kept_lock:
+            if tag and len(content) <= KEEP_ANSWER_BYTES:
+                self._kept[key] = (tag, content)
                 self._kept.move_to_end(key)
                 while len(self._kept) > KEEP_ANSWERS:
                     self._kept.popitem(last=False)
             else:
                 self._kept.pop(key, None)
-        return response.content, response
 
     def health(self) -> dict[str, Any]:
         return self.control("GET", "/health")

@@ -24,7 +24,7 @@ from pathlib import Path
 from mock_server.client import DEFAULT_VERSION, SandboxClient, SandboxError
 
 __all__ = ["DEFAULT_VERSION", "READY_MARKER", "ForkServer", "ForkedChild", "ReadyProcess", "SandboxClient", "SandboxError",
-           "SandboxProcess", "start_fork_server"]
+           "SandboxProcess", "discard_prestarted_fork_server", "prestart_fork_server", "start_fork_server"]
 
 READY_MARKER = "GHL_SANDBOX_READY"
 
@@ -266,9 +266,39 @@ class ForkServer:
             self.proc.wait(5)
 
 
+_prestarted: ForkServer | None = None
+
+
+def prestart_fork_server() -> None:
+    """Start the fork server now, for the next `start_fork_server()`: `check` calls this before it
+    imports the harness and reads its project and scenarios (half a second of one core), so the fork
+    server's own warm-up (a second) runs meanwhile on another. One not taken dies with this process."""
+    global _prestarted
+    if _prestarted is None:
+        _prestarted = _new_fork_server()
+
+
+def discard_prestarted_fork_server() -> None:
+    """The run needs no fork server after all (one job, a sandbox the user runs): stop the prestarted one."""
+    global _prestarted
+    if _prestarted is not None:
+        _prestarted.close()
+        _prestarted = None
+
+
 def start_fork_server() -> ForkServer | None:
-    """A fork server, or None where one cannot run (no fork, no pidfd, no fd passing): then each job's
-    sandbox is a fresh interpreter."""
+    """A fork server (the prestarted one if there is one), or None where one cannot run (no fork, no
+    pidfd, no fd passing): then each job's sandbox is a fresh interpreter."""
+    global _prestarted
+    found, _prestarted = _prestarted, None
+    if found is not None and found.proc.poll() is None:
+        return found
+    if found is not None:
+        found.close()
+    return _new_fork_server()
+
+
+def _new_fork_server() -> ForkServer | None:
     if not (hasattr(os, "fork") and hasattr(os, "pidfd_open") and hasattr(socket, "send_fds")):
         return None
     try:

@@ -233,6 +233,7 @@ def run_check(console: Console, client_command: str | projects.ClientSpec, scena
 
     from mock_server.dashboard.harness_results import save_latest
     from mock_server.settings import Settings
+    from mock_server.testing import discard_prestarted_fork_server
     from scenarios.report import print_report, to_json, write_json, write_junit
     from scenarios.runner import Harness
 
@@ -254,6 +255,8 @@ def run_check(console: Console, client_command: str | projects.ClientSpec, scena
         jobs_note = (f"jobs: {jobs} (each job a sandbox process and client of its own: no scenario shares a "
                      "sandbox, so there is no serial phase; the report keeps the library's order)") if jobs > 1 else ""
     isolation = ("one sandbox, scenarios one at a time" if jobs == 1 else "a sandbox process per job")
+    if jobs == 1:
+        discard_prestarted_fork_server()  # the sandbox runs in this process (or is the user's)
     results: list[ScenarioResult] = []
     if jobs > 1:
         from scenarios.jobs import Pool

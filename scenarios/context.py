@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,6 +17,10 @@ from scenarios.client import ClientProcess
 from scenarios.destinations import Destination, NotExposed
 from scenarios.destinations.rankr import rankr_records
 from scenarios.project import Routes
+
+
+def _as_last_asked(_path: str, params: dict[str, Any] | None) -> dict[str, Any] | None:
+    return params
 
 
 class HarnessSandbox(SandboxClient):
@@ -32,17 +36,49 @@ class HarnessSandbox(SandboxClient):
     def __init__(self, url: str, admin_token: str | None = None, timeout: float = 30.0) -> None:
         super().__init__(url, admin_token, timeout)
         self._look: dict[tuple[str, str], httpx.Response] | None = None
+        self._asked: dict[tuple[str, str], tuple[str, dict[str, Any] | None]] = {}  # this look's reads
+        self._learned: dict[str, list[tuple[str, dict[str, Any] | None]]] = {}  # the last look's, by name
+        self._batching = True  # False once the sandbox refused a batch (one without POST /_sandbox/batch)
+        self._now: Callable[[str, dict[str, Any] | None], dict[str, Any] | None] = _as_last_asked
 
     @contextlib.contextmanager
-    def one_look(self) -> Iterator[None]:
+    def one_look(self, name: str = "") -> Iterator[None]:
+        """A round of checks. The reads the last look of the same `name` made are asked up front, in one
+        request (`read_many`): a round reads what the round before it read, with the same parameters,
+        and one request per read cost more than the reads. A read the look did not foresee is asked
+        when it is made, and foreseen next time."""
         outer = self._look is None
         if outer:
             self._look = {}
+            self._asked = {}
+            self._foresee(self._learned.get(name, []))
         try:
             yield
         finally:
             if outer:
+                self._learned[name] = list(self._asked.values())
                 self._look = None
+
+    def forget_looks(self, now: Callable[[str, dict[str, Any] | None], dict[str, Any] | None] = _as_last_asked
+                     ) -> None:
+        """What looks read so far is not foreseen again (a new scenario reads other things). `now` gives
+        the parameters a read last asked with as they would be asked now (a journal read asks from where
+        the scenario last read it)."""
+        self._learned.clear()
+        self._now = now
+
+    def _foresee(self, learned: list[tuple[str, dict[str, Any] | None]]) -> None:
+        if len(learned) < 2 or not self._batching or self._look is None:
+            return  # one read is asked as cheaply on its own
+        reads = [(path, self._now(path, params)) for path, params in learned]
+        try:
+            answers = self.read_many(reads)
+        except SandboxError:
+            self._batching = False  # asked one by one from now on, as before there was a batch
+            return
+        for (path, params), answer in zip(reads, answers, strict=True):
+            if answer.status_code == 200:  # anything else is asked again when read, to fail as it does
+                self._look[(path, _params_key(params or {}))] = answer
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         look = self._look
@@ -52,6 +88,7 @@ class HarnessSandbox(SandboxClient):
         if key is None:
             look.clear()
             return super().request(method, path, **kwargs)
+        self._asked[key] = (path, dict(kwargs["params"]) if kwargs.get("params") else None)
         answer = look.get(key)
         if answer is None:
             answer = look[key] = super().request(method, path, **kwargs)
@@ -66,6 +103,7 @@ class HarnessSandbox(SandboxClient):
         if key is None:
             look.clear()
             return super()._read(path, kwargs)
+        self._asked[key] = (path, dict(kwargs["params"]) if kwargs.get("params") else None)
         answer = look.get(key)
         if answer is None:
             content, response = super()._read(path, kwargs)
@@ -91,7 +129,11 @@ def _read_key(method: str, path: str, kwargs: dict[str, Any]) -> tuple[str, str]
     params = kwargs.get("params") or {}
     if not isinstance(params, dict):
         return None
-    return path, repr(sorted((str(k), str(v)) for k, v in params.items()))
+    return path, _params_key(params)
+
+
+def _params_key(params: dict[str, Any]) -> str:
+    return repr(sorted((str(k), str(v)) for k, v in params.items()))
 
 
 ACUITY = "acuity"
@@ -210,6 +252,14 @@ class ScenarioContext:
             entries = [*entries, *new]
             self._journal_read[prefix] = (int(new[-1]["id"]), entries)
         return [dict(e) for e in entries]  # a reader may change what it gets
+
+    def read_now(self, path: str, params: dict[str, Any] | None) -> dict[str, Any] | None:
+        """A control-plane read's parameters as this scenario would ask them now: a journal read from
+        the last entry it read under that prefix (see `journal`); any other read as it was asked."""
+        if path == "/journal" and params and "path" in params and "since" in params:
+            last, _ = self._journal_read.get(str(params["path"]), (self.journal_since, []))
+            return {**params, "since": str(last)}
+        return params
 
     def client_requests(self) -> list[dict[str, Any]]:
         """GHL API calls made by the client during this scenario (the harness makes none). A request

@@ -321,6 +321,7 @@ class Harness:
                               deadline_s=float(setup.get("deadline", DEFAULT_DEADLINE)),
                               destination=self.destination, routes=self.spec.routes,
                               rate_interval_ms=RATE_INTERVALS.get(profile, 10_000), started_at=reset_at)
+        sandbox.forget_looks(ctx.read_now)  # a round's journal read is foreseen from where it last read
         ctx.baseline_fulfillments = {f["_id"] for f in ctx.ghl_state()["fulfillments"]}
         if acuity is not None:
             ctx.acuity = acuity
@@ -366,7 +367,7 @@ class Harness:
                 self.sandbox.control("PUT", f"/webhooks/targets/{target['id']}/chaos", json=setup["acuityChaos"])
 
     def _safety(self, ctx: ScenarioContext, checks: list[str], result: ScenarioResult) -> None:
-        with ctx.sandbox.one_look():
+        with ctx.sandbox.one_look("safety"):
             for name in checks:
                 check = REGISTRY[name]
                 if check.kind != "safety" or any(o.check == name and o.failing for o in result.outcomes):
@@ -381,7 +382,7 @@ class Harness:
         """Evaluate the eventual checks and assertions until they hold or the deadline passes."""
         while True:
             round_started = time.monotonic()
-            with ctx.sandbox.one_look():
+            with ctx.sandbox.one_look("eventual"):
                 verdicts = {c: REGISTRY[c].fn(ctx) for c in eventual}
                 assertion_verdicts = [evaluate_assertion(ctx, a) for a in assertions]
             if all(v.settled for v in verdicts.values()) and all(v.settled for v in assertion_verdicts):

@@ -183,3 +183,80 @@ def test_a_fork_server_that_is_gone_is_not_asked_again(monkeypatch: pytest.Monke
             box.stop(5)
     finally:
         forks.close()
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--client", "python c.py"], True),
+    (["--jobs", "4"], True),
+    (["--jobs=8", "--seed", "1"], True),
+    (["--jobs", "1"], False),
+    (["--jobs=1"], False),
+    (["--client", "x", "--sandbox-url", "http://127.0.0.1:8080"], False),
+    (["--sandbox-url=http://127.0.0.1:8080"], False),
+    (["--help"], False),
+])
+def test_check_starts_a_fork_server_early_only_when_it_will_likely_run_jobs(args: list[str], expected: bool) -> None:
+    from mock_server.cli import _runs_jobs
+
+    assert _runs_jobs(args) is expected
+
+
+@pytest.mark.skipif(not hasattr(socket, "send_fds"), reason="no fd passing")
+def test_a_prestarted_fork_server_is_the_one_the_jobs_get_or_is_stopped() -> None:
+    from mock_server import testing
+
+    testing.prestart_fork_server()
+    early = testing._prestarted
+    assert early is not None
+    testing.prestart_fork_server()  # asked twice: still one
+    assert testing._prestarted is early
+    taken = start_fork_server()
+    assert taken is early and testing._prestarted is None
+    try:
+        child = taken.fork(json.dumps(asdict(SETTINGS)))
+        os.kill(child.pid, signal.SIGTERM)
+        child.wait(10)
+    finally:
+        taken.close()
+    testing.prestart_fork_server()
+    unused = testing._prestarted
+    assert unused is not None
+    testing.discard_prestarted_fork_server()
+    assert testing._prestarted is None and _gone_within(unused.proc.pid, 10)
+    again = start_fork_server()  # none prestarted: a new one
+    assert again is not None and again is not unused
+    again.close()
+
+
+def test_a_serial_check_stops_the_fork_server_it_started_early(tmp_path: Path) -> None:
+    """`check` prestarts a fork server when it guesses jobs; one scenario runs in process, so the fork
+    server it started is stopped before the scenario runs, not left to the end."""
+    probe = textwrap.dedent("""
+        import sys
+        from mock_server import testing
+        from scenarios import cli
+        seen = []
+        real = cli.run_check
+        def run_check(*args, **kwargs):
+            seen.append(testing._prestarted is not None)
+            return real(*args, **kwargs)
+        cli.run_check = run_check
+        original = testing.discard_prestarted_fork_server
+        def discard():
+            server = testing._prestarted
+            original()
+            seen.append(server is not None and server.proc.wait(10) is not None)
+        testing.discard_prestarted_fork_server = discard
+        sys.argv = ["ghl-sandbox", "check", "--client", "true", "--scenarios",
+                    "scenarios/library/01_new_paid_order_synced.yaml", "--examples", "0"]
+        from mock_server.cli import main
+        try:
+            main()
+        except SystemExit:
+            pass
+        print(seen, flush=True)
+    """)
+    repo = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=repo, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(repo)})
+    assert done.stdout.strip().splitlines()[-1] == "[True, True]", done.stdout + done.stderr

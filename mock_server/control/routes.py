@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from mock_server.control import clock
+from mock_server.control import batch, clock
 from mock_server.control import faults as f
 from mock_server.control import handlers as h
 from mock_server.control import openapi as oa
@@ -24,6 +24,7 @@ CONTROL_TABLE: RouteTable = (
     ("/_sandbox/locations", ["POST"], h.create_location),
     ("/_sandbox/locations/{locationId}/reset", ["POST"], h.reset_location),
     ("/_sandbox/reset", ["POST"], h.reset),
+    ("/_sandbox/batch", ["POST"], batch.batch),
     ("/_sandbox/state", ["GET"], h.get_state),
     ("/_sandbox/state", ["PUT"], h.put_state),
     ("/_sandbox/journal", ["GET"], h.get_journal),

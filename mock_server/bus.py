@@ -209,19 +209,9 @@ class EventBus:
         return self._sandbox.service_name(stored) if self._sandbox is not None else stored
 
     def publish_action(self, view: dict[str, Any], location_id: str) -> None:
-        """A simulated action answered (a service's control plane): a summary, not the whole resources."""
-        resources = []
-        for r in view.get("resources", []):
-            data = r.get("data") or {}
-            summary = {"type": r.get("type"), "id": r.get("id")}
-            for key in ("status", "paymentStatus", "fulfillmentStatus", "amount", "currency"):
-                if key in data:
-                    summary[key] = data[key]
-            resources.append(summary)
-        webhooks = [{"event": w.get("event"), "resourceId": w.get("resourceId"),
-                     "deliveries": len(w.get("deliveries") or [])} for w in view.get("webhooks", [])]
-        self.publish("action", {"time": iso_instant(time.time()), "action": view.get("action"), "locationId": location_id,
-                                "resources": resources, "webhooks": webhooks})
+        """A simulated action answered (a service's control plane): a summary, not the whole resources,
+        made only when someone reads it (a simulated payment is published with nobody watching)."""
+        self.publish("action", None, (time.time(), view, location_id), _action_summary)
 
     def on_store_write(self, kind: str, change: RowsWritten | None = None) -> None:
         if kind == "deliveries":
@@ -326,3 +316,20 @@ def request_view(entry: dict[str, Any]) -> dict[str, Any]:
         "latencyMs": entry.get("latencyMs"), "locationId": entry.get("locationId"), "tokenId": entry.get("tokenId"),
         "fault": entry.get("fault"), "committedStatus": entry.get("committedStatus"), "traceId": entry.get("traceId"),
     }
+
+
+def _action_summary(raw: tuple[float, dict[str, Any], str]) -> dict[str, Any]:
+    """The live feed's line for a simulated action (`EventBus.publish_action`)."""
+    at, view, location_id = raw
+    resources = []
+    for r in view.get("resources", []):
+        data = r.get("data") or {}
+        summary = {"type": r.get("type"), "id": r.get("id")}
+        for key in ("status", "paymentStatus", "fulfillmentStatus", "amount", "currency"):
+            if key in data:
+                summary[key] = data[key]
+        resources.append(summary)
+    webhooks = [{"event": w.get("event"), "resourceId": w.get("resourceId"),
+                 "deliveries": len(w.get("deliveries") or [])} for w in view.get("webhooks", [])]
+    return {"time": iso_instant(at), "action": view.get("action"), "locationId": location_id,
+            "resources": resources, "webhooks": webhooks}

@@ -15,6 +15,7 @@ import random
 import sqlite3
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -46,6 +47,9 @@ from mock_server.webhooks.signing import Signer
 
 STATE_FORMAT = "ghl-sandbox-state"
 SNAPSHOT_IN_MEMORY_MAX = 64 * 1024 * 1024  # bigger worlds keep their reset snapshot in a temp file
+# A harness resets to a few worlds in turn (3 orders, none, 250...): the snapshots of the last few are
+# kept, while together they stay under SNAPSHOT_IN_MEMORY_MAX (the newest is always kept, alone if big).
+SNAPSHOTS_KEPT = 4
 STATE_VERSION = 2  # 2: money as integer minor units (older documents are upgraded by the services)
 # The configuration a `--state` file keeps besides the data: the clock, the fault rules and the webhook
 # retry policy (kept under one meta key, left out of `GET /_sandbox/state`, which shows data only).
@@ -138,8 +142,10 @@ class Runtime:
         for url in settings.webhook_urls:
             if not any(t.url == url for t in self.webhooks.targets()):
                 self.webhooks.add_target(url)
-        self._snapshot: sqlite3.Connection | None = self._take_snapshot() if existing is None else None
-        self._snapshot_of = (seed, settings.orders)  # the (seed, orders) world the snapshot holds
+        # The seeded worlds a reset goes back to, by (seed, orders), with their sizes; least recent first.
+        self._snapshots: OrderedDict[tuple[int, int], tuple[sqlite3.Connection, int]] = OrderedDict()
+        if existing is None:
+            self._keep_snapshot((seed, settings.orders))
         self._scheduler: asyncio.Task[None] | None = None
 
     # ---- the world ----------------------------------------------------------------------------
@@ -287,10 +293,20 @@ class Runtime:
         data["meta"] = {**data["meta"], "state_version": STATE_VERSION}
         self.store.import_(data)
 
-    def _take_snapshot(self) -> sqlite3.Connection:
-        snapshot = self.store.snapshot(on_disk=self.store.size_bytes() > SNAPSHOT_IN_MEMORY_MAX)
+    def _keep_snapshot(self, world: tuple[int, int]) -> None:
+        """Keep a snapshot of the store as it is now, the seeded `world` (seed, orders)."""
+        size = self.store.size_bytes()
+        on_disk = size > SNAPSHOT_IN_MEMORY_MAX
+        snapshot = self.store.snapshot(on_disk=on_disk)
         release_free_memory()
-        return snapshot
+        old = self._snapshots.pop(world, None)
+        if old is not None:
+            old[0].close()
+        self._snapshots[world] = (snapshot, size)  # one on disk counts too: a big world is kept alone
+        while len(self._snapshots) > 1 and (len(self._snapshots) > SNAPSHOTS_KEPT or
+                                            sum(size for _, size in self._snapshots.values()) > SNAPSHOT_IN_MEMORY_MAX):
+            _, (oldest, _size) = self._snapshots.popitem(last=False)
+            oldest.close()
 
     # ---- background tasks ---------------------------------------------------------------------
 
@@ -375,13 +391,15 @@ class Runtime:
         # with the data.
         kept = [(spec, self.store.table(spec.record_type).all())
                 for spec in self.store.specs() if spec.survives_reset]
-        if self._snapshot is not None and self._snapshot_of == (target_seed, target_orders):
-            self.store.restore(self._snapshot)
+        world = (target_seed, target_orders)
+        kept_world = self._snapshots.get(world)
+        if kept_world is not None:
+            self._snapshots.move_to_end(world)
+            self.store.restore(kept_world[0])
         else:
             self.store.import_({"tables": {}, "meta": {}})
             self._seed_world(target_seed, target_orders)
-            self._snapshot = self._take_snapshot()
-            self._snapshot_of = (target_seed, target_orders)
+            self._keep_snapshot(world)
         self.settings.orders = target_orders
         with self.store.transaction():
             self.signer.save(self.store)

@@ -64,15 +64,22 @@ class JobSandbox(ReadyProcess):
 
 
 def deal_order(scenarios: list[Scenario]) -> list[int]:
-    """The order scenarios are handed to free jobs: the longest declared deadline first (they are the
-    ones that wait out rate-limit windows), else the library's order."""
-    def deadline(i: int) -> float:
+    """The order scenarios are handed to free jobs, longest first as far as a scenario tells: the
+    longest declared deadline first (they are the ones that wait out rate-limit windows), then those
+    that set up more (each service a scenario declares, Rankr providers) and have more steps; ties in
+    the library's order. The short ones then fill the jobs' ends, instead of a long one starting last."""
+    def weight(i: int) -> tuple[float, int, int]:
+        scenario = scenarios[i]
         try:
-            return float(scenarios[i].setup.get("deadline", 0))
+            deadline = float(scenario.setup.get("deadline", 0))
         except (TypeError, ValueError):
-            return 0.0
+            deadline = 0.0
+        services = scenario.data.get("services")
+        setup = len(services) if isinstance(services, list) else 0
+        setup += 1 if scenario.setup.get("providers") else 0
+        return -deadline, -setup, -len(scenario.steps)
 
-    return sorted(range(len(scenarios)), key=lambda i: -deadline(i))
+    return sorted(range(len(scenarios)), key=weight)
 
 
 class Pool:

@@ -142,3 +142,25 @@ def test_a_sandbox_the_user_runs_takes_its_scenarios_one_at_a_time(tmp_path: Pat
     assert done.returncode == 0, done.stdout[-3000:]
     assert "jobs: 1 (--sandbox-url: one sandbox, so scenarios run one at a time)" in done.stdout
     assert json.loads(report.read_text())["jobs"]["count"] == 1
+
+
+def test_scenarios_are_dealt_longest_first_as_far_as_they_tell() -> None:
+    from scenarios.jobs import deal_order
+    from scenarios.loader import Scenario, load_paths
+
+    def scenario(name: str, **data: Any) -> Scenario:
+        return Scenario(name, f"{name}.yaml", data)
+
+    few_steps = scenario("a", steps=[{"wait": "deliveries-settled"}])
+    many_steps = scenario("b", steps=[{"simulate": "order.create"}] * 4)
+    acuity = scenario("c", services=["acuity"], steps=[{"acuity": "schedule"}])
+    routing = scenario("d", setup={"providers": [{"providerId": "p"}]}, steps=[])
+    waits_out = scenario("e", setup={"deadline": 40}, steps=[])
+    tie = scenario("f", steps=[{"simulate": "order.create"}])
+    assert deal_order([few_steps, many_steps, acuity, routing, waits_out, tie]) == [4, 2, 3, 1, 0, 5]
+    library = load_paths(None)
+    dealt = [library[i] for i in deal_order(library)]
+    deadlines = [float(s.setup.get("deadline", 0)) for s in dealt]
+    assert deadlines == sorted(deadlines, reverse=True) and all(deadlines[:8]) and not any(deadlines[8:])
+    last = dealt[-1]  # a short one ends the run, not an Acuity or routing one
+    assert not last.data.get("services") and not last.setup.get("providers") and len(last.steps) <= 2

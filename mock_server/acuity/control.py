@@ -46,15 +46,7 @@ async def get_state(request: Request) -> Response:
     world = _world(request)
 
     def build() -> dict[str, Any]:
-        location_id = request.query_params.get("locationId")
-        if not location_id:
-            locations = sb.locations()
-            if not locations:
-                raise Invalid("locationId is required (the sandbox has no locations)")
-            location_id = locations[0].id
-        elif sb.location(location_id) is None:
-            raise NotFound(f"Location {location_id} not found")
-        return world.state_view(location_id)
+        return world.state_view(_location(request, request.query_params.get("locationId")))
 
     return sb.reads.answer(request, build)
 

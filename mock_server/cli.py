@@ -31,7 +31,8 @@ class _Commands(click.Group):
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name == "check":
-            if _runs_jobs(sys.argv[sys.argv.index("check") + 1:] if "check" in sys.argv else []):
+            # Only when `check` is what runs: `ghl-sandbox --help` asks for every command to list it.
+            if "check" in sys.argv and _runs_jobs(sys.argv[sys.argv.index("check") + 1:]):
                 from mock_server.testing import prestart_fork_server
 
                 prestart_fork_server()  # its warm-up runs while the harness is imported and reads its files

@@ -105,15 +105,11 @@ class SandboxClient:
 
     def _read(self, path: str, kwargs: dict[str, Any]) -> tuple[bytes, httpx.Response]:
         """A control-plane GET that must succeed: its body (the kept one on a 304) and the response."""
-        key = (path, repr(kwargs.get("params")))
-        with self._kept_lock:
-            kept = self._kept.get(key)
+        key = _kept_key(path, kwargs.get("params"))
+        kept = self._kept_answer(key)
         headers = {"If-None-Match": kept[0]} if kept is not None else None
         response = self.http.request("GET", self.url + CONTROL + path, headers=headers, **kwargs)
         if response.status_code == 304 and kept is not None:
-            with self._kept_lock:
-                if key in self._kept:
-                    self._kept.move_to_end(key)
             return kept[1], response
         if not response.is_success:
             raise SandboxError("GET", path, response)
@@ -125,9 +121,8 @@ class SandboxClient:
         asked with its kept ETag as `control()` asks it: one answer per read, in order, a 304 standing
         for its kept body as a 200. Raises `SandboxError` when the batch itself is refused (a sandbox
         without `/batch` answers 404)."""
-        keys = [(path, repr(params)) for path, params in reads]
-        with self._kept_lock:
-            kept = [self._kept.get(key) for key in keys]
+        keys = [_kept_key(path, params) for path, params in reads]
+        kept = [self._kept_answer(key) for key in keys]
         items: list[dict[str, str]] = []
         for (path, params), tagged in zip(reads, kept, strict=True):
             query = str(httpx.QueryParams(params)) if params else ""
@@ -155,6 +150,14 @@ class SandboxClient:
             out.append(httpx.Response(status, headers=headers, content=content,
                                       request=httpx.Request("GET", self.url + CONTROL + item["path"])))
         return out
+
+    def _kept_answer(self, key: tuple[str, str]) -> tuple[str, bytes] | None:
+        """The last tagged answer of a GET (tag, body), now the most recently used; None if none."""
+        with self._kept_lock:
+            kept = self._kept.get(key)
+            if kept is not None:
+                self._kept.move_to_end(key)
+        return kept
 
     def _keep(self, key: tuple[str, str], tag: str | None, content: bytes) -> None:
         with self._kept_lock:
@@ -277,3 +280,8 @@ class SandboxClient:
         if version is not None:
             headers.setdefault("Version", version)
         return self.http.request(method, path, headers=headers, **kwargs)
+
+
+def _kept_key(path: str, params: dict[str, Any] | None) -> tuple[str, str]:
+    """What names a control-plane GET among the kept answers: its path and query parameters."""
+    return path, repr(params)

@@ -260,3 +260,22 @@ def test_a_serial_check_stops_the_fork_server_it_started_early(tmp_path: Path) -
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=repo, timeout=120,
                           env={**os.environ, "PYTHONPATH": str(repo)})
     assert done.stdout.strip().splitlines()[-1] == "[True, True]", done.stdout + done.stderr
+
+
+def test_listing_the_commands_starts_no_fork_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`ghl-sandbox --help` asks for every command, `check` included, to list them: only a run of
+    `check` starts a fork server early."""
+    import click
+    from click.testing import CliRunner
+
+    from mock_server import testing
+    from mock_server.cli import main
+
+    started: list[list[str]] = []
+    monkeypatch.setattr(testing, "prestart_fork_server", lambda: started.append(list(sys.argv)))
+    monkeypatch.setattr(sys, "argv", ["ghl-sandbox", "--help"])
+    assert CliRunner().invoke(main, ["--help"]).exit_code == 0
+    assert started == []
+    monkeypatch.setattr(sys, "argv", ["ghl-sandbox", "check", "--client", "true"])
+    main.get_command(click.Context(main), "check")
+    assert len(started) == 1

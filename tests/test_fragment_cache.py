@@ -378,20 +378,20 @@ def test_what_writes_keep_for_records_nobody_reads_is_bounded() -> None:
     assert cache.get(BY_ID, f"r{SEEDS_MAX + 49}", b"doc") is None  # unread, older than the s<n> seeds
 
 
-def test_catalog_records_are_embedded_as_kept_json_the_same_bytes_as_shaped_in_place() -> None:
-    """Order items, fulfilments and subscriptions embed their prices and products as JSON written once
-    per record document (`shapes._catalog_part`): the bytes are those of the record shaped in place,
-    and a changed record is shaped again."""
+def test_kept_parts_are_embedded_as_the_same_bytes_as_shaped_in_place() -> None:
+    """By-id answers embed their prices and products, contact snapshots, sources, payment providers and
+    order items as JSON written once per distinct content (`shapes._part`, `shapes._order_items`): the
+    bytes are those of everything shaped in place, and a changed input is shaped again."""
     from dataclasses import replace
 
-    from mock_server.ghl.models import Fulfillment, Order, Subscription
+    from mock_server.ghl.models import Fulfillment, Order, Subscription, Transaction
     from mock_server.ghl.responses import shapes
     from mock_server.ghl.world import ghl
 
     runtime = new_runtime(Settings(orders=60))
     payments = ghl(runtime).payments
 
-    def in_place(value: Any) -> Any:  # the kept parts shaped afresh, as plain values
+    def in_place(value: Any) -> Any:  # the kept parts decoded, as plain values
         if isinstance(value, dict):
             return {k: in_place(v) for k, v in value.items()}
         if isinstance(value, list):
@@ -400,19 +400,34 @@ def test_catalog_records_are_embedded_as_kept_json_the_same_bytes_as_shaped_in_p
             return orjson.loads(orjson.dumps(value))
         return value
 
+    def item(it: dict[str, Any], o: Order, prices: Any, products: Any) -> dict[str, Any]:
+        return {**shapes.order_item(it, o, prices, products), "price": shapes.price(prices[it["price_id"]]),
+                "product": shapes.product(products[it["product_id"]])}
+
+    def order_shaped(o: Order, prices: Any, products: Any) -> dict[str, Any]:
+        return {**shapes.order_detail(o, prices, products), "contactSnapshot": shapes.contact_doc(o.contact_snapshot),
+                "source": shapes.source(o.source), "items": [item(it, o, prices, products) for it in o.items]}
+
     orders = runtime.store.table(Order).all()
     for order in orders:
         prices, products = payments.catalog([i["price_id"] for i in order.items])
         detail = shapes.order_detail(order, prices, products)
-        plain = {**detail, "items": [{**i, "price": shapes.price(prices[it["price_id"]]),
-                                      "product": shapes.product(products[it["product_id"]])}
-                                     for i, it in zip(detail["items"], order.items, strict=True)]}
+        plain = order_shaped(order, prices, products)
+        assert jsjson.dumps(detail) == jsjson.dumps(plain) == jsjson.dumps(in_place(detail))
+        assert jsjson.dumps(shapes.order_detail(order, prices, products)) == jsjson.dumps(detail)  # kept: the same
+    for txn in runtime.store.table(Transaction).all():
+        detail = shapes.transaction_detail(txn)
+        plain = {**detail, "contactSnapshot": shapes.contact_doc(txn.contact_snapshot),
+                 "entitySource": shapes.source(txn.source),
+                 "paymentProvider": shapes.payment_provider(txn.provider_type, txn.connected_account)}
         assert jsjson.dumps(detail) == jsjson.dumps(plain) == jsjson.dumps(in_place(detail))
     for sub in runtime.store.table(Subscription).all():
         prices, products = payments.catalog([sub.price_id])
         detail = shapes.subscription_detail(sub, prices, products)
         plain = {**detail, "recurringProduct": {"product": shapes.product(products[sub.product_id]),
-                                                "price": shapes.price(prices[sub.price_id])}}
+                                                "price": shapes.price(prices[sub.price_id])},
+                 "contactSnapshot": shapes.contact_doc(sub.contact_snapshot), "entitySource": shapes.source(sub.source),
+                 "paymentProvider": shapes.payment_provider(sub.provider_type, sub.connected_account)}
         assert jsjson.dumps(detail) == jsjson.dumps(plain) == jsjson.dumps(in_place(detail))
     for f in runtime.store.table(Fulfillment).all():
         found = runtime.store.table(Order).get(f.order_id)
@@ -423,9 +438,26 @@ def test_catalog_records_are_embedded_as_kept_json_the_same_bytes_as_shaped_in_p
                                       "product": shapes.product(products[prices[it["price_id"]].product_id])}
                                      for i, it in zip(detail["items"], f.items, strict=True)]}
         assert jsjson.dumps(detail) == jsjson.dumps(plain) == jsjson.dumps(in_place(detail))
+    # Each input that a kept part is rendered from, changed, is shaped again.
     order = orders[0]
     prices, products = payments.catalog([i["price_id"] for i in order.items])
     first = order.items[0]["price_id"]
     renamed = {**prices, first: replace(prices[first], name="Renamed", amount_minor=prices[first].amount_minor + 1)}
     assert b'"name":"Renamed"' in jsjson.dumps(shapes.order_detail(order, renamed, products))
     assert b'"name":"Renamed"' not in jsjson.dumps(shapes.order_detail(order, prices, products))
+    changes = [replace(order, contact_snapshot={**order.contact_snapshot, "first_name": "Zelda"}),
+               replace(order, source={**order.source, "name": "Another funnel"}),
+               replace(order, items=[{**order.items[0], "name": "Another item", "qty": 7}, *order.items[1:]]),
+               replace(order, currency="EUR" if order.currency != "EUR" else "GBP"),
+               replace(order, location_id="another-location")]
+    for changed in changes:
+        answer = jsjson.dumps(shapes.order_detail(changed, prices, products))
+        assert answer == jsjson.dumps(order_shaped(changed, prices, products))
+        assert answer != jsjson.dumps(shapes.order_detail(order, prices, products))
+    # A price written since: the catalog hands out new dicts, and the items are shaped from them.
+    price = runtime.store.table(type(prices[first])).get(first)
+    assert price is not None
+    runtime.store.table(type(price)).put(replace(price, name="Written since"))
+    fresh_prices, fresh_products = payments.catalog([i["price_id"] for i in order.items])
+    assert fresh_prices is not prices
+    assert b'"name":"Written since"' in jsjson.dumps(shapes.order_detail(order, fresh_prices, fresh_products))

@@ -131,22 +131,46 @@ def order_list_item(o: Order, recurring_price_ids: frozenset[str] = frozenset())
     return _present(out, couponCode=o.coupon_code, createdBy=o.created_by)
 
 
-# The JSON of catalog records as order items embed them, by the record's document: every order shown
-# embeds the same few prices and products, so each is shaped and written once, not once per order.
-CATALOG_JSON_KEPT = 4096
-_catalog_json: dict[bytes, orjson.Fragment] = {}
+# Parts of the by-id shapes written once per distinct content and embedded as written JSON: every
+# order shown embeds the same few prices and products, and a payment or a fulfilment changes an order's
+# statuses and amounts, never its contact snapshot, source or items. The key is what the part is
+# rendered from, as orjson writes it, so an equal key is an equal part.
+PARTS_KEPT = 4096
+_parts: dict[tuple[Callable[..., Any], bytes], orjson.Fragment] = {}
+ITEMS_KEPT = 1024
+_items: dict[tuple[bytes, str, str], tuple[dict[str, Price], dict[str, Product], orjson.Fragment]] = {}
+
+
+def _part(shape: Callable[..., dict[str, Any]], *args: Any) -> orjson.Fragment:
+    """`shape(*args)` as the JSON `jsjson` writes, kept by `args`' own JSON."""
+    key = (shape, orjson.dumps(args))
+    part = _parts.get(key)
+    if part is None:
+        if len(_parts) >= PARTS_KEPT:
+            _parts.clear()
+        part = _parts[key] = orjson.Fragment(jsjson.dumps(shape(*args)))
+    return part
 
 
 _Catalog = TypeVar("_Catalog", Price, Product)
 
 
 def _catalog_part(record: _Catalog, shape: Callable[[_Catalog], dict[str, Any]]) -> orjson.Fragment:
-    doc = orjson.dumps(record)  # the whole record: what its rendering depends on
-    part = _catalog_json.get(doc)
-    if part is None:
-        if len(_catalog_json) >= CATALOG_JSON_KEPT:
-            _catalog_json.clear()
-        part = _catalog_json[doc] = orjson.Fragment(jsjson.dumps(shape(record)))
+    return _part(shape, record)
+
+
+def _order_items(o: Order, prices: dict[str, Price], products: dict[str, Product]) -> orjson.Fragment:
+    """The order's `items` as written JSON. Kept by the items, location and currency, for as long as the
+    catalog is the same: `Payments.catalog` hands out the same dicts until a price or product is
+    written, and the entry holds them, so an identical dict is an unchanged catalog."""
+    key = (orjson.dumps(o.items), o.location_id, o.currency)
+    kept = _items.get(key)
+    if kept is not None and kept[0] is prices and kept[1] is products:
+        return kept[2]
+    part = orjson.Fragment(jsjson.dumps([order_item(i, o, prices, products) for i in o.items]))
+    if len(_items) >= ITEMS_KEPT:
+        _items.clear()
+    _items[key] = (prices, products, part)
     return part
 
 
@@ -175,9 +199,9 @@ def order_detail(o: Order, prices: dict[str, Price], products: dict[str, Product
         "currency": o.currency, "amount": to_major(o.amount_minor, o.currency), "status": o.status,
         "paymentStatus": o.payment_status,
         "liveMode": o.live_mode, "createdAt": iso_ms(o.created_at), "updatedAt": iso_ms(o.updated_at),
-        "fulfillmentStatus": o.fulfillment_status, "contactSnapshot": contact_doc(o.contact_snapshot),
+        "fulfillmentStatus": o.fulfillment_status, "contactSnapshot": _part(contact_doc, o.contact_snapshot),
         "amountSummary": amount_summary(o),
-        "source": source(o.source), "items": [order_item(i, o, prices, products) for i in o.items],
+        "source": _part(source, o.source), "items": _order_items(o, prices, products),
         "fingerprint": o.fingerprint, "meta": {}, "markAsTest": not o.live_mode,
         "automaticTaxesCalculated": False,
     }
@@ -249,12 +273,12 @@ def transaction_list_item(t: Transaction) -> dict[str, Any]:
 def transaction_detail(t: Transaction) -> dict[str, Any]:
     out: dict[str, Any] = {
         "_id": t.id, "altType": "location", "altId": t.location_id, "contactId": t.contact_id,
-        "contactSnapshot": contact_doc(t.contact_snapshot), "currency": t.currency,
+        "contactSnapshot": _part(contact_doc, t.contact_snapshot), "currency": t.currency,
         "amount": to_major(t.amount_minor, t.currency),
         "status": t.status, "liveMode": t.live_mode, "createdAt": iso_ms(t.created_at),
         "updatedAt": iso_ms(t.updated_at), "entityType": t.entity_type, "entityId": t.order_id,
-        "entitySource": source(t.source), "chargeId": t.charge_id, "chargeSnapshot": providers.charge_snapshot(t),
-        "paymentProvider": payment_provider(t.provider_type, t.connected_account),
+        "entitySource": _part(source, t.source), "chargeId": t.charge_id, "chargeSnapshot": providers.charge_snapshot(t),
+        "paymentProvider": _part(payment_provider, t.provider_type, t.connected_account),
         "ipAddress": t.ip_address, "meta": {}, "markAsTest": not t.live_mode, "isParent": False,
         "amountRefunded": to_major(t.amount_refunded_minor, t.currency), "receiptId": t.receipt_id, "qboSynced": False,
         "paymentMethod": t.payment_method, "fulfilledAt": iso_ms(t.fulfilled_at),
@@ -291,12 +315,12 @@ def subscription_detail(s: Subscription, prices: dict[str, Price], products: dic
     start = iso_ms(s.created_at)
     out: dict[str, Any] = {
         "_id": s.id, "altType": "location", "altId": s.location_id, "contactId": s.contact_id,
-        "contactSnapshot": contact_doc(s.contact_snapshot), "currency": s.currency,
+        "contactSnapshot": _part(contact_doc, s.contact_snapshot), "currency": s.currency,
         "amount": to_major(s.amount_minor, s.currency),
         "status": s.status, "liveMode": s.live_mode, "entityType": "order", "entityId": s.order_id,
-        "entitySource": source(s.source), "subscriptionId": s.provider_subscription_id,
+        "entitySource": _part(source, s.source), "subscriptionId": s.provider_subscription_id,
         "subscriptionSnapshot": providers.subscription_snapshot(s),
-        "paymentProvider": payment_provider(s.provider_type, s.connected_account),
+        "paymentProvider": _part(payment_provider, s.provider_type, s.connected_account),
         "ipAddress": s.ip_address, "createdAt": start, "updatedAt": iso_ms(s.updated_at), "meta": {},
         "markAsTest": not s.live_mode,
         "schedule": {"executeAt": iso_ms(s.next_billing_at) if s.next_billing_at is not None else "",

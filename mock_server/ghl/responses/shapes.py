@@ -155,8 +155,22 @@ def _part(shape: Callable[..., dict[str, Any]], *args: Any) -> orjson.Fragment:
 _Catalog = TypeVar("_Catalog", Price, Product)
 
 
+# Catalog records as `Payments.catalog` hands them out: the same objects until a price or product is
+# written, and never changed in place (the catalog itself relies on it). Each object's part is kept by
+# the object itself (held by the entry, so an identical object is the same record), which spares
+# writing the record's JSON to find its part.
+_catalog_objects: dict[int, tuple[Price | Product, orjson.Fragment]] = {}
+
+
 def _catalog_part(record: _Catalog, shape: Callable[[_Catalog], dict[str, Any]]) -> orjson.Fragment:
-    return _part(shape, record)
+    kept = _catalog_objects.get(id(record))
+    if kept is not None and kept[0] is record:
+        return kept[1]
+    part = _part(shape, record)
+    if len(_catalog_objects) >= PARTS_KEPT:
+        _catalog_objects.clear()
+    _catalog_objects[id(record)] = (record, part)
+    return part
 
 
 def _order_items(o: Order, prices: dict[str, Price], products: dict[str, Product]) -> orjson.Fragment:

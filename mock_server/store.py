@@ -354,7 +354,9 @@ class Store:
         self._lists.pop(kind, None)
         docs = self._docs.get(kind)
         if docs:
-            if change is None:  # anything of the kind may have changed
+            # Anything of the kind may have changed; or ids that are not str (kept documents are by str
+            # id: an int 1001 written is the "1001" read).
+            if change is None or not all(type(record_id) is str for record_id in change.ids):
                 del self._docs[kind]
                 self._docs_size -= len(docs)
             else:  # only the records written: the others are still what is stored

@@ -96,6 +96,10 @@ def test_documents_read_by_id_are_kept_past_writes_of_other_records_and_written_
         raise RuntimeError
     assert table.get("a").text == "last" and reads() == 3  # type: ignore[union-attr]  # the rollback dropped them
     assert table.delete("b") and table.get("b") is None  # a delete drops the kind's documents
+    table.put(Note(7, "loc", 3.0, "seven"))  # type: ignore[arg-type]  # an int id is stored as text
+    assert table.get("7").text == "seven"  # type: ignore[union-attr]
+    table.put(Note(7, "loc", 3.0, "seven, written"))  # type: ignore[arg-type]  # drops the "7" read
+    assert table.get("7").text == "seven, written"  # type: ignore[union-attr]
     saved = store.snapshot()
     table.put(Note("a", "loc", 1.0, "after the snapshot"))
     store.restore(saved)

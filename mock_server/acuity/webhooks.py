@@ -51,7 +51,7 @@ def action_name(event_type: str, style: str) -> str:
 
 def body_fields(event: Event, style: str) -> list[tuple[str, str]]:
     """The form fields of one event, in the order Acuity's documented example sends them."""
-    snap = event.snapshot
+    snap = event.data()
     fields = [("action", action_name(event.type, style)), ("id", str(snap["id"]))]
     if event.type != ORDER_COMPLETED:
         fields += [("calendarID", str(snap["calendar_id"])), ("appointmentTypeID", str(snap["appointment_type_id"]))]

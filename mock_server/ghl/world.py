@@ -98,7 +98,7 @@ class Ghl(ServiceWorld):
         """GHL's marketplace webhook body, but for `timestamp` and `webhookId` (the delivery adds those)."""
         if event.type not in EVENT_TYPES or event.service:
             return None
-        snap = event.snapshot
+        snap = event.data()
         if event.resource_kind == "orders":
             return self.order_webhook_fields(event.type, Order(**snap))
         if event.resource_kind == "transactions":

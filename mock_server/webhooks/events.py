@@ -20,11 +20,10 @@ from mock_server.webhooks.models import Event
 Subscriber = Callable[[Event], None]
 
 
-def _plain(record: Any) -> dict[str, Any]:
-    """`dataclasses.asdict(record)`, about 15 times faster: records are stored as orjson writes them, so
-    they round-trip through it (asdict's recursive deep copy was most of a simulated payment's time)."""
-    plain: dict[str, Any] = orjson.loads(orjson.dumps(record))
-    return plain
+def _written(record: Any) -> orjson.Fragment:
+    """The record as the event's snapshot: its JSON, as the store writes records (decoding it into a
+    dict, to be written again with the event, was a tenth of a simulated payment's time)."""
+    return orjson.Fragment(orjson.dumps(record))
 
 
 class EventLog:
@@ -50,7 +49,7 @@ class EventLog:
         with self.store.transaction():
             event = Event(id=self.ids.object_id(), seq=self._next_seq(), type=event_type,
                           location_id=record.location_id, resource_kind=kind, resource_id=str(record.id),
-                          snapshot=_plain(record), created_at=self.clock.now(),
+                          snapshot=_written(record), created_at=self.clock.now(),
                           extension=event_type in self._extension_types,
                           service=self._services.get(event_type, "") if service is None else service,
                           target_id=target_id)

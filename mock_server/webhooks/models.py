@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 
 @dataclass(slots=True)
 class Event:
@@ -17,11 +19,21 @@ class Event:
     location_id: str
     resource_kind: str  # the table of the record, e.g. orders
     resource_id: str
-    snapshot: dict[str, Any]  # the record as it was right after the change
+    # The record as it was right after the change, read with `data()`. A stored event holds it decoded;
+    # one just recorded, as the JSON its record is written as: the event is stored with it as it is, and
+    # nothing in the request that recorded it reads it (webhooks render from stored events).
+    snapshot: dict[str, Any] | orjson.Fragment
     created_at: float
     extension: bool = False
     service: str = ""  # the service whose resource changed ("": the runtime's first service)
     target_id: str = ""  # set: the event is addressed to this one target only (e.g. one workflow action)
+
+    def data(self) -> dict[str, Any]:
+        """The snapshot as a value."""
+        if isinstance(self.snapshot, orjson.Fragment):
+            decoded: dict[str, Any] = orjson.loads(orjson.dumps(self.snapshot))
+            return decoded
+        return self.snapshot
 
 
 @dataclass(slots=True)

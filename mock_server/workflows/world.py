@@ -313,7 +313,7 @@ class WorkflowsWorld(ServiceWorld):
     def webhook_message(self, event: Event, delivery: Delivery, target: WebhookTarget) -> WebhookMessage | None:
         if event.service != SERVICE:
             return None
-        request = event.snapshot["request"]
+        request = event.data()["request"]
         policy = retry_policy(self.settings.workflow_webhook_retries, self.webhooks.policy.interval_s)
         return WebhookMessage(str(request["body"]).encode("utf-8"), dict(request["headers"]), policy,
                               method=str(request["method"]), url=str(request["url"]))

@@ -200,11 +200,9 @@ class Store:
         # Meta values as stored (None: no row), kept from their first read or write until a rollback, an
         # import or a restore: sequences (events, deliveries) read theirs on every write.
         self._meta: dict[str, bytes | None] = {}
-        # Documents read by id, per kind, kept until a write changes them, a rollback or a restore: a read
-        # by id then skips SQLite. A put of a few records replaces just theirs (written through while the
-        # kind is being read by id: an action reads the order the last one wrote); any other write of the
-        # kind drops the kind's. Records are still decoded afresh on every read, so a caller that changes
-        # the record it got changes nothing else.
+        # Documents read by id, per kind, kept until the next write to that kind, a rollback or a
+        # restore: a read by id then skips SQLite. Records are still decoded afresh on every read, so a
+        # caller that changes the record it got changes nothing else.
         self._docs: dict[str, dict[str, bytes]] = {}
         self._docs_size = 0
         # `all()` answers of read-mostly kinds (TableSpec.read_mostly), as documents, by kind and query;
@@ -352,17 +350,9 @@ class Store:
         self._write_count += 1
         self._writes[kind] = self._writes.get(kind, 0) + 1
         self._lists.pop(kind, None)
-        docs = self._docs.get(kind)
+        docs = self._docs.pop(kind, None)
         if docs:
-            # Anything of the kind may have changed; or ids that are not str (kept documents are by str
-            # id: an int 1001 written is the "1001" read).
-            if change is None or not all(type(record_id) is str for record_id in change.ids):
-                del self._docs[kind]
-                self._docs_size -= len(docs)
-            else:  # only the records written: the others are still what is stored
-                for record_id in change.ids:
-                    if docs.pop(record_id, None) is not None:
-                        self._docs_size -= 1
+            self._docs_size -= len(docs)
         if self._count_cache:
             self._count_cache = {k: v for k, v in self._count_cache.items() if k[0] != kind}
         for listener in self._listeners:
@@ -400,8 +390,6 @@ class Store:
             finally:  # even a failed batch may have written rows: caches must not keep the old ones
                 self._touched(kind, change)
                 self._count_cache.update(kept)
-            if kind in self._docs and all(type(row[0]) is str for row in rows):
-                self._remember(kind, [(row[0], row[-2]) for row in rows])
 
     def _matching_among(self, kind: str, ids: Sequence[str], keys: Iterable[QueryKey] | None = None
                         ) -> dict[QueryKey, frozenset[tuple[Any, ...]]]:

@@ -70,43 +70,6 @@ def test_the_payments_catalog_is_kept_until_prices_or_products_change_or_a_rollb
     assert payments.catalog(wanted)[0][wanted[0]].name == "Renamed"  # the rollback: asked again
 
 
-def test_documents_read_by_id_are_kept_past_writes_of_other_records_and_written_through() -> None:
-    """A put of a few records replaces just their kept documents (written through, the kind being read
-    by id); a wholesale write of the kind, a rollback and a restore drop them."""
-    store = Store(None, [SPEC])
-    table = store.table(Note)
-    table.put_many([Note("a", "loc", 1.0, "one"), Note("b", "loc", 2.0, "two")])
-    queries: list[str] = []
-    store._conn.set_trace_callback(queries.append)
-
-    def reads() -> int:
-        return sum(q.startswith("SELECT doc FROM notes WHERE id") for q in queries)
-
-    assert table.get("a").text == "one" and table.get("b").text == "two"  # type: ignore[union-attr]
-    assert reads() == 2
-    table.get("a").text = "changed by the caller"  # type: ignore[union-attr]  # decoded afresh each read
-    table.put(Note("b", "loc", 2.0, "two, written"))  # another record's write keeps a's
-    assert table.get("a").text == "one" and reads() == 2  # type: ignore[union-attr]
-    assert table.get("b").text == "two, written" and reads() == 2  # type: ignore[union-attr]  # written through
-    table.put_many([Note("a", "loc", 1.0, "first"), Note("a", "loc", 1.0, "last")])  # the last of a batch wins
-    assert table.get("a").text == "last" and reads() == 2  # type: ignore[union-attr]
-    with pytest.raises(RuntimeError), store.transaction():
-        table.put(Note("a", "loc", 1.0, "rolled back"))
-        assert table.get("a").text == "rolled back"  # type: ignore[union-attr]
-        raise RuntimeError
-    assert table.get("a").text == "last" and reads() == 3  # type: ignore[union-attr]  # the rollback dropped them
-    assert table.delete("b") and table.get("b") is None  # a delete drops the kind's documents
-    table.put(Note(7, "loc", 3.0, "seven"))  # type: ignore[arg-type]  # an int id is stored as text
-    assert table.get("7").text == "seven"  # type: ignore[union-attr]
-    table.put(Note(7, "loc", 3.0, "seven, written"))  # type: ignore[arg-type]  # drops the "7" read
-    assert table.get("7").text == "seven, written"  # type: ignore[union-attr]
-    saved = store.snapshot()
-    table.put(Note("a", "loc", 1.0, "after the snapshot"))
-    store.restore(saved)
-    assert table.get("a").text == "last"  # type: ignore[union-attr]
-    store._conn.set_trace_callback(None)
-
-
 def test_meta_values_are_read_once_and_follow_rollbacks_imports_and_restores() -> None:
     store = Store(None, [SPEC])
     store.set_meta("seq", 1)

@@ -626,3 +626,20 @@ def test_problems_lists_every_problem_in_order() -> None:
         problems("{ghl.nope}")[0],
         "{env.9} is not a valid environment variable name",
     ]
+
+
+def test_an_event_holds_its_records_snapshot_as_written_and_stored_decoded() -> None:
+    """A just-recorded event holds its record as the JSON written (`Event.data()` decodes it); the
+    stored event holds the same snapshot decoded, which webhooks render from."""
+    import orjson
+
+    from mock_server.webhooks.models import Event
+
+    runtime = new_runtime(Settings(orders=3, rate_limit="off"))
+    order = runtime.store.table(Order).all()[0]
+    event = runtime.world.events.record("OrderStatusUpdate", "orders", order)
+    assert isinstance(event.snapshot, orjson.Fragment)
+    expected = orjson.loads(orjson.dumps(order))
+    assert event.data() == expected and Order(**event.data()) == order
+    stored = runtime.store.table(Event).get(event.id)
+    assert stored is not None and stored.snapshot == expected and stored.data() == expected

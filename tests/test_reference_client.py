@@ -232,3 +232,16 @@ def test_fulfillment_exactly_once_across_lost_answer_and_crash(setup: dict[str, 
     journal = control.journal(locationId=location_id, path="/payments", limit=10_000)
     refused = [e for e in journal if e.get("tokenId") == setup["token_id"] and 400 <= e["status"] < 500]
     assert not refused, refused
+
+
+def test_the_client_loads_no_command_line_tools() -> None:
+    """httpx imports its CLI (click, rich) when they are installed, as beside the sandbox; the client
+    keeps it out of its start-up (a quarter of it), and httpx still works without it."""
+    probe = ("import runpy, sys; runpy.run_path(sys.argv[1]);"
+             "import httpx; print(sorted(m for m in ('click', 'rich', 'httpx._main') if sys.modules.get(m)),"
+             " callable(httpx.Client))")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GHL_", "RANKR_", "CLIENT_"))}
+    done = subprocess.run([sys.executable, "-c", probe, str(CLIENT)], capture_output=True, text=True, env=env,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["[]", "True"]

@@ -269,9 +269,15 @@ def test_workflows_panel_in_a_browser(sb: SandboxClient) -> None:
             page.evaluate("window.scrollTo(0, 0)")
             page.screenshot(path=str(ARTIFACTS / "workflows.png"), full_page=True)
 
-            # Delete (a second click confirms).
+            # Delete (a second click confirms), even when the list is rendered again between the clicks, as
+            # it is every few seconds and after each workflow run (here: a run announced on the live feed).
             delete = loaded_card.locator("[data-testid=wf-delete]")
             delete.click()
+            assert delete.inner_text() == "Really delete?"
+            loaded_card.evaluate("node => { node.dataset.before = '1'; }")
+            page.evaluate("""() => document.dispatchEvent(new CustomEvent('sandbox:event',
+                { detail: { kind: 'delivery', data: { service: 'workflows' } } }))""")
+            page.locator(f"[data-testid=wf-card][data-workflow-id='{loaded['id']}']:not([data-before])").wait_for()
             assert delete.inner_text() == "Really delete?"
             delete.click()
             loaded_card.wait_for(state="detached")

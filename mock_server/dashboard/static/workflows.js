@@ -92,7 +92,9 @@
   };
   const ALWAYS_HINT = "{{contact.email}} {{location.id}} {{custom_values.<key>}} {{right_now.iso}} {{workflow.name}}";
 
+  const DELETE_ARMED_MS = 4000;  // how long a first click on Delete waits for the confirming one
   const W = {
+    armedDelete: null, // {id, until}: the workflow whose Delete was clicked once
     location: "",
     available: null, // null: not asked yet; false: the control plane has no workflows service
     workflows: [],
@@ -325,13 +327,29 @@
       return i < 0 ? "" : (w.actions[i].name || `action ${i + 1}`);
     };
     const deleteButton = el("button", { type: "button", class: "small danger-small", "data-testid": "wf-delete", text: "Delete" });
+    // The first click arms the button for DELETE_ARMED_MS; the list is rendered again every few seconds
+    // (and on each run), so which card is armed, and until when, lives in W, not in the button.
+    const armed = () => W.armedDelete && W.armedDelete.id === w.id && W.armedDelete.until > Date.now();
+    if (armed()) {
+      deleteButton.dataset.armed = "1";
+      deleteButton.textContent = "Really delete?";
+    }
     deleteButton.addEventListener("click", () => {
-      if (!deleteButton.dataset.armed) {
+      if (!armed()) {
+        W.armedDelete = { id: w.id, until: Date.now() + DELETE_ARMED_MS };
         deleteButton.dataset.armed = "1";
         deleteButton.textContent = "Really delete?";
-        setTimeout(() => { delete deleteButton.dataset.armed; deleteButton.textContent = "Delete"; }, 4000);
+        setTimeout(() => {
+          if (armed()) return;  // armed again meanwhile
+          const shown = `[data-testid=wf-card][data-workflow-id="${CSS.escape(w.id)}"] [data-testid=wf-delete][data-armed]`;
+          for (const b of document.querySelectorAll(shown)) {  // this card's button, as rendered now
+            delete b.dataset.armed;
+            b.textContent = "Delete";
+          }
+        }, DELETE_ARMED_MS + 50);
         return;
       }
+      W.armedDelete = null;
       busy(deleteButton, async () => {
         await api("DELETE", `${BASE}/${encodeURIComponent(w.id)}`);
         say(true, `Workflow “${w.name}” deleted.`);

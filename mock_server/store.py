@@ -152,6 +152,7 @@ def _record(spec: TableSpec[Any], row: Any, where: str) -> Any:
 
 DOC_CACHE_MAX = 20_000  # documents kept for reads by id (`get`, `get_many`); past it the cache starts over
 COUNT_KEEP_ON_WRITE = 8  # cached totals of a kind corrected (not dropped) by a write of a few of its records
+DOCS_KEEP_ON_WRITE = 32  # a put of at most this many records keeps their documents for reads by id
 COUNT_KEEP_IDS = 32  # a write of more records than this drops the kind's totals
 LIST_KEEP_ROWS = 64  # a read-mostly `all()` answer longer than this is not kept
 LIST_KEEP_QUERIES = 64  # distinct read-mostly queries kept per kind; past it they start over
@@ -200,9 +201,9 @@ class Store:
         # Meta values as stored (None: no row), kept from their first read or write until a rollback, an
         # import or a restore: sequences (events, deliveries) read theirs on every write.
         self._meta: dict[str, bytes | None] = {}
-        # Documents read by id, per kind, kept until the next write to that kind, a rollback or a
-        # restore: a read by id then skips SQLite. Records are still decoded afresh on every read, so a
-        # caller that changes the record it got changes nothing else.
+        # Documents read by id, per kind, kept until the next write to that kind (which keeps the few it
+        # wrote itself), a rollback or a restore: a read by id then skips SQLite. Records are still
+        # decoded afresh on every read, so a caller that changes the record it got changes nothing else.
         self._docs: dict[str, dict[str, bytes]] = {}
         self._docs_size = 0
         # `all()` answers of read-mostly kinds (TableSpec.read_mostly), as documents, by kind and query;
@@ -390,6 +391,11 @@ class Store:
             finally:  # even a failed batch may have written rows: caches must not keep the old ones
                 self._touched(kind, change)
                 self._count_cache.update(kept)
+            if len(ids) <= DOCS_KEEP_ON_WRITE:
+                # The kind's kept documents went with the write; what a few rows were written with is what
+                # a read by id of them finds now (the action's own answer checks it, the next action on
+                # the record reads it). A rollback forgets it.
+                self._remember(kind, [(row[0], row[-2]) for row in rows])
 
     def _matching_among(self, kind: str, ids: Sequence[str], keys: Iterable[QueryKey] | None = None
                         ) -> dict[QueryKey, frozenset[tuple[Any, ...]]]:
@@ -425,6 +431,10 @@ class Store:
         self._docs_size += len(docs) - before
 
     def _get(self, kind: str, record_id: str) -> Any | None:
+        doc = self._doc(kind, record_id)
+        return None if doc is None else self._load(kind, doc)
+
+    def _doc(self, kind: str, record_id: str) -> bytes | None:
         with self._lock:
             docs = self._docs.get(kind)
             doc = docs.get(record_id) if docs and type(record_id) is str else None
@@ -435,7 +445,7 @@ class Store:
                 doc = row[0]
                 if type(record_id) is str:
                     self._remember(kind, ((record_id, doc),))
-        return self._load(kind, doc)
+        return doc
 
     def _located_doc(self, kind: str, record_id: str) -> tuple[str, bytes] | None:
         if not self._specs[kind].location_scoped:
@@ -705,6 +715,11 @@ class Table(Generic[T]):
         self._store._note(self.kind)
         record: T | None = self._store._get(self.kind, record_id)
         return record
+
+    def stored_doc(self, record_id: str) -> bytes | None:
+        """The stored document of a record (None: no such record), not decoded."""
+        self._store._note(self.kind)
+        return self._store._doc(self.kind, record_id)
 
     def located_doc(self, record_id: str) -> tuple[str, bytes] | None:
         """(location id, stored document) of a record of a location-scoped table, not decoded: a

@@ -94,6 +94,33 @@ def test_meta_values_are_read_once_and_follow_rollbacks_imports_and_restores() -
     assert store.get_meta("seq") is None and store.get_meta("other") is True
 
 
+
+def test_a_put_of_a_few_records_keeps_their_documents_for_reads_by_id_until_a_rollback() -> None:
+    store = Store(None, [SPEC])
+    table = store.table(Note)
+    table.put(Note("a", "loc", 1.0, "one"))
+    queries: list[str] = []
+    store._conn.set_trace_callback(queries.append)
+    got = table.get("a")
+    assert got is not None and got.text == "one"
+    assert table.stored_doc("a") == table.doc(Note("a", "loc", 1.0, "one"))
+    assert not any("SELECT" in q for q in queries)  # both answered from what the put wrote
+    got.text = "changed by the caller"  # decoded afresh: the kept document is untouched
+    assert table.get("a").text == "one"  # type: ignore[union-attr]
+    table.put(Note("b", "loc", 2.0, "two"))  # another put of the kind: "a" is read from SQLite again
+    assert table.get("a").text == "one" and sum("SELECT doc FROM notes" in q for q in queries) == 1  # type: ignore[union-attr]
+    with pytest.raises(RuntimeError), store.transaction():
+        table.put(Note("b", "loc", 2.0, "rolled back"))
+        assert table.get("b").text == "rolled back"  # type: ignore[union-attr]
+        raise RuntimeError
+    assert table.get("b").text == "two" and table.stored_doc("b") == table.doc(Note("b", "loc", 2.0, "two"))  # type: ignore[union-attr]
+    assert table.stored_doc("missing") is None
+    many = [Note(f"m{i}", "loc", float(i)) for i in range(40)]  # more than a put keeps
+    table.put_many(many)
+    queries.clear()
+    assert table.get("m0") is not None and sum("SELECT doc FROM notes" in q for q in queries) == 1
+    store._conn.set_trace_callback(None)
+
 @pytest.mark.parametrize("spec", [FEW, SPEC], ids=["read-mostly", "plain"])
 def test_all_with_a_limit_and_count_follow_writes(spec: TableSpec[Note]) -> None:
     store = Store(None, [spec] if spec is SPEC else [spec, SPEC])

@@ -187,8 +187,7 @@ def result_view(sb: Any, result: ActionResult) -> tuple[dict[str, Any], bytes]:
 def _reads_as(sb: Any, kind: str, record: Any, doc: bytes) -> bool:
     """Whether a get-by-id of the record answers its JSON rendered from `doc` now: `doc` is what is
     stored, and the read changes nothing (a poll of an order with a pending payment counts down)."""
-    stored = sb.store.table(type(record)).located_doc(record.id)
-    if stored is None or stored[1] != doc:
+    if sb.store.table(type(record)).stored_doc(record.id) != doc:
         return False
     return not (kind == "orders" and ghl(sb).simulator.has_pending_payment(record.id))
 

@@ -492,6 +492,12 @@ class Store:
                 self._touched(kind)
         return cur.rowcount > 0
 
+    def _max(self, kind: str, column: str) -> Any | None:
+        if column not in self._specs[kind].column_names:
+            raise ValueError(f"{kind} has no column {column!r}")
+        with self._lock:  # an index on the column answers it without a scan
+            return self._conn.execute(f"SELECT MAX({column}) FROM {kind}").fetchone()[0]
+
     def _all(self, kind: str, conditions: Sequence[Condition] = (), order: str = "created_at",
              limit: int | None = None) -> list[Any]:
         where, params = self._where(conditions)
@@ -746,6 +752,11 @@ class Table(Generic[T]):
         self._store._note(self.kind)
         records: list[T] = self._store._all(self.kind, where, order, limit)
         return records
+
+    def max(self, column: str) -> Any | None:
+        """The largest value of a declared column among the records (None: no record)."""
+        self._store._note(self.kind)
+        return self._store._max(self.kind, column)
 
     def count(self, where: Sequence[Condition] = ()) -> int:
         """How many records match `where` (cached until the next write of the kind)."""

@@ -136,3 +136,34 @@ def test_all_with_a_limit_and_count_follow_writes(spec: TableSpec[Note]) -> None
     assert table.count(HERE) == 3 and table.count() == 4
     table.delete("a")
     assert table.count(HERE) == 2
+
+
+def test_event_numbers_follow_the_newest_event_without_a_write_of_their_own() -> None:
+    """The event log numbers each event one past the newest stored one: no meta write per event, the same
+    numbers after a rollback, and a state file's older `event_seq` still counts when it is higher."""
+    from mock_server.clock import SandboxClock
+    from mock_server.ids import IdFactory
+    from mock_server.webhooks.events import EventLog
+    from mock_server.webhooks.models import Event
+    from mock_server.webhooks.tables import EVENTS
+
+    store = Store(None, [SPEC, EVENTS])
+    log = EventLog(store, SandboxClock(), IdFactory(1))
+    note = Note("n", "loc", 1.0)
+    queries: list[str] = []
+    store._conn.set_trace_callback(queries.append)
+    assert [log.record("NoteCreate", "notes", note).seq for _ in range(3)] == [1, 2, 3]
+    assert not any("meta" in q for q in queries if not q.startswith("SELECT"))  # nothing written but the events
+    assert sum("MAX(seq)" in q for q in queries) == 1  # read once, then followed
+    with pytest.raises(RuntimeError), store.transaction():
+        assert log.record("NoteCreate", "notes", note).seq == 4
+        raise RuntimeError
+    assert log.record("NoteCreate", "notes", note).seq == 4  # the rolled-back number is the next one again
+    store.table(Event).put(dataclasses.replace(store.table(Event).all(order="seq")[-1], id="other", seq=10))
+    assert log.record("NoteCreate", "notes", note).seq == 11  # another writer of events: read again
+    store.set_meta("event_seq", 50)  # a state file from when the number was kept in meta
+    store._conn.execute("DELETE FROM events")
+    store.restore(store.snapshot())  # as a reset or a restore does: what the log followed is read again
+    assert log.record("NoteCreate", "notes", note).seq == 51
+    assert [e.seq for e in store.table(Event).all(order="seq")] == [51]
+    store._conn.set_trace_callback(None)

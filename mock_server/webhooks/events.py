@@ -16,8 +16,10 @@ from mock_server.clock import SandboxClock
 from mock_server.ids import IdFactory
 from mock_server.store import Store
 from mock_server.webhooks.models import Event
+from mock_server.webhooks.tables import EVENTS
 
 Subscriber = Callable[[Event], None]
+EVENT_KINDS = (EVENTS.kind,)
 
 
 def _written(record: Any) -> orjson.Fragment:
@@ -36,11 +38,17 @@ class EventLog:
         self._extension_types = extension_types  # sandbox-only event types (not sent by the real service)
         self._services = dict(services or {})  # event type -> the service that sends it (others: "")
         self._collectors: list[list[Event]] = []
+        # The newest event's seq, while the events table holds what it held when this log last read or
+        # wrote it (`Store.written`): a rollback, a reset, an import or a restore reads it again.
+        self._last_seq: tuple[tuple[int, ...], int] | None = None
 
     def _next_seq(self) -> int:
-        seq = int(self.store.get_meta("event_seq") or 0) + 1
-        self.store.set_meta("event_seq", seq)
-        return seq
+        """One more than the newest event's: derived from the events table, so it needs no write of its
+        own. A state file from before kept it in meta `event_seq`, which still counts when higher."""
+        kept = self._last_seq
+        if kept is not None and kept[0] == self.store.written(EVENT_KINDS):
+            return kept[1] + 1
+        return max(self.store.table(Event).max("seq") or 0, int(self.store.get_meta("event_seq") or 0)) + 1
 
     def record(self, event_type: str, kind: str, record: Any, *, service: str | None = None,
                target_id: str = "") -> Event:
@@ -54,6 +62,7 @@ class EventLog:
                           service=self._services.get(event_type, "") if service is None else service,
                           target_id=target_id)
             self.store.table(Event).put(event)
+            self._last_seq = (self.store.written(EVENT_KINDS), event.seq)
             if self._outbox is not None:
                 self._outbox(event)
             for collected in self._collectors:

@@ -44,7 +44,7 @@ mixed       9 reads to 1 write, with a wrk Lua `request()` (`_mixed_lua`): every
             paid, then fulfilled), the other nine alternate list-orders (20 a page) and get-order of
             the order written last. The same reads with no writes (the pure-read figure, both caches
             on) and the mix, in rounds that alternate on the same world (a reads-only run, then a mix,
-            `--rounds` times, at least 3 in a full run; medians of each; one reads-only run before
+            `--rounds` times, at least 5 in a full run; medians of each; one reads-only run before
             the orders are created sizes them). Numbers: read and write requests/s (9/10 and 1/10 of
             the completed requests), p50/p99 over all requests (wrk cannot tell them apart), reads in
             the mix / pure reads: each round's pair (measured back to back, so the machine's drift
@@ -190,7 +190,7 @@ TARGETS = {
 CACHE_MODES = {"fake": [], "uncached": ["--no-response-cache"],
                "uncached_nofrag": ["--no-response-cache", "--no-fragment-cache"]}
 MIXED_WRITE_EVERY = 10  # one write in ten requests
-MIXED_ROUNDS_MIN = 3  # the mixed section's pairs of rounds (a full run): its ratio is the noisiest figure
+MIXED_ROUNDS_MIN = 5  # the mixed section's pairs of rounds (a full run): its ratio is the noisiest figure
 # Library runs of a full run (quick: 1), the median checked: on a shared 2-core machine back-to-back runs
 # of the same code moved by a fifth.
 LIBRARY_RUNS = 3

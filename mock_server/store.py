@@ -169,6 +169,51 @@ class Condition:
     value: Any
 
 
+_NUMERIC_TYPES = frozenset({"INTEGER", "REAL"})
+_EXACT_INT = 2**53  # beyond it SQLite and Python may round an integer against a real differently
+
+
+def _comparable(value: Any, text: bool) -> bool:
+    """Whether SQLite compares `value`, held by or compared with a column of that class (TEXT, else
+    INTEGER or REAL), exactly as Python does: a str with a TEXT column (binary collation: UTF-8 bytes
+    order as code points do), a finite number with a numeric one."""
+    kind = type(value)
+    if text:
+        return kind is str
+    if kind is int:
+        return bool(-_EXACT_INT <= value <= _EXACT_INT)
+    return kind is float and value == value and value not in (float("inf"), float("-inf"))
+
+
+def _holds(condition: Condition, sql_type: str, value: Any) -> bool | None:
+    """Whether a row whose column holds `value` (as it was bound) matches `condition`, as SQLite would
+    decide it; None where that is not certain (LIKE, mixed types, other column types): ask SQLite."""
+    if sql_type != "TEXT" and sql_type not in _NUMERIC_TYPES:
+        return None
+    text = sql_type == "TEXT"
+    if value is None:
+        return False  # NULL matches no comparison, IN or instr()
+    if not _comparable(value, text):
+        return None
+    op, param = condition.op, condition.value
+    if op == "IN":
+        params = list(param)
+        if not all(_comparable(p, text) for p in params):
+            return None
+        return value in params
+    if not _comparable(param, text):
+        return False if param is None else None  # `col = NULL` matches nothing
+    if op == "=":
+        return bool(value == param)
+    if op == ">=":
+        return bool(value >= param)
+    if op == "<=":
+        return bool(value <= param)
+    if op == "INSTR" and text:
+        return bool(param in value)
+    return None
+
+
 class Store:
     """The database of every service: each hands its `TableSpec`s in at start, and reads and writes
     its records through `table(RecordType)`."""
@@ -192,6 +237,17 @@ class Store:
             self._insert_sql[kind] = (f"INSERT INTO {kind} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
                                       f"ON CONFLICT(id) DO UPDATE SET {', '.join(f'{n} = excluded.{n}' for n in names[1:])}")
             self._getters[kind] = tuple(c.value for c in spec.columns)
+        # Where each column sits in a put's row, and its SQL type: a few filters are checked on the row
+        # just written instead of being read back (`_matching_written`).
+        self._row_columns: dict[str, dict[str, tuple[int, str]]] = {
+            kind: {"id": (0, "TEXT"), **{c.name: (i + 1, c.sql_type) for i, c in enumerate(spec.columns)}}
+            for kind, spec in self._specs.items()}
+        # The filters of counted queries (a key names its filter for good; bounded like the counts).
+        self._count_filters: dict[QueryKey, tuple[Condition, ...]] = {}
+        # Per kind: the records the last put wrote and, per counted query, which of them it matched
+        # after the write. True until the kind is written again: the next put of the same records
+        # starts from it instead of reading it (a fulfilment after a payment of the same order).
+        self._matched: dict[str, tuple[tuple[str, ...], dict[QueryKey, frozenset[tuple[Any, ...]]]]] = {}
         target = path or ":memory:"
         # One connection shared by the event loop thread and short-lived worker calls, guarded by a lock.
         self._conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
@@ -351,6 +407,7 @@ class Store:
         self._write_count += 1
         self._writes[kind] = self._writes.get(kind, 0) + 1
         self._lists.pop(kind, None)
+        self._matched.pop(kind, None)
         docs = self._docs.pop(kind, None)
         if docs:
             self._docs_size -= len(docs)
@@ -377,6 +434,7 @@ class Store:
             rows = [(r.id, *[get(r) for get in getters], orjson.dumps(r), first + i) for i, r in enumerate(records)]
             ids = [records[0].id] if len(records) == 1 else list(dict.fromkeys(r.id for r in records))
             before = self._matching_among(kind, ids)
+            after: dict[QueryKey, frozenset[tuple[Any, ...]]] = {}
             change: RowsWritten | None = None
             kept: dict[QueryKey, int] = {}
             try:
@@ -384,13 +442,15 @@ class Store:
                     self._conn.execute(self._insert_sql[kind], rows[0])
                 else:
                     self._conn.executemany(self._insert_sql[kind], rows)
-                after = self._matching_among(kind, ids, before)
+                after = self._matching_written(kind, ids, rows, before)
                 kept = {key: self._count_cache[key] + len(after[key]) - len(was) for key, was in before.items()
                         if key in self._count_cache and key in after}
                 change = RowsWritten(frozenset(ids), frozenset(k for k, was in before.items() if after.get(k) == was))
             finally:  # even a failed batch may have written rows: caches must not keep the old ones
                 self._touched(kind, change)
                 self._count_cache.update(kept)
+            if after:
+                self._matched[kind] = (tuple(ids), after)
             if len(ids) <= DOCS_KEEP_ON_WRITE:
                 # The kind's kept documents went with the write; what a few rows were written with is what
                 # a read by id of them finds now (the action's own answer checks it, the next action on
@@ -406,16 +466,52 @@ class Store:
         at all means the query's pages moved nowhere (`RowsWritten.unmoved`)."""
         if not self._count_cache or len(ids) > COUNT_KEEP_IDS:
             return {}
+        out: dict[QueryKey, frozenset[tuple[Any, ...]]] = {}
         if keys is None:
             keys = [k for k in self._count_cache if k[0] == kind][-COUNT_KEEP_ON_WRITE:]
+            last = self._matched.get(kind)
+            if last is not None and last[0] == tuple(ids):  # nothing wrote the kind since that put
+                out = {key: last[1][key] for key in keys if key in last[1]}
+                keys = [key for key in keys if key not in out]
         marks = ",".join("?" * len(ids))
         shown = "id, created_at" if "created_at" in self._specs[kind].column_names else "id"
-        out: dict[QueryKey, frozenset[tuple[Any, ...]]] = {}
         for key in keys:
             _, where, params = key
             sql = f"SELECT {shown} FROM {kind}{where}{' AND' if where else ' WHERE'} id IN ({marks})"
             out[key] = frozenset(self._conn.execute(sql, (*params, *ids)).fetchall())
         return out
+
+    def _matching_written(self, kind: str, ids: Sequence[str], rows: Sequence[tuple[Any, ...]],
+                          before: dict[QueryKey, frozenset[tuple[Any, ...]]]) -> dict[QueryKey, frozenset[tuple[Any, ...]]]:
+        """As `_matching_among` after a put of `rows`, for the queries of `before`: decided on the rows as
+        written where every condition of the filter is certain (`_holds`), else read back."""
+        latest = list({row[0]: row for row in rows}.values())  # a batch's last row of a record is what is stored
+        created = self._row_columns[kind].get("created_at")
+        out: dict[QueryKey, frozenset[tuple[Any, ...]]] = {}
+        unsure: list[QueryKey] = []
+        for key in before:
+            verdicts = [self._row_holds(kind, key, row) for row in latest]
+            if None in verdicts:
+                unsure.append(key)
+                continue
+            out[key] = frozenset((row[0], row[created[0]]) if created else (row[0],)
+                                 for row, holds in zip(latest, verdicts, strict=True) if holds)
+        if unsure:
+            out.update(self._matching_among(kind, ids, unsure))
+        return out
+
+    def _row_holds(self, kind: str, key: QueryKey, row: tuple[Any, ...]) -> bool | None:
+        """Whether a put's row matches a counted query's filter; None: not certain (or filter unknown)."""
+        conditions = self._count_filters.get(key)
+        if conditions is None:
+            return None
+        columns = self._row_columns[kind]
+        for condition in conditions:
+            place = columns.get(condition.column)
+            holds = None if place is None else _holds(condition, place[1], row[place[0]])
+            if not holds:
+                return holds
+        return True
 
     def _forget_docs(self) -> None:
         self._docs = {}
@@ -534,7 +630,7 @@ class Store:
         page costs the same at 1,000 or 100,000 rows; totals are cached until the next write."""
         where, params = self._where(conditions)
         with self._lock:
-            total = self._count(kind, where, params)
+            total = self._count(kind, where, params, conditions)
             sql = f"SELECT id, doc FROM {kind}{where} ORDER BY created_at DESC, id DESC"
             if limit is None:
                 rows = self._conn.execute(sql + " LIMIT -1 OFFSET ?", (*params, offset)).fetchall()
@@ -555,7 +651,7 @@ class Store:
         args = (*params, limit, offset)
         query = (kind, where, tuple(params))
         with self._lock:
-            total = self._count(kind, where, params)
+            total = self._count(kind, where, params, conditions)
             versions = self._conn.execute(f"SELECT rev FROM {kind}{paged}", args).fetchall()
             whole = kept.page(versions) if (0,) not in versions else None
             if whole is not None:
@@ -573,13 +669,18 @@ class Store:
     def _count_matching(self, kind: str, conditions: Sequence[Condition]) -> int:
         where, params = self._where(conditions)
         with self._lock:
-            return self._count(kind, where, params)
+            return self._count(kind, where, params, conditions)
 
-    def _count(self, kind: str, where: str, params: list[Any]) -> int:
-        """The rows matching `where`, cached until the next write of `kind` (call with the lock held)."""
+    def _count(self, kind: str, where: str, params: list[Any], conditions: Sequence[Condition]) -> int:
+        """The rows matching `where` (`conditions` as SQL), cached until the next write of `kind` (call
+        with the lock held)."""
         key = (kind, where, tuple(params))
         total = self._count_cache.pop(key, None)
         if total is None:
+            if key not in self._count_filters:
+                if len(self._count_filters) >= COUNT_CACHE_MAX:
+                    self._count_filters.clear()
+                self._count_filters[key] = tuple(conditions)
             total = self._conn.execute(f"SELECT COUNT(*) FROM {kind}{where}", params).fetchone()[0]
             if len(self._count_cache) >= COUNT_CACHE_MAX:  # every distinct search= is a key: bound them
                 del self._count_cache[next(iter(self._count_cache))]

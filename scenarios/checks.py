@@ -571,6 +571,10 @@ ACUITY_CONCURRENT = 20
 ACUITY_WINDOW_S = 0.95  # a second, less a little for the journal's and the client's clocks
 ACUITY_MIN_PAUSE_MS = 100  # after a 429: at least one slot of a 10-per-second limit
 JOURNAL_RESOLUTION_S = 0.001  # the journal writes each request's end time in whole milliseconds
+# A call the sandbox sees start this soon after a 429 was answered may have been sent (or let through by the
+# client's own limiter) before the client read the 429: on a loaded machine a sent request waits tens of
+# milliseconds before the sandbox sees it. Only a retry of the 429'd request itself is judged that early.
+ACUITY_IN_FLIGHT_S = 0.05
 
 
 def _started(e: dict[str, Any]) -> float:
@@ -616,17 +620,35 @@ def acuity_rate_problems(entries: list[dict[str, Any]], per_second: int = ACUITY
     for e in entries:
         if e["status"] != 429 or e.get("fault"):
             continue
-        answered = parse_time(e["time"])
-        # Journal times are whole milliseconds: a call that starts less than one after the 429's answer may
-        # have been sent before it arrived (two calls in flight at once), so only a later one is judged.
-        later = [n for n in entries if n["id"] != e["id"] and _started(n) >= answered + JOURNAL_RESOLUTION_S]
-        if later:
-            nxt = min(later, key=_started)
-            gap = (_started(nxt) - answered) * 1000
-            if gap < ACUITY_MIN_PAUSE_MS:
-                problems.append(f"after the 429 on request #{e['id']} {e['path']} at {e['time']}, request #{nxt['id']} "
-                                f"came {gap:.0f} ms later (no back-off)")
+        problem = _no_pause_after(e, entries)
+        if problem:
+            problems.append(problem)
     return problems
+
+
+def _no_pause_after(throttled: dict[str, Any], entries: list[dict[str, Any]]) -> str | None:
+    """The first call judged after a 429 that came less than ACUITY_MIN_PAUSE_MS after its answer, if any.
+    A retry of the same request is judged from a millisecond after the answer (journal times are whole
+    milliseconds, and a retry cannot be sent before its 429 is read); another call only from
+    ACUITY_IN_FLIGHT_S on, since it may have been on its way already. A client that keeps calling without a
+    pause is caught either way: by its retry, or by its first call after the in-flight allowance."""
+    answered = parse_time(throttled["time"])
+    key = _request_key(throttled)
+
+    def judged(n: dict[str, Any]) -> bool:
+        allowance = JOURNAL_RESOLUTION_S if _request_key(n) == key else ACUITY_IN_FLIGHT_S
+        return n["id"] != throttled["id"] and _started(n) >= answered + allowance
+
+    later = [n for n in entries if judged(n)]
+    if not later:
+        return None
+    nxt = min(later, key=_started)
+    gap = (_started(nxt) - answered) * 1000
+    if gap >= ACUITY_MIN_PAUSE_MS:
+        return None
+    what = "its retry" if _request_key(nxt) == key else "request"
+    return (f"after the 429 on request #{throttled['id']} {throttled['path']} at {throttled['time']}, {what} "
+            f"#{nxt['id']} came {gap:.0f} ms later (no back-off)")
 
 
 @check("respects_acuity_rate_limits", "safety",

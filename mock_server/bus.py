@@ -15,13 +15,16 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from mock_server.clock import iso_instant, iso_ms
 from mock_server.store import RowsWritten
 from mock_server.webhooks.message import WebhookMessage
 from mock_server.webhooks.queries import dropped_since
+
+if TYPE_CHECKING:
+    from mock_server.runtime import Runtime
 
 RECENT_EVENTS = 500  # kept for new and reconnecting streams (Last-Event-ID)
 QUEUE_SIZE = 1000  # per stream: past this, events for that stream are dropped and counted
@@ -117,7 +120,7 @@ class EventBus:
         self._subscribers: list[Subscriber] = []
         self.metrics = Metrics()
         self.data_version = 0  # moves on every write to orders, transactions, subscriptions, ...
-        self._sandbox: Any = None
+        self._sandbox: Runtime | None = None
         self._deliveries_dirty = True
         self._dropped_since = 0.0
         self._dropped_seen: OrderedDict[str, None] = OrderedDict()
@@ -131,7 +134,7 @@ class EventBus:
 
     # ---- producers ------------------------------------------------------------------------------
 
-    def attach(self, sandbox: Any) -> None:
+    def attach(self, sandbox: Runtime) -> None:
         """Listen to the sandbox's journal, webhook worker and store."""
         self._sandbox = sandbox
         services = getattr(sandbox, "services", ())

@@ -4,7 +4,7 @@ public keys, and `GET /_sandbox/wait?for=deliveries-settled`."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from starlette.requests import Request
@@ -19,6 +19,9 @@ from mock_server.webhooks import queries as webhook_queries
 from mock_server.webhooks.chaos import Chaos
 from mock_server.webhooks.models import Attempt, Delivery, WebhookTarget
 from mock_server.webhooks.queries import DeliveryFilter
+
+if TYPE_CHECKING:
+    from mock_server.runtime import Runtime
 
 
 def target_view(t: WebhookTarget, service: str) -> dict[str, Any]:
@@ -185,7 +188,7 @@ async def get_policy(request: Request) -> Response:
     return json_response(policy_view(sandbox(request)))
 
 
-def policy_view(sb: Any) -> dict[str, Any]:
+def policy_view(sb: Runtime) -> dict[str, Any]:
     p = sb.webhooks.policy
     return {"name": p.name, "retryIntervalS": p.interval_s, "maxRetries": p.max_retries, "factor": p.factor,
             "timeoutS": sb.webhooks.timeout_s}

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -25,6 +25,9 @@ from mock_server import jsjson
 from mock_server.bus import RECENT_EVENTS, EventBus
 from mock_server.control.validation import validated_query, validated_value
 from mock_server.http.context import runtime_of
+
+if TYPE_CHECKING:
+    from mock_server.runtime import Runtime
 
 POLL_S = 0.5
 MAX_BATCH = 200  # events written in one chunk
@@ -35,13 +38,13 @@ def frame(event: str, data: Any, event_id: int | None = None) -> bytes:
     return f"{head}event: {event}\n".encode() + b"data: " + jsjson.dumps(data) + b"\n\n"
 
 
-def metrics_data(sandbox: Any) -> dict[str, Any]:
+def metrics_data(sandbox: Runtime) -> dict[str, Any]:
     bus: EventBus = sandbox.bus
     return {**bus.metrics.snapshot(), "rateLimit": sandbox.ratelimiter.describe(), "clock": sandbox.clock.describe(),
             "dataVersion": bus.data_version, "lastEventId": bus.last_id}
 
 
-def hello_data(sandbox: Any) -> dict[str, Any]:
+def hello_data(sandbox: Runtime) -> dict[str, Any]:
     return {"seed": sandbox.seed, "rateLimit": sandbox.ratelimiter.describe(), "clock": sandbox.clock.describe(),
             "lastEventId": sandbox.bus.last_id, "queueSize": sandbox.bus.queue_size}
 

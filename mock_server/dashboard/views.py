@@ -16,7 +16,7 @@ names none of them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -31,6 +31,9 @@ from mock_server.errors import NotFound
 from mock_server.http.errors import json_response
 from mock_server.panels import PersonMatch, Query, Table, Who, normalise_email
 from mock_server.service import ServiceWorld
+
+if TYPE_CHECKING:
+    from mock_server.runtime import Runtime
 
 
 async def overview(request: Request) -> Response:
@@ -71,7 +74,7 @@ async def harness_latest(request: Request) -> Response:
     return json_response({**report, "file": str(path)})
 
 
-def _location_id(sb: Any, requested: str | None) -> str:
+def _location_id(sb: Runtime, requested: str | None) -> str:
     if requested:
         if sb.location(requested) is None:
             raise NotFound(f"Location {requested} not found")
@@ -82,7 +85,7 @@ def _location_id(sb: Any, requested: str | None) -> str:
     return str(locations[0].id)
 
 
-def _parts(sb: Any) -> list[Any]:
+def _parts(sb: Runtime) -> list[Any]:
     return list(sb.world.parts.values())
 
 

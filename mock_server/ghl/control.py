@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
@@ -41,6 +41,9 @@ from mock_server.http.tls import client_context
 from mock_server.store import Table
 from mock_server.webhooks import queries as webhook_queries
 from mock_server.webhooks.queries import DeliveryFilter
+
+if TYPE_CHECKING:
+    from mock_server.runtime import Runtime
 
 RESOURCE_TYPES: dict[str, type[Order | Transaction | Subscription | Fulfillment]] = {
     "orders": Order, "transactions": Transaction, "subscriptions": Subscription, "fulfillments": Fulfillment}
@@ -80,7 +83,7 @@ def _address(data: dict[str, Any]) -> dict[str, str] | None:
     return None if raw is None else {key: str(raw.get(name) or "") for name, key in ADDRESS_FIELDS}
 
 
-def parse_args(sb: Any, data: dict[str, Any]) -> SimArgs:
+def parse_args(sb: Runtime, data: dict[str, Any]) -> SimArgs:
     """SimArgs from a body `validated_body` checked against the contract's SimulationRequest."""
     location_id = data.get("locationId")
     if location_id is None:
@@ -125,7 +128,7 @@ def _float(data: dict[str, Any], name: str) -> float | None:
     return None if value is None else float(value)
 
 
-def resource_view(sb: Any, kind: str, record: Any, orders: Mapping[str, Order] | None = None) -> dict[str, Any]:
+def resource_view(sb: Runtime, kind: str, record: Any, orders: Mapping[str, Order] | None = None) -> dict[str, Any]:
     """The resource as the API's get-by-id answers it (`orders`: orders as the caller holds them now, so
     a fulfilment's order is not read again)."""
     if kind == "orders":
@@ -139,6 +142,8 @@ def resource_view(sb: Any, kind: str, record: Any, orders: Mapping[str, Order] |
     order = orders.get(record.order_id) if orders else None
     if order is None:
         order = sb.store.table(Order).get(record.order_id)
+    if order is None:  # a fulfilment outlives its order in no stored state; a 404, never a 500, if one did
+        raise NotFound(f"Order {record.order_id} not found")
     prices, products = ghl(sb).payments.catalog([i["price_id"] for i in record.items])
     return {"type": "fulfillment", "id": record.id, "data": shapes.fulfillment(record, order, prices, products)}
 
@@ -151,7 +156,7 @@ BY_ID_FORMS: dict[str, Form] = {"orders": ORDER_BY_ID, "transactions": TRANSACTI
                                 "subscriptions": SUBSCRIPTION_BY_ID}
 
 
-def result_view(sb: Any, result: ActionResult) -> tuple[dict[str, Any], bytes]:
+def result_view(sb: Runtime, result: ActionResult) -> tuple[dict[str, Any], bytes]:
     """The action's answer, as a value (for the dashboard's feed) and as the JSON it is answered with;
     the by-id JSON of each resource is kept for the reads that follow."""
     latest: dict[tuple[str, str], tuple[str, Any]] = {}
@@ -184,7 +189,7 @@ def result_view(sb: Any, result: ActionResult) -> tuple[dict[str, Any], bytes]:
     return {"action": result.action, "resources": resources, "webhooks": webhooks}, answer
 
 
-def _reads_as(sb: Any, kind: str, record: Any, doc: bytes) -> bool:
+def _reads_as(sb: Runtime, kind: str, record: Any, doc: bytes) -> bool:
     """Whether a get-by-id of the record answers its JSON rendered from `doc` now: `doc` is what is
     stored, and the read changes nothing (a poll of an order with a pending payment counts down)."""
     if sb.store.table(type(record)).stored_doc(record.id) != doc:
@@ -192,7 +197,7 @@ def _reads_as(sb: Any, kind: str, record: Any, doc: bytes) -> bool:
     return not (kind == "orders" and ghl(sb).simulator.has_pending_payment(record.id))
 
 
-def _deliveries_of(sb: Any, event_id: str) -> list[Any]:
+def _deliveries_of(sb: Runtime, event_id: str) -> list[Any]:
     return webhook_queries.deliveries(sb.store, DeliveryFilter(event_id=event_id))
 
 

@@ -5,7 +5,7 @@ provider with a provider event."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -24,8 +24,11 @@ from mock_server.rankr.models import RankrSend
 from mock_server.rankr.service import POSTS, RECORDS, RankrService, rankr
 from mock_server.rankr.views import send_view, write_view
 
+if TYPE_CHECKING:
+    from mock_server.runtime import Runtime
 
-def _service(sb: Any) -> RankrService:
+
+def _service(sb: Runtime) -> RankrService:
     return rankr(sb)
 
 
@@ -75,7 +78,7 @@ async def send_event(request: Request) -> Response:
 PROVIDER_EVENTS = ("provider.unavailable", "provider.available")
 
 
-async def _send_provider_event(sb: Any, data: dict[str, Any], location_id: str, url: str, event_type: str
+async def _send_provider_event(sb: Runtime, data: dict[str, Any], location_id: str, url: str, event_type: str
                                ) -> Response:
     """`provider.unavailable` / `provider.available`: flip the provider (a state change, recorded with
     its time), then send `{eventId, eventType, providerId, occurredAt}`. A forged send changes nothing:

@@ -142,7 +142,7 @@ def resource_view(sb: Runtime, kind: str, record: Any, orders: Mapping[str, Orde
     order = orders.get(record.order_id) if orders else None
     if order is None:
         order = sb.store.table(Order).get(record.order_id)
-    if order is None:  # a fulfilment outlives its order in no stored state; a 404, never a 500, if one did
+    if order is None:  # no stored state has a fulfilment without its order; were there one: a 404, not a 500
         raise NotFound(f"Order {record.order_id} not found")
     prices, products = ghl(sb).payments.catalog([i["price_id"] for i in record.items])
     return {"type": "fulfillment", "id": record.id, "data": shapes.fulfillment(record, order, prices, products)}

@@ -54,6 +54,9 @@ STATE_VERSION = 2  # 2: money as integer minor units (older documents are upgrad
 # The configuration a `--state` file keeps besides the data: the clock, the fault rules and the webhook
 # retry policy (kept under one meta key, left out of `GET /_sandbox/state`, which shows data only).
 CONFIG_META_KEY = "sandbox_config"
+# Seeded worlds bigger than this start in `:memory:`, not memdb (`store.MEMDB_MAX_BYTES`): 20,000 seeded
+# orders take 145 MiB, so this many leave memdb room to grow.
+MEMDB_MAX_ORDERS = 50_000
 TICK_SECONDS = 0.1  # how often the scheduler lets the sandbox clock drive renewals and settlements
 
 LOCATION_NAMES = ("Fabrikam Studio", "Tailspin Yoga", "Adatum Athletics", "Litware Nutrition", "Proseware Gym")
@@ -109,7 +112,8 @@ class Runtime:
         self.started = time.time()
         self.clock = SandboxClock()
         self.store = Store(settings.state_file,
-                           (LOCATIONS, *outbox_tables.TABLES, *(t for s in self.services for t in s.tables)))
+                           (LOCATIONS, *outbox_tables.TABLES, *(t for s in self.services for t in s.tables)),
+                           large=settings.orders > MEMDB_MAX_ORDERS)
         visible = frozenset({"locations"}.union(*(s.visible_kinds for s in self.services)))
         self._first_location: tuple[tuple[int, ...], str] | None = None
         self.responses = ResponseCache(settings.response_cache, visible, settings.response_cache_mb * 1024 * 1024)

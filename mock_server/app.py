@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Match, Router, get_route_path
+from starlette.routing import BaseRoute, Match, Route, Router, get_route_path
 from starlette.types import Receive, Scope, Send
 
 from mock_server.acuity.plugin import SERVICE as ACUITY
@@ -95,13 +95,14 @@ class SegmentRouter(Router):
                     exact[fixed] = [r for r in self.routes if _may_match(r, fixed)]
             # Under a first segment, the routes a fixed second segment leaves (`/_sandbox/simulate/...`
             # is not matched against the other control-plane routes): those with that second segment
-            # and those with none fixed, in order.
+            # and those with none fixed, in order, less the fixed two-segment routes (`/_sandbox/reset`),
+            # which match their own path only, and it has no third segment.
             by_two: dict[tuple[str, str], list[BaseRoute]] = {}
             for segment, routes in by_segment.items():
                 seconds = {_second_segment(getattr(r, "path", None)) for r in routes}
                 for second in (s for s in seconds if s is not None):
-                    by_two[(segment, second)] = [r for r in routes
-                                                 if _second_segment(getattr(r, "path", None)) in (None, second)]
+                    by_two[(segment, second)] = [r for r in routes if not _fixed_two_segments(r)
+                                                 and _second_segment(getattr(r, "path", None)) in (None, second)]
             self._by_segment, self._by_two, self._any_segment, self._exact = by_segment, by_two, anywhere, exact
             self._indexed = self.routes
         found = self._exact.get(path)
@@ -145,6 +146,14 @@ def _may_match(route: BaseRoute, path: str) -> bool:
     """Whether the route's pattern can match `path` (a route without one is tried on every path)."""
     pattern = getattr(route, "path_regex", None)
     return pattern is None or pattern.match(path) is not None
+
+
+def _fixed_two_segments(route: BaseRoute) -> bool:
+    """A plain route of a fixed path of two segments (`/_sandbox/reset`): its pattern matches that path
+    alone, never one with a third segment (a mount matches below its path, so it is not one)."""
+    path = getattr(route, "path", None)
+    return (type(route) is Route and isinstance(path, str) and path.startswith("/") and "{" not in path
+            and path.count("/") == 2 and not path.endswith("/"))
 
 
 def _second_segment(path: str | None) -> str | None:

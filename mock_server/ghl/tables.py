@@ -47,7 +47,8 @@ TRANSACTIONS = TableSpec(
      column("subscription_id", "TEXT", lambda r: r.provider_subscription_id),
      column("settle_at", "REAL", lambda r: r.settle_at if r.status == "pending" else None),
      column("search_text", "TEXT", lambda r: m.search_text(r.contact_snapshot, r.id, r.source.get("name", "")))),
-    ("location_id, created_at DESC, id DESC, rev", "entity_id", "contact_id", "settle_at"), location_scoped=True)
+    # (entity_id, status): an order's payments, and whether one is pending, from the index alone.
+    ("location_id, created_at DESC, id DESC, rev", "entity_id, status", "contact_id", "settle_at"), location_scoped=True)
 SUBSCRIPTIONS = TableSpec(
     "subscriptions", m.Subscription,
     (column("location_id", "TEXT", by_location), column("created_at", "REAL", by_created),

@@ -155,12 +155,12 @@ COUNT_KEEP_ON_WRITE = 8  # cached totals of a kind corrected (not dropped) by a 
 DOCS_KEEP_ON_WRITE = 32  # a put of at most this many records keeps their documents for reads by id
 COUNT_KEEP_IDS = 32  # a write of more records than this drops the kind's totals
 # An in-memory store is a database "file" in SQLite's memdb VFS, read through SQLite's usual bounded page
-# cache, not a `:memory:` database, whose page cache is the whole database: SQLite ends a transaction
-# that split an index page (an insert of a random id does, one write in ten or so) by scanning every
-# page of that cache, so in `:memory:` a write's commit grew with the world (0.2 ms with 16,000 orders
-# after 28,000 writes, against 0.04 ms in memdb). memdb stops a database at 1 GiB, a limit Python
-# cannot raise, so a big world starts in `:memory:` (`Store(large=True)`) and a store that grows past
-# MEMDB_MAX_BYTES moves there, between transactions.
+# cache, not a `:memory:` database, whose page cache is the whole database. Inserts of random ids (every
+# table's key) leave SQLite's page cache with a high page number past the database's end, and the commit
+# then walks every bucket of the cache's hash table: in `:memory:` a write's commit grew with the world
+# (0.17-0.28 ms with 12,000-16,000 orders after 20,000-28,000 writes; 0.02-0.04 ms in memdb). memdb
+# stops a database at 1 GiB, a limit Python cannot raise, so a big world starts in `:memory:`
+# (`Store(large=True)`) and a store that grows past MEMDB_MAX_BYTES moves there, between transactions.
 MEMDB_MAX_BYTES = 640 * 1024 * 1024
 MEMDB_CHECK_EVERY = 512  # writes between two looks at an in-memory store's size (a look is one PRAGMA)
 MEMDB_IMPORT_MAX_ROWS = 150_000  # an import of more rows than this moves the store first (~2 KiB a row)

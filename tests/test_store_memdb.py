@@ -5,29 +5,16 @@ import, moves there between transactions with everything it holds."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from test_store_versions import HERE, SPEC, Note
 
 from mock_server import runtime as runtime_module
 from mock_server import store as store_module
 from mock_server.app import new_runtime
 from mock_server.settings import Settings
-from mock_server.store import Condition, Store, TableSpec, by_created, by_location, column
-
-
-@dataclass
-class Note:
-    id: str
-    location_id: str
-    created_at: float
-    text: str = ""
-
-
-SPEC = TableSpec("notes", Note, (column("location_id", "TEXT", by_location), column("created_at", "REAL", by_created)),
-                 ("location_id, created_at DESC, id DESC, rev",), location_scoped=True)
-HERE = [Condition("location_id", "=", "loc")]
+from mock_server.store import Store
 
 
 def _vfs(store: Store) -> str:

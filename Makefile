@@ -68,12 +68,12 @@ postgresql:
 
 test: $(STAMP_DEV) bytecode chromium node postgresql
 	$(BIN)/ruff check mock_server tests scenarios benchmarks examples
-	$(BIN)/mypy mock_server scenarios benchmarks
+	$(BIN)/mypy mock_server scenarios benchmarks examples
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check mock_server tests scenarios benchmarks examples
-	$(BIN)/mypy mock_server scenarios benchmarks
+	$(BIN)/mypy mock_server scenarios benchmarks examples
 
 bench: $(STAMP_DEV) bytecode
 	$(BIN)/python -m benchmarks.run $(ARGS)

@@ -1196,7 +1196,8 @@ class ReferenceClient:
     def ghl_payment(txn: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         """A GHL transaction (a list item, or the detail with its `contactSnapshot`) as a Rankr payment."""
         key = f"ghl:{txn['_id']}"
-        snap = txn.get("contactSnapshot") if isinstance(txn.get("contactSnapshot"), dict) else {}
+        given = txn.get("contactSnapshot")
+        snap: dict[str, Any] = given if isinstance(given, dict) else {}
         return key, {"paymentKey": key, "source": "ghl", "sourceKind": "transaction", "sourceId": str(txn["_id"]),
                      "parentId": str(txn.get("entityId") or ""), "amount": txn.get("amount", 0),
                      "currency": str(txn.get("currency") or ""), "status": str(txn.get("status") or ""),

@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 import string
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from faker import Faker
 
@@ -267,25 +267,34 @@ class Slots:
 
     def __init__(self) -> None:
         self.taken: set[tuple[int, int]] = set()
+        # (zone, day, opening hour, half-hour) -> the start's timestamp: a big world draws the same few
+        # thousand starts again and again (building each aware datetime anew was most of its seeding).
+        self._starts: dict[tuple[str, date, int, int], float] = {}
 
     def pick(self, rng: random.Random, cal: Calendar, minutes: int, day_from: float, day_to: float) -> float | None:
         """A start in working hours, free on that calendar; once the window is too full to find one in 60
         draws (a very big world), the next working-hours start even if it overlaps (an admin double booking)."""
         tz = zone(cal.timezone)
-        halves = (cal.work_end_hour - cal.work_start_hour) * 2 - (minutes + 29) // 30
+        span = (minutes + 29) // 30
+        halves = (cal.work_end_hour - cal.work_start_hour) * 2 - span
         if halves < 0 or not cal.work_days:
             return None
+        taken, starts, cal_id = self.taken, self._starts, cal.id
         for attempt in range(1000):
             day = datetime.fromtimestamp(SEED_EPOCH + rng.uniform(day_from, day_to) * DAY, tz).date()
             if day.weekday() not in cal.work_days:
                 continue
             half = rng.randint(0, halves)
-            start_local = datetime(day.year, day.month, day.day, cal.work_start_hour, tzinfo=tz) + timedelta(minutes=30 * half)
-            start = start_local.timestamp()
-            keys = {(cal.id, int(start // 1800) + k) for k in range((minutes + 29) // 30)}
-            if keys & self.taken and attempt < 60:
+            key = (cal.timezone, day, cal.work_start_hour, half)
+            start = starts.get(key)
+            if start is None:
+                start_local = (datetime(day.year, day.month, day.day, cal.work_start_hour, tzinfo=tz)
+                               + timedelta(minutes=30 * half))
+                start = starts[key] = start_local.timestamp()
+            first = int(start // 1800)
+            if attempt < 60 and any((cal_id, first + k) in taken for k in range(span)):
                 continue
-            self.taken |= keys
+            taken.update((cal_id, first + k) for k in range(span))
             return start
         return None
 
@@ -377,13 +386,16 @@ def seed_account(store: Store, location: Location, seed: int, index: int, orders
     states = states[:n_appts]
     rng.shuffle(states)
     overlap_clients = [c for c in clients if c.overlap in OVERLAPS]
+    first_by_email: dict[str, Client] = {}  # a certificate's buyer: the first client with its email
+    for c in clients:
+        first_by_email.setdefault(c.email, c)
     books: list[Book] = []
     for i, state in enumerate(states):
         client = overlap_clients[i] if i < len(overlap_clients) else rng.choice(clients)
         cert = None
         if state == "certificate":
             cert = packages[i % len(packages)]
-            client = next((c for c in clients if c.email == cert.email), client)
+            client = first_by_email.get(cert.email, client)
         books.append(Book(client, state, cert))
     legacy_slots = set(rng.sample(range(len(books)), min(LEGACY_COUNT, len(books))))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, cast
 
 from starlette.requests import Request
@@ -76,6 +77,41 @@ def _build(token: Token, v: Validator, alt_id: str | None, location_id: str | No
     return flt
 
 
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    """A list request's query, validated and checked against the token: shared, so read, never change."""
+
+    limit: int | None
+    offset: int
+    flt: ListFilter
+    with_count: bool = False
+
+
+QueryParser = Callable[[Validator, Token], ListQuery]
+# Validating a list query is a third of an uncached page. It depends only on the query's bytes and the
+# token's location and class, so the same query from the same location is validated once (the data is
+# read afresh every time). Distinct queries are unbounded (search=...): at most this many, of at most
+# so many bytes each, are kept.
+LIST_QUERIES_MAX = 512
+LIST_QUERY_MAX_BYTES = 2048
+_list_queries: dict[tuple[QueryParser, bytes, str | None, str], ListQuery] = {}
+
+
+def _list_query(request: Request, token: Token, parse: QueryParser) -> ListQuery:
+    """`parse` of the request's query (it raises the 422 of a bad one, which is not kept)."""
+    raw = bytes(request.scope.get("query_string", b""))
+    if len(raw) > LIST_QUERY_MAX_BYTES:
+        return parse(Validator(query_values(request)), token)
+    key = (parse, raw, token.location_id, token.token_class)
+    query = _list_queries.get(key)
+    if query is None:
+        query = parse(Validator(query_values(request)), token)
+        if len(_list_queries) >= LIST_QUERIES_MAX:
+            _list_queries.clear()
+        _list_queries[key] = query
+    return query
+
+
 # ---- rendered records, kept (mock_server/http/fragments.py) ------------------------------------------
 # Each form names the kinds it shows besides its own record: an order's items show their prices and
 # products (list items count the recurring ones). An order's statuses are stored on the order (derived
@@ -139,8 +175,7 @@ def _by_id_answer(request: Request, form: Form, table: Table[Any], record: Any,
 # ---- orders ---------------------------------------------------------------------------------------
 
 
-async def list_orders(request: Request, token: Token) -> Response:
-    v = Validator(query_values(request))
+def _orders_query(v: Validator, token: Token) -> ListQuery:
     alt_id = v.string("altId", required=True)
     v.enum("altType", ALT_TYPES)  # accepted, no longer required (spec drift, see contracts/DEVIATIONS.md)
     location_id = v.string("locationId")
@@ -152,10 +187,14 @@ async def list_orders(request: Request, token: Token) -> Response:
     # A comma list; whitespace never belongs to an id (and must not join two ids into one match).
     kwargs["product_ids"] = [p for p in re.split(r"[,\s]+", funnel) if p] if funnel else []
     limit, offset = paging(v, 10)
-    flt = _build(token, v, alt_id, location_id, kwargs)
+    return ListQuery(limit, offset, _build(token, v, alt_id, location_id, kwargs))
+
+
+async def list_orders(request: Request, token: Token) -> Response:
+    query = _list_query(request, token, _orders_query)
     service = ghl_of(request)
     kept = _fragments(request).pages(ORDER_ITEM, _page_key(request))
-    found = service.payments.page_versions(Order, flt, limit, offset, kept)
+    found = service.payments.page_versions(Order, query.flt, query.limit, query.offset, kept)
 
     def shape(rows: list[Order]) -> list[dict[str, Any]]:
         recurring = _recurring_price_ids(service, rows)
@@ -280,8 +319,7 @@ async def create_fulfillment(request: Request, token: Token) -> Response:
 # ---- transactions ---------------------------------------------------------------------------------
 
 
-async def list_transactions(request: Request, token: Token) -> Response:
-    v = Validator(query_values(request))
+def _transactions_query(v: Validator, token: Token) -> ListQuery:
     alt_id = v.string("altId", required=True)
     v.enum("altType", ALT_TYPES, required=True)
     location_id = v.string("locationId")
@@ -291,10 +329,14 @@ async def list_transactions(request: Request, token: Token) -> Response:
                               "entity_id": v.string("entityId")}
     _common_filters(v, kwargs)
     limit, offset = paging(v, 10)
-    flt = _build(token, v, alt_id, location_id, kwargs)
+    return ListQuery(limit, offset, _build(token, v, alt_id, location_id, kwargs))
+
+
+async def list_transactions(request: Request, token: Token) -> Response:
+    query = _list_query(request, token, _transactions_query)
     service = ghl_of(request)
     kept = _fragments(request).pages(TRANSACTION_ITEM, _page_key(request))
-    found = service.payments.page_versions(Transaction, flt, limit, offset, kept)
+    found = service.payments.page_versions(Transaction, query.flt, query.limit, query.offset, kept)
     return _list_answer(request, TRANSACTION_ITEM, kept, service.store.table(Transaction), found,
                         lambda rows: [shapes.transaction_list_item(t) for t in rows])
 
@@ -315,8 +357,7 @@ async def get_transaction(request: Request, token: Token) -> Response:
 # ---- subscriptions --------------------------------------------------------------------------------
 
 
-async def list_subscriptions(request: Request, token: Token) -> Response:
-    v = Validator(query_values(request))
+def _subscriptions_query(v: Validator, token: Token) -> ListQuery:
     alt_id = v.string("altId", required=True)
     v.enum("altType", ALT_TYPES, required=True)
     kwargs: dict[str, Any] = {"entity_id": v.string("entityId"),
@@ -325,11 +366,16 @@ async def list_subscriptions(request: Request, token: Token) -> Response:
     _common_filters(v, kwargs)
     with_count = bool(v.boolean("getPaymentsCollectedCount"))
     limit, offset = paging(v, 10)
-    flt = _build(token, v, alt_id, None, kwargs)
+    return ListQuery(limit, offset, _build(token, v, alt_id, None, kwargs), with_count)
+
+
+async def list_subscriptions(request: Request, token: Token) -> Response:
+    query = _list_query(request, token, _subscriptions_query)
+    with_count = query.with_count
     service = ghl_of(request)
     form = SUBSCRIPTION_ITEM_COUNTED if with_count else SUBSCRIPTION_ITEM
     kept = _fragments(request).pages(form, _page_key(request))
-    found = service.payments.page_versions(Subscription, flt, limit, offset, kept)
+    found = service.payments.page_versions(Subscription, query.flt, query.limit, query.offset, kept)
     return _list_answer(request, form, kept, service.store.table(Subscription), found,
                         lambda rows: [shapes.subscription_list_item(s, with_count) for s in rows])
 

@@ -88,7 +88,7 @@ class ListQuery:
 
 
 QueryParser = Callable[[Validator, Token], ListQuery]
-# Validating a list query is a third of an uncached page. It depends only on the query's bytes and the
+# Validating a list query was a fifth of an uncached page. It depends only on the query's bytes and the
 # token's location and class, so the same query from the same location is validated once (the data is
 # read afresh every time). Distinct queries are unbounded (search=...): at most this many, of at most
 # so many bytes each, are kept.

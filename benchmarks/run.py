@@ -46,12 +46,13 @@ mixed       9 reads to 1 write, with a wrk Lua `request()` (`_mixed_lua`): every
             on) and the mix, in rounds that alternate on the same world (a reads-only run, then a mix,
             `--rounds` times, at least 5 in a full run; medians of each; one reads-only run before
             the orders are created sizes them; before each pair the unpaid orders are topped up to
-            that size, so the world holds about what the writes take). Numbers: read and write requests/s (9/10 and 1/10 of
-            the completed requests), p50/p99 over all requests (wrk cannot tell them apart), reads in
-            the mix / pure reads: each round's pair (measured back to back, so the machine's drift
-            cancels), their median (the checked figure), and the medians' ratio. Target: >= 0.5
-            (reads within 2x). Run with fragments on and off (`--no-fragment-cache`), and on a
-            `--orders 100000` world (both caches on) kept in a `--state` file, whose RSS is read before and after: target growth <= 96 MiB (the
+            that size, so the world holds about what the writes take). Numbers: read and write
+            requests/s (9/10 and 1/10 of the completed requests), p50/p99 over all requests (wrk
+            cannot tell them apart), reads in the mix / pure reads: each round's pair (measured back
+            to back, so the machine's drift cancels), their median (the checked figure), and the
+            medians' ratio. Target: >= 0.5 (reads within 2x). Run with fragments on and off
+            (`--no-fragment-cache`), and on a `--orders 100000` world (both caches on) kept in a
+            `--state` file, whose RSS is read before and after: target growth <= 96 MiB (the
             response and fragment caches' 32 MiB budgets, the journal, the count cache). In a state
             file, because in memory the orders the run creates (about 13,000 in a full run, most of
             them paid and fulfilled, with their events) would grow it by what they hold, ~14 KiB each
